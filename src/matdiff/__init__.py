@@ -1,0 +1,1 @@
+"""matdiff: matrix calculus and automatic differentiation."""
