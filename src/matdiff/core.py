@@ -64,13 +64,11 @@ def defvjp(fun: Callable, *makers, argnums=None) -> None:
 
 def defvjp_argnum(fun: Callable, maker_argnum: Callable, nargs: int) -> None:
     """Define VJPs with one function ``maker_argnum(argnum, ans, args, kwargs)``."""
-    defvjp(
-        fun,
-        *[
-            (lambda i: lambda ans, *args, **kw: maker_argnum(i, ans, args, kw))(i)
-            for i in range(nargs)
-        ],
-    )
+
+    def maker_for(i):
+        return lambda ans, *args, **kw: maker_argnum(i, ans, args, kw)
+
+    defvjp(fun, *[maker_for(i) for i in range(nargs)])
 
 
 def defjvp(fun: Callable, *rules, argnums=None) -> None:

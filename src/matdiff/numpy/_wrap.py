@@ -129,4 +129,4 @@ def defjvp_broadcast(fun: Callable, *rules) -> None:
 
 # Bound late: these modules wrap their functions with the helpers above.
 from . import manipulation as shape  # noqa: E402
-from . import reductions, ufuncs
+from . import reductions, ufuncs  # noqa: E402
