@@ -1,0 +1,326 @@
+"""Code generation: a :class:`Program` becomes the source of one plain Python function.
+
+Each equation becomes one line that calls NumPy directly (``e = np_sin(d, out=b)``): the
+NumPy callables and the program's array constants are bound into the generated module's
+globals by name, so the function has no per-operation cost beyond the NumPy call.
+
+Buffers are reused with ``out=`` where it is safe: an elementwise NumPy ufunc writes into
+an array that this call allocated, of the same shape and dtype, once every variable that
+may refer to it (the array itself and any view of it) is dead. Inputs, constants and
+outputs are never written into, and each call allocates its own arrays, so results
+returned by one call are not changed by the next.
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as _np
+
+from ..numpy import indexing as _indexing
+from ..numpy import manipulation as _shape
+from ..numpy import reductions as _reductions
+from ..numpy import ufuncs as _ufuncs
+from .ir import Lit, Program, Var, prim_name, raw_callable
+
+__all__ = ["generate"]
+
+_INF = math.inf
+_counter = itertools.count()
+
+
+def _python_names():
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for n in itertools.count(1):
+        for combo in itertools.product(letters, repeat=n):
+            name = "".join(combo)
+            if not keyword.iskeyword(name):
+                yield name
+
+
+class _Emitter:
+    def __init__(self) -> None:
+        self.globals: dict[str, Any] = {"np_array": _np.array}
+        self.by_obj: dict[int, str] = {}
+        self.names: dict[int, str] = {}
+        self.gen = _python_names()
+        self.nconst = 0
+
+    def var(self, v: Var) -> str:
+        name = self.names.get(v.id)
+        if name is None:
+            name = self.names[v.id] = next(self.gen)
+        return name
+
+    def bind(self, obj: Any, hint: str) -> str:
+        """A global name for ``obj``; callables keep a readable name."""
+        key = id(obj)
+        name = self.by_obj.get(key)
+        if name is None:
+            base = "np_" + "".join(c if c.isalnum() else "_" for c in hint).strip("_")
+            name = base
+            k = 2
+            while name in self.globals:
+                name = f"{base}_{k}"
+                k += 1
+            self.globals[name] = obj
+            self.by_obj[key] = name
+        return name
+
+    def const(self, value: Any) -> str:
+        src = _literal_source(value)
+        if src is not None:
+            return src
+        key = id(value)
+        name = self.by_obj.get(key)
+        if name is None:
+            name = f"c_{self.nconst}"
+            self.nconst += 1
+            self.globals[name] = value
+            self.by_obj[key] = name
+        return name
+
+    def atom(self, a) -> str:
+        return self.var(a) if type(a) is Var else self.const(a.value)
+
+
+def _literal_source(v: Any) -> str | None:
+    """Python source for small static values whose type NumPy treats the same."""
+    t = type(v)
+    if v is None or t is bool or t is str:
+        return repr(v)
+    if t is int:
+        return repr(v)
+    if t is float:
+        return repr(v) if math.isfinite(v) else None
+    if t is tuple:
+        parts = [_literal_source(x) for x in v]
+        if any(p is None for p in parts):
+            return None
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return None
+
+
+# ---------------------------------------------------------------- per-primitive lines
+
+
+def _kw(em: _Emitter, params: dict) -> str:
+    return "".join(f", {k}={em.const(v)}" for k, v in params.items())
+
+
+def _call(em: _Emitter, fn: Callable, hint: str, args: list[str], params: dict, out=None) -> str:
+    name = em.bind(fn, hint)
+    out_s = f", out={out}" if out else ""
+    return f"{name}({', '.join(args)}{_kw(em, params)}{out_s})"
+
+
+def _is_array_var(a) -> bool:
+    return type(a) is Var and not a.weak and len(a.shape) > 0
+
+
+def _bound(e, names, defaults):
+    if len(e.inputs) > len(names) or any(k not in names for k in e.params):
+        return None
+    out = dict(zip(names, [Lit(d) for d in defaults]))
+    out.update(zip(names, e.inputs))
+    out.update({k: Lit(v) for k, v in e.params.items()})
+    return out
+
+
+def _emit_sum(em, e):
+    b = _bound(e, ("x", "axis", "dtype", "keepdims"), (None, None, None, False))
+    if b is None or any(type(b[k]) is not Lit for k in ("axis", "dtype", "keepdims")):
+        return None
+    x = b["x"]
+    if type(x) is not Var or x.weak or x.dtype.kind not in "fc" or b["dtype"].value is not None:
+        return None
+    red = em.bind(_np.add.reduce, "add.reduce")
+    return f"{red}({em.var(x)}, {em.const(b['axis'].value)}, None, None, {b['keepdims'].value!r})"
+
+
+def _emit_transpose(em, e):
+    b = _bound(e, ("x", "axes"), (None, None))
+    if b is None or not _is_array_var(b["x"]) or type(b["axes"]) is not Lit:
+        return None
+    axes = b["axes"].value
+    x = em.var(b["x"])
+    return f"{x}.T" if axes is None else f"{x}.transpose({em.const(tuple(axes))})"
+
+
+def _emit_reshape(em, e):
+    b = _bound(e, ("x", "shape", "order"), (None, None, "C"))
+    if b is None or not _is_array_var(b["x"]) or type(b["shape"]) is not Lit:
+        return None
+    if b["order"].value != "C":
+        return None
+    return f"{em.var(b['x'])}.reshape({em.const(tuple(e.out.shape))})"
+
+
+def _emit_getitem(em, e):
+    x, idx = e.inputs
+    if not _is_array_var(x):
+        return None
+    return f"{em.var(x)}[{em.atom(idx)}]"
+
+
+def _emit_broadcast_to(em, e):
+    b = _bound(e, ("x", "shape"), (None, None))
+    if b is None or type(b["shape"]) is not Lit:
+        return None
+    fn = em.bind(_np.broadcast_to, "broadcast_to")
+    return f"{fn}({em.atom(b['x'])}, {em.const(tuple(e.out.shape))})"
+
+
+def _emit_where(em, e):
+    if len(e.inputs) != 3 or e.params:
+        return None
+    fn = em.bind(_np.where, "where")
+    return f"{fn}({', '.join(em.atom(a) for a in e.inputs)})"
+
+
+_EMITTERS: dict[Callable, Callable] = {
+    _reductions.sum.fun: _emit_sum,
+    _shape.transpose.fun: _emit_transpose,
+    _shape.reshape.fun: _emit_reshape,
+    _indexing.getitem.fun: _emit_getitem,
+    operator.getitem: _emit_getitem,
+    _shape.broadcast_to.fun: _emit_broadcast_to,
+    _ufuncs.where.fun: _emit_where,
+}
+
+# Equations whose result is a new array that aliases none of its operands.
+_FRESH = {_ufuncs.where.fun}
+
+
+# ---------------------------------------------------------------- buffer planning
+
+
+def _plan_buffers(program: Program) -> dict[int, int]:
+    """Which earlier equation's array each ufunc equation may write into: ``{i: j}``."""
+    eqns = program.eqns
+    last_use: dict[int, float] = {}
+    for i, e in enumerate(eqns):
+        for a in e.inputs:
+            if type(a) is Var:
+                last_use[a.id] = i
+    for a in program.outvars:
+        if type(a) is Var:
+            last_use[a.id] = _INF
+    # Each fresh array is a virtual buffer, named by the equation that made it; a view
+    # (any other equation's result) may refer to the buffers of all its operands.
+    holds: dict[int, frozenset] = {}
+    end: dict[int, float] = {}
+    fresh = []
+    for i, e in enumerate(eqns):
+        raw = raw_callable(e.prim)
+        if (isinstance(raw, _np.ufunc) or raw in _FRESH) and len(e.out.shape) > 0:
+            holds[e.out.id] = frozenset((i,))
+            fresh.append(i)
+        else:
+            held = frozenset()
+            for a in e.inputs:
+                if type(a) is Var:
+                    held |= holds.get(a.id, frozenset())
+            holds[e.out.id] = held
+        for b in holds[e.out.id]:
+            end[b] = max(end.get(b, i), last_use.get(e.out.id, i))
+    ending: dict[float, list[int]] = {}
+    for b, t in end.items():
+        ending.setdefault(t, []).append(b)
+
+    plan: dict[int, int] = {}
+    host: dict[int, int] = {}  # virtual buffer -> equation whose array holds it
+    free: dict[tuple, list[int]] = {}
+    released: set[int] = set()
+
+    def release(i):
+        for b in ending.get(i, ()):
+            if b in host and b not in released:
+                released.add(b)
+                h = host[b]
+                out = eqns[h].out
+                free.setdefault((out.shape, out.dtype), []).append(h)
+
+    for i, e in enumerate(eqns):
+        raw = raw_callable(e.prim)
+        usable = (
+            isinstance(raw, _np.ufunc)
+            and i in holds.get(e.out.id, ())
+            and "out" not in e.params
+            and e.out.dtype.kind != "O"
+        )
+        early = usable and raw.signature is None
+        if early:
+            release(i)  # elementwise: writing into a dying operand is safe
+        if i in fresh:
+            pool = free.get((e.out.shape, e.out.dtype)) if usable else None
+            if pool:
+                h = pool.pop()
+                plan[i] = h
+                host[i] = h
+            else:
+                host[i] = i
+        if not early:
+            release(i)
+    return plan
+
+
+# ---------------------------------------------------------------- the function
+
+
+def generate(program: Program, name: str = "compiled", single: bool = False):
+    """Python source and function for ``program``: ``(source, fn)``.
+
+    ``fn(*inputs)`` returns the tuple of outputs, or the only output when ``single``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.compile import make_program
+    >>> src, fn = generate(make_program(lambda x: np.sin(x) * 2.0)(np.zeros(3)))
+    >>> print(src, end="")
+    def compiled(a):
+        b = np_sin(a)
+        c = np_multiply(b, 2.0, out=b)
+        return (c,)
+    >>> fn(np.zeros(3))
+    (array([0., 0., 0.]),)
+    """
+    em = _Emitter()
+    params = [em.var(v) for v in program.invars]
+    plan = _plan_buffers(program)
+    lines = [f"def {name}({', '.join(params)}):"]
+    for i, e in enumerate(program.eqns):
+        raw = raw_callable(e.prim)
+        target = em.var(e.out)
+        rhs = None
+        emit = _EMITTERS.get(raw)
+        if emit is not None:
+            rhs = emit(em, e)
+        if rhs is None:
+            args = [em.atom(a) for a in e.inputs]
+            out = em.var(program.eqns[plan[i]].out) if i in plan else None
+            rhs = _call(em, raw, prim_name(e.prim), args, e.params, out)
+        lines.append(f"    {target} = {rhs}")
+    outs = []
+    for a in program.outvars:
+        if type(a) is Lit and isinstance(a.value, _np.ndarray):
+            # A constant output is copied, so the caller may write into what it gets.
+            outs.append(f"np_array({em.const(a.value)})")
+        else:
+            outs.append(em.atom(a))
+    if single and len(outs) == 1:
+        lines.append(f"    return {outs[0]}")
+    else:
+        lines.append(f"    return ({''.join(o + ', ' for o in outs).rstrip(' ')})")
+    source = "\n".join(lines) + "\n"
+    filename = f"<matdiff.jit {name} #{next(_counter)}>"
+    code = compile(source, filename, "exec")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = dict(em.globals)
+    exec(code, namespace)  # noqa: S102 - our own generated source
+    return source, namespace[name]
