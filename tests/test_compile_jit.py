@@ -141,6 +141,7 @@ def test_stop_gradient_is_recomputed_not_frozen():
     jg = jit(grad(f))
     close(jg(X), X)
     close(jg(V), V)
+    close(grad(jit(f))(V), V)
 
 
 # ---------------------------------------------------------------- control flow

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as _np
 
+from ..differential_operators import stop_gradient
 from ..numpy import indexing as _indexing
 from ..numpy import manipulation as _shape
 from ..numpy import reductions as _reductions
@@ -184,7 +185,12 @@ def _emit_where(em, e):
     return f"{fn}({', '.join(em.atom(a) for a in e.inputs)})"
 
 
+def _emit_alias(em, e):
+    return em.atom(e.inputs[0]) if len(e.inputs) == 1 and not e.params else None
+
+
 _EMITTERS: dict[Callable, Callable] = {
+    stop_gradient: _emit_alias,
     _reductions.sum.fun: _emit_sum,
     _shape.transpose.fun: _emit_transpose,
     _shape.reshape.fun: _emit_reshape,

@@ -4,7 +4,7 @@
 * :func:`cse` shares equations that apply the same primitive to the same operands;
 * :func:`fold_constants` evaluates equations whose operands are all literals;
 * :func:`simplify` applies identities that a backward pass makes common: ``x * 1``,
-  ``x + 0``, multiplication by a symbolic zero, double transpose, ``sum`` of a
+  ``x + 0``, ``x ** 1``, multiplication by a symbolic zero, double transpose, ``sum`` of a
   ``broadcast_to``, the transpose of a matrix product, reshape chains;
 * :func:`optimize` runs them to a fixed point.
 
@@ -278,6 +278,13 @@ def _r_divide(rw: _Rewriter, e: Eqn):
     return None
 
 
+def _r_power(rw: _Rewriter, e: Eqn):
+    x, y = e.inputs
+    if _is_const(y, 1) and _same_aval(x, e.out):
+        return x
+    return None
+
+
 def _r_negative(rw: _Rewriter, e: Eqn):
     (x,) = e.inputs
     inner = rw.made_by(x, e.prim)
@@ -420,6 +427,7 @@ _RULES: dict[Callable, Callable] = {
     _np.subtract: _r_subtract,
     _np.divide: _r_divide,
     _np.negative: _r_negative,
+    _np.power: _r_power,
     _np.matmul: _r_matmul,
     _shape.transpose.fun: _r_transpose,
     _shape.reshape.fun: _r_reshape,

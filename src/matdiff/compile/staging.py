@@ -25,6 +25,7 @@ from typing import Any
 import numpy as _np
 
 from ..core import register_vspace
+from ..differential_operators import stop_gradient
 from ..numpy.boxes import ArrayBox, ArrayVSpace
 from ..numpy.indexing import getitem as _getitem
 from ..tracer import Box, Trace, box_types, getval, register_box
@@ -109,9 +110,7 @@ class StagingTrace(Trace):
         if t is StagedValue:
             if a.trace is not self:
                 raise _foreign(where)
-            if a.var is None:
-                raise StagingError(a.error)
-            return a.var
+            return self.value_var(a)
         if t in box_types:
             if t is StagedBox and a._trace is self:
                 return a._node
@@ -122,6 +121,19 @@ class StagingTrace(Trace):
                 "array arguments can be traced. Pass the traced values as separate arguments."
             )
         return Lit(a)
+
+    def value_var(self, a: StagedValue) -> Var:
+        """The variable for a derivative-free value used as an operand or an output."""
+        if a.var is None:
+            raise StagingError(a.error)
+        if a.stop:
+            # getval(x) of a staged x is x's value with its derivative dropped: say so in
+            # the program, or running it under grad would differentiate through it.
+            var = Var(a.var.shape, a.var.dtype)
+            self.eqns.append(Eqn(stop_gradient, (a.var,), {}, var))
+            a.var = var
+            a.stop = False
+        return a.var
 
     def record_raw(self, prim: Callable, args: tuple, kwargs: dict) -> Any:
         """Record a raw NumPy call on staged values (no derivative); a staged result."""
@@ -175,9 +187,7 @@ class StagingTrace(Trace):
         if t is StagedBox and o._trace is self:
             return o._node
         if t is StagedValue and o.trace is self:
-            if o.var is None:
-                raise StagingError(o.error)
-            return o.var
+            return self.value_var(o)
         if t in box_types or t is StagedValue:
             raise _foreign(f"output {k}")
         if not _is_arraylike(o):
@@ -269,7 +279,7 @@ def _staged_value(self):
     # that masks computed from it are recomputed at run time rather than frozen.
     v = _VALUE_SLOT.__get__(self, StagedBox)
     if sys._getframe(1).f_code is _GETVAL_CODE:
-        return StagedValue(self._trace, self._node, v)
+        return StagedValue(self._trace, self._node, v, stop=True)
     return v
 
 
@@ -335,14 +345,18 @@ class StagedValue:
     use of it raises that error.
     """
 
-    __slots__ = ("trace", "var", "value", "error")
+    __slots__ = ("trace", "var", "value", "error", "stop")
     __array_priority__ = 50.0
 
-    def __init__(self, trace: StagingTrace, var: Var | None, value: Any, error: str = "") -> None:
+    def __init__(
+        self, trace: StagingTrace, var: Var | None, value: Any, error: str = "", stop: bool = False
+    ) -> None:
         self.trace = trace
         self.var = var
         self.value = value
         self.error = error
+        # True for getval() of a staged box: ``var`` is the box's own, differentiable one.
+        self.stop = stop
 
     def __repr__(self) -> str:
         return f"StagedValue({self.value!r})"
