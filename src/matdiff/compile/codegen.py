@@ -28,7 +28,7 @@ from ..numpy import indexing as _indexing
 from ..numpy import manipulation as _shape
 from ..numpy import reductions as _reductions
 from ..numpy import ufuncs as _ufuncs
-from .ir import Lit, Program, Var, prim_name, raw_callable
+from .ir import Lit, Program, Var, bind_args, prim_name, raw_callable
 
 __all__ = ["generate"]
 
@@ -125,57 +125,64 @@ def _is_array_var(a) -> bool:
     return type(a) is Var and not a.weak and len(a.shape) > 0
 
 
-def _bound(e, names, defaults):
-    if len(e.inputs) > len(names) or any(k not in names for k in e.params):
-        return None
-    out = dict(zip(names, [Lit(d) for d in defaults]))
-    out.update(zip(names, e.inputs))
-    out.update({k: Lit(v) for k, v in e.params.items()})
-    return out
+def _static(b, *names) -> bool:
+    """``b`` binds each of ``names`` to a literal."""
+    return b is not None and all(type(b[1].get(n)) is Lit for n in names)
 
 
 def _emit_sum(em, e):
-    b = _bound(e, ("x", "axis", "dtype", "keepdims"), (None, None, None, False))
-    if b is None or any(type(b[k]) is not Lit for k in ("axis", "dtype", "keepdims")):
+    b = bind_args(e)
+    if not _static(b, "axis", "dtype", "keepdims") or len(b[1]) != 3:
         return None
-    x = b["x"]
-    if type(x) is not Var or x.weak or x.dtype.kind not in "fc" or b["dtype"].value is not None:
+    x, kw = b
+    if type(x) is not Var or x.weak or x.dtype.kind not in "fc" or kw["dtype"].value is not None:
         return None
     red = em.bind(_np.add.reduce, "add.reduce")
-    return f"{red}({em.var(x)}, {em.const(b['axis'].value)}, None, None, {b['keepdims'].value!r})"
+    axis = em.const(kw["axis"].value)
+    return f"{red}({em.var(x)}, {axis}, None, None, {bool(kw['keepdims'].value)!r})"
+
+
+def _emit_mean(em, e):
+    b = bind_args(e)
+    if not _static(b, "axis", "dtype", "keepdims") or len(b[1]) != 3:
+        return None
+    x, kw = b
+    fn = em.bind(_np.mean, "mean")
+    params = {k: v.value for k, v in kw.items()}
+    return f"{fn}({em.atom(x)}{_kw(em, params)})"
 
 
 def _emit_transpose(em, e):
-    b = _bound(e, ("x", "axes"), (None, None))
-    if b is None or not _is_array_var(b["x"]) or type(b["axes"]) is not Lit:
+    b = bind_args(e)
+    if not _static(b, "axes") or len(b[1]) != 1 or not _is_array_var(b[0]):
         return None
-    axes = b["axes"].value
-    x = em.var(b["x"])
+    axes = b[1]["axes"].value
+    x = em.var(b[0])
     return f"{x}.T" if axes is None else f"{x}.transpose({em.const(tuple(axes))})"
 
 
 def _emit_reshape(em, e):
-    b = _bound(e, ("x", "shape", "order"), (None, None, "C"))
-    if b is None or not _is_array_var(b["x"]) or type(b["shape"]) is not Lit:
+    b = bind_args(e)
+    if not _static(b, "shape", "order") or len(b[1]) != 2 or not _is_array_var(b[0]):
         return None
-    if b["order"].value != "C":
+    if b[1]["order"].value != "C":
         return None
-    return f"{em.var(b['x'])}.reshape({em.const(tuple(e.out.shape))})"
+    return f"{em.var(b[0])}.reshape({em.const(tuple(e.out.shape))})"
 
 
 def _emit_getitem(em, e):
-    x, idx = e.inputs
-    if not _is_array_var(x):
+    if len(e.inputs) != 2 or e.params or not _is_array_var(e.inputs[0]):
         return None
+    x, idx = e.inputs
     return f"{em.var(x)}[{em.atom(idx)}]"
 
 
 def _emit_broadcast_to(em, e):
-    b = _bound(e, ("x", "shape"), (None, None))
-    if b is None or type(b["shape"]) is not Lit:
+    b = bind_args(e)
+    if not _static(b, "shape") or len(b[1]) != 1:
         return None
     fn = em.bind(_np.broadcast_to, "broadcast_to")
-    return f"{fn}({em.atom(b['x'])}, {em.const(tuple(e.out.shape))})"
+    return f"{fn}({em.atom(b[0])}, {em.const(tuple(e.out.shape))})"
 
 
 def _emit_where(em, e):
@@ -192,6 +199,7 @@ def _emit_alias(em, e):
 _EMITTERS: dict[Callable, Callable] = {
     stop_gradient: _emit_alias,
     _reductions.sum.fun: _emit_sum,
+    _reductions.mean.fun: _emit_mean,
     _shape.transpose.fun: _emit_transpose,
     _shape.reshape.fun: _emit_reshape,
     _indexing.getitem.fun: _emit_getitem,

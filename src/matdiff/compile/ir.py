@@ -10,6 +10,7 @@ Running a program with :func:`eval_program` calls the primitives again, so an en
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,6 +109,40 @@ def prim_name(prim: Callable) -> str:
     return getattr(prim, "__name__", repr(prim))
 
 
+_signatures: dict[int, Any] = {}
+
+
+def bind_args(eqn: Eqn) -> tuple[Any, dict] | None:
+    """``(first operand, {parameter name: atom})`` for ``eqn``, defaults included.
+
+    Names come from the raw callable's signature, so rewrites and code generation stay
+    right if a wrapper's parameters are reordered. ``None`` if it cannot be bound.
+    """
+    raw = raw_callable(eqn.prim)
+    sig = _signatures.get(id(raw))
+    if sig is None:
+        try:
+            sig = inspect.signature(raw)
+        except (TypeError, ValueError):
+            sig = False
+        _signatures[id(raw)] = sig
+    if sig is False:
+        return None
+    try:
+        bound = sig.bind(*eqn.inputs, **{k: Lit(v) for k, v in eqn.params.items()})
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    names = list(bound.arguments)
+    if not names or any(
+        p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()
+    ):
+        return None
+    args = {k: (v if type(v) in (Var, Lit) else Lit(v)) for k, v in bound.arguments.items()}
+    first = args.pop(names[0])
+    return first, args
+
+
 def eval_program(program: Program, *args: Any) -> list:
     """Run ``program`` on ``args`` by calling its primitives: the list of outputs.
 
@@ -135,7 +170,12 @@ def eval_program(program: Program, *args: Any) -> list:
             env[eqn.out.id] = eqn.prim(*vals, **eqn.params)
         else:
             env[eqn.out.id] = eqn.prim(*[getval(v) for v in vals], **eqn.params)
-    return [read(a) for a in program.outvars]
+    # A constant output is copied: the caller may write into it, the program must not change.
+    return [_np.array(a.value) if _is_const_array(a) else read(a) for a in program.outvars]
+
+
+def _is_const_array(atom) -> bool:
+    return type(atom) is Lit and isinstance(atom.value, _np.ndarray)
 
 
 # ---------------------------------------------------------------- printing

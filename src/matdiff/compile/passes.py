@@ -15,6 +15,7 @@ factor is infinite or NaN: a zero cotangent is exactly zero, as in every AD syst
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..numpy import manipulation as _shape
 from ..numpy import products as _products
 from ..numpy import reductions as _reductions
 from ..numpy import ufuncs as _ufuncs
-from .ir import Eqn, Lit, Program, Var, raw_callable
+from .ir import Eqn, Lit, Program, Var, bind_args, raw_callable
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "optimize"]
 
@@ -180,18 +181,25 @@ def _zeros(out: Var) -> Lit:
     return Lit(_np.broadcast_to(_np.zeros((), out.dtype), out.shape))
 
 
-def _bind(fn: Callable, e: Eqn, names: tuple, defaults: tuple) -> dict | None:
-    """Arguments of ``e`` by name (positional operands then params); None if unusual."""
-    if len(e.inputs) > len(names):
+def _bind(e: Eqn, *names: str) -> dict | None:
+    """``e``'s arguments by name, the first operand as ``"x"``; None unless the raw
+    callable takes exactly the operand and ``names``."""
+    b = bind_args(e)
+    if b is None:
         return None
-    args = dict(zip(names, defaults))
-    for n, a in zip(names, e.inputs):
-        args[n] = a
-    for k, v in e.params.items():
-        if k not in args:
-            return None
-        args[k] = Lit(v)
-    return args
+    first, rest = b
+    if len(rest) != len(names) or any(n not in rest for n in names):
+        return None
+    return {"x": first, **rest}
+
+
+def _takes(prim: Callable, *names: str) -> bool:
+    """``prim`` takes one operand and then ``names``: rewrites may build equations of it."""
+    try:
+        params = list(inspect.signature(raw_callable(prim)).parameters)
+    except (TypeError, ValueError):
+        return False
+    return params[1:] == list(names)
 
 
 def _lit(args: dict, name: str) -> Any:
@@ -301,7 +309,7 @@ def _r_matmul(rw: _Rewriter, e: Eqn):
 
 
 def _r_transpose(rw: _Rewriter, e: Eqn):
-    args = _bind(e.prim, e, ("x", "axes"), (None, Lit(None)))
+    args = _bind(e, "axes")
     if args is None:
         return None
     x = args["x"]
@@ -313,16 +321,16 @@ def _r_transpose(rw: _Rewriter, e: Eqn):
         return x
     inner = rw.made_by(x, e.prim)
     if inner is not None:
-        iargs = _bind(inner.prim, inner, ("x", "axes"), (None, Lit(None)))
+        iargs = _bind(inner, "axes")
         if iargs is not None and type(iargs["x"]) is Var:
             base = iargs["x"]
             p1 = _perm(_lit(iargs, "axes"), nd)
             composed = tuple(p1[i] for i in perm)
             if composed == tuple(range(nd)):
                 return base if _same_aval(base, e.out) else None
-            return [Eqn(e.prim, (base, Lit(composed)), {}, e.out)]
+            return [Eqn(e.prim, (base,), {"axes": composed}, e.out)]
     prod = rw.made_by(x, _products.matmul)
-    if prod is not None and nd == 2 and perm == (1, 0):
+    if prod is not None and nd == 2 and perm == (1, 0) and _TRANSPOSE_OK:
         return _transpose_of_product(rw, e, prod)
     return None
 
@@ -332,7 +340,7 @@ def _is_matrix_transpose(rw: _Rewriter, a) -> Var | None:
     t = rw.made_by(a, _shape.transpose)
     if t is None:
         return None
-    args = _bind(t.prim, t, ("x", "axes"), (None, Lit(None)))
+    args = _bind(t, "axes")
     if args is None or type(args["x"]) is not Var or len(args["x"].shape) != 2:
         return None
     return args["x"] if _perm(_lit(args, "axes"), 2) == (1, 0) else None
@@ -352,16 +360,16 @@ def _transpose_of_product(rw: _Rewriter, e: Eqn, prod: Eqn):
     new = []
     if bt is None:
         bt = Var((b.shape[1], b.shape[0]), b.dtype)
-        new.append(Eqn(_shape.transpose, (b,), {}, bt))
+        new.append(Eqn(_shape.transpose, (b,), {"axes": None}, bt))
     if at is None:
         at = Var((a.shape[1], a.shape[0]), a.dtype)
-        new.append(Eqn(_shape.transpose, (a,), {}, at))
+        new.append(Eqn(_shape.transpose, (a,), {"axes": None}, at))
     new.append(Eqn(_products.matmul, (bt, at), {}, e.out))
     return new
 
 
 def _r_reshape(rw: _Rewriter, e: Eqn):
-    args = _bind(e.prim, e, ("x", "shape", "order"), (None, None, Lit("C")))
+    args = _bind(e, "shape", "order")
     if args is None or type(args["x"]) is not Var or _lit(args, "order") != "C":
         return None
     x = args["x"]
@@ -369,12 +377,12 @@ def _r_reshape(rw: _Rewriter, e: Eqn):
         return x
     inner = rw.made_by(x, e.prim)
     if inner is not None:
-        iargs = _bind(inner.prim, inner, ("x", "shape", "order"), (None, None, Lit("C")))
+        iargs = _bind(inner, "shape", "order")
         if iargs is not None and _lit(iargs, "order") == "C" and type(iargs["x"]) is Var:
             base = iargs["x"]
             if base.shape == e.out.shape:
                 return base if _same_aval(base, e.out) else None
-            return [Eqn(e.prim, (base, Lit(e.out.shape)), {}, e.out)]
+            return [Eqn(e.prim, (base,), {"shape": e.out.shape}, e.out)]
     return None
 
 
@@ -386,10 +394,8 @@ def _r_broadcast_to(rw: _Rewriter, e: Eqn):
 
 
 def _r_sum(rw: _Rewriter, e: Eqn):
-    args = _bind(
-        e.prim, e, ("x", "axis", "dtype", "keepdims"), (None, Lit(None), Lit(None), Lit(False))
-    )
-    if args is None or _lit(args, "dtype") is not None:
+    args = _bind(e, "axis", "dtype", "keepdims")
+    if args is None or _lit(args, "dtype") is not None or not _RESHAPE_OK:
         return None
     bc = rw.made_by(args["x"], _shape.broadcast_to)
     if bc is None or type(bc.inputs[0]) is not Var:
@@ -417,9 +423,12 @@ def _r_sum(rw: _Rewriter, e: Eqn):
     if n != 1:
         cur = Var(x.shape, x.dtype)
         new.append(Eqn(_ufuncs.multiply, (x, Lit(e.out.dtype.type(n))), {}, cur))
-    new.append(Eqn(_shape.reshape, (cur, Lit(e.out.shape)), {}, e.out))
+    new.append(Eqn(_shape.reshape, (cur,), {"shape": e.out.shape}, e.out))
     return new
 
+
+_TRANSPOSE_OK = _takes(_shape.transpose, "axes")
+_RESHAPE_OK = _takes(_shape.reshape, "shape", "order")
 
 _RULES: dict[Callable, Callable] = {
     _np.multiply: _r_multiply,

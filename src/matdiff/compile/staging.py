@@ -451,11 +451,11 @@ class StagedValue:
     def all(self, axis=None):
         return _np.all(self, axis=axis)
 
-    def max(self, axis=None):
-        return _np.max(self, axis=axis)
+    def max(self, axis=None, keepdims=False):
+        return _np.max(self, axis=axis, keepdims=keepdims)
 
-    def min(self, axis=None):
-        return _np.min(self, axis=axis)
+    def min(self, axis=None, keepdims=False):
+        return _np.min(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None):
         return _np.argmax(self, axis=axis)
