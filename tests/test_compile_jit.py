@@ -79,6 +79,19 @@ def test_python_scalars_and_pytrees_are_traced():
         close(got, want)
 
 
+def test_traced_integer_index_and_boolean_outputs():
+    g = jit(grad(lambda x, i: x[i] ** 2))
+    close(g(X, 2), onp.eye(5)[2] * 2 * X[2])
+    close(g(X, 4), onp.eye(5)[4] * 2 * X[4])
+    assert g.trace_count == 1
+    f = jit(lambda x: (x > 0.1, np.where(x > 0.1, x, 0.0)))
+    for point in (X, V):
+        mask, kept = f(point)
+        assert mask.dtype == bool
+        onp.testing.assert_array_equal(mask, point > 0.1)
+        close(kept, onp.where(point > 0.1, point, 0.0))
+
+
 def test_multiple_outputs_keep_their_structure():
     f = jit(lambda x: {"s": np.sin(x), "pair": (np.sum(x), x * 2.0)})
     out = f(X)

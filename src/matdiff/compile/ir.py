@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as _np
@@ -82,7 +82,6 @@ class Program:
     invars: list
     eqns: list
     outvars: list
-    meta: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         return pretty(self)

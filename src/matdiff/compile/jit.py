@@ -26,6 +26,7 @@ __all__ = ["jit", "make_program", "Compiled", "JittedFunction"]
 
 _ndarray = _np.ndarray
 _SCALARS = (float, int, complex, bool)
+_SLOW = object()  # in a fast-path key: an argument that is not an ndarray
 
 
 class Compiled:
@@ -113,6 +114,7 @@ class JittedFunction:
                 )
         self.fun = fun
         self.static_argnums = tuple(static_argnums)
+        self._plain = not self.static_argnums
         self.optimize = optimize
         self.trace_count = 0
         self._cache: dict = {}
@@ -124,16 +126,18 @@ class JittedFunction:
 
     # -- the hot path: positional ndarrays, nothing static
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs and not self.static_argnums:
-            sig = []
-            for a in args:
-                if type(a) is not _ndarray:
-                    break
-                sig.append((a.shape, a.dtype))
+        if self._plain and not kwargs:
+            if len(args) == 1:
+                a = args[0]
+                sig = ((a.shape, a.dtype),) if type(a) is _ndarray else _SLOW
             else:
-                c = self._fast.get(tuple(sig))
-                if c is not None:
-                    return c.fn(*args) if c.single else c(*args)
+                sig = []
+                for a in args:
+                    sig.append((a.shape, a.dtype) if type(a) is _ndarray else _SLOW)
+                sig = tuple(sig)
+            run = self._fast.get(sig)
+            if run is not None:
+                return run(*args)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
@@ -178,7 +182,8 @@ class JittedFunction:
             self._cache[key] = compiled
             flat = not kwargs and not static and treedef == tree_flatten(dyn)[1]
             if flat and all(type(x) is _ndarray for x in concrete) and len(leaves) == n:
-                self._fast[tuple((x.shape, x.dtype) for x in concrete)] = compiled
+                run = compiled.fn if compiled.single else compiled
+                self._fast[tuple((x.shape, x.dtype) for x in concrete)] = run
         self._last = compiled
         return compiled, leaves
 

@@ -38,7 +38,7 @@ def _subst(atom, sub: dict):
 
 def _rebuild(program: Program, eqns: list, sub: dict) -> Program:
     outs = [_subst(a, sub) for a in program.outvars]
-    return Program(list(program.invars), eqns, outs, dict(program.meta))
+    return Program(list(program.invars), eqns, outs)
 
 
 # ---------------------------------------------------------------- dead code
@@ -62,7 +62,7 @@ def dce(program: Program) -> Program:
             kept.append(e)
             live.update(a.id for a in e.inputs if type(a) is Var)
     kept.reverse()
-    return Program(list(program.invars), kept, list(program.outvars), dict(program.meta))
+    return Program(list(program.invars), kept, list(program.outvars))
 
 
 # ---------------------------------------------------------------- common subexpressions
