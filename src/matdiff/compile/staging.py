@@ -315,6 +315,9 @@ class StagedBox(ArrayBox):
     def tolist(self):
         raise concrete_error(".tolist()")
 
+    def __array__(self, dtype=None, copy=None):
+        raise concrete_error("conversion to a NumPy array (np.asarray, np.array, indexing)")
+
     def __array_function__(self, func, types, args, kwargs):
         # An enclosing box asks for its value's dtype or shape with np.result_type(box).
         if func in _METADATA:
