@@ -203,3 +203,15 @@ def test_nondifferentiable_on_traced_values(name):
     # forward mode: the answer of a non-differentiable function is never traced
     _, t = jvp(lambda x: np.sum(onp.asarray(CALLS[name](x), dtype=float)), (X,), (X,))
     assert t == 0.0
+
+
+@pytest.mark.parametrize("module", ["ufuncs", "reductions", "nondiff"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"matdiff.numpy.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+    if module != "nondiff":
+        assert result.attempted > 0

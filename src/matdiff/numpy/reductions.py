@@ -8,6 +8,8 @@ count, zeros in ``prod``) are set out in ``docs/conventions.md``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
@@ -17,6 +19,10 @@ from ._wrap import alias, export, is_complex, shape_of, wrap
 
 # ``ufuncs`` and ``indexing`` import this module (through ``_wrap``), so they are
 # reached lazily through ``_u`` / ``_ix`` below, bound at the end of the module.
+
+
+# ``a`` and the results are arrays, numbers or traced values of them.
+Axis = int | tuple[int, ...] | None
 
 
 def _normalize_axis(axis, ndim):
@@ -85,6 +91,14 @@ def _weighted_rules(fun, weights):
 
 
 def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.sum`` over ``axis`` (int, tuple or None), with ``keepdims``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.sum(x, axis=1) ** 2))(np.array([[1.0, 2.0], [0.0, 1.0]]))
+    array([[6., 6.],
+           [2., 2.]])
+    """
     _no_out("sum", out)
     return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
@@ -101,6 +115,13 @@ def_linear(sum)
 
 
 def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.mean`` over ``axis``, with ``keepdims``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.mean(x))(np.array([1.0, 5.0]))
+    array([0.5, 0.5])
+    """
     _no_out("mean", out)
     return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
@@ -119,6 +140,13 @@ def_linear(mean)
 
 
 def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.nansum``: NaN entries count as 0 and get a zero derivative.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nansum(x))(np.array([1.0, np.nan]))
+    array([1., 0.])
+    """
     _no_out("nansum", out)
     return _np.nansum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
@@ -151,6 +179,13 @@ def _nan_count(x, axis, keepdims):
 
 
 def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.nanmean``: the mean of the non-NaN entries; NaN entries get a zero derivative.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanmean(x))(np.array([1.0, np.nan, 3.0]))
+    array([0.5, 0. , 0.5])
+    """
     _no_out("nanmean", out)
     return _np.nanmean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
@@ -180,6 +215,13 @@ defjvp(
 
 
 def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``numpy.var`` with ``ddof``; for complex ``x``, the variance of ``|x - mean|``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.var(x, ddof=1))(np.array([1.0, 3.0]))
+    array([-2.,  2.])
+    """
     _no_out("var", out)
     return _np.var(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
 
@@ -221,6 +263,13 @@ defjvp(var, _var_jvp)
 
 
 def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``numpy.nanvar``: the variance of the non-NaN entries; NaN entries get a zero derivative.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanvar(x))(np.array([1.0, np.nan, 3.0]))
+    array([-1.,  0.,  1.])
+    """
     _no_out("nanvar", out)
     return _np.nanvar(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
 
@@ -251,7 +300,9 @@ defjvp(nanvar, _nanvar_jvp)
 
 
 @export
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def std(
+    a: Any, axis: Axis = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False
+) -> Any:
     """``numpy.std``: ``sqrt(var(a, ...))``, which is how NumPy computes it too.
 
     Where the variance is 0 the derivative of the square root is infinite (see
@@ -267,7 +318,9 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 
 @export
-def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def nanstd(
+    a: Any, axis: Axis = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False
+) -> Any:
     """``numpy.nanstd``: ``sqrt(nanvar(a, ...))``; NaN entries get a zero derivative.
 
     >>> import matdiff.numpy as np
@@ -293,11 +346,26 @@ def _extremum_weights(xv, av, axis, keepdims):
 
 
 def _max_raw(x, axis=None, out=None, *, keepdims=False):
+    """``numpy.max``; entries tied for the maximum share the derivative evenly.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.max(x))(np.array([3.0, 1.0, 3.0]))
+    array([0.5, 0. , 0.5])
+    """
     _no_out("max", out)
     return _np.max(x, axis=axis, keepdims=keepdims)
 
 
 def _min_raw(x, axis=None, out=None, *, keepdims=False):
+    """``numpy.min``; entries tied for the minimum share the derivative evenly.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.min(x, axis=0)))(np.array([[1.0, 4.0], [2.0, 0.0]]))
+    array([[1., 0.],
+           [0., 1.]])
+    """
     _no_out("min", out)
     return _np.min(x, axis=axis, keepdims=keepdims)
 
@@ -314,7 +382,7 @@ _weighted_rules(min, _extremum_weights)
 
 
 @export
-def ptp(a, axis=None, out=None, keepdims=False):
+def ptp(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
     """``numpy.ptp``: ``max(a) - min(a)`` (ties share as in ``max``).
 
     >>> import matdiff.numpy as np
@@ -358,6 +426,13 @@ def _median_weights(xv, av, axis, keepdims):
 
 
 def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False):
+    """``numpy.median``: the derivative goes to the middle entry (or half to each of two).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.median(x))(np.array([4.0, 1.0, 3.0, 2.0]))
+    array([0. , 0. , 0.5, 0.5])
+    """
     _no_out("median", out)
     return _np.median(x, axis=axis, keepdims=keepdims)
 
@@ -370,7 +445,14 @@ _weighted_rules(median, _median_weights)
 
 
 @export
-def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+def average(
+    a: Any,
+    axis: Axis = None,
+    weights: Any = None,
+    returned: bool = False,
+    *,
+    keepdims: bool = False,
+) -> Any:
     """``numpy.average``, differentiable in ``a`` and in ``weights``.
 
     >>> import matdiff.numpy as np
@@ -460,6 +542,13 @@ def _scan_axis(x, axis):
 
 
 def _cumsum_raw(x, axis=None, dtype=None, out=None):
+    """``numpy.cumsum`` along ``axis`` (``None``: the flattened array).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.cumsum(x)))(np.array([1.0, 1.0, 1.0]))
+    array([3., 2., 1.])
+    """
     _no_out("cumsum", out)
     return _np.cumsum(x, axis=axis, dtype=dtype)
 
@@ -480,6 +569,13 @@ def_linear(cumsum)
 
 
 def _cumprod_raw(x, axis=None, dtype=None, out=None):
+    """``numpy.cumprod``; its derivatives never divide by ``x``, so zeros are fine.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.cumprod(x)))(np.array([2.0, 0.0, 3.0]))
+    array([1., 8., 0.])
+    """
     _no_out("cumprod", out)
     return _np.cumprod(x, axis=axis, dtype=dtype)
 
@@ -529,6 +625,13 @@ def _product_of_others(x, axis):
 
 
 def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.prod``; exact where entries are 0 (the derivative never divides by ``x``).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.prod(x))(np.array([2.0, 0.0, 3.0]))
+    array([0., 6., 0.])
+    """
     _no_out("prod", out)
     return _np.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
 

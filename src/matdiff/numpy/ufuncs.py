@@ -19,6 +19,7 @@ the rules can themselves be differentiated.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as _np
 
@@ -579,7 +580,7 @@ defjvp(_clip, _clip_jvp(0), _clip_jvp(1), _clip_jvp(2))
 
 
 @export
-def clip(a, a_min=None, a_max=None, *, min=None, max=None):
+def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None, max: Any = None) -> Any:
     """``numpy.clip``, differentiable in ``a`` and in both bounds (each may be traced).
 
     At a bound the derivative passes to ``a`` (see docs/conventions.md).
@@ -615,7 +616,7 @@ defjvp(
 
 
 @export
-def where(condition, x=None, y=None):
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     """``numpy.where``: differentiable in ``x`` and ``y``; ``where(c)`` is ``nonzero(c)``.
 
     >>> import matdiff.numpy as np
