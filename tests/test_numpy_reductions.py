@@ -222,3 +222,11 @@ def test_raw_numpy_reductions_route_to_ours():
     expected = grad(lambda v: np.sum(np.max(v, axis=0) * np.mean(v, axis=1, keepdims=True)))(x)
     onp.testing.assert_allclose(g, expected)
     check_grads(lambda v: onp.prod(v, axis=1) + onp.median(v, axis=1), order=2)(x)
+
+
+@pytest.mark.parametrize("name, kwargs", [("max", {"initial": 0.0}), ("sum", {"where": True})])
+def test_unsupported_keywords_are_refused_by_name(name, kwargs):
+    f = getattr(np, name)
+    key = next(iter(kwargs))
+    with pytest.raises(TypeError, match=rf"{name}: {key}= not supported by matdiff.numpy.*mask"):
+        grad(lambda x: f(x, **kwargs))(onp.ones(3))

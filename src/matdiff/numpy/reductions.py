@@ -49,7 +49,14 @@ def _count(x_shape, axis):
     return n
 
 
-def _no_out(fname, out):
+def _no_out(fname, out, unsupported=None):
+    if unsupported:
+        names = ", ".join(f"{k}=" for k in sorted(unsupported))
+        raise TypeError(
+            f"{fname}: {names} not supported by matdiff.numpy. For where=, mask the input "
+            f"first (np.where(mask, x, neutral_value)); for initial=, combine it after the "
+            f"reduction (e.g. np.maximum(np.max(x), initial))"
+        )
     if out is not None:
         raise TypeError(
             f"{fname}: out= is not supported by matdiff.numpy, because writing into an "
@@ -90,7 +97,7 @@ def _weighted_rules(fun, weights):
 # ---------------------------------------------------------------- sum and mean
 
 
-def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
     """``numpy.sum`` over ``axis`` (int, tuple or None), with ``keepdims``.
 
     >>> import matdiff.numpy as np
@@ -99,7 +106,7 @@ def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     array([[6., 6.],
            [2., 2.]])
     """
-    _no_out("sum", out)
+    _no_out("sum", out, unsupported)
     return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -114,7 +121,7 @@ defvjp(
 def_linear(sum)
 
 
-def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
     """``numpy.mean`` over ``axis``, with ``keepdims``.
 
     >>> import matdiff.numpy as np
@@ -122,7 +129,7 @@ def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     >>> grad(lambda x: np.mean(x))(np.array([1.0, 5.0]))
     array([0.5, 0.5])
     """
-    _no_out("mean", out)
+    _no_out("mean", out, unsupported)
     return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -139,7 +146,7 @@ def_linear(mean)
 # ---------------------------------------------------------------- NaN-ignoring sums
 
 
-def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
     """``numpy.nansum``: NaN entries count as 0 and get a zero derivative.
 
     >>> import matdiff.numpy as np
@@ -147,7 +154,7 @@ def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     >>> grad(lambda x: np.nansum(x))(np.array([1.0, np.nan]))
     array([1., 0.])
     """
-    _no_out("nansum", out)
+    _no_out("nansum", out, unsupported)
     return _np.nansum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -178,7 +185,7 @@ def _nan_count(x, axis, keepdims):
     return _np.sum(~_np.isnan(_getval(x)), axis=axis, keepdims=keepdims).astype(float)
 
 
-def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
     """``numpy.nanmean``: the mean of the non-NaN entries; NaN entries get a zero derivative.
 
     >>> import matdiff.numpy as np
@@ -186,7 +193,7 @@ def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     >>> grad(lambda x: np.nanmean(x))(np.array([1.0, np.nan, 3.0]))
     array([0.5, 0. , 0.5])
     """
-    _no_out("nanmean", out)
+    _no_out("nanmean", out, unsupported)
     return _np.nanmean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -214,7 +221,7 @@ defjvp(
 # ---------------------------------------------------------------- variance
 
 
-def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unsupported):
     """``numpy.var`` with ``ddof``; for complex ``x``, the variance of ``|x - mean|``.
 
     >>> import matdiff.numpy as np
@@ -222,7 +229,7 @@ def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     >>> grad(lambda x: np.var(x, ddof=1))(np.array([1.0, 3.0]))
     array([-2.,  2.])
     """
-    _no_out("var", out)
+    _no_out("var", out, unsupported)
     return _np.var(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
 
 
@@ -262,7 +269,7 @@ defvjp(var, _var_vjp)
 defjvp(var, _var_jvp)
 
 
-def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unsupported):
     """``numpy.nanvar``: the variance of the non-NaN entries; NaN entries get a zero derivative.
 
     >>> import matdiff.numpy as np
@@ -270,7 +277,7 @@ def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     >>> grad(lambda x: np.nanvar(x))(np.array([1.0, np.nan, 3.0]))
     array([-1.,  0.,  1.])
     """
-    _no_out("nanvar", out)
+    _no_out("nanvar", out, unsupported)
     return _np.nanvar(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
 
 
@@ -301,7 +308,13 @@ defjvp(nanvar, _nanvar_jvp)
 
 @export
 def std(
-    a: Any, axis: Axis = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False
+    a: Any,
+    axis: Axis = None,
+    dtype=None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    **unsupported: Any,
 ) -> Any:
     """``numpy.std``: ``sqrt(var(a, ...))``, which is how NumPy computes it too.
 
@@ -313,13 +326,19 @@ def std(
     >>> grad(lambda x: np.std(x))(np.array([1.0, 3.0]))
     array([-0.5,  0.5])
     """
-    _no_out("std", out)
+    _no_out("std", out, unsupported)
     return _u.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
 
 
 @export
 def nanstd(
-    a: Any, axis: Axis = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False
+    a: Any,
+    axis: Axis = None,
+    dtype=None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    **unsupported: Any,
 ) -> Any:
     """``numpy.nanstd``: ``sqrt(nanvar(a, ...))``; NaN entries get a zero derivative.
 
@@ -328,7 +347,7 @@ def nanstd(
     >>> grad(lambda x: np.nanstd(x))(np.array([1.0, np.nan, 3.0]))
     array([-0.5,  0. ,  0.5])
     """
-    _no_out("nanstd", out)
+    _no_out("nanstd", out, unsupported)
     return _u.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
 
 
@@ -345,7 +364,7 @@ def _extremum_weights(xv, av, axis, keepdims):
     return _real_weights(hit / _np.sum(hit, axis=axis, keepdims=True), xv)
 
 
-def _max_raw(x, axis=None, out=None, *, keepdims=False):
+def _max_raw(x, axis=None, out=None, *, keepdims=False, **unsupported):
     """``numpy.max``; entries tied for the maximum share the derivative evenly.
 
     >>> import matdiff.numpy as np
@@ -353,11 +372,11 @@ def _max_raw(x, axis=None, out=None, *, keepdims=False):
     >>> grad(lambda x: np.max(x))(np.array([3.0, 1.0, 3.0]))
     array([0.5, 0. , 0.5])
     """
-    _no_out("max", out)
+    _no_out("max", out, unsupported)
     return _np.max(x, axis=axis, keepdims=keepdims)
 
 
-def _min_raw(x, axis=None, out=None, *, keepdims=False):
+def _min_raw(x, axis=None, out=None, *, keepdims=False, **unsupported):
     """``numpy.min``; entries tied for the minimum share the derivative evenly.
 
     >>> import matdiff.numpy as np
@@ -366,7 +385,7 @@ def _min_raw(x, axis=None, out=None, *, keepdims=False):
     array([[1., 0.],
            [0., 1.]])
     """
-    _no_out("min", out)
+    _no_out("min", out, unsupported)
     return _np.min(x, axis=axis, keepdims=keepdims)
 
 
@@ -382,7 +401,9 @@ _weighted_rules(min, _extremum_weights)
 
 
 @export
-def ptp(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
+def ptp(
+    a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, **unsupported: Any
+) -> Any:
     """``numpy.ptp``: ``max(a) - min(a)`` (ties share as in ``max``).
 
     >>> import matdiff.numpy as np
@@ -390,7 +411,7 @@ def ptp(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> 
     >>> grad(lambda x: np.ptp(x))(np.array([1.0, 4.0, 2.0]))
     array([-1.,  1.,  0.])
     """
-    _no_out("ptp", out)
+    _no_out("ptp", out, unsupported)
     return _u.subtract(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
 
 
@@ -425,7 +446,7 @@ def _median_weights(xv, av, axis, keepdims):
     return _real_weights(w, xv)
 
 
-def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False):
+def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False, **unsupported):
     """``numpy.median``: the derivative goes to the middle entry (or half to each of two).
 
     >>> import matdiff.numpy as np
@@ -433,7 +454,7 @@ def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False
     >>> grad(lambda x: np.median(x))(np.array([4.0, 1.0, 3.0, 2.0]))
     array([0. , 0. , 0.5, 0.5])
     """
-    _no_out("median", out)
+    _no_out("median", out, unsupported)
     return _np.median(x, axis=axis, keepdims=keepdims)
 
 
@@ -541,7 +562,7 @@ def _scan_axis(x, axis):
     return x, axis % len(shape_of(x))
 
 
-def _cumsum_raw(x, axis=None, dtype=None, out=None):
+def _cumsum_raw(x, axis=None, dtype=None, out=None, **unsupported):
     """``numpy.cumsum`` along ``axis`` (``None``: the flattened array).
 
     >>> import matdiff.numpy as np
@@ -549,7 +570,7 @@ def _cumsum_raw(x, axis=None, dtype=None, out=None):
     >>> grad(lambda x: np.sum(np.cumsum(x)))(np.array([1.0, 1.0, 1.0]))
     array([3., 2., 1.])
     """
-    _no_out("cumsum", out)
+    _no_out("cumsum", out, unsupported)
     return _np.cumsum(x, axis=axis, dtype=dtype)
 
 
@@ -568,7 +589,7 @@ defvjp(cumsum, _cumsum_vjp)
 def_linear(cumsum)
 
 
-def _cumprod_raw(x, axis=None, dtype=None, out=None):
+def _cumprod_raw(x, axis=None, dtype=None, out=None, **unsupported):
     """``numpy.cumprod``; its derivatives never divide by ``x``, so zeros are fine.
 
     >>> import matdiff.numpy as np
@@ -576,7 +597,7 @@ def _cumprod_raw(x, axis=None, dtype=None, out=None):
     >>> grad(lambda x: np.sum(np.cumprod(x)))(np.array([2.0, 0.0, 3.0]))
     array([1., 8., 0.])
     """
-    _no_out("cumprod", out)
+    _no_out("cumprod", out, unsupported)
     return _np.cumprod(x, axis=axis, dtype=dtype)
 
 
@@ -624,7 +645,7 @@ def _product_of_others(x, axis):
     return _shape.transpose(others, tuple(int(i) for i in _np.argsort(perm)))
 
 
-def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
     """``numpy.prod``; exact where entries are 0 (the derivative never divides by ``x``).
 
     >>> import matdiff.numpy as np
@@ -632,7 +653,7 @@ def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     >>> grad(lambda x: np.prod(x))(np.array([2.0, 0.0, 3.0]))
     array([0., 6., 0.])
     """
-    _no_out("prod", out)
+    _no_out("prod", out, unsupported)
     return _np.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
