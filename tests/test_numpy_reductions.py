@@ -230,3 +230,27 @@ def test_unsupported_keywords_are_refused_by_name(name, kwargs):
     key = next(iter(kwargs))
     with pytest.raises(TypeError, match=rf"{name}: {key}= not supported by matdiff.numpy.*mask"):
         grad(lambda x: f(x, **kwargs))(onp.ones(3))
+
+
+@pytest.mark.parametrize("name", ["max", "median", "prod", "var", "nanmean", "cumprod", "sum"])
+def test_float32_cotangents_stay_float32(name):
+    x = onp.array([[1.0, 4.0, 2.0], [3.0, -1.0, 5.0]], dtype=onp.float32)
+    f = getattr(np, name)
+    g = grad(lambda v: np.sum(f(v, axis=1)))(x)
+    assert g.dtype == onp.float32
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.prod(x, axis=0),
+        lambda x: np.cumprod(x, axis=1),
+        lambda x: np.var(x, axis=1, ddof=1),
+        lambda x: np.average(x, axis=1, weights=np.exp(x[0])),
+    ],
+    ids=["prod", "cumprod", "var", "average-traced-weights"],
+)
+def test_third_order(f):
+    x = onp.random.default_rng(7).standard_normal((3, 3))
+    x[1, 1] = 0.0
+    check_grads(f, modes=("fwd", "rev"), order=3)(x)

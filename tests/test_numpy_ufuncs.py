@@ -312,3 +312,14 @@ def test_where_with_one_argument_is_nonzero():
     x = onp.array([0.0, 2.0, 0.0, 3.0])
     out = grad(lambda v: np.sum(v[np.where(v > 1.0)]))(x)
     onp.testing.assert_allclose(out, [0.0, 1.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "name, gen",
+    [("power", pos), ("sinc", real), ("logaddexp", real), ("arccosh", gt1), ("tan", unit)],
+)
+def test_third_order(name, gen):
+    f = getattr(np, name)
+    rng = onp.random.default_rng(11)
+    args = [gen(rng, (3,)) for _ in range(2 if name in ("power", "logaddexp") else 1)]
+    check_grads(f, modes=("fwd", "rev"), order=3)(*args)

@@ -182,7 +182,8 @@ defjvp(
 
 def _nan_count(x, axis, keepdims):
     """How many non-NaN entries each reduction covers (values only, float)."""
-    return _np.sum(~_np.isnan(_getval(x)), axis=axis, keepdims=keepdims).astype(float)
+    xv = _getval(x)
+    return _real_weights(_np.sum(~_np.isnan(xv), axis=axis, keepdims=keepdims), xv)
 
 
 def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
