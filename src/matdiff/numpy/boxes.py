@@ -23,22 +23,22 @@ class ArrayBox(Box):
     __slots__ = ()
     __array_priority__ = 100.0
 
-    # -- attributes
+    # -- attributes (read from the innermost value: boxes of outer levels may nest)
     @property
-    def shape(self):
-        return _np.shape(self._value)
+    def shape(self) -> tuple:
+        return _np.shape(getval(self))
 
     @property
-    def ndim(self):
-        return _np.ndim(self._value)
+    def ndim(self) -> int:
+        return _np.ndim(getval(self))
 
     @property
-    def size(self):
-        return _np.size(self._value)
+    def size(self) -> int:
+        return _np.size(getval(self))
 
     @property
-    def dtype(self):
-        return _np.result_type(self._value)
+    def dtype(self) -> _np.dtype:
+        return _np.result_type(getval(self))
 
     @property
     def T(self):
@@ -56,27 +56,35 @@ class ArrayBox(Box):
     def imag(self):
         return _ns.imag(self)
 
-    def __len__(self):
-        return len(self._value)
+    def __len__(self) -> int:
+        return len(getval(self))
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     # -- concrete values: eager traces have them
-    def __bool__(self):
-        return bool(self._value)
+    def __bool__(self) -> bool:
+        """Truth of the concrete value, so ``if x > 0:`` works while tracing."""
+        return bool(getval(self))
 
-    def __float__(self):
-        return float(self._value)
+    def __float__(self) -> float:
+        """The concrete value as a float.
 
-    def __int__(self):
-        return int(self._value)
+        This drops the derivative: ``float(x)`` is a constant to every trace. Keep ``x``
+        as it is (a 0-d traced array) where the derivative is wanted.
+        """
+        return float(getval(self))
 
-    def __index__(self):
+    def __int__(self) -> int:
+        """The concrete value as an int (no derivative, as for ``float``)."""
+        return int(getval(self))
+
+    def __index__(self) -> int:
         return _np.asarray(getval(self)).__index__()
 
-    def __complex__(self):
-        return complex(self._value)
+    def __complex__(self) -> complex:
+        """The concrete value as a complex (no derivative, as for ``float``)."""
+        return complex(getval(self))
 
     def __hash__(self):
         return id(self)
@@ -241,10 +249,12 @@ class ArrayBox(Box):
         return _np.argsort(getval(self), axis=axis)
 
     def item(self, *args):
-        return getval(self).item(*args)
+        """The concrete element as a Python scalar (no derivative)."""
+        return _np.asarray(getval(self)).item(*args)
 
     def tolist(self):
-        return getval(self).tolist()
+        """The concrete value as nested lists (no derivative)."""
+        return _np.asarray(getval(self)).tolist()
 
     # -- raw NumPy calls on traced values
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
