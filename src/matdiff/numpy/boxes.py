@@ -258,18 +258,40 @@ class ArrayBox(Box):
 
     # -- raw NumPy calls on traced values
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "__call__" and not kwargs.get("out"):
+        name = f"numpy.{ufunc.__name__}"
+        if kwargs.get("out") is not None:
+            raise TypeError(
+                f"matdiff: {name} was called with out= on a traced value: writing into an "
+                "existing array (including x += y on a NumPy array) cannot carry a derivative. "
+                "Use the returned value instead, e.g. x = x + y."
+            )
+        kwargs.pop("out", None)
+        if method == "__call__":
             f = _wrap.wrapped_for.get(ufunc)
             if f is not None:
-                kwargs.pop("out", None)
                 return f(*inputs, **kwargs)
-        raise TypeError(_raw_numpy_message(f"numpy.{ufunc.__name__}", method))
+        elif method == "outer" and len(inputs) == 2:
+            f = _wrap.wrapped_for.get(ufunc)
+            if f is not None:
+                a, b = inputs
+                extra = (1,) * _np.ndim(getval(b))
+                return f(_ns.reshape(a, _np.shape(getval(a)) + extra), b, **kwargs)
+        elif (ufunc.__name__, method) in _UFUNC_METHODS:
+            fname, default_axis = _UFUNC_METHODS[ufunc.__name__, method]
+            f = _wrap.all_wrapped.get(fname)
+            if f is not None:
+                kwargs.setdefault("axis", default_axis)
+                return f(*inputs, **kwargs)
+        raise TypeError(_raw_numpy_message(name, method))
 
     def __array_function__(self, func, types, args, kwargs):
         f = _wrap.wrapped_for.get(func)
+        if f is None:
+            f = _find_wrapper(func)
         if f is not None:
             return f(*args, **kwargs)
-        raise TypeError(_raw_numpy_message(f"numpy.{func.__name__}", None))
+        module = getattr(func, "__module__", "numpy") or "numpy"
+        raise TypeError(_raw_numpy_message(f"{module}.{func.__name__}", None))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -278,6 +300,61 @@ class ArrayBox(Box):
             "on the path from the inputs to the output, or matdiff.stop_gradient(x) where the "
             "derivative is meant to be dropped."
         )
+
+
+# ufunc.reduce and ufunc.accumulate on a traced value run the matdiff reduction of the same
+# meaning, with the ufunc methods' default axis 0.
+_UFUNC_METHODS = {
+    ("add", "reduce"): ("sum", 0),
+    ("multiply", "reduce"): ("prod", 0),
+    ("maximum", "reduce"): ("max", 0),
+    ("minimum", "reduce"): ("min", 0),
+    ("add", "accumulate"): ("cumsum", 0),
+    ("multiply", "accumulate"): ("cumprod", 0),
+}
+
+# Functions whose result does not depend differentiably on the values (dtype and shape
+# queries, arrays of the same shape): run on the concrete values.
+_QUERIES = {
+    _np.result_type,
+    _np.iscomplexobj,
+    _np.isrealobj,
+    _np.shape,
+    _np.ndim,
+    _np.size,
+    _np.zeros_like,
+    _np.ones_like,
+    _np.empty_like,
+}
+
+
+def _on_values(func):
+    def f(*args, **kwargs):
+        return func(*[getval(a) for a in args], **kwargs)
+
+    return f
+
+
+def _find_wrapper(func):
+    """The matdiff function for a raw NumPy function that was not registered by identity.
+
+    Composite wrappers are registered under NumPy's name, so look the name up in the
+    matdiff namespace of the same module; remember the answer for the next call.
+    """
+    name = getattr(func, "__name__", "")
+    module = getattr(func, "__module__", "")
+    f = None
+    if module == "numpy" and getattr(_np, name, None) is func:
+        f = _wrap.all_wrapped.get(name)
+    elif module in ("numpy.linalg", "numpy.fft"):
+        # Read the module's own namespace: its __getattr__ falls through to NumPy's.
+        f = vars(getattr(_ns, module.split(".")[1])).get(name)
+    if f is None and func in _QUERIES:
+        f = _on_values(func)
+    if f is None or f is func:
+        return None
+    _wrap.wrapped_for[func] = f
+    return f
 
 
 def _raw_numpy_message(name, method):
