@@ -77,6 +77,10 @@ BOX_SPECS = [
     S(lambda x: x.squeeze(axis=0), A(1, 3, 1), id="squeeze-axis"),
     S(lambda x: x.swapaxes(0, -1), A(2, 3, 4), id="swapaxes"),
     S(lambda x: x.astype(onp.complex128), A(2), id="astype"),
+    S(lambda x: x.diagonal(1), A(3, 4), id="diagonal"),
+    S(lambda x: x.trace(), A(3, 3), id="trace"),
+    S(lambda x: x.take([2, 2], axis=1), A(3, 4), id="take"),
+    S(lambda x: x.repeat(2, axis=0), A(2, 3), id="repeat"),
     S(lambda x: x.conj(), Z(2, 3), id="conj"),
     S(lambda x: x.conjugate(), Z(2, 3), id="conjugate"),
     P(S(lambda x: x.prod(axis=0), A(2, 3), id="prod"), "prod"),
@@ -111,6 +115,7 @@ def test_attributes_are_the_values():
         assert x.argmax() == 5 and x.argmin() == 0
         onp.testing.assert_array_equal(x.argsort(axis=0), [[0, 0, 0], [1, 1, 1]])
         assert x.item(5) == 5.0 and x.tolist()[1] == [3.0, 4.0, 5.0]
+        assert (x >= 0).all() and (x > 4).any() and not (x > 5).any()
         return np.sum(x)
 
     grad(f)(onp.arange(6, dtype=onp.float32).reshape(2, 3))

@@ -228,6 +228,24 @@ class ArrayBox(Box):
     def dot(self, other):
         return _ns.dot(self, other)
 
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _ns.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None):
+        return _ns.trace(self, offset, axis1, axis2, dtype)
+
+    def take(self, indices, axis=None, mode="raise"):
+        return _ns.take(self, indices, axis=axis, mode=mode)
+
+    def repeat(self, repeats, axis=None):
+        return _ns.repeat(self, repeats, axis=axis)
+
+    def any(self, axis=None, keepdims=False):
+        return _np.any(getval(self), axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return _np.all(getval(self), axis=axis, keepdims=keepdims)
+
     def clip(self, a_min=None, a_max=None):
         return _ns.clip(self, a_min, a_max)
 

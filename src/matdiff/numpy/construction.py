@@ -39,7 +39,7 @@ def _build(obj):
     return _shape._stack(0, *items)
 
 
-def _traced(fname, obj, dtype, ndmin):
+def _traced(obj, dtype, ndmin):
     out = obj if type(obj) in box_types else _build(obj)
     if dtype is not None:
         out = _shape.astype(out, dtype)
@@ -50,7 +50,7 @@ def _traced(fname, obj, dtype, ndmin):
 
 
 @export
-def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
+def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None) -> Any:
     """``numpy.array`` that keeps derivatives: lists of traced values become a traced array.
 
     >>> import matdiff.numpy as np
@@ -59,7 +59,7 @@ def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0
     np.float64(12.0)
     """
     if type(object) in box_types or (isinstance(object, (list, tuple)) and _holds_box(object)):
-        return _traced("array", object, dtype, ndmin)
+        return _traced(object, dtype, ndmin)
     kwargs = {"dtype": dtype, "copy": copy, "order": order, "subok": subok, "ndmin": ndmin}
     if like is not None:
         kwargs["like"] = like
@@ -67,7 +67,7 @@ def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0
 
 
 @export
-def asarray(a: Any, dtype=None, order=None, **kwargs):
+def asarray(a: Any, dtype=None, order=None, **kwargs) -> Any:
     """``numpy.asarray`` that keeps derivatives: a traced value is returned as it is.
 
     >>> import matdiff.numpy as np
@@ -75,12 +75,12 @@ def asarray(a: Any, dtype=None, order=None, **kwargs):
     array([1., 2.])
     """
     if type(a) in box_types or (isinstance(a, (list, tuple)) and _holds_box(a)):
-        return _traced("asarray", a, dtype, 0)
+        return _traced(a, dtype, 0)
     return _np.asarray(a, dtype=dtype, order=order, **kwargs)
 
 
 @export
-def asanyarray(a: Any, dtype=None, order=None, **kwargs):
+def asanyarray(a: Any, dtype=None, order=None, **kwargs) -> Any:
     """``numpy.asanyarray``, as :func:`asarray`.
 
     >>> import matdiff.numpy as np

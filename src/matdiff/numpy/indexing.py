@@ -8,6 +8,9 @@ slices, ``None``, ``...``, a single boolean mask) use a plain assignment, which 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as _np
 
 from ..core import def_linear, defvjp
@@ -22,8 +25,26 @@ except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
 
+#: What these functions accept for an array: an ndarray, a number, or a traced value.
+ArrayLike = Any
+
+
 def _getitem_raw(x, idx):
-    return x[idx]
+    """``x[idx]`` for any NumPy index: ints, slices, ``...``, ``None``, integer and boolean
+    arrays, and mixes of them.
+
+    >>> import matdiff.numpy as np
+    >>> np.getitem(np.arange(6.0).reshape(2, 3), (Ellipsis, [0, 0]))
+    array([[0., 0.],
+           [3., 3.]])
+    """
+    try:
+        return x[idx]
+    except TypeError:
+        # A Python scalar (a 0-d value) is not subscriptable; its array is.
+        if isinstance(x, (float, int, complex)):
+            return _np.asarray(x)[idx]
+        raise
 
 
 getitem = wrap(_getitem_raw, "getitem")
@@ -89,7 +110,7 @@ def_linear(scatter_add)
 
 
 @export
-def take(a, indices, axis=None, out=None, mode="raise"):
+def take(a: ArrayLike, indices: ArrayLike, axis=None, out=None, mode="raise") -> Any:
     """``numpy.take``: elements at ``indices`` along ``axis`` (of the flattened array if None).
 
     >>> import matdiff.numpy as np
@@ -115,7 +136,7 @@ def take(a, indices, axis=None, out=None, mode="raise"):
 
 
 @export
-def take_along_axis(arr, indices, axis=-1):
+def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis=-1) -> Any:
     """``numpy.take_along_axis``: gather with an index array shaped like ``arr``.
 
     >>> import matdiff.numpy as np
@@ -148,7 +169,7 @@ def take_along_axis(arr, indices, axis=-1):
 
 
 @export
-def select(condlist, choicelist, default=0):
+def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], default=0) -> Any:
     """``numpy.select``: the first choice whose condition holds, else ``default``.
 
     >>> import matdiff.numpy as np
@@ -177,7 +198,7 @@ def select(condlist, choicelist, default=0):
 
 
 @export
-def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+def sort(a: ArrayLike, axis=-1, kind=None, order=None, *, stable=None) -> Any:
     """``numpy.sort``, differentiable: a gather by the ``argsort`` permutation.
 
     The VJP sends each cotangent back to the element that landed there; among equal
@@ -199,7 +220,7 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
 
 
 @export
-def partition(a, kth, axis=-1, kind="introselect", order=None):
+def partition(a: ArrayLike, kth, axis=-1, kind="introselect", order=None) -> Any:
     """``numpy.partition``, differentiable: a gather by the ``argpartition`` permutation.
 
     >>> import matdiff.numpy as np

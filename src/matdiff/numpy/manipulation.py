@@ -10,6 +10,9 @@ is a Python function over those primitives, so its derivatives of every order fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp, jvp_rules, vjp_rules
@@ -26,15 +29,12 @@ except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.numeric import normalize_axis_tuple
 
 
+#: What these functions accept for an array: an ndarray, a number, or a traced value.
+ArrayLike = Any
+
+
 def _ndim(x) -> int:
     return len(shape_of(x))
-
-
-def _has_box(xs) -> bool:
-    for x in xs:
-        if type(x) in box_types:
-            return True
-    return False
 
 
 class _VarargTable(list):
@@ -65,6 +65,12 @@ class _VarargTable(list):
 
 
 def _reshape_raw(x, shape, order="C"):
+    """``numpy.reshape``: the same elements in a new shape.
+
+    >>> import matdiff.numpy as np
+    >>> np.reshape(np.arange(6.0), (2, -1)).shape
+    (2, 3)
+    """
     return _np.reshape(x, shape, order=order)
 
 
@@ -75,7 +81,7 @@ def_linear(reshape)
 
 
 @export
-def ravel(a, order="C"):
+def ravel(a: ArrayLike, order="C") -> Any:
     """``numpy.ravel``: the elements of ``a`` as a 1-D array.
 
     >>> import matdiff.numpy as np
@@ -93,6 +99,12 @@ def ravel(a, order="C"):
 
 
 def _transpose_raw(x, axes=None):
+    """``numpy.transpose``: permute the axes (reverse them by default).
+
+    >>> import matdiff.numpy as np
+    >>> np.transpose(np.zeros((2, 3, 4)), (1, 2, 0)).shape
+    (3, 4, 2)
+    """
     return _np.transpose(x, axes)
 
 
@@ -114,7 +126,7 @@ def_linear(transpose)
 
 
 @export
-def moveaxis(a, source, destination):
+def moveaxis(a: ArrayLike, source, destination) -> Any:
     """``numpy.moveaxis``: move axes to new positions, keeping the others in order.
 
     >>> import matdiff.numpy as np
@@ -137,7 +149,7 @@ def moveaxis(a, source, destination):
 
 
 @export
-def swapaxes(a, axis1, axis2):
+def swapaxes(a: ArrayLike, axis1, axis2) -> Any:
     """``numpy.swapaxes``: interchange two axes.
 
     >>> import matdiff.numpy as np
@@ -152,7 +164,7 @@ def swapaxes(a, axis1, axis2):
 
 
 @export
-def matrix_transpose(x, /):
+def matrix_transpose(x: ArrayLike, /) -> Any:
     """``numpy.matrix_transpose``: swap the last two axes.
 
     >>> import matdiff.numpy as np
@@ -163,7 +175,7 @@ def matrix_transpose(x, /):
 
 
 @export
-def expand_dims(a, axis):
+def expand_dims(a: ArrayLike, axis) -> Any:
     """``numpy.expand_dims``: insert axes of length one at ``axis`` (an int or a tuple).
 
     >>> import matdiff.numpy as np
@@ -181,7 +193,7 @@ def expand_dims(a, axis):
 
 
 @export
-def squeeze(a, axis=None):
+def squeeze(a: ArrayLike, axis=None) -> Any:
     """``numpy.squeeze``: remove axes of length one (all of them, or those in ``axis``).
 
     >>> import matdiff.numpy as np
@@ -206,6 +218,12 @@ def squeeze(a, axis=None):
 
 
 def _broadcast_to_raw(x, shape):
+    """``numpy.broadcast_to``: a read-only view of ``x`` broadcast to ``shape``.
+
+    >>> import matdiff.numpy as np
+    >>> np.broadcast_to(np.ones(3), (2, 3)).shape
+    (2, 3)
+    """
     return _np.broadcast_to(x, shape)
 
 
@@ -216,7 +234,7 @@ def_linear(broadcast_to)
 
 
 @export
-def broadcast_arrays(*args):
+def broadcast_arrays(*args: ArrayLike) -> Any:
     """``numpy.broadcast_arrays``: every argument broadcast to their common shape.
 
     >>> import matdiff.numpy as np
@@ -275,7 +293,7 @@ jvp_rules[_concatenate] = _VarargTable(_concatenate_jvp)
 
 
 @export
-def concatenate(arrays, axis=0):
+def concatenate(arrays: Sequence[ArrayLike], axis=0) -> Any:
     """``numpy.concatenate``; every element of ``arrays`` is traced.
 
     ``axis=None`` flattens the arrays first, as NumPy does.
@@ -330,7 +348,7 @@ jvp_rules[_stack] = _VarargTable(_stack_jvp)
 
 
 @export
-def stack(arrays, axis=0):
+def stack(arrays: Sequence[ArrayLike], axis=0) -> Any:
     """``numpy.stack``: join same-shaped arrays along a new axis; every element is traced.
 
     >>> import matdiff.numpy as np
@@ -352,7 +370,7 @@ def _atleast(nd_min, make_shape, arys):
 
 
 @export
-def atleast_1d(*arys):
+def atleast_1d(*arys: ArrayLike) -> Any:
     """``numpy.atleast_1d``: scalars become arrays of shape ``(1,)``.
 
     >>> import matdiff.numpy as np
@@ -363,7 +381,7 @@ def atleast_1d(*arys):
 
 
 @export
-def atleast_2d(*arys):
+def atleast_2d(*arys: ArrayLike) -> Any:
     """``numpy.atleast_2d``: ``(n,)`` becomes ``(1, n)``, scalars ``(1, 1)``.
 
     >>> import matdiff.numpy as np
@@ -374,7 +392,7 @@ def atleast_2d(*arys):
 
 
 @export
-def atleast_3d(*arys):
+def atleast_3d(*arys: ArrayLike) -> Any:
     """``numpy.atleast_3d``: ``(n,)`` becomes ``(1, n, 1)``, ``(m, n)`` becomes ``(m, n, 1)``.
 
     >>> import matdiff.numpy as np
@@ -393,7 +411,7 @@ def atleast_3d(*arys):
 
 
 @export
-def hstack(tup):
+def hstack(tup: Sequence[ArrayLike]) -> Any:
     """``numpy.hstack``: concatenate along the second axis (the first for 1-D arrays).
 
     >>> import matdiff.numpy as np
@@ -406,7 +424,7 @@ def hstack(tup):
 
 
 @export
-def vstack(tup):
+def vstack(tup: Sequence[ArrayLike]) -> Any:
     """``numpy.vstack``: concatenate along the first axis, 1-D arrays as rows.
 
     >>> import matdiff.numpy as np
@@ -420,7 +438,7 @@ alias("row_stack", vstack)
 
 
 @export
-def dstack(tup):
+def dstack(tup: Sequence[ArrayLike]) -> Any:
     """``numpy.dstack``: concatenate along the third axis.
 
     >>> import matdiff.numpy as np
@@ -431,7 +449,7 @@ def dstack(tup):
 
 
 @export
-def column_stack(tup):
+def column_stack(tup: Sequence[ArrayLike]) -> Any:
     """``numpy.column_stack``: 1-D arrays become columns, then concatenate along axis 1.
 
     >>> import matdiff.numpy as np
@@ -464,7 +482,7 @@ def _split(fname, ary, indices_or_sections, axis, np_split):
 
 
 @export
-def split(ary, indices_or_sections, axis=0):
+def split(ary: ArrayLike, indices_or_sections, axis=0) -> Any:
     """``numpy.split``: a list of traced pieces (sections must divide the axis evenly).
 
     >>> import matdiff.numpy as np
@@ -475,7 +493,7 @@ def split(ary, indices_or_sections, axis=0):
 
 
 @export
-def array_split(ary, indices_or_sections, axis=0):
+def array_split(ary: ArrayLike, indices_or_sections, axis=0) -> Any:
     """``numpy.array_split``: like ``split``, allowing sections that do not divide evenly.
 
     >>> import matdiff.numpy as np
@@ -506,7 +524,7 @@ for _name, _ax in (("hsplit", 1), ("vsplit", 0), ("dsplit", 2)):
 
 
 @export
-def tile(A, reps):
+def tile(A: ArrayLike, reps) -> Any:
     """``numpy.tile``: repeat the whole array ``reps`` times along each axis.
 
     Built as reshape, broadcast and reshape, so the VJP sums the copies.
@@ -527,7 +545,7 @@ def tile(A, reps):
 
 
 @export
-def repeat(a, repeats, axis=None):
+def repeat(a: ArrayLike, repeats, axis=None) -> Any:
     """``numpy.repeat``: repeat each element; ``repeats`` an int or one count per element.
 
     >>> import matdiff.numpy as np
@@ -555,7 +573,7 @@ def repeat(a, repeats, axis=None):
 
 
 @export
-def flip(m, axis=None):
+def flip(m: ArrayLike, axis=None) -> Any:
     """``numpy.flip``: reverse the order of elements along ``axis`` (all axes by default).
 
     >>> import matdiff.numpy as np
@@ -571,7 +589,7 @@ def flip(m, axis=None):
 
 
 @export
-def fliplr(m):
+def fliplr(m: ArrayLike) -> Any:
     """``numpy.fliplr``: reverse the columns (axis 1) of an array of two or more dimensions.
 
     >>> import matdiff.numpy as np
@@ -584,7 +602,7 @@ def fliplr(m):
 
 
 @export
-def flipud(m):
+def flipud(m: ArrayLike) -> Any:
     """``numpy.flipud``: reverse the rows (axis 0).
 
     >>> import matdiff.numpy as np
@@ -597,7 +615,7 @@ def flipud(m):
 
 
 @export
-def roll(a, shift, axis=None):
+def roll(a: ArrayLike, shift, axis=None) -> Any:
     """``numpy.roll``: shift elements cyclically along ``axis`` (of the flattened array if None).
 
     >>> import matdiff.numpy as np
@@ -625,7 +643,7 @@ def roll(a, shift, axis=None):
 
 
 @export
-def rot90(m, k=1, axes=(0, 1)):
+def rot90(m: ArrayLike, k=1, axes=(0, 1)) -> Any:
     """``numpy.rot90``: rotate by 90 degrees ``k`` times in the plane of ``axes``.
 
     >>> import matdiff.numpy as np
@@ -697,7 +715,7 @@ _GATHER_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
 @export
-def pad(array, pad_width, mode="constant", **kwargs):
+def pad(array: ArrayLike, pad_width, mode="constant", **kwargs) -> Any:
     """``numpy.pad``; differentiable in modes constant, edge, reflect, symmetric and wrap.
 
     A traced scalar ``constant_values`` is differentiated too. The other modes
@@ -748,7 +766,7 @@ def_linear(_diag_from_vector)
 
 
 @export
-def diag(v, k=0):
+def diag(v: ArrayLike, k=0) -> Any:
     """``numpy.diag``: a 1-D ``v`` becomes a matrix with ``v`` on diagonal ``k``; a 2-D ``v``
     gives its diagonal ``k``.
 
@@ -766,7 +784,7 @@ def diag(v, k=0):
 
 
 @export
-def diagflat(v, k=0):
+def diagflat(v: ArrayLike, k=0) -> Any:
     """``numpy.diagflat``: the flattened input on diagonal ``k`` of a matrix.
 
     >>> import matdiff.numpy as np
@@ -777,7 +795,7 @@ def diagflat(v, k=0):
 
 
 @export
-def diagonal(a, offset=0, axis1=0, axis2=1):
+def diagonal(a: ArrayLike, offset=0, axis1=0, axis2=1) -> Any:
     """``numpy.diagonal``: the diagonal ``offset`` over ``axis1``/``axis2``, as the last axis.
 
     >>> import matdiff.numpy as np
@@ -802,7 +820,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 
 
 @export
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+def trace(a: ArrayLike, offset=0, axis1=0, axis2=1, dtype=None) -> Any:
     """``numpy.trace``: the sum along a diagonal.
 
     >>> import matdiff.numpy as np
@@ -839,7 +857,7 @@ def _triangle(prim, name, m, k):
 
 
 @export
-def tril(m, k=0):
+def tril(m: ArrayLike, k=0) -> Any:
     """``numpy.tril``: zero the entries above diagonal ``k`` (of the last two axes).
 
     >>> import matdiff.numpy as np
@@ -851,7 +869,7 @@ def tril(m, k=0):
 
 
 @export
-def triu(m, k=0):
+def triu(m: ArrayLike, k=0) -> Any:
     """``numpy.triu``: zero the entries below diagonal ``k`` (of the last two axes).
 
     >>> import matdiff.numpy as np
@@ -891,7 +909,7 @@ defjvp(_astype, lambda g, ans, x, dtype: _astype(g, _np.result_type(getval(ans))
 
 
 @export
-def astype(x, dtype, /, *, copy=True, device=None):
+def astype(x: ArrayLike, dtype, /, *, copy=True, device=None) -> Any:
     """``numpy.astype``: cast to ``dtype``.
 
     Casting to a floating or complex dtype is differentiable (the VJP casts back).
@@ -911,6 +929,12 @@ def astype(x, dtype, /, *, copy=True, device=None):
 
 
 def _copy_raw(a, order="K"):
+    """``numpy.copy``: a new array with the same values (the derivative passes through).
+
+    >>> import matdiff.numpy as np
+    >>> np.copy(np.ones(2))
+    array([1., 1.])
+    """
     return _np.copy(a, order=order)
 
 

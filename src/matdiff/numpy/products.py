@@ -10,6 +10,7 @@ VJP is the transpose, not the adjoint, of the JVP.
 from __future__ import annotations
 
 import string
+from typing import Any
 
 import numpy as _np
 
@@ -19,7 +20,7 @@ from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
 from ._wrap import export, is_complex, shape_of, sum_to_shape, unbroadcast, wrap
-from .manipulation import _VarargTable
+from .manipulation import ArrayLike, _VarargTable
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -191,7 +192,7 @@ def_linear(dot)
 
 
 @export
-def vdot(a, b):
+def vdot(a: ArrayLike, b: ArrayLike) -> Any:
     """``numpy.vdot``: the flattened inner product, conjugating ``a`` as NumPy does.
 
     >>> import matdiff.numpy as np
@@ -205,7 +206,7 @@ def vdot(a, b):
 
 
 @export
-def inner(a, b):
+def inner(a: ArrayLike, b: ArrayLike) -> Any:
     """``numpy.inner``: sum of products over the last axes of ``a`` and ``b``.
 
     >>> import matdiff.numpy as np
@@ -218,7 +219,7 @@ def inner(a, b):
 
 
 @export
-def outer(a, b, out=None):
+def outer(a: ArrayLike, b: ArrayLike, out=None) -> Any:
     """``numpy.outer``: ``a`` and ``b`` are flattened; entry ``[i, j]`` is ``a[i] * b[j]``.
 
     >>> import matdiff.numpy as np
@@ -231,7 +232,7 @@ def outer(a, b, out=None):
 
 
 @export
-def kron(a, b):
+def kron(a: ArrayLike, b: ArrayLike) -> Any:
     """``numpy.kron``: the Kronecker product, as a broadcast product and a reshape.
 
     >>> import matdiff.numpy as np
@@ -248,7 +249,7 @@ def kron(a, b):
 
 
 @export
-def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+def cross(a: ArrayLike, b: ArrayLike, axisa=-1, axisb=-1, axisc=-1, axis=None) -> Any:
     """``numpy.cross``: cross products of 2- or 3-vectors along the given axes.
 
     Two 2-vectors give the scalar z-component; a 2-vector is otherwise taken as having z = 0.
@@ -418,7 +419,7 @@ def _from_sublists(args):
 
 
 @export
-def einsum(*operands, optimize=False, **kwargs):
+def einsum(*operands: Any, optimize=False, **kwargs) -> Any:
     """``numpy.einsum``, with any subscripts: explicit or implicit, ellipsis, repeated labels.
 
     Every operand is traced; the VJP of each is another einsum of the cotangent with the
