@@ -89,6 +89,7 @@ INDEXING_SPECS = [
     S("array", A(2, 3), dtype=onp.complex128),
     S("array", A(3), ndmin=3),
     S("asarray", A(3)),
+    S("asanyarray", A(2, 2), dtype=onp.complex128),
 ]
 
 INDEXING_FUNCTIONS = "getitem take take_along_axis select sort partition array asarray".split()

@@ -434,9 +434,6 @@ def vstack(tup: Sequence[ArrayLike]) -> Any:
     return concatenate([atleast_2d(a) for a in tup], axis=0)
 
 
-alias("row_stack", vstack)
-
-
 @export
 def dstack(tup: Sequence[ArrayLike]) -> Any:
     """``numpy.dstack``: concatenate along the third axis.
@@ -503,21 +500,46 @@ def array_split(ary: ArrayLike, indices_or_sections, axis=0) -> Any:
     return _split("array_split", ary, indices_or_sections, axis, _np.array_split)
 
 
-for _name, _ax in (("hsplit", 1), ("vsplit", 0), ("dsplit", 2)):
+def _split_along(ary, indices_or_sections, axis, name):
+    nd = _ndim(ary)
+    if axis == 1 and nd == 1:
+        axis = 0  # hsplit splits a 1-D array along its only axis
+    elif nd <= axis:
+        raise ValueError(f"{name}: needs an array of at least {axis + 1} dimensions, got {nd}")
+    return split(ary, indices_or_sections, axis=axis)
 
-    def _make_split(ax, name):
-        def f(ary, indices_or_sections):
-            nd = _ndim(ary)
-            axis = 0 if (ax == 1 and nd == 1) else ax
-            if nd <= ax and not (ax == 1 and nd == 1):
-                raise ValueError(f"{name}: needs an array of at least {ax + 1} dimensions")
-            return split(ary, indices_or_sections, axis=axis)
 
-        f.__name__ = name
-        f.__doc__ = f"``numpy.{name}``: ``split`` along axis {ax}."
-        return f
+@export
+def hsplit(ary: ArrayLike, indices_or_sections) -> Any:
+    """``numpy.hsplit``: ``split`` along axis 1 (axis 0 for 1-D arrays).
 
-    export(_make_split(_ax, _name), _name)
+    >>> import matdiff.numpy as np
+    >>> [p.shape for p in np.hsplit(np.zeros((2, 4)), 2)]
+    [(2, 2), (2, 2)]
+    """
+    return _split_along(ary, indices_or_sections, 1, "hsplit")
+
+
+@export
+def vsplit(ary: ArrayLike, indices_or_sections) -> Any:
+    """``numpy.vsplit``: ``split`` along axis 0.
+
+    >>> import matdiff.numpy as np
+    >>> [p.shape for p in np.vsplit(np.zeros((4, 2)), [1])]
+    [(1, 2), (3, 2)]
+    """
+    return _split_along(ary, indices_or_sections, 0, "vsplit")
+
+
+@export
+def dsplit(ary: ArrayLike, indices_or_sections) -> Any:
+    """``numpy.dsplit``: ``split`` along axis 2.
+
+    >>> import matdiff.numpy as np
+    >>> [p.shape for p in np.dsplit(np.zeros((1, 1, 4)), 2)]
+    [(1, 1, 2), (1, 1, 2)]
+    """
+    return _split_along(ary, indices_or_sections, 2, "dsplit")
 
 
 # ---------------------------------------------------------------- repetition
