@@ -253,11 +253,6 @@ size = wrap_nondiff(_np.size)
 # ---------------------------------------------------------------- joining
 
 
-def _zeros_for(a, like):
-    """A zero tangent with ``a``'s shape and the dtype of the tangent ``like``."""
-    return _np.zeros(shape_of(a), dtype=_np.result_type(getval(like)))
-
-
 def _concatenate_raw(axis, *arrays):
     return _np.concatenate(arrays, axis=axis)
 
@@ -281,9 +276,16 @@ def _concatenate_vjp(i):
 
 
 def _concatenate_jvp(i):
+    # The tangent of piece i, placed in a zero answer: one allocation, not a concatenation
+    # of zero pieces (that would cost O(n^2) over n traced pieces).
     def rule(g, ans, axis, *arrays):
-        parts = [g if j == i - 1 else _zeros_for(a, g) for j, a in enumerate(arrays)]
-        return _concatenate(axis, *parts)
+        ax = normalize_axis_index(axis, _ndim(ans))
+        start = 0
+        for a in arrays[: i - 1]:
+            start += shape_of(a)[ax]
+        stop = start + shape_of(arrays[i - 1])[ax]
+        idx = (slice(None),) * ax + (slice(start, stop),)
+        return _ix.scatter_add(g, shape_of(ans), idx, _np.result_type(getval(g)), True)
 
     return rule
 
@@ -337,8 +339,9 @@ def _stack_vjp(i):
 
 def _stack_jvp(i):
     def rule(g, ans, axis, *arrays):
-        parts = [g if j == i - 1 else _zeros_for(a, g) for j, a in enumerate(arrays)]
-        return _stack(axis, *parts)
+        ax = normalize_axis_index(axis, _ndim(ans))
+        idx = (slice(None),) * ax + (i - 1,)
+        return _ix.scatter_add(g, shape_of(ans), idx, _np.result_type(getval(g)), True)
 
     return rule
 
@@ -927,7 +930,16 @@ def _astype_vjp(ans, x, dtype):
 
 
 defvjp(_astype, _astype_vjp)
-defjvp(_astype, lambda g, ans, x, dtype: _astype(g, _np.result_type(getval(ans))))
+
+
+def _astype_jvp(g, ans, x, dtype):
+    target = _np.result_type(getval(ans))
+    if is_complex(g) and target.kind != "c":
+        g = _uf.real(g)  # the tangent of dropping the imaginary part
+    return _astype(g, target)
+
+
+defjvp(_astype, _astype_jvp)
 
 
 @export
