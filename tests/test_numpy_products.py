@@ -203,3 +203,12 @@ def test_untraced_products_are_numpys():
 def test_product_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         grad(lambda x: np.sum(call(x)))(onp.ones((4, 4)))
+
+
+def test_einsum_vjp_out_of_labels_says_so():
+    # 27 labels, each repeated: the VJP needs 27 fresh labels and only 25 are left.
+    spec = "".join(c + c for c in "abcdefghijklmnopqrstuvwxyzA") + "->"
+    x = onp.ones((1,) * (len(spec) - 2))
+    assert float(np.einsum(spec, x)) == 1.0
+    with pytest.raises(ValueError, match=r"einsum: operand 0 repeats 27 labels.*only 25"):
+        grad(lambda x: np.einsum(spec, x))(x)

@@ -2,8 +2,9 @@
 
 Few primitives, the rest composed. The primitives are ``reshape``, ``transpose``,
 ``broadcast_to``, ``_concatenate``, ``_stack``, ``_pad_constant``, ``_diag_from_vector``,
-``tril``, ``triu``, ``_astype`` and ``copy`` (plus ``getitem`` in ``indexing.py``); each
-is linear, so its JVP is itself applied to the tangent and its VJP is its transpose.
+``_tril``, ``_triu``, ``_astype`` and ``copy`` (plus ``getitem`` in ``indexing.py``); each
+is linear in its array arguments, so its JVP is itself applied to the tangent and its VJP
+is its transpose.
 Everything else (``moveaxis``, ``tile``, ``repeat``, ``roll``, ``rot90``, ``diagonal``...)
 is a Python function over those primitives, so its derivatives of every order follow.
 """

@@ -311,6 +311,11 @@ def _expand_ellipsis(subscripts: str, shapes) -> tuple[list[str], str]:
         len(shp) - len(s.replace("...", "")) if "..." in s else 0 for s, shp in zip(ins, shapes)
     ]
     emax = max(counts, default=0)
+    if emax > len(fresh):
+        raise ValueError(
+            f"einsum: the broadcast dimensions (...) need {emax} labels besides those in "
+            f"{subscripts!r}, and only {len(fresh)} of the 52 are free"
+        )
     ell = fresh[:emax]
     labels = [s.replace("...", "".join(ell[emax - e :])) for s, e in zip(ins, counts)]
     return labels, out.replace("...", "".join(ell))
@@ -339,7 +344,14 @@ def _einsum_vjp(i):
         labels, out = _expand_ellipsis(subscripts, shapes)
         target, tshape = labels[k], tuple(shapes[k])
         used = set("".join(labels) + out)
-        fresh = iter(c for c in _LETTERS if c not in used)
+        fresh = [c for c in _LETTERS if c not in used]
+        n_repeats = len(target) - len(set(target))
+        if n_repeats > len(fresh):
+            raise ValueError(
+                f"einsum: operand {k} repeats {n_repeats} labels, and the VJP needs a fresh "
+                f"label for each but only {len(fresh)} of the 52 are free; use fewer labels"
+            )
+        fresh = iter(fresh)
         # A label repeated in the operand (a diagonal, 'ii') is made distinct in the result
         # and tied back with a delta tensor: the cotangent lands on the diagonal only.
         result, groups = [], {}
