@@ -27,8 +27,7 @@ from ..differential_operators import stop_gradient
 from ..numpy import indexing as _indexing
 from ..numpy import manipulation as _shape
 from ..numpy import reductions as _reductions
-from ..numpy import ufuncs as _ufuncs
-from .ir import Lit, Program, Var, bind_args, prim_name, raw_callable
+from .ir import GuardFailed, Lit, Program, Var, bind_args, guard, prim_name, raw_callable
 
 __all__ = ["generate"]
 
@@ -126,13 +125,18 @@ def _is_array_var(a) -> bool:
 
 
 def _static(b, *names) -> bool:
-    """``b`` binds each of ``names`` to a literal."""
-    return b is not None and all(type(b[1].get(n)) is Lit for n in names)
+    """``b`` binds each of ``names`` to a literal, and every other parameter to ``None``."""
+    if b is None:
+        return False
+    kw = b[1]
+    if any(type(kw.get(n)) is not Lit for n in names):
+        return False
+    return all(type(a) is Lit and a.value is None for k, a in kw.items() if k not in names)
 
 
 def _emit_sum(em, e):
     b = bind_args(e)
-    if not _static(b, "axis", "dtype", "keepdims") or len(b[1]) != 3:
+    if not _static(b, "axis", "dtype", "keepdims"):
         return None
     x, kw = b
     if type(x) is not Var or x.weak or x.dtype.kind not in "fc" or kw["dtype"].value is not None:
@@ -144,17 +148,17 @@ def _emit_sum(em, e):
 
 def _emit_mean(em, e):
     b = bind_args(e)
-    if not _static(b, "axis", "dtype", "keepdims") or len(b[1]) != 3:
+    if not _static(b, "axis", "dtype", "keepdims"):
         return None
     x, kw = b
     fn = em.bind(_np.mean, "mean")
-    params = {k: v.value for k, v in kw.items()}
+    params = {k: kw[k].value for k in ("axis", "dtype", "keepdims")}
     return f"{fn}({em.atom(x)}{_kw(em, params)})"
 
 
 def _emit_transpose(em, e):
     b = bind_args(e)
-    if not _static(b, "axes") or len(b[1]) != 1 or not _is_array_var(b[0]):
+    if not _static(b, "axes") or not _is_array_var(b[0]):
         return None
     axes = b[1]["axes"].value
     x = em.var(b[0])
@@ -163,7 +167,7 @@ def _emit_transpose(em, e):
 
 def _emit_reshape(em, e):
     b = bind_args(e)
-    if not _static(b, "shape", "order") or len(b[1]) != 2 or not _is_array_var(b[0]):
+    if not _static(b, "shape", "order") or not _is_array_var(b[0]):
         return None
     if b[1]["order"].value != "C":
         return None
@@ -179,17 +183,10 @@ def _emit_getitem(em, e):
 
 def _emit_broadcast_to(em, e):
     b = bind_args(e)
-    if not _static(b, "shape") or len(b[1]) != 1:
+    if not _static(b, "shape"):
         return None
     fn = em.bind(_np.broadcast_to, "broadcast_to")
     return f"{fn}({em.atom(b[0])}, {em.const(tuple(e.out.shape))})"
-
-
-def _emit_where(em, e):
-    if len(e.inputs) != 3 or e.params:
-        return None
-    fn = em.bind(_np.where, "where")
-    return f"{fn}({', '.join(em.atom(a) for a in e.inputs)})"
 
 
 def _emit_alias(em, e):
@@ -205,11 +202,10 @@ _EMITTERS: dict[Callable, Callable] = {
     _indexing.getitem.fun: _emit_getitem,
     operator.getitem: _emit_getitem,
     _shape.broadcast_to.fun: _emit_broadcast_to,
-    _ufuncs.where.fun: _emit_where,
 }
 
 # Equations whose result is a new array that aliases none of its operands.
-_FRESH = {_ufuncs.where.fun}
+_FRESH = {_np.where}
 
 
 # ---------------------------------------------------------------- buffer planning
@@ -288,10 +284,17 @@ def _plan_buffers(program: Program) -> dict[int, int]:
 # ---------------------------------------------------------------- the function
 
 
-def generate(program: Program, name: str = "compiled", single: bool = False):
+def _raise_guard_failed(*inputs):
+    raise GuardFailed("a branch taken while staging differs now, and no fallback was given")
+
+
+def generate(
+    program: Program, name: str = "compiled", single: bool = False, fallback=None
+) -> tuple[str, Callable]:
     """Python source and function for ``program``: ``(source, fn)``.
 
     ``fn(*inputs)`` returns the tuple of outputs, or the only output when ``single``.
+    A failed guard returns ``fallback(*inputs)`` instead (it must return the same form).
 
     >>> import matdiff.numpy as np
     >>> from matdiff.compile import make_program
@@ -310,6 +313,13 @@ def generate(program: Program, name: str = "compiled", single: bool = False):
     lines = [f"def {name}({', '.join(params)}):"]
     for i, e in enumerate(program.eqns):
         raw = raw_callable(e.prim)
+        if raw is guard:
+            fb = em.bind(fallback or _raise_guard_failed, "fallback")
+            test = em.atom(e.inputs[0])
+            negate = "not " if e.params["expected"] else ""
+            lines.append(f"    if {negate}{test}:")
+            lines.append(f"        return {fb}({', '.join(params)})")
+            continue
         target = em.var(e.out)
         rhs = None
         emit = _EMITTERS.get(raw)

@@ -20,7 +20,17 @@ import numpy as _np
 
 from ..tracer import getval
 
-__all__ = ["Var", "Lit", "Eqn", "Program", "eval_program", "prim_name", "raw_callable"]
+__all__ = [
+    "Var",
+    "Lit",
+    "Eqn",
+    "Program",
+    "eval_program",
+    "prim_name",
+    "raw_callable",
+    "guard",
+    "GuardFailed",
+]
 
 _ids = itertools.count()
 
@@ -90,6 +100,22 @@ class Program:
         return eval_program(self, *args)
 
 
+class GuardFailed(Exception):
+    """A value that staging assumed (a branch taken inside a derivative rule) differs now."""
+
+
+def guard(value: Any, expected: bool) -> bool:
+    """Check that ``bool(value)`` is still what it was while staging.
+
+    Derivative rules may branch on values for speed (``if np.any(x == 0): ...``); staging
+    takes the branch the example takes and records this check, and a compiled function
+    whose check fails falls back to running the original function.
+    """
+    if bool(value) != expected:
+        raise GuardFailed(f"a branch taken while staging (bool = {expected}) differs now")
+    return expected
+
+
 def is_primitive(prim: Callable) -> bool:
     return getattr(prim, "_is_primitive", False)
 
@@ -132,10 +158,13 @@ def bind_args(eqn: Eqn) -> tuple[Any, dict] | None:
     except TypeError:
         return None
     bound.apply_defaults()
+    for name, p in sig.parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            if bound.arguments.get(name):
+                return None
+            bound.arguments.pop(name, None)
     names = list(bound.arguments)
-    if not names or any(
-        p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()
-    ):
+    if not names:
         return None
     args = {k: (v if type(v) in (Var, Lit) else Lit(v)) for k, v in bound.arguments.items()}
     first = args.pop(names[0])

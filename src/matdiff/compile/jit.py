@@ -5,6 +5,10 @@ value of its static arguments; later calls with the same signature run the gener
 function directly. Called on values traced by an enclosing ``grad``, ``jvp`` or ``jit``,
 it runs its optimized program through the primitives instead, so the enclosing
 transformation differentiates (or stages) it: running a program is differentiable.
+
+Derivative rules may branch on values for speed (``if np.any(x == 0): ...``). Staging
+takes the example's branch and records a guard; a call whose guard fails runs the
+original function instead (``fallback_count`` counts those calls), so it is always right.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as _np
 from ..tracer import box_types
 from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate
-from .ir import Program, eval_program
+from .ir import GuardFailed, Program, eval_program
 from .passes import optimize
 from .staging import stage
 
@@ -38,12 +42,19 @@ class Compiled:
 
     __slots__ = ("program", "staged", "source", "fn", "out_tree", "single")
 
-    def __init__(self, staged: Program, program: Program, out_tree: TreeDef, name: str) -> None:
+    def __init__(
+        self,
+        staged: Program,
+        program: Program,
+        out_tree: TreeDef,
+        name: str,
+        fallback: Callable | None = None,
+    ) -> None:
         self.staged = staged
         self.program = program
         self.out_tree = out_tree
         self.single = out_tree.kind == "leaf"
-        self.source, self.fn = generate(program, name, single=self.single)
+        self.source, self.fn = generate(program, name, self.single, fallback)
 
     def __call__(self, *leaves: Any) -> Any:
         if self.single:
@@ -117,6 +128,7 @@ class JittedFunction:
         self._plain = not self.static_argnums
         self.optimize = optimize
         self.trace_count = 0
+        self.fallback_count = 0
         self._cache: dict = {}
         self._fast: dict = {}
         self._last: Compiled | None = None
@@ -143,7 +155,11 @@ class JittedFunction:
     def _call(self, args: tuple, kwargs: dict) -> Any:
         compiled, leaves = self._lookup(args, kwargs)
         if any(type(x) in box_types for x in leaves):
-            outs = eval_program(compiled.program, *leaves)
+            try:
+                outs = eval_program(compiled.program, *leaves)
+            except GuardFailed:
+                self.fallback_count += 1
+                return self.fun(*args, **kwargs)
             return tree_unflatten(compiled.out_tree, outs)
         return compiled(*leaves)
 
@@ -201,7 +217,14 @@ class JittedFunction:
         staged, out_tree = stage(flat_fun, leaves)
         self.trace_count += 1
         program = optimize(staged) if self.optimize else staged
-        return Compiled(staged, program, out_tree, _identifier(self.__name__[4:-1]))
+
+        def fallback(*flat):
+            # A guard failed: run the function itself, and return what the compiled one would.
+            self.fallback_count += 1
+            outs = tree_flatten(flat_fun(*flat))[0]
+            return outs[0] if out_tree.kind == "leaf" else tuple(outs)
+
+        return Compiled(staged, program, out_tree, _identifier(self.__name__[4:-1]), fallback)
 
     def lower(self, *args: Any, **kwargs: Any) -> Compiled:
         """The :class:`Compiled` for these arguments (compiling if needed), without running it.

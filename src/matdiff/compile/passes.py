@@ -1,6 +1,6 @@
 """Optimization passes over a :class:`Program`; each returns a new program.
 
-* :func:`dce` drops equations whose results are never used;
+* :func:`dce` drops equations whose results are never used (guards are always kept);
 * :func:`cse` shares equations that apply the same primitive to the same operands;
 * :func:`fold_constants` evaluates equations whose operands are all literals;
 * :func:`simplify` applies identities that a backward pass makes common: ``x * 1``,
@@ -25,7 +25,7 @@ from ..numpy import manipulation as _shape
 from ..numpy import products as _products
 from ..numpy import reductions as _reductions
 from ..numpy import ufuncs as _ufuncs
-from .ir import Eqn, Lit, Program, Var, bind_args, raw_callable
+from .ir import Eqn, Lit, Program, Var, bind_args, guard, raw_callable
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "optimize"]
 
@@ -58,7 +58,7 @@ def dce(program: Program) -> Program:
     live = {a.id for a in program.outvars if type(a) is Var}
     kept = []
     for e in reversed(program.eqns):
-        if e.out.id in live:
+        if e.out.id in live or e.prim is guard:
             kept.append(e)
             live.update(a.id for a in e.inputs if type(a) is Var)
     kept.reverse()
@@ -183,23 +183,32 @@ def _zeros(out: Var) -> Lit:
 
 def _bind(e: Eqn, *names: str) -> dict | None:
     """``e``'s arguments by name, the first operand as ``"x"``; None unless the raw
-    callable takes exactly the operand and ``names``."""
+    callable takes ``names`` and any other parameter it has is ``None`` (unused)."""
     b = bind_args(e)
     if b is None:
         return None
     first, rest = b
-    if len(rest) != len(names) or any(n not in rest for n in names):
+    if any(n not in rest for n in names):
         return None
+    for k, a in rest.items():
+        if k not in names and not (type(a) is Lit and a.value is None):
+            return None
     return {"x": first, **rest}
 
 
 def _takes(prim: Callable, *names: str) -> bool:
-    """``prim`` takes one operand and then ``names``: rewrites may build equations of it."""
+    """``prim`` takes one operand and then ``names`` (the rest defaulting to ``None``):
+    rewrites may build equations of it with those keywords."""
     try:
-        params = list(inspect.signature(raw_callable(prim)).parameters)
+        params = list(inspect.signature(raw_callable(prim)).parameters.values())
     except (TypeError, ValueError):
         return False
-    return params[1:] == list(names)
+    have = {p.name for p in params[1:]}
+    others_unused = all(
+        p.name in names or p.default is None or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in params[1:]
+    )
+    return set(names) <= have and others_unused
 
 
 def _lit(args: dict, name: str) -> Any:

@@ -29,7 +29,7 @@ from ..differential_operators import stop_gradient
 from ..numpy.boxes import ArrayBox, ArrayVSpace
 from ..numpy.indexing import getitem as _getitem
 from ..tracer import Box, Trace, box_types, getval, register_box
-from .ir import Eqn, Lit, Program, Var, prim_name
+from .ir import Eqn, Lit, Program, Var, guard, prim_name
 
 __all__ = ["StagingError", "StagingTrace", "StagedBox", "StagedValue", "stage"]
 
@@ -51,10 +51,40 @@ def _user_site() -> str:
     return "(no user frame found)"
 
 
+_COMPILE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _rule_site() -> str | None:
+    """The innermost frame in matdiff's own code (not this package), if it asked."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = os.path.abspath(f.f_code.co_filename)
+        if not fn.startswith(_COMPILE_DIR) and not fn.startswith(_NUMPY_DIR):
+            if fn.startswith(_PKG_DIR):
+                rel = os.path.relpath(fn, os.path.dirname(_PKG_DIR))
+                return f"{rel}:{f.f_lineno} in {f.f_code.co_name}"
+            return None
+        f = f.f_back
+    return None
+
+
+def _asked_by_rule() -> bool:
+    """The caller of the caller is matdiff's own code (a rule), not the user's."""
+    fn = os.path.abspath(sys._getframe(2).f_code.co_filename)
+    return fn.startswith(_PKG_DIR) and not fn.startswith(_COMPILE_DIR)
+
+
 def concrete_error(what: str) -> StagingError:
+    rule = _rule_site()
+    inside = (
+        f" It was asked inside matdiff ({rule}): that derivative rule reads a traced value "
+        "concretely, so functions using it cannot be compiled yet; please report it."
+        if rule
+        else ""
+    )
     return StagingError(
         f"jit: {what} of a traced value is not known while the function is being compiled "
-        f"({_user_site()}). Python control flow (if, while, and, or, int(), float()) on a "
+        f"({_user_site()}).{inside} Python control flow (if, while, and, or, int(), float()) on a "
         "value computed from the jitted function's inputs cannot be recorded. Choose values "
         "elementwise with np.where(condition, a, b) instead, or pass the argument this value "
         "depends on as static, e.g. jit(f, static_argnums=(1,)), so it is known at compile time."
@@ -134,6 +164,14 @@ class StagingTrace(Trace):
             a.var = var
             a.stop = False
         return a.var
+
+    def guard(self, a: StagedValue, expected: bool) -> bool:
+        """Record that ``bool(a)`` must stay ``expected``; return it."""
+        self._check_open()
+        if a.var is None:
+            raise StagingError(a.error)
+        self.eqns.append(Eqn(guard, (a.var,), {"expected": expected}, Var((), _np.bool_)))
+        return expected
 
     def record_raw(self, prim: Callable, args: tuple, kwargs: dict) -> Any:
         """Record a raw NumPy call on staged values (no derivative); a staged result."""
@@ -389,6 +427,10 @@ class StagedValue:
 
     # -- concrete values are not
     def __bool__(self):
+        if _asked_by_rule():
+            # A rule branching for speed (if np.any(mask): ...): take the example's branch
+            # and check it at run time; user code branching on data is refused.
+            return self.trace.guard(self, bool(self.value))
         raise concrete_error("the truth value (bool)")
 
     def __float__(self):
