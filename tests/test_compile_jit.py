@@ -285,7 +285,10 @@ def chain(x):
 def test_generated_code_calls_numpy_directly():
     f = jit(grad(chain))
     close(f(X), grad(chain)(X))
-    body = f.source.splitlines()[1:-1]
+    lines = f.source.splitlines()
+    body = [ln for ln in lines[1:] if ln.startswith("    ") and not ln.startswith("    return")]
+    notes = [ln for ln in lines if ln.startswith("# c_")]
+    assert "# c_0 = 1.01:f64" in notes and "# c_1 = 0.1:f64" in notes and len(notes) <= 3
     assert len(body) == len(f.program.eqns)
     call = re.compile(r"^    [a-z]+ = np_[a-z_]+\((?:[a-z0-9_.]+(?:, )?)+(?:, out=[a-z]+)?\)$")
     assert all(call.match(line) for line in body), [ln for ln in body if not call.match(ln)]
@@ -307,6 +310,17 @@ def test_buffer_reuse_respects_views_and_outputs():
     for point in (X2, X2 + 1.0):
         for got, want in zip(jf(point), f(point)):
             close(got, want)
+
+
+def test_python_numbers_keep_numpy_typing():
+    # Constants are made 0-d arrays of the dtype NumPy computes in: the same bits.
+    f = lambda x: np.sin(x) * 1.01 + 0.1 - 2 * x
+    x32 = (onp.arange(4) / 3.0).astype(onp.float32)
+    got = jit(f)(x32)
+    assert got.dtype == onp.float32
+    onp.testing.assert_array_equal(got, f(x32))
+    xi = onp.arange(4)
+    onp.testing.assert_array_equal(jit(lambda x: x * 2 + 1.5)(xi), xi * 2 + 1.5)
 
 
 def test_results_survive_later_calls_and_inputs_are_untouched():

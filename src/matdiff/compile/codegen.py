@@ -27,7 +27,17 @@ from ..differential_operators import stop_gradient
 from ..numpy import indexing as _indexing
 from ..numpy import manipulation as _shape
 from ..numpy import reductions as _reductions
-from .ir import GuardFailed, Lit, Program, Var, bind_args, guard, prim_name, raw_callable
+from .ir import (
+    GuardFailed,
+    Lit,
+    Program,
+    Var,
+    bind_args,
+    guard,
+    prim_name,
+    raw_callable,
+    show_value,
+)
 
 __all__ = ["generate"]
 
@@ -51,6 +61,7 @@ class _Emitter:
         self.names: dict[int, str] = {}
         self.gen = _python_names()
         self.nconst = 0
+        self.scalars: dict[tuple, Lit] = {}
 
     def var(self, v: Var) -> str:
         name = self.names.get(v.id)
@@ -85,6 +96,22 @@ class _Emitter:
             self.globals[name] = value
             self.by_obj[key] = name
         return name
+
+    def scalar(self, value: float | int, dtype: _np.dtype) -> Lit:
+        """One 0-d array constant per number and dtype."""
+        key = (type(value), value, dtype)
+        lit = self.scalars.get(key)
+        if lit is None:
+            lit = self.scalars[key] = Lit(_np.asarray(value, dtype=dtype))
+        return lit
+
+    def const_notes(self) -> list[str]:
+        """Comments saying what each bound constant is, for people reading the source."""
+        notes = []
+        for name, value in self.globals.items():
+            if name.startswith("c_"):
+                notes.append(f"# {name} = {show_value(value)}")
+        return notes
 
     def atom(self, a) -> str:
         return self.var(a) if type(a) is Var else self.const(a.value)
@@ -208,6 +235,28 @@ _EMITTERS: dict[Callable, Callable] = {
 _FRESH = {_np.where}
 
 
+def _strong_scalars(em: _Emitter, e) -> list:
+    """A ufunc's Python-number operands as 0-d arrays of the dtype NumPy computes in.
+
+    NumPy converts a Python number on every call (it is "weak": it takes the array's
+    dtype), which costs about as much as the operation on a small array. When every
+    traced operand has one inexact dtype, the number is converted to it in that dtype
+    anyway, so a 0-d array of that dtype, made once, gives the same bits.
+    """
+    inputs = list(e.inputs)
+    dtypes = {a.dtype for a in inputs if type(a) is Var and not a.weak}
+    if len(dtypes) != 1 or any(type(a) is Var and a.weak for a in inputs):
+        return inputs
+    (dt,) = dtypes
+    if dt.kind not in "fc":
+        return inputs
+    for k, a in enumerate(inputs):
+        if type(a) is Lit and type(a.value) in (float, int):
+            if _np.result_type(dt, a.value) == dt:
+                inputs[k] = em.scalar(a.value, dt)
+    return inputs
+
+
 # ---------------------------------------------------------------- buffer planning
 
 
@@ -302,8 +351,9 @@ def generate(
     >>> print(src, end="")
     def compiled(a):
         b = np_sin(a)
-        c = np_multiply(b, 2.0, out=b)
+        c = np_multiply(b, c_0, out=b)
         return (c,)
+    # c_0 = 2.0:f64
     >>> fn(np.zeros(3))
     (array([0., 0., 0.]),)
     """
@@ -326,7 +376,10 @@ def generate(
         if emit is not None:
             rhs = emit(em, e)
         if rhs is None:
-            args = [em.atom(a) for a in e.inputs]
+            if isinstance(raw, _np.ufunc):
+                args = [em.atom(a) for a in _strong_scalars(em, e)]
+            else:
+                args = [em.atom(a) for a in e.inputs]
             out = em.var(program.eqns[plan[i]].out) if i in plan else None
             rhs = _call(em, raw, prim_name(e.prim), args, e.params, out)
         lines.append(f"    {target} = {rhs}")
@@ -341,6 +394,7 @@ def generate(
         lines.append(f"    return {outs[0]}")
     else:
         lines.append(f"    return ({''.join(o + ', ' for o in outs).rstrip(' ')})")
+    lines += em.const_notes()
     source = "\n".join(lines) + "\n"
     filename = f"<matdiff.jit {name} #{next(_counter)}>"
     code = compile(source, filename, "exec")

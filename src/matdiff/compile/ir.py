@@ -66,7 +66,7 @@ class Lit:
         self.value = value
 
     def __repr__(self) -> str:
-        return f"Lit({_show_value(self.value)})"
+        return f"Lit({show_value(self.value)})"
 
 
 Atom = Var | Lit
@@ -226,12 +226,14 @@ def _var_names() -> Any:
             yield "".join(combo)
 
 
-def _show_value(v: Any) -> str:
+def show_value(v: Any) -> str:
     if isinstance(v, _np.ndarray) and v.ndim > 0:
         dt = short_dtype(v.dtype)
         if v.size <= 4:
             return f"{dt}{_np.array2string(v, separator=',')}".replace("\n", "")
         return f"{dt}[{','.join(map(str, v.shape))}]{{const}}"
+    if isinstance(v, _np.ndarray):
+        return f"{v.item()!r}:{short_dtype(v.dtype)}"
     if isinstance(v, _np.generic):
         return repr(v.item())
     if isinstance(v, _np.dtype):
@@ -249,13 +251,13 @@ def pretty(program: Program) -> str:
         return names[v.id]
 
     def atom(a) -> str:
-        return name(a) if type(a) is Var else _show_value(a.value)
+        return name(a) if type(a) is Var else show_value(a.value)
 
     ins = ", ".join(f"{name(v)}:{v.aval}" for v in program.invars)
     lines = [f"{{ lambda {ins} ."]
     for e in program.eqns:
         operands = " ".join(atom(a) for a in e.inputs)
-        params = " ".join(f"{k}={_show_value(v)}" for k, v in e.params.items())
+        params = " ".join(f"{k}={show_value(v)}" for k, v in e.params.items())
         rhs = " ".join(p for p in (prim_name(e.prim), operands, params) if p)
         lines.append(f"    {name(e.out)}:{e.out.aval} = {rhs}")
     outs = ", ".join(atom(a) for a in program.outvars)

@@ -233,8 +233,9 @@ class JittedFunction:
         >>> print(jit(lambda x: np.sin(x) * 2.0).lower(np.zeros(3)).source, end="")
         def compiled(a):
             b = np_sin(a)
-            c = np_multiply(b, 2.0, out=b)
+            c = np_multiply(b, c_0, out=b)
             return c
+        # c_0 = 2.0:f64
         """
         return self._lookup(args, kwargs)[0]
 
