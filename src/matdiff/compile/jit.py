@@ -164,6 +164,21 @@ class JittedFunction:
         return compiled(*leaves)
 
     def _lookup(self, args: tuple, kwargs: dict) -> tuple[Compiled, list]:
+        """The compilation for these arguments (compiling it if new) and their leaves."""
+        key, leaves, flat_fun = self._flatten(args, kwargs)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._compile(flat_fun, [_concrete(x) for x in leaves])
+            self._cache[key] = compiled
+            positional = not kwargs and not self.static_argnums and len(leaves) == len(args)
+            if positional and all(type(_concrete(x)) is _ndarray for x in leaves):
+                run = compiled.fn if compiled.single else compiled
+                self._fast[tuple((x.shape, x.dtype) for x in map(_concrete, leaves))] = run
+        self._last = compiled
+        return compiled, leaves
+
+    def _flatten(self, args: tuple, kwargs: dict) -> tuple[tuple, list, Callable]:
+        """The cache key, the traced leaves, and ``fun`` as a function of those leaves."""
         n = len(args)
         static = []
         for a in self.static_argnums:
@@ -184,36 +199,25 @@ class JittedFunction:
                     "or leave the argument out of static_argnums to trace it."
                 ) from None
         dyn = tuple(a for i, a in enumerate(args) if i not in static)
-        tree = (dyn, kwargs) if kwargs else dyn
-        leaves, treedef = tree_flatten(tree)
+        has_kwargs = bool(kwargs)
+        leaves, treedef = tree_flatten((dyn, kwargs) if has_kwargs else dyn)
         sig = tuple(
             _leaf_sig(x, lambda k=k: f"input leaf {k} of argument tree {treedef}")
             for k, x in enumerate(leaves)
         )
-        key = (treedef, sig, tuple(static), static_vals)
-        compiled = self._cache.get(key)
-        if compiled is None:
-            concrete = [_concrete_leaf(x) for x in leaves]
-            compiled = self._compile(concrete, treedef, static, static_vals, bool(kwargs))
-            self._cache[key] = compiled
-            flat = not kwargs and not static and treedef == tree_flatten(dyn)[1]
-            if flat and all(type(x) is _ndarray for x in concrete) and len(leaves) == n:
-                run = compiled.fn if compiled.single else compiled
-                self._fast[tuple((x.shape, x.dtype) for x in concrete)] = run
-        self._last = compiled
-        return compiled, leaves
-
-    def _compile(self, leaves, treedef, static, static_vals, has_kwargs) -> Compiled:
         fun = self.fun
 
-        def flat_fun(*boxes):
-            tree = tree_unflatten(treedef, list(boxes))
+        def flat_fun(*flat):
+            tree = tree_unflatten(treedef, list(flat))
             dyn, kw = tree if has_kwargs else (tree, {})
             full = list(dyn)
             for i, v in zip(static, static_vals):
                 full.insert(i, v)
             return fun(*full, **kw)
 
+        return (treedef, sig, tuple(static), static_vals), leaves, flat_fun
+
+    def _compile(self, flat_fun: Callable, leaves: list) -> Compiled:
         staged, out_tree = stage(flat_fun, leaves)
         self.trace_count += 1
         program = optimize(staged) if self.optimize else staged
@@ -261,11 +265,6 @@ class JittedFunction:
         return f"<{self.__name__}: {len(self._cache)} compiled>"
 
 
-def _concrete_leaf(x: Any) -> Any:
-    v = _concrete(x)
-    return v
-
-
 def jit(
     fun: Callable, static_argnums: int | Sequence[int] = (), *, optimize: bool = True
 ) -> JittedFunction:
@@ -294,10 +293,11 @@ def make_program(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Cal
         d:f64[] = sum c
       in (d) }
     """
-    j = JittedFunction(fun, static_argnums, optimize=False)
+    j = JittedFunction(fun, static_argnums)
 
     def program_of(*args: Any, **kwargs: Any) -> Program:
-        return j._lookup(args, kwargs)[0].staged
+        _, leaves, flat_fun = j._flatten(args, kwargs)
+        return stage(flat_fun, [_concrete(x) for x in leaves])[0]
 
     program_of.__name__ = f"make_program({getattr(fun, '__name__', 'f')})"
     return program_of
