@@ -115,9 +115,8 @@ class StagingTrace(Trace):
             else:
                 inputs.append(self.atom(a, prim_name(fun)))
         if type(ans) is StagedValue:
-            # The eager computation ran raw NumPy on a staged value: drop that duplicate.
-            if ans.var is not None and self.eqns and self.eqns[-1].out is ans.var:
-                self.eqns.pop()
+            # The eager computation ran raw NumPy on a staged operand and recorded that too;
+            # the equation below supersedes it, and dead-code elimination drops it.
             ans = ans.value
         _check_static(kwargs, prim_name(fun))
         if fun is _getitem:
