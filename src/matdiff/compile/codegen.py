@@ -110,7 +110,8 @@ class _Emitter:
         notes = []
         for name, value in self.globals.items():
             if name.startswith("c_"):
-                notes.append(f"# {name} = {show_value(value)}")
+                text = " ".join(show_value(value).split())  # one comment line each
+                notes.append(f"# {name} = {text[:80] + ' ...' if len(text) > 80 else text}")
         return notes
 
     def atom(self, a) -> str:
