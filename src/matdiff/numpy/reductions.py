@@ -161,7 +161,7 @@ def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupporte
 def _zero_nans(x, g):
     # NaN entries of x are left out of the value, so they get no share of the derivative.
     nan = _np.isnan(_getval(x))
-    return _u._where3(nan, 0.0, g) if _np.any(nan) else g
+    return _u.where(nan, 0.0, g) if _np.any(nan) else g
 
 
 nansum = wrap(_nansum_raw, "nansum")
@@ -540,7 +540,7 @@ def _shift(x, s, fill, axis):
     positions = _np.arange(n)
     taken = _ix.getitem(x, _along(len(shape), axis, _np.maximum(positions - s, 0)))
     keep = (positions >= s).reshape((n,) + (1,) * (len(shape) - axis - 1))
-    return _u._where3(keep, taken, fill)
+    return _u.where(keep, taken, fill)
 
 
 def _linear_recurrence(a, b, axis):

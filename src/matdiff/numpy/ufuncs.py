@@ -127,7 +127,7 @@ def _make_power_rules(pow_fun):
         both_zero = _np.logical_and(_np.equal(_getval(x), 0), _np.equal(yv, 0))
         ym1 = subtract(y, 1)
         if _np.any(both_zero):
-            ym1 = _where3(both_zero, 1.0, ym1)
+            ym1 = where(both_zero, 1.0, ym1)
         return multiply(y, pow_fun(x, ym1))
 
     def dy(x, y, ans):
@@ -135,7 +135,7 @@ def _make_power_rules(pow_fun):
         xv = _getval(x)
         zero = _np.equal(xv, 0)
         if _np.any(zero):
-            x = _where3(zero, 1.0, x)
+            x = where(zero, 1.0, x)
         return multiply(ans, log(x))
 
     defvjp(
@@ -432,7 +432,7 @@ defjvp(angle, _angle_jvp)
 def _safe_modulus(ans):
     # |z| with 0 replaced by 1: the derivatives below are taken as 0 at z == 0.
     zero = _np.equal(_getval(ans), 0)
-    return _where3(zero, 1.0, ans) if _np.any(zero) else ans
+    return where(zero, 1.0, ans) if _np.any(zero) else ans
 
 
 def _abs_vjp(ans, x):
@@ -558,14 +558,14 @@ def _clip_masks(a, lo, hi):
 def _clip_vjp(k):
     def maker(ans, a, lo, hi):
         arg = (a, lo, hi)[k]
-        return lambda g: _ub(arg, _where3(_clip_masks(a, lo, hi)[k], g, 0.0))
+        return lambda g: _ub(arg, where(_clip_masks(a, lo, hi)[k], g, 0.0))
 
     return maker
 
 
 def _clip_jvp(k):
     def rule(g, ans, a, lo, hi):
-        return _bt(_where3(_clip_masks(a, lo, hi)[k], g, 0.0), ans)
+        return _bt(where(_clip_masks(a, lo, hi)[k], g, 0.0), ans)
 
     return rule
 
@@ -600,24 +600,12 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None, max: 
 # untaken branch gets an exact zero cotangent, but its own derivative is still computed,
 # and 0 * inf = nan: see the double-where pattern in docs/conventions.md.
 
-_where3 = _primitive(_np.where, "where")
-defvjp(
-    _where3,
-    None,
-    lambda ans, c, x, y: lambda g: _ub(x, _where3(c, g, 0.0)),
-    lambda ans, c, x, y: lambda g: _ub(y, _where3(c, 0.0, g)),
-)
-defjvp(
-    _where3,
-    None,
-    lambda g, ans, c, x, y: _bt(_where3(c, g, 0.0), ans),
-    lambda g, ans, c, x, y: _bt(_where3(c, 0.0, g), ans),
-)
 
-
-@export
-def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+def _where_raw(condition, x=None, y=None):
     """``numpy.where``: differentiable in ``x`` and ``y``; ``where(c)`` is ``nonzero(c)``.
+
+    ``where`` is one primitive (so staged programs see it whole); for the one-argument
+    form on a *traced* condition in reverse mode, call ``np.nonzero(c)`` instead.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
@@ -625,7 +613,23 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     array([-1.,  6.])
     """
     if x is None and y is None:
-        return _np.nonzero(_getval(condition))
+        return _np.nonzero(condition)
     if x is None or y is None:
         raise ValueError("where: pass both x and y, or neither (where(c) is nonzero(c))")
-    return _where3(condition, x, y)
+    return _np.where(condition, x, y)
+
+
+where = wrap(_where_raw, "where")
+alias("where", where)
+defvjp(
+    where,
+    None,
+    lambda ans, c, x, y: lambda g: _ub(x, where(c, g, 0.0)),
+    lambda ans, c, x, y: lambda g: _ub(y, where(c, 0.0, g)),
+)
+defjvp(
+    where,
+    None,
+    lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
+    lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
+)
