@@ -35,14 +35,16 @@ _LN10 = math.log(10.0)
 _PI = math.pi
 
 
-def _weights(w, like):
-    """A constant weight array in the real dtype of ``like`` (keeps float32 float32)."""
+def _real_dtype(like):
+    """The real floating dtype for constant weights derived from ``like``.
+
+    Reads ``.dtype`` rather than calling NumPy, so that it works on the duck arrays that
+    staging passes as values; float32 stays float32.
+    """
     dt = getattr(like, "dtype", None)
     if dt is None or dt.kind not in "fc":
-        return w
-    if dt.kind == "c":
-        dt = _np.finfo(dt).dtype
-    return w.astype(dt, copy=False)
+        return _np.dtype(float)
+    return _np.finfo(dt).dtype if dt.kind == "c" else dt
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -125,18 +127,12 @@ def _make_power_rules(pow_fun):
         # any other exponent at x == 0 gets its true limit (0, y, or inf) from pow itself.
         yv = _getval(y)
         both_zero = _np.logical_and(_np.equal(_getval(x), 0), _np.equal(yv, 0))
-        ym1 = subtract(y, 1)
-        if _np.any(both_zero):
-            ym1 = where(both_zero, 1.0, ym1)
-        return multiply(y, pow_fun(x, ym1))
+        return multiply(y, pow_fun(x, where(both_zero, 1.0, subtract(y, 1))))
 
     def dy(x, y, ans):
         # log(x) * x**y. At x == 0 the limit (y > 0) is 0; log(0) * 0 would be nan.
-        xv = _getval(x)
-        zero = _np.equal(xv, 0)
-        if _np.any(zero):
-            x = where(zero, 1.0, x)
-        return multiply(ans, log(x))
+        safe_x = where(_np.equal(_getval(x), 0), 1.0, x)
+        return multiply(ans, log(safe_x))
 
     defvjp(
         pow_fun,
@@ -431,8 +427,7 @@ defjvp(angle, _angle_jvp)
 
 def _safe_modulus(ans):
     # |z| with 0 replaced by 1: the derivatives below are taken as 0 at z == 0.
-    zero = _np.equal(_getval(ans), 0)
-    return where(zero, 1.0, ans) if _np.any(zero) else ans
+    return where(_np.equal(_getval(ans), 0), 1.0, ans)
 
 
 def _abs_vjp(ans, x):
@@ -491,8 +486,8 @@ defjvp(sign, _sign_jvp)
 def _weight_of_first(wins):
     def weight(x, y):
         xv, yv = _getval(x), _getval(y)
-        w = _np.where(_np.equal(xv, yv), 0.5, wins(xv, yv))
-        return _weights(w, xv)
+        t = _real_dtype(xv).type
+        return _np.where(_np.equal(xv, yv), t(0.5), _np.where(wins(xv, yv), t(1), t(0)))
 
     return weight
 
