@@ -16,6 +16,7 @@ import numpy as _np
 from numpy import random  # noqa: F401
 
 from . import boxes as _boxes
+from . import construction as _construction
 from . import fft, linalg
 from . import indexing as _indexing
 from . import manipulation as _shape
