@@ -156,32 +156,31 @@ _make_power_rules(float_power)
 # and -floor(x / y) (resp. -trunc) in y, away from the jumps.
 
 
-def _mod_dy(quotient):
-    def maker(ans, x, y):
+def _mod_rules(fun, quotient):
+    """Rules of ``x - y * quotient(x, y)``: slope 1 in x, -quotient in y (a constant)."""
+
+    def dy_vjp(ans, x, y):
         q = quotient(_getval(x), _getval(y))
         return lambda g: _ub(y, negative(multiply(g, q)))
 
-    def rule(g, ans, x, y):
+    def dy_jvp(g, ans, x, y):
         q = quotient(_getval(x), _getval(y))
         return _bt(negative(multiply(g, q)), ans)
 
-    return maker, rule
+    defvjp(fun, lambda ans, x, y: lambda g: _ub(x, g), dy_vjp)
+    defjvp(fun, lambda g, ans, x, y: _bt(g, ans), dy_jvp)
 
 
-def _fmod_quotient(x, y):
+def _trunc_quotient(x, y):
     return _np.trunc(_np.divide(x, y))
 
 
 mod = wrap(_np.mod, "mod")
 remainder = alias("remainder", mod)
-_mk, _jr = _mod_dy(_np.floor_divide)
-defvjp(mod, lambda ans, x, y: lambda g: _ub(x, g), _mk)
-defjvp(mod, lambda g, ans, x, y: _bt(g, ans), _jr)
+_mod_rules(mod, _np.floor_divide)
 
 fmod = wrap(_np.fmod)
-_mk, _jr = _mod_dy(_fmod_quotient)
-defvjp(fmod, lambda ans, x, y: lambda g: _ub(x, g), _mk)
-defjvp(fmod, lambda g, ans, x, y: _bt(g, ans), _jr)
+_mod_rules(fmod, _trunc_quotient)
 
 
 def _unary(fun, deriv):
