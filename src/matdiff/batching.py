@@ -81,7 +81,9 @@ def _find_rule(fun: Callable):
     rule = batch_rules.get(fun)
     if rule is not None:
         return rule
-    if isinstance(getattr(fun, "fun", None), _np.ufunc):
+    raw = getattr(fun, "fun", None)
+    # Generalized ufuncs (matmul) have core dimensions: they are not elementwise.
+    if isinstance(raw, _np.ufunc) and raw.signature is None:
         return _elementwise_rule(fun)
     return _no_rule
 

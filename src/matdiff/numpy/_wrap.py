@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as _np
 
 from ..core import defjvp, defvjp
-from ..tracer import nondifferentiable, primitive
+from ..tracer import getval, nondifferentiable, primitive
 
 wrapped_for: dict[Callable, Callable] = {}
 all_wrapped: dict[str, Callable] = {}
@@ -64,6 +64,8 @@ def shape_of(x) -> tuple:
 
 
 def is_complex(x) -> bool:
+    # Read the innermost value: a box's dtype would go through every level of boxing.
+    x = getval(x)
     dt = getattr(x, "dtype", None)
     if dt is None:
         return type(x) is complex
