@@ -95,7 +95,7 @@ def test_hessian_matches_closed_form_and_hvp_identities(name, f, H):
     for v in (numpy.ones(4), rng.standard_normal(4)):
         hv = hvp(f, x4, v)
         numpy.testing.assert_allclose(hv, h @ v, rtol=1e-10, atol=1e-10)
-        via_grad = grad(lambda x: np.sum(grad(f)(x) * v))(x4)
+        via_grad = grad(lambda x, v=v: np.sum(grad(f)(x) * v))(x4)
         numpy.testing.assert_allclose(hv, via_grad, rtol=1e-10, atol=1e-10)
 
 
