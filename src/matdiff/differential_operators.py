@@ -133,7 +133,8 @@ def _split_aux(fname: str, result: Any) -> tuple[Any, Any]:
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise TypeError(
             f"{fname}: has_aux=True needs the function to return a pair (output, aux), but it "
-            f"returned {type(result).__name__}. Return (output, aux), or drop has_aux=True."
+            f"returned a {type(getval(result)).__name__}. Return (output, aux), or drop "
+            "has_aux=True."
         )
     return result[0], result[1]
 
@@ -824,6 +825,14 @@ class custom_vjp:
                         f"custom_vjp {name}: a cotangent's structure {c_def} differs from "
                         f"its argument's {d_def}"
                     )
+                for cl, dl in zip(c_leaves, d_leaves):
+                    cs, ds = _np.shape(getval(cl)), _np.shape(getval(dl))
+                    if cs != ds:
+                        raise ValueError(
+                            f"custom_vjp {name}: the backward function returned a cotangent "
+                            f"of shape {cs} for an argument of shape {ds}; sum it over the "
+                            "broadcast axes (each cotangent has its argument's shape)"
+                        )
                 flat += c_leaves
             return flat
 

@@ -28,7 +28,7 @@ __all__ = ["check_grads", "check_vjp", "check_jvp", "numerical_jvp"]
 
 # Finite-difference step and (rtol, atol), by the precision of the real component.
 _EPS = {8: 1e-6, 4: 1e-3, 2: 1e-2}
-_TOL = {8: (1e-5, 1e-6), 4: (2e-2, 2e-2), 2: (1e-1, 1e-1)}
+_TOL = {8: (1e-5, 1e-6), 4: (2e-3, 2e-3), 2: (5e-2, 5e-2)}
 
 
 def _real_itemsize(dt: _np.dtype) -> int:
