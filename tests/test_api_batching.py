@@ -11,7 +11,7 @@ import numpy
 import pytest
 
 import matdiff.numpy as np
-from matdiff.batching import BatchedForwardTrace, batch_jvp, batch_rules
+from matdiff.batching import BatchedForwardTrace, batch_jvp, batch_rules, identity_seed
 from matdiff.core import jvp_rules
 from matdiff.differential_operators import _jvp
 from matdiff.extend import defjvp, defvjp, primitive
@@ -211,3 +211,28 @@ def test_batch_jvp_checks_tangent_shapes():
 def test_batched_trace_has_its_own_level():
     t1, t2 = BatchedForwardTrace(2), BatchedForwardTrace(2)
     assert t2.level > t1.level
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: x @ numpy.arange(12.0).reshape(4, 3),
+        lambda x: numpy.arange(12.0).reshape(3, 4) @ x,
+        lambda x: x @ numpy.arange(4.0),
+        lambda x: np.matmul(x, x),
+        lambda x: np.matmul(np.sin(x), numpy.ones((4, 2))),
+    ],
+    ids=["vector@matrix", "matrix@vector", "vector@vector", "x@x", "not-a-seed"],
+)
+def test_identity_seed_shortcut_matches_the_general_rule(f):
+    x = numpy.array([0.5, -1.0, 2.0, 0.25])
+    seed = identity_seed(4, numpy.float64)
+    out, t = batch_jvp(f, (x,), (seed,))
+    _, t_plain = batch_jvp(f, (x,), (numpy.eye(4),))
+    numpy.testing.assert_allclose(t, t_plain, rtol=1e-15)
+    cols = [jvp_of(f, x, e) for e in numpy.eye(4)]
+    numpy.testing.assert_allclose(t, numpy.stack(cols), rtol=1e-15)
+
+
+def jvp_of(f, x, v):
+    return numpy.asarray(_jvp("loop", f, (x,), (v,))[1])

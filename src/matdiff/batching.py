@@ -26,6 +26,7 @@ array([[1., 0.],
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -37,11 +38,32 @@ from .numpy._wrap import all_wrapped, shape_of
 from .tracer import Trace, box_types, getval, new_box
 from .tree import tree_flatten, tree_unflatten
 
-__all__ = ["BatchedForwardTrace", "batch_jvp", "batch_rules", "register_batch_rule"]
+__all__ = [
+    "BatchedForwardTrace",
+    "batch_jvp",
+    "batch_rules",
+    "register_batch_rule",
+    "identity_seed",
+]
 
 batch_rules: dict[Callable, Callable] = {}
 _no_rule = object()
 _rule_cache: dict[Callable, Any] = {}
+
+# Identity seeds (all basis directions of a vector at once): the first matrix product
+# applied to one is the matrix itself, so the rules can skip an n x n x m product.
+_identities: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def identity_seed(n: int, dtype) -> _np.ndarray:
+    """The ``n`` basis directions of a length-``n`` vector, marked as the identity."""
+    eye = _np.eye(n, dtype=dtype)
+    _identities[id(eye)] = eye
+    return eye
+
+
+def _is_identity(g) -> bool:
+    return _identities.get(id(g)) is g
 
 
 def register_batch_rule(fun: Callable, rule: Callable) -> None:
@@ -290,6 +312,8 @@ def _matmul_left(g, y, ans):
     gshape, ys = shape_of(g), shape_of(y)
     size = gshape[0]
     target = (size,) + shape_of(ans)
+    if len(ys) <= 2 and _is_identity(g):
+        return y  # I @ y: x was a vector and every basis direction is seeded
     if len(ys) == 1:
         # (B, ..., n) @ (n,): NumPy broadcasts the batch axis as a stack axis.
         return matmul(g, y)
@@ -309,6 +333,8 @@ def _matmul_right(x, g, ans):
     gshape, xs = shape_of(g), shape_of(x)
     size = gshape[0]
     target = (size,) + shape_of(ans)
+    if len(xs) <= 2 and _is_identity(g):
+        return x if len(xs) == 1 else mnp.transpose(x)  # x @ e_i for every basis vector
     if len(xs) == 1:
         if len(gshape) == 2:  # vector @ vector: (B, n) @ (n,)
             return matmul(g, x)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as _np
 
 from . import numpy as mnp
-from .batching import batch_jvp
+from .batching import batch_jvp, identity_seed
 from .core import _MISSING as _MISSING_RULE
 from .core import (
     ForwardTrace,
@@ -552,12 +552,15 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None):
     xv = getval(x)
     xshape = _np.shape(xv)
     n = int(_np.prod(xshape))
-    eye = _np.eye(n, dtype=vspace(xv).dtype)
+    eye = identity_seed(n, vspace(xv).dtype)
     step = n if chunk_size is None else min(chunk_size, max(n, 1))
     out = None
     chunks: list[list] = []
     for start in range(0, max(n, 1), max(step, 1)):
-        directions = eye[start : start + step].reshape((-1,) + xshape)
+        if step >= n and len(xshape) == 1:
+            directions = eye  # all of them at once: the batch rules may use I's structure
+        else:
+            directions = eye[start : start + step].reshape((-1,) + xshape)
         out, t_out = batch_jvp(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])
     out_leaves = tree_flatten(out)[0]
