@@ -35,6 +35,12 @@ def test_make_vjp_and_make_jvp():
     assert vjp_y(1.0) == pytest.approx(f(x3, 1.0) - x3 @ A @ x3)
 
 
+def test_make_jvp_reversemode_transposes_the_vjp():
+    g = lambda x: np.sin(x) * (A @ x)
+    expected = md.jvp(g, (x3,), (v3,))[1]
+    numpy.testing.assert_allclose(md.make_jvp_reversemode(g)(x3)(v3), expected, rtol=1e-12)
+
+
 def test_make_hvp_hessian_vector_and_tensor_products():
     hvp_fn, g = md.make_hvp(f)(x3)
     numpy.testing.assert_allclose(g, md.grad(f)(x3))
@@ -82,6 +88,7 @@ def test_multigrad_dict():
 def test_same_results_as_autograd():
     ag = pytest.importorskip("autograd", reason="autograd is not installed to compare against")
     anp = pytest.importorskip("autograd.numpy")
+    agd = pytest.importorskip("autograd.differential_operators")
 
     def af(x, y=2.0):
         return anp.sum(anp.sin(x) * x**2) * y + anp.dot(anp.dot(x, A), x)
@@ -103,6 +110,7 @@ def test_same_results_as_autograd():
         (md.grad(lambda z: np.abs(z) ** 2)(1.0 + 2j), ag.grad(lambda z: anp.abs(z) ** 2)(1.0 + 2j)),
         (md.make_jvp(f)(x3)(v3)[1], ag.make_jvp(af)(x3)(v3)[1]),
         (md.make_vjp(f)(x3)[0](2.0), ag.make_vjp(af)(x3)[0](2.0)),
+        (md.make_jvp_reversemode(f)(x3)(v3), agd.make_jvp_reversemode(af)(x3)(v3)),
     ]
     for ours, theirs in pairs:
         numpy.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)

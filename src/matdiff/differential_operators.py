@@ -51,6 +51,7 @@ __all__ = [
     "make_vjp",
     "make_jvp",
     "make_hvp",
+    "make_jvp_reversemode",
     "hessian_tensor_product",
     "hessian_vector_product",
     "tensor_jacobian_product",
@@ -114,12 +115,24 @@ def _partial(fun: Callable, args: tuple, kwargs: dict, argnums: tuple[int, ...])
     return f
 
 
-def _leaf_names(dyn: tuple, names: list[str]) -> list[str]:
-    out = []
-    for d, n in zip(dyn, names):
-        leaves, _ = tree_flatten(d)
-        out += [n] if len(leaves) == 1 else [f"{n} (leaf {k})" for k in range(len(leaves))]
-    return out
+class _LeafNames:
+    """Names of the leaves of the differentiated arguments, for error messages only:
+    built on first use, so the common (error-free) call pays nothing for them."""
+
+    __slots__ = ("dyn", "nums", "_names")
+
+    def __init__(self, dyn: tuple, nums: tuple[int, ...]) -> None:
+        self.dyn, self.nums, self._names = dyn, nums, None
+
+    def __getitem__(self, i: int) -> str:
+        if self._names is None:
+            names = []
+            for d, n in zip(self.dyn, self.nums):
+                k = len(tree_flatten(d)[0])
+                arg = f"argument {n}"
+                names += [arg] if k == 1 else [f"{arg} (leaf {j})" for j in range(k)]
+            self._names = names
+        return self._names[i]
 
 
 def _strip(x: Any, trace) -> Any:
@@ -185,7 +198,8 @@ def _vjp(fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names
     leaves, treedef = tree_flatten(primals)
     if check:
         for i, leaf in enumerate(leaves):
-            _check_float(fname, names[i] if names else f"input leaf {i}", leaf)
+            if _dtype_of(getval(leaf)).kind not in "fc":
+                _check_float(fname, names[i] if names else f"input leaf {i}", leaf)
     trace = ReverseTrace()
     boxes = [trace.leaf(x) for x in leaves]
     result = fun(*tree_unflatten(treedef, boxes))
@@ -270,8 +284,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=No
         nums, single = _normalize_argnums("grad", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
-        leaf_names = _leaf_names(dyn, [f"argument {i}" for i in nums])
-        ans, vjp_fn, aux = _vjp("grad", f, dyn, has_aux, leaf_names)
+        ans, vjp_fn, aux = _vjp("grad", f, dyn, has_aux, _LeafNames(dyn, nums))
         _scalar_output_check("grad", ans)
         g = vjp_fn(vspace(ans).ones())
         g = g[0] if single else g
@@ -471,8 +484,7 @@ def jacobian(fun: Callable, argnums=0, *, argnum=None) -> Callable:
         nums, single = _normalize_argnums("jacobian", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
-        names = _leaf_names(dyn, [f"argument {i}" for i in nums])
-        out, vjp_fn, _ = _vjp("jacobian", f, dyn, names=names)
+        out, vjp_fn, _ = _vjp("jacobian", f, dyn, names=_LeafNames(dyn, nums))
         out_leaves, out_def = tree_flatten(out)
         in_leaves, in_def = tree_flatten(dyn)
         zeros = [vspace(p).zeros() for p in out_leaves]
@@ -522,9 +534,10 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
         f = _partial(fun, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
         in_leaves, in_def = tree_flatten(dyn)
-        names = _leaf_names(dyn, [f"argument {i}" for i in nums])
-        for name, x in zip(names, in_leaves):
-            _check_float("jacfwd", name, x)
+        names = _LeafNames(dyn, nums)
+        for i, x in enumerate(in_leaves):
+            if _dtype_of(getval(x)).kind not in "fc":
+                _check_float("jacfwd", names[i], x)
         out_def = None
         columns = []  # per input leaf: list over output leaves of out.shape + in.shape
         for j, x in enumerate(in_leaves):
@@ -1021,6 +1034,26 @@ def make_jvp(fun: Callable, argnum=0) -> Callable:
 
     def body(f, x):
         return lambda v: _jvp("make_jvp", f, (x,), (v,))
+
+    return lambda *args, **kwargs: run(fun, args, kwargs, body)
+
+
+def make_jvp_reversemode(fun: Callable, argnum=0) -> Callable:
+    """autograd's: ``make_jvp_reversemode(f, argnum)(*args)(v) = J v`` by transposing the VJP.
+
+    The VJP is linear in its cotangent, so its own VJP is the JVP: two reverse passes,
+    no forward-mode rules needed.
+
+    >>> float(make_jvp_reversemode(lambda x: x**3)(2.0)(1.0))
+    12.0
+    """
+    run = _unary("make_jvp_reversemode", argnum)
+
+    def body(f, x):
+        y, vjp_fn, _ = _vjp("make_jvp_reversemode", f, (x,))
+        zeros = tree_map(lambda o: vspace(o).zeros(), y)
+        _, vjp_vjp, _ = _vjp("make_jvp_reversemode", lambda ct: vjp_fn(ct)[0], (zeros,))
+        return lambda v: vjp_vjp(v)[0]
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
 
