@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as _np
 
 from ..core import defjvp, defvjp
-from ..tracer import getval, nondifferentiable, primitive
+from ..tracer import box_types, getval, nondifferentiable, primitive
 
 wrapped_for: dict[Callable, Callable] = {}
 all_wrapped: dict[str, Callable] = {}
@@ -64,8 +64,9 @@ def shape_of(x) -> tuple:
 
 
 def is_complex(x) -> bool:
-    # Read the innermost value: a box's dtype would go through every level of boxing.
-    x = getval(x)
+    if type(x) in box_types:
+        # Read the innermost value: at third order a box holds a box.
+        x = getval(x)
     dt = getattr(x, "dtype", None)
     if dt is None:
         return type(x) is complex
