@@ -11,7 +11,14 @@ import numpy
 import pytest
 
 import matdiff.numpy as np
-from matdiff.batching import BatchedForwardTrace, batch_jvp, batch_rules, identity_seed
+from matdiff.batching import (
+    ELEMENTWISE,
+    BatchedForwardTrace,
+    batch_jvp,
+    batch_rules,
+    identity_seed,
+    register_batch_rule,
+)
 from matdiff.core import jvp_rules
 from matdiff.differential_operators import _jvp
 from matdiff.extend import defjvp, defvjp, primitive
@@ -75,6 +82,47 @@ def test_elementwise_ufunc_batches_like_a_loop(name):
                     return f(*full)
 
                 _compare(g, args[argnum])
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_named_elementwise_primitives_batch_like_a_loop(name):
+    f = all_wrapped.get(name)
+    if f is None or not getattr(f, "_is_primitive", False):
+        pytest.skip(f"matdiff.numpy.{name} is not a wrapped primitive in this checkout")
+    rng = numpy.random.default_rng(4)
+    m = rng.uniform(0.2, 0.9, (2, 3))
+    if name == "where":
+        _compare(lambda a, b: f(m > 0.5, a, b), m, rng.uniform(size=(1, 3)))
+    elif name == "clip":
+        _compare(lambda a: f(a, 0.4, 0.7), m)
+    else:
+        _compare(f, m)
+
+
+def _needs(name):
+    f = all_wrapped.get(name)
+    if f is None:
+        pytest.skip(f"matdiff.numpy.{name} is not wrapped in this checkout")
+    return f
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_concatenate_batch_rule_matches_loop(axis):
+    _needs("concatenate")
+    m = numpy.arange(6.0).reshape(2, 3)
+    _compare(lambda a: np.concatenate([a, numpy.ones((2, 3)), a**2], axis=axis), m)
+    _compare(lambda a: np.concatenate([a, a], axis=None), m)
+
+
+@pytest.mark.parametrize(
+    "xs,ys",
+    [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((), (3,)), ((2, 2, 3), (3,))],
+)
+def test_dot_batch_rule_matches_loop(xs, ys):
+    dot = _needs("dot")
+    rng = numpy.random.default_rng(5)
+    x, y = rng.standard_normal(xs), rng.standard_normal(ys)
+    _compare(lambda a, b: dot(a, b), x, y)
 
 
 @pytest.mark.parametrize("name", ["absolute", "conj", "real", "imag"])
@@ -186,6 +234,24 @@ def test_primitive_without_batch_rule_falls_back_to_a_loop():
     _compare(lambda x: cube(x) + 1.0, numpy.array([1.0, 2.0]))
     # The batched pass saw one direction at a time: each call got an unbatched tangent.
     assert (2,) in calls and (B, 2) not in calls
+
+
+def test_a_ufunc_can_be_sent_to_the_loop():
+    seen = []
+
+    def raw_cube(x):
+        return x**3
+
+    cube = primitive(numpy.frompyfunc(raw_cube, 1, 1))
+    defjvp(cube, lambda g, ans, x: seen.append(numpy.shape(g)) or 3.0 * x**2 * g)
+    x = numpy.array([1.0, 2.0])
+    batch_jvp(cube, (x,), (numpy.eye(2),))
+    assert seen == [(2, 2)]  # a ufunc: one batched call
+    seen.clear()
+    register_batch_rule(cube, None)
+    _, t = batch_jvp(cube, (x,), (numpy.eye(2),))
+    assert seen == [(2,), (2,)]
+    numpy.testing.assert_allclose(numpy.asarray(t, float), numpy.diag(3 * x**2))
 
 
 def test_batched_tangents_keep_batch_axis_when_broadcasting_a_scalar():

@@ -66,8 +66,12 @@ def _is_identity(g) -> bool:
     return _identities.get(id(g)) is g
 
 
-def register_batch_rule(fun: Callable, rule: Callable) -> None:
-    """Use ``rule(tangents, ans, args, kwargs)`` for ``fun`` in batched forward mode."""
+def register_batch_rule(fun: Callable, rule: Callable | None) -> None:
+    """Use ``rule(tangents, ans, args, kwargs)`` for ``fun`` in batched forward mode.
+
+    ``None`` makes ``fun`` always use the per-direction loop of its JVP rule (for an
+    elementwise ufunc whose JVP rule does not broadcast over a leading batch axis).
+    """
     batch_rules[fun] = rule
     _rule_cache.pop(fun, None)
 
@@ -100,9 +104,9 @@ class BatchedForwardTrace(Trace):
 
 
 def _find_rule(fun: Callable):
-    rule = batch_rules.get(fun)
-    if rule is not None:
-        return rule
+    if fun in batch_rules:
+        rule = batch_rules[fun]
+        return _no_rule if rule is None else rule
     raw = getattr(fun, "fun", None)
     # Generalized ufuncs (matmul) have core dimensions: they are not elementwise.
     if isinstance(raw, _np.ufunc) and raw.signature is None:
@@ -281,10 +285,20 @@ def _scatter_add_rule(tangents, ans, args, kwargs):
     return scatter(g, shape_of(g)[:1] + tuple(args[1]), idx, *args[3:], **kwargs)
 
 
-def _stack_rule(tangents, ans, args, kwargs):
-    if tangents[0] is not None:
-        return NotImplemented
-    axis = args[0]
+def _join_rule(name: str) -> Callable:
+    """``_stack(axis, *arrays)`` and ``_concatenate(axis, *arrays)``: zeros for the
+    untraced arrays, the axis shifted past the batch axis."""
+
+    def rule(tangents, ans, args, kwargs):
+        axis = args[0]
+        if tangents[0] is not None or not isinstance(axis, (int, _np.integer)):
+            return NotImplemented
+        return _join(all_wrapped[name], axis, tangents, args)
+
+    return rule
+
+
+def _join(join: Callable, axis: int, tangents: list, args: tuple):
     size = next(shape_of(t)[0] for t in tangents if t is not None)
     parts = []
     for t, a in zip(tangents[1:], args[1:]):
@@ -292,7 +306,14 @@ def _stack_rule(tangents, ans, args, kwargs):
             v = vspace(a)
             t = _np.zeros((size,) + v.shape, v.dtype)
         parts.append(t)
-    return all_wrapped["_stack"](axis + 1 if axis >= 0 else axis, *parts)
+    return join(axis + 1 if axis >= 0 else axis, *parts)
+
+
+def _dot_rule(tangents, ans, args, kwargs):
+    # dot is matmul for vectors and matrices; scalars and stacks are left to the loop.
+    if kwargs or not all(1 <= len(shape_of(a)) <= 2 for a in args[:2]):
+        return NotImplemented
+    return _matmul_rule(tangents, ans, args, kwargs)
 
 
 def _matmul_rule(tangents, ans, args, kwargs):
@@ -354,6 +375,10 @@ def _matmul_right(x, g, ans):
     return mnp.reshape(matmul(x, g), target)
 
 
+# Elementwise primitives that are not NumPy ufuncs (ufuncs are recognised by type).
+ELEMENTWISE = ("where", "real", "imag", "clip", "sinc", "angle", "copy")
+
+
 def _install() -> None:
     table = {
         "reshape": _reshape_rule,
@@ -361,8 +386,10 @@ def _install() -> None:
         "broadcast_to": _broadcast_to_rule,
         "getitem": _getitem_rule,
         "scatter_add": _scatter_add_rule,
-        "_stack": _stack_rule,
+        "_stack": _join_rule("_stack"),
+        "_concatenate": _join_rule("_concatenate"),
         "matmul": _matmul_rule,
+        "dot": _dot_rule,
     }
     for name, rule in table.items():
         if name in all_wrapped:
@@ -370,7 +397,7 @@ def _install() -> None:
     for name in ("sum", "mean"):
         if name in all_wrapped:
             register_batch_rule(all_wrapped[name], _axis_reduction(all_wrapped[name]))
-    for name in ("where", "real", "imag", "clip"):
+    for name in ELEMENTWISE:
         f = all_wrapped.get(name)
         if f is not None and getattr(f, "_is_primitive", False):
             register_batch_rule(f, _elementwise_rule(f))
