@@ -133,6 +133,13 @@ def test_hessian_is_differentiable_again():
     check_grads(hessian(f), modes=("rev", "fwd"), order=1)(x4)
 
 
+def test_hvp_reads_an_integer_direction_as_float():
+    f = lambda x: np.sum(x**3)
+    hv = hvp(f, x4, numpy.array([1, 0, 0, 0], dtype=numpy.int8))
+    assert hv.dtype == numpy.float64
+    numpy.testing.assert_allclose(hv, [6 * x4[0], 0, 0, 0])
+
+
 def test_hvp_with_pytrees():
     f = lambda p: np.sum(p["a"] ** 2 * p["b"])
     p = {"a": numpy.array([1.0, 2.0]), "b": 3.0}

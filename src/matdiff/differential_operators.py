@@ -614,8 +614,23 @@ def hvp(fun: Callable, x: Any, v: Any) -> Any:
     >>> import matdiff.numpy as np
     >>> hvp(lambda x: np.sum(x**3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     array([6., 0.])
+
+    ``v`` is a direction, so an integer or boolean ``v`` (as SciPy's optimizers may pass
+    to ``hessp``) is read as floating point in ``x``'s dtype.
     """
+    v = tree_map(_float_direction, v, x) if _tree_matches(v, x) else v
     return _jvp("hvp", grad(fun), (x,), (v,))[1]
+
+
+def _tree_matches(a: Any, b: Any) -> bool:
+    return tree_flatten(a)[1] == tree_flatten(b)[1]
+
+
+def _float_direction(v: Any, x: Any) -> Any:
+    vv = getval(v)
+    if _dtype_of(vv).kind in "biu" and _dtype_of(getval(x)).kind in "fc":
+        return _np.asarray(vv).astype(vspace(x).dtype)
+    return v
 
 
 # ---------------------------------------------------------------- stop_gradient
