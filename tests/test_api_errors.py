@@ -166,6 +166,8 @@ def test_missing_rule_is_reported_in_every_mode():
 
 
 def test_operator_argument_checks():
+    with pytest.raises(ValueError, match="jacfwd: the differentiated arguments hold no arrays"):
+        jacfwd(lambda p: 1.0)((None, ()))
     with pytest.raises(ValueError, match="jacfwd: chunk_size=0 must be a positive integer or None"):
         jacfwd(np.sin, chunk_size=0)
     with pytest.raises(

@@ -157,3 +157,28 @@ def test_jvp_of_jacfwd_and_chunks_concatenate():
     numpy.testing.assert_allclose(J, jacobian(f)(x4), rtol=1e-12, atol=1e-15)
     t = jvp(jacfwd(f), (x4,), (numpy.ones(4),))[1]
     numpy.testing.assert_allclose(t, jvp(jacobian(f), (x4,), (numpy.ones(4),))[1], rtol=1e-12)
+
+
+def test_hessian_of_pytree_argument_nests_like_jax():
+    f = lambda p: np.sum(p["a"] ** 2 * p["b"])
+    H = hessian(f)({"a": numpy.array([1.0, 2.0]), "b": 3.0})
+    numpy.testing.assert_allclose(H["a"]["a"], 6.0 * numpy.eye(2))
+    numpy.testing.assert_allclose(H["a"]["b"], [2.0, 4.0])
+    numpy.testing.assert_allclose(H["b"]["a"], [2.0, 4.0])
+    assert H["b"]["b"] == 0.0
+    H2 = hessian(lambda a, b: np.sum(a**2) * b, argnums=(0, 1))(numpy.array([1.0, 2.0]), 3.0)
+    numpy.testing.assert_allclose(H2[0][1], [2.0, 4.0])
+
+
+def test_chunk_size_bounds_the_memory_of_the_directions():
+    # All 4000 directions at once would be a 4000 x 4000 identity (128 MB) plus tangents
+    # of that size; 500 at a time stay near 500 x 4000 (16 MB) each.
+    n = 4000
+    x = numpy.linspace(0.0, 1.0, n)
+    f = lambda x: np.sum(np.sin(x))
+    tracemalloc.start()
+    g = jacfwd(f, chunk_size=500)(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    numpy.testing.assert_allclose(g, numpy.cos(x), rtol=1e-12)
+    assert peak < 64 * 2**20

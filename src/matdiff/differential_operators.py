@@ -538,6 +538,11 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
         for i, x in enumerate(in_leaves):
             if _dtype_of(getval(x)).kind not in "fc":
                 _check_float("jacfwd", names[i], x)
+        if not in_leaves:
+            raise ValueError(
+                "jacfwd: the differentiated arguments hold no arrays or numbers; pass at "
+                "least one float array"
+            )
         out_def = None
         columns = []  # per input leaf: list over output leaves of out.shape + in.shape
         for j, x in enumerate(in_leaves):
@@ -564,16 +569,21 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None):
     """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``."""
     xv = getval(x)
     xshape = _np.shape(xv)
+    dtype = vspace(xv).dtype
     n = int(_np.prod(xshape))
-    eye = identity_seed(n, vspace(xv).dtype)
     step = n if chunk_size is None else min(chunk_size, max(n, 1))
     out = None
     chunks: list[list] = []
     for start in range(0, max(n, 1), max(step, 1)):
         if step >= n and len(xshape) == 1:
-            directions = eye  # all of them at once: the batch rules may use I's structure
+            # All directions of a vector at once: the batch rules may use I's structure.
+            directions = identity_seed(n, dtype)
         else:
-            directions = eye[start : start + step].reshape((-1,) + xshape)
+            # Only this chunk's rows of the identity, so memory stays chunk_size * n.
+            rows = min(step, n - start)
+            directions = _np.zeros((rows, n), dtype)
+            directions[_np.arange(rows), start + _np.arange(rows)] = 1
+            directions = directions.reshape((rows,) + xshape)
         out, t_out = batch_jvp(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])
     out_leaves = tree_flatten(out)[0]
