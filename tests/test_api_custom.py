@@ -78,6 +78,16 @@ def test_custom_vjp_two_arguments_and_second_order():
         grad(lambda x: np.sum(sin_mul(x, 2.0)), argnums=0)(x3)
 
 
+def test_reverse_over_forward_through_custom_vjp():
+    # jvp falls back to the function itself; the outer grad differentiates that.
+    x, y = 0.7, 1.3
+    d_jvp = grad(lambda x: jvp(lambda u: sin_mul(u, y), (x,), (1.0,))[1])
+    assert d_jvp(x) == pytest.approx(-math.sin(x) * y)
+    # The tangent 5 s depends on an outer traced value; the outer grad sees it.
+    outer = grad(lambda s: jvp(lambda u: 5.0 * clip_gradient(u * s), (2.0,), (1.0,))[1])
+    assert outer(3.0) == pytest.approx(5.0)
+
+
 def test_custom_vjp_through_hessian_uses_the_rule_in_the_batched_pass():
     f = lambda x: np.sum(sin_mul(x, x))
     numpy.testing.assert_allclose(hessian(f)(x3), jacobian(jacobian(f))(x3), rtol=1e-12)
