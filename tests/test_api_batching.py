@@ -302,3 +302,38 @@ def test_identity_seed_shortcut_matches_the_general_rule(f):
 
 def jvp_of(f, x, v):
     return numpy.asarray(_jvp("loop", f, (x,), (v,))[1])
+
+
+def test_scipy_special_ufuncs_batch_like_a_loop():
+    special = pytest.importorskip("matdiff.scipy.special")
+    names = [
+        n
+        for n in getattr(special, "__all__", [])
+        if getattr(getattr(special, n), "_is_primitive", False)
+        and isinstance(getattr(getattr(special, n), "fun", None), numpy.ufunc)
+    ]
+    if not names:
+        pytest.skip("matdiff.scipy.special wraps no ufuncs in this checkout")
+    rng = numpy.random.default_rng(6)
+    checked = 0
+    with warnings.catch_warnings(), numpy.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for name in names:
+            f = getattr(special, name)
+            table = jvp_rules.get(f) or []
+            nin = f.fun.nin
+            shapes = [((2, 3),)] if nin == 1 else [((2, 3), (3,)), ((), (2, 1))] if nin == 2 else []
+            for case in shapes:
+                args = [rng.uniform(0.2, 0.9, s) for s in case]
+                for k in range(nin):
+                    if k >= len(table) or table[k] is None:
+                        continue
+
+                    def g(x, _k=k, _args=args, _f=f):
+                        full = list(_args)
+                        full[_k] = x
+                        return _f(*full)
+
+                    _compare(g, args[k])
+                    checked += 1
+    assert checked > 0
