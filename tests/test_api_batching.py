@@ -290,13 +290,16 @@ def test_batched_trace_has_its_own_level():
     ],
     ids=["vector@matrix", "matrix@vector", "vector@vector", "x@x", "not-a-seed"],
 )
-def test_identity_seed_shortcut_matches_the_general_rule(f):
+@pytest.mark.parametrize("start,rows", [(0, 4), (1, 2), (3, 1)])
+def test_identity_seed_shortcut_matches_the_general_rule(f, start, rows):
     x = numpy.array([0.5, -1.0, 2.0, 0.25])
-    seed = identity_seed(4, numpy.float64)
+    seed = identity_seed(4, numpy.float64, start, rows)
+    plain = numpy.eye(4)[start : start + rows]
+    numpy.testing.assert_array_equal(seed, plain)
     out, t = batch_jvp(f, (x,), (seed,))
-    _, t_plain = batch_jvp(f, (x,), (numpy.eye(4),))
+    _, t_plain = batch_jvp(f, (x,), (plain,))
     numpy.testing.assert_allclose(t, t_plain, rtol=1e-15)
-    cols = [jvp_of(f, x, e) for e in numpy.eye(4)]
+    cols = [jvp_of(f, x, e) for e in plain]
     numpy.testing.assert_allclose(t, numpy.stack(cols), rtol=1e-15)
 
 

@@ -44,26 +44,44 @@ __all__ = [
     "batch_rules",
     "register_batch_rule",
     "identity_seed",
+    "batch_jvp_trace",
 ]
 
 batch_rules: dict[Callable, Callable] = {}
 _no_rule = object()
 _rule_cache: dict[Callable, Any] = {}
 
-# Identity seeds (all basis directions of a vector at once): the first matrix product
-# applied to one is the matrix itself, so the rules can skip an n x n x m product.
+# Identity seeds: rows start:start + rows of the n x n identity, the basis directions of
+# a vector. A matrix product with one is a slice of the matrix, so the rules can skip an
+# n x n x m product.
 _identities: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_identity_start: dict[int, int] = {}
 
 
-def identity_seed(n: int, dtype) -> _np.ndarray:
-    """The ``n`` basis directions of a length-``n`` vector, marked as the identity."""
-    eye = _np.eye(n, dtype=dtype)
-    _identities[id(eye)] = eye
-    return eye
+def identity_seed(n: int, dtype, start: int = 0, rows: int | None = None) -> _np.ndarray:
+    """Rows ``start:start + rows`` of the ``n x n`` identity, marked as such.
+
+    >>> identity_seed(3, float, start=1, rows=2)
+    array([[0., 1., 0.],
+           [0., 0., 1.]])
+    """
+    rows = n - start if rows is None else rows
+    seed = _np.zeros((rows, n), dtype)
+    seed[_np.arange(rows), start + _np.arange(rows)] = 1
+    key = id(seed)
+    _identities[key] = seed
+    _identity_start[key] = start
+    weakref.finalize(seed, _identity_start.pop, key, None)
+    return seed
 
 
-def _is_identity(g) -> bool:
-    return _identities.get(id(g)) is g
+def _identity_rows(g) -> slice | None:
+    """The rows of the identity that ``g`` is, or ``None`` if it is not an identity seed."""
+    key = id(g)
+    if _identities.get(key) is not g:
+        return None
+    start = _identity_start[key]
+    return slice(start, start + g.shape[0])
 
 
 def register_batch_rule(fun: Callable, rule: Callable | None) -> None:
@@ -77,15 +95,23 @@ def register_batch_rule(fun: Callable, rule: Callable | None) -> None:
 
 
 class BatchedForwardTrace(Trace):
-    """A forward trace whose tangents have a leading axis of ``size`` directions."""
+    """A forward trace whose tangents have a leading axis of ``size`` directions.
 
-    __slots__ = ("size",)
+    ``peak`` is the most elements any traced answer had: each direction's share of the
+    largest batched tangent, which is what sizing a batch needs.
+    """
+
+    __slots__ = ("size", "peak")
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
+        self.peak = 1
 
     def process(self, fun, ans, argvals, kwargs, argnums, boxes):
+        n = getattr(ans, "size", 1)
+        if n > self.peak:
+            self.peak = n
         rule = _rule_cache.get(fun)
         if rule is None:
             rule = _rule_cache[fun] = _find_rule(fun)
@@ -333,8 +359,9 @@ def _matmul_left(g, y, ans):
     gshape, ys = shape_of(g), shape_of(y)
     size = gshape[0]
     target = (size,) + shape_of(ans)
-    if len(ys) <= 2 and _is_identity(g):
-        return y  # I @ y: x was a vector and every basis direction is seeded
+    rows = _identity_rows(g) if len(ys) <= 2 else None
+    if rows is not None:
+        return mnp.getitem(y, rows)  # e_i @ y is row i of y
     if len(ys) == 1:
         # (B, ..., n) @ (n,): NumPy broadcasts the batch axis as a stack axis.
         return matmul(g, y)
@@ -354,8 +381,10 @@ def _matmul_right(x, g, ans):
     gshape, xs = shape_of(g), shape_of(x)
     size = gshape[0]
     target = (size,) + shape_of(ans)
-    if len(xs) <= 2 and _is_identity(g):
-        return x if len(xs) == 1 else mnp.transpose(x)  # x @ e_i for every basis vector
+    rows = _identity_rows(g) if len(xs) <= 2 else None
+    if rows is not None:
+        # x @ e_i is column i of x (entry i of a vector x)
+        return mnp.getitem(x if len(xs) == 1 else mnp.transpose(x), rows)
     if len(xs) == 1:
         if len(gshape) == 2:  # vector @ vector: (B, n) @ (n,)
             return matmul(g, x)
@@ -415,6 +444,12 @@ def batch_jvp(fun: Callable, primals: tuple, tangents: tuple, fname: str = "batc
     Each tangent leaf has shape ``(B,) + primal.shape``; each output tangent leaf has
     shape ``(B,) + out.shape`` (zeros where the output does not depend on the inputs).
     """
+    out, touts, _ = batch_jvp_trace(fun, primals, tangents, fname)
+    return out, touts
+
+
+def batch_jvp_trace(fun: Callable, primals: tuple, tangents: tuple, fname: str = "batch_jvp"):
+    """:func:`batch_jvp`, and the finished trace (whose ``peak`` sizes later batches)."""
     leaves, treedef = tree_flatten(primals)
     t_leaves, t_def = tree_flatten(tangents)
     if t_def != treedef:
@@ -445,4 +480,4 @@ def batch_jvp(fun: Callable, primals: tuple, tangents: tuple, fname: str = "batc
             v = vspace(o)
             outs.append(o)
             touts.append(_np.zeros((size,) + v.shape, v.dtype))
-    return tree_unflatten(out_def, outs), tree_unflatten(out_def, touts)
+    return tree_unflatten(out_def, outs), tree_unflatten(out_def, touts), trace
