@@ -27,6 +27,7 @@ from ..differential_operators import stop_gradient
 from ..numpy import indexing as _indexing
 from ..numpy import manipulation as _shape
 from ..numpy import reductions as _reductions
+from ..numpy import ufuncs as _ufuncs
 from .ir import (
     GuardFailed,
     Lit,
@@ -217,11 +218,22 @@ def _emit_broadcast_to(em, e):
     return f"{fn}({em.atom(b[0])}, {em.const(tuple(e.out.shape))})"
 
 
+def _emit_where(em, e):
+    if len(e.inputs) != 3 or e.params:
+        return None
+    fn = em.bind(_np.where, "where")
+    return f"{fn}({', '.join(em.atom(a) for a in e.inputs)})"
+
+
 def _emit_alias(em, e):
     return em.atom(e.inputs[0]) if len(e.inputs) == 1 and not e.params else None
 
 
+# np.where itself when the three-argument where is a primitive around it.
+_WHERE = getattr(_ufuncs.where, "fun", _np.where)
+
 _EMITTERS: dict[Callable, Callable] = {
+    _WHERE: _emit_where,
     stop_gradient: _emit_alias,
     _reductions.sum.fun: _emit_sum,
     _reductions.mean.fun: _emit_mean,
@@ -233,7 +245,7 @@ _EMITTERS: dict[Callable, Callable] = {
 }
 
 # Equations whose result is a new array that aliases none of its operands.
-_FRESH = {_np.where}
+_FRESH = {_np.where, _WHERE}
 
 
 def _strong_scalars(em: _Emitter, e) -> list:
