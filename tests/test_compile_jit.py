@@ -9,7 +9,19 @@ import numpy as onp
 import pytest
 
 import matdiff.numpy as np
-from matdiff import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad, vjp
+from matdiff import (
+    checkpoint,
+    custom_vjp,
+    grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    linearize,
+    stop_gradient,
+    value_and_grad,
+    vjp,
+)
 from matdiff.compile import StagingError, jit, make_program
 from matdiff.test_util import check_grads
 
@@ -143,6 +155,23 @@ def test_jit_inside_jit_and_value_and_grad():
     v, g = jit(value_and_grad(loss))(X)
     close(v, loss(X))
     close(g, grad(loss)(X))
+
+
+def test_custom_vjp_checkpoint_and_linearize_compose_with_jit():
+    @custom_vjp
+    def clipped_sin(x):
+        return np.sin(x)
+
+    clipped_sin.defvjp(
+        lambda x: (np.sin(x), np.cos(x)), lambda res, g: (np.clip(g * res, -0.5, 0.5),)
+    )
+    f = lambda x: np.sum(5.0 * clipped_sin(x))
+    close(jit(grad(f))(X), grad(f)(X))
+    close(grad(jit(f))(X), grad(f)(X))
+    g = lambda x: np.sum(checkpoint(lambda y: np.sin(M @ y) ** 2)(x))
+    close(jit(grad(g))(X), grad(g)(X))
+    h = lambda x: np.sin(x) * x
+    close(jit(lambda x, v: linearize(h, x)[1](v))(X, V), linearize(h, X)[1](V))
 
 
 def test_check_grads_through_jit():
