@@ -3,8 +3,10 @@
 A jitted function is staged on its first call for each input structure, shape, dtype and
 value of its static arguments; later calls with the same signature run the generated
 function directly. Called on values traced by an enclosing ``grad``, ``jvp`` or ``jit``,
-it runs its optimized program through the primitives instead, so the enclosing
-transformation differentiates (or stages) it: running a program is differentiable.
+it runs the function itself under that transformation, which differentiates (or
+stages, inlining it) exactly as it would the eager function: ``custom_vjp`` rules, which
+a staged program does not carry, are kept. (A ``Program`` is differentiable too:
+running it with ``eval_program`` under ``grad`` differentiates its equations.)
 
 Derivative rules may branch on values for speed (``if np.any(x == 0): ...``). Staging
 takes the example's branch and records a guard; a call whose guard fails runs the
@@ -22,7 +24,7 @@ import numpy as _np
 from ..tracer import box_types
 from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate
-from .ir import GuardFailed, Program, eval_program
+from .ir import Program
 from .passes import optimize
 from .staging import stage
 
@@ -90,6 +92,10 @@ def _leaf_sig(x: Any, where: Callable[[], str]) -> Any:
     )
 
 
+def _any_traced(tree: Any) -> bool:
+    return any(type(x) in box_types for x in tree_flatten(tree)[0])
+
+
 def _identifier(name: str) -> str:
     ident = "".join(c if c.isalnum() else "_" for c in name).strip("_")
     while "__" in ident:
@@ -153,14 +159,11 @@ class JittedFunction:
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
+        if _any_traced(args) or _any_traced(kwargs):
+            # An enclosing grad, jvp or jit is tracing: run the function itself under it, so
+            # its derivative is exactly the eager one (custom_vjp rules included).
+            return self.fun(*args, **kwargs)
         compiled, leaves = self._lookup(args, kwargs)
-        if any(type(x) in box_types for x in leaves):
-            try:
-                outs = eval_program(compiled.program, *leaves)
-            except GuardFailed:
-                self.fallback_count += 1
-                return self.fun(*args, **kwargs)
-            return tree_unflatten(compiled.out_tree, outs)
         return compiled(*leaves)
 
     def _lookup(self, args: tuple, kwargs: dict) -> tuple[Compiled, list]:
@@ -272,8 +275,8 @@ def jit(
 
     Arguments in ``static_argnums`` are not traced: their values are part of the cache key
     and Python control flow may depend on them. ``jit`` composes with every transformation:
-    ``jit(grad(f))`` compiles the whole backward pass, and ``grad(jit(f))`` differentiates
-    the compiled program.
+    ``jit(grad(f))`` compiles the whole backward pass; under an enclosing ``grad`` (as in
+    ``grad(jit(f))``) the function runs traced, as it would without ``jit``.
 
     >>> import matdiff.numpy as np
     >>> f = jit(lambda x, n: np.sum(x ** n), static_argnums=1)
