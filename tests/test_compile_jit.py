@@ -378,3 +378,12 @@ def test_optimized_gradient_program_is_smaller():
     c = jg.lower(params, x, y)
     assert len(c.program.eqns) < len(c.staged.eqns)
     assert len(make_program(grad(mlp_loss))(params, x, y).eqns) == len(c.staged.eqns)
+
+
+def test_function_named_like_a_bound_callable():
+    def np_sin(x):
+        return np.sin(x) * 2.0
+
+    f = jit(np_sin)
+    close(f(X), onp.sin(X) * 2.0)
+    assert f.source.startswith("def compiled_np_sin(a):")

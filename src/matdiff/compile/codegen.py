@@ -407,6 +407,9 @@ def generate(
         lines.append(f"    return {outs[0]}")
     else:
         lines.append(f"    return ({''.join(o + ', ' for o in outs).rstrip(' ')})")
+    if name in em.globals or "_" in name and name.split("_")[0] in ("np", "c"):
+        name = f"compiled_{name}"  # never shadow a bound callable or constant
+    lines[0] = f"def {name}({', '.join(params)}):"
     lines += em.const_notes()
     source = "\n".join(lines) + "\n"
     filename = f"<matdiff.jit {name} #{next(_counter)}>"
