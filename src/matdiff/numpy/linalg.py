@@ -1102,10 +1102,10 @@ def _qr_jvp(g, ans, a, complete=False):
 
 def _qr_square_vjp(gq, gr, q, r):
     """Ā for the reduced QR with m >= n, from Q̄ and R̄."""
-    b = _uf.subtract(_mm(gr, _H(r)), _mm(_T(q), gq))
+    b = _uf.subtract(_mm(gr, _T(r)), _mm(_T(q), gq))
     if _is_cplx(q):
         b = _uf.subtract(b, _diag_embed(_uf.multiply(1j, _uf.imag(_diag(b)))))
-    low = _tril(_uf.subtract(b, _T(b)), -1)
+    low = _tril(_uf.subtract(b, _H(b)), -1)
     c = _uf.subtract(b, low)
     return _rsolve_upper_T(_uf.add(gq, _mm(_conj(q), c)), r)
 
