@@ -212,42 +212,117 @@ def _herm(x):
     return _uf.multiply(0.5, _uf.add(x, _H(x)))
 
 
-def _inv_gaps(w, squared=False):
+def _same_pairs(w) -> _np.ndarray | None:
+    """``same[..., i, j]``: w_i and w_j (i != j) are numerically equal; None if none are.
+
+    Values closer than ``64 n eps max|w|`` are taken as one repeated value: LAPACK returns
+    a repeated eigenvalue as values that differ by a few ulps.
+    """
+    wv = getval(w)
+    n = _np.shape(wv)[-1]
+    if n < 2:
+        return None
+    aw = _np.abs(wv)
+    scale = _np.max(aw, axis=-1, keepdims=True)[..., None]
+    tol = 64 * n * _np.finfo(_np.result_type(wv, float)).eps * _np.maximum(scale, 1e-300)
+    same = _np.abs(wv[..., None, :] - wv[..., :, None]) <= tol
+    same &= ~_np.eye(n, dtype=bool)
+    return same if same.any() else None
+
+
+def _inv_gaps(w, squared=False, same=None):
     """``F[i, j] = 1 / (w_j - w_i)`` (or ``1 / (w_j**2 - w_i**2)``) for distinct values.
 
-    Pairs of (numerically) equal values get 0: their coupling term is not defined, and
-    every quantity that is differentiable at a repeated value (sums over an eigenspace,
-    its projector) receives no contribution from it.
+    Pairs of equal values (``same``) and the diagonal get 0: the callers check that the
+    cotangent or tangent gives those couplings no weight (see :func:`_check_clusters`).
     """
+    n = shape_of(w)[-1]
     if squared:
         w = _uf.multiply(w, w)
     d = _uf.subtract(_row(w), _col(w))
-    dv = getval(d)
-    wv = _np.abs(getval(w))
-    n = wv.shape[-1]
-    scale = _np.max(wv, axis=-1, keepdims=True)[..., None] if n else 1.0
-    tol = 64 * n * _np.finfo(_np.result_type(dv, float)).eps * _np.maximum(scale, 1e-300)
-    keep = _np.abs(dv) > tol
+    keep = ~_np.eye(n, dtype=bool)
+    if same is not None:
+        keep = keep & ~same
     safe = _uf.where(keep, d, 1.0)
     return _uf.where(keep, _uf.divide(1.0, safe), 0.0)
 
 
-def _check_gauge(fname: str, what: str, m, gauge_vals) -> None:
-    """Raise if a cotangent moves along the unit-phase gauge of complex vectors.
+def _cluster_mean(x, same):
+    """Average ``x`` (shape ``(..., n)``) over each cluster of repeated values."""
+    if same is None:
+        return x
+    n = shape_of(x)[-1]
+    member = same | _np.eye(n, dtype=bool)
+    avg = member / _np.sum(member, axis=-1, keepdims=True)
+    return _shape.reshape(_mm(avg, _col(x)), shape_of(x))
 
-    ``m`` is the imaginary part of ``diag(V^T Vbar)`` (summed over the vectors that share
-    a phase), which is the derivative of the loss along that gauge: a loss that is a
-    function of the matrix alone has it zero.
+
+def _too_big(v, scale) -> bool:
+    return bool(_np.any(_np.abs(v) > 1e-6 * scale + 1e-12))
+
+
+def _check_clusters(fname, what, same, gvals=None, m=None, c=None, check_phase=False):
+    """Refuse derivatives that depend on the arbitrary basis of repeated values.
+
+    At a repeated eigen/singular value the vectors of its cluster are defined only up to
+    a rotation (and every complex vector only up to a phase); the values in a cluster
+    are not separately differentiable. A derivative exists only if the loss does not see
+    that freedom. Reverse mode checks the cotangents: ``gvals`` (of the values) must be
+    constant on each cluster and ``m = Vᵀ V̄`` Hermitian on each cluster (with
+    ``check_phase``, on the diagonal too: the phase of each complex vector). Forward mode
+    checks the tangent ``c = Vᴴ dA V``: it must not split a cluster (a multiple of the
+    identity on it).
     """
-    mv = _np.abs(getval(m))
-    scale = _np.max(_np.abs(getval(gauge_vals))) if _np.size(getval(gauge_vals)) else 0.0
-    if mv.size and _np.max(mv) > 1e-6 * max(scale, 1e-30) + 1e-12:
-        raise ValueError(
-            f"{fname}: the loss depends on the arbitrary phase of the complex {what}: "
-            "each vector is defined only up to a factor exp(i*theta), so this derivative "
-            "does not exist. Make the loss phase-invariant (e.g. use abs(v)**2, the "
-            "projector v @ v.conj().T, or U @ diag(s) @ Vh)."
-        )
+    if same is None and not check_phase:
+        return
+    if same is not None and gvals is not None:
+        gv = getval(gvals)
+        scale = float(_np.max(_np.abs(gv))) if _np.size(gv) else 0.0
+        if _too_big(_np.where(same, gv[..., None, :] - gv[..., :, None], 0), scale):
+            raise ValueError(
+                f"{fname}: the loss depends on individual {what[0]} of a repeated value, "
+                "which are not differentiable there (only their sum and other symmetric "
+                "functions are). Use a symmetric function of the repeated values, perturb "
+                "the input to separate them, or use reverse mode on a smooth reformulation."
+            )
+    if m is not None:
+        mv = getval(m)
+        n = _np.shape(mv)[-1]
+        mask = _np.eye(n, dtype=bool) if check_phase else _np.zeros((n, n), dtype=bool)
+        if same is not None:
+            mask = mask | same
+        skew = mv - _np.conj(_np.swapaxes(mv, -1, -2))
+        scale = float(_np.max(_np.abs(mv))) if mv.size else 0.0
+        bad = _np.where(mask, skew, 0)
+        if _too_big(bad, scale):
+            diag_only = not _too_big(_np.where(mask & ~_np.eye(n, dtype=bool), skew, 0), scale)
+            if diag_only:
+                raise ValueError(
+                    f"{fname}: the loss depends on the arbitrary phase of the complex "
+                    f"{what[1]}: each is defined only up to a factor exp(i*theta), so "
+                    "this derivative does not exist. Make the loss phase-invariant (e.g. "
+                    "abs(v)**2, the projector v @ v.conj().T, or U @ diag(s) @ Vh)."
+                )
+            raise ValueError(
+                f"{fname}: the loss depends on the particular {what[1]} chosen for a "
+                "repeated value; only the space they span is determined, so this "
+                "derivative does not exist. Use the projector onto that space (V @ V.T "
+                "over the repeated columns) or perturb the input to separate the values."
+            )
+    if c is not None and same is not None:
+        cv = getval(c)
+        n = _np.shape(cv)[-1]
+        d = _np.diagonal(cv, axis1=-2, axis2=-1)
+        spread = _np.where(same, _np.abs(cv) + _np.abs(d[..., None, :] - d[..., :, None]), 0)
+        scale = float(_np.max(_np.abs(cv))) if cv.size else 0.0
+        if _too_big(spread, scale):
+            raise ValueError(
+                f"{fname}: forward-mode derivative at a repeated value along a direction "
+                f"that splits it: the individual {what[0]} and their {what[1]} are not "
+                "differentiable there (this includes second derivatives, e.g. hessian, of "
+                "functions of them). Use reverse mode (grad/vjp), which is exact for "
+                f"symmetric functions and projectors, or use {what[2]} for the values."
+            )
 
 
 # ---------------------------------------------------------------- packing several results
@@ -646,6 +721,7 @@ def _eigh_packed_raw(a, UPLO="L"):
 
 
 _eigh_packed = _prim(_eigh_packed_raw, "eigh")
+_EIGH_WORDS = ("eigenvalues", "eigenvectors", "eigvalsh")
 
 
 def _eigh_parts(packed, n):
@@ -656,9 +732,11 @@ def _eigh_parts(packed, n):
 def _eigh_jvp(g, ans, a, UPLO="L"):
     n = shape_of(a)[-1]
     w, v = _eigh_parts(ans, n)
+    same = _same_pairs(w)
     c = _mm(_H(v), _mm(_herm(g), v))
+    _check_clusters("eigh", _EIGH_WORDS, same, c=c)
     dw = _diag(c)
-    dv = _mm(v, _uf.multiply(_inv_gaps(w), c))
+    dv = _mm(v, _uf.multiply(_inv_gaps(w, same=same), c))
     return _pack((dw, len(shape_of(dw)) - 1), (dv, len(shape_of(dv)) - 2))
 
 
@@ -668,9 +746,9 @@ def _eigh_vjp(ans, a, UPLO="L"):
         w, v = _eigh_parts(ans, n)
         gw, gv = _unpack(g, [(n,), (n, n)])
         vtg = _mm(_T(v), gv)
-        if _is_cplx(v):
-            _check_gauge("eigh", "eigenvectors", _uf.imag(_diag(vtg)), vtg)
-        cbar = _uf.add(_diag_embed(gw), _uf.multiply(_inv_gaps(w), vtg))
+        same = _same_pairs(w)
+        _check_clusters("eigh", _EIGH_WORDS, same, gvals=gw, m=vtg, check_phase=_is_cplx(v))
+        cbar = _uf.add(_diag_embed(gw), _uf.multiply(_inv_gaps(w, same=same), vtg))
         ga = _mm(_conj(v), _mm(cbar, _T(v)))
         return _real_if(a, _herm(ga))
 
@@ -719,6 +797,7 @@ array([1., 3.])
 
 def _eigvalsh_vjp(ans, a, UPLO="L"):
     def vjp(g):
+        _check_clusters("eigvalsh", _EIGH_WORDS, _same_pairs(ans), gvals=g)
         v = eigh(a, UPLO).eigenvectors
         ga = _mm(_conj(v), _mm(_diag_embed(g), _T(v)))
         return _real_if(a, _herm(ga))
@@ -728,7 +807,10 @@ def _eigvalsh_vjp(ans, a, UPLO="L"):
 
 def _eigvalsh_jvp(g, ans, a, UPLO="L"):
     v = eigh(a, UPLO).eigenvectors
-    return _uf.real(_diag(_mm(_H(v), _mm(_herm(g), v))))
+    dw = _uf.real(_diag(_mm(_H(v), _mm(_herm(g), v))))
+    # At a repeated eigenvalue only the cluster's mean moves linearly: its derivative is
+    # the one returned for each member (exact for sums, the minimum-norm choice).
+    return _cluster_mean(dw, _same_pairs(ans))
 
 
 defvjp(eigvalsh, _eigvalsh_vjp)
@@ -745,11 +827,22 @@ def _eig_packed_raw(a):
 
 
 _eig_packed = _prim(_eig_packed_raw, "eig")
+_EIG_WORDS = ("eigenvalues", "eigenvectors", "eigvals")
+
+
+def _refuse_repeated_eig(w):
+    if _same_pairs(w) is not None:
+        raise ValueError(
+            "eig: the matrix has a repeated eigenvalue; eigenvalues and eigenvectors of a "
+            "general matrix are not differentiable there (a defective matrix perturbs like "
+            "a square root). For a symmetric or Hermitian matrix use eigh/eigvalsh."
+        )
 
 
 def _eig_jvp(g, ans, a):
     n = shape_of(a)[-1]
     w, v = _unpack(ans, [(n,), (n, n)])
+    _refuse_repeated_eig(w)
     c = _solve_mat(v, _mm(g, v))  # V⁻¹ dA V
     dw = _diag(c)
     dv = _mm(v, _uf.multiply(_inv_gaps(w), c))
@@ -764,8 +857,9 @@ def _eig_vjp(ans, a):
         n = shape_of(a)[-1]
         w, v = _unpack(ans, [(n,), (n, n)])
         gw, gv = _unpack(g, [(n,), (n, n)])
+        _refuse_repeated_eig(w)
         vtg = _red.sum(_uf.multiply(v, gv), axis=-2)  # diag(Vᵀ Ḡ)
-        _check_gauge("eig", "eigenvectors", _uf.imag(vtg), gv)
+        _check_clusters("eig", _EIG_WORDS, None, m=_diag_embed(vtg), check_phase=True)
         gv = _uf.subtract(gv, _uf.multiply(_uf.conj(v), _row(_uf.real(vtg))))
         cbar = _uf.add(_diag_embed(gw), _uf.multiply(_inv_gaps(w), _mm(_T(v), gv)))
         ga = _solve_mat(_T(v), _mm(cbar, _T(v)))  # V⁻ᵀ C̄ Vᵀ
@@ -816,6 +910,7 @@ array([0.+1.j, 0.-1.j])
 
 def _eigvals_vjp(ans, a):
     def vjp(g):
+        _refuse_repeated_eig(ans)
         v = eig(a).eigenvectors
         ga = _solve_mat(_T(v), _mm(_diag_embed(g), _T(v)))
         return _real_if(a, ga)
@@ -828,6 +923,7 @@ defjvp(eigvals, lambda g, ans, a: _eigvals_jvp(g, a))
 
 
 def _eigvals_jvp(g, a):
+    _refuse_repeated_eig(eigvals(getval(a)))
     v = eig(a).eigenvectors
     return _diag(_solve_mat(v, _mm(g, v)))
 
@@ -841,6 +937,23 @@ def _svd_packed_raw(a, full_matrices=True, hermitian=False):
 
 
 _svd_packed = _prim(_svd_packed_raw, "svd")
+_SVD_WORDS = ("singular values", "singular vectors", "svdvals")
+
+
+def _refuse_rank_deficient(s, m, n):
+    sv = getval(s)
+    if (
+        m != n
+        and sv.size
+        and _np.any(
+            sv[..., -1] <= 64 * max(m, n) * _np.finfo(_np.result_type(sv, float)).eps * sv[..., 0]
+        )
+    ):
+        raise ValueError(
+            "svd: the matrix is not of full rank, so the singular vectors of its zero "
+            "singular values are not determined and have no derivative. Use svdvals (or "
+            "compute_uv=False) for the values, or a full-rank input."
+        )
 
 
 def _svd_specs(a, full_matrices):
@@ -873,8 +986,11 @@ def _svd_jvp(g, ans, a, full_matrices=True, hermitian=False):
     u1 = _take_cols(u, 0, k)
     v1 = _take_cols(_H(vh), 0, k)
     dp = _mm(_H(u1), _mm(g, v1))
+    same = _same_pairs(s)
+    _refuse_rank_deficient(s, m, n)
+    _check_clusters("svd", _SVD_WORDS, same, c=dp)
     ds = _uf.real(_diag(dp)) if _is_cplx(dp) else _diag(dp)
-    f = _inv_gaps(s, squared=True)
+    f = _inv_gaps(s, squared=True, same=same)
     s_row = _row(s)
     s_col = _col(s)
     inv_s = _safe_recip(s)
@@ -951,9 +1067,12 @@ def _svd_vjp(ans, a, full_matrices=True, hermitian=False):
             gv1 = _uf.subtract(gv1, _mm(_conj(v2), _mm(_H(gv2), _conj(v1))))
         j = _mm(_T(u1), gu1)
         kk = _mm(_T(v1), gv1)
-        if _is_cplx(u):
-            _check_gauge("svd", "singular vectors", _uf.imag(_uf.add(_diag(j), _diag(kk))), j)
-        f = _inv_gaps(s, squared=True)
+        same = _same_pairs(s)
+        _refuse_rank_deficient(s, m, n)
+        _check_clusters(
+            "svd", _SVD_WORDS, same, gvals=gs, m=_uf.add(j, kk), check_phase=_is_cplx(u)
+        )
+        f = _inv_gaps(s, squared=True, same=same)
         inv_s = _safe_recip(s)
         pbar = _diag_embed(gs)
         pbar = _uf.add(pbar, _uf.multiply(_uf.multiply(f, _uf.subtract(j, _H(j))), _row(s)))
@@ -1021,6 +1140,7 @@ array([4., 3.])
 
 def _svdvals_vjp(ans, x):
     def vjp(g):
+        _check_clusters("svdvals", _SVD_WORDS, _same_pairs(ans), gvals=g)
         u, _, vh = svd(x, full_matrices=False)
         ga = _mm(_conj(u), _mm(_diag_embed(g), _conj(vh)))
         return _real_if(x, ga)
@@ -1031,7 +1151,8 @@ def _svdvals_vjp(ans, x):
 def _svdvals_jvp(g, ans, x):
     u, _, vh = svd(x, full_matrices=False)
     dp = _diag(_mm(_H(u), _mm(g, _H(vh))))
-    return _uf.real(dp) if _is_cplx(dp) else dp
+    dp = _uf.real(dp) if _is_cplx(dp) else dp
+    return _cluster_mean(dp, _same_pairs(ans))
 
 
 defvjp(svdvals, _svdvals_vjp)
