@@ -212,7 +212,9 @@ def test_max_norm_splits_ties_evenly():
 
 
 # The values there are SciPy's, with SciPy's own warnings (singular matrix, log of 0).
-@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning", "ignore::RuntimeWarning")
+@pytest.mark.filterwarnings(
+    "ignore::scipy.linalg.LinAlgWarning", "ignore::RuntimeWarning", "ignore:The logm input"
+)
 @pytest.mark.parametrize("fun", [sla.sqrtm, sla.logm], ids=["sqrtm", "logm"])
 def test_matrix_function_derivative_off_its_domain_raises(fun):
     singular = onp.diag([1.0, 0.0])

@@ -356,15 +356,15 @@ def lu_factor(a, overwrite_a: bool = False, check_finite: bool = True):
     >>> piv
     array([1, 1], dtype=int32)
     """
-    lu_val, piv = _sl.lu_factor(getval(a), check_finite=check_finite)
     if not _traced(a):
-        return lu_val, piv
+        return _sl.lu_factor(a, check_finite=check_finite)
     m, n = shape_of(a)[-2:]
     if m != n:
         raise ValueError(
             f"lu_factor: the derivative needs a square matrix, got shape {shape_of(a)}; "
             "use scipy.linalg.lu_factor on a square matrix or stop_gradient the input"
         )
+    lu_val, piv = _sl.lu_factor(getval(a), check_finite=check_finite)
     return _lu(a, lu=lu_val, piv=piv), piv
 
 
