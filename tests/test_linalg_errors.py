@@ -97,7 +97,7 @@ def test_invalid_matrix_and_vector_norm_order():
     ]:
         expected = numpy_error(theirs, x, **kw)
         with pytest.raises(type(expected)) as info:
-            grad(lambda x: fun(x, **kw))(x)
+            grad(lambda x, fun=fun, kw=kw: fun(x, **kw))(x)
         assert str(info.value) == str(expected)
 
 
