@@ -136,6 +136,7 @@ class Spec(NamedTuple):
     modes: tuple = ("fwd", "rev")
 
 
+# fmt: off
 SPECS = [
     # inverses, determinants, solves
     Spec("inv", la.inv, (wc(3, 3),)),
@@ -147,11 +148,7 @@ SPECS = [
     Spec("det_1x1", la.det, (wc(1, 1),)),
     Spec("slogdet", lambda a: la.slogdet(a)[1], (wc(3, 3),)),
     Spec("slogdet_stack", lambda a: la.slogdet(a)[1], (wc(2, 3, 3),)),
-    Spec(
-        "slogdet_negdet",
-        lambda a: la.slogdet(a)[1],
-        (onp.diag([1.0, -2.0, 3.0]) + 0.1 * gen(3, 3),),
-    ),
+    Spec("slogdet_negdet", lambda a: la.slogdet(a)[1], (onp.diag([1.0, -2.0, 3.0]) + 0.1 * gen(3, 3),)),
     Spec("slogdet_complex", lambda a: la.slogdet(a), (cwc(3, 3),)),
     Spec("solve_vec", la.solve, (wc(3, 3), gen(3))),
     Spec("solve_stack_vec", la.solve, (wc(2, 3, 3), gen(3))),
@@ -159,16 +156,7 @@ SPECS = [
     Spec("solve_bcast_a", la.solve, (wc(3, 3), gen(2, 3, 2))),
     Spec("solve_bcast_b", la.solve, (wc(2, 3, 3), gen(3, 1))),
     Spec("solve_complex", la.solve, (cwc(3, 3), cgen(3, 2))),
-    Spec(
-        "solve_real_a_complex_b",
-        la.solve,
-        (
-            wc(3, 3),
-            cgen(
-                3,
-            ),
-        ),
-    ),
+    Spec("solve_real_a_complex_b", la.solve, (wc(3, 3), cgen(3))),
     Spec("pinv_tall", la.pinv, (gen(4, 3),)),
     Spec("pinv_wide_stack", la.pinv, (gen(2, 2, 3),)),
     Spec("pinv_complex", la.pinv, (cgen(3, 2),)),
@@ -180,18 +168,10 @@ SPECS = [
     Spec("matrix_power_neg2", lambda a: la.matrix_power(a, -2), (wc(3, 3),)),
     Spec("matrix_power_1", lambda a: la.matrix_power(a, 1), (gen(3, 3),)),
     Spec("multi_dot_vecs", lambda a, b, c: la.multi_dot([a, b, c]), (gen(3), gen(3, 4), gen(4))),
-    Spec(
-        "multi_dot_4",
-        lambda a, b, c, d: la.multi_dot([a, b, c, d]),
-        (gen(5, 2), gen(2, 6), gen(6, 1), gen(1, 3)),
-    ),
+    Spec("multi_dot_4", lambda a, b, c, d: la.multi_dot([a, b, c, d]), (gen(5, 2), gen(2, 6), gen(6, 1), gen(1, 3))),
     Spec("tensorinv", lambda a: la.tensorinv(a, ind=1), (wc(4, 4).reshape(4, 2, 2),)),
     Spec("tensorsolve", la.tensorsolve, (wc(4, 4).reshape(2, 2, 4), gen(2, 2))),
-    Spec(
-        "tensorsolve_axes",
-        lambda a, b: la.tensorsolve(a, b, axes=(0,)),
-        (wc(4, 4).reshape(4, 2, 2), gen(2, 2)),
-    ),
+    Spec("tensorsolve_axes", lambda a, b: la.tensorsolve(a, b, axes=(0,)), (wc(4, 4).reshape(4, 2, 2), gen(2, 2))),
     # factorizations
     Spec("cholesky", lambda a: la.cholesky(sym(a)), (spd(3, 3),)),
     Spec("cholesky_stack", lambda a: la.cholesky(sym(a)), (spd(2, 3, 3),)),
@@ -241,9 +221,7 @@ SPECS = [
     Spec("norm_mat_inf", lambda x: la.norm(x, onp.inf), (gen(3, 4),)),
     Spec("norm_mat_neginf", lambda x: la.norm(x, -onp.inf, axis=(1, 0)), (gen(3, 4),)),
     Spec("vector_norm", lambda x: la.vector_norm(x, axis=(0, 2), ord=3), (gen(2, 3, 2),)),
-    Spec(
-        "matrix_norm_stack", lambda x: la.matrix_norm(x, ord="nuc", keepdims=True), (gen(2, 3, 3),)
-    ),
+    Spec("matrix_norm_stack", lambda x: la.matrix_norm(x, ord="nuc", keepdims=True), (gen(2, 3, 3),) ),
     Spec("cond", la.cond, (wc(2, 3, 3),)),
     Spec("cond_neg2", lambda x: la.cond(x, -2), (gen(4, 3),)),
     Spec("cond_fro", lambda x: la.cond(x, "fro"), (wc(3, 3),)),
@@ -255,53 +233,31 @@ SPECS = [
     Spec("logm", sla.logm, (near_identity(3, 3),)),
     Spec("sqrtm", sla.sqrtm, (near_identity(3, 3),)),
     Spec("sqrtm_spd", sla.sqrtm, (spd(3, 3),)),
-    Spec(
-        "solve_triangular_lower",
-        lambda a, b: sla.solve_triangular(a, b, lower=True),
-        (wc(3, 3), gen(3)),
-    ),
-    Spec(
-        "solve_triangular_T_unit",
-        lambda a, b: sla.solve_triangular(a, b, trans="T", unit_diagonal=True),
-        (wc(2, 3, 3), gen(2, 3, 2)),
-    ),
-    Spec(
-        "solve_triangular_C",
-        lambda a, b: sla.solve_triangular(a, b, trans=2, lower=True),
-        (cwc(3, 3), cgen(3, 2)),
-    ),
-    Spec(
-        "cho_solve_upper",
-        lambda a, b: sla.cho_solve(sla.cho_factor(sym(a)), b),
-        (spd(3, 3), gen(3, 2)),
-    ),
-    Spec(
-        "cho_solve_lower",
-        lambda a, b: sla.cho_solve(sla.cho_factor(sym(a), lower=True), b),
-        (spd(3, 3), gen(3)),
-    ),
+    Spec("solve_triangular_lower", lambda a, b: sla.solve_triangular(a, b, lower=True), (wc(3, 3), gen(3))),
+    Spec("solve_triangular_T_unit", lambda a, b: sla.solve_triangular(a, b, trans="T", unit_diagonal=True), (wc(2, 3, 3), gen(2, 3, 2))),
+    Spec("solve_triangular_C", lambda a, b: sla.solve_triangular(a, b, trans=2, lower=True), (cwc(3, 3), cgen(3, 2))),
+    Spec("cho_solve_upper", lambda a, b: sla.cho_solve(sla.cho_factor(sym(a)), b), (spd(3, 3), gen(3, 2))),
+    Spec("cho_solve_lower", lambda a, b: sla.cho_solve(sla.cho_factor(sym(a), lower=True), b), (spd(3, 3), gen(3))),
     Spec("lu_factor", lambda a: sla.lu_factor(a)[0], (gen(2, 3, 3),)),
     Spec("lu_solve", lambda a, b: sla.lu_solve(sla.lu_factor(a), b), (gen(3, 3), gen(3))),
-    Spec(
-        "lu_solve_T",
-        lambda a, b: sla.lu_solve(sla.lu_factor(a), b, trans=1),
-        (gen(3, 3), gen(3, 2)),
-    ),
+    Spec("lu_solve_T", lambda a, b: sla.lu_solve(sla.lu_factor(a), b, trans=1), (gen(3, 3), gen(3, 2))),
     Spec("solve_sylvester", sla.solve_sylvester, (wc(3, 3), wc(2, 2), gen(3, 2))),
-    Spec(
-        "solve_continuous_lyapunov",
-        sla.solve_continuous_lyapunov,
-        (wc(3, 3) - 4.0 * onp.eye(3), gen(3, 3)),
-    ),
+    Spec("solve_continuous_lyapunov", sla.solve_continuous_lyapunov, (wc(3, 3) - 4.0 * onp.eye(3), gen(3, 3))),
     Spec("scipy_cholesky", lambda a: sla.cholesky(sym(a)), (spd(3, 3),)),
     Spec("scipy_qr_full", lambda a: sla.qr(a)[1], (gen(3, 3),)),
     Spec("scipy_eigh_vals", lambda a: sla.eigh(sym(a), eigvals_only=True), (gen(3, 3),)),
-    Spec(
-        "scipy_solve_transposed", lambda a, b: sla.solve(a, b, transposed=True), (wc(3, 3), gen(3))
-    ),
+    Spec("scipy_solve_transposed", lambda a, b: sla.solve(a, b, transposed=True), (wc(3, 3), gen(3)) ),
     Spec("scipy_pinv", sla.pinv, (gen(3, 2),)),
     Spec("scipy_lstsq", lambda a, b: sla.lstsq(a, b)[0], (gen(4, 2), gen(4))),
+    # scipy.linalg on stacks
+    Spec("logm_stack", sla.logm, (near_identity(2, 2, 2),)),
+    Spec("sqrtm_stack", sla.sqrtm, (near_identity(2, 3, 3),)),
+    Spec("lu_solve_stack", lambda a, b: sla.lu_solve(sla.lu_factor(a), b), (gen(2, 3, 3), gen(2, 3, 2))),
+    Spec("cho_solve_stack", lambda a, b: sla.cho_solve(sla.cho_factor(sym(a)), b), (spd(2, 3, 3), gen(2, 3, 1))),
+    Spec("solve_sylvester_stack", sla.solve_sylvester, (wc(2, 3, 3), wc(2, 2, 2), gen(2, 3, 2))),
+    Spec("lyapunov_stack", sla.solve_continuous_lyapunov, (wc(2, 2, 2) - 4.0 * onp.eye(2), gen(2, 2, 2))),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])

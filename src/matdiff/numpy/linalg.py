@@ -1810,6 +1810,14 @@ def tensorsolve(a, b, axes=None):
 
 matrix_rank = nondifferentiable(_la.matrix_rank, "matrix_rank")
 matrix_rank.__module__ = "matdiff.numpy.linalg"
+matrix_rank.__doc__ = """The rank of each matrix in a stack (``numpy.linalg.matrix_rank``).
+
+An integer: it has no derivative, and traced input is read as its value.
+
+>>> import matdiff.numpy as np
+>>> int(np.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]])))
+1
+"""
 wrapped_for[_la.matrix_rank] = matrix_rank
 
 
