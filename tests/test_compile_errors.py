@@ -126,3 +126,13 @@ def test_traced_keyword_argument_of_a_primitive():
     with pytest.raises(StagingError, match="keyword argument scale is traced"):
         jit(lambda x: scaled(x, scale=x))(X)
     onp.testing.assert_allclose(jit(lambda x: scaled(x, scale=2.0))(X), 2.0 * X)
+
+
+def test_methods_of_recorded_values():
+    f = jit(lambda x: x * stop_gradient(x).copy().clip(-1.0, 1.0).real.squeeze())
+    for point in (X, X * 3.0):
+        onp.testing.assert_allclose(f(point), point * onp.clip(point, -1.0, 1.0))
+    with pytest.raises(StagingError, match=r"\.byteswap of a derivative-free.*np.byteswap"):
+        jit(lambda x: x * stop_gradient(x).byteswap())(X)
+    # Probes with a default still work.
+    jit(lambda x: x * (getattr(stop_gradient(x), "flags", None) is None))(X)

@@ -513,6 +513,50 @@ class StagedValue:
     def conj(self):
         return _np.conj(self)
 
+    @property
+    def real(self):
+        return _np.real(self)
+
+    @property
+    def imag(self):
+        return _np.imag(self)
+
+    def copy(self):
+        return _np.copy(self)
+
+    def flatten(self):
+        return _np.ravel(self)
+
+    def squeeze(self, axis=None):
+        return _np.squeeze(self, axis=axis)
+
+    def swapaxes(self, a, b):
+        return _np.swapaxes(self, a, b)
+
+    def mean(self, axis=None, keepdims=False):
+        return _np.mean(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _np.cumsum(self, axis=axis)
+
+    def clip(self, a_min=None, a_max=None):
+        return _np.clip(self, a_min, a_max)
+
+    def round(self, decimals=0):
+        return _np.round(self, decimals)
+
+    def nonzero(self):
+        return _np.nonzero(self)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise _UnsupportedAttribute(
+            f"jit: .{name} of a derivative-free traced value (one computed by NumPy from "
+            f"getval or stop_gradient) is not supported while staging ({_user_site()}); "
+            f"call the NumPy function instead, e.g. np.{name}(x), which is recorded"
+        )
+
     def __neg__(self):
         return _np.negative(self)
 
@@ -521,6 +565,10 @@ class StagedValue:
 
     def __invert__(self):
         return _np.invert(self)
+
+
+class _UnsupportedAttribute(StagingError, AttributeError):
+    """Also an AttributeError, so that getattr(x, name, default) probes still work."""
 
 
 def _binary(ufunc):
