@@ -31,7 +31,14 @@ from ..numpy.indexing import getitem as _getitem
 from ..tracer import Box, Trace, box_types, getval, register_box
 from .ir import Eqn, Lit, Program, Var, guard, prim_name
 
-__all__ = ["StagingError", "StagingTrace", "StagedBox", "StagedValue", "stage"]
+__all__ = [
+    "StagingError",
+    "CapturedTracedValue",
+    "StagingTrace",
+    "StagedBox",
+    "StagedValue",
+    "stage",
+]
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(_np.__file__)
@@ -180,10 +187,10 @@ class StagingTrace(Trace):
         error = None
         for a in args:
             if type(a) is StagedValue:
+                if a.trace is not self:
+                    raise _foreign(name)
                 if a.var is None:
                     error = a.error
-                elif a.trace is not self:
-                    error = str(_foreign(name))
                 inputs.append(a.var)
             elif _contains_traced(a):
                 error = (
@@ -235,8 +242,12 @@ class StagingTrace(Trace):
         return Lit(o)
 
 
+class CapturedTracedValue(StagingError):
+    """The function closes over a value traced by an enclosing transformation."""
+
+
 def _foreign(where: str) -> StagingError:
-    return StagingError(
+    return CapturedTracedValue(
         f"jit: {where} got a value traced by an enclosing transformation (grad, jvp, or an "
         "outer jit), captured from outside the jitted function. A jitted function sees only "
         "its arguments as traced: pass that value as an argument of the jitted function."
