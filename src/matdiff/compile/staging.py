@@ -120,15 +120,16 @@ class StagingTrace(Trace):
                 inputs.append(boxes[k]._node)
                 k += 1
             else:
-                inputs.append(self.atom(a, prim_name(fun)))
+                inputs.append(self.atom(a, fun))
         if type(ans) is StagedValue:
             # The eager computation ran raw NumPy on a staged operand and recorded that too;
             # the equation below supersedes it, and dead-code elimination drops it.
             ans = ans.value
-        _check_static(kwargs, prim_name(fun))
+        if kwargs:
+            _check_static(kwargs, fun)
         if fun is _getitem:
-            _check_index(inputs[1] if len(inputs) > 1 else None, prim_name(fun))
-        var = Var(_np.shape(ans), _dtype_of(ans, prim_name(fun)))
+            _check_index(inputs[1] if len(inputs) > 1 else None, "getitem")
+        var = Var(_np.shape(ans), _dtype_of(ans, fun))
         self.eqns.append(Eqn(fun, tuple(inputs), dict(kwargs), var))
         return StagedBox(ans, self, var)
 
@@ -140,20 +141,20 @@ class StagingTrace(Trace):
                 "from the jitted function instead."
             )
 
-    def atom(self, a: Any, where: str):
-        """The operand for argument value ``a``: its variable if staged, else a literal."""
+    def atom(self, a: Any, fun: Callable):
+        """The operand for an argument ``a`` of ``fun``: its variable if staged, else a literal."""
         t = type(a)
         if t is StagedValue:
             if a.trace is not self:
-                raise _foreign(where)
+                raise _foreign(prim_name(fun))
             return self.value_var(a)
         if t in box_types:
             if t is StagedBox and a._trace is self:
                 return a._node
-            raise _foreign(where)
+            raise _foreign(prim_name(fun))
         if _contains_traced(a):
             raise StagingError(
-                f"jit: {where} got a traced value inside a {t.__name__}; only top-level "
+                f"jit: {prim_name(fun)} got a traced value inside a {t.__name__}; only top-level "
                 "array arguments can be traced. Pass the traced values as separate arguments."
             )
         return Lit(a)
@@ -258,10 +259,10 @@ def _is_arraylike(v: Any) -> bool:
     return isinstance(v, (_np.ndarray, _np.generic, float, int, complex, bool))
 
 
-def _dtype_of(ans: Any, where: str) -> _np.dtype:
+def _dtype_of(ans: Any, fun: Callable) -> _np.dtype:
     if not _is_arraylike(ans):
         raise StagingError(
-            f"jit: {where} returned a {type(ans).__name__}, which cannot be recorded; "
+            f"jit: {prim_name(fun)} returned a {type(ans).__name__}, which cannot be recorded; "
             "only array results can be staged"
         )
     return _np.result_type(ans)
@@ -278,12 +279,12 @@ def _contains_traced(v: Any) -> bool:
     return False
 
 
-def _check_static(kwargs: dict, where: str) -> None:
+def _check_static(kwargs: dict, fun: Callable) -> None:
     for key, v in kwargs.items():
         if _contains_traced(v):
             raise StagingError(
-                f"jit: {where}: keyword argument {key} is traced, but keyword arguments of "
-                "primitives are static; pass it positionally or make it a constant"
+                f"jit: {prim_name(fun)}: keyword argument {key} is traced, but keyword "
+                "arguments of primitives are static; pass it positionally or make it a constant"
             )
 
 
