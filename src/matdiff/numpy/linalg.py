@@ -597,22 +597,30 @@ def _det_raw(a):
     if f is None:
         return _la.det(a)
     lu, piv, info, getri = f
-    sign, logabs = _lu_logdet(lu, piv)
-    ans = (sign * _np.exp(logabs)).astype(lu.dtype)[()] if info == 0 else lu.dtype.type(0)
-    _lu_slot[0] = (ans, a, lu, piv, info, getri, sign)
+    # As LAPACK-based det does: the product of U's diagonal, signed by the pivots.
+    swaps = _np.count_nonzero(piv != _np.arange(piv.shape[0]))
+    ans = ((-1) ** swaps * _np.prod(_np.diagonal(lu))).astype(lu.dtype)[()]
+    _lu_slot[0] = (ans, a, lu, piv, info, getri, None)
     return ans
 
 
-det = _prim(_det_raw, "det", _la.det)
-det.__doc__ = """The determinant of each matrix in a stack: ``numpy.linalg.det``.
+_det = _prim(_det_raw, "det")
 
-d det X = det(X) ⟨X⁻ᵀ, dX⟩ (Matrix Cookbook eq. 49). At a singular matrix the gradient
-(the adjugate) is not computed: the backward pass raises ``LinAlgError``.
 
->>> import matdiff.numpy as np
->>> float(np.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]])))
-5.000000000000001
-"""
+@_public(_la.det)
+def det(a):
+    """The determinant of each matrix in a stack: ``numpy.linalg.det``.
+
+    d det X = det(X) ⟨X⁻ᵀ, dX⟩ (Matrix Cookbook eq. 49). At a singular matrix the gradient
+    (the adjugate) is not computed: the backward pass raises ``LinAlgError``.
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]])))
+    5.000000000000001
+    """
+    if not _traced(a):
+        return _la.det(a)
+    return _det(a)
 
 
 def _det_vjp(ans, a):
@@ -622,8 +630,8 @@ def _det_vjp(ans, a):
     return vjp
 
 
-defvjp(det, _det_vjp)
-defjvp(det, lambda g, ans, a: _uf.multiply(ans, _trace(_solve_mat(a, g))))
+defvjp(_det, _det_vjp)
+defjvp(_det, lambda g, ans, a: _uf.multiply(ans, _trace(_solve_mat(a, g))))
 
 
 # ---------------------------------------------------------------- cholesky
