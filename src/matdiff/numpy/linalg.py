@@ -143,6 +143,8 @@ def _real_if(like, x):
     return x
 
 
+ArrayLike = Any  # an array, a number, a nested list, or a traced value
+
 _mm = _prod.matmul
 
 
@@ -461,7 +463,7 @@ defjvp(
 
 
 @_public(_la.solve)
-def solve(a, b):
+def solve(a: ArrayLike, b: ArrayLike) -> Any:
     """Solve ``a @ x = b`` for ``x``; ``b`` is a vector when it is 1-D (NumPy 2 rules).
 
     >>> import matdiff.numpy as np
@@ -566,7 +568,7 @@ defjvp(_logabsdet, lambda g, ans, a: _uf.real(_trace(_solve_mat(a, g))))
 
 
 @_public(_la.slogdet)
-def slogdet(a):
+def slogdet(a: ArrayLike) -> Any:
     """``(sign, log|det a|)`` of each matrix in a stack, as ``numpy.linalg.slogdet``.
 
     ``logabsdet`` is differentiable (gradient X⁻ᵀ, Matrix Cookbook eq. 57); ``sign`` is
@@ -608,7 +610,7 @@ _det = _prim(_det_raw, "det")
 
 
 @_public(_la.det)
-def det(a):
+def det(a: ArrayLike) -> Any:
     """The determinant of each matrix in a stack: ``numpy.linalg.det``.
 
     d det X = det(X) ⟨X⁻ᵀ, dX⟩ (Matrix Cookbook eq. 49). At a singular matrix the gradient
@@ -681,7 +683,7 @@ defjvp(_cholesky, _cholesky_jvp)
 
 
 @_public(_la.cholesky)
-def cholesky(a, /, *, upper: bool = False):
+def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Any:
     """The Cholesky factor ``L`` (``a = L Lᴴ``), or ``Lᴴ`` with ``upper=True``.
 
     Reads the lower (upper) triangle, as NumPy does; derivatives are along Hermitian
@@ -782,7 +784,7 @@ defjvp(_eigh_packed, _eigh_jvp)
 
 
 @_public(_la.eigh)
-def eigh(a, UPLO: str = "L"):
+def eigh(a: ArrayLike, UPLO: str = "L") -> Any:
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric/Hermitian matrices.
 
     Derivatives are along symmetric perturbations. The eigenvectors are defined up to
@@ -895,7 +897,7 @@ defjvp(_eig_packed, _eig_jvp)
 
 
 @_public(_la.eig)
-def eig(a):
+def eig(a: ArrayLike) -> Any:
     """Eigenvalues and unit-norm right eigenvectors of general square matrices.
 
     Traced results are complex (a real matrix may have complex eigenvalues, and their
@@ -1121,7 +1123,9 @@ defjvp(_svd_packed, _svd_jvp)
 
 
 @_public(_la.svd)
-def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
+def svd(
+    a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
+) -> Any:
     """Singular value decomposition ``a = U @ diag(S) @ Vh`` of each matrix in a stack.
 
     Singular vectors are defined up to sign (phase) and, with ``full_matrices=True``, the
@@ -1290,7 +1294,7 @@ defjvp(_qr_packed, _qr_jvp)
 
 
 @_public(_la.qr)
-def qr(a, mode: str = "reduced"):
+def qr(a: ArrayLike, mode: str = "reduced") -> Any:
     """QR factorization of each matrix in a stack; ``mode`` is reduced, complete or r.
 
     Differentiable where the leading ``min(m, n)`` columns are linearly independent. With
@@ -1366,7 +1370,7 @@ defjvp(_pinv, _pinv_jvp)
 
 
 @_public(_la.pinv)
-def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None):
+def pinv(a: ArrayLike, rcond=None, hermitian: bool = False, *, rtol=None) -> Any:
     """The Moore–Penrose pseudo-inverse of each matrix in a stack.
 
     Differentiable where the rank is locally constant (the derivative of Golub and
@@ -1381,7 +1385,7 @@ def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None):
 
 
 @_public(_la.lstsq)
-def lstsq(a, b, rcond=None):
+def lstsq(a: ArrayLike, b: ArrayLike, rcond=None) -> Any:
     """Least-squares solution ``x`` minimizing ``|b - a x|``: ``(x, residuals, rank, s)``.
 
     As ``numpy.linalg.lstsq`` (2-D ``a``; ``b`` 1-D or 2-D). ``x`` is the minimum-norm
@@ -1530,7 +1534,7 @@ def _vector_norm_impl(x, ord, axis, keepdims):
 
 
 @_public(getattr(_la, "vector_norm", None))
-def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
+def vector_norm(x: ArrayLike, /, *, axis=None, keepdims: bool = False, ord=2) -> Any:
     """``numpy.linalg.vector_norm``: the ``ord``-norm over ``axis`` (all axes by default).
 
     At ``x = 0`` the gradient is the subgradient 0, not NaN; ``ord=inf`` splits the
@@ -1594,7 +1598,7 @@ def _matrix_norm_axes(x, ord, axes, keepdims):
 
 
 @_public(getattr(_la, "matrix_norm", None))
-def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
+def matrix_norm(x: ArrayLike, /, *, keepdims: bool = False, ord="fro") -> Any:
     """``numpy.linalg.matrix_norm``: the norm of each matrix (last two axes) in a stack.
 
     ``ord`` is ``'fro'``, ``'nuc'``, 1, -1, 2, -2, inf or -inf. ``ord=2`` is the largest
@@ -1612,7 +1616,7 @@ def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
 
 
 @_public(_la.norm)
-def norm(x, ord=None, axis=None, keepdims: bool = False):
+def norm(x: ArrayLike, ord=None, axis=None, keepdims: bool = False) -> Any:
     """``numpy.linalg.norm``: vector norms over one axis, matrix norms over two.
 
     Vector ``ord``: None/2, 1, inf, -inf, 0, any p. Matrix ``ord``: None/'fro', 'nuc',
@@ -1646,7 +1650,7 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
 
 
 @_public(_la.matrix_power)
-def matrix_power(a, n: int):
+def matrix_power(a: ArrayLike, n: int) -> Any:
     """``a`` raised to the integer power ``n`` (negative: of the inverse), by squaring.
 
     >>> import matdiff.numpy as np
@@ -1696,7 +1700,7 @@ def _chain_order(dims):
 
 
 @_public(_la.multi_dot)
-def multi_dot(arrays: Sequence, *, out=None):
+def multi_dot(arrays: Sequence, *, out=None) -> Any:
     """The product of a chain of matrices, multiplied in the cheapest order.
 
     The first array may be 1-D (a row vector), the last 1-D (a column vector).
@@ -1746,7 +1750,7 @@ def multi_dot(arrays: Sequence, *, out=None):
 
 
 @_public(_la.cond)
-def cond(x, p=None):
+def cond(x: ArrayLike, p=None) -> Any:
     """The condition number of each matrix in a stack, in the norm ``p``.
 
     ``p`` None/2/-2 uses singular values; others use ``norm(x, p) * norm(inv(x), p)``.
@@ -1767,7 +1771,7 @@ def cond(x, p=None):
 
 
 @_public(_la.tensorinv)
-def tensorinv(a, ind: int = 2):
+def tensorinv(a: ArrayLike, ind: int = 2) -> Any:
     """The inverse of ``a`` as a linear map from its last axes to its first ``ind`` axes.
 
     >>> import matdiff.numpy as np
@@ -1789,7 +1793,7 @@ def tensorinv(a, ind: int = 2):
 
 
 @_public(_la.tensorsolve)
-def tensorsolve(a, b, axes=None):
+def tensorsolve(a: ArrayLike, b: ArrayLike, axes=None) -> Any:
     """Solve ``tensordot(a, x, axes=x.ndim) = b`` for ``x``.
 
     >>> import matdiff.numpy as np
@@ -1830,7 +1834,7 @@ wrapped_for[_la.matrix_rank] = matrix_rank
 
 
 @_public(getattr(_la, "matrix_transpose", None))
-def matrix_transpose(x, /):
+def matrix_transpose(x: ArrayLike, /) -> Any:
     """Swap the last two axes of a stack of matrices.
 
     >>> import matdiff.numpy as np
