@@ -200,6 +200,8 @@ SPECS = [
     Spec("svd_full_tall", lambda a: svd_view(a, True), (gen(5, 3),)),
     Spec("svd_full_wide", lambda a: svd_view(a, True), (gen(2, 4),)),
     Spec("svd_complex", svd_view, (cgen(3, 2),)),
+    Spec("svd_hermitian", lambda a: (lambda r: ((r[0] * r[1][..., None, :]) @ r[2], r[1]))(la.svd(sym(a), hermitian=True)), (distinct_sym(3, 3),)),
+    Spec("qr_wide_stack", la.qr, (gen(2, 2, 3),)),
     Spec("svd_compute_uv_false", lambda a: la.svd(a, compute_uv=False), (gen(2, 3, 4),)),
     Spec("svdvals", la.svdvals, (gen(4, 3),)),
     Spec("svdvals_complex", la.svdvals, (cgen(3, 3),)),

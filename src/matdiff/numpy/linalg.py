@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as _np
+import scipy.linalg as _scipy_linalg
 import scipy.linalg.lapack as _lapack
 from numpy.linalg import LinAlgError
 
@@ -701,9 +702,7 @@ def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Any:
 
 
 def _solve_tri_raw(a, b, lower=True):
-    import scipy.linalg as _sl
-
-    return _sl.solve_triangular(a, b, lower=lower, check_finite=False)
+    return _scipy_linalg.solve_triangular(a, b, lower=lower, check_finite=False)
 
 
 _solve_tri = _prim(_solve_tri_raw, "solve_triangular")
@@ -943,11 +942,11 @@ def _eigvals_vjp(ans, a):
 
 
 defvjp(eigvals, _eigvals_vjp)
-defjvp(eigvals, lambda g, ans, a: _eigvals_jvp(g, a))
+defjvp(eigvals, lambda g, ans, a: _eigvals_jvp(g, ans, a))
 
 
-def _eigvals_jvp(g, a):
-    _refuse_repeated_eig(eigvals(getval(a)))
+def _eigvals_jvp(g, ans, a):
+    _refuse_repeated_eig(ans)
     v = eig(a).eigenvectors
     return _diag(_solve_mat(v, _mm(g, v)))
 
