@@ -235,7 +235,11 @@ def test_bad_arguments_raise_clear_errors():
         odeint(f, Y0, T, 1.0, Dfun=None)
     with pytest.raises(ValueError, match="odeint: t must be a 1-D array"):
         grad(lambda y0: np.sum(odeint(f, y0, onp.zeros((2, 2)), 1.0)))(Y0)
+    with pytest.raises(TypeError, match="odeint: a leaf of args \\(0\\) has type str"):
+        odeint(lambda y, t, s: -y, Y0, T, "fast")
     g = lambda t, y: -y
+    with pytest.raises(TypeError, match="solve_ivp: a leaf of args \\(1\\) has type object"):
+        solve_ivp(lambda t, y, a, b: -y, (0.0, 1.0), Y0, args=(1.0, object()))
     with pytest.raises(ValueError, match="`y0` must be 1-dimensional"):
         solve_ivp(g, (0.0, 1.0), onp.ones((2, 2)))
     with pytest.raises(ValueError, match="Values in `t_eval` are not within `t_span`"):

@@ -222,6 +222,33 @@ def test_mvn_cov_gradient_is_the_textbook_one():
     onp.testing.assert_allclose(h, -P, rtol=1e-10)
 
 
+def test_hessian_forward_over_reverse_of_a_likelihood():
+    # Student-t log-likelihood in (loc, log scale) at fixed df: compare with a
+    # finite-difference Hessian of the analytic gradient.
+    x = onp.array([-1.2, 0.3, 0.8, 2.5])
+    df = 4.0
+
+    def nll(theta):
+        return -np.sum(stats.t.logpdf(x, df, theta[0], np.exp(theta[1])))
+
+    def analytic_grad(theta):
+        loc, s = theta[0], onp.exp(theta[1])
+        z = (x - loc) / s
+        w = (df + 1) * z / (df + z**2)
+        return onp.array([-onp.sum(w) / s, onp.sum(1.0 - w * z)])
+
+    theta = onp.array([0.2, -0.1])
+    onp.testing.assert_allclose(grad(nll)(theta), analytic_grad(theta), rtol=1e-12)
+    h = 1e-6
+    fd = onp.stack(
+        [
+            (analytic_grad(theta + h * e) - analytic_grad(theta - h * e)) / (2 * h)
+            for e in onp.eye(2)
+        ]
+    )
+    onp.testing.assert_allclose(hessian(nll)(theta), fd, rtol=1e-7, atol=1e-8)
+
+
 # ---------------------------------------------------------------- edges and stability
 
 

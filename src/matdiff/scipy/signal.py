@@ -16,6 +16,8 @@ array([3., 3., 3.])
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as _np
 import scipy.signal as _sig
 
@@ -91,7 +93,7 @@ def _check_mode(fname: str, mode: str) -> None:
         )
 
 
-def convolve(in1, in2, mode: str = "full", method: str = "auto"):
+def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> Any:
     """``scipy.signal.convolve``: n-dimensional convolution, differentiable in both inputs.
 
     ``mode`` is 'full', 'valid' or 'same' and ``method`` 'auto', 'direct' or 'fft', with
@@ -107,7 +109,7 @@ def convolve(in1, in2, mode: str = "full", method: str = "auto"):
     return _convolve(in1, in2, mode, method)
 
 
-def correlate(in1, in2, mode: str = "full", method: str = "auto"):
+def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> Any:
     """``scipy.signal.correlate``: the convolution of ``in1`` with ``in2`` conjugated and flipped.
 
     >>> import matdiff.numpy as np

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as _np
 import scipy.special as _sp
@@ -413,7 +414,7 @@ defvjp(_multigammaln, lambda ans, a, d: lambda g: _multiply(g, _multigammaln_der
 defjvp(_multigammaln, lambda g, ans, a, d: _multiply(g, _multigammaln_deriv(a, d)))
 
 
-def multigammaln(a, d):
+def multigammaln(a: Any, d: int) -> Any:
     """The log of the multivariate gamma function of dimension ``d``.
 
     Its derivative in ``a`` is the sum of digamma(a - j/2) for j < d; ``d`` is an integer.
@@ -788,7 +789,13 @@ defvjp(_lse, _lse_vjp_a, _lse_vjp_b)
 defjvp(_lse, _lse_jvp_a, _lse_jvp_b)
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp(
+    a: Any,
+    axis: int | tuple[int, ...] | None = None,
+    b: Any = None,
+    keepdims: bool = False,
+    return_sign: bool = False,
+) -> Any:
     """log(sum(b * exp(a))) over ``axis`` without overflow, differentiable in ``a`` and ``b``.
 
     With ``return_sign=True`` returns ``(log|sum|, sign)`` (the sign is a constant);
@@ -849,7 +856,7 @@ defvjp(
 defjvp(_log_softmax, lambda g, ans, x, axis: _subtract(g, _ksum(_multiply(_exp(ans), g), axis)))
 
 
-def softmax(x, axis=None):
+def softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
     """exp(x) / sum(exp(x)) over ``axis`` (all axes when None), as ``scipy.special.softmax``.
 
     >>> import matdiff.numpy as np
@@ -860,7 +867,7 @@ def softmax(x, axis=None):
     return _softmax(x, axis)
 
 
-def log_softmax(x, axis=None):
+def log_softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
     """x - logsumexp(x) over ``axis``, finite for large inputs, as ``scipy.special.log_softmax``.
 
     >>> import matdiff.numpy as np

@@ -104,32 +104,39 @@ class _Norm(_Continuous):
     name = "norm"
 
     def logpdf(self, x, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         z, log_s, bad = _standardize(x, loc, scale)
         val = _mnp.subtract(_mnp.multiply(-0.5, _mnp.square(z)), _mnp.add(log_s, 0.5 * _LOG_2PI))
         return _fill(val, bad, _np.nan)
 
     def cdf(self, x, loc=0.0, scale=1.0):
+        """P(X <= x)."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.ndtr(z), bad, _np.nan)
 
     def logcdf(self, x, loc=0.0, scale=1.0):
+        """log P(X <= x), finite far in the lower tail."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.log_ndtr(z), bad, _np.nan)
 
     def sf(self, x, loc=0.0, scale=1.0):
+        """P(X > x), computed without the cancellation of 1 - cdf."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.ndtr(_mnp.negative(z)), bad, _np.nan)
 
     def logsf(self, x, loc=0.0, scale=1.0):
+        """log P(X > x), finite far in the upper tail."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.log_ndtr(_mnp.negative(z)), bad, _np.nan)
 
     def ppf(self, q, loc=0.0, scale=1.0):
+        """The quantile function, the inverse of ``cdf``."""
         bad = _mask(lambda s: ~(s > 0), scale)
         val = _mnp.add(loc, _mnp.multiply(_safe(scale, bad, 1.0), _sp.ndtri(q)))
         return _fill(val, bad, _np.nan)
 
     def isf(self, q, loc=0.0, scale=1.0):
+        """The inverse of ``sf``."""
         return self.ppf(_mnp.subtract(1.0, q), loc, scale)
 
 
@@ -149,6 +156,7 @@ class _T(_Continuous):
     name = "t"
 
     def logpdf(self, x, df, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         z, log_s, bad_scale = _standardize(x, loc, scale)
         bad_df = _mask(lambda d: ~(d > 0), df)
         df = _safe(df, bad_df, 1.0)
@@ -189,6 +197,7 @@ class _Gamma(_Continuous):
     name = "gamma"
 
     def logpdf(self, x, a, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         return _gamma_logpdf(x, a, loc, scale)
 
 
@@ -203,6 +212,7 @@ class _Chi2(_Continuous):
     name = "chi2"
 
     def logpdf(self, x, df, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         return _gamma_logpdf(x, _mnp.multiply(0.5, df), loc, _mnp.multiply(2.0, scale))
 
 
@@ -223,6 +233,7 @@ class _Beta(_Continuous):
     name = "beta"
 
     def logpdf(self, x, a, b, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         z, log_s, bad_scale = _standardize(x, loc, scale)
         bad_ab = _mask(lambda a, b: ~((a > 0) & (b > 0)), a, b)
         a, b = _safe(a, bad_ab, 1.0), _safe(b, bad_ab, 1.0)
@@ -256,11 +267,13 @@ class _Laplace(_Continuous):
     name = "laplace"
 
     def logpdf(self, x, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         z, log_s, bad = _standardize(x, loc, scale)
         val = _mnp.negative(_mnp.add(_mnp.absolute(z), _mnp.add(log_s, math.log(2.0))))
         return _fill(val, bad, _np.nan)
 
     def cdf(self, x, loc=0.0, scale=1.0):
+        """P(X <= x)."""
         z, _, bad = _standardize(x, loc, scale)
         # Each branch sees only its own side of 0, so neither exp overflows.
         left = _np.less(getval(z), 0)
@@ -273,6 +286,7 @@ class _Laplace(_Continuous):
         return _fill(val, bad, _np.nan)
 
     def sf(self, x, loc=0.0, scale=1.0):
+        """P(X > x), computed without the cancellation of 1 - cdf."""
         return self.cdf(_mnp.negative(x), _mnp.negative(loc), scale)
 
 
@@ -287,27 +301,33 @@ class _Logistic(_Continuous):
     name = "logistic"
 
     def logpdf(self, x, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         z, log_s, bad = _standardize(x, loc, scale)
         val = _mnp.subtract(_mnp.add(_sp.log_expit(z), _sp.log_expit(_mnp.negative(z))), log_s)
         return _fill(val, bad, _np.nan)
 
     def cdf(self, x, loc=0.0, scale=1.0):
+        """P(X <= x)."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.expit(z), bad, _np.nan)
 
     def logcdf(self, x, loc=0.0, scale=1.0):
+        """log P(X <= x), finite far in the lower tail."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.log_expit(z), bad, _np.nan)
 
     def sf(self, x, loc=0.0, scale=1.0):
+        """P(X > x), computed without the cancellation of 1 - cdf."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.expit(_mnp.negative(z)), bad, _np.nan)
 
     def logsf(self, x, loc=0.0, scale=1.0):
+        """log P(X > x), finite far in the upper tail."""
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.log_expit(_mnp.negative(z)), bad, _np.nan)
 
     def ppf(self, q, loc=0.0, scale=1.0):
+        """The quantile function, the inverse of ``cdf``."""
         bad = _mask(lambda s: ~(s > 0), scale)
         val = _mnp.add(loc, _mnp.multiply(_safe(scale, bad, 1.0), _sp.logit(q)))
         return _fill(val, bad, _np.nan)
@@ -332,6 +352,7 @@ class _Poisson:
     name = "poisson"
 
     def logpmf(self, k, mu, loc=0):
+        """The log-probability of the counts ``k`` (-inf off the support, NaN for mu < 0)."""
         if isbox(k):
             raise NotDifferentiableError(
                 "poisson.logpmf: argument 'k' is being differentiated, but k is a count and "
@@ -381,6 +402,7 @@ class _Dirichlet:
     name = "dirichlet"
 
     def logpdf(self, x, alpha):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         av = _np.asarray(getval(alpha))
         if av.ndim != 1:
             raise ValueError(
@@ -512,6 +534,7 @@ class _MultivariateNormal:
     name = "multivariate_normal"
 
     def logpdf(self, x, mean=None, cov=1):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         if mean is None:
             mean = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
         d, out_shape, k, cov = _mv_setup("multivariate_normal.logpdf", x, mean, cov)
@@ -539,6 +562,7 @@ class _MultivariateT:
     name = "multivariate_t"
 
     def logpdf(self, x, loc=None, shape=1, df=1):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         if loc is None:
             loc = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
         if _np.any(_np.asarray(getval(df)) <= 0):
