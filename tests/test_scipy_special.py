@@ -82,6 +82,14 @@ SPECS += [
     ("iv_half", lambda x: sp.iv(0.5, x), [U(*POS, V)]),
     ("ive1_pos", lambda x: sp.ive(1, x), [U(0.2, 3.0, V)]),
     ("ive0_neg", lambda x: sp.ive(0, x), [U(-3.0, -0.2, V)]),
+    # incomplete gamma / beta and the t CDF: derivatives in x, shapes static
+    ("gammainc", lambda x: sp.gammainc(onp.array([0.5, 2.0, 3.5]), x), [U(0.2, 4.0, V)]),
+    ("gammainc_col_row", lambda x: sp.gammainc(onp.array([[0.7], [2.5]]), x), [U(0.2, 4.0, ROW)]),
+    ("gammaincc", lambda x: sp.gammaincc(2.5, x), [U(0.2, 4.0, M)]),
+    ("betainc", lambda x: sp.betainc(onp.array([[0.5], [2.0]]), 3.0, x), [U(0.1, 0.9, ROW)]),
+    ("betainc_scalar", lambda x: sp.betainc(1.5, 0.7, x), [U(0.1, 0.9)]),
+    ("stdtr", lambda x: sp.stdtr(onp.array([1.5, 3.0, 10.0]), x), [U(-3.0, 3.0, V)]),
+    ("stdtr_matrix", lambda x: sp.stdtr(4.0, x), [U(-3.0, 3.0, M)]),
     # binary, broadcasting: scalar with matrix, column with row, vector with matrix
     ("beta", sp.beta, [U(*POS, M), U(*POS, M)]),
     ("beta_scalar_matrix", sp.beta, [U(*POS), U(*POS, M)]),
@@ -142,9 +150,11 @@ def test_values_are_scipys(name):
     x = rng.uniform(0.2, 0.8, (4,))
     ours, theirs = getattr(sp, name), getattr(ssp, name)
     nargs = {"xlogy": 2, "xlog1py": 2, "rel_entr": 2, "kl_div": 2, "beta": 2, "betaln": 2}
-    orders = {"iv", "ive", "jv", "yv"}
+    orders = {"iv", "ive", "jv", "yv", "gammainc", "gammaincc", "stdtr"}
     if name in orders:
         args = (1.5, x)
+    elif name == "betainc":
+        args = (1.5, 2.5, x)
     else:
         args = (x,) * nargs.get(name, 1)
     onp.testing.assert_allclose(ours(*args), theirs(*args), rtol=1e-14)
@@ -241,6 +251,11 @@ def test_sinc_is_smooth_at_zero():
         (lambda v: sp.ive(v, 1.5), "'v'"),
         (lambda n: sp.polygamma(n, 1.5), "'n'"),
         (lambda d: sp.multigammaln(3.0, d), "'d'"),
+        (lambda a: sp.gammainc(a, 1.5), "'a'"),
+        (lambda a: sp.gammaincc(a, 1.5), "'a'"),
+        (lambda a: sp.betainc(a, 2.0, 0.5), "'a'"),
+        (lambda b: sp.betainc(2.0, b, 0.5), "'b'"),
+        (lambda df: sp.stdtr(df, 0.5), "'df'"),
     ],
 )
 def test_orders_are_not_differentiable(f, argname):

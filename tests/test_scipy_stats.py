@@ -125,6 +125,67 @@ def test_values_are_scipys(name, f, makers):
     onp.testing.assert_allclose(f(*args), expected, rtol=1e-12, atol=1e-300)
 
 
+# CDFs through the incomplete gamma / beta functions: differentiable in x, loc and scale;
+# their shape parameters are constants here. (id, ours, SciPy's, argument makers)
+CDF_SPECS = [
+    (f"{dist}.{method}", ours, theirs, makers)
+    for dist, shapes, makers in [
+        ("t", (onp.array([1.5, 3.0, 10.0]),), [U(-3, 3, M), U(-0.5, 0.5), U(0.5, 2)]),
+        ("gamma", (onp.array([0.7, 2.0, 3.5]),), [U(0.2, 4, M), U(-0.1, 0.1), U(0.5, 2)]),
+        ("chi2", (onp.array([1.0, 3.0, 6.0]),), [U(0.2, 4, V), U(-0.1, 0.1), U(0.5, 2, V)]),
+        ("beta", (2.0, onp.array([0.5, 1.5, 3.0])), [U(0.1, 0.8, M), U(-0.05, 0.05), U(1.0, 1.1)]),
+    ]
+    for method in ("cdf", "sf")
+    for ours, theirs in [
+        (
+            lambda x, loc, scale, d=dist, m=method, s=shapes: getattr(getattr(stats, d), m)(
+                x, *s, loc, scale
+            ),
+            lambda x, loc, scale, d=dist, m=method, s=shapes: getattr(getattr(sst, d), m)(
+                x, *s, loc, scale
+            ),
+        )
+    ]
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs, makers", CDF_SPECS, ids=[s[0] for s in CDF_SPECS])
+def test_cdfs_against_finite_differences_and_scipy(name, ours, theirs, makers):
+    rng = onp.random.default_rng(sum(map(ord, name)))
+    args = [m(rng) for m in makers]
+    onp.testing.assert_allclose(ours(*args), theirs(*args), rtol=1e-12, atol=1e-300)
+    check_grads(ours, modes=("fwd", "rev"), order=2)(*args)
+
+
+def test_cdfs_outside_the_support_match_scipy():
+    x = onp.array([-1.0, 0.5, 1.5])
+    onp.testing.assert_allclose(stats.gamma.cdf(x, 2.0), sst.gamma.cdf(x, 2.0))
+    onp.testing.assert_allclose(stats.gamma.sf(x, 2.0), sst.gamma.sf(x, 2.0))
+    onp.testing.assert_allclose(stats.beta.cdf(x, 2.0, 3.0), sst.beta.cdf(x, 2.0, 3.0))
+    onp.testing.assert_allclose(stats.beta.sf(x, 2.0, 3.0), sst.beta.sf(x, 2.0, 3.0))
+    g = grad(lambda x: np.sum(stats.beta.cdf(x, 2.0, 3.0)))(x)
+    onp.testing.assert_allclose(g, [0.0, sst.beta.pdf(0.5, 2.0, 3.0), 0.0])
+
+
+@pytest.mark.parametrize(
+    "f, where",
+    [
+        (lambda df: stats.t.cdf(0.5, df), "t.cdf: argument 'df'"),
+        (lambda df: stats.t.sf(0.5, df), "t.sf: argument 'df'"),
+        (lambda a: stats.gamma.cdf(0.5, a), "gamma.cdf: argument 'a'"),
+        (lambda a: stats.gamma.sf(0.5, a), "gamma.sf: argument 'a'"),
+        (lambda df: stats.chi2.sf(0.5, df), "chi2.sf: argument 'df'"),
+        (lambda df: stats.chi2.cdf(0.5, df), "chi2.cdf: argument 'df'"),
+        (lambda a: stats.beta.cdf(0.5, a, 2.0), "beta.cdf: argument 'a'"),
+        (lambda b: stats.beta.sf(0.5, 2.0, b), "beta.sf: argument 'b'"),
+    ],
+)
+def test_cdf_shape_parameters_are_refused(f, where):
+    for transform in (grad(f), lambda v: jvp(f, (v,), (1.0,))):
+        with pytest.raises(NotDifferentiableError, match=f"{where}.*stop_gradient"):
+            transform(2.0)
+
+
 # ---------------------------------------------------------------- multivariate
 
 RNG = onp.random.default_rng(7)

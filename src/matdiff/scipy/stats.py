@@ -69,6 +69,18 @@ def _fill(val, mask, value):
     return val if mask is None else _where(mask, value, val)
 
 
+def _refuse_traced(fname: str, **params) -> None:
+    """Shape parameters of CDFs: SciPy gives no derivative in them, so tracing them is an error."""
+    for argname, value in params.items():
+        if isbox(value):
+            raise NotDifferentiableError(
+                f"{fname}: argument {argname!r} is being differentiated, but the derivative of "
+                f"this CDF in its shape parameter is not available in matdiff (SciPy has none "
+                f"either). Pass {argname} as a constant (a plain value or "
+                f"matdiff.stop_gradient({argname})); x, loc and scale are differentiable."
+            )
+
+
 def _standardize(x, loc, scale):
     """(z, log scale, invalid-scale mask) with the invalid scales replaced by 1."""
     bad = _mask(lambda s: ~(s > 0), scale)
@@ -169,6 +181,18 @@ class _T(_Continuous):
         val = _mnp.subtract(_mnp.subtract(norm_const, kernel), log_s)
         return _fill(val, _or(bad_scale, bad_df), _np.nan)
 
+    def cdf(self, x, df, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("t.cdf", df=df)
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.stdtr(df, z), bad, _np.nan)
+
+    def sf(self, x, df, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("t.sf", df=df)
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.stdtr(df, _mnp.negative(z)), bad, _np.nan)
+
 
 t = _T()
 
@@ -186,6 +210,14 @@ def _gamma_logpdf(x, a, loc, scale):
     return _fill(val, _or(bad_scale, bad_a), _np.nan)
 
 
+def _gamma_cdf(x, a, loc, scale, upper):
+    z, _, bad = _standardize(x, loc, scale)
+    below = _mask(lambda z: z < 0, z)
+    z = _safe(z, below, 1.0)
+    val = _sp.gammaincc(a, z) if upper else _sp.gammainc(a, z)
+    return _fill(_fill(val, below, 1.0 if upper else 0.0), bad, _np.nan)
+
+
 class _Gamma(_Continuous):
     """The gamma distribution: ``gamma.logpdf(x, a, loc=0, scale=1)``.
 
@@ -199,6 +231,16 @@ class _Gamma(_Continuous):
     def logpdf(self, x, a, loc=0.0, scale=1.0):
         """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         return _gamma_logpdf(x, a, loc, scale)
+
+    def cdf(self, x, a, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in a (refused if traced)."""
+        _refuse_traced("gamma.cdf", a=a)
+        return _gamma_cdf(x, a, loc, scale, upper=False)
+
+    def sf(self, x, a, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in a (refused if traced)."""
+        _refuse_traced("gamma.sf", a=a)
+        return _gamma_cdf(x, a, loc, scale, upper=True)
 
 
 class _Chi2(_Continuous):
@@ -214,6 +256,16 @@ class _Chi2(_Continuous):
     def logpdf(self, x, df, loc=0.0, scale=1.0):
         """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         return _gamma_logpdf(x, _mnp.multiply(0.5, df), loc, _mnp.multiply(2.0, scale))
+
+    def cdf(self, x, df, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("chi2.cdf", df=df)
+        return _gamma_cdf(x, _np.multiply(0.5, df), loc, _mnp.multiply(2.0, scale), False)
+
+    def sf(self, x, df, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("chi2.sf", df=df)
+        return _gamma_cdf(x, _np.multiply(0.5, df), loc, _mnp.multiply(2.0, scale), True)
 
 
 gamma = _Gamma()
@@ -246,6 +298,25 @@ class _Beta(_Continuous):
         val = _mnp.subtract(val, _mnp.add(_sp.betaln(a, b), log_s))
         val = _fill(val, outside, -_np.inf)
         return _fill(val, _or(bad_scale, bad_ab), _np.nan)
+
+    def cdf(self, x, a, b, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in a or b (refused if traced)."""
+        return self._cdf(x, a, b, loc, scale, upper=False)
+
+    def sf(self, x, a, b, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in a or b (refused if traced)."""
+        return self._cdf(x, a, b, loc, scale, upper=True)
+
+    def _cdf(self, x, a, b, loc, scale, upper):
+        _refuse_traced("beta.sf" if upper else "beta.cdf", a=a, b=b)
+        z, _, bad = _standardize(x, loc, scale)
+        below = _mask(lambda z: z < 0, z)
+        above = _mask(lambda z: z > 1, z)
+        z = _safe(_safe(z, below, 0.5), above, 0.5)
+        # The upper tail by symmetry, I_(1-z)(b, a), not by the cancellation 1 - I_z(a, b).
+        val = _sp.betainc(b, a, _mnp.subtract(1.0, z)) if upper else _sp.betainc(a, b, z)
+        val = _fill(_fill(val, below, 1.0 if upper else 0.0), above, 0.0 if upper else 1.0)
+        return _fill(val, bad, _np.nan)
 
 
 beta = _Beta()
