@@ -252,6 +252,14 @@ def test_bad_arguments_raise_clear_errors():
 
 def test_failed_integration_raises_instead_of_a_derivative_of_garbage():
     blowup = lambda t, y: y * y  # y = 1 / (1 - t): infinite at t = 1
+    with pytest.raises(RuntimeError, match="odeint: the integration failed"):
+        grad(lambda y0: np.sum(odeint(lambda y, t: blowup(t, y), y0, onp.array([0.0, 2.0]))))(
+            onp.array([1.0])
+        )
+    with pytest.raises(RuntimeError, match="odeint: the integration failed .*mxstep"):
+        odeint(
+            oscillator, onp.array([1.0, 0.0]), onp.array([0.0, 50.0]), 5.0, rtol=1e-10, atol=1e-10
+        )
     with pytest.raises(RuntimeError, match="solve_ivp: the integration failed"):
         grad(lambda y0: np.sum(solve_ivp(blowup, (0.0, 2.0), y0, t_eval=onp.array([2.0])).y))(
             onp.array([1.0])

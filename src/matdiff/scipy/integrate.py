@@ -27,6 +27,7 @@ and moving the initial time t_0 shifts the whole solution by -dy/dy0 f(y_0, t_0)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -131,7 +132,16 @@ class _Solver:
             return _np.asarray(rhs(y, s, *args), dtype=float)
 
         if self.backend == "odeint":
-            ys = _si.odeint(f, y0, tu, **self.options)
+            with warnings.catch_warnings():
+                # A failure is raised below with SciPy's message; its warning would repeat it.
+                warnings.simplefilter("ignore", _si.ODEintWarning)
+                ys, info = _si.odeint(f, y0, tu, full_output=True, **self.options)
+            if info["message"] != "Integration successful.":
+                raise RuntimeError(
+                    f"odeint: the integration failed ({info['message']}); the solution and "
+                    "its derivatives are not defined there. Raise mxstep, loosen rtol/atol, "
+                    "or check the dynamics for a blow-up."
+                )
         else:
             sol = _si.solve_ivp(
                 lambda s, y: f(y, s),
@@ -243,7 +253,7 @@ def _tangent_rhs(rhs: Callable, n: int, k: int | None) -> Callable:
     return tan
 
 
-def _tangent_states(ans, s0, t, args, rhs, solver, n, k=None, extra=()):
+def _tangent_states(s0, t, args, rhs, solver, n, k=None, extra=()):
     out = _integrate(s0, t, *args, *extra, rhs=_tangent_rhs(rhs, n, k), solver=solver)
     return _mnp.getitem(out, (slice(None), slice(n, 2 * n)))
 
@@ -252,11 +262,11 @@ def _integrate_jvp(i):
     def rule(g, ans, y0, t, *args, rhs, solver):
         n = int(_np.prod(shape_of(y0)))
         if i == 0:
-            return _tangent_states(ans, _concat(y0, g), t, args, rhs, solver, n)
+            return _tangent_states(_concat(y0, g), t, args, rhs, solver, n)
         if i == 1:
             t0 = _mnp.getitem(t, 0)
             shift = _mnp.multiply(_mnp.negative(rhs(y0, t0, *args)), _mnp.getitem(g, 0))
-            moved = _tangent_states(ans, _concat(y0, shift), t, args, rhs, solver, n)
+            moved = _tangent_states(_concat(y0, shift), t, args, rhs, solver, n)
             rows = [
                 _mnp.multiply(
                     rhs(_mnp.getitem(ans, j), _mnp.getitem(t, j), *args), _mnp.getitem(g, j)
@@ -266,7 +276,7 @@ def _integrate_jvp(i):
             return _mnp.add(moved, _mnp.stack(rows))
         k = i - 2
         s0 = _concat(y0, _np.zeros(n))
-        return _tangent_states(ans, s0, t, args, rhs, solver, n, k, extra=(g,))
+        return _tangent_states(s0, t, args, rhs, solver, n, k, extra=(g,))
 
     return rule
 
