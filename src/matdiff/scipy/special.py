@@ -28,7 +28,13 @@ import scipy.special as _sp
 
 from .. import numpy as _mnp
 from ..core import defjvp, defvjp
-from ..numpy._wrap import defjvp_broadcast, defvjp_unbroadcast, shape_of, wrapped_for
+from ..numpy._wrap import (
+    defjvp_broadcast,
+    defvjp_unbroadcast,
+    shape_of,
+    unbroadcast,
+    wrapped_for,
+)
 from ..numpy.reductions import expand_to
 from ..tracer import NotDifferentiableError, getval, isbox, primitive
 
@@ -92,7 +98,11 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _register(raw: Callable, f: Callable, name: str) -> Callable:
-    """Name ``f`` and route raw calls of ``raw`` on traced values to it."""
+    """Name ``f`` and route raw calls of ``raw`` on traced values to it.
+
+    Only ufuncs (and NumPy's dispatched ``sinc``) reach ``wrapped_for`` through the array
+    protocols; SciPy's plain Python functions never do, and their entries are inert.
+    """
     f.__module__ = "matdiff.scipy.special"
     f.__name__ = f.__qualname__ = name
     # NumPy's own functions (sinc) keep the matdiff.numpy wrapper if there is one.
@@ -758,7 +768,7 @@ def _lse_vjp_a(ans, a, b, axis, keepdims):
         w, full = _lse_weights(ans, a, b, axis, keepdims)
         if b is not None:
             w = _multiply(w, b)
-        return _unbroadcast_to(a, _multiply(expand_to(g, full, axis, keepdims), w))
+        return unbroadcast(a, _multiply(expand_to(g, full, axis, keepdims), w))
 
     return vjp
 
@@ -766,7 +776,7 @@ def _lse_vjp_a(ans, a, b, axis, keepdims):
 def _lse_vjp_b(ans, a, b, axis, keepdims):
     def vjp(g):
         w, full = _lse_weights(ans, a, b, axis, keepdims)
-        return _unbroadcast_to(b, _multiply(expand_to(g, full, axis, keepdims), w))
+        return unbroadcast(b, _multiply(expand_to(g, full, axis, keepdims), w))
 
     return vjp
 
@@ -781,12 +791,6 @@ def _lse_jvp_a(g, ans, a, b, axis, keepdims):
 def _lse_jvp_b(g, ans, a, b, axis, keepdims):
     w, _ = _lse_weights(ans, a, b, axis, keepdims)
     return _mnp.sum(_multiply(g, w), axis=axis, keepdims=keepdims)
-
-
-def _unbroadcast_to(x, g):
-    from ..numpy._wrap import unbroadcast
-
-    return unbroadcast(x, g)
 
 
 defvjp(_lse, _lse_vjp_a, _lse_vjp_b)
