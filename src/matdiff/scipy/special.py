@@ -707,7 +707,7 @@ i1e = _unary(
 
 def _sinc_deriv_raw(n, x):
     """The n-th derivative of sin(pi x) / (pi x), by series near 0 and recurrence elsewhere."""
-    x = _np.asarray(x, dtype=float)
+    x = _np.asarray(x, dtype=_np.result_type(x, float))  # complex stays complex
     out = _np.empty_like(x)
     small = _np.abs(x) < 1.0
     xs = x[small]
