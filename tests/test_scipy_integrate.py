@@ -237,6 +237,10 @@ def test_bad_arguments_raise_clear_errors():
         grad(lambda y0: np.sum(odeint(f, y0, onp.zeros((2, 2)), 1.0)))(Y0)
     with pytest.raises(TypeError, match="odeint: a leaf of args \\(0\\) has type str"):
         odeint(lambda y, t, s: -y, Y0, T, "fast")
+    with pytest.raises(TypeError, match="odeint: y0 is complex"):
+        odeint(lambda y, t: -y, Y0 + 1j, T)
+    with pytest.raises(TypeError, match="solve_ivp: y0 is complex"):
+        solve_ivp(lambda t, y: -y, (0.0, 1.0), Y0 + 1j)
     g = lambda t, y: -y
     with pytest.raises(TypeError, match="solve_ivp: a leaf of args \\(1\\) has type object"):
         solve_ivp(lambda t, y, a, b: -y, (0.0, 1.0), Y0, args=(1.0, object()))

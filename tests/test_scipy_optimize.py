@@ -149,6 +149,11 @@ def test_non_scalar_objective_is_refused_with_a_clear_message():
         optimize.minimize(lambda x: x**2, onp.ones(2), method="BFGS")
 
 
+def test_complex_parameters_are_refused():
+    with pytest.raises(TypeError, match="minimize: leaf 1 of x0 is complex"):
+        optimize.minimize(lambda p: np.sum(p[0] ** 2), (onp.ones(2), 1j), method="BFGS")
+
+
 def test_unknown_method_raises_what_scipy_raises():
     with pytest.raises(ValueError, match="Unknown solver"):
         optimize.minimize(rosen, X0, method="newton")

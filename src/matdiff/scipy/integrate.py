@@ -289,9 +289,16 @@ jvp_rules[_integrate] = _PerPart(_integrate_jvp)
 
 def _as_float(x, fname: str = "odeint", what: str = "an argument"):
     if isbox(x):
+        if _np.iscomplexobj(getval(x)):
+            return _as_float(getval(x), fname, what)  # raises the complex error
         return x
     arr = _np.asarray(x)
-    if arr.dtype.kind not in "biufc":
+    if arr.dtype.kind == "c":
+        raise TypeError(
+            f"{fname}: {what} is complex; matdiff's ODE solvers work on real states and "
+            "parameters. Split complex values into real and imaginary parts."
+        )
+    if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"{fname}: {what} has type {type(x).__name__}; only arrays and numbers (or "
             "pytrees of them) can be passed. Close over other values in the dynamics instead."
@@ -350,8 +357,8 @@ def odeint(
             f"odeint: unsupported keyword arguments {sorted(kwargs)}; matdiff's odeint takes "
             "rtol, atol, mxstep, hmax, tfirst and args"
         )
-    y0 = _as_float(y0)
-    t = _as_float(t)
+    y0 = _as_float(y0, "odeint", "y0")
+    t = _as_float(t, "odeint", "t")
     if len(shape_of(t)) != 1 or shape_of(t)[0] < 1:
         raise ValueError(f"odeint: t must be a 1-D array of times, got shape {shape_of(t)}")
     leaves, treedef = tree_flatten(tuple(args))
@@ -415,8 +422,8 @@ def solve_ivp(
         raise ValueError("`y0` must be 1-dimensional.")
     if len(t_span) != 2:
         raise ValueError("solve_ivp: t_span must be a pair (t0, t1)")
-    t0, t1 = (_as_float(s) for s in t_span)
-    y0 = _as_float(y0)
+    t0, t1 = (_as_float(s, "solve_ivp", "t_span") for s in t_span)
+    y0 = _as_float(y0, "solve_ivp", "y0")
     if args is not None and not isinstance(args, tuple):
         args = (args,)
     args = args or ()
@@ -437,7 +444,7 @@ def solve_ivp(
         inner = steps[1:-1]
         t = _concat(_mnp.reshape(t0, (1,)), inner, _mnp.reshape(t1, (1,)))
     else:
-        t = _as_float(t_eval)
+        t = _as_float(t_eval, "solve_ivp", "t_eval")
         if len(shape_of(t)) != 1:
             raise ValueError("`t_eval` must be 1-dimensional.")
         lo, hi = sorted((float(getval(t0)), float(getval(t1))))

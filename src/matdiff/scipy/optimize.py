@@ -54,6 +54,12 @@ class _Flattener:
 
     def __init__(self, tree: Any) -> None:
         leaves, self.treedef = tree_flatten(tree)
+        for i, x in enumerate(leaves):
+            if _np.iscomplexobj(getval(x)):
+                raise TypeError(
+                    f"minimize: leaf {i} of x0 is complex; scipy.optimize.minimize works on "
+                    "real parameters. Split it into real and imaginary parts."
+                )
         self.shapes = [_np.shape(getval(x)) for x in leaves]
         self.sizes = [int(_np.prod(s)) for s in self.shapes]
         dtype = _np.result_type(float, *[getval(x) for x in leaves])
