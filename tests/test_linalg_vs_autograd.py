@@ -33,40 +33,27 @@ def sym_np(x, mod):
     )
 
 
-# (name, loss in terms of a namespace (numpy-like, linalg, scipy.linalg), input)
+# (name, loss(numpy namespace, its linalg, its scipy.linalg, x), input)
 CASES = [
-    ("det", lambda m, la, sl: la.det(x_(m)), A),
-    ("slogdet", lambda m, la, sl: la.slogdet(x_(m))[1], A),
-    ("inv", lambda m, la, sl: m.sum(la.inv(x_(m)) * W), A),
-    ("solve", lambda m, la, sl: m.sum(la.solve(x_(m), B) ** 2), A),
-    ("pinv", lambda m, la, sl: m.sum(la.pinv(x_(m)) * C53), Wide),
-    ("cholesky", lambda m, la, sl: m.sum(la.cholesky(sym_np(x_(m), m)) * W), S),
-    ("eigh", lambda m, la, sl: m.sum(la.eigh(sym_np(x_(m), m))[0] ** 3), A),
-    ("eigh_vectors", lambda m, la, sl: m.sum(la.eigh(sym_np(x_(m), m))[1] ** 2 * W), A),
-    ("svd_values", lambda m, la, sl: m.sum(la.svd(x_(m), full_matrices=False)[1] ** 2), Wide),
-    ("norm_fro", lambda m, la, sl: la.norm(x_(m)), A),
-    ("norm_nuc", lambda m, la, sl: la.norm(x_(m), "nuc"), A),
-    ("solve_triangular", lambda m, la, sl: m.sum(sl.solve_triangular(x_(m), B, lower=True)), A),
-    ("sqrtm", lambda m, la, sl: m.sum(sl.sqrtm(x_(m)) * W), S),
-    ("solve_sylvester", lambda m, la, sl: m.sum(sl.solve_sylvester(x_(m), A.T, W)), A),
+    ("det", lambda m, la, sl, x: la.det(x), A),
+    ("slogdet", lambda m, la, sl, x: la.slogdet(x)[1], A),
+    ("inv", lambda m, la, sl, x: m.sum(la.inv(x) * W), A),
+    ("solve", lambda m, la, sl, x: m.sum(la.solve(x, B) ** 2), A),
+    ("pinv", lambda m, la, sl, x: m.sum(la.pinv(x) * C53), Wide),
+    ("cholesky", lambda m, la, sl, x: m.sum(la.cholesky(sym_np(x, m)) * W), S),
+    ("eigh", lambda m, la, sl, x: m.sum(la.eigh(sym_np(x, m))[0] ** 3), A),
+    ("eigh_vectors", lambda m, la, sl, x: m.sum(la.eigh(sym_np(x, m))[1] ** 2 * W), A),
+    ("svd_values", lambda m, la, sl, x: m.sum(la.svd(x, full_matrices=False)[1] ** 2), Wide),
+    ("norm_fro", lambda m, la, sl, x: la.norm(x), A),
+    ("norm_nuc", lambda m, la, sl, x: la.norm(x, "nuc"), A),
+    ("solve_triangular", lambda m, la, sl, x: m.sum(sl.solve_triangular(x, B, lower=True)), A),
+    ("sqrtm", lambda m, la, sl, x: m.sum(sl.sqrtm(x) * W), S),
+    ("solve_sylvester", lambda m, la, sl, x: m.sum(sl.solve_sylvester(x, A.T, W)), A),
 ]
-
-
-def x_(m):
-    return _current[m is anp]
-
-
-_current: dict = {}
 
 
 @pytest.mark.parametrize("name,loss,x", CASES, ids=[c[0] for c in CASES])
 def test_gradient_matches_autograd(name, loss, x):
-    def ours(v):
-        _current[False] = v
-        return loss(np, np.linalg, sla)
-
-    def theirs(v):
-        _current[True] = v
-        return loss(anp, anp.linalg, asla)
-
-    onp.testing.assert_allclose(grad(ours)(x), autograd.grad(theirs)(x), rtol=1e-8, atol=1e-10)
+    ours = grad(lambda v: loss(np, np.linalg, sla, v))(x)
+    theirs = autograd.grad(lambda v: loss(anp, anp.linalg, asla, v))(x)
+    onp.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
