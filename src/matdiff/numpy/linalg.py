@@ -1582,10 +1582,8 @@ def _matrix_norm_axes(x, ord, axes, keepdims):
     row, col = (ax % nd for ax in axes)
     if row == col:
         raise ValueError("Duplicate axes given.")
-    if not any(ord == o and type(ord) is type(o) or ord == o for o in _MATRIX_ORDS) or isinstance(
-        ord, bool
-    ):
-        raise ValueError("Invalid norm order for matrices.")
+    if isinstance(ord, bool) or ord not in _MATRIX_ORDS:
+        raise ValueError("Invalid norm order for matrices.")  # NumPy's message
     moved = x if (row, col) == (nd - 2, nd - 1) else _move_to_end(x, row, col)
     r = _matrix_norm_last(moved, ord)
     if keepdims:
