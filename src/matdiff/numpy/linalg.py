@@ -564,8 +564,20 @@ def _logabsdet_vjp(ans, a):
     return vjp
 
 
+def _logabsdet_jvp(g, ans, a):
+    _release_lu(ans)
+    return _uf.real(_trace(_solve_mat(a, g)))
+
+
+def _release_lu(ans):
+    # Forward mode has no use for the cached factors: free them now.
+    slot = _lu_slot[0]
+    if slot is not None and slot[0] is ans:
+        _lu_slot[0] = None
+
+
 defvjp(_logabsdet, _logabsdet_vjp)
-defjvp(_logabsdet, lambda g, ans, a: _uf.real(_trace(_solve_mat(a, g))))
+defjvp(_logabsdet, _logabsdet_jvp)
 
 
 @_public(_la.slogdet)
@@ -634,7 +646,14 @@ def _det_vjp(ans, a):
 
 
 defvjp(_det, _det_vjp)
-defjvp(_det, lambda g, ans, a: _uf.multiply(ans, _trace(_solve_mat(a, g))))
+
+
+def _det_jvp(g, ans, a):
+    _release_lu(ans)
+    return _uf.multiply(ans, _trace(_solve_mat(a, g)))
+
+
+defjvp(_det, _det_jvp)
 
 
 # ---------------------------------------------------------------- cholesky
