@@ -15,13 +15,14 @@ Conventions, shared with autograd and JAX:
   whose answer is the results packed side by side; the public function unpacks them,
   so a cotangent that reaches only some results costs nothing extra to route.
 
-Degenerate points are handled on purpose: with repeated eigen- or singular values the
-coupling terms ``1 / (w_j - w_i)`` between equal values are set to zero, which is exact
-for every quantity that is differentiable there (sums of eigenvalues, projectors onto
-whole eigenspaces, ``norm(X, 2)`` at a simple top singular value); norms at zero take
-the subgradient 0. A loss that depends on the arbitrary phase of complex eigen- or
-singular vectors has no derivative, and its backward pass raises instead of returning a
-number.
+Degenerate points are handled on purpose (``docs/coverage_linalg.md`` lists each case):
+quantities that are differentiable at repeated eigen- or singular values (sums of the
+values, projectors onto whole eigenspaces, ``norm(X, 2)`` at a simple top singular
+value) get exact derivatives, with the couplings ``1 / (w_j - w_i)`` between equal values
+set to zero; a loss that depends on the arbitrary sign/phase/rotation of the vectors or
+on individual repeated values has no derivative, and the rules raise instead of
+returning a number that depends on LAPACK's choices. Norms at zero take the subgradient
+0.
 
 >>> import matdiff.numpy as np
 >>> from matdiff import grad
@@ -377,13 +378,15 @@ defvjp(
 defjvp(_slice_last, "same")
 defvjp(
     _pad_last,
-    lambda ans, g, start, total, dt: lambda h: _slice_last(h, start, start + shape_of(g)[-1]),
+    lambda ans, g, start, total, dt: (
+        lambda h: _real_if(g, _slice_last(h, start, start + shape_of(g)[-1]))
+    ),
 )
 defjvp(_pad_last, "same")
 
 
 def _pack(*parts):
-    """Flatten each part's trailing ``ndims`` axes and lay the parts side by side."""
+    """Lay ``(array, batch_ndim)`` parts side by side, each flattened after its batch axes."""
     flat = [_shape.reshape(p, shape_of(p)[:batch] + (-1,)) for p, batch in parts]
     return _concat_last(*flat)
 
