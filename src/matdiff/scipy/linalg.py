@@ -541,6 +541,22 @@ def qr(
     return (res,) if mode == "r" else tuple(res)
 
 
+# Options that only pick SciPy's algorithm or input checks; the others (subsets, b, ...)
+# change the problem and have no derivative here.
+_ALGORITHM_ONLY = {
+    "overwrite_a",
+    "overwrite_b",
+    "check_finite",
+    "driver",
+    "turbo",
+    "homogeneous_eigvals",
+}
+
+
+def _changes_the_problem(kwargs: dict) -> bool:
+    return any(k not in _ALGORITHM_ONLY for k in kwargs)
+
+
 @_public
 def eigh(a: ArrayLike, b=None, *, lower: bool = True, eigvals_only: bool = False, **kwargs) -> Any:
     """``scipy.linalg.eigh`` for the standard problem: ``(w, v)`` or ``w``.
@@ -551,7 +567,7 @@ def eigh(a: ArrayLike, b=None, *, lower: bool = True, eigvals_only: bool = False
     """
     if not _traced(a) and b is None:
         return _sl.eigh(a, lower=lower, eigvals_only=eigvals_only, **kwargs)
-    if b is not None or kwargs:
+    if b is not None or _changes_the_problem(kwargs):
         raise NotImplementedError(
             "eigh: only the standard problem (b=None, no subset options) is differentiable; "
             "for a generalized problem use cholesky and solve_triangular to reduce it"
@@ -583,7 +599,7 @@ def eig(a: ArrayLike, b=None, left: bool = False, right: bool = True, **kwargs) 
     """
     if not _traced(a) and b is None:
         return _sl.eig(a, left=left, right=right, **kwargs)
-    if b is not None or left or kwargs:
+    if b is not None or left or _changes_the_problem(kwargs):
         raise NotImplementedError(
             "eig: only the standard problem with right eigenvectors is differentiable"
         )
@@ -601,7 +617,7 @@ def eigvals(a: ArrayLike, b=None, **kwargs) -> Any:
     """
     if not _traced(a) and b is None:
         return _sl.eigvals(a, **kwargs)
-    if b is not None or kwargs:
+    if b is not None or _changes_the_problem(kwargs):
         raise NotImplementedError("eigvals: only the standard problem is differentiable")
     return _nla.eigvals(a)
 
