@@ -50,7 +50,7 @@ from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import shape_of, unbroadcast, wrapped_for
+from ._wrap import all_wrapped, shape_of, unbroadcast, wrapped_for
 
 __all__ = [
     "LinAlgError",
@@ -79,6 +79,12 @@ __all__ = [
     "matrix_rank",
     "matrix_transpose",
     "matmul",
+    "outer",
+    "trace",
+    "diagonal",
+    "tensordot",
+    "cross",
+    "vecdot",
 ]
 
 _la = _np.linalg
@@ -1864,6 +1870,81 @@ def matrix_transpose(x: ArrayLike, /) -> Any:
 
 
 matmul = _prod.matmul
+wrapped_for[_la.matmul] = matmul
+
+
+# numpy.linalg's array-API spellings of functions matdiff.numpy already differentiates:
+# they act on the last axes. Looked up at call time, as matdiff.numpy imports this module
+# before it has all its wrappers.
+
+
+@_public(_la.outer)
+def outer(x1: ArrayLike, x2: ArrayLike, /) -> Any:
+    """The outer product of two vectors (``numpy.linalg.outer``).
+
+    >>> import matdiff.numpy as np
+    >>> np.linalg.outer(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    array([[3., 4.],
+           [6., 8.]])
+    """
+    return all_wrapped["outer"](x1, x2)
+
+
+@_public(_la.trace)
+def trace(x: ArrayLike, /, *, offset: int = 0, dtype=None) -> Any:
+    """The trace of each matrix in a stack (``numpy.linalg.trace``: the last two axes).
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.trace(np.array([[1.0, 2.0], [3.0, 4.0]])))
+    5.0
+    """
+    return all_wrapped["trace"](x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
+
+
+@_public(_la.diagonal)
+def diagonal(x: ArrayLike, /, *, offset: int = 0) -> Any:
+    """The diagonals of a stack of matrices (``numpy.linalg.diagonal``: the last two axes).
+
+    >>> import matdiff.numpy as np
+    >>> np.linalg.diagonal(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([1., 4.])
+    """
+    return all_wrapped["diagonal"](x, offset=offset, axis1=-2, axis2=-1)
+
+
+@_public(_la.tensordot)
+def tensordot(x1: ArrayLike, x2: ArrayLike, /, *, axes=2) -> Any:
+    """``numpy.linalg.tensordot``.
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.tensordot(np.eye(2), np.eye(2)))
+    2.0
+    """
+    return all_wrapped["tensordot"](x1, x2, axes=axes)
+
+
+@_public(_la.cross)
+def cross(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
+    """The cross product of 3-vectors (``numpy.linalg.cross``).
+
+    >>> import matdiff.numpy as np
+    >>> np.linalg.cross(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    array([0., 0., 1.])
+    """
+    return all_wrapped["cross"](x1, x2, axis=axis)
+
+
+@_public(_la.vecdot)
+def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
+    """``sum(conj(x1) * x2, axis)``, broadcasting (``numpy.linalg.vecdot``).
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.vecdot(np.array([1.0, 2.0]), np.array([3.0, 4.0])))
+    11.0
+    """
+    if not _traced(x1, x2):
+        return _la.vecdot(x1, x2, axis=axis)
+    return _red.sum(_uf.multiply(_conj(x1), x2), axis=axis)
 
 
 def __getattr__(name: str) -> Any:
