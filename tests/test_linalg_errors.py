@@ -150,7 +150,8 @@ def test_raw_numpy_linalg_on_traced_values_uses_our_rules():
     )
 
 
-def test_fallthrough_names_are_numpys():
+def test_fallthrough_names_are_numpys_and_scipys():
     assert la.LinAlgError is onp.linalg.LinAlgError
+    assert "test" not in vars(la) and la.test is onp.linalg.test
+    assert "block_diag" not in vars(sla) and sla.block_diag is osla.block_diag
     assert sla.LinAlgError is osla.LinAlgError
-    assert la.LinAlgError is la.__getattr__("LinAlgError")
