@@ -712,23 +712,33 @@ class _OutCotangents(dict):
 
 
 class _CustomRule:
-    """The hub node's answer: the flat backward function, with a one-entry cache."""
+    """The hub node's answer: the flat backward function, called once per backward pass.
 
-    __slots__ = ("bwd", "out_vals", "_g", "_cts")
+    The backward pass asks for each traced input's cotangent in turn, with the same
+    ``g``; the results of one call serve them all, and are dropped after the last so
+    that the tape does not keep them alive.
+    """
 
-    def __init__(self, bwd: Callable, out_vals: list) -> None:
+    __slots__ = ("bwd", "out_vals", "n_traced", "_g", "_cts", "_left")
+
+    def __init__(self, bwd: Callable, out_vals: list, n_traced: int) -> None:
         self.bwd = bwd
         self.out_vals = out_vals
-        self._g = None
-        self._cts = None
+        self.n_traced = n_traced
+        self._g = self._cts = None
+        self._left = 0
 
     def cotangent(self, i: int, g: _OutCotangents, args: tuple) -> Any:
-        if g is not self._g:
+        if g is not self._g or self._left == 0:
             cts = [g.get(k) for k in range(len(self.out_vals))]
             cts = [vspace(o).zeros() if c is None else c for c, o in zip(cts, self.out_vals)]
             self._cts = self.bwd(cts)
             self._g = g
+            self._left = self.n_traced
         ct = self._cts[i]
+        self._left -= 1
+        if self._left == 0:
+            self._g = self._cts = None
         return vspace(args[i]).zeros() if ct is None else ct
 
 
@@ -761,7 +771,8 @@ def _bind_custom(top: ReverseTrace, leaves: list, vals: list, outs: list, bwd: C
     """Record a custom-rule call on ``top``'s tape; the boxed outputs."""
     argnums = tuple(i for i, a in enumerate(leaves) if type(a) in box_types and a._trace is top)
     parents = [leaves[i]._node for i in argnums]
-    hub = VJPNode(_custom_hub, _CustomRule(bwd, outs), tuple(vals), {}, argnums, parents)
+    rule = _CustomRule(bwd, outs, len(argnums))
+    hub = VJPNode(_custom_hub, rule, tuple(vals), {}, argnums, parents)
     top.tape.append(hub)
     boxes = []
     for k, o in enumerate(outs):
