@@ -521,7 +521,8 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
     The basis directions of an input go through batched forward passes
     (:mod:`matdiff.batching`), ``chunk_size`` at a time. By default the chunk is sized so
     that each batched intermediate stays near 8 MB, measured on a first chunk of 32
-    directions; where that allows all directions at once, one pass does everything.
+    directions and remembered for later calls with the same shapes; where that allows
+    all directions at once, one pass does everything.
 
     >>> import matdiff.numpy as np
     >>> jacfwd(lambda x: x**2)(np.array([1.0, 2.0]))
@@ -530,6 +531,7 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
     """
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"jacfwd: chunk_size={chunk_size!r} must be a positive integer or None")
+    peaks: dict = {}  # per input leaf and shape: the largest intermediate per direction
 
     def jac_f(*args, **kwargs):
         nums, single = _normalize_argnums("jacfwd", argnums, len(args))
@@ -554,7 +556,9 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
                 leaves[_j] = xj
                 return f(*tree_unflatten(in_def, leaves))
 
-            out, blocks = _jacfwd_leaf(f_j, x, chunk_size)
+            xv = getval(x)
+            key = (nums, j, _np.shape(xv), _dtype_of(xv))
+            out, blocks = _jacfwd_leaf(f_j, x, chunk_size, peaks, key)
             out_leaves, out_def = tree_flatten(out)
             columns.append(blocks)
         per_out = []
@@ -584,15 +588,31 @@ def _directions(n: int, start: int, rows: int, xshape: tuple, dtype) -> _np.ndar
     return d.reshape((rows,) + xshape)
 
 
-def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None):
-    """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``."""
+def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: Any):
+    """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``.
+
+    ``peaks[key]`` remembers the largest intermediate per direction seen for this input,
+    so that a later call with the same shapes sizes its chunks without measuring again.
+    """
     xv = getval(x)
     xshape = _np.shape(xv)
     dtype = vspace(xv).dtype
     n = int(_np.prod(xshape))
-    sized = chunk_size is not None or n <= _PROBE_ABOVE
-    # Unsized, a first small chunk measures the largest intermediate per direction.
-    step = max(1, min(chunk_size or (n if sized else _PROBE_ABOVE), n))
+
+    def fitting(peak: int) -> int:
+        return max(1, _CHUNK_BYTES // (peak * dtype.itemsize))
+
+    sized = True
+    if chunk_size is None:
+        if n <= _PROBE_ABOVE:
+            chunk_size = n
+        elif key in peaks:
+            chunk_size = fitting(peaks[key])
+        else:
+            # A first small chunk measures the largest intermediate per direction.
+            chunk_size = _PROBE_ABOVE
+            sized = False
+    step = max(1, min(chunk_size, n))
     out = None
     chunks: list[list] = []
     start = 0
@@ -602,8 +622,9 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None):
         out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])
         start += rows
+        peaks[key] = max(peaks.get(key, 1), trace.peak)
         if not sized:
-            step = max(1, _CHUNK_BYTES // (trace.peak * dtype.itemsize))
+            step = fitting(peaks[key])
             sized = True
     out_leaves = tree_flatten(out)[0]
     blocks = []
