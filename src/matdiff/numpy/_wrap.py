@@ -87,8 +87,15 @@ def sum_to_shape(g, target: tuple):
     return g
 
 
+_ndarray = _np.ndarray
+
+
 def unbroadcast(x, g):
     """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
+    # The backward pass of every binary op comes through here: same-shape, same-dtype
+    # arrays (the common case) return at once, without the general shape and dtype tests.
+    if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
+        return g
     g = sum_to_shape(g, shape_of(x))
     if is_complex(g) and not is_complex(x):
         g = ufuncs.real(g)
