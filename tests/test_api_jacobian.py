@@ -201,7 +201,7 @@ def test_default_chunks_are_sized_once_then_remembered():
     numpy.testing.assert_allclose(H1, H2, rtol=1e-15)
     numpy.testing.assert_allclose(H1, numpy.diag(2 * numpy.cos(x) - x * numpy.sin(x)), atol=1e-13)
 
-    big = numpy.ones((50, 2000))  # 10^5 elements per direction: about 10 fit in 8 MB
+    big = numpy.ones((50, 1000))  # 5 10^4 elements per direction: about 10 fit in 4 MB
 
     def wide(x):
         passes.append(1)

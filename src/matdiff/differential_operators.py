@@ -520,7 +520,7 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
 
     The basis directions of an input go through batched forward passes
     (:mod:`matdiff.batching`), ``chunk_size`` at a time. By default the chunk is sized so
-    that each batched intermediate stays near 8 MB, measured on a first chunk of 32
+    that each batched intermediate stays near 4 MB, measured on a first chunk of 32
     directions and remembered for later calls with the same shapes; where that allows
     all directions at once, one pass does everything.
 
@@ -574,7 +574,7 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
 # Without a chunk_size, a batch is sized so that each batched intermediate stays near
 # this many bytes: past the caches, elementwise work on (B, ...) blocks slows down faster
 # than the Python cost per pass falls.
-_CHUNK_BYTES = 8 * 2**20
+_CHUNK_BYTES = 4 * 2**20
 _PROBE_ABOVE = 32  # up to this many directions go in one pass; more are sized first
 
 
