@@ -215,3 +215,14 @@ def test_default_chunks_are_sized_once_then_remembered():
     J = g(x[:50])
     assert len(passes) == 5
     numpy.testing.assert_allclose(J, jacobian(wide)(x[:50]), rtol=1e-12)
+
+
+def test_chunked_hessian_is_differentiable_again():
+    # 40 directions: a first chunk of 32 and then the rest, joined under an outer trace.
+    x = numpy.linspace(-1.0, 1.0, 40)
+    f = lambda x: np.sum(np.sin(x) ** 3)
+    # trace of the Hessian: sum f''(x_i) with f = sin^3; its gradient is f'''(x_i)
+    d3 = lambda x: -21 * numpy.sin(x) ** 2 * numpy.cos(x) + 6 * numpy.cos(x) ** 3
+    tr = lambda x: np.sum(hessian(f)(x) * numpy.eye(40))
+    numpy.testing.assert_allclose(grad(tr)(x), d3(x), rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(jvp(tr, (x,), (numpy.ones(40),))[1], d3(x).sum(), rtol=1e-10)
