@@ -1223,11 +1223,12 @@ def make_ggnvp(f: Callable, g: Callable = _half_sq, f_argnum=0) -> Callable:
     run = _unary("make_ggnvp", f_argnum)
 
     def body(f1, x):
+        # f's reverse pass is recorded once; each product adds a JVP and an HVP of g.
+        fx, f_vjp, _ = _vjp("make_ggnvp", f1, (x,))
+
         def ggnvp(v):
-            fx, jv = _jvp("make_ggnvp", f1, (x,), (v,))
-            hjv = hvp(g, fx, jv)
-            _, f_vjp, _ = _vjp("make_ggnvp", f1, (x,))
-            return f_vjp(hjv)[0]
+            jv = _jvp("make_ggnvp", f1, (x,), (v,))[1]
+            return f_vjp(hvp(g, fx, jv))[0]
 
         return ggnvp
 
