@@ -17,7 +17,7 @@ from typing import Any
 import numpy as _np
 
 from . import numpy as mnp
-from .batching import batch_jvp_trace, identity_seed
+from .batching import BatchedForwardTrace, batch_jvp_trace, identity_seed
 from .core import _MISSING as _MISSING_RULE
 from .core import (
     ForwardTrace,
@@ -813,9 +813,11 @@ def _check_closure(fname: str, out_leaves: list, top) -> None:
             )
 
 
-def _forward_fallback(call_custom: Callable, fun: Callable, args: tuple, kwargs, leaves, top):
-    """Under a forward trace at the top: tangents from ``fun`` itself, values from the
-    custom path (so lower reverse traces still use the custom rule)."""
+def _primal_fallback(call_custom: Callable, fun: Callable, args: tuple, kwargs, leaves, top):
+    """Under a trace that does not use the custom rule (a forward trace for ``custom_vjp``,
+    a staging trace for any custom function): payloads (tangents, staged variables) from
+    ``fun`` itself, values from the custom path, so lower reverse traces still use the
+    custom rule. With nothing traced below ``top`` this is just ``fun(*args)``."""
     vals = _unbox_at(leaves, top)
     if not any(type(v) in box_types for v in vals):
         return fun(*args, **kwargs)
@@ -886,7 +888,7 @@ class custom_vjp:
             return self(*self._merge(static, tree_unflatten(treedef, vals)), **kwargs)
 
         if not isinstance(top, ReverseTrace):
-            return _forward_fallback(call_custom, self.fun, args, kwargs, leaves, top)
+            return _primal_fallback(call_custom, self.fun, args, kwargs, leaves, top)
         vals = _unbox_at(leaves, top)
         fwd_out = self.fwd(*self._merge(static, tree_unflatten(treedef, vals)), **kwargs)
         if not (isinstance(fwd_out, tuple) and len(fwd_out) == 2):
@@ -986,6 +988,12 @@ class custom_jvp:
         top = _top_trace(leaves)
         if top is None:
             return self.fun(*args)
+        if not isinstance(top, (ReverseTrace, ForwardTrace, BatchedForwardTrace)):
+            # Staging (jit) records the primal computation; a derivative taken inside the
+            # staged function traces above it and meets the rule in the branches below.
+            return _primal_fallback(
+                lambda vals: self(*tree_unflatten(treedef, vals)), self.fun, args, {}, leaves, top
+            )
         vals = _unbox_at(leaves, top)
         primals = tree_unflatten(treedef, vals)
         if isinstance(top, ReverseTrace):
@@ -1006,7 +1014,7 @@ class custom_jvp:
             tangents = [vspace(v).zeros() if t is None else t for v, t in zip(vals, payload)]
             p_leaves, t_leaves, p_def = self._rule(primals, tree_unflatten(treedef, tangents))
         else:
-            # A batched trace: the user's rule sees one direction at a time.
+            # A batched forward trace: the user's rule sees one direction at a time.
             size = top.size
             per = []
             for b in range(size):
