@@ -314,6 +314,24 @@ def _scatter_add_rule(tangents, ans, args, kwargs):
     return scatter(g, shape_of(g)[:1] + tuple(args[1]), idx, *args[3:], **kwargs)
 
 
+def _gather_along_axis_rule(tangents, ans, args, kwargs):
+    """take_along_axis's gather: the index gains a unit batch axis that broadcasts."""
+    if tangents[1] is not None:
+        return NotImplemented
+    gather = all_wrapped["_gather_along_axis"]
+    return gather(tangents[0], args[1][None], axis=kwargs["axis"] + 1)
+
+
+def _scatter_along_axis_rule(tangents, ans, args, kwargs):
+    """Its transpose, the scatter-add, batched the same way."""
+    if tangents[1] is not None:
+        return NotImplemented
+    g = tangents[0]
+    scatter = all_wrapped["_scatter_along_axis"]
+    shape = shape_of(g)[:1] + tuple(kwargs["shape"])
+    return scatter(g, args[1][None], shape=shape, axis=kwargs["axis"] + 1, dtype=kwargs["dtype"])
+
+
 def _join_rule(name: str) -> Callable:
     """``_stack(axis, *arrays)`` and ``_concatenate(axis, *arrays)``: zeros for the
     untraced arrays, the axis shifted past the batch axis."""
@@ -418,6 +436,8 @@ def _install() -> None:
         "broadcast_to": _broadcast_to_rule,
         "getitem": _getitem_rule,
         "scatter_add": _scatter_add_rule,
+        "_gather_along_axis": _gather_along_axis_rule,
+        "_scatter_along_axis": _scatter_along_axis_rule,
         "_stack": _join_rule("_stack"),
         "_concatenate": _join_rule("_concatenate"),
         "matmul": _matmul_rule,

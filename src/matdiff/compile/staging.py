@@ -26,6 +26,7 @@ import numpy as _np
 
 from ..core import register_vspace
 from ..differential_operators import stop_gradient
+from ..numpy._wrap import example_readers
 from ..numpy.boxes import ArrayBox, ArrayVSpace
 from ..numpy.indexing import getitem as _getitem
 from ..tracer import Box, Trace, box_types, getval, register_box
@@ -622,6 +623,10 @@ for _name, _uf in [
 StagedValue.__hash__ = None
 
 register_vspace(lambda sv: ArrayVSpace(sv.value), StagedValue)
+# A primitive whose raw function indexes with a staged operand (take_along_axis's
+# indices) computes its example answer from the example value; its equation keeps the
+# operand, so the program recomputes the index at run time.
+example_readers[StagedValue] = lambda sv: sv.value
 
 
 # ---------------------------------------------------------------- driver

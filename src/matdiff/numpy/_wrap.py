@@ -58,6 +58,19 @@ def alias(name: str, f: Callable) -> Callable:
     return f
 
 
+#: Reader of the example array behind a derivative-free operand that is not an array
+#: (a value staged by ``jit``), keyed by its type; the staging module registers its own.
+#: A primitive's raw function that must index with an operand reads it through
+#: :func:`example_value`: the equation staging records keeps the operand itself.
+example_readers: dict[type, Callable] = {}
+
+
+def example_value(x):
+    """``x``, or the example array that a staged derivative-free operand stands for."""
+    read = example_readers.get(type(x))
+    return x if read is None else read(x)
+
+
 def shape_of(x) -> tuple:
     s = getattr(x, "shape", None)
     return _np.shape(x) if s is None else s

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defvjp
+from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types, getval
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import export, is_complex, shape_of, wrap
+from ._wrap import example_value, export, is_complex, shape_of, wrap
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -135,6 +135,62 @@ def take(a: ArrayLike, indices: ArrayLike, axis=None, out=None, mode="raise") ->
     return getitem(a, (slice(None),) * ax + (idx,))
 
 
+def _along_axis_index(indices, shape: tuple, axis: int) -> tuple:
+    """The fancy index that picks ``indices`` along ``axis`` and every position elsewhere."""
+    nd = len(shape)
+    idx = []
+    for d in range(nd):
+        if d == axis:
+            idx.append(indices)
+        else:
+            where = [1] * nd
+            where[d] = shape[d]
+            idx.append(_np.arange(shape[d]).reshape(where))
+    return tuple(idx)
+
+
+def _gather_along_axis_raw(arr, indices, *, axis: int):
+    indices = example_value(indices)
+    return arr[_along_axis_index(indices, arr.shape, axis)]
+
+
+def _scatter_along_axis_raw(g, indices, *, shape: tuple, axis: int, dtype):
+    indices = example_value(indices)
+    out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
+    # Indices given by the user may repeat along the axis: accumulate.
+    _np.add.at(out, _along_axis_index(indices, shape, axis), g)
+    return out
+
+
+# The index array is a positional argument, so that staging (jit) records it as an
+# operand: an index computed from traced values (argsort) stays part of the program.
+_gather_along_axis = wrap(_gather_along_axis_raw, "_gather_along_axis")
+_scatter_along_axis = wrap(_scatter_along_axis_raw, "_scatter_along_axis")
+
+
+def _gather_along_axis_vjp(ans, arr, indices, *, axis):
+    shape = shape_of(arr)
+    x_real = not is_complex(arr)
+    dtype = _np.result_type(getval(arr))
+
+    def vjp(g):
+        if x_real and is_complex(g):
+            g = _uf.real(g)
+        return _scatter_along_axis(g, indices, shape=shape, axis=axis, dtype=dtype)
+
+    return vjp
+
+
+defvjp(_gather_along_axis, _gather_along_axis_vjp, None)
+defjvp(_gather_along_axis, "same", None)
+defvjp(
+    _scatter_along_axis,
+    lambda ans, g, indices, **kw: lambda h: _gather_along_axis(h, indices, axis=kw["axis"]),
+    None,
+)
+defjvp(_scatter_along_axis, "same", None)
+
+
 @export
 def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis=-1) -> Any:
     """``numpy.take_along_axis``: gather with an index array shaped like ``arr``.
@@ -145,7 +201,16 @@ def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis=-1) -> Any:
     array([[1., 3.],
            [2., 5.]])
     """
-    indices = _np.asarray(getval(indices))
+    if type(indices) in box_types:
+        # An index carries no derivative; drop any differentiation trace from it.
+        indices = getval(indices)
+    if not hasattr(indices, "dtype"):
+        indices = _np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(
+            f"take_along_axis: indices must be an integer array, got dtype {indices.dtype}; "
+            "compute them with argsort, argmax or an integer array"
+        )
     if axis is None:
         arr = _shape.ravel(arr)
         axis = 0
@@ -157,15 +222,9 @@ def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis=-1) -> Any:
             "they must have the same number of dimensions"
         )
     ax = normalize_axis_index(axis, nd)
-    idx = []
-    for d in range(nd):
-        if d == ax:
-            idx.append(indices)
-        else:
-            shape = [1] * nd
-            shape[d] = s[d]
-            idx.append(_np.arange(s[d]).reshape(shape))
-    return getitem(arr, tuple(idx))
+    if type(arr) not in box_types:
+        arr = _np.asarray(arr)
+    return _gather_along_axis(arr, indices, axis=ax)
 
 
 @export
@@ -187,7 +246,10 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], defau
         raise ValueError("select: the list of conditions is empty")
     result = default
     for cond, choice in zip(reversed(condlist), reversed(choicelist)):
-        c = _np.asarray(getval(cond))
+        # Conditions stay as given (they may be staged by jit): only their dtype is read.
+        c = getval(cond)
+        if not hasattr(c, "dtype"):
+            c = _np.asarray(c)
         if c.dtype != bool:
             raise TypeError(f"select: conditions must be boolean arrays, got dtype {c.dtype}")
         result = _uf.where(c, choice, result)
