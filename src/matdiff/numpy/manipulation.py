@@ -910,7 +910,11 @@ def triu(m: ArrayLike, k=0) -> Any:
 
 
 def _astype_raw(x, dtype):
-    return _np.asarray(x).astype(dtype)
+    # A derivative-free staged value (jit) records its own astype; np.asarray would
+    # demand its concrete value.
+    if not hasattr(x, "astype"):
+        x = _np.asarray(x)
+    return x.astype(dtype)
 
 
 _astype = wrap(_astype_raw, "_astype")
