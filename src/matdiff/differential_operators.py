@@ -631,6 +631,11 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
     for k, o in enumerate(out_leaves):
         oshape = _np.shape(getval(o))
         parts = [c[k] for c in chunks]
+        if all(type(p) is _np.ndarray for p in parts):
+            # Untraced (the common case): each chunk goes straight to its place in the
+            # result, one copy instead of a concatenation and a transposing reshape.
+            blocks.append(_assemble_columns(parts, oshape, xshape, n))
+            continue
         t = parts[0] if len(parts) == 1 else mnp.concatenate(parts, axis=0)
         # (n,) + out.shape  ->  out.shape + (n,)  ->  out.shape + x.shape
         nd = len(oshape)
@@ -638,6 +643,18 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
             t = mnp.transpose(t, tuple(range(1, nd + 1)) + (0,))
         blocks.append(mnp.reshape(t, oshape + xshape))
     return out, blocks
+
+
+def _assemble_columns(parts: list, oshape: tuple, xshape: tuple, n: int) -> _np.ndarray:
+    """Chunks of ``(rows,) + out.shape`` tangents as one ``out.shape + x.shape`` array."""
+    dtype = _np.result_type(*parts)
+    res = _np.empty(oshape + (n,), dtype)
+    start = 0
+    for p in parts:
+        rows = p.shape[0]
+        res[..., start : start + rows] = _np.moveaxis(p, 0, -1)
+        start += rows
+    return res.reshape(oshape + xshape)
 
 
 def hessian(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callable:

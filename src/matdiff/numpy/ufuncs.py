@@ -101,7 +101,9 @@ defvjp(reciprocal, lambda ans, x: lambda g: negative(multiply(g, square(ans))))
 defjvp(reciprocal, lambda g, ans, x: negative(multiply(g, square(ans))))
 
 square = wrap(_np.square)
-defvjp(square, lambda ans, x: lambda g: multiply(g, multiply(2.0, x)))
+# (2g) x rather than g (2x): the same values, and under forward-over-reverse (Hessians)
+# x is the traced one, so its tangent is scaled once rather than twice.
+defvjp(square, lambda ans, x: lambda g: multiply(multiply(g, 2.0), x))
 defjvp(square, lambda g, ans, x: multiply(g, multiply(2.0, x)))
 
 sqrt = wrap(_np.sqrt)
@@ -122,6 +124,9 @@ def _make_power_rules(pow_fun):
         if type(y) in (int, float):
             if y == 0:
                 return multiply(0.0, x)
+            if y == 2 and pow_fun is power:
+                # x ** 2, the commonest power: 2x, without a second power to trace.
+                return multiply(y, x)
             return multiply(y, pow_fun(x, y - 1))
         # 0 ** 0 has derivative 0 in x, but y * x**(y-1) would be 0 * inf = nan there;
         # any other exponent at x == 0 gets its true limit (0, y, or inf) from pow itself.
