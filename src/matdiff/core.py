@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .tracer import NotDifferentiableError, Trace, box_types, getval, new_box
+from .tracer import NotDifferentiableError, Trace, _box_for_type, box_types, getval, new_box
 
 __all__ = [
     "defvjp",
@@ -163,9 +163,14 @@ class ReverseTrace(Trace):
         for i in argnums:
             if i >= n or table[i] is _MISSING:
                 raise _missing_rule(fun, i, "rev")
-        node = VJPNode(fun, ans, argvals, kwargs, argnums, [b._node for b in boxes])
+        # A loop, not a comprehension: on Python 3.11 a comprehension is a function call.
+        parents = []
+        for b in boxes:
+            parents.append(b._node)
+        node = VJPNode(fun, ans, argvals, kwargs, argnums, parents)
         self.tape.append(node)
-        return new_box(ans, self, node)
+        cls = _box_for_type.get(type(ans))
+        return new_box(ans, self, node) if cls is None else cls(ans, self, node)
 
     def leaf(self, value):
         return new_box(value, self, VJPNode(None, value, (), {}, (), ()))
@@ -201,7 +206,7 @@ def backward_pass(trace: ReverseTrace, seeds: dict) -> dict:
             maker = table[argnum]
             if maker is None:
                 continue
-            pg = maker(ans, *args, **kwargs)(g)
+            pg = (maker(ans, *args, **kwargs) if kwargs else maker(ans, *args))(g)
             prev = outgrads.get(parent)
             outgrads[parent] = pg if prev is None else prev + pg
     return outgrads

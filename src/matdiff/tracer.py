@@ -113,29 +113,36 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
     """
 
     def f_wrapped(*args, **kwargs):
+        # One scan, for the common case: the boxed arguments met first belong to the
+        # highest trace among them. A higher trace seen after a lower one (rare) takes
+        # the general path below.
         top = None
+        argnums = boxes = None
+        lower = False
+        i = 0
         for a in args:
             if type(a) in box_types:
                 t = a._trace
-                if top is None or t.level > top.level:
+                if t is top:
+                    argnums.append(i)
+                    boxes.append(a)
+                elif top is None:
                     top = t
+                    argnums = [i]
+                    boxes = [a]
+                elif t.level < top.level:
+                    lower = True
+                else:
+                    return _mixed_levels(f_wrapped, f_raw, args, kwargs)
+            i += 1
         if top is None:
             return f_raw(*args, **kwargs)
         argvals = list(args)
-        argnums = []
-        boxes = []
-        lower = False
-        for i, a in enumerate(args):
-            if type(a) in box_types:
-                if a._trace is top:
-                    v = a._value
-                    argvals[i] = v
-                    argnums.append(i)
-                    boxes.append(a)
-                    if type(v) in box_types:
-                        lower = True
-                else:
-                    lower = True
+        for i, b in zip(argnums, boxes):
+            v = b._value
+            argvals[i] = v
+            if type(v) in box_types:
+                lower = True
         # Only recurse when a lower trace is still boxed in; else call NumPy directly.
         ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
         return top.process(f_wrapped, ans, argvals, kwargs, argnums, boxes)
@@ -147,6 +154,27 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
     f_wrapped.__doc__ = getattr(f_raw, "__doc__", None)
     f_wrapped.__wrapped__ = f_raw
     return f_wrapped
+
+
+def _mixed_levels(f_wrapped: Callable, f_raw: Callable, args: tuple, kwargs: dict) -> Any:
+    """A primitive's call on boxes of several traces, in any order: unbox the highest."""
+    top = None
+    for a in args:
+        if type(a) in box_types:
+            t = a._trace
+            if top is None or t.level > top.level:
+                top = t
+    argvals = list(args)
+    argnums = []
+    boxes = []
+    for i, a in enumerate(args):
+        if type(a) in box_types and a._trace is top:
+            argvals[i] = a._value
+            argnums.append(i)
+            boxes.append(a)
+    # Lower traces are still boxed in: the recursion handles them.
+    ans = f_wrapped(*argvals, **kwargs)
+    return top.process(f_wrapped, ans, argvals, kwargs, argnums, boxes)
 
 
 def nondifferentiable(f_raw: Callable, name: str | None = None) -> Callable:
