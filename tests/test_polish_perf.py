@@ -7,7 +7,9 @@ import pytest
 
 import matdiff.numpy as np
 from matdiff import grad, hessian, jacfwd, jacrev, make_program
+from matdiff.extend import defjvp, defvjp, primitive
 from matdiff.test_util import check_grads
+from matdiff.tracer import NotDifferentiableError, isbox
 
 rng = onp.random.default_rng(3)
 M = rng.standard_normal((3, 4))
@@ -75,3 +77,59 @@ def test_chunked_jacfwd_assembles_several_outputs_and_traced_chunks():
     outer = grad(lambda x: np.sum(jacfwd(lambda y: np.sin(y) * y, chunk_size=3)(x) ** 2))
     check_grads(lambda x: np.sum(jacfwd(lambda y: np.sin(y) * y, chunk_size=3)(x) ** 2))(x)
     assert outer(x).shape == x.shape
+
+
+# ---------------------------------------------------------------- deferred batched tangents
+
+
+def _counted_cube():
+    calls = {"jvp": 0}
+    cube = primitive(lambda x: x**3)
+    defvjp(cube, lambda ans, x: lambda g: g * 3.0 * x**2)
+
+    def jvp_rule(g, ans, x):
+        calls["jvp"] += 1
+        return g * 3.0 * x**2
+
+    defjvp(cube, jvp_rule)
+    return cube, calls
+
+
+def test_hessian_skips_the_tangent_of_the_function_value():
+    # Forward-over-reverse: the value's tangent is read by nothing, so cube's JVP never runs.
+    cube, calls = _counted_cube()
+    x = rng.standard_normal(4)
+    h = hessian(lambda x: np.sum(cube(x)))(x)
+    onp.testing.assert_allclose(h, onp.diag(6.0 * x), atol=1e-12)
+    assert calls["jvp"] == 0
+    # Where the tangent is the result, it is computed (once per element of the chain).
+    onp.testing.assert_allclose(jacfwd(cube)(x), onp.diag(3.0 * x**2), atol=1e-12)
+    assert calls["jvp"] > 0
+
+
+def test_missing_jvp_rule_is_reported_where_the_primitive_is_called():
+    no_jvp = primitive(lambda x: x * 2.0, name="no_jvp")
+    defvjp(no_jvp, lambda ans, x: lambda g: 2.0 * g)
+    with pytest.raises(NotDifferentiableError, match="no_jvp: no JVP .* argument 0"):
+        jacfwd(lambda x: np.sum(no_jvp(x)) * 0.0)(onp.ones(3))
+
+
+def test_zero_tangents_and_long_chains():
+    step = primitive(lambda x: (x > 0) * 1.0, name="step")
+    defvjp(step, None)
+    defjvp(step, None)
+    seen = []
+
+    def f(x):
+        seen.append(isbox(step(x)))  # a known-zero tangent: the answer stays a constant
+        # sign's JVP rule says zero only when called: its answer is traced, tangent zero.
+        x = x + np.sign(x) * x[::-1]
+        for _ in range(3000):  # far deeper than Python's recursion limit
+            x = x * 1.0001
+        return x
+
+    x = rng.standard_normal(3)
+    want = (onp.eye(3) + onp.sign(x)[:, None] * onp.eye(3)[::-1]) * 1.0001**3000
+    onp.testing.assert_allclose(jacfwd(f)(x), want, rtol=1e-10)
+    assert seen == [False]
+    onp.testing.assert_allclose(jacfwd(np.sign)(x), onp.zeros((3, 3)))

@@ -46,6 +46,7 @@ __all__ = [
     "register_batch_rule",
     "identity_seed",
     "batch_jvp_trace",
+    "tangent_of",
 ]
 
 batch_rules: dict[Callable, Callable] = {}
@@ -100,6 +101,11 @@ class BatchedForwardTrace(Trace):
 
     ``peak`` is the most elements any traced answer had: each direction's share of the
     largest batched tangent, which is what sizing a batch needs.
+
+    A tangent is computed when it is first read (:func:`tangent_of`), not when its
+    primitive runs: under a Hessian's forward-over-reverse, the tangents of the inner
+    function's value and of other values no derivative reads are never computed.
+    Missing rules and known-zero tangents are still found when the primitive runs.
     """
 
     __slots__ = ("size", "peak")
@@ -116,18 +122,75 @@ class BatchedForwardTrace(Trace):
         rule = _rule_cache.get(fun)
         if rule is None:
             rule = _rule_cache[fun] = _find_rule(fun)
+        if rule is _no_rule or fun in jvp_rules:
+            # Raise a missing rule here, where the primitive is called, and leave an
+            # answer whose tangent is known to be zero unboxed.
+            if all(_jvp_entry(fun, i) is None for i in argnums):
+                return ans
         tangents: list = [None] * len(argvals)
         for i, b in zip(argnums, boxes):
             tangents[i] = b._node
-        t = NotImplemented if rule is _no_rule else rule(tangents, ans, argvals, kwargs)
+        return new_box(ans, self, _Deferred(self, fun, rule, tangents, ans, argvals, kwargs))
+
+
+class _Deferred:
+    """A batched tangent not computed yet: the rule of ``fun`` and what it will read."""
+
+    __slots__ = ("trace", "fun", "rule", "tangents", "ans", "args", "kwargs", "value")
+
+    def __init__(self, trace, fun, rule, tangents, ans, args, kwargs) -> None:
+        self.trace = trace
+        self.fun = fun
+        self.rule = rule
+        self.tangents = tangents
+        self.ans = ans
+        self.args = args
+        self.kwargs = kwargs
+        self.value = None
+
+    def compute(self) -> None:
+        """Apply the rule to the (computed) input tangents; drop what it read."""
+        size = self.trace.size
+        tangents = [t.value if type(t) is _Deferred else t for t in self.tangents]
+        if all(t is None for t in tangents):
+            # Every input's tangent turned out zero (a rule such as sign's said so).
+            self.value = None
+            self.tangents = self.rule = self.ans = self.args = self.kwargs = None
+            return
+        fun, rule, ans, args, kwargs = self.fun, self.rule, self.ans, self.args, self.kwargs
+        t = NotImplemented if rule is _no_rule else rule(tangents, ans, args, kwargs)
         if t is NotImplemented:
-            t = _loop_rule(fun, self.size, tangents, ans, argvals, kwargs)
-        if t is None:
-            return ans
-        target = (self.size,) + shape_of(ans)
-        if shape_of(t) != target:
-            t = mnp.broadcast_to(t, target)
-        return new_box(ans, self, t)
+            t = _loop_rule(fun, size, tangents, ans, args, kwargs)
+        if t is not None:
+            target = (size,) + shape_of(ans)
+            if shape_of(t) != target:
+                t = mnp.broadcast_to(t, target)
+        self.value = t
+        self.tangents = self.rule = self.ans = self.args = self.kwargs = None
+
+
+def tangent_of(t: Any) -> Any:
+    """A batched tangent's value (``None`` for zero), computing it and what it needs.
+
+    Iterative, so that a long chain of primitives does not exhaust Python's stack.
+    """
+    if type(t) is not _Deferred:
+        return t
+    if t.tangents is None:
+        return t.value
+    stack = [t]
+    while stack:
+        d = stack[-1]
+        if d.tangents is None:  # computed since it was pushed
+            stack.pop()
+            continue
+        waiting = [u for u in d.tangents if type(u) is _Deferred and u.tangents is not None]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        d.compute()
+    return t.value
 
 
 def _find_rule(fun: Callable):
@@ -496,11 +559,12 @@ def batch_jvp_trace(fun: Callable, primals: tuple, tangents: tuple, fname: str =
     out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
     outs, touts = [], []
     for o in out_leaves:
-        if type(o) in box_types and o._trace is trace:
+        t = tangent_of(o._node) if type(o) in box_types and o._trace is trace else None
+        if t is not None:
             outs.append(o._value)
-            touts.append(o._node)
+            touts.append(t)
         else:
             v = vspace(o)
-            outs.append(o)
+            outs.append(o._value if type(o) in box_types and o._trace is trace else o)
             touts.append(_np.zeros((size,) + v.shape, v.dtype))
     return tree_unflatten(out_def, outs), tree_unflatten(out_def, touts), trace

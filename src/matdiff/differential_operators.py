@@ -17,7 +17,7 @@ from typing import Any
 import numpy as _np
 
 from . import numpy as mnp
-from .batching import BatchedForwardTrace, batch_jvp_trace, identity_seed
+from .batching import BatchedForwardTrace, batch_jvp_trace, identity_seed, tangent_of
 from .core import _MISSING as _MISSING_RULE
 from .core import (
     ForwardTrace,
@@ -1032,6 +1032,7 @@ class custom_jvp:
             p_leaves, t_leaves, p_def = self._rule(primals, tree_unflatten(treedef, tangents))
         else:
             # A batched forward trace: the user's rule sees one direction at a time.
+            payload = [tangent_of(t) for t in payload]
             size = top.size
             per = []
             for b in range(size):

@@ -139,9 +139,16 @@ def _make_power_rules(pow_fun):
         safe_x = where(_np.equal(_getval(x), 0), 1.0, x)
         return multiply(ans, log(safe_x))
 
+    def g_dx(g, x, y):
+        # (g y) x**(y-1) for a plain-number exponent: under forward-over-reverse x is
+        # the traced one, so its tangent is scaled once (as square's VJP does).
+        if type(y) in (int, float) and y != 0:
+            return multiply(multiply(g, y), x if y == 2 and pow_fun is power else pow_fun(x, y - 1))
+        return multiply(g, dx(x, y))
+
     defvjp(
         pow_fun,
-        lambda ans, x, y: lambda g: _ub(x, multiply(g, dx(x, y))),
+        lambda ans, x, y: lambda g: _ub(x, g_dx(g, x, y)),
         lambda ans, x, y: lambda g: _ub(y, multiply(g, dy(x, y, ans))),
     )
     defjvp(
