@@ -64,7 +64,11 @@ def rule_problems(functions: dict) -> list[str]:
             continue
         if not getattr(f, "_is_primitive", False):
             module = getattr(f, "__module__", "") or ""
-            if not (inspect.isfunction(f) and module.startswith("matdiff")):
+            # Index tricks (r_, c_) are objects whose __getitem__ is the composite.
+            composite = inspect.isfunction(f) or inspect.isfunction(
+                getattr(type(f), "__getitem__", None)
+            )
+            if not (composite and module.startswith("matdiff")):
                 problems.append(f"{name}: neither a primitive, a declaration, nor a composite")
             continue
         vjps, jvps = vjp_rules.get(f), jvp_rules.get(f)

@@ -276,6 +276,22 @@ class ArrayBox(Box):
     def argsort(self, axis=-1):
         return _np.argsort(getval(self), axis=axis)
 
+    def cumprod(self, axis=None):
+        return _ns.cumprod(self, axis=axis)
+
+    def ptp(self, axis=None, keepdims=False):
+        return _ns.ptp(self, axis=axis, keepdims=keepdims)
+
+    def round(self, decimals=0):
+        """Rounded concrete values (no derivative: rounding is piecewise constant)."""
+        return _ns.round(self, decimals)
+
+    def nonzero(self):
+        return _np.nonzero(getval(self))
+
+    def searchsorted(self, v, side="left", sorter=None):
+        return _np.searchsorted(getval(self), getval(v), side=side, sorter=sorter)
+
     def item(self, *args):
         """The concrete element as a Python scalar (no derivative)."""
         return _np.asarray(getval(self)).item(*args)
@@ -322,6 +338,10 @@ class ArrayBox(Box):
         raise TypeError(_raw_numpy_message(f"{module}.{func.__name__}", None))
 
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and _np.dtype(dtype).kind in "iub":
+            # An integer or boolean conversion (np.int64(x), x.astype(int) in raw NumPy) is
+            # piecewise constant: its derivative is zero, as for int(x), so the value is right.
+            return _np.asarray(getval(self)).astype(dtype)
         raise TypeError(
             "matdiff: a traced value was converted to a plain NumPy array, which would drop "
             "its derivative. Use matdiff.numpy (import matdiff.numpy as np) for every function "

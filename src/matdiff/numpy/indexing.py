@@ -236,3 +236,54 @@ def partition(a: ArrayLike, kth, axis=-1, kind="introselect", order=None) -> Any
         return _np.partition(a, kth, axis=axis, kind=kind)
     perm = _np.argpartition(getval(a), kth, axis=axis, kind=kind)
     return take_along_axis(a, perm, axis=axis)
+
+
+@export
+def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, period=None) -> Any:
+    """``numpy.interp``: piecewise-linear interpolation, differentiable in ``x``, ``xp``,
+    ``fp``, ``left`` and ``right``.
+
+    Each point uses the segment ``xp[i] <= x < xp[i + 1]`` (found on the values), so the
+    derivative in ``x`` at a sample point is the slope to its right.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda fp: np.interp(1.5, np.array([0.0, 1.0, 2.0]), fp))(np.zeros(3))
+    array([0. , 0.5, 0.5])
+    """
+    if not any(type(a) in box_types for a in (x, xp, fp, left, right)):
+        return _np.interp(x, xp, fp, left=left, right=right, period=period)
+    if period is not None:
+        raise NotImplementedError(
+            "interp: period= is not supported with traced arguments; reduce x and xp modulo "
+            "the period and sort them first (np.mod, np.argsort), then call interp without it"
+        )
+    xv = _np.asarray(getval(x))
+    xpv = _np.asarray(getval(xp))
+    if xpv.ndim != 1 or _np.ndim(getval(fp)) != 1 or xpv.shape != _np.shape(getval(fp)):
+        raise ValueError(
+            f"interp: xp and fp must be 1-D arrays of the same length, got shapes "
+            f"{xpv.shape} and {_np.shape(getval(fp))}"
+        )
+    n = xpv.shape[0]
+    if n == 0:
+        raise ValueError("interp: xp and fp are empty; give at least one sample point")
+    first, last = _getitem_raw_of(fp, 0), _getitem_raw_of(fp, -1)
+    if n == 1:
+        val = _uf.add(_uf.multiply(0.0, x), first)
+    else:
+        i = _np.clip(_np.searchsorted(xpv, xv, side="right") - 1, 0, n - 2)
+        x0, x1 = getitem(xp, i), getitem(xp, i + 1)
+        f0, f1 = getitem(fp, i), getitem(fp, i + 1)
+        slope = _uf.divide(_uf.subtract(f1, f0), _uf.subtract(x1, x0))
+        val = _uf.add(_uf.multiply(slope, _uf.subtract(x, x0)), f0)
+    below, above = xv < xpv[0], xv > xpv[-1]
+    if below.any():
+        val = _uf.where(below, first if left is None else left, val)
+    if above.any():
+        val = _uf.where(above, last if right is None else right, val)
+    return val
+
+
+def _getitem_raw_of(a, i):
+    return getitem(a, i) if type(a) in box_types else _np.asarray(a)[i]

@@ -691,5 +691,172 @@ alias("prod", prod)
 defvjp(prod, _prod_vjp)
 defjvp(prod, _prod_jvp)
 
+
+# ---------------------------------------------------------------- NaN-skipping variants
+# Each fills the NaN entries with the operation's neutral value (a constant, so they get
+# no share of the derivative) and runs the ordinary reduction or scan.
+
+
+def _nan_filled(x, fill):
+    xv = _getval(x)
+    mask = _np.isnan(xv)
+    return _u.where(mask, fill, x) if mask.any() else x
+
+
+def _nan_extremum(fname, reduce, fill, a, axis, out, keepdims):
+    _no_out(fname, out)
+    res = reduce(_nan_filled(a, fill), axis=axis, keepdims=keepdims)
+    all_nan = _np.all(_np.isnan(_getval(a)), axis=axis, keepdims=keepdims)
+    if _np.any(all_nan):
+        # NumPy's value for a slice with no numbers (it also warns); no derivative.
+        res = _u.where(all_nan, _np.nan, res)
+    return res
+
+
+@export
+def nanmax(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
+    """``numpy.nanmax``: the maximum ignoring NaN; the derivative goes to the maximum.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanmax(x))(np.array([1.0, np.nan, 3.0]))
+    array([0., 0., 1.])
+    """
+    return _nan_extremum("nanmax", max, -_np.inf, a, axis, out, keepdims)
+
+
+@export
+def nanmin(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
+    """``numpy.nanmin``: the minimum ignoring NaN; the derivative goes to the minimum.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanmin(x))(np.array([1.0, np.nan, 3.0]))
+    array([1., 0., 0.])
+    """
+    return _nan_extremum("nanmin", min, _np.inf, a, axis, out, keepdims)
+
+
+@export
+def nanprod(a: Any, axis: Axis = None, dtype=None, out: None = None, keepdims: bool = False) -> Any:
+    """``numpy.nanprod``: the product with NaN entries counted as 1.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanprod(x))(np.array([2.0, np.nan, 3.0]))
+    array([3., 0., 2.])
+    """
+    _no_out("nanprod", out)
+    return prod(_nan_filled(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+@export
+def nancumsum(a: Any, axis: int | None = None, dtype=None, out: None = None) -> Any:
+    """``numpy.nancumsum``: the running sum with NaN entries counted as 0.
+
+    >>> import matdiff.numpy as np
+    >>> np.nancumsum(np.array([1.0, np.nan, 2.0]))
+    array([1., 1., 3.])
+    """
+    _no_out("nancumsum", out)
+    return cumsum(_nan_filled(a, 0.0), axis=axis, dtype=dtype)
+
+
+@export
+def nancumprod(a: Any, axis: int | None = None, dtype=None, out: None = None) -> Any:
+    """``numpy.nancumprod``: the running product with NaN entries counted as 1.
+
+    >>> import matdiff.numpy as np
+    >>> np.nancumprod(np.array([2.0, np.nan, 3.0]))
+    array([2., 2., 6.])
+    """
+    _no_out("nancumprod", out)
+    return cumprod(_nan_filled(a, 1.0), axis=axis, dtype=dtype)
+
+
+# ---------------------------------------------------------------- array-API scans
+
+
+def _cumulative(fname, scan, initial, x, axis, dtype, out, include_initial):
+    _no_out(fname, out)
+    nd = len(shape_of(x))
+    if axis is None:
+        if nd > 1:
+            raise ValueError(
+                f"{fname}: axis must be given for an array of {nd} dimensions; pass axis=k "
+                f"(or np.ravel(x) first)"
+            )
+        axis = 0
+    if nd == 0:
+        raise ValueError(f"{fname}: needs an array of at least 1 dimension, got a scalar")
+    res = scan(x, axis=axis, dtype=dtype)
+    if not include_initial:
+        return res
+    s = list(shape_of(res))
+    s[axis % nd] = 1
+    start = _np.full(s, initial, dtype=_np.result_type(_getval(res)))
+    return _shape.concatenate([start, res], axis=axis)
+
+
+@export
+def cumulative_sum(
+    x: Any, /, *, axis: int | None = None, dtype=None, out: None = None, include_initial=False
+) -> Any:
+    """``numpy.cumulative_sum``: ``cumsum`` with an optional leading 0 (``include_initial``).
+
+    >>> import matdiff.numpy as np
+    >>> np.cumulative_sum(np.array([1.0, 2.0]), include_initial=True)
+    array([0., 1., 3.])
+    """
+    return _cumulative("cumulative_sum", cumsum, 0, x, axis, dtype, out, include_initial)
+
+
+@export
+def cumulative_prod(
+    x: Any, /, *, axis: int | None = None, dtype=None, out: None = None, include_initial=False
+) -> Any:
+    """``numpy.cumulative_prod``: ``cumprod`` with an optional leading 1 (``include_initial``).
+
+    >>> import matdiff.numpy as np
+    >>> np.cumulative_prod(np.array([2.0, 3.0]), include_initial=True)
+    array([1., 2., 6.])
+    """
+    return _cumulative("cumulative_prod", cumprod, 1, x, axis, dtype, out, include_initial)
+
+
+# ---------------------------------------------------------------- integration
+
+
+@export
+def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
+    """``numpy.trapezoid``: the trapezoidal rule along ``axis``, differentiable in ``y``,
+    in the sample points ``x`` and in the spacing ``dx``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda y: np.trapezoid(y))(np.array([1.0, 2.0, 4.0]))
+    array([0.5, 1. , 0.5])
+    """
+    nd = len(shape_of(y))
+    ax = axis % nd if nd else 0
+    if nd == 0:
+        raise ValueError("trapezoid: y must have at least 1 dimension, got a scalar")
+    if x is None:
+        d = dx
+    elif len(shape_of(x)) == 1:
+        d = _shape.diff(x)
+        s = [1] * nd
+        s[ax] = shape_of(d)[0]
+        d = _shape.reshape(d, tuple(s))
+    else:
+        d = _shape.diff(x, axis=axis)
+    lo = (slice(None),) * ax + (slice(None, -1),)
+    hi = (slice(None),) * ax + (slice(1, None),)
+    pairs = _u.add(_ix.getitem(y, hi), _ix.getitem(y, lo))
+    return sum(_u.divide(_u.multiply(d, pairs), 2.0), axis=ax)
+
+
+trapz = alias("trapz", trapezoid)
+
 from . import indexing as _ix  # noqa: E402
 from . import ufuncs as _u  # noqa: E402
