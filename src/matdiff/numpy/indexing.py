@@ -253,6 +253,8 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, pe
     """
     if not any(type(a) in box_types for a in (x, xp, fp, left, right)):
         return _np.interp(x, xp, fp, left=left, right=right, period=period)
+    # Plain sample points or values given as lists are indexed below as arrays.
+    x, xp, fp = (a if type(a) in box_types else _np.asarray(a) for a in (x, xp, fp))
     if period is not None:
         raise NotImplementedError(
             "interp: period= is not supported with traced arguments; reduce x and xp modulo "
