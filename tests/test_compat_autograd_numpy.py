@@ -387,3 +387,23 @@ def test_linspace_jacobian_is_the_interpolation_weights():
     J = jacobian(lambda ab: np.linspace(ab[0], ab[1], 5))(onp.array([1.0, 3.0]))
     t = onp.linspace(0.0, 1.0, 5)
     onp.testing.assert_allclose(J, onp.stack([1 - t, t], axis=1), atol=1e-15)
+
+
+def test_interp_at_sample_points_takes_the_segment_to_the_right():
+    xp, fp = onp.array([0.0, 1.0, 3.0]), onp.array([0.0, 2.0, 3.0])
+    # slopes 2 on [0, 1) and 0.5 on [1, 3] (the last point keeps the last segment);
+    # outside the samples the value is constant
+    g = [float(grad(lambda x: np.interp(x, xp, fp))(x)) for x in (0.0, 1.0, 3.0, -1.0, 4.0)]
+    assert g == [2.0, 0.5, 0.5, 0.0, 0.0]
+
+
+def test_raw_integer_conversion_of_a_traced_value_is_a_constant():
+    def f(x):
+        k = onp.asarray(x, dtype=int)
+        assert type(k) is onp.ndarray and k.dtype.kind == "i"
+        return np.sum(x * k)
+
+    onp.testing.assert_array_equal(grad(f)(onp.array([1.5, 2.5])), [1.0, 2.0])
+    # a float conversion would drop the derivative, so it is still refused
+    with pytest.raises(TypeError, match=r"converted to a plain NumPy array"):
+        grad(lambda x: np.sum(onp.asarray(x, dtype=float)))(onp.ones(2))

@@ -244,7 +244,8 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, pe
     ``fp``, ``left`` and ``right``.
 
     Each point uses the segment ``xp[i] <= x < xp[i + 1]`` (found on the values), so the
-    derivative in ``x`` at a sample point is the slope to its right.
+    derivative in ``x`` at a sample point is the slope to its right (at the last sample
+    point, the last segment's).
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
