@@ -424,3 +424,54 @@ def test_checkpoint_gives_the_same_values_and_gradients():
     foo2 = lambda x: cbar(x, x / 3.0) + cbar(x, x**2)  # noqa: E731
     _close(foo2(3.0), foo(3.0))
     _close(grad(foo2)(3.0), grad(foo)(3.0))
+
+
+# ---------------------------------------------------------------- logic (autograd's test_logic)
+
+
+def test_assertions_on_traced_values_run():
+    def fun(x):
+        assert np.allclose(x, (x * 3.0) / 3.0)
+        return np.sum(x)
+
+    check_grads(fun, modes=("fwd", "rev"), order=2)(onp.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("z", [2.0, 2.0 + 1.0j], ids=["real", "complex"])
+def test_predicates_steer_python_control_flow(z):
+    fun = lambda x: np.real(x**2 if np.iscomplex(x) else np.sum(x))  # noqa: E731
+    check_grads(fun, modes=("fwd", "rev"), order=2)(z)
+
+
+def test_a_primitive_without_rules_is_refused_in_both_modes():
+    from matdiff.extend import primitive
+
+    twice = primitive(lambda x: 2.0 * x)
+    with pytest.raises(matdiff.NotDifferentiableError, match=r"no VJP .*defvjp"):
+        grad(twice)(1.0)
+    with pytest.raises(matdiff.NotDifferentiableError, match=r"no JVP .*defjvp"):
+        matdiff.deriv(twice)(1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tracer.NotDifferentiableError derives from TypeError only; autograd raises "
+    "NotImplementedError for a primitive without a rule, so `except NotImplementedError` "
+    "in autograd code does not catch ours",
+)
+def test_missing_rule_is_also_a_not_implemented_error():
+    from matdiff.extend import primitive
+
+    with pytest.raises(NotImplementedError):
+        grad(primitive(lambda x: 2.0 * x))(1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="differential_operators.grad returns zeros for a boolean-valued function "
+    "(grad(lambda x: np.allclose(x, x))(x) is array([0., 0., 0.])); autograd and JAX "
+    "raise TypeError",
+)
+def test_grad_of_a_boolean_valued_function_is_refused():
+    with pytest.raises(TypeError, match=r"grad: .*bool"):
+        grad(lambda x: np.allclose(x, (x * 3.0) / 3.0))(onp.array([1.0, 2.0, 3.0]))

@@ -52,6 +52,8 @@ MASK45 = R(4, 5) > 0
 CONST10 = R(10)
 NON_FINITE = onp.array([0.0, onp.nan, onp.inf, -onp.inf])
 H = R(4, 4)
+X_WIDE = onp.arange(-20.0, 20.0, 0.1)
+XP10 = onp.arange(10.0)
 
 NUMPY_ROWS = [
     # products with mixed dimensions and Python floats
@@ -207,6 +209,8 @@ NUMPY_ROWS = [
     row("cumprod", lambda x: np.cumprod(x, axis=1), R(2, 3)),
     row("meshgrid-product", lambda x, y: np.prod(np.stack(np.meshgrid(x, y)), axis=0), R(3), R(4)),
     row("interp-in-y", lambda y: np.interp(onp.array([0.5, 1.5, 2.2]), onp.arange(4.0), y), R(4)),
+    row("interp-wide-range", lambda y: np.interp(X_WIDE, XP10, y), R(10)),
+    row("interp-int-edges", lambda y: np.interp(X_WIDE, XP10, y, left=-1, right=-1), R(10)),
     row("convolve", np.convolve, R(5), R(3)),
     row("correlate", lambda a, v: np.correlate(a, v, "full"), R(5), R(3)),
     row("polyval", np.polyval, R(3), R(4)),
@@ -407,3 +411,11 @@ def test_raw_integer_conversion_of_a_traced_value_is_a_constant():
     # a float conversion would drop the derivative, so it is still refused
     with pytest.raises(TypeError, match=r"converted to a plain NumPy array"):
         grad(lambda x: np.sum(onp.asarray(x, dtype=float)))(onp.ones(2))
+
+
+@pytest.mark.parametrize("edges", [{}, {"left": -1, "right": -1}], ids=["default", "int-edges"])
+def test_interp_values_are_numpys(edges):
+    x, yp = onp.arange(-100.0, 100.0, 0.1), XP10**2
+    onp.testing.assert_allclose(np.interp(x, XP10, yp, **edges), onp.interp(x, XP10, yp, **edges))
+    out, _ = jvp(lambda y: np.interp(x, XP10, y, **edges), (yp,), (onp.ones(10),))
+    onp.testing.assert_allclose(out, onp.interp(x, XP10, yp, **edges), rtol=1e-14)
