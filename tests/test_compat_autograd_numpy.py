@@ -220,6 +220,10 @@ NUMPY_ROWS = [
     row("nanmax", np.nanmax, onp.array([0.3, onp.nan, -1.0, 2.0])),
     row("copysign", np.copysign, R(3), R(3)),
     row("ldexp", lambda x: np.ldexp(x, 2), R(3)),
+    row("quantile-traced-q", lambda v, q: np.quantile(v, q, axis=1), R(3, 5), 0.37),
+    row("percentile-traced-q", lambda v, q: np.percentile(v, q), R(6), onp.array([10.0, 55.0])),
+    row("cov-with-y-and-aweights", lambda x, y, w: np.cov(x, y, aweights=w), R(2, 5), R(5), P(5)),
+    row("cov-fweights", lambda x: np.cov(x, fweights=onp.array([1, 2, 1, 3, 1])), R(2, 5)),
 ]
 
 

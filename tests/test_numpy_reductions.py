@@ -103,6 +103,12 @@ REDUCTIONS = [
     *rows("cumulative_sum", [{}, {"include_initial": True}], shape=(5,)),
     *rows("trapezoid", [{}, {"axis": 0}, {"axis": 1, "dx": 0.5}]),
     *rows("trapezoid", [{}], shape=(5,)),
+    *rows("quantile", [{"q": 0.3}, {"q": 0.3, "axis": 1}, {"q": 0.5, "axis": (0, 2)}]),
+    *rows("quantile", [{"q": [0.1, 0.9], "axis": -1, "keepdims": True}, {"q": [[0.0, 1.0]]}]),
+    *rows("percentile", [{"q": 40.0, "axis": 0}, {"q": [25.0, 75.0], "keepdims": True}]),
+    *rows("cov", [{}, {"rowvar": False}, {"ddof": 0}, {"bias": True}], shape=(3, 5)),
+    *rows("cov", [{}], shape=(5,)),
+    *rows("corrcoef", [{}, {"rowvar": False}], shape=(3, 5)),
     # scalars and vectors
     *rows("sum", [{}], shape=()),
     *rows("prod", [{}], shape=()),

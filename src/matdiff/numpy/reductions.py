@@ -13,6 +13,7 @@ from typing import Any
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
+from ..tracer import box_types as _box_types
 from ..tracer import getval as _getval
 from . import manipulation as _shape
 from ._wrap import alias, export, is_complex, shape_of, wrap
@@ -857,6 +858,234 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
 
 
 trapz = alias("trapz", trapezoid)
+
+
+# ---------------------------------------------------------------- statistics of samples
+
+
+def _as_rows(x, rowvar):
+    """``x`` as a 2-D array of variables (rows) by observations (columns), as NumPy's cov."""
+    x = _shape.atleast_2d(x if _is_traced(x) else _np.asarray(x))
+    if not rowvar and shape_of(x)[0] != 1:
+        x = _shape.transpose(x)
+    return x
+
+
+def _is_traced(x) -> bool:
+    return type(x) in _box_types
+
+
+@export
+def cov(
+    m: Any,
+    y: Any = None,
+    rowvar: bool = True,
+    bias: bool = False,
+    ddof: int | None = None,
+    fweights: Any = None,
+    aweights: Any = None,
+    *,
+    dtype=None,
+) -> Any:
+    """``numpy.cov``: the covariance matrix, differentiable in ``m``, ``y`` and ``aweights``
+    (``fweights`` are integer counts, constants).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.cov(x))(np.array([1.0, 2.0, 3.0]))  # 2 (x - mean) / (n - 1)
+    array([-1.,  0.,  1.])
+    """
+    x = _as_rows(m, rowvar)
+    if y is not None:
+        x = _shape.concatenate([x, _as_rows(y, rowvar)], axis=0)
+    if dtype is not None:
+        x = _shape.astype(x, dtype)
+    if ddof is None:
+        ddof = 0 if bias else 1
+    n = shape_of(x)[1]
+    w = None
+    if fweights is not None:
+        fw = _np.asarray(_getval(fweights))
+        if fw.ndim != 1 or fw.shape[0] != n or _np.any(fw < 0) or fw.dtype.kind not in "iu":
+            raise ValueError(
+                f"cov: fweights must be 1-D non-negative integers of length {n} (one per "
+                f"observation), got shape {fw.shape} and dtype {fw.dtype}"
+            )
+        w = fw.astype(float)
+    if aweights is not None:
+        if len(shape_of(aweights)) != 1 or shape_of(aweights)[0] != n:
+            raise ValueError(
+                f"cov: aweights must be 1-D of length {n} (one per observation), got shape "
+                f"{shape_of(aweights)}"
+            )
+        if _np.any(_np.asarray(_getval(aweights)) < 0):
+            raise ValueError("cov: aweights cannot be negative")
+        w = aweights if w is None else _u.multiply(w, aweights)
+    if w is None:
+        avg = mean(x, axis=1, keepdims=True)
+        fact = n - ddof
+    else:
+        avg, w_sum = average(x, axis=1, weights=w, returned=True, keepdims=True)
+        w_sum = _ix.getitem(w_sum, (0, 0))
+        if ddof == 0:
+            fact = w_sum
+        elif aweights is None:
+            fact = _u.subtract(w_sum, ddof)
+        else:
+            spread = _u.divide(sum(_u.multiply(w, aweights)), w_sum)
+            fact = _u.subtract(w_sum, _u.multiply(ddof, spread))
+    if _np.all(_np.asarray(_getval(fact)) <= 0):
+        raise ValueError(
+            f"cov: the degrees of freedom are {_getval(fact)} (observations minus ddof={ddof}); "
+            "pass more observations or a smaller ddof"
+        )
+    # products imports this module (through manipulation), so it is reached at call time.
+    from . import products as _products
+
+    xc = _u.subtract(x, avg)
+    xw = xc if w is None else _u.multiply(xc, w)
+    c = _u.divide(_products.matmul(xc, _u.conj(_shape.transpose(xw))), fact)
+    return _shape.squeeze(c)
+
+
+@export
+def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype=None) -> Any:
+    """``numpy.corrcoef``: Pearson correlation coefficients, differentiable in ``x`` and ``y``.
+
+    The values are clipped to [-1, 1] as NumPy does; at the bounds the derivative passes
+    (``clip``'s convention), which matters only for rounding on the diagonal.
+
+    >>> import matdiff.numpy as np
+    >>> np.corrcoef(np.array([[1.0, 2.0, 4.0], [2.0, 4.0, 8.0]]))
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    c = cov(x, y, rowvar, dtype=dtype)
+    if len(shape_of(c)) == 0:
+        return _u.divide(c, c)
+    sd = _u.sqrt(_u.real(_shape.diagonal(c)))
+    c = _u.divide(_u.divide(c, _shape.reshape(sd, (-1, 1))), _shape.reshape(sd, (1, -1)))
+    if is_complex(c):
+        return _u.add(_u.clip(_u.real(c), -1, 1), _u.multiply(1j, _u.clip(_u.imag(c), -1, 1)))
+    return _u.clip(c, -1, 1)
+
+
+def _lerp(a, b, t, tv):
+    # NumPy's two-sided lerp: from a for t < 0.5 and from b above, for the same rounding.
+    d = _u.subtract(b, a)
+    low = _u.add(a, _u.multiply(d, t))
+    high = _u.subtract(b, _u.multiply(d, _u.subtract(1.0, t)))
+    return _u.where(tv >= 0.5, high, low)
+
+
+@export
+def quantile(
+    a: Any,
+    q: Any,
+    axis: Axis = None,
+    out: None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: Any = None,
+    interpolation: str | None = None,
+) -> Any:
+    """``numpy.quantile`` with the default ``method='linear'``, differentiable in ``a`` and
+    ``q``: the two order statistics around each position share the derivative in the
+    interpolation's proportion.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.quantile(x, 0.25))(np.array([3.0, 1.0, 2.0]))
+    array([0. , 0.5, 0.5])
+    """
+    _no_out("quantile", out)
+    method = interpolation or method
+    if not (_is_traced(a) or _is_traced(q)):
+        return _np.quantile(a, q, axis=axis, method=method, keepdims=keepdims, weights=weights)
+    if method != "linear" or weights is not None:
+        raise NotImplementedError(
+            f"quantile: only method='linear' without weights is differentiable here, got "
+            f"method={method!r}{' with weights' if weights is not None else ''}; sort the "
+            "values (np.sort) and index the order statistics you need instead"
+        )
+    qv = _np.asarray(_getval(q), dtype=float)
+    if _np.any((qv < 0) | (qv > 1)):
+        raise ValueError(f"quantile: q must be in [0, 1], got {qv}")
+    a_shape = shape_of(a)
+    nd = len(a_shape)
+    axes = _normalize_axis(axis, nd)
+    if len(axes) == 1:
+        x, ax = a, axes[0]
+    else:
+        # Several axes (or all): move them last and merge them into one.
+        k = len(axes)
+        x = _shape.moveaxis(a, axes, tuple(range(nd - k, nd)))
+        x = _shape.reshape(x, shape_of(x)[: nd - k] + (-1,))
+        ax = nd - k
+    n = shape_of(x)[ax]
+    s = _ix.sort(x, axis=ax)
+    pos_v = qv * (n - 1)
+    lo = _np.clip(_np.floor(pos_v).astype(int), 0, n - 1)
+    hi = _np.minimum(lo + 1, n - 1)
+    t = _u.subtract(_u.multiply(q, n - 1), lo)
+    tv = pos_v - lo
+    # Order statistics gathered at q's positions (q's axes where ``ax`` was), then q's
+    # axes moved to the front, as NumPy lays out the result.
+    qnd = qv.ndim
+    lead = (slice(None),) * ax
+    lo_vals, hi_vals = _ix.getitem(s, lead + (lo,)), _ix.getitem(s, lead + (hi,))
+    if qnd:
+        moved = tuple(range(ax, ax + qnd))
+        lo_vals = _shape.moveaxis(lo_vals, moved, tuple(range(qnd)))
+        hi_vals = _shape.moveaxis(hi_vals, moved, tuple(range(qnd)))
+    rest = len(shape_of(lo_vals)) - qnd
+    t_b = _shape.reshape(t, qv.shape + (1,) * rest)
+    res = _lerp(lo_vals, hi_vals, t_b, _np.reshape(tv, qv.shape + (1,) * rest))
+    has_nan = _np.any(_np.isnan(_getval(x)), axis=ax)
+    if _np.any(has_nan):
+        res = _u.where(has_nan, _np.nan, res)  # NumPy's answer for a slice with NaN
+    if keepdims:
+        kept = [1 if i in axes else n_i for i, n_i in enumerate(a_shape)]
+        res = _shape.reshape(res, qv.shape + tuple(kept))
+    return res
+
+
+@export
+def percentile(
+    a: Any,
+    q: Any,
+    axis: Axis = None,
+    out: None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: Any = None,
+    interpolation: str | None = None,
+) -> Any:
+    """``numpy.percentile``: :func:`quantile` with ``q`` in percent.
+
+    >>> import matdiff.numpy as np
+    >>> np.percentile(np.array([1.0, 2.0, 3.0, 4.0]), 50.0)
+    np.float64(2.5)
+    """
+    _no_out("percentile", out)
+    if not (_is_traced(a) or _is_traced(q)):
+        return _np.percentile(
+            a, q, axis=axis, method=interpolation or method, keepdims=keepdims, weights=weights
+        )
+    return quantile(
+        a,
+        _u.true_divide(q, 100),
+        axis=axis,
+        method=method,
+        keepdims=keepdims,
+        weights=weights,
+        interpolation=interpolation,
+    )
+
 
 from . import indexing as _ix  # noqa: E402
 from . import ufuncs as _u  # noqa: E402
