@@ -105,6 +105,28 @@ ERRORS = [
         r"nancumsum: out= is not supported.*use the returned value",
     ),
     (
+        lambda x: np.quantile(x, 0.5, method="nearest"),
+        NotImplementedError,
+        r"quantile: only method='linear' without weights is differentiable.*np\.sort",
+    ),
+    (lambda x: np.quantile(x, 1.5), ValueError, r"quantile: q must be in \[0, 1\], got 1\.5"),
+    (
+        lambda x: np.cov(x, fweights=onp.array([1.5, 1.0])),
+        ValueError,
+        r"cov: fweights must be 1-D non-negative integers of length 2",
+    ),
+    (
+        lambda x: np.cov(x, aweights=onp.ones(3)),
+        ValueError,
+        r"cov: aweights must be 1-D of length 2 \(one per observation\), got shape \(3,\)",
+    ),
+    (lambda x: np.cov(x, aweights=-x[0]), ValueError, r"cov: aweights cannot be negative"),
+    (
+        lambda x: np.cov(x, ddof=2),
+        ValueError,
+        r"cov: the degrees of freedom are 0 .*ddof=2.*smaller ddof",
+    ),
+    (
         lambda x: np.c_["r", x, x],
         ValueError,
         r"c_: string directives \('r'\) are not supported with traced values",

@@ -423,3 +423,10 @@ def test_interp_values_are_numpys(edges):
     onp.testing.assert_allclose(np.interp(x, XP10, yp, **edges), onp.interp(x, XP10, yp, **edges))
     out, _ = jvp(lambda y: np.interp(x, XP10, y, **edges), (yp,), (onp.ones(10),))
     onp.testing.assert_allclose(out, onp.interp(x, XP10, yp, **edges), rtol=1e-14)
+
+
+def test_quantile_of_a_slice_with_nan_is_nan_without_derivative():
+    x = onp.array([[1.0, onp.nan, 3.0], [1.0, 2.0, 4.0]])
+    onp.testing.assert_array_equal(np.quantile(x, 0.5, axis=1), onp.quantile(x, 0.5, axis=1))
+    g = grad(lambda v: np.nansum(np.quantile(v, 0.5, axis=1)))(x)
+    onp.testing.assert_array_equal(g, [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
