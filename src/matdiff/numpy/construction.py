@@ -109,6 +109,7 @@ def full(shape, fill_value: Any, dtype=None, order="C", *, like=None) -> Any:
     if not _traced_in(fill_value):
         kwargs = {} if like is None else {"like": like}
         return _np.full(shape, fill_value, dtype=dtype, order=order, **kwargs)
+    fill_value = asarray(fill_value)  # a list of traced values becomes one traced array
     out = _np.full(shape, getval(fill_value), dtype=dtype, order=order)
     if out.dtype.kind not in "fc":
         return out  # an integer or boolean array is a constant
@@ -161,8 +162,13 @@ def linspace(
     dshape = tuple(_np.broadcast_shapes(shape_of(start), shape_of(stop)))
     # The same steps as NumPy: y = start + k * step, with the last point exactly stop.
     k = _np.arange(num, dtype=float).reshape((-1,) + (1,) * len(dshape))
-    step = _uf.divide(delta, div) if div > 0 else _uf.multiply(delta, _np.nan)
-    y = _uf.add(_uf.multiply(k, step), start) if div > 0 else _uf.add(_uf.multiply(k, delta), start)
+    if div > 0:
+        step = _uf.divide(delta, div)
+        y = _uf.add(_uf.multiply(k, step), start)
+    else:
+        # One point (or none): NumPy's step is NaN and the point is start.
+        step = _uf.multiply(delta, _np.nan)
+        y = _uf.add(_uf.multiply(k, delta), start)
     if endpoint and num > 1:
         head = y[: num - 1]
         y = _shape.concatenate([head, _shape.broadcast_to(stop, (1,) + dshape)], axis=0)
