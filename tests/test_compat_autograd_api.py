@@ -11,6 +11,7 @@ built independently (by the other mode, or by finite differences via ``check_gra
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as onp
 import pytest
@@ -256,6 +257,21 @@ IDENTITIES = [
         lambda: value_and_grad(lambda x: (np.sum(x**2), 3), has_aux=True)(A54[0]),
         lambda: ((onp.sum(A54[0] ** 2), 3), 2.0 * A54[0]),
     ),
+    # hessian with an argnums tuple: the nested blocks (JAX)
+    (
+        "hessian-argnums-tuple",
+        lambda: hessian(lambda x, y: np.sum(x * x * y), argnums=(0, 1))(A54[0], V54[0]),
+        lambda: (
+            (onp.diag(2 * V54[0]), onp.diag(2 * A54[0])),
+            (onp.diag(2 * A54[0]), onp.zeros((4, 4))),
+        ),
+    ),
+    # linearize: the JVP at a fixed point, as a function of the tangent (JAX)
+    (
+        "linearize-is-jvp",
+        lambda: matdiff.linearize(rolled_sin, A54)[1](V54),
+        lambda: jvp(rolled_sin, (A54,), (V54,))[1],
+    ),
     # jacobian shapes: out.shape + in.shape
     ("jacobian-shape", lambda: jacobian(lambda x: 2.0 * x)(A54).shape, lambda: (5, 4, 5, 4)),
     ("jacobian-of-scalar-shape", lambda: jacobian(np.sum)(A54).shape, lambda: (5, 4)),
@@ -475,3 +491,16 @@ def test_missing_rule_is_also_a_not_implemented_error():
 def test_grad_of_a_boolean_valued_function_is_refused():
     with pytest.raises(TypeError, match=r"grad: .*bool"):
         grad(lambda x: np.allclose(x, (x * 3.0) / 3.0))(onp.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.xfail(
+    "has_aux" not in inspect.signature(jacfwd).parameters,
+    strict=True,
+    reason="differential_operators.jacfwd and jacrev take no has_aux (JAX's do): "
+    "jacfwd(lambda x: (x**2, aux), has_aux=True) raises TypeError",
+)
+@pytest.mark.parametrize("jac", [jacfwd, jacrev], ids=["jacfwd", "jacrev"])
+def test_jacobians_with_aux(jac):
+    J, aux = jac(lambda x: (x**2, "aux"), has_aux=True)(A54[0])
+    _close(J, onp.diag(2 * A54[0]))
+    assert aux == "aux"
