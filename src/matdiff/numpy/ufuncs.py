@@ -647,7 +647,21 @@ def _same_sign(x, y):
 defvjp(copysign, lambda ans, x, y: lambda g: _ub(x, multiply(g, _same_sign(x, y))), None)
 defjvp(copysign, lambda g, ans, x, y: _bt(multiply(g, _same_sign(x, y)), ans), None)
 
-ldexp = wrap(_np.ldexp)
+
+def _ldexp_raw(x, n):
+    """``numpy.ldexp``: ``x * 2**n`` for an integer ``n``, exactly.
+
+    >>> import matdiff.numpy as np
+    >>> np.ldexp(np.array([1.5, -0.25]), 3)
+    array([12., -2.])
+    """
+    # A Python function rather than the ufunc itself: the integer exponent is not a
+    # float operand, which is what elementwise machinery (batching) assumes of ufuncs.
+    return _np.ldexp(x, n)
+
+
+ldexp = wrap(_ldexp_raw, "ldexp")
+alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
 # ldexp(x, n) = x * 2**n with an integer exponent n: linear in x, no derivative in n.
 defvjp(ldexp, lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None)
 defjvp(ldexp, lambda g, ans, x, n: _bt(ldexp(g, n), ans), None)
