@@ -104,6 +104,9 @@ INDEXING_SPECS = [
     S("array", A(3), ndmin=3),
     S("asarray", A(3)),
     S("asanyarray", A(2, 2), dtype=onp.complex128),
+    S("compress", [True, False, True], A(3, 4)),
+    S("compress", I([False, True]), A(3, 4), axis=-1),
+    S("compress", [1, 0, 1, 1], A(3, 4), axis=1),
     S("interp", XQ, XP, A(5)),
     S("interp", XQ, XP, A(5), -3.0, A()),
     S("interp", A(2, 3), XP, A(5)),
@@ -113,7 +116,7 @@ INDEXING_SPECS = [
 ]
 
 INDEXING_FUNCTIONS = (
-    "getitem take take_along_axis select sort partition array asarray interp".split()
+    "getitem take take_along_axis select sort partition array asarray interp compress".split()
 )
 
 

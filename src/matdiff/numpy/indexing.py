@@ -239,6 +239,34 @@ def partition(a: ArrayLike, kth, axis=-1, kind="introselect", order=None) -> Any
 
 
 @export
+def compress(condition: ArrayLike, a: ArrayLike, axis=None, out=None) -> Any:
+    """``numpy.compress``: the slices of ``a`` along ``axis`` where ``condition`` holds.
+
+    >>> import matdiff.numpy as np
+    >>> np.compress([True, False, True], np.array([1.0, 2.0, 3.0]))
+    array([1., 3.])
+    """
+    if out is not None:
+        raise TypeError("compress: out= is not supported on traced values; use the return value")
+    cond = _np.asarray(getval(condition), dtype=bool)
+    if cond.ndim != 1:
+        raise ValueError(f"compress: condition must be 1-D, got shape {cond.shape}")
+    if axis is None:
+        a = _shape.ravel(a)
+        axis = 0
+    s = shape_of(a)
+    ax = normalize_axis_index(axis, len(s))
+    if cond.shape[0] > s[ax]:
+        raise ValueError(
+            f"compress: condition has {cond.shape[0]} entries but axis {axis} of the array has "
+            f"only {s[ax]}"
+        )
+    # NumPy reads a shorter condition as False beyond its end.
+    idx = _np.flatnonzero(cond)
+    return getitem(a, (slice(None),) * ax + (idx,))
+
+
+@export
 def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, period=None) -> Any:
     """``numpy.interp``: piecewise-linear interpolation, differentiable in ``x``, ``xp``,
     ``fp``, ``left`` and ``right``.
