@@ -105,6 +105,11 @@ ERRORS = [
         r"nancumsum: out= is not supported.*use the returned value",
     ),
     (
+        lambda x: np.resize(x, (2, -1)),
+        ValueError,
+        r"resize: all dimensions of new_shape must be non-negative, got \(2, -1\)",
+    ),
+    (
         lambda x: np.quantile(x, 0.5, method="nearest"),
         NotImplementedError,
         r"quantile: only method='linear' without weights is differentiable.*np\.sort",

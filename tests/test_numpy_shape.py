@@ -266,6 +266,10 @@ SHAPE_SPECS = [
     S("linspace", A(), A(), 4, retstep=True),
     S("logspace", A(), A(), 4),
     S("logspace", A(2), A(), 3, base=2.0, axis=1),
+    S("resize", A(3), (2, 2)),
+    S("resize", A(2, 3), (4, 5)),
+    S("resize", A(2, 3), 4),
+    S("resize", A(3), (0, 2)),
     S("full", (2, 3), A()),
     S("full", (2, 3), A(3)),
     S("make_diagonal", A(4), ref=lambda d: onp.diag(d)),
@@ -282,7 +286,8 @@ SHAPE_SPECS = [
 SHAPE_FUNCTIONS = """reshape ravel transpose moveaxis swapaxes expand_dims squeeze broadcast_to
 concatenate stack hstack vstack dstack column_stack split array_split tile repeat flip fliplr
 flipud roll rot90 pad diag diagonal trace tril triu atleast_1d atleast_2d atleast_3d astype
-copy rollaxis diff ediff1d gradient append meshgrid linspace logspace full make_diagonal""".split()
+copy rollaxis diff ediff1d gradient append meshgrid linspace logspace full make_diagonal
+resize""".split()
 
 
 @pytest.mark.filterwarnings("ignore:Casting complex values to real")

@@ -1219,3 +1219,24 @@ def make_diagonal(D: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1)
     place[i, i + max(-offset, 0), i + max(offset, 0)] = 1
     spread = _uf.multiply(reshape(D, s + (1, 1)), place)
     return moveaxis(_red.sum(spread, axis=-3), (-2, -1), (a1, a2))
+
+
+@export
+def resize(a: ArrayLike, new_shape) -> Any:
+    """``numpy.resize``: the flattened array repeated cyclically to fill ``new_shape``.
+
+    >>> import matdiff.numpy as np
+    >>> np.resize(np.array([1.0, 2.0, 3.0]), (2, 2))
+    array([[1., 2.],
+           [3., 1.]])
+    """
+    shape = (new_shape,) if isinstance(new_shape, int) else tuple(new_shape)
+    if any(n < 0 for n in shape):
+        raise ValueError(f"resize: all dimensions of new_shape must be non-negative, got {shape}")
+    flat = ravel(a)
+    total = int(_np.prod(shape, dtype=int))
+    n = shape_of(flat)[0]
+    if n == 0 or total == 0:
+        # NumPy fills from an empty array with zeros: nothing of ``a`` is used.
+        return _np.zeros(shape, dtype=_np.result_type(getval(a)))
+    return reshape(_ix.getitem(flat, _np.arange(total) % n), shape)
