@@ -430,3 +430,41 @@ def test_quantile_of_a_slice_with_nan_is_nan_without_derivative():
     onp.testing.assert_array_equal(np.quantile(x, 0.5, axis=1), onp.quantile(x, 0.5, axis=1))
     g = grad(lambda v: np.nansum(np.quantile(v, 0.5, axis=1)))(x)
     onp.testing.assert_array_equal(g, [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+# ---------------------------------------------------------------- raw NumPy calls
+
+# autograd code sometimes calls plain numpy on a traced value; NumPy's dispatch protocol
+# routes each of these to the matdiff function of the same name.
+RAW_ROUTED = [
+    ("diff", lambda x: onp.diff(x, 2)),
+    ("ediff1d", lambda x: onp.ediff1d(x, to_end=1.0)),
+    ("gradient", lambda x: onp.gradient(x, 0.5)),
+    ("linspace", lambda x: onp.linspace(x[0], x[1], 4)),
+    ("interp", lambda x: onp.interp([0.5, 1.5], [0.0, 1.0, 2.0, 3.0, 4.0], x)),
+    ("nan_to_num", lambda x: onp.nan_to_num(x + NON_FINITE[[0, 1, 2, 3, 0]])),
+    ("append", lambda x: onp.append(x, 1.0)),
+    ("convolve", lambda x: onp.convolve(x, [1.0, 2.0])),
+    ("correlate", lambda x: onp.correlate(x, x, "full")),
+    ("cov", lambda x: onp.cov(x)),
+    ("corrcoef", lambda x: onp.corrcoef(x, x**2)),
+    ("quantile", lambda x: onp.quantile(x, 0.3)),
+    ("percentile", lambda x: onp.percentile(x, [30.0, 80.0])),
+    ("trapezoid", lambda x: onp.trapezoid(x)),
+    ("meshgrid", lambda x: onp.meshgrid(x, x[:2])[1]),
+    ("polyval", lambda x: onp.polyval(x, 0.5)),
+    ("rollaxis", lambda x: onp.rollaxis(x.reshape(5, 1), 1)),
+    ("resize", lambda x: onp.resize(x, (3, 3))),
+    ("compress", lambda x: onp.compress([1, 0, 1], x)),
+    ("nanmax", lambda x: onp.nanmax(x)),
+    ("nancumsum", lambda x: onp.nancumsum(x)),
+    ("cumulative_sum", lambda x: onp.cumulative_sum(x, include_initial=True)),
+    ("copysign", lambda x: onp.copysign(x, -1.0)),
+    ("ldexp", lambda x: onp.ldexp(x, 3)),
+    ("logspace", lambda x: onp.logspace(x[0], x[1], 3)),
+]
+
+
+@pytest.mark.parametrize("f", [f for _, f in RAW_ROUTED], ids=[n for n, _ in RAW_ROUTED])
+def test_raw_numpy_call_reaches_matdiff(f):
+    check_grads(f, modes=("fwd", "rev"), order=2)(R(5))
