@@ -105,6 +105,22 @@ ERRORS = [
         r"nancumsum: out= is not supported.*use the returned value",
     ),
     (
+        lambda x: np.geomspace(x[0, 0], 0.0 * x[1, 1], 3),
+        ValueError,
+        r"geomspace: .*cannot include zero",
+    ),
+    (
+        lambda x: np.geomspace(x[0, 0], -x[1, 1], 3),
+        ValueError,
+        r"geomspace: start and stop must have the same sign",
+    ),
+    (
+        lambda x: np.geomspace(x[0, 0] * 1j, x[1, 1], 3),
+        NotImplementedError,
+        r"geomspace: complex end points.*np\.exp\(np\.linspace",
+    ),
+    (lambda x: np.vander(x), ValueError, r"vander: x must be 1-D, got shape \(2, 2\)"),
+    (
         lambda x: np.resize(x, (2, -1)),
         ValueError,
         r"resize: all dimensions of new_shape must be non-negative, got \(2, -1\)",

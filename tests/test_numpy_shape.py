@@ -123,6 +123,19 @@ def run_spec(spec: Spec, seed: int = 0) -> None:
     check_grads(f, modes=("fwd", "rev"), order=2)(*[values[i] for i in dyn_pos])
 
 
+def _geomspace_exp(a, b, *args, **kwargs):
+    # Positive end points, as geomspace needs; traced through exp.
+    return np.geomspace(np.exp(a), np.exp(b), *args, **kwargs)
+
+
+def _geomspace_exp_ref(a, b, *args, **kwargs):
+    return onp.geomspace(onp.exp(a), onp.exp(b), *args, **kwargs)
+
+
+def _geomspace_neg_ref(a, b):
+    return onp.geomspace(-a * a - 1, -b * b - 1, 5)
+
+
 SHAPE_SPECS = [
     S("reshape", A(2, 3), (3, 2)),
     S("reshape", A(2, 3), (-1,), order="F"),
@@ -266,6 +279,27 @@ SHAPE_SPECS = [
     S("linspace", A(), A(), 4, retstep=True),
     S("logspace", A(), A(), 4),
     S("logspace", A(2), A(), 3, base=2.0, axis=1),
+    S(_geomspace_exp, A(), A(), 4, ref=_geomspace_exp_ref, id="geomspace"),
+    S(
+        _geomspace_exp,
+        A(2),
+        A(),
+        3,
+        endpoint=False,
+        axis=-1,
+        ref=_geomspace_exp_ref,
+        id="geomspace-axis",
+    ),
+    S(
+        lambda a, b: np.geomspace(-a * a - 1, -b * b - 1, 5),
+        A(),
+        A(),
+        ref=_geomspace_neg_ref,
+        id="geomspace-negative",
+    ),
+    S("vander", A(3)),
+    S("vander", A(3), 4, increasing=True),
+    S("vander", A(2), 1),
     S("resize", A(3), (2, 2)),
     S("resize", A(2, 3), (4, 5)),
     S("resize", A(2, 3), 4),
@@ -287,7 +321,7 @@ SHAPE_FUNCTIONS = """reshape ravel transpose moveaxis swapaxes expand_dims squee
 concatenate stack hstack vstack dstack column_stack split array_split tile repeat flip fliplr
 flipud roll rot90 pad diag diagonal trace tril triu atleast_1d atleast_2d atleast_3d astype
 copy rollaxis diff ediff1d gradient append meshgrid linspace logspace full make_diagonal
-resize""".split()
+resize vander""".split()
 
 
 @pytest.mark.filterwarnings("ignore:Casting complex values to real")

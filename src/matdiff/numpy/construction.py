@@ -200,6 +200,72 @@ def logspace(
 
 
 @export
+def geomspace(
+    start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0
+) -> Any:
+    """``numpy.geomspace``: a geometric progression, differentiable in ``start`` and ``stop``
+    (real, nonzero, of one sign); the end points are exactly ``start`` and ``stop``.
+
+    >>> import matdiff.numpy as np
+    >>> np.geomspace(1.0, 1000.0, 4)
+    array([   1.,   10.,  100., 1000.])
+    """
+    if not _traced_in(start, stop):
+        return _np.geomspace(start, stop, num, endpoint, dtype, axis)
+    start, stop = asarray(start), asarray(stop)
+    sv, ev = _np.asarray(getval(start)), _np.asarray(getval(stop))
+    if sv.dtype.kind == "c" or ev.dtype.kind == "c":
+        raise NotImplementedError(
+            "geomspace: complex end points are not supported with traced values; "
+            "use np.exp(np.linspace(np.log(start), np.log(stop), num))"
+        )
+    if _np.any(sv == 0) or _np.any(ev == 0):
+        raise ValueError("geomspace: a geometric sequence cannot include zero")
+    sign = _np.sign(sv)
+    if _np.any(_np.sign(ev) != sign):
+        raise ValueError(
+            "geomspace: start and stop must have the same sign; the sequence would pass zero"
+        )
+    log_y = linspace(
+        _uf.log(_uf.multiply(sign, start)), _uf.log(_uf.multiply(sign, stop)), num, endpoint
+    )
+    y = _uf.multiply(sign, _uf.exp(log_y))
+    # NumPy pins the end points to the given values, free of exp(log(.)) rounding.
+    dshape = tuple(shape_of(y)[1:])
+    parts = []
+    if num > 0:
+        parts.append(_shape.broadcast_to(start, (1,) + dshape))
+    mid_end = num - 1 if endpoint else num
+    if mid_end > 1:
+        parts.append(y[1:mid_end])
+    if endpoint and num > 1:
+        parts.append(_shape.broadcast_to(stop, (1,) + dshape))
+    if parts:
+        y = _shape.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    if axis != 0:
+        y = _shape.moveaxis(y, 0, axis)
+    return y if dtype is None else _shape.astype(y, dtype)
+
+
+@export
+def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
+    """``numpy.vander``: columns of powers of ``x``, differentiable in ``x``.
+
+    >>> import matdiff.numpy as np
+    >>> np.vander(np.array([2.0, 3.0]), 3)
+    array([[4., 2., 1.],
+           [9., 3., 1.]])
+    """
+    x = asarray(x)
+    if len(shape_of(x)) != 1:
+        raise ValueError(f"vander: x must be 1-D, got shape {shape_of(x)}")
+    n = shape_of(x)[0] if N is None else N
+    powers = _np.arange(n) if increasing else _np.arange(n - 1, -1, -1)
+    # Integer exponents: power's rules are exact at x == 0 for each of them.
+    return _uf.power(_shape.reshape(x, (-1, 1)), powers)
+
+
+@export
 def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> tuple:
     """``numpy.meshgrid``: coordinate arrays from coordinate vectors, each traced.
 
