@@ -117,6 +117,8 @@ def test_unused_container_entries_get_zero_gradients():
     assert isinstance(g, tuple)
     for got, want in zip(g, (1.0, 2.0, 0.0)):
         onp.testing.assert_array_equal(got, onp.full(got.shape, want))
+    g = grad(fun)(list(TUPLE_IN), (0, 1))
+    assert isinstance(g, list) and [float(v.flat[0]) for v in g] == [1.0, 2.0, 0.0]
     g = grad(fun)(DICT_IN, ("item_1", "item_2"))
     assert set(g) == set(DICT_IN)
     onp.testing.assert_array_equal(g["item_X"], onp.zeros((2, 4)))
@@ -504,3 +506,37 @@ def test_jacobians_with_aux(jac):
     J, aux = jac(lambda x: (x**2, "aux"), has_aux=True)(A54[0])
     _close(J, onp.diag(2 * A54[0]))
     assert aux == "aux"
+
+
+# ---------------------------------------------------------------- jacobian (autograd's test_jacobian)
+
+
+def test_jacobian_of_a_singleton_output_is_the_gradient():
+    fun = lambda x: np.sum(np.sin(x), axis=1, keepdims=True)  # noqa: E731
+    a = R(1, 3)
+    _close(jacobian(fun)(a).reshape(1, 3), grad(lambda x: fun(x)[0, 0])(a))
+
+
+def test_jacobian_of_scalar_to_vector():
+    val = 0.7
+    _close(jacobian(lambda x: np.array([x, x**2, x**3]))(val), [1.0, 2 * val, 3 * val**2])
+
+
+def test_jacobian_rows_are_the_gradients_of_the_outputs():
+    scalar_funs = [
+        lambda x: np.sum(x**3),
+        lambda x: np.prod(np.sin(x) + np.sin(x)),
+        lambda x: grad(lambda y: np.exp(y) * np.tanh(x[0]))(x[1]),
+    ]
+    x = R(5)
+    jac = jacobian(lambda x: np.array([f(x) for f in scalar_funs]))(x)
+    _close(jac, onp.vstack([grad(f)(x) for f in scalar_funs]))
+
+
+def test_jacobians_of_jacobians():
+    fun = lambda x: np.sin(np.outer(x, x)) + np.cos(np.dot(x, x))  # noqa: E731
+    assert jacobian(fun)(R(2)).shape == (2, 2, 2)
+    assert jacobian(jacobian(fun))(R(2)).shape == (2, 2, 2, 2)
+    assert jacobian(jacobian(jacobian(fun)))(R(2)).shape == (2, 2, 2, 2, 2)
+    check_grads(lambda x: np.sum(np.sin(jacobian(fun)(x))), modes=("fwd", "rev"), order=2)(R(2))
+    check_grads(lambda x: np.sum(np.sin(jacobian(jacobian(fun))(x))), modes=("rev",))(R(2))
