@@ -468,3 +468,16 @@ RAW_ROUTED = [
 @pytest.mark.parametrize("f", [f for _, f in RAW_ROUTED], ids=[n for n, _ in RAW_ROUTED])
 def test_raw_numpy_call_reaches_matdiff(f):
     check_grads(f, modes=("fwd", "rev"), order=2)(R(5))
+
+
+@pytest.mark.parametrize(
+    "module", ["manipulation", "products", "indexing", "construction", "boxes"]
+)
+def test_docstring_examples_of_the_shape_and_construction_modules_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"matdiff.numpy.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
