@@ -481,3 +481,38 @@ def test_docstring_examples_of_the_shape_and_construction_modules_run(module):
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# ---------------------------------------------------------------- dtypes follow NumPy's
+
+F32 = R(5).astype(onp.float32)
+
+DTYPE_ROWS = [
+    ("linspace", lambda m, x: m.linspace(x[0], x[1], 4)),
+    ("linspace-python-start", lambda m, x: m.linspace(1.0, x[1], 4)),
+    ("logspace", lambda m, x: m.logspace(x[0], x[1], 3)),
+    ("geomspace", lambda m, x: m.geomspace(m.exp(x[0]), m.exp(x[1]), 3)),
+    ("geomspace-dtype", lambda m, x: m.geomspace(m.exp(x[0]), 2.0, 3, dtype=onp.float32)),
+    ("interp", lambda m, x: m.interp(onp.float32([0.5, 2.5]), onp.arange(5, dtype="f4"), x)),
+    ("cov", lambda m, x: m.cov(x)),
+    ("corrcoef", lambda m, x: m.corrcoef(x, x * 2)),
+    ("quantile", lambda m, x: m.quantile(x, 0.3)),
+    ("quantile-array-q", lambda m, x: m.quantile(x, onp.array([0.3, 0.6]))),
+    ("percentile", lambda m, x: m.percentile(x, 30.0)),
+    ("diff", lambda m, x: m.diff(x)),
+    ("gradient", lambda m, x: m.gradient(x, edge_order=2)),
+    ("convolve", lambda m, x: m.convolve(x, x[:2])),
+    ("trapezoid", lambda m, x: m.trapezoid(x)),
+    ("nan_to_num", lambda m, x: m.nan_to_num(x)),
+    ("vander", lambda m, x: m.vander(x)),
+    ("power-of-python-base", lambda m, x: 2.0**x),
+]
+
+
+@pytest.mark.parametrize("f", [f for _, f in DTYPE_ROWS], ids=[n for n, _ in DTYPE_ROWS])
+def test_value_and_tangent_dtypes_are_numpys(f):
+    expected = f(onp, F32)
+    out, tangent = jvp(lambda x: f(np, x), (F32,), (F32,))
+    assert onp.result_type(out) == expected.dtype
+    assert onp.result_type(tangent) == expected.dtype
+    onp.testing.assert_allclose(out, expected, rtol=1e-6)

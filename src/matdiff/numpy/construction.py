@@ -156,12 +156,14 @@ def linspace(
         raise ValueError(f"linspace: num must be non-negative, got {num}")
     if not _traced_in(start, stop):
         return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
-    start, stop = asarray(start), asarray(stop)
+    # NumPy's result dtype, read before Python numbers become arrays (they are weak).
+    dt = _np.result_type(getval(start), getval(stop), float(num))
+    start, stop = _shape.astype(asarray(start), dt), _shape.astype(asarray(stop), dt)
     div = num - 1 if endpoint else num
     delta = _uf.subtract(stop, start)
     dshape = tuple(_np.broadcast_shapes(shape_of(start), shape_of(stop)))
     # The same steps as NumPy: y = start + k * step, with the last point exactly stop.
-    k = _np.arange(num, dtype=float).reshape((-1,) + (1,) * len(dshape))
+    k = _np.arange(num, dtype=dt).reshape((-1,) + (1,) * len(dshape))
     if div > 0:
         step = _uf.divide(delta, div)
         y = _uf.add(_uf.multiply(k, step), start)
@@ -244,7 +246,10 @@ def geomspace(
         y = _shape.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
     if axis != 0:
         y = _shape.moveaxis(y, 0, axis)
-    return y if dtype is None else _shape.astype(y, dtype)
+    if dtype is None:
+        # NumPy's result dtype: at least double precision.
+        dtype = _np.result_type(sv * 1.0, ev * 1.0, float(num), _np.zeros(()))
+    return _shape.astype(y, dtype)
 
 
 @export

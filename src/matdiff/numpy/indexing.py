@@ -313,6 +313,10 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, pe
         val = _uf.where(below, first if left is None else left, val)
     if above.any():
         val = _uf.where(above, last if right is None else right, val)
+    # NumPy interpolates in double precision whatever the inputs' precision.
+    out_dtype = _np.complex128 if is_complex(val) else _np.float64
+    if _np.result_type(getval(val)) != out_dtype:
+        val = _shape.astype(val, out_dtype)
     return val
 
 

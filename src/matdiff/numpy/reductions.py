@@ -898,8 +898,8 @@ def cov(
     x = _as_rows(m, rowvar)
     if y is not None:
         x = _shape.concatenate([x, _as_rows(y, rowvar)], axis=0)
-    if dtype is not None:
-        x = _shape.astype(x, dtype)
+    # NumPy computes a covariance in at least double precision.
+    x = _shape.astype(x, dtype if dtype is not None else _np.result_type(_getval(x), _np.float64))
     if ddof is None:
         ddof = 0 if bias else 1
     n = shape_of(x)[1]
@@ -1029,7 +1029,9 @@ def quantile(
     pos_v = qv * (n - 1)
     lo = _np.clip(_np.floor(pos_v).astype(int), 0, n - 1)
     hi = _np.minimum(lo + 1, n - 1)
-    t = _u.subtract(_u.multiply(q, n - 1), lo)
+    # NumPy's result dtype: the data's and q's, with a Python number for q being weak.
+    out_dtype = _np.result_type(_getval(x), q if isinstance(q, float | int) else qv)
+    t = _shape.astype(_u.subtract(_u.multiply(q, n - 1), lo), out_dtype)
     tv = pos_v - lo
     # Order statistics gathered at q's positions (q's axes where ``ax`` was), then q's
     # axes moved to the front, as NumPy lays out the result.
@@ -1076,9 +1078,11 @@ def percentile(
         return _np.percentile(
             a, q, axis=axis, method=interpolation or method, keepdims=keepdims, weights=weights
         )
+    # A Python number stays one, so that it stays weak in the result's dtype.
+    q100 = q / 100 if isinstance(q, float | int) else _u.true_divide(q, 100)
     return quantile(
         a,
-        _u.true_divide(q, 100),
+        q100,
         axis=axis,
         method=method,
         keepdims=keepdims,

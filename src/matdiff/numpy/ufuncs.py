@@ -131,6 +131,9 @@ def _make_power_rules(pow_fun):
 
     def dy(x, y, ans):
         # log(x) * x**y. At x == 0 the limit (y > 0) is 0; log(0) * 0 would be nan.
+        if type(x) in (int, float):
+            # A Python base stays a Python number, so float32 exponents stay float32.
+            return multiply(ans, math.log(x if x != 0 else 1.0))
         safe_x = where(_np.equal(_getval(x), 0), 1.0, x)
         return multiply(ans, log(safe_x))
 
