@@ -126,6 +126,10 @@ COMPLEX_REDUCTIONS = [
     *rows("cumprod", [{"axis": 2}], gen=cplx),
     *rows("var", [{"axis": 1}, {"ddof": 1}], gen=cplx),
     *rows("std", [{"axis": 0}], gen=cplx),
+    *rows("cov", [{}, {"rowvar": False}], shape=(2, 4), gen=cplx),
+    *rows("corrcoef", [{}], shape=(2, 4), gen=cplx),
+    *rows("trapezoid", [{"axis": 1}], gen=cplx),
+    *rows("cumulative_sum", [{"axis": 0, "include_initial": True}], gen=cplx),
 ]
 
 
