@@ -11,6 +11,7 @@ built independently (by the other mode, or by finite differences via ``check_gra
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 
 import numpy as onp
@@ -540,3 +541,44 @@ def test_jacobians_of_jacobians():
     assert jacobian(jacobian(jacobian(fun)))(R(2)).shape == (2, 2, 2, 2, 2)
     check_grads(lambda x: np.sum(np.sin(jacobian(fun)(x))), modes=("fwd", "rev"), order=2)(R(2))
     check_grads(lambda x: np.sum(np.sin(jacobian(jacobian(fun))(x))), modes=("rev",))(R(2))
+
+
+# ---------------------------------------------------------------- autograd.misc
+
+
+def _module_missing(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return True
+    return False
+
+
+@pytest.mark.xfail(
+    _module_missing("matdiff.misc"),
+    strict=True,
+    reason="matdiff.misc.flatten (autograd.misc.flatten: a pytree to one vector and back) "
+    "does not exist; tree_flatten gives leaves, not one concatenated vector",
+)
+def test_flatten_a_pytree_to_one_vector_and_back():
+    from matdiff.misc import flatten
+
+    x = (1.0, R(2, 3), [R(1, 4), {"x": 2.0, "y": R(4, 2)}])
+    flat, unflatten = flatten(x)
+    assert flat.shape == (20,) and flat[0] == 1.0
+    onp.testing.assert_array_equal(flatten(unflatten(flat))[0], flat)
+
+
+@pytest.mark.xfail(
+    _module_missing("matdiff.misc"),
+    strict=True,
+    reason="matdiff.misc.optimizers (autograd's sgd, adam, rmsprop over a gradient "
+    "callback) does not exist",
+)
+def test_adam_minimizes_a_quadratic():
+    from matdiff.misc.optimizers import adam
+
+    target = R(3)
+    loss_grad = grad(lambda w, i: np.sum((w - target) ** 2))
+    w = adam(loss_grad, onp.zeros(3), num_iters=500, step_size=0.1)
+    onp.testing.assert_allclose(w, target, atol=1e-3)
