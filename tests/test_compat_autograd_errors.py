@@ -121,6 +121,11 @@ ERRORS = [
     ),
     (lambda x: np.vander(x), ValueError, r"vander: x must be 1-D, got shape \(2, 2\)"),
     (
+        lambda x: np.piecewise(x, [x > 0], [np.sin, np.cos, np.tan]),
+        ValueError,
+        r"piecewise: got 1 conditions and 3 functions; pass one function \(or value\) per",
+    ),
+    (
         lambda x: np.resize(x, (2, -1)),
         ValueError,
         r"resize: all dimensions of new_shape must be non-negative, got \(2, -1\)",

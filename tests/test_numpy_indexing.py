@@ -59,6 +59,31 @@ def _interp_xp_ref(fp, d):
     return onp.interp(XQ, onp.cumsum(onp.exp(d)), fp)
 
 
+def _piecewise_two(x):
+    return np.piecewise(x, [x < 0, x >= 0], [lambda t: -t, lambda t: t**2])
+
+
+def _piecewise_two_ref(x):
+    return onp.piecewise(x, [x < 0, x >= 0], [lambda t: -t, lambda t: t**2])
+
+
+def _piecewise_default(x, a):
+    # a traced constant for one piece, and a function for everything else
+    return np.piecewise(x, [x < -0.5, x > 0.5], [lambda t: 3 * t, a, np.sin])
+
+
+def _piecewise_default_ref(x, a):
+    return onp.piecewise(x, [x < -0.5, x > 0.5], [lambda t: 3 * t, a, onp.sin])
+
+
+def _piecewise_overlap(x):
+    return np.piecewise(x, [x > -1, x > 0], [lambda t: t, lambda t: 2 * t])
+
+
+def _piecewise_overlap_ref(x):
+    return onp.piecewise(x, [x > -1, x > 0], [lambda t: t, lambda t: 2 * t])
+
+
 INDEXING_SPECS = [
     S(get, A(5), 2, id="getitem-int"),
     S(get, A(5), -1, id="getitem-negative-int"),
@@ -104,6 +129,9 @@ INDEXING_SPECS = [
     S("array", A(3), ndmin=3),
     S("asarray", A(3)),
     S("asanyarray", A(2, 2), dtype=onp.complex128),
+    S(_piecewise_two, A(3, 4), ref=_piecewise_two_ref, id="piecewise-two-branches"),
+    S(_piecewise_default, A(3, 4), A(), ref=_piecewise_default_ref, id="piecewise-default"),
+    S(_piecewise_overlap, A(5), ref=_piecewise_overlap_ref, id="piecewise-later-wins"),
     S("compress", [True, False, True], A(3, 4)),
     S("compress", I([False, True]), A(3, 4), axis=-1),
     S("compress", [1, 0, 1, 1], A(3, 4), axis=1),
@@ -115,9 +143,7 @@ INDEXING_SPECS = [
     S("interp", XQ, XP, Z(5)),
 ]
 
-INDEXING_FUNCTIONS = (
-    "getitem take take_along_axis select sort partition array asarray interp compress".split()
-)
+INDEXING_FUNCTIONS = "getitem take take_along_axis select sort partition array asarray interp compress piecewise".split()
 
 
 @pytest.mark.parametrize("spec", INDEXING_SPECS, ids=spec_id)

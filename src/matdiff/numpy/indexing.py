@@ -267,6 +267,63 @@ def compress(condition: ArrayLike, a: ArrayLike, axis=None, out=None) -> Any:
 
 
 @export
+def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
+    """``numpy.piecewise``: ``funclist[k]`` applied where ``condlist[k]`` holds (a later
+    condition wins where several hold; an extra function covers the rest; entries no
+    condition covers are 0). Differentiable in ``x`` and in traced constants in ``funclist``.
+
+    Each function receives the entries its condition owns and must act elementwise, as
+    NumPy requires of it.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> x = np.array([-2.0, 3.0])
+    >>> grad(lambda x: np.sum(np.piecewise(x, [x < 0, x >= 0], [lambda v: -v, lambda v: v**2])))(x)
+    array([-1.,  6.])
+    """
+    if type(x) not in box_types and not any(type(f) in box_types for f in funclist):
+        return _np.piecewise(x, condlist, funclist, *args, **kw)
+    xv = _np.asarray(getval(x))
+    # NumPy's reading of condlist: one condition may be given bare.
+    if _np.isscalar(condlist) or (
+        not isinstance(condlist[0], list | _np.ndarray)
+        and type(condlist[0]) not in box_types
+        and xv.ndim != 0
+    ):
+        condlist = [condlist]
+    conds = [_np.broadcast_to(_np.asarray(getval(c), dtype=bool), xv.shape) for c in condlist]
+    if len(funclist) == len(conds) + 1:
+        conds.append(~_np.any(conds, axis=0) if conds else _np.ones(xv.shape, bool))
+    elif len(funclist) != len(conds):
+        raise ValueError(
+            f"piecewise: got {len(conds)} conditions and {len(funclist)} functions; pass one "
+            "function (or value) per condition, plus optionally one for everything else"
+        )
+    owner = _np.full(xv.shape, -1)
+    for k, c in enumerate(conds):
+        owner[c] = k  # a later condition wins, as NumPy's sequential assignment
+    owner = owner.ravel()
+    flat = _shape.ravel(x)
+    positions, pieces = [], []
+    for k, f in enumerate(list(funclist) + [0.0]):
+        pos = _np.flatnonzero(owner == (k if k < len(conds) else -1))
+        if pos.size == 0:
+            continue
+        if callable(f):
+            vals = f(getitem(flat, pos), *args, **kw)
+        else:
+            vals = _shape.broadcast_to(f, pos.shape)
+        positions.append(pos)
+        if _np.result_type(getval(vals)) != xv.dtype:
+            vals = _shape.astype(vals, xv.dtype)  # NumPy writes into an array like x
+        pieces.append(vals)
+    order = _np.concatenate(positions)
+    values = _shape.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    # Put each value back at its position: the inverse of the order they were collected in.
+    return _shape.reshape(getitem(values, _np.argsort(order, kind="stable")), xv.shape)
+
+
+@export
 def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, period=None) -> Any:
     """``numpy.interp``: piecewise-linear interpolation, differentiable in ``x``, ``xp``,
     ``fp``, ``left`` and ``right``.
