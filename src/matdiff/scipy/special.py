@@ -29,6 +29,7 @@ import scipy.special as _sp
 from .. import numpy as _mnp
 from ..core import defjvp, defvjp
 from ..numpy._wrap import (
+    broadcast_tangent,
     defjvp_broadcast,
     defvjp_unbroadcast,
     shape_of,
@@ -355,8 +356,17 @@ def _polygamma_raw(n, x):
 
 
 _polygamma = primitive(_polygamma_raw, "polygamma")
-defvjp(_polygamma, None, lambda ans, n, x: lambda g: _multiply(g, _polygamma(_np.add(n, 1), x)))
-defjvp(_polygamma, None, lambda g, ans, n, x: _multiply(g, _polygamma(_np.add(n, 1), x)))
+# The static n may broadcast x to a larger shape: the VJP sums back to x's shape.
+defvjp(
+    _polygamma,
+    None,
+    lambda ans, n, x: lambda g: unbroadcast(x, _multiply(g, _polygamma(_np.add(n, 1), x))),
+)
+defjvp(
+    _polygamma,
+    None,
+    lambda g, ans, n, x: broadcast_tangent(_multiply(g, _polygamma(_np.add(n, 1), x)), ans),
+)
 
 polygamma = _with_static_order(
     _polygamma,
@@ -574,9 +584,10 @@ kl_div = _binary(
 
 
 def _order_primitive(raw, name, deriv):
+    # An array of orders may broadcast x to a larger shape: the VJP sums back to x's shape.
     p = primitive(raw, "_" + name)
-    defvjp(p, None, lambda ans, v, x: lambda g: _multiply(g, deriv(ans, v, x)))
-    defjvp(p, None, lambda g, ans, v, x: _multiply(g, deriv(ans, v, x)))
+    defvjp(p, None, lambda ans, v, x: lambda g: unbroadcast(x, _multiply(g, deriv(ans, v, x))))
+    defjvp(p, None, lambda g, ans, v, x: broadcast_tangent(_multiply(g, deriv(ans, v, x)), ans))
     return p
 
 
@@ -911,10 +922,15 @@ def _shape_static(prim: Callable, raw: Callable, name: str, shapes: tuple[str, .
 
 
 def _in_x_only(raw: Callable, name: str, nshapes: int, deriv: Callable) -> Callable:
+    # Shape parameters may broadcast x to a larger shape: the VJP sums back to x's shape.
     p = primitive(raw, "_" + name)
     none = [None] * nshapes
-    defvjp(p, *none, lambda ans, *args: lambda g: _multiply(g, deriv(ans, *args)))
-    defjvp(p, *none, lambda g, ans, *args: _multiply(g, deriv(ans, *args)))
+
+    def vjp_x(ans, *args):
+        return lambda g: unbroadcast(args[-1], _multiply(g, deriv(ans, *args)))
+
+    defvjp(p, *none, vjp_x)
+    defjvp(p, *none, lambda g, ans, *args: broadcast_tangent(_multiply(g, deriv(ans, *args)), ans))
     return p
 
 
