@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 
 import numpy as onp
 import pytest
@@ -32,6 +31,7 @@ from matdiff import (
     vjp,
 )
 from matdiff.test_util import check_grads
+from matdiff.tracer import isbox
 
 rng = onp.random.default_rng(1)
 
@@ -374,14 +374,14 @@ def test_errors_name_the_function_and_the_fix(call, exc, match):
         call()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="differential_operators.grad: a function returning a tuple is reported as "
-    "'an array of shape (2,)' instead of naming the tuple",
+@pytest.mark.parametrize(
+    "fun, kind",
+    [(lambda x: (x, x), "tuple"), (lambda x: [x], "list"), (lambda x: {"a": x}, "dict")],
+    ids=["tuple", "list", "dict"],
 )
-def test_grad_of_a_tuple_valued_function_says_tuple():
-    with pytest.raises(TypeError, match=r"grad: .*returned a tuple"):
-        grad(lambda x: (x, x))(1.0)
+def test_grad_of_a_pytree_valued_function_names_the_pytree(fun, kind):
+    with pytest.raises(TypeError, match=rf"grad: .*returned a {kind} .*Use jacobian.*vjp"):
+        grad(fun)(1.0)
 
 
 # ---------------------------------------------------------------- autograd's other operators
@@ -472,41 +472,76 @@ def test_a_primitive_without_rules_is_refused_in_both_modes():
         matdiff.deriv(twice)(1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracer.NotDifferentiableError derives from TypeError only; autograd raises "
-    "NotImplementedError for a primitive without a rule, so `except NotImplementedError` "
-    "in autograd code does not catch ours",
-)
 def test_missing_rule_is_also_a_not_implemented_error():
+    # autograd raises NotImplementedError here; existing matdiff code catches TypeError.
     from matdiff.extend import primitive
 
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(NotImplementedError, match=r"no VJP"):
         grad(primitive(lambda x: 2.0 * x))(1.0)
+    with pytest.raises(TypeError, match=r"no JVP"):
+        matdiff.deriv(primitive(lambda x: 2.0 * x))(1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="differential_operators.grad returns zeros for a boolean-valued function "
-    "(grad(lambda x: np.allclose(x, x))(x) is array([0., 0., 0.])); autograd and JAX "
-    "raise TypeError",
+BOOL_OR_INT_OUTPUTS = [
+    ("grad-allclose", lambda: grad(lambda x: np.allclose(x, (x * 3.0) / 3.0))(A54[0]), "grad"),
+    ("value_and_grad-int", lambda: matdiff.value_and_grad(lambda x: 2)(1.0), "grad"),
+    ("grad-comparison", lambda: grad(lambda x: np.sum(x) > 0.0)(A54[0]), "grad"),
+    ("elementwise_grad", lambda: matdiff.elementwise_grad(lambda x: x > 0)(A54[0]), "elementwise"),
+    ("jacobian", lambda: jacobian(lambda x: x > 0)(A54[0]), "jacobian"),
+    ("jacfwd", lambda: jacfwd(lambda x: np.argmax(x))(A54[0]), "jacfwd"),
+    ("hessian", lambda: matdiff.hessian(lambda x: np.isfinite(x))(A54[0]), "jacobian"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, fname", [r[1:] for r in BOOL_OR_INT_OUTPUTS], ids=[r[0] for r in BOOL_OR_INT_OUTPUTS]
 )
-def test_grad_of_a_boolean_valued_function_is_refused():
-    with pytest.raises(TypeError, match=r"grad: .*bool"):
-        grad(lambda x: np.allclose(x, (x * 3.0) / 3.0))(onp.array([1.0, 2.0, 3.0]))
+def test_a_bool_or_integer_output_is_refused_not_zero(call, fname):
+    with pytest.raises(
+        TypeError,
+        match=rf"{fname}\w*: the function returned a (bool|value of "
+        r"dtype int).*not a float that depends on the input",
+    ):
+        call()
 
 
-@pytest.mark.xfail(
-    "has_aux" not in inspect.signature(jacfwd).parameters,
-    strict=True,
-    reason="differential_operators.jacfwd and jacrev take no has_aux (JAX's do): "
-    "jacfwd(lambda x: (x**2, aux), has_aux=True) raises TypeError",
-)
 @pytest.mark.parametrize("jac", [jacfwd, jacrev], ids=["jacfwd", "jacrev"])
 def test_jacobians_with_aux(jac):
     J, aux = jac(lambda x: (x**2, "aux"), has_aux=True)(A54[0])
     _close(J, onp.diag(2 * A54[0]))
     assert aux == "aux"
+
+
+@pytest.mark.parametrize("jac", [jacfwd, jacrev], ids=["jacfwd", "jacrev"])
+def test_jacobians_with_traced_aux_return_plain_values(jac):
+    x = R(7)
+    J, aux = jac(lambda x, y: (x * y, {"s": np.sum(x * y)}), argnums=(0, 1), has_aux=True)(x, x)
+    _close(J[0], onp.diag(x))
+    _close(J[1], onp.diag(x))
+    assert not isbox(aux["s"])
+    _close(aux["s"], onp.sum(x * x))
+    # Several batched passes (chunks of 3 directions): the aux is read once, unboxed.
+    J2, aux2 = jacfwd(lambda x: (np.sin(x), np.cos(x)), has_aux=True, chunk_size=3)(x)
+    _close(J2, onp.diag(onp.cos(x)))
+    assert isinstance(aux2, onp.ndarray)
+    _close(aux2, onp.cos(x))
+
+
+def test_hessian_with_aux():
+    x = R(3)
+    H, aux = matdiff.hessian(lambda x: (np.sum(x**3), (x, np.sum(x))), has_aux=True)(x)
+    _close(H, onp.diag(6 * x))
+    assert isinstance(aux[0], onp.ndarray)
+    _close(aux[0], x)
+    _close(aux[1], onp.sum(x))
+
+
+@pytest.mark.parametrize(
+    "jac", [jacfwd, jacrev, matdiff.hessian], ids=["jacfwd", "jacrev", "hessian"]
+)
+def test_jacobians_with_aux_need_a_pair(jac):
+    with pytest.raises(TypeError, match=r"has_aux=True needs the function to return a pair"):
+        jac(lambda x: x**2, has_aux=True)(A54[0])
 
 
 # ---------------------------------------------------------------- jacobian (autograd's test_jacobian)
