@@ -11,7 +11,6 @@ built independently (by the other mode, or by finite differences via ``check_gra
 from __future__ import annotations
 
 import functools
-import importlib
 
 import numpy as onp
 import pytest
@@ -581,20 +580,6 @@ def test_jacobians_of_jacobians():
 # ---------------------------------------------------------------- autograd.misc
 
 
-def _module_missing(name: str) -> bool:
-    try:
-        importlib.import_module(name)
-    except ImportError:
-        return True
-    return False
-
-
-@pytest.mark.xfail(
-    _module_missing("matdiff.misc"),
-    strict=True,
-    reason="matdiff.misc.flatten (autograd.misc.flatten: a pytree to one vector and back) "
-    "does not exist; tree_flatten gives leaves, not one concatenated vector",
-)
 def test_flatten_a_pytree_to_one_vector_and_back():
     from matdiff.misc import flatten
 
@@ -604,12 +589,6 @@ def test_flatten_a_pytree_to_one_vector_and_back():
     onp.testing.assert_array_equal(flatten(unflatten(flat))[0], flat)
 
 
-@pytest.mark.xfail(
-    _module_missing("matdiff.misc"),
-    strict=True,
-    reason="matdiff.misc.optimizers (autograd's sgd, adam, rmsprop over a gradient "
-    "callback) does not exist",
-)
 def test_adam_minimizes_a_quadratic():
     from matdiff.misc.optimizers import adam
 
