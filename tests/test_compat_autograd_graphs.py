@@ -239,12 +239,6 @@ def test_explicit_values_in_case_the_checker_breaks():
 
 # ---------------------------------------------------------------- FFT
 
-FFT_MISSING = pytest.mark.xfail(
-    "fft" not in vars(np.fft),
-    strict=True,
-    reason="matdiff.numpy.fft has no derivative rules yet (fft.py falls through to NumPy)",
-)
-
 FFT_ROWS = [
     ("fft", lambda x: np.fft.fft(x), R(5)),
     ("fft-n-axis", lambda x: np.fft.fft(x, n=6, axis=0), R(4, 3)),
@@ -260,7 +254,6 @@ FFT_ROWS = [
 ]
 
 
-@FFT_MISSING
 @pytest.mark.parametrize("fun, x", [r[1:] for r in FFT_ROWS], ids=[r[0] for r in FFT_ROWS])
 def test_fft(fun, x):
     check(lambda v: np.real(fun(v)) + 2.0 * np.imag(fun(v)), x)
