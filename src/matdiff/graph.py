@@ -71,6 +71,9 @@ class Edge:
     argnum: int
     cotangent: Any = None
 
+    def __repr__(self) -> str:
+        return f"Edge({self.source.name} -> {self.target.name}, argnum={self.argnum})"
+
 
 @dataclass(eq=False)
 class Node:
@@ -94,6 +97,10 @@ class Node:
     is_output: bool = False
     in_edges: list = field(default_factory=list)
     out_edges: list = field(default_factory=list)
+    # The call that made an operation: primitive(*args, **kwargs) == value.
+    primitive: Callable | None = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
 
     @property
     def parents(self) -> list[Node]:
@@ -306,7 +313,7 @@ def _pipe(dot: str, fmt: str, where: str) -> bytes:
         )
     try:
         return graphviz.Source(dot).pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
+    except (graphviz.ExecutableNotFound, PermissionError):
         raise GraphvizNotFoundError(
             f"{where}: Graphviz's `dot` program could not be run. {_INSTALL_HINT}"
         ) from None
@@ -767,6 +774,9 @@ def _assemble(trace, boxes, leaf_names, out_leaves, adjoints, sent, fname) -> Gr
                 static.append(_static_text(a))
         static += [f"{k}={_static_text(v)}" for k, v in vn.kwargs.items()]
         n = add("operation", vn.fun.__name__, ", ".join(static), vn.ans, adjoints.get(vn), group)
+        n.primitive = vn.fun
+        n.args = tuple(getval(a) for a in vn.args)
+        n.kwargs = dict(vn.kwargs)
         if vn in trace.names:
             wanted[n] = trace.names[vn]
         for src, argnum, ct in in_edges:
@@ -811,5 +821,7 @@ def _assemble(trace, boxes, leaf_names, out_leaves, adjoints, sent, fname) -> Gr
 
 
 def _group_label(qualname: str, call: int, calls: dict[str, int]) -> str:
-    # The call number keeps two calls of one function apart (two boxes in the picture).
-    return qualname if calls.get(qualname, 1) == 1 else f"{qualname} (call {call})"
+    # "model.<locals>.sigmoid" reads as "model.sigmoid"; the call number keeps two calls
+    # of one function apart (two boxes in the picture).
+    label = qualname.replace(".<locals>.", ".")
+    return label if calls.get(qualname, 1) == 1 else f"{label} (call {call})"
