@@ -187,8 +187,9 @@ class Graph:
     def table(self, max_nodes: int | None = None) -> str:
         """The forward pass in topological order, then the backward pass in reverse.
 
-        The backward pass lists, for each node, its adjoint v̄ and the children whose
-        adjoints it was summed from; ``—`` marks a symbolic zero (no cotangent arrived).
+        The backward pass lists, for each input and operation, its adjoint v̄ and the
+        children whose contributions were summed into it; ``—`` marks a symbolic zero (no
+        cotangent arrived). Constants are not differentiated, so they have no row there.
 
         >>> import matdiff.numpy as np
         >>> from matdiff.graph import graph
@@ -203,7 +204,6 @@ class Graph:
         backward pass (reverse order): v̄ = Σ over children of v̄_child ∂child/∂v
         node  adjoint v̄  from children
         v2    1          (output seed)
-        c1    —
         v1    2          v2
         x     2          v1
         """
@@ -214,6 +214,8 @@ class Graph:
             fwd.append((n.name, n.operation, parents, n.type, summarize(n.value)))
         bwd = [("node", "adjoint v̄", "from children")]
         for n in reversed(shown):
+            if n.kind == "constant" and not n.is_output:
+                continue  # never differentiated, so never an adjoint
             if n.is_output:
                 source = "(output seed)"
             else:
