@@ -124,12 +124,20 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
         argvals = list(args)
         argnums = []
         boxes = []
+        lower = False
         for i, a in enumerate(args):
-            if type(a) in box_types and a._trace is top:
-                argvals[i] = a._value
-                argnums.append(i)
-                boxes.append(a)
-        ans = f_wrapped(*argvals, **kwargs)
+            if type(a) in box_types:
+                if a._trace is top:
+                    v = a._value
+                    argvals[i] = v
+                    argnums.append(i)
+                    boxes.append(a)
+                    if type(v) in box_types:
+                        lower = True
+                else:
+                    lower = True
+        # Only recurse when a lower trace is still boxed in; else call NumPy directly.
+        ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
         return top.process(f_wrapped, ans, argvals, kwargs, argnums, boxes)
 
     f_wrapped.fun = f_raw

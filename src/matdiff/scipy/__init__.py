@@ -1,4 +1,4 @@
-"""SciPy for traced code: ``import matdiff.scipy as sp`` or ``from matdiff.scipy import special``."""
+"""SciPy for traced code: ``import matdiff.scipy as sp``, ``from matdiff.scipy import special``."""
 
 from . import integrate, linalg, optimize, signal, special, stats
 
