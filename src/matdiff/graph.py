@@ -407,14 +407,12 @@ def _emit_groups(tree: dict, ids: dict, out: list, indent: str, counter: list) -
 
 # ---------------------------------------------------------------- value summaries
 
-_DTYPE_SHORT = {"f": "f", "c": "c", "i": "i", "u": "u"}
-
-
 def _dtype_name(dt: _np.dtype) -> str:
+    """``f64``, ``c128``, ``i64``, ``bool``: JAX's short spelling."""
     if dt.kind == "b":
         return "bool"
-    if dt.kind in _DTYPE_SHORT:
-        return f"{_DTYPE_SHORT[dt.kind]}{dt.itemsize * 8}"
+    if dt.kind in "fciu":
+        return f"{dt.kind}{dt.itemsize * 8}"
     return str(dt)
 
 
