@@ -235,6 +235,38 @@ def test_groups_by_user_function_and_call():
     assert dot.count("subgraph cluster_") == 2
     assert "layer (call 1)" in dot and "layer (call 2)" in dot
     assert "subgraph" not in g.to_dot(group=False)
+    # W is used by both calls, so it belongs to neither box
+    assert g["W"].group == (top,)
+
+
+def test_collapse_draws_each_call_as_one_node():
+    def layer(W, h):
+        return np.tanh(W @ h)
+
+    def net(x, W):
+        for _ in range(4):
+            x = layer(W, x)
+        return np.sum(x)
+
+    g = graph(net)(rand(3), rand(3, 3))
+    dot = g.to_dot(collapse=True)
+    units = [
+        line.split()[0] for line in dot.splitlines() if line.startswith("  u") and "->" not in line
+    ]
+    assert len(units) == 2 + 4 + 1  # x, W, four calls, the sum
+    assert dot.count("2 operations; last tanh") == 4
+    edges = {tuple(line.strip(" ;").split(" -> ")) for line in dot.splitlines() if "->" in line}
+    # x -> call 1 -> call 2 -> call 3 -> call 4 -> sum, and W -> every call
+    assert edges == {
+        ("u0", "u2"), ("u2", "u3"), ("u3", "u4"), ("u4", "u5"), ("u5", "u6"),
+        ("u1", "u2"), ("u1", "u3"), ("u1", "u4"), ("u1", "u5"),
+    }  # fmt: skip
+    last_tanh = [n for n in g.operations if n.op == "tanh"][-1]
+    assert f"v̄ = {summarize(last_tanh.adjoint)}" in dot
+    sum_unit = next(line for line in dot.splitlines() if line.startswith("  u6 ["))
+    assert "= sum" in sum_unit and "peripheries=2" in sum_unit  # the output
+    small = g.to_dot(collapse=True, max_nodes=3)
+    assert "… 4 more nodes not shown (max_nodes=3" in small
 
 
 def test_graph_inside_code_that_uses_grad():

@@ -233,12 +233,19 @@ class Graph:
 
     # -------------------------------------------------------------- Graphviz
 
-    def to_dot(self, max_nodes: int | None = 200, group: bool = True, rankdir: str = "TB") -> str:
+    def to_dot(
+        self,
+        max_nodes: int | None = 200,
+        group: bool = True,
+        collapse: bool = False,
+        rankdir: str = "TB",
+    ) -> str:
         """Graphviz DOT source: values and adjoints in the nodes, argument positions on edges.
 
         ``group`` draws the nodes made inside each user function call as a box labelled
-        with the function's name; ``max_nodes`` keeps the first nodes in topological
-        order and says how many were left out.
+        with the function's name; ``collapse`` draws each such call as a single node
+        instead (for graphs too large to read node by node); ``max_nodes`` keeps the
+        first nodes in topological order and says how many were left out.
 
         >>> import matdiff.numpy as np
         >>> from matdiff.graph import graph
@@ -246,8 +253,6 @@ class Graph:
         >>> dot.startswith("digraph") and "exp" in dot
         True
         """
-        shown, hidden = _truncate(self.nodes, max_nodes)
-        ids = {id(n): f"n{n.index}" for n in shown}
         out = [
             "digraph matdiff {",
             f"  rankdir={rankdir};",
@@ -255,12 +260,10 @@ class Graph:
             'fillcolor="#ffffff"];',
             '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
         ]
-        tree = _group_tree(shown) if group else {"nodes": shown, "sub": {}}
-        _emit_groups(tree, ids, out, "  ", [0])
-        for e in self.edges:
-            if id(e.source) in ids and id(e.target) in ids:
-                label = f' [label="{e.argnum}"]' if len(e.target.in_edges) > 1 else ""
-                out.append(f"  {ids[id(e.source)]} -> {ids[id(e.target)]}{label};")
+        if collapse:
+            hidden = self._collapsed_dot(out, max_nodes)
+        else:
+            hidden = self._full_dot(out, max_nodes, group)
         if hidden:
             note = html.escape(_truncation_note(hidden, max_nodes), quote=True)
             out.append(
@@ -268,6 +271,57 @@ class Graph:
             )
         out.append("}")
         return "\n".join(out) + "\n"
+
+    def _full_dot(self, out: list[str], max_nodes: int | None, group: bool) -> int:
+        shown, hidden = _truncate(self.nodes, max_nodes)
+        ids = {id(n): f"n{n.index}" for n in shown}
+        tree = _group_tree(shown) if group else {"nodes": shown, "sub": {}}
+        _emit_groups(tree, ids, out, "  ", [0])
+        for e in self.edges:
+            if id(e.source) in ids and id(e.target) in ids:
+                label = f' [label="{e.argnum}"]' if len(e.target.in_edges) > 1 else ""
+                out.append(f"  {ids[id(e.source)]} -> {ids[id(e.target)]}{label};")
+        return hidden
+
+    def _collapsed_dot(self, out: list[str], max_nodes: int | None) -> int:
+        # A unit is a top-level user function call (below the common prefix) or a node
+        # made outside any such call; units keep the order of their first node.
+        depth = _common_depth(self.nodes)
+        units: dict = {}
+        unit_of: dict[int, Any] = {}
+        for n in self.nodes:
+            key = n.group[depth] if len(n.group) > depth else n.index
+            units.setdefault(key, []).append(n)
+            unit_of[id(n)] = key
+        keys, hidden = _truncate(list(units), max_nodes)
+        ids = {key: f"u{k}" for k, key in enumerate(keys)}
+        for key in keys:
+            members = units[key]
+            if isinstance(key, int):
+                out.append("  " + _dot_node(members[0], ids[key]))
+                continue
+            ops = [n for n in members if n.kind == "operation"]
+            last = ops[-1]  # what the call computed last: usually what it returned
+            rows = [
+                f"<b>{html.escape(key)}</b>",
+                f'<font point-size="9">{len(ops)} operations; last {html.escape(last.op)}</font>',
+                f'<font point-size="9">{html.escape(last.type)}  '
+                f"{html.escape(summarize(last.value))}</font>",
+                f'<font point-size="9" color="#b91c1c">v̄ = '
+                f"{html.escape(summarize(last.adjoint))}</font>",
+            ]
+            extra = ", peripheries=2" if any(n.is_output for n in members) else ""
+            out.append(
+                f"  {ids[key]} [label=<{'<br/>'.join(rows)}>, "
+                f'style="rounded,filled", fillcolor="#ede9fe", color="#7c3aed"{extra}];'
+            )
+        drawn = set()
+        for e in self.edges:
+            a, b = unit_of[id(e.source)], unit_of[id(e.target)]
+            if a != b and a in ids and b in ids and (a, b) not in drawn:
+                drawn.add((a, b))
+                out.append(f"  {ids[a]} -> {ids[b]};")
+        return hidden
 
     def render(self, path: str | os.PathLike, format: str | None = None, **dot_options) -> Path:
         """Write the picture to ``path`` (SVG, PNG or PDF, from the suffix or ``format``).
@@ -373,8 +427,8 @@ def _dot_node(n: Node, node_id: str) -> str:
     return f"{node_id} [{', '.join(attrs)}];"
 
 
-def _group_tree(nodes: list[Node]) -> dict:
-    """Nest the nodes by their user-function call chains below the common prefix."""
+def _common_depth(nodes: list[Node]) -> int:
+    """How many outer calls all operations share (usually just the traced function)."""
     groups = [n.group for n in nodes if n.kind == "operation"]
     common = len(groups[0]) if groups else 0
     for gr in groups[1:]:
@@ -382,6 +436,12 @@ def _group_tree(nodes: list[Node]) -> dict:
         while k < min(common, len(gr)) and gr[k] == groups[0][k]:
             k += 1
         common = k
+    return common
+
+
+def _group_tree(nodes: list[Node]) -> dict:
+    """Nest the nodes by their user-function call chains below the common prefix."""
+    common = _common_depth(nodes)
     root: dict = {"nodes": [], "sub": {}}
     for n in nodes:
         t = root
@@ -406,6 +466,7 @@ def _emit_groups(tree: dict, ids: dict, out: list, indent: str, counter: list) -
 
 
 # ---------------------------------------------------------------- value summaries
+
 
 def _dtype_name(dt: _np.dtype) -> str:
     """``f64``, ``c128``, ``i64``, ``bool``: JAX's short spelling."""
@@ -785,6 +846,15 @@ def _assemble(trace, boxes, leaf_names, out_leaves, adjoints, sent, fname) -> Gr
             n.in_edges.append(e)
             edges.append(e)
         by_vjp[vn] = n
+
+    # A constant belongs to the innermost call that all its uses are in: W used by every
+    # call of a layer function is drawn outside them all, not in the first call's box.
+    for c in constants.values():
+        groups = [e.target.group for e in c.out_edges]
+        k = 0
+        while all(len(gr) > k and gr[k] == groups[0][k] for gr in groups):
+            k += 1
+        c.group = groups[0][:k]
 
     outputs = []
     for o in out_leaves:
