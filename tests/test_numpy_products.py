@@ -212,3 +212,12 @@ def test_einsum_vjp_out_of_labels_says_so():
     assert float(np.einsum(spec, x)) == 1.0
     with pytest.raises(ValueError, match=r"einsum: operand 0 repeats 27 labels.*only 25"):
         grad(lambda x: np.einsum(spec, x))(x)
+
+
+def test_einsum_ellipsis_out_of_labels_says_so():
+    import string
+
+    spec = string.ascii_letters + "...->..."
+    x = onp.ones((1,) * 53)
+    with pytest.raises(ValueError, match=r"einsum: the broadcast dimensions \(\.\.\.\) need 1"):
+        grad(lambda x: np.sum(np.einsum(spec, x)))(x)

@@ -18,7 +18,17 @@ from . import _wrap
 
 
 class ArrayBox(Box):
-    """A traced NumPy array or scalar."""
+    """A traced NumPy array or scalar: what a function under ``grad`` or ``jvp`` receives.
+
+    It has NumPy's operators, attributes and common methods. ``bool(x)``, ``float(x)``,
+    ``int(x)`` and ``x.item()`` give the concrete value, so Python control flow works, but
+    what they return is a constant: the derivative does not flow through it.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> float(grad(lambda x: (x.T @ x).sum())(np.ones((2, 2)))[0, 0])
+    4.0
+    """
 
     __slots__ = ()
     __array_priority__ = 100.0
