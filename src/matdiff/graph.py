@@ -406,9 +406,9 @@ _STYLE = {
 
 def _dot_node(n: Node, node_id: str) -> str:
     name = html.escape(n.name)
-    head = f"<b>{name}</b>" if n.kind != "operation" else f"<b>{name}</b> = {html.escape(n.op)}"
-    if n.kind == "operation" and n.params:
-        head += f'<font point-size="8"> {html.escape(n.params)}</font>'
+    head = f"<b>{name}</b>"
+    if n.kind == "operation":
+        head += f" = {html.escape(n.operation)}"
     value = html.escape(f"{n.type}  {summarize(n.value)}")
     if n.kind == "constant" and n.shape == ():
         rows = [f'{head} <font point-size="9">= {html.escape(summarize(n.value))}</font>']
@@ -634,7 +634,9 @@ def graph(
     >>> g["r"].value, g["w"].adjoint
     (array([2., 4.]), array([2., 4.]))
     >>> [n.name for n in g.nodes if n.kind == "constant"]
-    ['X', 'y', 'c1', 'c2']
+    ['X', 'y', 'c1']
+    >>> [n.operation for n in g.operations]
+    ['matmul', 'subtract', 'power(2)', 'sum', 'multiply']
     """
     fname = getattr(fun, "__name__", "f")
 
@@ -770,7 +772,14 @@ def _backward(trace: _GraphTrace, seeds: dict) -> tuple[dict, dict]:
 
 
 def _is_constant_value(v: Any) -> bool:
+    """A value drawn as a constant node; other arguments are static parameters.
+
+    Integers are parameters (``power(2)``, ``getitem(0)``, an axis): they can never be
+    differentiated, and as nodes they would crowd the picture.
+    """
     v = getval(v)
+    if isinstance(v, (numbers.Integral, _np.integer, _np.bool_)):
+        return False
     return isinstance(v, (numbers.Number, _np.ndarray, _np.generic))
 
 
