@@ -428,3 +428,15 @@ def test_module_docstrings_run():
 
 def test_graph_class_is_exported():
     assert isinstance(graph(np.sin)(1.0), Graph)
+
+
+def test_which_frames_are_user_functions():
+    import os
+
+    libs, stdlib, site = graph_module._dirs()
+    is_library = graph_module._is_library
+    assert is_library(graph_module.__file__) and is_library(onp.__file__)
+    assert is_library(os.__file__) and is_library("<frozen importlib._bootstrap>")
+    # an installed package of the user's, doctests, notebooks and generated code are not
+    assert not is_library(os.path.join(site[0], "mymodel", "layers.py"))
+    assert not is_library("<doctest example>") and not is_library("/home/me/train.py")

@@ -22,7 +22,9 @@ nodes without one are numbered ``v1, v2, ...`` (operations) and ``c1, c2, ...`` 
 
 from __future__ import annotations
 
+import functools
 import html
+import importlib.util
 import inspect
 import numbers
 import os
@@ -530,20 +532,37 @@ def _nested(x: Any) -> str:
 # ---------------------------------------------------------------- tracing
 
 
-def _skip_dirs() -> tuple[str, ...]:
-    # Frames from these directories are library code, not "user functions" to group by.
-    here = os.path.dirname(os.path.abspath(__file__))
-    dirs = [here, os.path.dirname(os.path.abspath(_np.__file__))]
-    for key in ("stdlib", "platstdlib"):
-        p = sysconfig.get_paths().get(key)
-        if p:
-            dirs.append(os.path.abspath(p))
-    # "<frozen ...>" is import machinery; other "<...>" names (doctests, exec'd code,
-    # notebooks) are user code.
-    return tuple(d + os.sep for d in dirs) + ("<frozen",)
+@functools.cache
+def _dirs() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(libraries, standard library, site-packages) directory prefixes."""
+
+    def prefixes(paths) -> tuple[str, ...]:
+        return tuple(os.path.abspath(p) + os.sep for p in paths if p)
+
+    libs = [os.path.dirname(os.path.abspath(__file__)), os.path.dirname(_np.__file__)]
+    scipy = importlib.util.find_spec("scipy")
+    if scipy is not None and scipy.origin:
+        libs.append(os.path.dirname(scipy.origin))
+    paths = sysconfig.get_paths()
+    stdlib = [paths.get("stdlib"), paths.get("platstdlib")]
+    site = [paths.get("purelib"), paths.get("platlib")]
+    return prefixes(libs), prefixes(stdlib), prefixes(site)
 
 
-_SKIP: tuple[str, ...] | None = None
+@functools.cache
+def _is_library(filename: str) -> bool:
+    """Whether code in ``filename`` is library code rather than a user function to group by.
+
+    matdiff, NumPy, SciPy and the standard library are; other installed packages and
+    "<...>" code (doctests, exec'd and generated code, notebooks) are the user's, except
+    "<frozen ...>" import machinery.
+    """
+    libs, stdlib, site = _dirs()
+    if filename.startswith(libs) or filename.startswith("<frozen"):
+        return True
+    # site-packages usually lies inside the standard library's directory
+    return filename.startswith(stdlib) and not filename.startswith(site)
+
 
 # Constants are named by identity with a user's variable. Not Python numbers: equal
 # literals are often one shared object (`t = 1.0` would name an unrelated literal 1.0).
@@ -559,14 +578,10 @@ class _GraphTrace(ReverseTrace):
     the ordinary ReverseTrace used by ``grad``.
     """
 
-    __slots__ = ("groups", "path", "calls", "frames", "names", "const_names", "skip", "harvest")
+    __slots__ = ("groups", "path", "calls", "frames", "names", "const_names", "harvest")
 
     def __init__(self, harvest_names: bool) -> None:
-        global _SKIP
         super().__init__()
-        if _SKIP is None:
-            _SKIP = _skip_dirs()
-        self.skip = _SKIP
         self.groups: dict = {}
         self.path: tuple = ()
         self.calls: dict[str, int] = {}
@@ -583,7 +598,7 @@ class _GraphTrace(ReverseTrace):
     def profile(self, frame, event, arg) -> None:
         if event == "call":
             code = frame.f_code
-            if code.co_filename.startswith(self.skip):
+            if _is_library(code.co_filename):
                 return
             qualname = getattr(code, "co_qualname", code.co_name)
             k = self.calls[qualname] = self.calls.get(qualname, 0) + 1
