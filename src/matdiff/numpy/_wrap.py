@@ -103,10 +103,18 @@ def unbroadcast(x, g):
 
 
 def broadcast_tangent(g, ans):
-    """A tangent of a broadcast argument, made the shape of the answer."""
-    if shape_of(g) == shape_of(ans):
+    """A tangent of a broadcast argument, made the shape of the answer.
+
+    A batched tangent (``matdiff.batching``) has leading batch axes beyond the answer's
+    rank; they are kept.
+    """
+    gshape, ashape = shape_of(g), shape_of(ans)
+    if gshape == ashape:
         return g
-    return shape.broadcast_to(g, shape_of(ans))
+    extra = len(gshape) - len(ashape)
+    if extra > 0:
+        ashape = gshape[:extra] + ashape
+    return shape.broadcast_to(g, ashape)
 
 
 def defvjp_unbroadcast(fun: Callable, *makers) -> None:

@@ -49,14 +49,18 @@ def _count(x_shape, axis):
     return n
 
 
-def _no_out(fname, out, unsupported=None):
-    if unsupported:
-        names = ", ".join(f"{k}=" for k in sorted(unsupported))
-        raise TypeError(
-            f"{fname}: {names} not supported by matdiff.numpy. For where=, mask the input "
-            f"first (np.where(mask, x, neutral_value)); for initial=, combine it after the "
-            f"reduction (e.g. np.maximum(np.max(x), initial))"
-        )
+def _numpy_name(name):
+    """Name a raw function after its NumPy function, so that Python's own errors about
+    its arguments (an unknown keyword, too many positions) say which function it is."""
+
+    def name_it(raw):
+        raw.__qualname__ = f"matdiff.numpy.{name}"
+        return raw
+
+    return name_it
+
+
+def _no_out(fname, out):
     if out is not None:
         raise TypeError(
             f"{fname}: out= is not supported by matdiff.numpy, because writing into an "
@@ -65,14 +69,24 @@ def _no_out(fname, out, unsupported=None):
         )
 
 
-def _real_weights(w, xv):
-    """Constant weights in ``xv``'s real floating dtype (float32 stays float32)."""
-    dt = _np.result_type(xv)
+def _real_dtype(xv):
+    """The real floating dtype of ``xv``'s derivative weights (float32 stays float32).
+
+    Reads ``.dtype`` rather than calling NumPy, so that it works on the duck arrays that
+    staging passes as values.
+    """
+    dt = getattr(xv, "dtype", None)
+    if dt is None:
+        dt = _np.result_type(xv)
     if dt.kind == "c":
-        dt = _np.finfo(dt).dtype
-    elif dt.kind != "f":
-        dt = _np.dtype(float)
-    return _np.asarray(w).astype(dt, copy=False)
+        return _np.finfo(dt).dtype
+    return dt if dt.kind == "f" else _np.dtype(float)
+
+
+def _as_weights(mask, xv):
+    """A boolean mask as 0/1 weights in ``xv``'s real dtype, without a data-dependent branch."""
+    dt = _real_dtype(xv)
+    return _np.where(mask, dt.type(1), dt.type(0))
 
 
 def _weighted_rules(fun, weights):
@@ -97,7 +111,8 @@ def _weighted_rules(fun, weights):
 # ---------------------------------------------------------------- sum and mean
 
 
-def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
+@_numpy_name("sum")
+def _sum_raw(x, axis=None, dtype=None, keepdims=False):
     """``numpy.sum`` over ``axis`` (int, tuple or None), with ``keepdims``.
 
     >>> import matdiff.numpy as np
@@ -106,7 +121,6 @@ def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
     array([[6., 6.],
            [2., 2.]])
     """
-    _no_out("sum", out, unsupported)
     return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -114,14 +128,15 @@ sum = wrap(_sum_raw, "sum")
 alias("sum", sum)
 defvjp(
     sum,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+    lambda ans, x, axis=None, dtype=None, keepdims=False: (
         lambda g: expand_to(g, shape_of(x), axis, keepdims)
     ),
 )
 def_linear(sum)
 
 
-def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
+@_numpy_name("mean")
+def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.mean`` over ``axis``, with ``keepdims``.
 
     >>> import matdiff.numpy as np
@@ -129,7 +144,7 @@ def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported)
     >>> grad(lambda x: np.mean(x))(np.array([1.0, 5.0]))
     array([0.5, 0.5])
     """
-    _no_out("mean", out, unsupported)
+    _no_out("mean", out)
     return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -146,7 +161,8 @@ def_linear(mean)
 # ---------------------------------------------------------------- NaN-ignoring sums
 
 
-def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
+@_numpy_name("nansum")
+def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nansum``: NaN entries count as 0 and get a zero derivative.
 
     >>> import matdiff.numpy as np
@@ -154,14 +170,13 @@ def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupporte
     >>> grad(lambda x: np.nansum(x))(np.array([1.0, np.nan]))
     array([1., 0.])
     """
-    _no_out("nansum", out, unsupported)
+    _no_out("nansum", out)
     return _np.nansum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 def _zero_nans(x, g):
     # NaN entries of x are left out of the value, so they get no share of the derivative.
-    nan = _np.isnan(_getval(x))
-    return _u._where3(nan, 0.0, g) if _np.any(nan) else g
+    return _u.where(_np.isnan(_getval(x)), 0.0, g)
 
 
 nansum = wrap(_nansum_raw, "nansum")
@@ -183,10 +198,11 @@ defjvp(
 def _nan_count(x, axis, keepdims):
     """How many non-NaN entries each reduction covers (values only, float)."""
     xv = _getval(x)
-    return _real_weights(_np.sum(~_np.isnan(xv), axis=axis, keepdims=keepdims), xv)
+    return _np.sum(_as_weights(~_np.isnan(xv), xv), axis=axis, keepdims=keepdims)
 
 
-def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
+@_numpy_name("nanmean")
+def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nanmean``: the mean of the non-NaN entries; NaN entries get a zero derivative.
 
     >>> import matdiff.numpy as np
@@ -194,7 +210,7 @@ def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupport
     >>> grad(lambda x: np.nanmean(x))(np.array([1.0, np.nan, 3.0]))
     array([0.5, 0. , 0.5])
     """
-    _no_out("nanmean", out, unsupported)
+    _no_out("nanmean", out)
     return _np.nanmean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -222,7 +238,8 @@ defjvp(
 # ---------------------------------------------------------------- variance
 
 
-def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unsupported):
+@_numpy_name("var")
+def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``numpy.var`` with ``ddof``; for complex ``x``, the variance of ``|x - mean|``.
 
     >>> import matdiff.numpy as np
@@ -230,7 +247,7 @@ def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unsup
     >>> grad(lambda x: np.var(x, ddof=1))(np.array([1.0, 3.0]))
     array([-2.,  2.])
     """
-    _no_out("var", out, unsupported)
+    _no_out("var", out)
     return _np.var(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
 
 
@@ -270,7 +287,8 @@ defvjp(var, _var_vjp)
 defjvp(var, _var_jvp)
 
 
-def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **unsupported):
+@_numpy_name("nanvar")
+def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``numpy.nanvar``: the variance of the non-NaN entries; NaN entries get a zero derivative.
 
     >>> import matdiff.numpy as np
@@ -278,7 +296,7 @@ def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **un
     >>> grad(lambda x: np.nanvar(x))(np.array([1.0, np.nan, 3.0]))
     array([-1.,  0.,  1.])
     """
-    _no_out("nanvar", out, unsupported)
+    _no_out("nanvar", out)
     return _np.nanvar(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
 
 
@@ -315,7 +333,6 @@ def std(
     out: None = None,
     ddof: int = 0,
     keepdims: bool = False,
-    **unsupported: Any,
 ) -> Any:
     """``numpy.std``: ``sqrt(var(a, ...))``, which is how NumPy computes it too.
 
@@ -327,7 +344,7 @@ def std(
     >>> grad(lambda x: np.std(x))(np.array([1.0, 3.0]))
     array([-0.5,  0.5])
     """
-    _no_out("std", out, unsupported)
+    _no_out("std", out)
     return _u.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
 
 
@@ -339,7 +356,6 @@ def nanstd(
     out: None = None,
     ddof: int = 0,
     keepdims: bool = False,
-    **unsupported: Any,
 ) -> Any:
     """``numpy.nanstd``: ``sqrt(nanvar(a, ...))``; NaN entries get a zero derivative.
 
@@ -348,7 +364,7 @@ def nanstd(
     >>> grad(lambda x: np.nanstd(x))(np.array([1.0, np.nan, 3.0]))
     array([-0.5,  0. ,  0.5])
     """
-    _no_out("nanstd", out, unsupported)
+    _no_out("nanstd", out)
     return _u.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
 
 
@@ -360,12 +376,14 @@ def _extremum_weights(xv, av, axis, keepdims):
     # to 1 and max-subtraction tricks (logsumexp) keep an exact gradient. A NaN answer
     # (NaN propagates) is shared among the NaN entries.
     if not keepdims:
-        av = _np.expand_dims(av, _normalize_axis(axis, _np.ndim(xv)))
+        av = _np.expand_dims(av, _normalize_axis(axis, len(_np.shape(xv))))
     hit = _np.logical_or(_np.equal(xv, av), _np.logical_and(_np.isnan(xv), _np.isnan(av)))
-    return _real_weights(hit / _np.sum(hit, axis=axis, keepdims=True), xv)
+    w = _as_weights(hit, xv)
+    return w / _np.sum(w, axis=axis, keepdims=True)
 
 
-def _max_raw(x, axis=None, out=None, *, keepdims=False, **unsupported):
+@_numpy_name("max")
+def _max_raw(x, axis=None, out=None, *, keepdims=False):
     """``numpy.max``; entries tied for the maximum share the derivative evenly.
 
     >>> import matdiff.numpy as np
@@ -373,11 +391,12 @@ def _max_raw(x, axis=None, out=None, *, keepdims=False, **unsupported):
     >>> grad(lambda x: np.max(x))(np.array([3.0, 1.0, 3.0]))
     array([0.5, 0. , 0.5])
     """
-    _no_out("max", out, unsupported)
+    _no_out("max", out)
     return _np.max(x, axis=axis, keepdims=keepdims)
 
 
-def _min_raw(x, axis=None, out=None, *, keepdims=False, **unsupported):
+@_numpy_name("min")
+def _min_raw(x, axis=None, out=None, *, keepdims=False):
     """``numpy.min``; entries tied for the minimum share the derivative evenly.
 
     >>> import matdiff.numpy as np
@@ -386,7 +405,7 @@ def _min_raw(x, axis=None, out=None, *, keepdims=False, **unsupported):
     array([[1., 0.],
            [0., 1.]])
     """
-    _no_out("min", out, unsupported)
+    _no_out("min", out)
     return _np.min(x, axis=axis, keepdims=keepdims)
 
 
@@ -402,9 +421,7 @@ _weighted_rules(min, _extremum_weights)
 
 
 @export
-def ptp(
-    a: Any, axis: Axis = None, out: None = None, keepdims: bool = False, **unsupported: Any
-) -> Any:
+def ptp(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
     """``numpy.ptp``: ``max(a) - min(a)`` (ties share as in ``max``).
 
     >>> import matdiff.numpy as np
@@ -412,7 +429,7 @@ def ptp(
     >>> grad(lambda x: np.ptp(x))(np.array([1.0, 4.0, 2.0]))
     array([-1.,  1.,  0.])
     """
-    _no_out("ptp", out, unsupported)
+    _no_out("ptp", out)
     return _u.subtract(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
 
 
@@ -423,31 +440,27 @@ def _median_weights(xv, av, axis, keepdims):
     # The median is the middle entry (odd count) or the mean of the two middle ones
     # (even count). Each middle value's share (1, or 1/2 each) is split evenly among the
     # entries equal to it, as ties are in max. A NaN median is shared among the NaNs.
-    xv = _np.asarray(xv)
-    axes = _normalize_axis(axis, xv.ndim)
-    rest = [i for i in range(xv.ndim) if i not in axes]
+    shape = _np.shape(xv)
+    axes = _normalize_axis(axis, len(shape))
+    rest = [i for i in range(len(shape)) if i not in axes]
     perm = rest + list(axes)
-    moved = _np.transpose(xv, perm)
-    n = 1
-    for a in axes:
-        n *= xv.shape[a]
-    flat = moved.reshape(moved.shape[: len(rest)] + (n,))
+    n = _count(shape, axis)
+    moved_shape = tuple(shape[i] for i in perm)
+    flat = _np.reshape(_np.transpose(xv, perm), moved_shape[: len(rest)] + (n,))
     s = _np.sort(flat, axis=-1)
-    lo = s[..., (n - 1) // 2 : (n - 1) // 2 + 1]
-    hi = s[..., n // 2 : n // 2 + 1]
-    eq_lo = _np.equal(flat, lo)
-    eq_hi = _np.equal(flat, hi)
+    eq_lo = _as_weights(_np.equal(flat, s[..., (n - 1) // 2 : (n - 1) // 2 + 1]), xv)
+    eq_hi = _as_weights(_np.equal(flat, s[..., n // 2 : n // 2 + 1]), xv)
+    nan = _as_weights(_np.isnan(flat), xv)
+    nan_count = _np.sum(nan, axis=-1, keepdims=True)
     with _np.errstate(invalid="ignore", divide="ignore"):
-        w = 0.5 * eq_lo / eq_lo.sum(-1, keepdims=True) + 0.5 * eq_hi / eq_hi.sum(-1, keepdims=True)
-    nan = _np.isnan(flat)
-    nan_rows = nan.any(-1, keepdims=True)
-    if _np.any(nan_rows):
-        w = _np.where(nan_rows, nan / _np.maximum(nan.sum(-1, keepdims=True), 1), w)
-    w = _np.transpose(w.reshape(moved.shape), _np.argsort(perm))
-    return _real_weights(w, xv)
+        w = 0.5 * eq_lo / _np.sum(eq_lo, axis=-1, keepdims=True)
+        w = w + 0.5 * eq_hi / _np.sum(eq_hi, axis=-1, keepdims=True)
+    w = _np.where(nan_count > 0, nan / _np.maximum(nan_count, 1), w)
+    return _np.transpose(_np.reshape(w, moved_shape), tuple(int(i) for i in _np.argsort(perm)))
 
 
-def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False, **unsupported):
+@_numpy_name("median")
+def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False):
     """``numpy.median``: the derivative goes to the middle entry (or half to each of two).
 
     >>> import matdiff.numpy as np
@@ -455,7 +468,7 @@ def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False
     >>> grad(lambda x: np.median(x))(np.array([4.0, 1.0, 3.0, 2.0]))
     array([0. , 0. , 0.5, 0.5])
     """
-    _no_out("median", out, unsupported)
+    _no_out("median", out)
     return _np.median(x, axis=axis, keepdims=keepdims)
 
 
@@ -508,7 +521,9 @@ def average(
             )
         w = _shape.reshape(w, tuple(n if i == ax else 1 for i, n in enumerate(a_shape)))
     scl = sum(w, axis=axis, keepdims=keepdims)
-    if _np.any(_np.equal(_getval(scl), 0)):
+    scl_value = _getval(scl)
+    # NumPy's check; a value that is not concrete (a staged program) cannot be tested.
+    if isinstance(scl_value, _np.ndarray | _np.generic) and _np.any(scl_value == 0):
         raise ZeroDivisionError("average: the weights sum to zero, so they cannot be normalized")
     avg = _u.divide(sum(_u.multiply(a, w), axis=axis, keepdims=keepdims), scl)
     if not returned:
@@ -540,7 +555,7 @@ def _shift(x, s, fill, axis):
     positions = _np.arange(n)
     taken = _ix.getitem(x, _along(len(shape), axis, _np.maximum(positions - s, 0)))
     keep = (positions >= s).reshape((n,) + (1,) * (len(shape) - axis - 1))
-    return _u._where3(keep, taken, fill)
+    return _u.where(keep, taken, fill)
 
 
 def _linear_recurrence(a, b, axis):
@@ -563,7 +578,8 @@ def _scan_axis(x, axis):
     return x, axis % len(shape_of(x))
 
 
-def _cumsum_raw(x, axis=None, dtype=None, out=None, **unsupported):
+@_numpy_name("cumsum")
+def _cumsum_raw(x, axis=None, dtype=None, out=None):
     """``numpy.cumsum`` along ``axis`` (``None``: the flattened array).
 
     >>> import matdiff.numpy as np
@@ -571,7 +587,7 @@ def _cumsum_raw(x, axis=None, dtype=None, out=None, **unsupported):
     >>> grad(lambda x: np.sum(np.cumsum(x)))(np.array([1.0, 1.0, 1.0]))
     array([3., 2., 1.])
     """
-    _no_out("cumsum", out, unsupported)
+    _no_out("cumsum", out)
     return _np.cumsum(x, axis=axis, dtype=dtype)
 
 
@@ -590,7 +606,8 @@ defvjp(cumsum, _cumsum_vjp)
 def_linear(cumsum)
 
 
-def _cumprod_raw(x, axis=None, dtype=None, out=None, **unsupported):
+@_numpy_name("cumprod")
+def _cumprod_raw(x, axis=None, dtype=None, out=None):
     """``numpy.cumprod``; its derivatives never divide by ``x``, so zeros are fine.
 
     >>> import matdiff.numpy as np
@@ -598,7 +615,7 @@ def _cumprod_raw(x, axis=None, dtype=None, out=None, **unsupported):
     >>> grad(lambda x: np.sum(np.cumprod(x)))(np.array([2.0, 0.0, 3.0]))
     array([1., 8., 0.])
     """
-    _no_out("cumprod", out, unsupported)
+    _no_out("cumprod", out)
     return _np.cumprod(x, axis=axis, dtype=dtype)
 
 
@@ -646,7 +663,8 @@ def _product_of_others(x, axis):
     return _shape.transpose(others, tuple(int(i) for i in _np.argsort(perm)))
 
 
-def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported):
+@_numpy_name("prod")
+def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.prod``; exact where entries are 0 (the derivative never divides by ``x``).
 
     >>> import matdiff.numpy as np
@@ -654,7 +672,7 @@ def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False, **unsupported)
     >>> grad(lambda x: np.prod(x))(np.array([2.0, 0.0, 3.0]))
     array([0., 6., 0.])
     """
-    _no_out("prod", out, unsupported)
+    _no_out("prod", out)
     return _np.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 

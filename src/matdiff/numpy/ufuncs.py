@@ -35,14 +35,16 @@ _LN10 = math.log(10.0)
 _PI = math.pi
 
 
-def _weights(w, like):
-    """A constant weight array in the real dtype of ``like`` (keeps float32 float32)."""
+def _real_dtype(like):
+    """The real floating dtype for constant weights derived from ``like``.
+
+    Reads ``.dtype`` rather than calling NumPy, so that it works on the duck arrays that
+    staging passes as values; float32 stays float32.
+    """
     dt = getattr(like, "dtype", None)
     if dt is None or dt.kind not in "fc":
-        return w
-    if dt.kind == "c":
-        dt = _np.finfo(dt).dtype
-    return w.astype(dt, copy=False)
+        return _np.dtype(float)
+    return _np.finfo(dt).dtype if dt.kind == "c" else dt
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -125,18 +127,12 @@ def _make_power_rules(pow_fun):
         # any other exponent at x == 0 gets its true limit (0, y, or inf) from pow itself.
         yv = _getval(y)
         both_zero = _np.logical_and(_np.equal(_getval(x), 0), _np.equal(yv, 0))
-        ym1 = subtract(y, 1)
-        if _np.any(both_zero):
-            ym1 = _where3(both_zero, 1.0, ym1)
-        return multiply(y, pow_fun(x, ym1))
+        return multiply(y, pow_fun(x, where(both_zero, 1.0, subtract(y, 1))))
 
     def dy(x, y, ans):
         # log(x) * x**y. At x == 0 the limit (y > 0) is 0; log(0) * 0 would be nan.
-        xv = _getval(x)
-        zero = _np.equal(xv, 0)
-        if _np.any(zero):
-            x = _where3(zero, 1.0, x)
-        return multiply(ans, log(x))
+        safe_x = where(_np.equal(_getval(x), 0), 1.0, x)
+        return multiply(ans, log(safe_x))
 
     defvjp(
         pow_fun,
@@ -160,32 +156,31 @@ _make_power_rules(float_power)
 # and -floor(x / y) (resp. -trunc) in y, away from the jumps.
 
 
-def _mod_dy(quotient):
-    def maker(ans, x, y):
+def _mod_rules(fun, quotient):
+    """Rules of ``x - y * quotient(x, y)``: slope 1 in x, -quotient in y (a constant)."""
+
+    def dy_vjp(ans, x, y):
         q = quotient(_getval(x), _getval(y))
         return lambda g: _ub(y, negative(multiply(g, q)))
 
-    def rule(g, ans, x, y):
+    def dy_jvp(g, ans, x, y):
         q = quotient(_getval(x), _getval(y))
         return _bt(negative(multiply(g, q)), ans)
 
-    return maker, rule
+    defvjp(fun, lambda ans, x, y: lambda g: _ub(x, g), dy_vjp)
+    defjvp(fun, lambda g, ans, x, y: _bt(g, ans), dy_jvp)
 
 
-def _fmod_quotient(x, y):
+def _trunc_quotient(x, y):
     return _np.trunc(_np.divide(x, y))
 
 
 mod = wrap(_np.mod, "mod")
 remainder = alias("remainder", mod)
-_mk, _jr = _mod_dy(_np.floor_divide)
-defvjp(mod, lambda ans, x, y: lambda g: _ub(x, g), _mk)
-defjvp(mod, lambda g, ans, x, y: _bt(g, ans), _jr)
+_mod_rules(mod, _np.floor_divide)
 
 fmod = wrap(_np.fmod)
-_mk, _jr = _mod_dy(_fmod_quotient)
-defvjp(fmod, lambda ans, x, y: lambda g: _ub(x, g), _mk)
-defjvp(fmod, lambda g, ans, x, y: _bt(g, ans), _jr)
+_mod_rules(fmod, _trunc_quotient)
 
 
 def _unary(fun, deriv):
@@ -431,8 +426,7 @@ defjvp(angle, _angle_jvp)
 
 def _safe_modulus(ans):
     # |z| with 0 replaced by 1: the derivatives below are taken as 0 at z == 0.
-    zero = _np.equal(_getval(ans), 0)
-    return _where3(zero, 1.0, ans) if _np.any(zero) else ans
+    return where(_np.equal(_getval(ans), 0), 1.0, ans)
 
 
 def _abs_vjp(ans, x):
@@ -491,8 +485,8 @@ defjvp(sign, _sign_jvp)
 def _weight_of_first(wins):
     def weight(x, y):
         xv, yv = _getval(x), _getval(y)
-        w = _np.where(_np.equal(xv, yv), 0.5, wins(xv, yv))
-        return _weights(w, xv)
+        t = _real_dtype(xv).type
+        return _np.where(_np.equal(xv, yv), t(0.5), _np.where(wins(xv, yv), t(1), t(0)))
 
     return weight
 
@@ -558,14 +552,14 @@ def _clip_masks(a, lo, hi):
 def _clip_vjp(k):
     def maker(ans, a, lo, hi):
         arg = (a, lo, hi)[k]
-        return lambda g: _ub(arg, _where3(_clip_masks(a, lo, hi)[k], g, 0.0))
+        return lambda g: _ub(arg, where(_clip_masks(a, lo, hi)[k], g, 0.0))
 
     return maker
 
 
 def _clip_jvp(k):
     def rule(g, ans, a, lo, hi):
-        return _bt(_where3(_clip_masks(a, lo, hi)[k], g, 0.0), ans)
+        return _bt(where(_clip_masks(a, lo, hi)[k], g, 0.0), ans)
 
     return rule
 
@@ -600,24 +594,12 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None, max: 
 # untaken branch gets an exact zero cotangent, but its own derivative is still computed,
 # and 0 * inf = nan: see the double-where pattern in docs/conventions.md.
 
-_where3 = _primitive(_np.where, "where")
-defvjp(
-    _where3,
-    None,
-    lambda ans, c, x, y: lambda g: _ub(x, _where3(c, g, 0.0)),
-    lambda ans, c, x, y: lambda g: _ub(y, _where3(c, 0.0, g)),
-)
-defjvp(
-    _where3,
-    None,
-    lambda g, ans, c, x, y: _bt(_where3(c, g, 0.0), ans),
-    lambda g, ans, c, x, y: _bt(_where3(c, 0.0, g), ans),
-)
 
-
-@export
-def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+def _where_raw(condition, x=None, y=None):
     """``numpy.where``: differentiable in ``x`` and ``y``; ``where(c)`` is ``nonzero(c)``.
+
+    ``where`` is one primitive (so staged programs see it whole); for the one-argument
+    form on a *traced* condition in reverse mode, call ``np.nonzero(c)`` instead.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
@@ -625,7 +607,23 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     array([-1.,  6.])
     """
     if x is None and y is None:
-        return _np.nonzero(_getval(condition))
+        return _np.nonzero(condition)
     if x is None or y is None:
         raise ValueError("where: pass both x and y, or neither (where(c) is nonzero(c))")
-    return _where3(condition, x, y)
+    return _np.where(condition, x, y)
+
+
+where = wrap(_where_raw, "where")
+alias("where", where)
+defvjp(
+    where,
+    None,
+    lambda ans, c, x, y: lambda g: _ub(x, where(c, g, 0.0)),
+    lambda ans, c, x, y: lambda g: _ub(y, where(c, 0.0, g)),
+)
+defjvp(
+    where,
+    None,
+    lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
+    lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
+)
