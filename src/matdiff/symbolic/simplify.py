@@ -1,0 +1,287 @@
+"""The simplifier: expand, then factor, so that equal results print the same.
+
+The constructors in ``expr`` already fold constants, drop zeros and identities, collect
+like terms and push transposes to the leaves. Two passes finish the job:
+
+1. ``expand`` distributes products and elementwise products over sums (within a size
+   budget), so that every result reaches the same sum of monomials;
+2. ``factor`` regroups each sum greedily and deterministically: a common right factor
+   (``A*x + A'*x`` is ``(A + A')*x``), a common left factor, common elementwise or scalar
+   factors (``y.*t - y.*t.*s`` is ``y.*t.*(1 - s)``) and a common numeric coefficient.
+
+Each factoring step removes at least one term from a sum, so the passes terminate.
+``share`` then names subexpressions used more than once, as temporaries ``t0, t1, ...``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from . import expr as E
+from .expr import Expr
+
+MAX_TERMS = 64
+
+
+def _terms(e: Expr) -> tuple:
+    return e.args if e.op == "add" else (e,)
+
+
+def expand(e: Expr) -> Expr:
+    """Distribute ``*`` and ``.*`` over sums, bottom up, within a budget of terms."""
+    memo: dict[Expr, Expr] = {}
+
+    def go(n: Expr) -> Expr:
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        args = [go(a) for a in n.args]
+        if n.op in ("mul", "had") and any(a.op == "add" for a in args):
+            count = 1
+            for a in args:
+                count *= len(_terms(a))
+            if count <= MAX_TERMS:
+                build = E.mul if n.op == "mul" else E.had
+                out = E.add(*[build(*combo) for combo in itertools.product(*map(_terms, args))])
+                # a product of expanded sums may hold new sums (from transposes); once more
+                out = E.add(*[go(t) if t is not n else t for t in _terms(out)])
+            else:
+                out = E.rebuild(n, args)
+        else:
+            out = E.rebuild(n, args) if n.args else n
+        memo[n] = out
+        return out
+
+    return go(e)
+
+
+def factor(e: Expr) -> Expr:
+    """Regroup sums, bottom up (see the module docstring)."""
+    memo: dict[Expr, Expr] = {}
+
+    def go(n: Expr) -> Expr:
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        args = [go(a) for a in n.args]
+        out = E.rebuild(n, args) if n.args else n
+        if out.op == "add":
+            out = _factor_sum(list(out.args))
+        memo[n] = out
+        return out
+
+    return go(e)
+
+
+def simplify(e: Expr) -> Expr:
+    """Canonical, compact form of ``e``.
+
+    >>> from matdiff.symbolic import parse
+    >>> print(simplify(parse("A*x + A'*x")))
+    (A + A')*x
+    """
+    return factor(expand(e))
+
+
+# ---------------------------------------------------------------- factoring a sum
+
+
+def _chain_of(t: Expr) -> tuple[tuple, tuple]:
+    if t.op == "mul":
+        return t.args[: t.data], t.args[t.data :]
+    if t.is_scalar:
+        return (t,), ()
+    return (), (t,)
+
+
+def _factor_sum(terms: list[Expr]) -> Expr:
+    while len(terms) > 1:
+        new = (
+            _factor_chain(terms, side=-1)
+            or _factor_chain(terms, side=0)
+            or _factor_elementwise(terms)
+            or _factor_coefficient(terms)
+        )
+        if new is None:
+            break
+        if new.op != "add":
+            return new
+        if len(new.args) >= len(terms):
+            return new
+        terms = list(new.args)
+    return E.add(*terms)
+
+
+def _factor_chain(terms: list[Expr], side: int) -> Expr | None:
+    """Pull out a common first (side 0) or last (side -1) factor of the matrix chains."""
+    groups: dict[Expr, list[int]] = {}
+    for i, t in enumerate(terms):
+        _, chain = _chain_of(t)
+        if len(chain) >= 2:
+            groups.setdefault(chain[side], []).append(i)
+    best = None
+    for f, idx in groups.items():
+        if len(idx) >= 2 and (best is None or (len(idx), _neg_key(f)) > (len(best[1]), _neg_key(best[0]))):
+            best = (f, idx)
+    if best is None:
+        return None
+    f, idx = best
+    inner = []
+    for i in idx:
+        scal, chain = _chain_of(terms[i])
+        rest = chain[:-1] if side == -1 else chain[1:]
+        inner.append(E.mul(*scal, *rest))
+    summed = _factor_sum(inner)
+    grouped = E.mul(summed, f) if side == -1 else E.mul(f, summed)
+    others = [t for i, t in enumerate(terms) if i not in idx]
+    return E.add(*others, grouped) if others else grouped
+
+
+def _neg_key(e: Expr) -> tuple:
+    # max() over keys must prefer the smallest text: invert it
+    return tuple(-ord(c) for c in e.sort_key())
+
+
+def _factors_of(t: Expr) -> tuple[float, dict] | None:
+    """A term as coefficient * product of powers (elementwise for arrays, plain for scalars)."""
+    c, core = E.split_coeff(t)
+    if t.is_scalar:
+        if core.op == "mul" and core.data == len(core.args):
+            parts = core.args
+        elif core.op == "const":
+            parts = ()
+        else:
+            parts = (core,)
+    else:
+        if core.op == "had":
+            parts = core.args
+        elif core.op == "fill":
+            parts = ()
+        elif core.op == "mul" and any(a.is_scalar for a in core.args[: core.data]):
+            return None
+        else:
+            parts = (core,)
+    out: dict[Expr, float] = {}
+    for p in parts:
+        base, power = (p.args[0], p.data) if p.op == "pow" else (p, 1.0)
+        out[base] = out.get(base, 0.0) + power
+    return c, out
+
+
+def _common_power(a: float, b: float) -> float | None:
+    if a > 0 and b > 0:
+        return min(a, b)
+    if a < 0 and b < 0:
+        return max(a, b)
+    return None
+
+
+def _factor_elementwise(terms: list[Expr]) -> Expr | None:
+    decomposed = [_factors_of(t) for t in terms]
+    counts: dict[Expr, list[int]] = {}
+    for i, d in enumerate(decomposed):
+        if d is None:
+            continue
+        for base in d[1]:
+            counts.setdefault(base, []).append(i)
+    best = None
+    for base, idx in counts.items():
+        if len(idx) >= 2 and (best is None or (len(idx), _neg_key(base)) > (len(best[1]), _neg_key(best[0]))):
+            best = (base, idx)
+    if best is None:
+        return None
+    base, idx = best
+    # keep the terms where the chosen base has the sign of the first one
+    sign = decomposed[idx[0]][1][base] > 0
+    idx = [i for i in idx if (decomposed[i][1][base] > 0) == sign]
+    if len(idx) < 2:
+        return None
+    common = dict(decomposed[idx[0]][1])
+    for i in idx[1:]:
+        powers = decomposed[i][1]
+        for b in list(common):
+            p = _common_power(common[b], powers.get(b, 0.0)) if b in powers else None
+            if p is None:
+                del common[b]
+            else:
+                common[b] = p
+    if not common:
+        return None
+    shape = terms[idx[0]].shape
+    build = E.mul if terms[idx[0]].is_scalar else E.had
+    rests = []
+    for i in idx:
+        c, powers = decomposed[i]
+        rest = [E.pow_(b, p - common.get(b, 0.0)) for b, p in powers.items()]
+        rest = [r for r in rest if not (r.op in ("const", "fill") and r.data == 1.0)]
+        body = build(*rest) if rest else E.fill(1.0, shape)
+        rests.append(E.scale(c, body))
+    summed = _factor_sum(rests)
+    grouped = build(*[E.pow_(b, p) for b, p in common.items()], summed)
+    others = [t for i, t in enumerate(terms) if i not in idx]
+    return E.add(*others, grouped) if others else grouped
+
+
+def _factor_coefficient(terms: list[Expr]) -> Expr | None:
+    coeffs = [E.split_coeff(t)[0] for t in terms]
+    first = abs(coeffs[0])
+    if first == 1.0 or any(abs(c) != first for c in coeffs):
+        return None
+    if all(c < 0 for c in coeffs):
+        first = -first
+    inner = E.add(*[E.scale(1.0 / first, t) for t in terms])
+    return E.scale(first, inner)
+
+
+# ---------------------------------------------------------------- temporaries
+
+_NAMEABLE = {"add", "mul", "had", "pow", "fn", "sum", "tr", "det", "logdet", "inv", "adj"}
+
+
+def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
+    """Non-trivial nodes referenced more than once among ``roots``, children first."""
+    refs: dict[Expr, int] = {}
+    for r in roots:
+        refs[r] = refs.get(r, 0)  # a root is not shared by being a root
+        for n in E.nodes(r):
+            for a in n.args:
+                refs[a] = refs.get(a, 0) + 1
+    for r in roots:
+        refs[r] = refs.get(r, 0) + 1
+    order = []
+    seen = set()
+    for r in roots:
+        for n in E.nodes(r):
+            if n in seen:
+                continue
+            seen.add(n)
+            if refs.get(n, 0) >= 2 and n.op in _NAMEABLE and n.size >= 3 and not _cheap(n):
+                order.append(n)
+    return order
+
+
+def _cheap(n: Expr) -> bool:
+    # x' and -x are not worth a name
+    if n.op == "mul" and len(n.args) == 2 and n.args[0].op == "const":
+        return n.args[1].size <= 2
+    return False
+
+
+def with_temporaries(roots: list[Expr], taken: set[str]) -> tuple[list[tuple[str, Expr]], list[Expr]]:
+    """Replace shared subexpressions by variables ``t0, t1, ...`` not in ``taken``.
+
+    Returns the definitions (name, expression in earlier names) and the new roots.
+    """
+    shared = shared_subexpressions(roots)
+    names = (f"t{i}" for i in itertools.count())
+    mapping: dict[Expr, Expr] = {}
+    defs: list[tuple[str, Expr]] = []
+    for n in shared:
+        name = next(nm for nm in names if nm not in taken)
+        body = E.substitute(n, {k: v for k, v in mapping.items() if k is not n})
+        kind = {"scalar": "scalar", "vector": "vector", "row": "matrix", "matrix": "matrix"}[n.kind]
+        v = E.var(name, kind, n.shape)
+        mapping[n] = v
+        defs.append((name, body))
+    new_roots = [E.substitute(r, mapping) for r in roots]
+    return defs, new_roots
