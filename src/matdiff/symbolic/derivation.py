@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -307,7 +308,10 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
         steps.append(Step("simplify", f"d{label} = {to_text(df)}"))
         g = gradient_from(df, x)
         steps.append(
-            Step("read off d%s = <g, d%s> with <S, P*dX*Q> = <P'*S*Q', dX>" % (label, wrt), to_text(g))
+            Step(
+                f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>",
+                to_text(g),
+            )
         )
         if x.data[1] == "symmetric":
             g = E.scale(0.5, E.add(g, E.transpose(g)))
@@ -333,16 +337,24 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
         g = read_gradient(f, "f")
         target, label, what = g, "g", "hessian"
     else:
-        target, label, what = f, "f", "jacobian" if f.kind != "matrix" and x.kind != "matrix" else "derivative"
+        target, label, what = (
+            f,
+            "f",
+            "jacobian" if f.kind != "matrix" and x.kind != "matrix" else "derivative",
+        )
 
     if x.is_scalar:
         if target.is_scalar:
             h = read_gradient(target, label)
-            return Derivative(parsed, wrt, order, what, h, None, None, "matrix", steps, dims, target.shape)
+            return Derivative(
+                parsed, wrt, order, what, h, None, None, "matrix", steps, dims, target.shape
+            )
         L = linear_map(target, label)
         d = simplify(E.substitute(L, {E.delta(x): E.const(1.0)}))
         steps.append(Step(f"read off d{label} = D*d{wrt}", to_text(d)))
-        return Derivative(parsed, wrt, order, what, d, None, None, "matrix", steps, dims, target.shape)
+        return Derivative(
+            parsed, wrt, order, what, d, None, None, "matrix", steps, dims, target.shape
+        )
 
     L = linear_map(target, label)
     if x.kind == "vector" and target.kind in ("vector", "row", "scalar"):
@@ -353,16 +365,25 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
         if J is not None:
             J = simplify(J)
             steps.append(Step(f"read off d{label} = J*d{wrt}", to_text(J)))
-            return Derivative(parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape)
+            return Derivative(
+                parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape
+            )
     terms = tensor_terms(L, x)
     K = kron_text_expr(terms, x, target.shape)
     if K is not None:
         K = simplify(K)
-        steps.append(Step(f"read off vec(d{label}) = K*vec(d{wrt}) with vec(P*dX*Q) = kron(Q', P)*vec(dX)", to_text(K)))
+        steps.append(
+            Step(
+                f"read off vec(d{label}) = K*vec(d{wrt}) with vec(P*dX*Q) = kron(Q', P)*vec(dX)",
+                to_text(K),
+            )
+        )
         d = Derivative(parsed, wrt, order, what, None, terms, L, "kron", steps, dims, target.shape)
         d.result = K
         defs, (body,) = with_temporaries([K], set(parsed.variables))
         d.temporaries, d._body = defs, body
         return d
-    steps.append(Step("no Kronecker form: the tensor is evaluated from the differential", to_text(L)))
+    steps.append(
+        Step("no Kronecker form: the tensor is evaluated from the differential", to_text(L))
+    )
     return Derivative(parsed, wrt, order, what, None, terms, L, "tensor", steps, dims, target.shape)

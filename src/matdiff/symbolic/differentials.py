@@ -367,9 +367,7 @@ def jacobian_from(L: Expr, x: Expr) -> Expr:
 
 
 def _cannot(L: Expr) -> SymbolicError:
-    return SymbolicError(
-        f"cannot write the derivative of {E.Expr.sort_key(L)} in matrix notation"
-    )
+    return SymbolicError(f"cannot write the derivative of {E.Expr.sort_key(L)} in matrix notation")
 
 
 # ---------------------------------------------------------------- matrix variables

@@ -80,7 +80,7 @@ class Expr:
         node.shape = shape
         node.size = 1 + sum(a.size for a in args)
         if node.size > MAX_NODES:
-            raise SymbolicError("expression too large (more than %d nodes)" % MAX_NODES)
+            raise SymbolicError(f"expression too large (more than {MAX_NODES} nodes)")
         node.has_delta = op == "delta" or any(a.has_delta for a in args)
         node._sort = None
         _INTERN[key] = node
@@ -476,8 +476,7 @@ def had(*factors: Expr) -> Expr:
     for f in flat[1:]:
         if f.shape != shape:
             raise _fail(
-                f"elementwise operands differ in shape: {shape_str(shape)} "
-                f"and {shape_str(f.shape)}"
+                f"elementwise operands differ in shape: {shape_str(shape)} and {shape_str(f.shape)}"
             )
     powers: dict[Expr, float] = {}
     for f in flat:
@@ -638,7 +637,9 @@ def tr(x: Expr) -> Expr:
         candidates = []
         for rot in rotations:
             shape = (rot[0].shape[0], rot[-1].shape[1])
-            candidates.append(Expr.make("tr", (Expr.make("mul", tuple(rot), 0, shape),), None, SCALAR))
+            candidates.append(
+                Expr.make("tr", (Expr.make("mul", tuple(rot), 0, shape),), None, SCALAR)
+            )
         return min(candidates, key=_orientation_key)
     return Expr.make("tr", (x,), None, SCALAR)
 

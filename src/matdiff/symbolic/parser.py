@@ -638,9 +638,5 @@ def parse(source: str, kinds=None, *, _with_info: bool = False):
     for name, (kind, shape) in p.vars.items():
         variables[name] = E.var(name, kind, p.final_shape(shape))
     dims = sorted({d for v in variables.values() for d in v.shape if d != 1}, key=str)
-    for name, decl in decls.items():
-        if name not in variables:
-            # declared but unused: still a variable, e.g. for derivative(..., wrt=name)
-            pass
     parsed = Parsed(result, source, variables, decls, dims, built)
     return parsed if _with_info else result

@@ -106,7 +106,7 @@ def _text_add(e: Expr) -> str:
             out = _wrap(_text(t, True), ADD + (1 if c < 0 else 0))
             continue
         if c < 0:
-            from .expr import mul, const
+            from .expr import const, mul
 
             out += " - " + _wrap(_text(mul(const(-c), core), True), MUL)
         else:
@@ -225,7 +225,8 @@ def _latex_name(name: str) -> str:
     tail = name[len(head) :]
     if tail and len(head) == 1:
         return f"{head}_{{{tail}}}"
-    return r"\mathit{%s}" % name.replace("_", r"\_")
+    escaped = name.replace("_", r"\_")
+    return rf"\mathit{{{escaped}}}"
 
 
 def to_latex(e: Expr) -> str:

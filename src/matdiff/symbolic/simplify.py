@@ -121,7 +121,9 @@ def _factor_chain(terms: list[Expr], side: int) -> Expr | None:
             groups.setdefault(chain[side], []).append(i)
     best = None
     for f, idx in groups.items():
-        if len(idx) >= 2 and (best is None or (len(idx), _neg_key(f)) > (len(best[1]), _neg_key(best[0]))):
+        if len(idx) >= 2 and (
+            best is None or (len(idx), _neg_key(f)) > (len(best[1]), _neg_key(best[0]))
+        ):
             best = (f, idx)
     if best is None:
         return None
@@ -186,7 +188,9 @@ def _factor_elementwise(terms: list[Expr]) -> Expr | None:
             counts.setdefault(base, []).append(i)
     best = None
     for base, idx in counts.items():
-        if len(idx) >= 2 and (best is None or (len(idx), _neg_key(base)) > (len(best[1]), _neg_key(best[0]))):
+        if len(idx) >= 2 and (
+            best is None or (len(idx), _neg_key(base)) > (len(best[1]), _neg_key(best[0]))
+        ):
             best = (base, idx)
     if best is None:
         return None
@@ -267,7 +271,9 @@ def _cheap(n: Expr) -> bool:
     return False
 
 
-def with_temporaries(roots: list[Expr], taken: set[str]) -> tuple[list[tuple[str, Expr]], list[Expr]]:
+def with_temporaries(
+    roots: list[Expr], taken: set[str]
+) -> tuple[list[tuple[str, Expr]], list[Expr]]:
     """Replace shared subexpressions by variables ``t0, t1, ...`` not in ``taken``.
 
     Returns the definitions (name, expression in earlier names) and the new roots.
