@@ -5,8 +5,17 @@
 (A + A')*x
 """
 
-from .derivation import Derivative, Step, Steps, derivative
+from .derivation import Derivative, Step, Steps, derivative, lambdify
 from .errors import CheckError, SymbolicError
 from .parser import parse
 
-__all__ = ["derivative", "parse", "Derivative", "Step", "Steps", "SymbolicError", "CheckError"]
+__all__ = [
+    "derivative",
+    "parse",
+    "lambdify",
+    "Derivative",
+    "Step",
+    "Steps",
+    "SymbolicError",
+    "CheckError",
+]

@@ -212,6 +212,7 @@ def check(
     True
     """
     rng = np.random.default_rng(seed)
+    given_sizes = bool(sizes)
     sizes = dict(sizes or _sizes(d))
     value = d.value_function()
     fun = d.function()
@@ -221,17 +222,21 @@ def check(
         with np.errstate(all="ignore"):
             try:
                 v = np.asarray(value(**inputs), dtype=float)
+                got_value, got = fun(**inputs)
+                finite = np.all(np.isfinite(v)) and np.all(np.isfinite(got))
             except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
-                v = np.array(np.nan)
-        if np.all(np.isfinite(v)):
+                finite = False
+        if finite:
             break
         if attempt == 1:
             # the expression needs a domain the markers did not see: try positive inputs
             dom = {name: "positive" for name in d.parsed.variables}
+        if attempt == 3 and not given_sizes:
+            # products of rectangular factors can be rank deficient: try square ones
+            sizes = {k: 3 for k in sizes}
     else:
         raise SymbolicError("no random input gave a finite value; the check cannot run")
     with np.errstate(all="ignore"):
-        got_value, got = fun(**inputs)
         fd = finite_differences(value, inputs, d.wrt, d.order)
     got = np.asarray(got, dtype=float)
     var = d.parsed.variables[d.wrt]

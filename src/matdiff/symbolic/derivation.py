@@ -387,3 +387,35 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
         Step("no Kronecker form: the tensor is evaluated from the differential", to_text(L))
     )
     return Derivative(parsed, wrt, order, what, None, terms, L, "tensor", steps, dims, target.shape)
+
+
+def lambdify(
+    expression: str,
+    kinds: dict | list | None = None,
+    dims: dict | None = None,
+    np_module: Any = None,
+) -> Callable:
+    """Compile a text expression to a NumPy function of its variables (keyword arguments).
+
+    >>> import numpy as np
+    >>> f = lambdify("x'*A*x")
+    >>> float(f(x=np.ones(2), A=np.eye(2)))
+    2.0
+    """
+    parsed = parse(expression, kinds, _with_info=True)
+    params = [check_identifier(n) for n in parsed.variables]
+    codes: dict = {}
+    for name, v in parsed.variables.items():
+        r, c = v.shape
+        if r != 1:
+            codes.setdefault(r, f"{name}.shape[0]")
+        if c != 1:
+            codes.setdefault(c, f"{name}.shape[{1 if r != 1 else 0}]")
+    for name, size in (dims or {}).items():
+        codes.setdefault(name, str(int(size)))
+    pr = NumpyPrinter(codes, fast=np_module is None or np_module is numpy)
+    pr.share([parsed.expr])
+    code = pr.emit(parsed.expr)
+    body = pr.lines + [f"return {code}"]
+    source = f"def value({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in body)
+    return _compile(source, "value", np_module or numpy)

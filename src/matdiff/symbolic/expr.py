@@ -348,6 +348,14 @@ def mul(*factors: Expr) -> Expr:
     shape = (chain[0].shape[0], chain[-1].shape[1]) if chain else SCALAR
 
     coeff = 1.0
+    # a sum inside a product leads with a positive term: (x - m) is -(m - x) when m sorts first
+    scal = [_positive_sum(f) for f in scal]
+    chain = [_positive_sum(f) for f in chain]
+    for f in list(scal) + list(chain):
+        if isinstance(f, _Negated):
+            coeff = -coeff
+    scal = [f.e if isinstance(f, _Negated) else f for f in scal]
+    chain = [f.e if isinstance(f, _Negated) else f for f in chain]
     rest: list[Expr] = []
     for s in scal:
         if s.op == "const":
@@ -382,6 +390,15 @@ def mul(*factors: Expr) -> Expr:
                 break
             if a.op == "diagm" and b.op == "diagm":
                 chain = chain[:i] + [diagm(had(a.args[0], b.args[0]))] + chain[i + 2 :]
+                changed = True
+                break
+            # 1'*diag(v) is v' and diag(v)*1 is v
+            if a.op == "fill" and a.data == 1.0 and a.kind == "row" and b.op == "diagm":
+                chain = chain[:i] + [transpose(b.args[0])] + chain[i + 2 :]
+                changed = True
+                break
+            if a.op == "diagm" and b.op == "fill" and b.data == 1.0 and b.kind == "vector":
+                chain = chain[:i] + [a.args[0]] + chain[i + 2 :]
                 changed = True
                 break
         if changed:
@@ -444,6 +461,19 @@ def mul(*factors: Expr) -> Expr:
     return Expr.make("mul", tuple(scal_all + chain), len(scal_all), shape)
 
 
+class _Negated:
+    __slots__ = ("e",)
+
+    def __init__(self, e: Expr) -> None:
+        self.e = e
+
+
+def _positive_sum(f: Expr):
+    if f.op == "add" and split_coeff(f.args[0])[0] < 0:
+        return _Negated(add(*[mul(const(-1.0), t) for t in f.args]))
+    return f
+
+
 def scale(c: float, e: Expr) -> Expr:
     return mul(const(c), e)
 
@@ -469,7 +499,11 @@ def had(*factors: Expr) -> Expr:
             scalars.append(const(f.data))
             flat.append(fill(1.0, f.shape))
         else:
-            flat.append(f)
+            g = _positive_sum(f)
+            if isinstance(g, _Negated):
+                scalars.append(const(-1.0))
+                g = g.e
+            flat.append(g)
     if not flat:
         return mul(*scalars) if scalars else const(1.0)
     shape = flat[0].shape
@@ -720,6 +754,10 @@ def diagv(x: Expr) -> Expr:
         return diagv(x.args[0])
     if x.op == "eye":
         return fill(1.0, (x.shape[0], 1))
+    if x.op == "mul" and len(x.args) - x.data == 2:
+        a, b = x.args[x.data :]
+        if a.kind == "vector" and b.kind == "row":  # diag(a*b') is a.*b
+            return mul(*x.args[: x.data], had(a, transpose(b)))
     return Expr.make("diagv", (x,), None, (x.shape[0], 1))
 
 

@@ -429,7 +429,9 @@ class _Parser:
         if name in ("sum", "norm1", "norm2"):
             return _P(name, args, (ONE, ONE), pos)
         if name == "kron":
-            raise self.error("kron appears in printed results only; it cannot be parsed", pos)
+            # the product dimensions are built from the factors' once they are solved
+            shape = (self.dim(None, "rows(kron)"), self.dim(None, "cols(kron)"))
+            return _P("kron", args, shape, pos)
         r, c = a.shape[0].find(), a.shape[1].find()
         if name == "diag":
             if r is ONE and c is ONE:
@@ -459,7 +461,19 @@ class _Parser:
     # -- pass 2
     def final_dim(self, d: _Dim):
         r = d.find()
-        return 1 if r is ONE else r.name
+        if r is ONE:
+            return 1
+        names = self.__dict__.setdefault("_final", {})
+        name = names.get(id(r))
+        if name is None:
+            # two unrelated dimensions may share a hint (two eyes): keep them apart
+            taken = set(names.values())
+            name, k = r.name, 2
+            while name in taken:
+                name, k = f"{r.name}_{k}", k + 1
+            names[id(r)] = name
+            self.__dict__.setdefault("_roots", []).append(r)  # keep ids valid
+        return name
 
     def final_shape(self, shape) -> E.Shape:
         return (self.final_dim(shape[0]), self.final_dim(shape[1]))
@@ -523,6 +537,8 @@ class _Parser:
             return E.fn(p.data, args[0])
         if op == "diag":
             return args[0]
+        if op == "kron":
+            return E.kron(*args)
         return E.UNARY[op](args[0])
 
 
@@ -637,6 +653,6 @@ def parse(source: str, kinds=None, *, _with_info: bool = False):
     variables = {}
     for name, (kind, shape) in p.vars.items():
         variables[name] = E.var(name, kind, p.final_shape(shape))
-    dims = sorted({d for v in variables.values() for d in v.shape if d != 1}, key=str)
+    dims = sorted({d for n in E.nodes(result) for d in n.shape if d != 1}, key=str)
     parsed = Parsed(result, source, variables, decls, dims, built)
     return parsed if _with_info else result

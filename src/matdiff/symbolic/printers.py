@@ -160,6 +160,13 @@ def _text_mul(e: Expr) -> tuple[str, int]:
             den.append(f)
         else:
             num.append(_factor_text(f))
+    if len(chain) == 1 and chain[0].op == "pow" and chain[0].data < 0 and not den:
+        # 0.5./sqrt(x) rather than 0.5*(1./sqrt(x))
+        f = chain[0]
+        base = _wrap(_text(f.args[0], False), POST)
+        tail = base if f.data == -1 else f"{base}.^{fmt_number(-f.data)}"
+        body = ("*".join(num) if num else "1") + "./" + tail
+        return (sign + body, NEG) if sign else (body, MUL)
     if len(chain) == 1 and chain[0].op == "had":
         # -y.*z and 2*y.*z/a re-parse left to right into the same node
         num.append(_text_had(chain[0]))
@@ -427,6 +434,9 @@ class NumpyPrinter:
     def dim(self, d) -> str:
         if d == 1:
             return "1"
+        if isinstance(d, str) and "*" in d and d not in self.dim_code:
+            # a Kronecker product's dimension is the product of its factors'
+            return " * ".join(self.dim(p) for p in d.split("*"))
         code = self.dim_code.get(d)
         if code is None:
             raise SymbolicError(

@@ -159,12 +159,15 @@ def _factors_of(t: Expr) -> tuple[float, dict] | None:
             parts = core.args
         elif core.op == "fill":
             parts = ()
-        elif core.op == "mul" and any(a.is_scalar for a in core.args[: core.data]):
-            return None
+        elif core.op == "mul" and core.data:
+            # scalars times a matrix product: the product is one (elementwise) factor
+            parts = core.args[: core.data] + (E.mul(*core.args[core.data :]),)
         else:
             parts = (core,)
     out: dict[Expr, float] = {}
     for p in parts:
+        if p.op in ("fill", "const"):
+            continue  # ones are neutral; a factor of them would never shrink the sum
         base, power = (p.args[0], p.data) if p.op == "pow" else (p, 1.0)
         out[base] = out.get(base, 0.0) + power
     return c, out
@@ -219,6 +222,8 @@ def _factor_elementwise(terms: list[Expr]) -> Expr | None:
         rest = [E.pow_(b, p - common.get(b, 0.0)) for b, p in powers.items()]
         rest = [r for r in rest if not (r.op in ("const", "fill") and r.data == 1.0)]
         body = build(*rest) if rest else E.fill(1.0, shape)
+        if body.is_scalar and shape != E.SCALAR:
+            body = E.mul(body, E.fill(1.0, shape))
         rests.append(E.scale(c, body))
     summed = _factor_sum(rests)
     grouped = build(*[E.pow_(b, p) for b, p in common.items()], summed)
@@ -227,14 +232,22 @@ def _factor_elementwise(terms: list[Expr]) -> Expr | None:
 
 
 def _factor_coefficient(terms: list[Expr]) -> Expr | None:
-    coeffs = [E.split_coeff(t)[0] for t in terms]
-    first = abs(coeffs[0])
-    if first == 1.0 or any(abs(c) != first for c in coeffs):
+    """Pull out a numeric coefficient shared (up to sign) by two or more terms."""
+    groups: dict[float, list[int]] = {}
+    for i, t in enumerate(terms):
+        c = abs(E.split_coeff(t)[0])
+        if c != 1.0:
+            groups.setdefault(c, []).append(i)
+    candidates = [(len(idx), -c, c, idx) for c, idx in groups.items() if len(idx) >= 2]
+    if not candidates:
         return None
-    if all(c < 0 for c in coeffs):
-        first = -first
-    inner = E.add(*[E.scale(1.0 / first, t) for t in terms])
-    return E.scale(first, inner)
+    _, _, c, idx = max(candidates)
+    if all(E.split_coeff(terms[i])[0] < 0 for i in idx):
+        c = -c
+    inner = E.add(*[E.scale(1.0 / c, terms[i]) for i in idx])
+    grouped = E.scale(c, inner)
+    others = [t for i, t in enumerate(terms) if i not in idx]
+    return E.add(*others, grouped) if others else grouped
 
 
 # ---------------------------------------------------------------- temporaries
