@@ -189,7 +189,16 @@ class Derivative:
         m, n = x.shape
         p, q = self.out_shape
         dm, dn, dp, dq = (pr.dim(d) for d in (m, n, p, q))
-        pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+        first = True
+
+        def accumulate(code: str) -> None:
+            nonlocal first
+            pr.lines.append(f"_T = {code}" if first else f"_T += {code}")
+            first = False
+
+        if any(t.form in ("had", "hadT") for t in self.terms):
+            pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+            first = False
         for t in self.terms:
             coef = "" if (t.coef.op == "const" and t.coef.data == 1.0) else pr.emit(t.coef)
             scale = f"({coef}) * " if coef else ""
@@ -198,7 +207,7 @@ class Derivative:
                 P = pr.as2d(t.left) if t.left is not None else f"_np.eye({pr.dim(rows_p)})"
                 Q = pr.as2d(t.right) if t.right is not None else f"_np.eye({pr.dim(rows_q)})"
                 spec = "ik,lj->ijkl" if t.form == "kron" else "il,kj->ijkl"
-                pr.lines.append(f"_T += {scale}_np.einsum('{spec}', {P}, {Q})")
+                accumulate(f"{scale}_np.einsum('{spec}', {P}, {Q})")
             elif t.form in ("had", "hadT"):
                 M = pr.as2d(t.mat)
                 pr.assign("_I, _J", f"_np.indices(({dp}, {dq}))")
@@ -206,10 +215,14 @@ class Derivative:
                 pr.lines.append(f"_T[{idx}] += {scale}{M}")
             else:
                 M, G = pr.as2d(t.mat), pr.as2d(t.grad)
-                pr.lines.append(f"_T += {scale}_np.multiply.outer({M}, {G})")
-        shape = [pr.dim(d) for d in _numeric_shape(self.out_shape) + _numeric_shape(x.shape)]
-        shape_code = "(" + ", ".join(shape) + ("," if len(shape) == 1 else "") + ")"
-        pr.assign("_deriv", f"_T.reshape({shape_code})")
+                accumulate(f"{scale}_np.multiply.outer({M}, {G})")
+        dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape)
+        if len(dims) == 4:
+            pr.assign("_deriv", "_T")
+        else:
+            shape = [pr.dim(d) for d in dims]
+            shape_code = "(" + ", ".join(shape) + ("," if len(shape) == 1 else "") + ")"
+            pr.assign("_deriv", f"_T.reshape({shape_code})")
         if x.data[1] == "symmetric":
             # only symmetric directions dX exist: project the input pair onto them
             pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-1, -2))")

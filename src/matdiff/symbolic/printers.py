@@ -398,6 +398,9 @@ class NumpyPrinter:
 
         def visit(n: Expr) -> None:
             uses[n] = uses.get(n, 0) + 1
+            if n.op == "T":
+                visit(n.args[0])  # a transpose is free: inv(X) and inv(X)' share inv(X)
+                return
             if n in seen:
                 return
             seen.add(n)
@@ -430,6 +433,16 @@ class NumpyPrinter:
             self.names[e] = name
             return name, _PY_ATOM
         return code
+
+    def _named(self, e: Expr) -> str:
+        """Code for ``e`` that may be repeated: a name, a temporary if need be."""
+        code, prec = self._code(e)
+        if prec == _PY_ATOM and code.replace("_", "").replace(".", "").isalnum():
+            return code
+        name = self.fresh()
+        self.assign(name, code)
+        self.names[e] = name
+        return name
 
     def dim(self, d) -> str:
         if d == 1:
@@ -510,6 +523,10 @@ class NumpyPrinter:
                 out += " / " + (f"({d})" if prec <= _PY_MUL else d)
             return out, _PY_MUL
         if op == "pow":
+            if e.data == 2 and e.args[0].op == "norm2":
+                # norm2(r)^2 is sum(r.*r): no square root to undo
+                r = self._named(e.args[0].args[0])
+                return f"_np.sum({r} * {r})", _PY_ATOM
             if e.data < 0:
                 d, prec = _pow_code(self, e.args[0], -e.data)
                 return "1.0 / " + (f"({d})" if prec <= _PY_MUL else d), _PY_MUL
@@ -550,7 +567,7 @@ class NumpyPrinter:
         if op == "norm1":
             return f"_np.sum(_np.abs({self.emit(arg)}))", _PY_ATOM
         if op == "norm2":
-            a = self._p(arg, _PY_NEG)
+            a = self._named(arg)
             return f"_np.sqrt(_np.sum({a} * {a}))", _PY_ATOM
         if op == "kron":
             return f"_np.kron({self.as2d(e.args[0])}, {self.as2d(e.args[1])})", _PY_ATOM

@@ -80,7 +80,15 @@ def simplify(e: Expr) -> Expr:
     >>> print(simplify(parse("A*x + A'*x")))
     (A + A')*x
     """
-    return factor(expand(e))
+    e = expand(e)
+    # factoring can create sums that were not there when their parents were visited
+    # (diag(a) - diag(b) becomes diag(a - b)): repeat until nothing changes
+    for _ in range(6):
+        again = factor(e)
+        if again is e:
+            break
+        e = again
+    return e
 
 
 # ---------------------------------------------------------------- factoring a sum
