@@ -20,7 +20,7 @@ from .differentials import (
 from .errors import SymbolicError
 from .expr import Expr
 from .parser import Parsed, parse
-from .printers import NumpyPrinter, check_identifier, to_latex, to_text
+from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
 
 
@@ -126,7 +126,7 @@ class Derivative:
     def latex(self) -> str:
         if self.form == "tensor":
             return r"\mathrm{d}(\nabla f) = " + to_latex(self.linear_form)
-        lines = [f"{n} = {to_latex(b)}" for n, b in self.temporaries]
+        lines = [f"{_latex_name(n)} = {to_latex(b)}" for n, b in self.temporaries]
         body = to_latex(self._body)
         if not lines:
             return body

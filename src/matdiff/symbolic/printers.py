@@ -266,9 +266,12 @@ def _latex(e: Expr) -> tuple[str, int]:
         out = ""
         for i, t in enumerate(e.args):
             c, core = split_coeff(t)
+            if t.op == "fill":  # a constant in a sum broadcasts: 1 + t
+                t = _num(t.data)
             if i == 0:
                 out = _lwrap(_latex(t), ADD)
             elif c < 0:
+                core = _num(1.0) if core.op == "fill" else core
                 out += " - " + _lwrap(_latex(_scaled(-c, core)), MUL)
             else:
                 out += " + " + _lwrap(_latex(t), MUL)
@@ -278,6 +281,8 @@ def _latex(e: Expr) -> tuple[str, int]:
         chain = list(e.args[e.data :])
         sign = ""
         parts = []
+        den = [f for f in scal if f.op == "pow" and f.data < 0]
+        scal = [f for f in scal if not (f.op == "pow" and f.data < 0)]
         for f in scal + chain:
             if f.op == "const" and f.data == -1:
                 sign = "-"
@@ -288,30 +293,48 @@ def _latex(e: Expr) -> tuple[str, int]:
                 continue
             s, p = _latex(f)
             parts.append(rf"\left({s}\right)" if p <= MUL else s)
-        body = " ".join(parts)
+        body = " ".join(parts) or "1"
+        if den:
+            from .expr import mul, pow_
+
+            d = to_latex(mul(*[pow_(f.args[0], -f.data) for f in den]))
+            body = rf"\frac{{{body}}}{{{d}}}"
         return (sign + body, NEG) if sign else (body, MUL)
     if op == "had":
-        parts = []
+        num, den = [], []
         for f in e.args:
+            if f.op == "pow" and f.data < 0:
+                from .expr import pow_
+
+                f = pow_(f.args[0], -f.data)
+                target = den
+            else:
+                target = num
             s, p = _latex(f)
-            parts.append(rf"\left({s}\right)" if p <= MUL else s)
-        return r" \odot ".join(parts), MUL
+            target.append(rf"\left({s}\right)" if p <= MUL else s)
+        out = r" \odot ".join(num) if num else r"\mathbb{1}"
+        for d in den:
+            out += r" \oslash " + d
+        return out, MUL
     if op == "pow":
         p = e.data
-        base = _lwrap(_latex(e.args[0]), POST)
+        base = _lwrap(_latex(e.args[0]), ATOM)
         exp = fmt_number(p)
         if not e.is_scalar:
             return rf"{base}^{{\circ {exp}}}", POW
         return rf"{base}^{{{exp}}}", POW
     if op == "T":
-        return _lwrap(_latex(e.args[0]), POST) + r"^\top", POST
+        inner = e.args[0]
+        if inner.op == "inv":
+            return _lwrap(_latex(inner.args[0]), ATOM) + r"^{-\top}", POW
+        return _lwrap(_latex(inner), ATOM) + r"^\top", POW
     if op == "fn":
         arg = to_latex(e.args[0])
         if e.data == "sqrt":
             return rf"\sqrt{{{arg}}}", ATOM
         return rf"{_FUNC_LATEX[e.data]}\left({arg}\right)", ATOM
     if op == "inv":
-        return _lwrap(_latex(e.args[0]), POST) + "^{-1}", POST
+        return _lwrap(_latex(e.args[0]), ATOM) + "^{-1}", POW
     if op == "sum":
         return rf"\sum\left({to_latex(e.args[0])}\right)", ATOM
     if op == "tr":
