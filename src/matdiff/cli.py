@@ -99,6 +99,22 @@ def _run_diff(args: argparse.Namespace) -> int:
 register("diff", "derivative of an expression in matrix notation", _configure_diff, _run_diff)
 
 
+# ---------------------------------------------------------------- matdiff demo
+
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import main as demo_main
+
+    return demo_main()
+
+
+register("demo", "a tour of both engines", _configure_demo, _run_demo)
+
+
 # ---------------------------------------------------------------- entry point
 
 

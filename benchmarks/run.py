@@ -1,0 +1,231 @@
+"""Run the workloads for every framework in one process and write the table, JSON and plots.
+
+python -m benchmarks                      # everything, writes docs/benchmarks.md
+python -m benchmarks --quick --out /tmp/b # smoke run on tiny sizes
+python -m benchmarks -w W1,W4 -f matdiff,autograd,jax-jit --sizes W4=100,500
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "benchmarks"
+
+from benchmarks import frameworks as fwmod  # noqa: E402
+from benchmarks.workloads import ALL as WORKLOADS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "-w",
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="comma-separated workload keys (default: all)",
+    )
+    p.add_argument(
+        "-f",
+        "--frameworks",
+        default=",".join(fwmod.ALL),
+        help=f"comma-separated, from {','.join(fwmod.ALL)}",
+    )
+    p.add_argument(
+        "--sizes", action="append", default=[], help="override sizes, e.g. W4=100,500 (repeatable)"
+    )
+    p.add_argument("--rounds", type=int, default=3, help="rounds, framework order rotated")
+    p.add_argument("--min-time", type=float, default=0.5, help="seconds per measurement")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, short measurements")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(ROOT / "docs"), help="folder for the table and plots")
+    p.add_argument("--no-plots", action="store_true")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.min_time = min(args.min_time, 0.01)
+        args.rounds = min(args.rounds, 2)
+    return args
+
+
+def _sizes(workload, args):
+    for spec in args.sizes:
+        key, _, vals = spec.partition("=")
+        if key == workload.key:
+            return [_parse_size(v) for v in vals.split(",")]
+    return workload.quick_sizes if args.quick else workload.sizes
+
+
+def _parse_size(v: str):
+    parts = v.split("x")
+    return int(parts[0]) if len(parts) == 1 else tuple(int(p) for p in parts)
+
+
+def _check(result, reference, rtol) -> str | None:
+    r = fwmod.to_numpy(result)
+    ref_leaves = reference if isinstance(reference, (tuple, list)) else [reference]
+    r_leaves = r if isinstance(r, (tuple, list)) else [r]
+    if len(ref_leaves) != len(r_leaves):
+        return f"returned {len(r_leaves)} arrays, expected {len(ref_leaves)}"
+    for a, b in zip(r_leaves, ref_leaves):
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+        if a.shape != b.shape:
+            return f"shape {a.shape}, expected {b.shape}"
+        scale = max(1.0, float(np.max(np.abs(b)))) if b.size else 1.0
+        err = float(np.max(np.abs(a - b))) / scale if b.size else 0.0
+        if not np.isfinite(err) or err > rtol * 10 + 1e-9:
+            return f"max relative error {err:.2e}"
+    return None
+
+
+def _measure(fn, min_time: float) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    fwmod.block(fn())
+    one = time.perf_counter() - t0
+    number = max(1, int(min_time / max(one, 1e-7)))
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fwmod.block(fn())
+    return (time.perf_counter() - t0) / number, number
+
+
+def run(args) -> dict:
+    keys = [k.strip() for k in args.workloads.split(",") if k.strip()]
+    for k in keys:
+        if k not in WORKLOADS:
+            raise SystemExit(f"benchmarks: unknown workload {k!r}; choose from {list(WORKLOADS)}")
+    fws = fwmod.load([f.strip() for f in args.frameworks.split(",") if f.strip()])
+    for fw in fws.values():
+        if not fw.available:
+            print(f"note: skipping {fw.name}: {fw.note}", flush=True)
+    results = {"machine": machine_info(fws), "args": vars(args), "workloads": {}}
+    for key in keys:
+        wl = WORKLOADS[key]
+        wres = {"title": wl.title, "ops_per_call": wl.ops_per_call, "ratios": wl.ratios, "runs": []}
+        for size in _sizes(wl, args):
+            inp = wl.inputs(size, np.random.default_rng(args.seed))
+            for task in wl.tasks:
+                wres["runs"].append(_run_task(wl, task, size, inp, fws, args))
+        results["workloads"][key] = wres
+    return results
+
+
+def _run_task(wl, task, size, inp, fws, args) -> dict:
+    ref = task.reference(inp)
+    entries = {}
+    fns = {}
+    for name, fw in fws.items():
+        builder = task.builders.get(name)
+        if builder is None:
+            continue
+        if not fw.available:
+            entries[name] = {"status": "skipped", "note": fw.note}
+            continue
+        try:
+            fn = builder(fw.module, inp)
+            t0 = time.perf_counter()
+            out = fwmod.block(fn())
+            first = time.perf_counter() - t0
+        except Exception as e:  # a framework that cannot run this workload is reported
+            entries[name] = {"status": "error", "note": f"{type(e).__name__}: {e}"[:200]}
+            continue
+        bad = _check(out, ref, task.rtol)
+        if bad:
+            entries[name] = {"status": "wrong", "note": bad}
+            continue
+        entries[name] = {"status": "ok", "first_call_s": first, "samples": []}
+        fns[name] = fn
+    order = list(fns)
+    slow = any(entries[n]["first_call_s"] > 5 for n in order)
+    rounds = 1 if slow else args.rounds
+    for r in range(rounds):
+        rot = order[r % len(order) :] + order[: r % len(order)] if order else []
+        for name in rot:
+            t, number = _measure(fns[name], args.min_time)
+            entries[name]["samples"].append(t)
+            entries[name]["number"] = number
+    for name in order:
+        e = entries[name]
+        e["median_s"] = statistics.median(e["samples"])
+        e["compile_s"] = max(0.0, e["first_call_s"] - e["median_s"])
+    label = "x".join(map(str, size)) if isinstance(size, tuple) else str(size)
+    line = ", ".join(
+        f"{n} {_fmt(e['median_s'])}" if e["status"] == "ok" else f"{n} {e['status']}"
+        for n, e in entries.items()
+    )
+    print(f"{wl.key} {task.name} [{label}]: {line}", flush=True)
+    return {"task": task.name, "size": label, "entries": entries}
+
+
+def _fmt(t: float) -> str:
+    if t < 1e-3:
+        return f"{t * 1e6:.1f} us"
+    if t < 1:
+        return f"{t * 1e3:.2f} ms"
+    return f"{t:.2f} s"
+
+
+def machine_info(fws) -> dict:
+    info = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    for name, fw in fws.items():
+        if fw.available and hasattr(fw.module, "__version__"):
+            info[name.split("-")[0]] = fw.module.__version__
+    try:
+        import scipy
+
+        info["scipy"] = scipy.__version__
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {k: p.get(k) for k in ("internal_api", "num_threads", "version", "architecture")}
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        info["threadpools"] = "threadpoolctl not installed"
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE"):
+        if var in os.environ:
+            info[var] = os.environ[var]
+    return info
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from benchmarks.report import write_markdown, write_plots
+
+    (out / "benchmarks.json").write_text(json.dumps(results, indent=1, default=str))
+    write_markdown(results, out / "benchmarks.md")
+    if not args.no_plots:
+        write_plots(results, out)
+    print(f"wrote {out / 'benchmarks.md'} and {out / 'benchmarks.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

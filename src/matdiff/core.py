@@ -1,0 +1,307 @@
+"""Rule tables, reverse and forward traces, the backward pass, vector spaces.
+
+Knows nothing of NumPy (``tests/test_core.py`` proves it). A rule is a row in a table
+keyed by the wrapped primitive, one entry per argument position:
+
+* VJP entry: ``maker(ans, *args, **kwargs) -> (g -> cotangent)`` as in autograd, or
+  ``None`` for an argument with a zero derivative;
+* JVP entry: ``rule(g, ans, *args, **kwargs) -> tangent``, or ``None`` for zero.
+
+Rules are written with wrapped functions, so the backward and forward passes are traced
+by any enclosing transformation: derivatives of derivatives cost nothing extra.
+Known-zero cotangents and tangents are never materialised: a cotangent that never
+arrives is zero, and a forward-mode answer whose tangent is zero is simply not boxed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .tracer import NotDifferentiableError, Trace, box_types, getval, new_box
+
+__all__ = [
+    "defvjp",
+    "defjvp",
+    "def_linear",
+    "defvjp_argnum",
+    "vjp_rules",
+    "jvp_rules",
+    "ReverseTrace",
+    "ForwardTrace",
+    "make_vjp",
+    "make_jvp",
+    "VSpace",
+    "vspace",
+    "register_vspace",
+    "add_outgrads",
+]
+
+_MISSING = object()
+
+vjp_rules: dict[Callable, list] = {}
+jvp_rules: dict[Callable, list] = {}
+
+
+def _fname(fun: Callable) -> str:
+    return getattr(fun, "__name__", repr(fun))
+
+
+def defvjp(fun: Callable, *makers, argnums=None) -> None:
+    """Define the VJP makers of ``fun``, one per argument position (autograd's convention).
+
+    >>> from matdiff.extend import primitive, defvjp
+    >>> cube = primitive(lambda x: x**3)
+    >>> defvjp(cube, lambda ans, x: lambda g: 3 * x**2 * g)
+    """
+    argnums = range(len(makers)) if argnums is None else argnums
+    table = vjp_rules.setdefault(fun, [])
+    for i, maker in zip(argnums, makers):
+        while len(table) <= i:
+            table.append(_MISSING)
+        table[i] = maker
+
+
+def defvjp_argnum(fun: Callable, maker_argnum: Callable, nargs: int) -> None:
+    """Define VJPs with one function ``maker_argnum(argnum, ans, args, kwargs)``."""
+
+    def maker_for(i):
+        return lambda ans, *args, **kw: maker_argnum(i, ans, args, kw)
+
+    defvjp(fun, *[maker_for(i) for i in range(nargs)])
+
+
+def defjvp(fun: Callable, *rules, argnums=None) -> None:
+    """Define the JVP rules of ``fun``: ``rule(g, ans, *args, **kwargs)`` per argument.
+
+    The string ``"same"`` marks an argument in which ``fun`` is linear: its JVP is ``fun``
+    applied with the tangent in that position.
+
+    >>> from matdiff.extend import primitive, defjvp
+    >>> cube = primitive(lambda x: x**3)
+    >>> defjvp(cube, lambda g, ans, x: 3 * x**2 * g)
+    """
+    argnums = range(len(rules)) if argnums is None else argnums
+    table = jvp_rules.setdefault(fun, [])
+    for i, rule in zip(argnums, rules):
+        if rule == "same":
+            rule = _linear_jvp(fun, i)
+        while len(table) <= i:
+            table.append(_MISSING)
+        table[i] = rule
+
+
+def _linear_jvp(fun: Callable, argnum: int) -> Callable:
+    def rule(g, ans, *args, **kwargs):
+        args = list(args)
+        args[argnum] = g
+        return fun(*args, **kwargs)
+
+    return rule
+
+
+def def_linear(fun: Callable) -> None:
+    """Declare ``fun`` linear in each argument: its JVPs are ``fun`` itself (autograd's)."""
+    jvp_rules[fun] = _LinearTable(fun)
+
+
+class _LinearTable(list):
+    """A JVP table for a function linear in every argument, of any arity."""
+
+    def __init__(self, fun):
+        super().__init__()
+        self.fun = fun
+
+    def __len__(self):
+        return 1 << 30
+
+    def __getitem__(self, i):
+        return _linear_jvp(self.fun, i)
+
+
+def _missing_rule(fun: Callable, argnum: int, mode: str) -> NotDifferentiableError:
+    kind = "VJP (reverse mode)" if mode == "rev" else "JVP (forward mode)"
+    definer = "defvjp" if mode == "rev" else "defjvp"
+    return NotDifferentiableError(
+        f"{_fname(fun)}: no {kind} rule for argument {argnum}, which is being "
+        f"differentiated. Define one with matdiff.extend.{definer}({_fname(fun)}, ...), "
+        "or pass the argument through matdiff.stop_gradient if its derivative is not needed."
+    )
+
+
+# ---------------------------------------------------------------- reverse mode
+
+
+class VJPNode:
+    """A primitive application recorded in the forward pass; VJPs are made backward."""
+
+    __slots__ = ("fun", "ans", "args", "kwargs", "argnums", "parents")
+
+    def __init__(self, fun, ans, args, kwargs, argnums, parents):
+        self.fun = fun
+        self.ans = ans
+        self.args = args
+        self.kwargs = kwargs
+        self.argnums = argnums
+        self.parents = parents
+
+
+class ReverseTrace(Trace):
+    """Records a tape of :class:`VJPNode` in the order they were made."""
+
+    __slots__ = ("tape",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tape: list[VJPNode] = []
+
+    def process(self, fun, ans, argvals, kwargs, argnums, boxes):
+        table = vjp_rules.get(fun)
+        if table is None:
+            raise _missing_rule(fun, argnums[0], "rev")
+        n = len(table)
+        for i in argnums:
+            if i >= n or table[i] is _MISSING:
+                raise _missing_rule(fun, i, "rev")
+        node = VJPNode(fun, ans, argvals, kwargs, argnums, [b._node for b in boxes])
+        self.tape.append(node)
+        return new_box(ans, self, node)
+
+    def leaf(self, value):
+        return new_box(value, self, VJPNode(None, value, (), {}, (), ()))
+
+
+def add_outgrads(prev, g):
+    """Sum two cotangents; ``None`` is the symbolic zero."""
+    if prev is None:
+        return g
+    return prev + g
+
+
+def backward_pass(trace: ReverseTrace, seeds: dict) -> dict:
+    """Propagate the cotangents ``seeds`` (by node) back over the tape: adjoints by node.
+
+    Implements v̄_i = Σ over children j of v̄_j ∂v_j/∂v_i by visiting the tape in reverse
+    creation order, which is a reverse topological order. Nodes that no cotangent
+    reaches are skipped: their adjoint is the symbolic zero.
+    """
+    outgrads = dict(seeds)
+    tape = trace.tape
+    get = outgrads.pop
+    rules = vjp_rules
+    for node in reversed(tape):
+        g = get(node, None)
+        if g is None:
+            continue
+        table = rules[node.fun]
+        ans = node.ans
+        args = node.args
+        kwargs = node.kwargs
+        for argnum, parent in zip(node.argnums, node.parents):
+            maker = table[argnum]
+            if maker is None:
+                continue
+            pg = maker(ans, *args, **kwargs)(g)
+            prev = outgrads.get(parent)
+            outgrads[parent] = pg if prev is None else prev + pg
+    return outgrads
+
+
+def make_vjp(fun: Callable, x: Any) -> tuple[Callable, Any]:
+    """autograd's ``make_vjp`` for a single array argument: ``(vjp_fn, ans)``."""
+    trace = ReverseTrace()
+    start = trace.leaf(x)
+    out = fun(start)
+    if type(out) in box_types and out._trace is trace:
+        end_node = out._node
+        ans = out._value
+
+        def vjp_fn(g):
+            grads = backward_pass(trace, {end_node: g})
+            res = grads.get(start._node)
+            return vspace(x).zeros() if res is None else res
+    else:
+        ans = out
+
+        def vjp_fn(g):
+            return vspace(x).zeros()
+
+    return vjp_fn, ans
+
+
+# ---------------------------------------------------------------- forward mode
+
+
+class ForwardTrace(Trace):
+    """Pushes tangents alongside values; the box payload is the tangent itself."""
+
+    __slots__ = ()
+
+    def process(self, fun, ans, argvals, kwargs, argnums, boxes):
+        table = jvp_rules.get(fun)
+        if table is None:
+            raise _missing_rule(fun, argnums[0], "fwd")
+        n = len(table)
+        tangent = None
+        for i, b in zip(argnums, boxes):
+            rule = table[i] if i < n else _MISSING
+            if rule is _MISSING:
+                raise _missing_rule(fun, i, "fwd")
+            if rule is None:
+                continue
+            t = rule(b._node, ans, *argvals, **kwargs)
+            tangent = t if tangent is None else tangent + t
+        if tangent is None:
+            return ans
+        return new_box(ans, self, tangent)
+
+
+def make_jvp(fun: Callable, x: Any) -> Callable:
+    """autograd's ``make_jvp``: ``make_jvp(f, x)(v) -> (f(x), J v)``."""
+
+    def jvp_fn(v):
+        trace = ForwardTrace()
+        out = fun(new_box(x, trace, v))
+        if type(out) in box_types and out._trace is trace:
+            return out._value, out._node
+        return out, vspace(out).zeros()
+
+    return jvp_fn
+
+
+# ---------------------------------------------------------------- vector spaces
+
+
+class VSpace:
+    """What the operators need to know of a value's space: zeros, ones, basis, inner."""
+
+    __slots__ = ("shape", "dtype")
+    iscomplex = False
+
+    def zeros(self):  # pragma: no cover
+        raise NotImplementedError
+
+    def ones(self):  # pragma: no cover
+        raise NotImplementedError
+
+
+_vspace_for_type: dict[type, Callable[[Any], VSpace]] = {}
+
+
+def register_vspace(maker: Callable[[Any], VSpace], *types: type) -> None:
+    for t in types:
+        _vspace_for_type[t] = maker
+
+
+def vspace(value: Any) -> VSpace:
+    value = getval(value)
+    try:
+        return _vspace_for_type[type(value)](value)
+    except KeyError:
+        for t, maker in _vspace_for_type.items():
+            if isinstance(value, t):
+                return maker(value)
+        raise TypeError(
+            f"matdiff cannot differentiate a value of type {type(value).__name__}: "
+            "expected an array, a float or a pytree of them"
+        ) from None

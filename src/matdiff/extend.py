@@ -1,0 +1,33 @@
+"""Extension API: define new primitives and their rules (autograd's conventions).
+
+>>> import numpy
+>>> import matdiff
+>>> from matdiff.extend import primitive, defvjp, defjvp
+>>> logsumexp = primitive(lambda x: numpy.log(numpy.sum(numpy.exp(x))))
+>>> defvjp(logsumexp, lambda ans, x: lambda g: g * matdiff.numpy.exp(x - ans))
+>>> defjvp(logsumexp, lambda g, ans, x: matdiff.numpy.sum(g * matdiff.numpy.exp(x - ans)))
+>>> matdiff.grad(logsumexp)(numpy.zeros(2))
+array([0.5, 0.5])
+"""
+
+from .core import VSpace, def_linear, defjvp, defvjp, defvjp_argnum, register_vspace, vspace
+from .tracer import Box, getval, isbox, nondifferentiable, primitive, register_box
+from .tree import register_pytree_node, register_pytree_node_class
+
+__all__ = [
+    "primitive",
+    "nondifferentiable",
+    "defvjp",
+    "defjvp",
+    "def_linear",
+    "defvjp_argnum",
+    "Box",
+    "register_box",
+    "VSpace",
+    "vspace",
+    "register_vspace",
+    "getval",
+    "isbox",
+    "register_pytree_node",
+    "register_pytree_node_class",
+]

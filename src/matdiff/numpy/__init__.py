@@ -1,0 +1,36 @@
+"""NumPy for traced code: ``import matdiff.numpy as np``.
+
+Every differentiable function here is an explicit wrapper with its VJP and JVP rules
+right under it; functions whose results carry no derivative are declared so. Names that
+matdiff does not wrap fall through to NumPy itself (dtypes, constants, ``random``...): on
+plain arrays they behave as NumPy does, and on a traced value they raise an error that
+names the function instead of returning an untraced result.
+
+>>> import matdiff.numpy as np
+>>> from matdiff import grad
+>>> float(grad(lambda x: np.sum(np.sin(x) ** 2))(np.array([0.5, 1.0]))[0])  # sin(1.0)
+0.8414709848078965
+"""
+
+import numpy as _np
+from numpy import random  # noqa: F401
+
+from . import boxes as _boxes
+from . import fft, linalg
+from . import indexing as _indexing
+from . import manipulation as _shape
+from . import products as _products
+from . import reductions as _reductions
+from . import ufuncs as _ufuncs
+from ._wrap import all_wrapped as _all_wrapped
+
+__version__ = _np.__version__
+
+globals().update(_all_wrapped)
+
+
+def __getattr__(name):
+    try:
+        return getattr(_np, name)
+    except AttributeError:
+        raise AttributeError(f"module 'matdiff.numpy' has no attribute {name!r}") from None

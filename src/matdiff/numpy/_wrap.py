@@ -1,0 +1,132 @@
+"""How NumPy functions become matdiff primitives, and helpers the rules share.
+
+Every differentiable NumPy function is wrapped explicitly, with its rules written right
+under the wrapper. ``wrapped_for`` maps the raw NumPy callable to its wrapper so that a
+raw call on a traced value (``numpy.sin(box)``) can be routed through
+``__array_ufunc__``/``__array_function__`` to the same rules, or refused clearly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as _np
+
+from ..core import defjvp, defvjp
+from ..tracer import nondifferentiable, primitive
+
+wrapped_for: dict[Callable, Callable] = {}
+all_wrapped: dict[str, Callable] = {}
+
+
+def wrap(np_fun: Callable, name: str | None = None) -> Callable:
+    """A differentiable primitive for ``np_fun``; rules follow with defvjp/defjvp."""
+    name = name or np_fun.__name__
+    f = primitive(np_fun, name=name)
+    f.__module__ = "matdiff.numpy"
+    wrapped_for[np_fun] = f
+    all_wrapped[name] = f
+    return f
+
+
+def wrap_nondiff(np_fun: Callable, name: str | None = None) -> Callable:
+    """A function whose result has no derivative: traced arguments are read as values."""
+    name = name or np_fun.__name__
+    f = nondifferentiable(np_fun, name=name)
+    f.__module__ = "matdiff.numpy"
+    wrapped_for[np_fun] = f
+    all_wrapped[name] = f
+    return f
+
+
+def export(f: Callable, name: str | None = None) -> Callable:
+    """Export a composite (a Python function over primitives) from matdiff.numpy."""
+    name = name or f.__name__
+    all_wrapped[name] = f
+    raw = getattr(_np, name, None)
+    if raw is not None:
+        wrapped_for[raw] = f
+    return f
+
+
+def alias(name: str, f: Callable) -> Callable:
+    """Export ``f`` from matdiff.numpy under another NumPy name too."""
+    all_wrapped[name] = f
+    raw = getattr(_np, name, None)
+    if raw is not None:
+        wrapped_for.setdefault(raw, f)
+    return f
+
+
+def shape_of(x) -> tuple:
+    s = getattr(x, "shape", None)
+    return _np.shape(x) if s is None else s
+
+
+def is_complex(x) -> bool:
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return type(x) is complex
+    return dt.kind == "c"
+
+
+def sum_to_shape(g, target: tuple):
+    """Sum ``g`` over the axes that broadcasting added or stretched to reach its shape."""
+    gshape = shape_of(g)
+    if gshape == target:
+        return g
+    extra = len(gshape) - len(target)
+    if extra > 0:
+        g = reductions.sum(g, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(target) if n == 1 and gshape[extra + i] != 1)
+    if axes:
+        g = reductions.sum(g, axis=axes, keepdims=True)
+    return g
+
+
+def unbroadcast(x, g):
+    """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
+    g = sum_to_shape(g, shape_of(x))
+    if is_complex(g) and not is_complex(x):
+        g = ufuncs.real(g)
+    return g
+
+
+def broadcast_tangent(g, ans):
+    """A tangent of a broadcast argument, made the shape of the answer."""
+    if shape_of(g) == shape_of(ans):
+        return g
+    return shape.broadcast_to(g, shape_of(ans))
+
+
+def defvjp_unbroadcast(fun: Callable, *makers) -> None:
+    """VJPs of a broadcasting binary function, each summed to its argument's shape."""
+
+    def ub(argnum, maker):
+        if maker is None:
+            return None
+
+        def m(ans, *args, **kwargs):
+            vjp = maker(ans, *args, **kwargs)
+            x = args[argnum]
+            return lambda g: unbroadcast(x, vjp(g))
+
+        return m
+
+    defvjp(fun, *[ub(i, m) for i, m in enumerate(makers)])
+
+
+def defjvp_broadcast(fun: Callable, *rules) -> None:
+    """JVPs of a broadcasting function, each broadcast to the answer's shape."""
+
+    def bc(rule):
+        if rule is None:
+            return None
+        return lambda g, ans, *args, **kwargs: broadcast_tangent(rule(g, ans, *args, **kwargs), ans)
+
+    defjvp(fun, *[bc(r) for r in rules])
+
+
+# Bound late: these modules wrap their functions with the helpers above.
+from . import manipulation as shape  # noqa: E402
+from . import reductions, ufuncs  # noqa: E402

@@ -1,0 +1,316 @@
+"""The traced array: operators, ``.T``, methods, and NumPy's dispatch protocols.
+
+``ArrayBox`` makes a traced value behave like an ndarray. Raw NumPy calls on it
+(``numpy.sin(box)``, ``ndarray + box``) reach ``__array_ufunc__``/``__array_function__``
+and are routed to matdiff's wrapper of the same function, or refused with a message
+that names the function, never computed on a silently untraced value.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as _np
+
+from ..core import VSpace, register_vspace
+from ..tracer import Box, getval, register_box
+from . import _wrap
+
+
+class ArrayBox(Box):
+    """A traced NumPy array or scalar."""
+
+    __slots__ = ()
+    __array_priority__ = 100.0
+
+    # -- attributes
+    @property
+    def shape(self):
+        return _np.shape(self._value)
+
+    @property
+    def ndim(self):
+        return _np.ndim(self._value)
+
+    @property
+    def size(self):
+        return _np.size(self._value)
+
+    @property
+    def dtype(self):
+        return _np.result_type(self._value)
+
+    @property
+    def T(self):
+        return _ns.transpose(self)
+
+    @property
+    def mT(self):
+        return _ns.swapaxes(self, -1, -2)
+
+    @property
+    def real(self):
+        return _ns.real(self)
+
+    @property
+    def imag(self):
+        return _ns.imag(self)
+
+    def __len__(self):
+        return len(self._value)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # -- concrete values: eager traces have them
+    def __bool__(self):
+        return bool(self._value)
+
+    def __float__(self):
+        return float(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __index__(self):
+        return _np.asarray(getval(self)).__index__()
+
+    def __complex__(self):
+        return complex(self._value)
+
+    def __hash__(self):
+        return id(self)
+
+    # -- arithmetic
+    def __neg__(self):
+        return _ns.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ns.absolute(self)
+
+    def __add__(self, other):
+        return _ns.add(self, other)
+
+    def __radd__(self, other):
+        return _ns.add(other, self)
+
+    def __sub__(self, other):
+        return _ns.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ns.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ns.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ns.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ns.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ns.divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ns.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ns.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ns.mod(self, other)
+
+    def __rmod__(self, other):
+        return _ns.mod(other, self)
+
+    def __pow__(self, other):
+        return _ns.power(self, other)
+
+    def __rpow__(self, other):
+        return _ns.power(other, self)
+
+    def __matmul__(self, other):
+        return _ns.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ns.matmul(other, self)
+
+    # -- comparisons carry no derivative
+    def __eq__(self, other):
+        return _ns.equal(self, other)
+
+    def __ne__(self, other):
+        return _ns.not_equal(self, other)
+
+    def __lt__(self, other):
+        return _ns.less(self, other)
+
+    def __le__(self, other):
+        return _ns.less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ns.greater(self, other)
+
+    def __ge__(self, other):
+        return _ns.greater_equal(self, other)
+
+    # -- indexing
+    def __getitem__(self, idx):
+        return _ns.getitem(self, idx)
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "matdiff: assignment into a traced array (x[idx] = v) is not supported: the "
+            "derivative of an overwritten value would be lost. Build a new array instead, "
+            "e.g. x = np.where(mask, v, x), x = np.concatenate([x[:i], v[None], x[i+1:]]), "
+            "or collect values in a Python list and call np.stack(...)."
+        )
+
+    # -- methods
+    def sum(self, axis=None, dtype=None, keepdims=False):
+        return _ns.sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def mean(self, axis=None, dtype=None, keepdims=False):
+        return _ns.mean(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _ns.prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ns.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ns.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _ns.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _ns.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _ns.cumsum(self, axis=axis)
+
+    def reshape(self, *shape, order="C"):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ns.reshape(self, shape, order=order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ns.transpose(self, axes or None)
+
+    def swapaxes(self, a, b):
+        return _ns.swapaxes(self, a, b)
+
+    def ravel(self, order="C"):
+        return _ns.ravel(self, order=order)
+
+    def flatten(self, order="C"):
+        return _ns.ravel(self, order=order)
+
+    def squeeze(self, axis=None):
+        return _ns.squeeze(self, axis=axis)
+
+    def dot(self, other):
+        return _ns.dot(self, other)
+
+    def clip(self, a_min=None, a_max=None):
+        return _ns.clip(self, a_min, a_max)
+
+    def astype(self, dtype, **kwargs):
+        return _ns.astype(self, dtype)
+
+    def conj(self):
+        return _ns.conj(self)
+
+    conjugate = conj
+
+    def argmax(self, axis=None):
+        return _np.argmax(getval(self), axis=axis)
+
+    def argmin(self, axis=None):
+        return _np.argmin(getval(self), axis=axis)
+
+    def argsort(self, axis=-1):
+        return _np.argsort(getval(self), axis=axis)
+
+    def item(self, *args):
+        return getval(self).item(*args)
+
+    def tolist(self):
+        return getval(self).tolist()
+
+    # -- raw NumPy calls on traced values
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs.get("out"):
+            f = _wrap.wrapped_for.get(ufunc)
+            if f is not None:
+                kwargs.pop("out", None)
+                return f(*inputs, **kwargs)
+        raise TypeError(_raw_numpy_message(f"numpy.{ufunc.__name__}", method))
+
+    def __array_function__(self, func, types, args, kwargs):
+        f = _wrap.wrapped_for.get(func)
+        if f is not None:
+            return f(*args, **kwargs)
+        raise TypeError(_raw_numpy_message(f"numpy.{func.__name__}", None))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "matdiff: a traced value was converted to a plain NumPy array, which would drop "
+            "its derivative. Use matdiff.numpy (import matdiff.numpy as np) for every function "
+            "on the path from the inputs to the output, or matdiff.stop_gradient(x) where the "
+            "derivative is meant to be dropped."
+        )
+
+
+def _raw_numpy_message(name, method):
+    what = f"{name}.{method}" if method and method != "__call__" else name
+    return (
+        f"matdiff: {what} was called on a traced value, and matdiff has no derivative rule "
+        f"for it. Call the matdiff.numpy version if there is one (import matdiff.numpy as np), "
+        "or define a primitive with matdiff.extend.primitive and defvjp/defjvp."
+    )
+
+
+_scalar_types = [float, int, complex, bool, _np.ndarray]
+_scalar_types += [t for t in set(_np.sctypeDict.values()) if issubclass(t, (_np.number, _np.bool_))]
+register_box(ArrayBox, *_scalar_types)
+
+
+class ArrayVSpace(VSpace):
+    """The space of arrays of one shape and dtype."""
+
+    __slots__ = ()
+
+    def __init__(self, value):
+        self.shape = _np.shape(value)
+        dt = _np.result_type(value)
+        if dt.kind in "iub":
+            dt = _np.dtype(float)
+        self.dtype = dt
+
+    @property
+    def iscomplex(self):
+        return self.dtype.kind == "c"
+
+    @property
+    def size(self):
+        return int(_np.prod(self.shape))
+
+    def zeros(self):
+        return _np.zeros(self.shape, self.dtype)
+
+    def ones(self):
+        return _np.ones(self.shape, self.dtype)
+
+
+register_vspace(ArrayVSpace, *_scalar_types)
+
+_ns = sys.modules["matdiff.numpy"]

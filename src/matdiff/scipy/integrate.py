@@ -1,0 +1,1 @@
+"""``matdiff.scipy.integrate``: differentiable counterparts of ``scipy.integrate``."""

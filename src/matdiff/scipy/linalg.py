@@ -1,0 +1,1 @@
+"""``matdiff.scipy.linalg``: differentiable counterparts of ``scipy.linalg``."""

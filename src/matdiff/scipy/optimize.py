@@ -1,0 +1,1 @@
+"""``matdiff.scipy.optimize``: differentiable counterparts of ``scipy.optimize``."""

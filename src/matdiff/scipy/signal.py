@@ -1,0 +1,1 @@
+"""``matdiff.scipy.signal``: differentiable counterparts of ``scipy.signal``."""

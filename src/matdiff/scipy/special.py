@@ -1,0 +1,1 @@
+"""``matdiff.scipy.special``: differentiable counterparts of ``scipy.special``."""

@@ -1,0 +1,1 @@
+"""``matdiff.scipy.stats``: differentiable counterparts of ``scipy.stats``."""

@@ -1,0 +1,171 @@
+"""Tracing: boxes, trace levels and the primitive wrapper.
+
+Knows nothing of NumPy. A *trace* is one running transformation (one ``grad``, one
+``jvp``, one staging pass); each gets a level higher than every trace alive when it
+starts. A traced value is a :class:`Box` holding the underlying value, its trace and a
+per-mode payload (a reverse-mode node, or a forward-mode tangent). A primitive called on
+boxes unboxes the arguments of the highest trace among them, calls itself again on the
+unboxed values (so lower traces are handled by the recursion), and boxes the answer for
+that trace. A value traced at an outer level is thus a constant to every inner one,
+which is what makes nested derivatives exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "Box",
+    "Trace",
+    "primitive",
+    "nondifferentiable",
+    "getval",
+    "isbox",
+    "box_types",
+    "register_box",
+    "new_level",
+    "NotDifferentiableError",
+]
+
+_level_counter = itertools.count(1)
+
+box_types: set[type] = set()
+_box_for_type: dict[type, type] = {}
+
+
+class NotDifferentiableError(TypeError):
+    """A primitive met a traced value for which it has no derivative rule."""
+
+
+class Trace:
+    """One transformation in progress. Subclasses say how a primitive's answer is boxed."""
+
+    __slots__ = ("level",)
+
+    def __init__(self) -> None:
+        self.level = next(_level_counter)
+
+    def process(self, fun, ans, argvals, kwargs, argnums, boxes):  # pragma: no cover
+        raise NotImplementedError
+
+
+def new_level() -> int:
+    return next(_level_counter)
+
+
+class Box:
+    """A value being traced. ``_node`` is the mode's payload (node or tangent)."""
+
+    __slots__ = ("_value", "_trace", "_node")
+
+    def __init__(self, value: Any, trace: Trace, node: Any) -> None:
+        self._value = value
+        self._trace = trace
+        self._node = node
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._value!r}, level={self._trace.level})"
+
+
+def register_box(box_class: type, *value_types: type) -> None:
+    """Use ``box_class`` to box values of ``value_types``."""
+    box_types.add(box_class)
+    for t in value_types:
+        _box_for_type[t] = box_class
+
+
+def new_box(value: Any, trace: Trace, node: Any) -> Box:
+    try:
+        return _box_for_type[type(value)](value, trace, node)
+    except KeyError:
+        if isinstance(value, Box):
+            return type(value)(value, trace, node)
+        for t, cls in _box_for_type.items():
+            if isinstance(value, t):
+                return cls(value, trace, node)
+        raise TypeError(
+            f"matdiff cannot trace a value of type {type(value).__name__}: only arrays and "
+            "numbers (and pytrees of them) can be differentiated"
+        ) from None
+
+
+def isbox(x: Any) -> bool:
+    return type(x) in box_types
+
+
+def getval(x: Any) -> Any:
+    """The untraced value under every level of boxing."""
+    while type(x) in box_types:
+        x = x._value
+    return x
+
+
+def primitive(f_raw: Callable, name: str | None = None) -> Callable:
+    """Wrap ``f_raw`` so that it can be traced; its rules go in the core's tables.
+
+    >>> import math
+    >>> from matdiff.extend import primitive, defvjp, defjvp
+    >>> log1 = primitive(math.log)
+    >>> defvjp(log1, lambda ans, x: lambda g: g / x)
+    >>> defjvp(log1, lambda g, ans, x: g / x)
+    """
+
+    def f_wrapped(*args, **kwargs):
+        top = None
+        for a in args:
+            if type(a) in box_types:
+                t = a._trace
+                if top is None or t.level > top.level:
+                    top = t
+        if top is None:
+            return f_raw(*args, **kwargs)
+        argvals = list(args)
+        argnums = []
+        boxes = []
+        lower = False
+        for i, a in enumerate(args):
+            if type(a) in box_types:
+                if a._trace is top:
+                    v = a._value
+                    argvals[i] = v
+                    argnums.append(i)
+                    boxes.append(a)
+                    if type(v) in box_types:
+                        lower = True
+                else:
+                    lower = True
+        # Only recurse when a lower trace is still boxed in; else call NumPy directly.
+        ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
+        return top.process(f_wrapped, ans, argvals, kwargs, argnums, boxes)
+
+    f_wrapped.fun = f_raw
+    f_wrapped._is_primitive = True
+    f_wrapped.__name__ = name or getattr(f_raw, "__name__", "primitive")
+    f_wrapped.__qualname__ = f_wrapped.__name__
+    f_wrapped.__doc__ = getattr(f_raw, "__doc__", None)
+    f_wrapped.__wrapped__ = f_raw
+    return f_wrapped
+
+
+def nondifferentiable(f_raw: Callable, name: str | None = None) -> Callable:
+    """Wrap a function whose result carries no derivative (comparisons, argmax, floor...).
+
+    Traced arguments are replaced by their values, so the result is an ordinary constant.
+    """
+
+    def f_wrapped(*args, **kwargs):
+        for a in args:
+            if type(a) in box_types:
+                return f_raw(*[getval(x) for x in args], **kwargs)
+        return f_raw(*args, **kwargs)
+
+    f_wrapped.fun = f_raw
+    f_wrapped._is_primitive = False
+    f_wrapped._nondifferentiable = True
+    f_wrapped.__name__ = name or getattr(f_raw, "__name__", "function")
+    f_wrapped.__qualname__ = f_wrapped.__name__
+    f_wrapped.__doc__ = getattr(f_raw, "__doc__", None)
+    f_wrapped.__wrapped__ = f_raw
+    return f_wrapped
