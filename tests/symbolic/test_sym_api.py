@@ -73,3 +73,18 @@ def test_refusals(expr, wrt, order, needle):
 def test_derivative_of_a_constant_is_zero():
     d = sym.derivative("a*sum(x) - a*sum(x) + b", wrt="a")
     assert d.text == "0"
+
+
+def test_outer_term_tensor():
+    # a scalar factor depending on A times a matrix: the tensor's outer-product form
+    kinds = {"A": "n x n", "x": "vector n", "y": "vector n"}
+    h = sym.derivative("norm2(sum(A*x)*exp(y))", wrt="A", order=2, kinds=kinds)
+    assert h.form in ("kron", "tensor")
+    h.check(seed=0, sizes={"n": 3})
+
+
+def test_zero_hessian_of_a_linear_function():
+    h = sym.derivative("tr(A)", wrt="A", order=2)
+    assert h.text == "0"
+    _, H = h.function()(A=np.eye(2))
+    assert H.shape == (2, 2, 2, 2) and not H.any()

@@ -215,7 +215,9 @@ class Derivative:
                 pr.lines.append(f"_T[{idx}] += {scale}{M}")
             else:
                 M, G = pr.as2d(t.mat), pr.as2d(t.grad)
-                accumulate(f"{scale}_np.multiply.outer({M}, {G})")
+                accumulate(f"{scale}_np.einsum('ij,kl->ijkl', {M}, {G})")
+        if first:  # no terms: the derivative is zero
+            pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
         dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape)
         if len(dims) == 4:
             pr.assign("_deriv", "_T")
@@ -257,8 +259,10 @@ class Derivative:
 
 def _compile(source: str, name: str, module: Any) -> Callable:
     # The source was generated from the parsed tree only: names are checked identifiers,
-    # numbers are float reprs, and no builtins are reachable from it.
-    namespace: dict = {"_np": module, "__builtins__": {}}
+    # numbers are float reprs, and it calls nothing but _np. NumPy itself needs
+    # __import__ in the calling frame's builtins (ufunc.outer crashes the interpreter
+    # without it), so that one entry stays.
+    namespace: dict = {"_np": module, "__builtins__": {"__import__": __import__}}
     exec(compile(source, f"<matdiff.symbolic {name}>", "exec"), namespace)  # noqa: S102
     return namespace[name]
 
@@ -382,7 +386,7 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
                 parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape
             )
     terms = tensor_terms(L, x)
-    K = kron_text_expr(terms, x, target.shape)
+    K = kron_text_expr(terms, x, target.shape) if terms else E.const(0.0)
     if K is not None:
         K = simplify(K)
         steps.append(
