@@ -196,13 +196,27 @@ class Derivative:
             pr.lines.append(f"_T = {code}" if first else f"_T += {code}")
             first = False
 
-        if any(t.form in ("had", "hadT") for t in self.terms):
+        def sparse(t: Term) -> bool:
+            return t.form in ("had", "hadT") or (
+                t.form == "kron" and (t.left is None or t.right is None)
+            )
+
+        if any(sparse(t) for t in self.terms):
             pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
             first = False
         for t in self.terms:
             coef = "" if (t.coef.op == "const" and t.coef.data == 1.0) else pr.emit(t.coef)
             scale = f"({coef}) * " if coef else ""
-            if t.form in ("kron", "kronT"):
+            if t.form == "kron" and t.left is None:
+                # I*dX*Q: T[i, j, i, l] = Q[l, j] -- write the blocks, no products with eye
+                Q = f"({pr.as2d(t.right)}).T" if t.right is not None else f"_np.eye({dn})"
+                pr.assign("_r", f"_np.arange({dm})")
+                pr.lines.append(f"_T[_r, :, _r, :] += {scale}{Q}")
+            elif t.form == "kron" and t.right is None:
+                # P*dX*I: T[i, j, k, j] = P[i, k]
+                pr.assign("_c", f"_np.arange({dn})")
+                pr.lines.append(f"_T[:, _c, :, _c] += {scale}{pr.as2d(t.left)}")
+            elif t.form in ("kron", "kronT"):
                 rows_p, rows_q = (m, n) if t.form == "kron" else (n, m)
                 P = pr.as2d(t.left) if t.left is not None else f"_np.eye({pr.dim(rows_p)})"
                 Q = pr.as2d(t.right) if t.right is not None else f"_np.eye({pr.dim(rows_q)})"

@@ -787,6 +787,8 @@ def kron(a: Expr, b: Expr) -> Expr:
         return mul(const(c), kron(a, core))
     r = _dim_product(a.shape[0], b.shape[0])
     c = _dim_product(a.shape[1], b.shape[1])
+    if a.op == "eye" and b.op == "eye":
+        return eye(r)
     return Expr.make("kron", (a, b), None, (r, c))
 
 
