@@ -37,6 +37,12 @@ class Step(NamedTuple):
 class Steps(list):
     """The derivation, a list of ``Step``; ``print(steps)`` shows it one step per line."""
 
+    def append(self, step: Step) -> None:
+        # a simplification that changed nothing is not a step
+        if step.rule == "simplify" and self and self[-1].expression == step.expression:
+            return
+        super().append(step)
+
     def __str__(self) -> str:
         return "\n".join(str(s) for s in self)
 

@@ -338,10 +338,11 @@ class _Parser:
             hint = ""
             if a.shape[1].find() is ONE and b.shape[1].find() is ONE:
                 hint = "; for an inner product write x'*y"
+            cols, rows = str(a.shape[1]), str(b.shape[0])
             return (
                 f"inner dimensions disagree in product: left is {_shape_text(a.shape)} "
-                f"({a.shape[1]} columns), right is {_shape_text(b.shape)} "
-                f"({b.shape[0]} rows){hint}"
+                f"with {cols} column{'' if cols == '1' else 's'}, right is "
+                f"{_shape_text(b.shape)} with {rows} row{'' if rows == '1' else 's'}{hint}"
             )
 
         self.unify(a.shape[1], b.shape[0], msg, pos)
