@@ -86,3 +86,11 @@ def test_temporaries_avoid_variable_names():
     e = parse("exp(t0 + 1) + sin(exp(t0 + 1))")
     defs, _ = with_temporaries([e], {"t0"})
     assert defs[0][0] == "t1"
+
+
+def test_temporaries_name_elementwise_subproducts():
+    # t0.*t1 has no node of its own inside the flat product, but it is shared
+    e = parse("diag(a1 .* u .* v .* (1 - u .* v))")
+    defs, (body,) = with_temporaries([e], {"u", "v", "a1"})
+    assert [(n, str(d)) for n, d in defs] == [("t0", "u.*v")]
+    assert str(body) == "diag(a1*t0.*(1 - t0))"

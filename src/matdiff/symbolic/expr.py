@@ -740,6 +740,9 @@ def diagm(v: Expr) -> Expr:
         raise _fail(f"diag of a {shape_str(v.shape)} matrix is not a diagonal matrix")
     if v.op == "fill":
         return mul(const(v.data), eye(v.shape[0]))
+    if v.op == "mul" and v.args[0].op == "const":
+        c, core = split_coeff(v)  # diag(-v) is -diag(v), so that signs can be collected
+        return mul(const(c), diagm(core))
     return Expr.make("diagm", (v,), None, (v.shape[0], v.shape[0]))
 
 

@@ -292,6 +292,25 @@ def _cheap(n: Expr) -> bool:
     return False
 
 
+def _subset_candidate(roots: list[Expr]) -> tuple[Expr, list[Expr]] | None:
+    """An elementwise product that also sits inside other elementwise products.
+
+    ``t0.*t1`` inside ``t0.*t1.*y.^2.*(1 - t0.*t1)`` is shared even though the flat
+    product holds no node for it; naming it gives ``t.*y.^2.*(1 - t)``.
+    """
+    hads = [n for r in roots for n in E.nodes(r) if n.op == "had" and len(n.args) >= 2]
+    hads = list(dict.fromkeys(hads))
+    best = None
+    for h1 in hads:
+        inner = set(h1.args)
+        containers = [h2 for h2 in hads if h2 is not h1 and inner < set(h2.args)]
+        if containers and (
+            best is None or (len(containers), h1.size) > (len(best[1]), best[0].size)
+        ):
+            best = (h1, containers)
+    return best
+
+
 def with_temporaries(
     roots: list[Expr], taken: set[str]
 ) -> tuple[list[tuple[str, Expr]], list[Expr]]:
@@ -299,16 +318,73 @@ def with_temporaries(
 
     Returns the definitions (name, expression in earlier names) and the new roots.
     """
-    shared = shared_subexpressions(roots)
-    names = (f"t{i}" for i in itertools.count())
-    mapping: dict[Expr, Expr] = {}
-    defs: list[tuple[str, Expr]] = []
-    for n in shared:
-        name = next(nm for nm in names if nm not in taken)
+    counter = itertools.count()
+
+    def placeholder(n: Expr) -> Expr:
+        # internal names start with "_", which user names cannot
+        kind = {"scalar": "scalar", "vector": "vector", "row": "matrix", "matrix": "matrix"}
+        return E.var(f"_tmp{next(counter)}", kind[n.kind], n.shape)
+
+    roots = list(roots)
+    subset_defs: list[tuple[Expr, Expr]] = []
+    for _ in range(4):
+        found = _subset_candidate(roots + [b for _, b in subset_defs])
+        if found is None:
+            break
+        h1, containers = found
+        p = placeholder(h1)
+        mapping = {h1: p}
+        for h2 in containers:
+            mapping[h2] = E.had(p, *[f for f in h2.args if f not in set(h1.args)])
+        roots = [E.substitute(r, mapping) for r in roots]
+        subset_defs = [(q, E.substitute(b, mapping)) for q, b in subset_defs]
+        subset_defs.append((p, h1))
+
+    everything = roots + [b for _, b in subset_defs]
+    mapping = {}
+    regular_defs: list[tuple[Expr, Expr]] = []
+    for n in shared_subexpressions(everything):
         body = E.substitute(n, {k: v for k, v in mapping.items() if k is not n})
-        kind = {"scalar": "scalar", "vector": "vector", "row": "matrix", "matrix": "matrix"}[n.kind]
-        v = E.var(name, kind, n.shape)
-        mapping[n] = v
-        defs.append((name, body))
-    new_roots = [E.substitute(r, mapping) for r in roots]
-    return defs, new_roots
+        p = placeholder(n)
+        mapping[n] = p
+        regular_defs.append((p, body))
+    roots = [E.substitute(r, mapping) for r in roots]
+    subset_defs = [(p, E.substitute(b, mapping)) for p, b in subset_defs]
+
+    # definitions in dependency order, then renamed t0, t1, ... in that order
+    bodies = dict(regular_defs + subset_defs)
+    order: list[Expr] = []
+
+    def visit(p: Expr) -> None:
+        if p in order:
+            return
+        for n in E.nodes(bodies[p]):
+            if n in bodies and n is not p:
+                visit(n)
+        order.append(p)
+
+    for p in bodies:
+        visit(p)
+    # a temporary used once after all (its users were rewritten) is put back inline
+    uses = {p: 0 for p in order}
+    for tree in roots + [bodies[p] for p in order]:
+        for n in E.nodes(tree):
+            for a in n.args:
+                if a in uses:
+                    uses[a] += 1
+            if n in uses and tree is n:
+                uses[n] += 1
+    inline = {p: bodies[p] for p in order if uses[p] < 2}
+    if inline:
+        for _ in range(len(inline)):
+            inline = {p: E.substitute(b, inline) for p, b in inline.items()}
+        roots = [E.substitute(r, inline) for r in roots]
+        order = [p for p in order if p not in inline]
+        bodies = {p: E.substitute(bodies[p], inline) for p in order}
+    names = (f"t{i}" for i in itertools.count())
+    rename = {}
+    for p in order:
+        name = next(nm for nm in names if nm not in taken)
+        rename[p] = E.var(name, p.data[1], p.shape)
+    defs = [(rename[p].data[0], E.substitute(bodies[p], rename)) for p in order]
+    return defs, [E.substitute(r, rename) for r in roots]
