@@ -1,19 +1,34 @@
 """The derivative operators users call: grad, vjp, jvp, jacobian, hessian, hvp, ...
 
-Built on the core's two traces. Names and meanings follow JAX where it has them and
+Built on the core's traces. Names and meanings follow JAX where it has them and
 autograd otherwise, so either library's users can switch by changing an import.
 Arguments and results may be pytrees of arrays and numbers.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as _np
 
 from . import numpy as mnp
-from .core import ForwardTrace, ReverseTrace, backward_pass, vspace
+from .batching import batch_jvp_trace, identity_seed
+from .core import _MISSING as _MISSING_RULE
+from .core import (
+    ForwardTrace,
+    ReverseTrace,
+    VJPNode,
+    _missing_rule,
+    backward_pass,
+    jvp_rules,
+    vjp_rules,
+    vspace,
+)
 from .tracer import box_types, getval, new_box, nondifferentiable
 from .tree import tree_flatten, tree_map, tree_unflatten
 
@@ -22,6 +37,7 @@ __all__ = [
     "value_and_grad",
     "vjp",
     "jvp",
+    "linearize",
     "jacobian",
     "jacrev",
     "jacfwd",
@@ -29,15 +45,38 @@ __all__ = [
     "hvp",
     "elementwise_grad",
     "stop_gradient",
+    "custom_vjp",
+    "custom_jvp",
+    "checkpoint",
+    "make_vjp",
+    "make_jvp",
+    "make_hvp",
+    "make_jvp_reversemode",
+    "hessian_tensor_product",
+    "hessian_vector_product",
+    "tensor_jacobian_product",
+    "vector_jacobian_product",
+    "make_ggnvp",
+    "grad_and_aux",
+    "grad_named",
+    "deriv",
+    "holomorphic_grad",
+    "multigrad_dict",
 ]
 
 
 # ---------------------------------------------------------------- argument handling
 
 
+def _fname(fun: Callable) -> str:
+    return getattr(fun, "__name__", type(fun).__name__)
+
+
 def _normalize_argnums(fname: str, argnums, nargs: int) -> tuple[tuple[int, ...], bool]:
     single = isinstance(argnums, int)
     nums = (argnums,) if single else tuple(argnums)
+    if not nums:
+        raise ValueError(f"{fname}: argnums is empty; name at least one argument position")
     for a in nums:
         if not isinstance(a, int) or not -nargs <= a < nargs:
             raise ValueError(
@@ -48,9 +87,16 @@ def _normalize_argnums(fname: str, argnums, nargs: int) -> tuple[tuple[int, ...]
     return tuple(a % nargs for a in nums), single
 
 
+def _dtype_of(v: Any) -> _np.dtype:
+    if isinstance(v, bool):
+        return _np.dtype(bool)
+    if isinstance(v, int):
+        return _np.dtype(int)
+    return _np.result_type(v)
+
+
 def _check_float(fname: str, what: str, leaf: Any) -> None:
-    v = getval(leaf)
-    dt = _np.result_type(v) if not isinstance(v, (bool, int)) else _np.dtype(type(v))
+    dt = _dtype_of(getval(leaf))
     if dt.kind not in "fc":
         raise TypeError(
             f"{fname}: {what} has dtype {dt}, and only floating-point or complex values can be "
@@ -69,24 +115,96 @@ def _partial(fun: Callable, args: tuple, kwargs: dict, argnums: tuple[int, ...])
     return f
 
 
+class _LeafNames:
+    """Names of the leaves of the differentiated arguments, for error messages only:
+    built on first use, so the common (error-free) call pays nothing for them."""
+
+    __slots__ = ("dyn", "nums", "_names")
+
+    def __init__(self, dyn: tuple, nums: tuple[int, ...]) -> None:
+        self.dyn, self.nums, self._names = dyn, nums, None
+
+    def __getitem__(self, i: int) -> str:
+        if self._names is None:
+            names = []
+            for d, n in zip(self.dyn, self.nums):
+                k = len(tree_flatten(d)[0])
+                arg = f"argument {n}"
+                names += [arg] if k == 1 else [f"{arg} (leaf {j})" for j in range(k)]
+            self._names = names
+        return self._names[i]
+
+
+def _strip(x: Any, trace) -> Any:
+    """The value of ``x`` at ``trace``'s level (outer levels stay boxed)."""
+    if type(x) in box_types and x._trace is trace:
+        return x._value
+    return x
+
+
+def _split_aux(fname: str, result: Any) -> tuple[Any, Any]:
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(
+            f"{fname}: has_aux=True needs the function to return a pair (output, aux), but it "
+            f"returned a {type(getval(result)).__name__}. Return (output, aux), or drop "
+            "has_aux=True."
+        )
+    return result[0], result[1]
+
+
+def _check_cotangent(fname: str, i: int, ct: Any, out: Any) -> None:
+    cs, os_ = _np.shape(getval(ct)), _np.shape(getval(out))
+    if cs != os_:
+        raise ValueError(
+            f"{fname}: cotangent {i} has shape {cs} but the output it belongs to has shape "
+            f"{os_}; a cotangent must have its output's shape"
+        )
+    cdt = _dtype_of(getval(ct))
+    if cdt.kind == "c" and _dtype_of(getval(out)).kind != "c":
+        raise TypeError(
+            f"{fname}: cotangent {i} is complex ({cdt}) but its output is real; pass a real "
+            "cotangent"
+        )
+    if cdt.kind not in "fciub":
+        raise TypeError(f"{fname}: cotangent {i} has dtype {cdt}; pass a float array")
+
+
+def _check_tangents(fname: str, leaves: list, t_leaves: list) -> None:
+    for i, (x, t) in enumerate(zip(leaves, t_leaves)):
+        _check_float(fname, f"primal {i}", x)
+        xs, ts = _np.shape(getval(x)), _np.shape(getval(t))
+        if xs != ts:
+            raise ValueError(
+                f"{fname}: tangent {i} has shape {ts} but its primal has shape {xs}; "
+                "a tangent must have its primal's shape"
+            )
+        tdt = _dtype_of(getval(t))
+        if tdt.kind not in "fc":
+            raise TypeError(
+                f"{fname}: tangent {i} has dtype {tdt}; tangents must be floating point like "
+                "their primals (e.g. 1.0 instead of 1, or v.astype(float))"
+            )
+        if tdt.kind == "c" and _dtype_of(getval(x)).kind != "c":
+            raise TypeError(
+                f"{fname}: tangent {i} is complex but its primal is real; pass a real tangent"
+            )
+
+
 # ---------------------------------------------------------------- reverse mode
 
 
-def _vjp(fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names=None):
+def _vjp(fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names=None, check=True):
     """Trace ``fun(*primals)`` in reverse mode: ``(out, vjp_fn, aux)``."""
     leaves, treedef = tree_flatten(primals)
-    for i, leaf in enumerate(leaves):
-        _check_float(fname, names[i] if names else f"input leaf {i}", leaf)
+    if check:
+        for i, leaf in enumerate(leaves):
+            if _dtype_of(getval(leaf)).kind not in "fc":
+                _check_float(fname, names[i] if names else f"input leaf {i}", leaf)
     trace = ReverseTrace()
     boxes = [trace.leaf(x) for x in leaves]
     result = fun(*tree_unflatten(treedef, boxes))
     if has_aux:
-        if not (isinstance(result, (tuple, list)) and len(result) == 2):
-            raise TypeError(
-                f"{fname}: has_aux=True needs the function to return a pair (output, aux), "
-                f"got {type(result).__name__}"
-            )
-        result, aux = result
+        result, aux = _split_aux(fname, result)
         aux = tree_map(lambda a: _strip(a, trace), aux)
     else:
         aux = None
@@ -98,15 +216,12 @@ def _vjp(fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names
         ct_leaves, ct_def = tree_flatten(cotangent)
         if ct_def != out_def:
             raise ValueError(
-                f"{fname}: the cotangent's structure {ct_def} differs from the output's {out_def}"
+                f"{fname}: the cotangent's structure {ct_def} differs from the output's "
+                f"{out_def}; pass one cotangent per output, of the same shape"
             )
         seeds: dict = {}
-        for o, v, ct in zip(out_leaves, out_vals, ct_leaves):
-            if _np.shape(getval(ct)) != _np.shape(getval(v)):
-                raise ValueError(
-                    f"{fname}: a cotangent has shape {_np.shape(getval(ct))} but the output it "
-                    f"belongs to has shape {_np.shape(getval(v))}; they must match"
-                )
+        for i, (o, v, ct) in enumerate(zip(out_leaves, out_vals, ct_leaves)):
+            _check_cotangent(fname, i, ct, v)
             if type(o) in box_types and o._trace is trace:
                 prev = seeds.get(o._node)
                 seeds[o._node] = ct if prev is None else prev + ct
@@ -117,18 +232,15 @@ def _vjp(fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names
             res.append(vspace(x).zeros() if g is None else g)
         return tree_unflatten(treedef, res)
 
+    vjp_fn.trace = trace
     return out, vjp_fn, aux
-
-
-def _strip(x: Any, trace) -> Any:
-    """The value of ``x`` at ``trace``'s level (outer levels stay boxed)."""
-    if type(x) in box_types and x._trace is trace:
-        return x._value
-    return x
 
 
 def vjp(fun: Callable, *primals, has_aux: bool = False):
     """``(out, vjp_fn)`` with ``vjp_fn(cotangent)`` the tuple of input cotangents (JAX's).
+
+    With ``has_aux=True`` the function returns ``(out, aux)`` and so does this, as
+    ``(out, vjp_fn, aux)``.
 
     >>> import matdiff.numpy as np
     >>> out, f_vjp = vjp(lambda x: np.sin(x) * 2.0, np.array([0.0, 1.0]))
@@ -149,10 +261,16 @@ def _scalar_output_check(fname: str, ans: Any) -> None:
             "derivatives), elementwise_grad (the sum of the rows of the Jacobian), or vjp "
             "(a vector-Jacobian product)."
         )
+    if _dtype_of(v).kind == "c":
+        raise TypeError(
+            f"{fname}: the function returned a complex number; grad needs a real scalar. "
+            "Use holomorphic_grad for a holomorphic function, or differentiate the real "
+            "part (np.real) or the squared modulus."
+        )
 
 
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:
-    """``(f(x), grad f(x))`` in one pass.
+    """``(f(x), grad f(x))`` in one pass; with ``has_aux``, ``((f(x), aux), grad f(x))``.
 
     >>> import matdiff.numpy as np
     >>> value_and_grad(lambda x: np.sum(x**2))(np.array([1.0, 2.0]))
@@ -160,41 +278,27 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=No
     """
     if argnum is not None:
         argnums = argnum
+    name = _fname(fun)
 
     def value_and_grad_f(*args, **kwargs):
         nums, single = _normalize_argnums("grad", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
-        names = [f"argument {i}" for i in nums]
         dyn = tuple(args[i] for i in nums)
-        leaf_names = _leaf_names(dyn, names)
-        ans, vjp_fn, aux = _vjp("grad", f, dyn, has_aux, leaf_names)
+        ans, vjp_fn, aux = _vjp("grad", f, dyn, has_aux, _LeafNames(dyn, nums))
         _scalar_output_check("grad", ans)
-        if _np.iscomplexobj(getval(ans)):
-            raise TypeError(
-                "grad: the function returned a complex number; grad needs a real scalar. "
-                "Use holomorphic_grad for a holomorphic function, or differentiate the real "
-                "part (np.real) or the squared modulus."
-            )
         g = vjp_fn(vspace(ans).ones())
         g = g[0] if single else g
         return ((ans, aux), g) if has_aux else (ans, g)
 
-    value_and_grad_f.__name__ = f"value_and_grad({getattr(fun, '__name__', 'f')})"
+    value_and_grad_f.__name__ = f"value_and_grad({name})"
     return value_and_grad_f
-
-
-def _leaf_names(dyn: tuple, names: list[str]) -> list[str]:
-    out = []
-    for d, n in zip(dyn, names):
-        leaves, _ = tree_flatten(d)
-        out += [n] if len(leaves) == 1 else [f"{n} (leaf {k})" for k in range(len(leaves))]
-    return out
 
 
 def grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:
     """The gradient of a scalar function, shaped like the argument(s) in ``argnums``.
 
-    ``argnum`` is accepted as autograd's name for ``argnums``.
+    ``argnum`` is accepted as autograd's name for ``argnums``. With ``has_aux=True`` the
+    function returns ``(output, aux)`` and the gradient function ``(gradient, aux)``.
 
     >>> import matdiff.numpy as np
     >>> grad(lambda x: np.sum(np.tanh(x)))(np.array([0.0, 1.0]))
@@ -210,8 +314,8 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Cal
         return g, aux
 
     f = grad_f_aux if has_aux else grad_f_plain
-    f.__name__ = f"grad({getattr(fun, '__name__', 'f')})"
-    f.__doc__ = f"Gradient of {getattr(fun, '__name__', 'f')}."
+    f.__name__ = f"grad({_fname(fun)})"
+    f.__doc__ = f"Gradient of {_fname(fun)}."
     return f
 
 
@@ -229,9 +333,15 @@ def elementwise_grad(fun: Callable, argnums=0, *, argnum=None) -> Callable:
         nums, single = _normalize_argnums("elementwise_grad", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
         ans, vjp_fn, _ = _vjp("elementwise_grad", f, tuple(args[i] for i in nums))
+        if any(_dtype_of(getval(a)).kind == "c" for a in tree_flatten(ans)[0]):
+            raise TypeError(
+                "elementwise_grad: the function's output is complex; elementwise_grad needs "
+                "a real output. Differentiate np.real(...) or np.abs(...)**2 instead."
+            )
         g = vjp_fn(tree_map(lambda a: vspace(a).ones(), ans))
         return g[0] if single else g
 
+    egrad.__name__ = f"elementwise_grad({_fname(fun)})"
     return egrad
 
 
@@ -246,20 +356,7 @@ def _jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
             f"{fname}: the tangents' structure {t_def} differs from the primals' {treedef}; "
             "pass one tangent per primal, of the same shape"
         )
-    for i, (x, t) in enumerate(zip(leaves, t_leaves)):
-        _check_float(fname, f"primal {i}", x)
-        xs, ts = _np.shape(getval(x)), _np.shape(getval(t))
-        if xs != ts:
-            raise ValueError(
-                f"{fname}: tangent {i} has shape {ts} but its primal has shape {xs}; "
-                "a tangent must have its primal's shape"
-            )
-        xc = _np.iscomplexobj(getval(x))
-        tc = _np.iscomplexobj(getval(t))
-        if tc and not xc:
-            raise TypeError(
-                f"{fname}: tangent {i} is complex but its primal is real; pass a real tangent"
-            )
+    _check_tangents(fname, leaves, t_leaves)
     trace = ForwardTrace()
     boxes = [new_box(x, trace, t) for x, t in zip(leaves, t_leaves)]
     result = fun(*tree_unflatten(treedef, boxes))
@@ -275,6 +372,18 @@ def _jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
     return tree_unflatten(out_def, outs), tree_unflatten(out_def, touts)
 
 
+def _check_tuple_args(fname: str, primals, tangents) -> None:
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(
+            f"{fname}: primals and tangents must be tuples (or lists) of the function's "
+            "arguments, e.g. jvp(f, (x,), (v,))"
+        )
+    if len(primals) != len(tangents):
+        raise ValueError(
+            f"{fname}: got {len(primals)} primals but {len(tangents)} tangents; pass one each"
+        )
+
+
 def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
     """``(f(*primals), J tangents)`` by forward mode (JAX's signature).
 
@@ -282,16 +391,67 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
     >>> jvp(np.sin, (0.0,), (2.0,))
     (np.float64(0.0), np.float64(2.0))
     """
-    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError(
-            "jvp: primals and tangents must be tuples (or lists) of the function's arguments, "
-            "e.g. jvp(f, (x,), (v,))"
-        )
-    if len(primals) != len(tangents):
-        raise ValueError(
-            f"jvp: got {len(primals)} primals but {len(tangents)} tangents; pass one each"
-        )
+    _check_tuple_args("jvp", primals, tangents)
     return _jvp("jvp", fun, tuple(primals), tuple(tangents))
+
+
+def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
+    """``(f(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals`` (JAX's).
+
+    The forward pass runs once and is recorded; each ``f_jvp`` call pushes its tangents
+    along the record with the JVP rules, without re-running ``fun``.
+
+    >>> import matdiff.numpy as np
+    >>> y, f_jvp = linearize(np.sin, 0.0)
+    >>> f_jvp(2.0)
+    np.float64(2.0)
+    """
+    leaves, treedef = tree_flatten(primals)
+    for i, leaf in enumerate(leaves):
+        _check_float("linearize", f"primal {i}", leaf)
+    trace = ReverseTrace()
+    boxes = [trace.leaf(x) for x in leaves]
+    out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
+    out_vals = [_strip(o, trace) for o in out_leaves]
+    tape = trace.tape
+    replayable = all(node.fun in jvp_rules for node in tape)
+
+    def f_jvp(*tangents):
+        _check_tuple_args("linearize", primals, tangents)
+        t_leaves, t_def = tree_flatten(tuple(tangents))
+        if t_def != treedef:
+            raise ValueError(
+                f"linearize: the tangents' structure {t_def} differs from the primals' "
+                f"{treedef}; pass one tangent per primal, of the same shape"
+            )
+        _check_tangents("linearize", leaves, t_leaves)
+        if not replayable:
+            # A custom rule or checkpoint on the tape has no JVP of its own: re-trace.
+            return _jvp("linearize", fun, tuple(primals), tuple(tangents))[1]
+        tan = {b._node: t for b, t in zip(boxes, t_leaves)}
+        for node in tape:
+            table = jvp_rules[node.fun]
+            t = None
+            for argnum, parent in zip(node.argnums, node.parents):
+                g = tan.get(parent)
+                if g is None:
+                    continue
+                rule = table[argnum] if argnum < len(table) else _MISSING_RULE
+                if rule is _MISSING_RULE:
+                    raise _missing_rule(node.fun, argnum, "fwd")
+                if rule is None:
+                    continue
+                r = rule(g, node.ans, *node.args, **node.kwargs)
+                t = r if t is None else t + r
+            if t is not None:
+                tan[node] = t
+        res = []
+        for o, v in zip(out_leaves, out_vals):
+            t = tan.get(o._node) if type(o) in box_types and o._trace is trace else None
+            res.append(vspace(v).zeros() if t is None else t)
+        return tree_unflatten(out_def, res)
+
+    return tree_unflatten(out_def, out_vals), f_jvp
 
 
 # ---------------------------------------------------------------- Jacobians
@@ -310,6 +470,8 @@ def _basis(x: Any):
 def jacobian(fun: Callable, argnums=0, *, argnum=None) -> Callable:
     """The Jacobian by reverse mode, shaped ``out.shape + in.shape`` (``jacrev``).
 
+    One VJP per output element, all on one recorded forward pass.
+
     >>> import matdiff.numpy as np
     >>> jacobian(lambda x: x**2)(np.array([1.0, 2.0]))
     array([[2., 0.],
@@ -322,82 +484,183 @@ def jacobian(fun: Callable, argnums=0, *, argnum=None) -> Callable:
         nums, single = _normalize_argnums("jacobian", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
-        out, vjp_fn, _ = _vjp("jacobian", f, dyn)
+        out, vjp_fn, _ = _vjp("jacobian", f, dyn, names=_LeafNames(dyn, nums))
         out_leaves, out_def = tree_flatten(out)
         in_leaves, in_def = tree_flatten(dyn)
+        zeros = [vspace(p).zeros() for p in out_leaves]
         per_out = []
         for k, o in enumerate(out_leaves):
             basis, oshape = _basis(o)
             rows = []
             for e in basis:
-                ct = [e if j == k else vspace(p).zeros() for j, p in enumerate(out_leaves)]
+                ct = list(zeros)
+                ct[k] = e
                 rows.append(tree_flatten(vjp_fn(tree_unflatten(out_def, ct)))[0])
             blocks = []
             for i, x in enumerate(in_leaves):
                 xshape = _np.shape(getval(x))
-                stacked = mnp.stack([r[i] for r in rows]) if rows else _np.zeros((0,) + xshape)
+                if rows:
+                    stacked = mnp.stack([r[i] for r in rows])
+                else:
+                    stacked = _np.zeros((0,) + xshape, vspace(x).dtype)
                 blocks.append(mnp.reshape(stacked, oshape + xshape))
             per_out.append(tree_unflatten(in_def, blocks))
         res = [r[0] if single else r for r in per_out]
         return tree_unflatten(out_def, res)
 
+    jac_f.__name__ = f"jacobian({_fname(fun)})"
     return jac_f
 
 
 jacrev = jacobian
 
 
-def jacfwd(fun: Callable, argnums=0) -> Callable:
-    """The Jacobian by forward mode, one JVP per input direction; ``out.shape + in.shape``.
+def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callable:
+    """The Jacobian by forward mode, shaped ``out.shape + in.shape``.
+
+    The basis directions of an input go through batched forward passes
+    (:mod:`matdiff.batching`), ``chunk_size`` at a time. By default the chunk is sized so
+    that each batched intermediate stays near 8 MB, measured on a first chunk of 32
+    directions; where that allows all directions at once, one pass does everything.
 
     >>> import matdiff.numpy as np
     >>> jacfwd(lambda x: x**2)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
     """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"jacfwd: chunk_size={chunk_size!r} must be a positive integer or None")
 
     def jac_f(*args, **kwargs):
         nums, single = _normalize_argnums("jacfwd", argnums, len(args))
-        if not single:
-            return tuple(jacfwd(fun, i)(*args, **kwargs) for i in nums)
-        (i,) = nums
-        x = args[i]
         f = _partial(fun, args, kwargs, nums)
-        basis, xshape = _basis(x)
-        cols = [_jvp("jacfwd", f, (x,), (e,))[1] for e in basis]
-        out = _jvp("jacfwd", f, (x,), (vspace(x).zeros(),))[0] if not cols else None
+        dyn = tuple(args[i] for i in nums)
+        in_leaves, in_def = tree_flatten(dyn)
+        names = _LeafNames(dyn, nums)
+        for i, x in enumerate(in_leaves):
+            if _dtype_of(getval(x)).kind not in "fc":
+                _check_float("jacfwd", names[i], x)
+        if not in_leaves:
+            raise ValueError(
+                "jacfwd: the differentiated arguments hold no arrays or numbers; pass at "
+                "least one float array"
+            )
+        out_def = None
+        columns = []  # per input leaf: list over output leaves of out.shape + in.shape
+        for j, x in enumerate(in_leaves):
 
-        def assemble(*leaf_cols):
-            oshape = _np.shape(getval(leaf_cols[0]))
-            st = mnp.stack(list(leaf_cols), axis=-1)
-            return mnp.reshape(st, oshape + xshape)
+            def f_j(xj, _j=j):
+                leaves = list(in_leaves)
+                leaves[_j] = xj
+                return f(*tree_unflatten(in_def, leaves))
 
-        if not cols:
-            return tree_map(lambda o: _np.zeros(_np.shape(o) + xshape), out)
-        return tree_map(assemble, *cols)
+            out, blocks = _jacfwd_leaf(f_j, x, chunk_size)
+            out_leaves, out_def = tree_flatten(out)
+            columns.append(blocks)
+        per_out = []
+        for k in range(len(columns[0])):
+            per_out.append(tree_unflatten(in_def, [col[k] for col in columns]))
+        res = [r[0] if single else r for r in per_out]
+        return tree_unflatten(out_def, res)
 
+    jac_f.__name__ = f"jacfwd({_fname(fun)})"
     return jac_f
 
 
-def hessian(fun: Callable, argnums=0) -> Callable:
+# Without a chunk_size, a batch is sized so that each batched intermediate stays near
+# this many bytes: past the caches, elementwise work on (B, ...) blocks slows down faster
+# than the Python cost per pass falls.
+_CHUNK_BYTES = 8 * 2**20
+_PROBE_ABOVE = 32  # up to this many directions go in one pass; more are sized first
+
+
+def _directions(n: int, start: int, rows: int, xshape: tuple, dtype) -> _np.ndarray:
+    """Rows ``start:start + rows`` of the identity, each shaped like ``x``."""
+    if len(xshape) == 1:
+        # Directions of a vector: the batch rules may use the identity's structure.
+        return identity_seed(n, dtype, start, rows)
+    d = _np.zeros((rows, n), dtype)
+    d[_np.arange(rows), start + _np.arange(rows)] = 1
+    return d.reshape((rows,) + xshape)
+
+
+def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None):
+    """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``."""
+    xv = getval(x)
+    xshape = _np.shape(xv)
+    dtype = vspace(xv).dtype
+    n = int(_np.prod(xshape))
+    sized = chunk_size is not None or n <= _PROBE_ABOVE
+    # Unsized, a first small chunk measures the largest intermediate per direction.
+    step = max(1, min(chunk_size or (n if sized else _PROBE_ABOVE), n))
+    out = None
+    chunks: list[list] = []
+    start = 0
+    while start < n or not chunks:
+        rows = min(step, n - start)
+        directions = _directions(n, start, rows, xshape, dtype)
+        out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
+        chunks.append(tree_flatten(t_out)[0])
+        start += rows
+        if not sized:
+            step = max(1, _CHUNK_BYTES // (trace.peak * dtype.itemsize))
+            sized = True
+    out_leaves = tree_flatten(out)[0]
+    blocks = []
+    for k, o in enumerate(out_leaves):
+        oshape = _np.shape(getval(o))
+        parts = [c[k] for c in chunks]
+        t = parts[0] if len(parts) == 1 else mnp.concatenate(parts, axis=0)
+        # (n,) + out.shape  ->  out.shape + (n,)  ->  out.shape + x.shape
+        nd = len(oshape)
+        if nd:
+            t = mnp.transpose(t, tuple(range(1, nd + 1)) + (0,))
+        blocks.append(mnp.reshape(t, oshape + xshape))
+    return out, blocks
+
+
+def hessian(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callable:
     """The Hessian, forward-over-reverse: ``out.shape + in.shape + in.shape``.
+
+    The reverse-mode Jacobian is differentiated by batched forward passes over the
+    basis directions (``chunk_size`` at a time, sized to memory by default, as in
+    :func:`jacfwd`), not a Python loop of one pass per direction.
 
     >>> import matdiff.numpy as np
     >>> hessian(lambda x: np.sum(x**3))(np.array([1.0, 2.0]))
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacobian(fun, argnums), argnums)
+    h = jacfwd(jacobian(fun, argnums), argnums, chunk_size=chunk_size)
+    h.__name__ = f"hessian({_fname(fun)})"
+    return h
 
 
 def hvp(fun: Callable, x: Any, v: Any) -> Any:
     """The Hessian-vector product H(x) v, forward-over-reverse, without forming H.
 
+    ``x`` and ``v`` may be pytrees of the same structure.
+
     >>> import matdiff.numpy as np
     >>> hvp(lambda x: np.sum(x**3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     array([6., 0.])
+
+    ``v`` is a direction, so an integer or boolean ``v`` (as SciPy's optimizers may pass
+    to ``hessp``) is read as floating point in ``x``'s dtype.
     """
+    v = tree_map(_float_direction, v, x) if _tree_matches(v, x) else v
     return _jvp("hvp", grad(fun), (x,), (v,))[1]
+
+
+def _tree_matches(a: Any, b: Any) -> bool:
+    return tree_flatten(a)[1] == tree_flatten(b)[1]
+
+
+def _float_direction(v: Any, x: Any) -> Any:
+    vv = getval(v)
+    if _dtype_of(vv).kind in "biu" and _dtype_of(getval(x)).kind in "fc":
+        return _np.asarray(vv).astype(vspace(x).dtype)
+    return v
 
 
 # ---------------------------------------------------------------- stop_gradient
@@ -407,10 +670,621 @@ def _identity(x):
     return x
 
 
-stop_gradient = nondifferentiable(_identity, "stop_gradient")
-stop_gradient.__doc__ = """The value of ``x`` with its derivative treated as zero, at every level.
+_stop = nondifferentiable(_identity, "stop_gradient")
 
->>> import matdiff.numpy as np
->>> grad(lambda x: x * stop_gradient(x))(3.0)
-np.float64(3.0)
-"""
+
+def stop_gradient(x: Any) -> Any:
+    """The value of ``x`` (a pytree) with its derivative treated as zero, at every level.
+
+    >>> import matdiff.numpy as np
+    >>> grad(lambda x: x * stop_gradient(x))(3.0)
+    np.float64(3.0)
+    """
+    return tree_map(_stop, x)
+
+
+# ---------------------------------------------------------------- custom rules
+#
+# A function with a custom rule is recorded on a reverse tape as one *hub* node, whose
+# parents are the traced input leaves, and one node per output leaf whose parent is the
+# hub. An output node passes its cotangent up as a sparse {output index: cotangent}; the
+# hub sums those and calls the rule's backward function once for all inputs.
+
+
+def _custom_hub(*args):  # pragma: no cover - a tape marker, never called
+    raise AssertionError("_custom_hub is a tape marker")
+
+
+def _custom_out(*args):  # pragma: no cover - a tape marker, never called
+    raise AssertionError("_custom_out is a tape marker")
+
+
+class _OutCotangents(dict):
+    """Cotangents of some outputs of a custom-rule call; missing outputs are zero."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        res = _OutCotangents(self)
+        for k, v in other.items():
+            res[k] = res[k] + v if k in res else v
+        return res
+
+
+class _CustomRule:
+    """The hub node's answer: the flat backward function, with a one-entry cache."""
+
+    __slots__ = ("bwd", "out_vals", "_g", "_cts")
+
+    def __init__(self, bwd: Callable, out_vals: list) -> None:
+        self.bwd = bwd
+        self.out_vals = out_vals
+        self._g = None
+        self._cts = None
+
+    def cotangent(self, i: int, g: _OutCotangents, args: tuple) -> Any:
+        if g is not self._g:
+            cts = [g.get(k) for k in range(len(self.out_vals))]
+            cts = [vspace(o).zeros() if c is None else c for c, o in zip(cts, self.out_vals)]
+            self._cts = self.bwd(cts)
+            self._g = g
+        ct = self._cts[i]
+        return vspace(args[i]).zeros() if ct is None else ct
+
+
+class _HubTable(list):
+    """The hub's VJP table: one maker for every input position."""
+
+    def __getitem__(self, i):
+        return lambda rule, *args: lambda g: rule.cotangent(i, g, args)
+
+
+vjp_rules[_custom_hub] = _HubTable()
+vjp_rules[_custom_out] = [lambda ans, k: lambda g: _OutCotangents({k: g})]
+
+
+def _top_trace(leaves: list):
+    top = None
+    for a in leaves:
+        if type(a) in box_types:
+            t = a._trace
+            if top is None or t.level > top.level:
+                top = t
+    return top
+
+
+def _unbox_at(leaves: list, top) -> list:
+    return [a._value if type(a) in box_types and a._trace is top else a for a in leaves]
+
+
+def _bind_custom(top: ReverseTrace, leaves: list, vals: list, outs: list, bwd: Callable) -> list:
+    """Record a custom-rule call on ``top``'s tape; the boxed outputs."""
+    argnums = tuple(i for i, a in enumerate(leaves) if type(a) in box_types and a._trace is top)
+    parents = [leaves[i]._node for i in argnums]
+    hub = VJPNode(_custom_hub, _CustomRule(bwd, outs), tuple(vals), {}, argnums, parents)
+    top.tape.append(hub)
+    boxes = []
+    for k, o in enumerate(outs):
+        node = VJPNode(_custom_out, o, (k,), {}, (0,), [hub])
+        top.tape.append(node)
+        boxes.append(new_box(o, top, node))
+    return boxes
+
+
+def _check_closure(fname: str, out_leaves: list, top) -> None:
+    for o in out_leaves:
+        if type(o) in box_types and o._trace is top:
+            raise TypeError(
+                f"{fname}: the function's output depends on a traced value it closes over "
+                "(not one of its arguments), which its custom rule cannot see. Pass that "
+                "value as an argument instead."
+            )
+
+
+def _forward_fallback(call_custom: Callable, fun: Callable, args: tuple, kwargs, leaves, top):
+    """Under a forward trace at the top: tangents from ``fun`` itself, values from the
+    custom path (so lower reverse traces still use the custom rule)."""
+    vals = _unbox_at(leaves, top)
+    if not any(type(v) in box_types for v in vals):
+        return fun(*args, **kwargs)
+    inner = call_custom(vals)
+    traced = fun(*args, **kwargs)
+    inner_leaves, inner_def = tree_flatten(inner)
+    traced_leaves = tree_flatten(traced)[0]
+    res = []
+    for v, t in zip(inner_leaves, traced_leaves):
+        if type(t) in box_types and t._trace is top:
+            res.append(new_box(v, top, t._node))
+        else:
+            res.append(v)
+    return tree_unflatten(inner_def, res)
+
+
+class custom_vjp:
+    """A function with a user-defined VJP (JAX's interface).
+
+    ``f.defvjp(f_fwd, f_bwd)``: ``f_fwd(*args) -> (out, residuals)`` and
+    ``f_bwd(residuals, out_cotangent) -> tuple of argument cotangents`` (``None`` for zero).
+    Reverse mode of any order uses the rule (the backward function is itself
+    differentiated); forward mode differentiates the original function.
+
+    >>> import matdiff.numpy as np
+    >>> @custom_vjp
+    ... def clip_grad(x):
+    ...     return x
+    >>> clip_grad.defvjp(lambda x: (x, None), lambda res, g: (np.clip(g, -1.0, 1.0),))
+    >>> grad(lambda x: 5.0 * clip_grad(x))(2.0)
+    np.float64(1.0)
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.fwd: Callable | None = None
+        self.bwd: Callable | None = None
+        self.nondiff_argnums = tuple(nondiff_argnums)
+
+    def defvjp(self, fwd: Callable, bwd: Callable) -> None:
+        self.fwd, self.bwd = fwd, bwd
+
+    def _split(self, args: tuple) -> tuple[tuple, list]:
+        static = tuple(args[i] for i in self.nondiff_argnums)
+        dyn = [a for i, a in enumerate(args) if i not in self.nondiff_argnums]
+        return static, dyn
+
+    def _merge(self, static: tuple, dyn: Sequence) -> list:
+        full, si, di = [], iter(static), iter(dyn)
+        for i in range(len(static) + len(dyn)):
+            full.append(next(si) if i in self.nondiff_argnums else next(di))
+        return full
+
+    def __call__(self, *args, **kwargs):
+        name = _fname(self.fun)
+        if self.fwd is None:
+            raise TypeError(
+                f"custom_vjp function {name} has no rule: call {name}.defvjp(fwd, bwd) first"
+            )
+        static, dyn = self._split(args)
+        leaves, treedef = tree_flatten(tuple(dyn))
+        top = _top_trace(leaves)
+        if top is None:
+            return self.fun(*args, **kwargs)
+
+        def call_custom(vals):
+            return self(*self._merge(static, tree_unflatten(treedef, vals)), **kwargs)
+
+        if not isinstance(top, ReverseTrace):
+            return _forward_fallback(call_custom, self.fun, args, kwargs, leaves, top)
+        vals = _unbox_at(leaves, top)
+        fwd_out = self.fwd(*self._merge(static, tree_unflatten(treedef, vals)), **kwargs)
+        if not (isinstance(fwd_out, tuple) and len(fwd_out) == 2):
+            raise TypeError(
+                f"custom_vjp {name}: the forward function must return a pair (output, "
+                f"residuals), got {type(fwd_out).__name__}"
+            )
+        out, residuals = fwd_out
+        out_leaves, out_def = tree_flatten(out)
+        _check_closure(f"custom_vjp {name}", out_leaves, top)
+        n_dyn = len(dyn)
+
+        def bwd_flat(cts: list) -> list:
+            in_cts = self.bwd(*static, residuals, tree_unflatten(out_def, cts))
+            if not isinstance(in_cts, (tuple, list)) or len(in_cts) != n_dyn:
+                raise TypeError(
+                    f"custom_vjp {name}: the backward function must return a tuple with one "
+                    f"cotangent per differentiable argument ({n_dyn}), got {in_cts!r:.80}"
+                )
+            flat = []
+            for d, c in zip(dyn, in_cts):
+                d_leaves, d_def = tree_flatten(d)
+                if c is None:
+                    flat += [None] * len(d_leaves)
+                    continue
+                c_leaves, c_def = tree_flatten(c)
+                if c_def != d_def:
+                    raise ValueError(
+                        f"custom_vjp {name}: a cotangent's structure {c_def} differs from "
+                        f"its argument's {d_def}"
+                    )
+                for cl, dl in zip(c_leaves, d_leaves):
+                    cs, ds = _np.shape(getval(cl)), _np.shape(getval(dl))
+                    if cs != ds:
+                        raise ValueError(
+                            f"custom_vjp {name}: the backward function returned a cotangent "
+                            f"of shape {cs} for an argument of shape {ds}; sum it over the "
+                            "broadcast axes (each cotangent has its argument's shape)"
+                        )
+                flat += c_leaves
+            return flat
+
+        return tree_unflatten(out_def, _bind_custom(top, leaves, vals, out_leaves, bwd_flat))
+
+
+class custom_jvp:
+    """A function with a user-defined JVP (JAX's interface).
+
+    ``f.defjvp(f_jvp)`` with ``f_jvp(primals, tangents) -> (out, tangent_out)``, linear in
+    the tangents. Reverse mode transposes the rule: it reverse-differentiates ``f_jvp``
+    with respect to the tangents.
+
+    >>> import matdiff.numpy as np
+    >>> @custom_jvp
+    ... def f(x):
+    ...     return np.sin(x)
+    >>> @f.defjvp
+    ... def f_jvp(primals, tangents):
+    ...     return np.sin(primals[0]), np.cos(primals[0]) * tangents[0]
+    >>> float(grad(f)(0.0)), float(jvp(f, (0.0,), (1.0,))[1])
+    (1.0, 1.0)
+    """
+
+    def __init__(self, fun: Callable) -> None:
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.jvp: Callable | None = None
+
+    def defjvp(self, jvp: Callable) -> Callable:
+        """Set the JVP rule; returns it, so this also works as a decorator."""
+        self.jvp = jvp
+        return jvp
+
+    def _rule(self, primals: tuple, tangents: tuple):
+        res = self.jvp(primals, tangents)
+        if not (isinstance(res, (tuple, list)) and len(res) == 2):
+            raise TypeError(
+                f"custom_jvp {_fname(self.fun)}: the JVP rule must return a pair "
+                f"(primal_out, tangent_out), got {type(res).__name__}"
+            )
+        p_leaves, p_def = tree_flatten(res[0])
+        t_leaves, t_def = tree_flatten(res[1])
+        if p_def != t_def:
+            raise ValueError(
+                f"custom_jvp {_fname(self.fun)}: the JVP rule's tangent_out structure {t_def} "
+                f"differs from its primal_out's {p_def}"
+            )
+        return p_leaves, t_leaves, p_def
+
+    def __call__(self, *args):
+        name = _fname(self.fun)
+        if self.jvp is None:
+            raise TypeError(
+                f"custom_jvp function {name} has no rule: call {name}.defjvp(jvp_rule) first"
+            )
+        leaves, treedef = tree_flatten(args)
+        top = _top_trace(leaves)
+        if top is None:
+            return self.fun(*args)
+        vals = _unbox_at(leaves, top)
+        primals = tree_unflatten(treedef, vals)
+        if isinstance(top, ReverseTrace):
+            out = self(*primals)
+            out_leaves, out_def = tree_flatten(out)
+            zeros = [vspace(v).zeros() for v in vals]
+
+            def bwd_flat(cts: list) -> list:
+                def tangent_out(*t_leaves):
+                    return self._rule(primals, tree_unflatten(treedef, list(t_leaves)))[1]
+
+                _, vjp_fn, _ = _vjp(f"custom_jvp {name}", tangent_out, tuple(zeros), check=False)
+                return list(vjp_fn(cts))
+
+            return tree_unflatten(out_def, _bind_custom(top, leaves, vals, out_leaves, bwd_flat))
+        payload = [a._node if type(a) in box_types and a._trace is top else None for a in leaves]
+        if isinstance(top, ForwardTrace):
+            tangents = [vspace(v).zeros() if t is None else t for v, t in zip(vals, payload)]
+            p_leaves, t_leaves, p_def = self._rule(primals, tree_unflatten(treedef, tangents))
+        else:
+            # A batched trace: the user's rule sees one direction at a time.
+            size = top.size
+            per = []
+            for b in range(size):
+                tangents = [vspace(v).zeros() if t is None else t[b] for v, t in zip(vals, payload)]
+                p_leaves, t_b, p_def = self._rule(primals, tree_unflatten(treedef, tangents))
+                per.append(t_b)
+            t_leaves = [mnp.stack([p[k] for p in per]) for k in range(len(p_leaves))]
+        res = [new_box(p, top, t) for p, t in zip(p_leaves, t_leaves)]
+        return tree_unflatten(p_def, res)
+
+
+def checkpoint(fun: Callable) -> Callable:
+    """``fun`` whose intermediate values are not kept for reverse mode but recomputed.
+
+    The forward pass records only the call; the backward pass runs ``fun`` again under
+    its own reverse trace. Memory for residuals drops to the inputs and outputs, at the
+    cost of a second forward pass (autograd's and JAX's ``checkpoint``).
+
+    >>> import matdiff.numpy as np
+    >>> g = checkpoint(lambda x: np.sin(np.sin(x)))
+    >>> float(grad(g)(0.0))
+    1.0
+    """
+
+    @functools.wraps(fun)
+    def checkpointed(*args, **kwargs):
+        leaves, treedef = tree_flatten(args)
+        top = _top_trace(leaves)
+        if not isinstance(top, ReverseTrace):
+            return fun(*args, **kwargs)
+        vals = _unbox_at(leaves, top)
+        out = checkpointed(*tree_unflatten(treedef, vals), **kwargs)
+        out_leaves, out_def = tree_flatten(out)
+        idx = [i for i, a in enumerate(leaves) if type(a) in box_types and a._trace is top]
+
+        def bwd_flat(cts: list) -> list:
+            def f_dyn(*dyn):
+                full = list(vals)
+                for i, d in zip(idx, dyn):
+                    full[i] = d
+                return fun(*tree_unflatten(treedef, full), **kwargs)
+
+            dyn_vals = tuple(vals[i] for i in idx)
+            _, vjp_fn, _ = _vjp("checkpoint", f_dyn, dyn_vals, check=False)
+            grads = vjp_fn(tree_unflatten(out_def, cts))
+            res: list = [None] * len(leaves)
+            for i, g in zip(idx, grads):
+                res[i] = g
+            return res
+
+        return tree_unflatten(out_def, _bind_custom(top, leaves, vals, out_leaves, bwd_flat))
+
+    return checkpointed
+
+
+# ---------------------------------------------------------------- autograd's names
+
+
+def _unary(fname: str, argnum):
+    """Adapt autograd's ``op(fun, argnum)(*args)`` to a function of the one argument."""
+
+    def run(fun, args, kwargs, body):
+        nums, single = _normalize_argnums(fname, argnum, len(args))
+        if single:
+            x = args[nums[0]]
+            f = _partial(fun, args, kwargs, nums)
+        else:
+            x = tuple(args[i] for i in nums)
+
+            def f(xs):
+                return _partial(fun, args, kwargs, nums)(*xs)
+
+        return body(f, x)
+
+    return run
+
+
+def make_vjp(fun: Callable, argnum=0) -> Callable:
+    """autograd's ``make_vjp``: ``make_vjp(f, argnum)(*args) -> (vjp_fn, f(*args))``.
+
+    >>> import matdiff.numpy as np
+    >>> vjp_fn, ans = make_vjp(lambda x: x**2)(3.0)
+    >>> float(ans), float(vjp_fn(1.0))
+    (9.0, 6.0)
+    """
+    run = _unary("make_vjp", argnum)
+
+    def body(f, x):
+        ans, fn, _ = _vjp("make_vjp", f, (x,))
+        return (lambda g: fn(g)[0]), ans
+
+    return lambda *args, **kwargs: run(fun, args, kwargs, body)
+
+
+def make_jvp(fun: Callable, argnum=0) -> Callable:
+    """autograd's ``make_jvp``: ``make_jvp(f, argnum)(*args)(v) -> (f(*args), J v)``.
+
+    >>> float(make_jvp(lambda x: x**2)(3.0)(1.0)[1])
+    6.0
+    """
+    run = _unary("make_jvp", argnum)
+
+    def body(f, x):
+        return lambda v: _jvp("make_jvp", f, (x,), (v,))
+
+    return lambda *args, **kwargs: run(fun, args, kwargs, body)
+
+
+def make_jvp_reversemode(fun: Callable, argnum=0) -> Callable:
+    """autograd's: ``make_jvp_reversemode(f, argnum)(*args)(v) = J v`` by transposing the VJP.
+
+    The VJP is linear in its cotangent, so its own VJP is the JVP: two reverse passes,
+    no forward-mode rules needed.
+
+    >>> float(make_jvp_reversemode(lambda x: x**3)(2.0)(1.0))
+    12.0
+    """
+    run = _unary("make_jvp_reversemode", argnum)
+
+    def body(f, x):
+        y, vjp_fn, _ = _vjp("make_jvp_reversemode", f, (x,))
+        zeros = tree_map(lambda o: vspace(o).zeros(), y)
+        _, vjp_vjp, _ = _vjp("make_jvp_reversemode", lambda ct: vjp_fn(ct)[0], (zeros,))
+        return lambda v: vjp_vjp(v)[0]
+
+    return lambda *args, **kwargs: run(fun, args, kwargs, body)
+
+
+def make_hvp(fun: Callable, argnum=0) -> Callable:
+    """autograd's ``make_hvp``: ``make_hvp(f, argnum)(*args) -> (hvp_fn, grad f(*args))``.
+
+    The forward and gradient passes are recorded once; each ``hvp_fn(v)`` is one
+    backward pass through them.
+
+    >>> import matdiff.numpy as np
+    >>> hvp_fn, g = make_hvp(lambda x: np.sum(x**3))(np.array([1.0, 2.0]))
+    >>> hvp_fn(np.array([1.0, 0.0]))
+    array([6., 0.])
+    """
+    run = _unary("make_hvp", argnum)
+
+    def body(f, x):
+        g, fn, _ = _vjp("make_hvp", grad(f), (x,))
+        return (lambda v: fn(v)[0]), g
+
+    return lambda *args, **kwargs: run(fun, args, kwargs, body)
+
+
+def hessian_tensor_product(fun: Callable, argnum=0) -> Callable:
+    """autograd's: ``(*args, tensor) -> H tensor``, the Hessian contracted with ``tensor``.
+
+    >>> import matdiff.numpy as np
+    >>> hessian_tensor_product(lambda x: np.sum(x**3))(np.array([1.0, 2.0]), np.ones(2))
+    array([ 6., 12.])
+    """
+    fun_grad = grad(fun, argnum)
+
+    def vector_dot_grad(*args, **kwargs):
+        args, tensor = args[:-1], args[-1]
+        g = fun_grad(*args, **kwargs)
+        return mnp.sum(g * tensor)
+
+    def htp(*args, **kwargs):
+        if len(args) < 2:
+            raise TypeError(
+                "hessian_tensor_product: call it as h(*args, tensor) with the tensor last"
+            )
+        return grad(vector_dot_grad, argnum)(*args, **kwargs)
+
+    return htp
+
+
+hessian_vector_product = hessian_tensor_product
+
+
+def tensor_jacobian_product(fun: Callable, argnum=0) -> Callable:
+    """autograd's: ``(*args, tensor) -> tensor · J``, contracting over the output's axes.
+
+    >>> import matdiff.numpy as np
+    >>> tensor_jacobian_product(lambda x: x**2)(np.array([1.0, 2.0]), np.ones(2))
+    array([2., 4.])
+    """
+
+    def tjp(*args, **kwargs):
+        if len(args) < 2:
+            raise TypeError(
+                "tensor_jacobian_product: call it as t(*args, tensor) with the tensor last"
+            )
+        args, tensor = args[:-1], args[-1]
+        nums, single = _normalize_argnums("tensor_jacobian_product", argnum, len(args))
+        f = _partial(fun, args, kwargs, nums)
+        _, fn, _ = _vjp("tensor_jacobian_product", f, tuple(args[i] for i in nums))
+        g = fn(tensor)
+        return g[0] if single else g
+
+    return tjp
+
+
+vector_jacobian_product = tensor_jacobian_product
+
+
+def _half_sq(x):
+    return 0.5 * mnp.sum(x**2, axis=-1)
+
+
+def make_ggnvp(f: Callable, g: Callable = _half_sq, f_argnum=0) -> Callable:
+    """autograd's: ``make_ggnvp(f, g)(*args)(v) = Jᵀ H_g J v``, the generalized
+    Gauss-Newton product of ``g ∘ f`` (``J`` the Jacobian of ``f``, ``H_g`` g's Hessian).
+
+    >>> import matdiff.numpy as np
+    >>> make_ggnvp(lambda x: x**2)(np.array([1.0, 2.0]))(np.ones(2))
+    array([ 4., 16.])
+    """
+    run = _unary("make_ggnvp", f_argnum)
+
+    def body(f1, x):
+        def ggnvp(v):
+            fx, jv = _jvp("make_ggnvp", f1, (x,), (v,))
+            hjv = hvp(g, fx, jv)
+            _, f_vjp, _ = _vjp("make_ggnvp", f1, (x,))
+            return f_vjp(hjv)[0]
+
+        return ggnvp
+
+    return lambda *args, **kwargs: run(f, args, kwargs, body)
+
+
+def grad_and_aux(fun: Callable, argnum=0) -> Callable:
+    """autograd's: ``fun`` returns ``(output, aux)``; gives ``(grad of output, aux)``.
+
+    >>> g, aux = grad_and_aux(lambda x: (x**2, "note"))(3.0)
+    >>> float(g), aux
+    (6.0, 'note')
+    """
+    return grad(fun, argnum, has_aux=True)
+
+
+def grad_named(fun: Callable, argname: str) -> Callable:
+    """autograd's: the gradient with respect to the argument called ``argname``.
+
+    >>> float(grad_named(lambda x, y: x * y, "y")(2.0, 3.0))
+    2.0
+    """
+    params = list(inspect.signature(fun).parameters)
+    if argname not in params:
+        raise ValueError(
+            f"grad_named: {_fname(fun)} has no argument named {argname!r}; its arguments "
+            f"are {params}"
+        )
+    return grad(fun, params.index(argname))
+
+
+def deriv(fun: Callable, argnum=0) -> Callable:
+    """autograd's: the forward-mode derivative along a direction of ones.
+
+    >>> float(deriv(lambda x: x**3)(2.0))
+    12.0
+    """
+    run = _unary("deriv", argnum)
+
+    def body(f, x):
+        return _jvp("deriv", f, (x,), (tree_map(lambda a: vspace(a).ones(), x),))[1]
+
+    return lambda *args, **kwargs: run(fun, args, kwargs, body)
+
+
+def holomorphic_grad(fun: Callable, argnum=0) -> Callable:
+    """The complex derivative f'(z) of a holomorphic function, elementwise.
+
+    The same as JAX's ``grad(f, holomorphic=True)`` and autograd's ``holomorphic_grad``.
+
+    >>> holomorphic_grad(lambda z: z**2)(3.0 + 4.0j)
+    np.complex128(6+8j)
+    """
+
+    def hgrad(*args, **kwargs):
+        nums, _ = _normalize_argnums("holomorphic_grad", argnum, len(args))
+        for i in nums:
+            for leaf in tree_flatten(args[i])[0]:
+                if _dtype_of(getval(leaf)).kind != "c":
+                    warnings.warn(
+                        f"holomorphic_grad: argument {i} is not complex; the result is the "
+                        "derivative of the real part",
+                        stacklevel=2,
+                    )
+        return grad(lambda *a, **k: mnp.real(fun(*a, **k)), argnum)(*args, **kwargs)
+
+    return hgrad
+
+
+def multigrad_dict(fun: Callable) -> Callable:
+    """autograd's: gradients with respect to all arguments, as ``{name: gradient}``.
+
+    >>> g = multigrad_dict(lambda x, y=2.0: x * y)(3.0)
+    >>> {k: float(v) for k, v in g.items()}
+    {'x': 2.0, 'y': 3.0}
+    """
+    sig = inspect.signature(fun)
+    params = sig.parameters
+
+    def gradfun(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+
+        def from_dict(d):
+            b = inspect.BoundArguments(sig, OrderedDict(d))
+            return fun(*b.args, **b.kwargs)
+
+        g = grad(from_dict)(arguments)
+        return OrderedDict((name, g[name]) for name in params if name in g)
+
+    return gradfun

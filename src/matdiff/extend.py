@@ -10,6 +10,7 @@
 array([0.5, 0.5])
 """
 
+from .batching import register_batch_rule
 from .core import VSpace, def_linear, defjvp, defvjp, defvjp_argnum, register_vspace, vspace
 from .tracer import Box, getval, isbox, nondifferentiable, primitive, register_box
 from .tree import register_pytree_node, register_pytree_node_class
@@ -30,4 +31,5 @@ __all__ = [
     "isbox",
     "register_pytree_node",
     "register_pytree_node_class",
+    "register_batch_rule",
 ]

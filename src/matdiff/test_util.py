@@ -2,7 +2,15 @@
 
 Both modes are compared with central finite differences along random directions, and
 then the derivative functions themselves are checked the same way, recursively to
-``order``: order 2 checks reverse-over-reverse, forward-over-reverse and so on.
+``order``: order 2 checks reverse-over-reverse, forward-over-reverse and so on, so a rule
+that is right at first order but not differentiable itself (a raw NumPy call in a VJP,
+say) is caught too.
+
+Arguments may be pytrees; only their floating-point and complex leaves are perturbed,
+the others are held fixed. For complex values the pairing is the real part of the
+bilinear sum Σ a·b, which matches matdiff's (and JAX's and autograd's) convention that
+``grad`` of a real function of complex ``z = x + iy`` is ∂f/∂x − i ∂f/∂y, so that
+``grad(|z|²) = 2 conj(z)``.
 """
 
 from __future__ import annotations
@@ -18,90 +26,136 @@ from .tree import tree_flatten, tree_unflatten
 
 __all__ = ["check_grads", "check_vjp", "check_jvp", "numerical_jvp"]
 
-_EPS = {"f": {8: 1e-6, 4: 1e-3, 2: 1e-2}, "c": {16: 1e-6, 8: 1e-3}}
-_TOL = {8: (1e-5, 1e-6), 4: (2e-2, 2e-2), 2: (1e-1, 1e-1), 16: (1e-5, 1e-6)}
+# Finite-difference step and (rtol, atol), by the precision of the real component.
+_EPS = {8: 1e-6, 4: 1e-3, 2: 1e-2}
+_TOL = {8: (1e-5, 1e-6), 4: (2e-3, 2e-3), 2: (5e-2, 5e-2)}
+
+
+def _real_itemsize(dt: _np.dtype) -> int:
+    return dt.itemsize // 2 if dt.kind == "c" else dt.itemsize
+
+
+def _is_diff(x: Any) -> bool:
+    v = getval(x)
+    if isinstance(v, (bool, int)):
+        return False
+    return _np.result_type(v).kind in "fc"
 
 
 def _random_like(x: Any, rng: _np.random.Generator) -> Any:
     v = getval(x)
     shape = _np.shape(v)
-    dt = _np.result_type(v)
+    dt = _np.result_type(v) if _is_diff(v) else _np.dtype(float)
     if dt.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
-    if dt.kind != "f":
-        dt = _np.dtype(float)
-    r = rng.standard_normal(shape).astype(dt)
+        r = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    else:
+        r = rng.standard_normal(shape)
+    r = _np.asarray(r).astype(dt)
     return r if shape else dt.type(r)
 
 
 def _inner(a: list, b: list) -> float:
-    """Real part of the bilinear pairing sum(a * b) over matching leaves."""
+    """Real part of the bilinear pairing Σ a·b over matching leaves."""
     total = 0.0
     for x, y in zip(a, b):
-        total += float(_np.real(_np.sum(_np.asarray(getval(x)) * _np.asarray(getval(y)))))
+        prod = _np.asarray(getval(x), dtype=complex) * _np.asarray(getval(y), dtype=complex)
+        total += float(_np.real(_np.sum(prod)))
     return total
 
 
-def _add_scaled(xs: list, vs: list, s: float) -> list:
-    return [getval(x) + s * v for x, v in zip(xs, vs)]
-
-
 def _eps_and_tol(leaves: list) -> tuple[float, float, float]:
-    eps, rtol, atol = 1e-6, 1e-5, 1e-6
+    eps, rtol, atol = _EPS[8], *_TOL[8]
     for x in leaves:
-        dt = _np.result_type(getval(x))
-        if dt.kind in "fc":
-            size = dt.itemsize if dt.kind == "f" else dt.itemsize // 2
-            e = _EPS["f"].get(size, 1e-6)
-            r, a = _TOL.get(size, (1e-5, 1e-6))
-            eps, rtol, atol = max(eps, e), max(rtol, r), max(atol, a)
+        size = _real_itemsize(_np.result_type(getval(x)))
+        e = _EPS.get(size, _EPS[8])
+        r, a = _TOL.get(size, _TOL[8])
+        eps, rtol, atol = max(eps, e), max(rtol, r), max(atol, a)
     return eps, rtol, atol
 
 
 def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float = 1e-6) -> list:
-    """Central difference (f(x + eps v) - f(x - eps v)) / 2 eps, as a list of output leaves."""
+    """Central difference (f(x + eps v) - f(x - eps v)) / 2 eps, as a list of output leaves.
+
+    >>> import matdiff.numpy as np
+    >>> [round(float(d), 6) for d in numerical_jvp(np.sin, (0.0,), (1.0,))]
+    [1.0]
+    """
     leaves, treedef = tree_flatten(tuple(args))
     t_leaves, _ = tree_flatten(tuple(tangents))
-    fp = tree_flatten(f(*tree_unflatten(treedef, _add_scaled(leaves, t_leaves, eps))))[0]
-    fm = tree_flatten(f(*tree_unflatten(treedef, _add_scaled(leaves, t_leaves, -eps))))[0]
+
+    def shifted(s):
+        moved = [getval(x) + s * eps * getval(v) for x, v in zip(leaves, t_leaves)]
+        return tree_flatten(f(*tree_unflatten(treedef, moved)))[0]
+
+    fp, fm = shifted(1.0), shifted(-1.0)
     return [(_np.asarray(getval(a)) - _np.asarray(getval(b))) / (2 * eps) for a, b in zip(fp, fm)]
 
 
-def _close(name: str, a: float, b: float, rtol: float, atol: float) -> None:
-    if not _np.isclose(a, b, rtol=rtol, atol=atol) or not _np.isfinite(a) == _np.isfinite(b):
-        raise AssertionError(
-            f"{name} check failed: derivative gives {a!r}, finite differences give {b!r} "
-            f"(difference {abs(a - b):.3g}, rtol={rtol}, atol={atol})"
-        )
+def _fail(what: str, label: str, a: float, b: float, rtol: float, atol: float) -> AssertionError:
+    return AssertionError(
+        f"check_grads: {what} of {label} disagrees with finite differences: the derivative "
+        f"gives {a!r}, finite differences give {b!r} (difference {abs(a - b):.3g}; "
+        f"rtol={rtol}, atol={atol}). The rule for a primitive on this path is wrong, or not "
+        "itself differentiable (a raw NumPy call on a traced value) if this is order 2 or more."
+    )
 
 
-def check_jvp(f: Callable, args: Sequence, rng=None, eps=None, rtol=None, atol=None) -> None:
-    """Forward mode against finite differences along one random direction."""
+def _close(what: str, label: str, a: float, b: float, rtol: float, atol: float) -> None:
+    both_finite = _np.isfinite(a) and _np.isfinite(b)
+    if not both_finite or not _np.isclose(a, b, rtol=rtol, atol=atol):
+        raise _fail(what, label, a, b, rtol, atol)
+
+
+def _check_shapes(what: str, label: str, got: list, want: list, kind: str) -> None:
+    for k, (g, w) in enumerate(zip(got, want)):
+        gs, ws = _np.shape(getval(g)), _np.shape(getval(w))
+        if gs != ws:
+            raise AssertionError(
+                f"check_grads: {what} of {label} returned a {kind} of shape {gs} for leaf {k}, "
+                f"which has shape {ws}; a rule returns the wrong shape"
+            )
+
+
+def _tols(leaves, eps, rtol, atol):
+    e, r, a = _eps_and_tol(leaves)
+    return eps or e, rtol or r, atol or a
+
+
+def check_jvp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> None:
+    """Forward mode against finite differences along one random direction.
+
+    >>> import matdiff.numpy as np
+    >>> check_jvp(np.sin, (0.3,))
+    """
     rng = rng or _np.random.default_rng(0)
     leaves, treedef = tree_flatten(tuple(args))
-    e, r, a = _eps_and_tol(leaves)
-    eps, rtol, atol = eps or e, rtol or r, atol or a
-    v = [_random_like(x, rng) for x in leaves]
-    tangents = tree_unflatten(treedef, v)
-    _, t_out = _jvp("check_grads", f, tuple(args), tuple(tangents))
+    eps, rtol, atol = _tols(leaves, eps, rtol, atol)
+    tangents = tree_unflatten(treedef, [_random_like(x, rng) for x in leaves])
+    out, t_out = _jvp("check_grads", f, tuple(args), tuple(tangents))
+    out_leaves, t_leaves = tree_flatten(out)[0], tree_flatten(t_out)[0]
+    _check_shapes("forward mode (JVP)", label, t_leaves, out_leaves, "tangent")
     num = numerical_jvp(f, args, tangents, eps)
     u = [_random_like(n, rng) for n in num]
-    _close("forward-mode (JVP)", _inner(u, tree_flatten(t_out)[0]), _inner(u, num), rtol, atol)
+    _close("forward mode (JVP)", label, _inner(u, t_leaves), _inner(u, num), rtol, atol)
 
 
-def check_vjp(f: Callable, args: Sequence, rng=None, eps=None, rtol=None, atol=None) -> None:
-    """Reverse mode against finite differences: <u, J v> both ways."""
+def check_vjp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> None:
+    """Reverse mode against finite differences: ⟨vjp(u), v⟩ against ⟨u, (f(x+εv)-f(x-εv))/2ε⟩.
+
+    >>> import matdiff.numpy as np
+    >>> check_vjp(np.sin, (0.3,))
+    """
     rng = rng or _np.random.default_rng(1)
     leaves, treedef = tree_flatten(tuple(args))
-    e, r, a = _eps_and_tol(leaves)
-    eps, rtol, atol = eps or e, rtol or r, atol or a
+    eps, rtol, atol = _tols(leaves, eps, rtol, atol)
     out, vjp_fn, _ = _vjp("check_grads", f, tuple(args))
     out_leaves, out_def = tree_flatten(out)
     u = [_random_like(o, rng) for o in out_leaves]
-    ct = vjp_fn(tree_unflatten(out_def, u))
+    ct = tree_flatten(vjp_fn(tree_unflatten(out_def, u)))[0]
+    _check_shapes("reverse mode (VJP)", label, ct, leaves, "cotangent")
     v = [_random_like(x, rng) for x in leaves]
     num = numerical_jvp(f, args, tree_unflatten(treedef, v), eps)
-    _close("reverse-mode (VJP)", _inner(tree_flatten(ct)[0], v), _inner(u, num), rtol, atol)
+    _close("reverse mode (VJP)", label, _inner(ct, v), _inner(u, num), rtol, atol)
 
 
 def check_grads(
@@ -116,39 +170,57 @@ def check_grads(
 ) -> Callable:
     """Check ``f``'s derivatives in each mode against finite differences, to ``order``.
 
-    Returns a function of ``f``'s arguments that raises ``AssertionError`` on a mismatch
-    (autograd's calling convention).
+    Returns a function of ``f``'s arguments (pytrees of arrays and numbers) that raises
+    ``AssertionError`` naming the mode and derivative order on a mismatch (autograd's
+    calling convention). Integer and boolean leaves are held fixed. Tolerances follow
+    the arguments' precision (float64, float32, float16) unless given.
 
     >>> import matdiff.numpy as np
     >>> check_grads(lambda x: np.sin(x) * x, modes=("fwd", "rev"), order=2)(np.array([0.3, 1.2]))
     """
+    modes = tuple(modes)
     for m in modes:
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"check_grads: order={order!r} must be a positive integer")
+    name = getattr(f, "__name__", "f")
 
     def run(*args: Any) -> None:
         rng = _np.random.default_rng(seed)
-        _check(f, args, tuple(modes), order, rng, eps, rtol, atol)
+        leaves, treedef = tree_flatten(tuple(args))
+        diff = [i for i, x in enumerate(leaves) if _is_diff(x)]
+        if not diff:
+            raise ValueError(
+                f"check_grads: {name} has no floating-point or complex argument to perturb"
+            )
+
+        def f_flat(*dyn):
+            full = list(leaves)
+            for i, d in zip(diff, dyn):
+                full[i] = d
+            return f(*tree_unflatten(treedef, full))
+
+        dyn = tuple(leaves[i] for i in diff)
+        _check(f_flat, dyn, modes, order, rng, eps, rtol, atol, name)
 
     return run
 
 
-def _check(f, args, modes, order, rng, eps, rtol, atol) -> None:
-    if order < 1:
-        return
-    leaves, treedef = tree_flatten(tuple(args))
+def _check(f, args, modes, order, rng, eps, rtol, atol, label) -> None:
     for mode in modes:
         if mode == "fwd":
-            check_jvp(f, args, rng, eps, rtol, atol)
+            check_jvp(f, args, rng, eps, rtol, atol, label)
             if order > 1:
-                v = tree_unflatten(treedef, [_random_like(x, rng) for x in leaves])
+                v = tuple(_random_like(x, rng) for x in args)
 
                 def f_jvp(*a, _v=v):
-                    return _jvp("check_grads", f, tuple(a), tuple(_v))[1]
+                    return _jvp("check_grads", f, tuple(a), _v)[1]
 
-                _check(f_jvp, args, modes, order - 1, rng, eps, rtol, atol)
+                sub = f"the JVP of {label}"
+                _check(f_jvp, args, modes, order - 1, rng, eps, rtol, atol, sub)
         else:
-            check_vjp(f, args, rng, eps, rtol, atol)
+            check_vjp(f, args, rng, eps, rtol, atol, label)
             if order > 1:
                 out = _vjp("check_grads", f, tuple(args))[0]
                 out_leaves, out_def = tree_flatten(out)
@@ -157,4 +229,5 @@ def _check(f, args, modes, order, rng, eps, rtol, atol) -> None:
                 def f_vjp(*a, _u=u):
                     return _vjp("check_grads", f, tuple(a))[1](_u)
 
-                _check(f_vjp, args, modes, order - 1, rng, eps, rtol, atol)
+                sub = f"the VJP of {label}"
+                _check(f_vjp, args, modes, order - 1, rng, eps, rtol, atol, sub)

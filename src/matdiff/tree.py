@@ -1,4 +1,4 @@
-"""Pytrees: nested tuples, lists, dicts, namedtuples, ``None`` and registered classes.
+"""Pytrees: nested tuples, lists, dicts, OrderedDicts, namedtuples, ``None``, registered classes.
 
 A pytree's leaves are the arrays and numbers in it; its structure (:class:`TreeDef`) is
 everything else. Derivatives of functions of pytrees have the pytree's structure.
@@ -12,6 +12,7 @@ everything else. Derivatives of functions of pytrees have the pytree's structure
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -118,6 +119,10 @@ def _flatten(tree: Any, leaves: list) -> TreeDef:
     if t is dict:
         keys = sorted(tree)
         return TreeDef(dict, tuple(keys), tuple(_flatten(tree[k], leaves) for k in keys))
+    if t is OrderedDict:
+        # An OrderedDict's order is part of its meaning: keep it, as JAX does.
+        keys = tuple(tree)
+        return TreeDef(OrderedDict, keys, tuple(_flatten(tree[k], leaves) for k in keys))
     if tree is None:
         return TreeDef(type(None), None, ())
     if t in _registry:
@@ -147,6 +152,8 @@ def _unflatten(treedef: TreeDef, it) -> Any:
         return children
     if kind is dict:
         return dict(zip(treedef.aux, children))
+    if kind is OrderedDict:
+        return OrderedDict(zip(treedef.aux, children))
     if kind is type(None):
         return None
     if kind in _registry:

@@ -16,9 +16,11 @@ import numpy as _np
 from numpy import random  # noqa: F401
 
 from . import boxes as _boxes
+from . import construction as _construction
 from . import fft, linalg
 from . import indexing as _indexing
 from . import manipulation as _shape
+from . import nondiff as _nondiff
 from . import products as _products
 from . import reductions as _reductions
 from . import ufuncs as _ufuncs

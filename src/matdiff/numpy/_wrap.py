@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as _np
 
 from ..core import defjvp, defvjp
-from ..tracer import nondifferentiable, primitive
+from ..tracer import box_types, getval, nondifferentiable, primitive
 
 wrapped_for: dict[Callable, Callable] = {}
 all_wrapped: dict[str, Callable] = {}
@@ -64,6 +64,9 @@ def shape_of(x) -> tuple:
 
 
 def is_complex(x) -> bool:
+    if type(x) in box_types:
+        # Read the innermost value: at third order a box holds a box.
+        x = getval(x)
     dt = getattr(x, "dtype", None)
     if dt is None:
         return type(x) is complex
@@ -84,8 +87,15 @@ def sum_to_shape(g, target: tuple):
     return g
 
 
+_ndarray = _np.ndarray
+
+
 def unbroadcast(x, g):
     """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
+    # The backward pass of every binary op comes through here: same-shape, same-dtype
+    # arrays (the common case) return at once, without the general shape and dtype tests.
+    if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
+        return g
     g = sum_to_shape(g, shape_of(x))
     if is_complex(g) and not is_complex(x):
         g = ufuncs.real(g)
@@ -93,10 +103,18 @@ def unbroadcast(x, g):
 
 
 def broadcast_tangent(g, ans):
-    """A tangent of a broadcast argument, made the shape of the answer."""
-    if shape_of(g) == shape_of(ans):
+    """A tangent of a broadcast argument, made the shape of the answer.
+
+    A batched tangent (``matdiff.batching``) has leading batch axes beyond the answer's
+    rank; they are kept.
+    """
+    gshape, ashape = shape_of(g), shape_of(ans)
+    if gshape == ashape:
         return g
-    return shape.broadcast_to(g, shape_of(ans))
+    extra = len(gshape) - len(ashape)
+    if extra > 0:
+        ashape = gshape[:extra] + ashape
+    return shape.broadcast_to(g, ashape)
 
 
 def defvjp_unbroadcast(fun: Callable, *makers) -> None:

@@ -18,27 +18,37 @@ from . import _wrap
 
 
 class ArrayBox(Box):
-    """A traced NumPy array or scalar."""
+    """A traced NumPy array or scalar: what a function under ``grad`` or ``jvp`` receives.
+
+    It has NumPy's operators, attributes and common methods. ``bool(x)``, ``float(x)``,
+    ``int(x)`` and ``x.item()`` give the concrete value, so Python control flow works, but
+    what they return is a constant: the derivative does not flow through it.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> float(grad(lambda x: (x.T @ x).sum())(np.ones((2, 2)))[0, 0])
+    4.0
+    """
 
     __slots__ = ()
     __array_priority__ = 100.0
 
-    # -- attributes
+    # -- attributes (read from the innermost value: boxes of outer levels may nest)
     @property
-    def shape(self):
-        return _np.shape(self._value)
+    def shape(self) -> tuple:
+        return _np.shape(getval(self))
 
     @property
-    def ndim(self):
-        return _np.ndim(self._value)
+    def ndim(self) -> int:
+        return _np.ndim(getval(self))
 
     @property
-    def size(self):
-        return _np.size(self._value)
+    def size(self) -> int:
+        return _np.size(getval(self))
 
     @property
-    def dtype(self):
-        return _np.result_type(self._value)
+    def dtype(self) -> _np.dtype:
+        return _np.result_type(getval(self))
 
     @property
     def T(self):
@@ -56,27 +66,35 @@ class ArrayBox(Box):
     def imag(self):
         return _ns.imag(self)
 
-    def __len__(self):
-        return len(self._value)
+    def __len__(self) -> int:
+        return len(getval(self))
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     # -- concrete values: eager traces have them
-    def __bool__(self):
-        return bool(self._value)
+    def __bool__(self) -> bool:
+        """Truth of the concrete value, so ``if x > 0:`` works while tracing."""
+        return bool(getval(self))
 
-    def __float__(self):
-        return float(self._value)
+    def __float__(self) -> float:
+        """The concrete value as a float.
 
-    def __int__(self):
-        return int(self._value)
+        This drops the derivative: ``float(x)`` is a constant to every trace. Keep ``x``
+        as it is (a 0-d traced array) where the derivative is wanted.
+        """
+        return float(getval(self))
 
-    def __index__(self):
+    def __int__(self) -> int:
+        """The concrete value as an int (no derivative, as for ``float``)."""
+        return int(getval(self))
+
+    def __index__(self) -> int:
         return _np.asarray(getval(self)).__index__()
 
-    def __complex__(self):
-        return complex(self._value)
+    def __complex__(self) -> complex:
+        """The concrete value as a complex (no derivative, as for ``float``)."""
+        return complex(getval(self))
 
     def __hash__(self):
         return id(self)
@@ -220,6 +238,24 @@ class ArrayBox(Box):
     def dot(self, other):
         return _ns.dot(self, other)
 
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _ns.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None):
+        return _ns.trace(self, offset, axis1, axis2, dtype)
+
+    def take(self, indices, axis=None, mode="raise"):
+        return _ns.take(self, indices, axis=axis, mode=mode)
+
+    def repeat(self, repeats, axis=None):
+        return _ns.repeat(self, repeats, axis=axis)
+
+    def any(self, axis=None, keepdims=False):
+        return _np.any(getval(self), axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return _np.all(getval(self), axis=axis, keepdims=keepdims)
+
     def clip(self, a_min=None, a_max=None):
         return _ns.clip(self, a_min, a_max)
 
@@ -241,25 +277,49 @@ class ArrayBox(Box):
         return _np.argsort(getval(self), axis=axis)
 
     def item(self, *args):
-        return getval(self).item(*args)
+        """The concrete element as a Python scalar (no derivative)."""
+        return _np.asarray(getval(self)).item(*args)
 
     def tolist(self):
-        return getval(self).tolist()
+        """The concrete value as nested lists (no derivative)."""
+        return _np.asarray(getval(self)).tolist()
 
     # -- raw NumPy calls on traced values
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "__call__" and not kwargs.get("out"):
+        name = f"numpy.{ufunc.__name__}"
+        if kwargs.get("out") is not None:
+            raise TypeError(
+                f"matdiff: {name} was called with out= on a traced value: writing into an "
+                "existing array (including x += y on a NumPy array) cannot carry a derivative. "
+                "Use the returned value instead, e.g. x = x + y."
+            )
+        kwargs.pop("out", None)
+        if method == "__call__":
             f = _wrap.wrapped_for.get(ufunc)
             if f is not None:
-                kwargs.pop("out", None)
                 return f(*inputs, **kwargs)
-        raise TypeError(_raw_numpy_message(f"numpy.{ufunc.__name__}", method))
+        elif method == "outer" and len(inputs) == 2:
+            f = _wrap.wrapped_for.get(ufunc)
+            if f is not None:
+                a, b = inputs
+                extra = (1,) * _np.ndim(getval(b))
+                return f(_ns.reshape(a, _np.shape(getval(a)) + extra), b, **kwargs)
+        elif (ufunc.__name__, method) in _UFUNC_METHODS:
+            fname, default_axis = _UFUNC_METHODS[ufunc.__name__, method]
+            f = _wrap.all_wrapped.get(fname)
+            if f is not None:
+                kwargs.setdefault("axis", default_axis)
+                return f(*inputs, **kwargs)
+        raise TypeError(_raw_numpy_message(name, method))
 
     def __array_function__(self, func, types, args, kwargs):
         f = _wrap.wrapped_for.get(func)
+        if f is None:
+            f = _find_wrapper(func)
         if f is not None:
             return f(*args, **kwargs)
-        raise TypeError(_raw_numpy_message(f"numpy.{func.__name__}", None))
+        module = getattr(func, "__module__", "numpy") or "numpy"
+        raise TypeError(_raw_numpy_message(f"{module}.{func.__name__}", None))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -268,6 +328,61 @@ class ArrayBox(Box):
             "on the path from the inputs to the output, or matdiff.stop_gradient(x) where the "
             "derivative is meant to be dropped."
         )
+
+
+# ufunc.reduce and ufunc.accumulate on a traced value run the matdiff reduction of the same
+# meaning, with the ufunc methods' default axis 0.
+_UFUNC_METHODS = {
+    ("add", "reduce"): ("sum", 0),
+    ("multiply", "reduce"): ("prod", 0),
+    ("maximum", "reduce"): ("max", 0),
+    ("minimum", "reduce"): ("min", 0),
+    ("add", "accumulate"): ("cumsum", 0),
+    ("multiply", "accumulate"): ("cumprod", 0),
+}
+
+# Functions whose result does not depend differentiably on the values (dtype and shape
+# queries, arrays of the same shape): run on the concrete values.
+_QUERIES = {
+    _np.result_type,
+    _np.iscomplexobj,
+    _np.isrealobj,
+    _np.shape,
+    _np.ndim,
+    _np.size,
+    _np.zeros_like,
+    _np.ones_like,
+    _np.empty_like,
+}
+
+
+def _on_values(func):
+    def f(*args, **kwargs):
+        return func(*[getval(a) for a in args], **kwargs)
+
+    return f
+
+
+def _find_wrapper(func):
+    """The matdiff function for a raw NumPy function that was not registered by identity.
+
+    Composite wrappers are registered under NumPy's name, so look the name up in the
+    matdiff namespace of the same module; remember the answer for the next call.
+    """
+    name = getattr(func, "__name__", "")
+    module = getattr(func, "__module__", "")
+    f = None
+    if module == "numpy" and getattr(_np, name, None) is func:
+        f = _wrap.all_wrapped.get(name)
+    elif module in ("numpy.linalg", "numpy.fft"):
+        # Read the module's own namespace: its __getattr__ falls through to NumPy's.
+        f = vars(getattr(_ns, module.split(".")[1])).get(name)
+    if f is None and func in _QUERIES:
+        f = _on_values(func)
+    if f is None or f is func:
+        return None
+    _wrap.wrapped_for[func] = f
+    return f
 
 
 def _raw_numpy_message(name, method):

@@ -1,12 +1,28 @@
-"""Reductions with ``axis`` and ``keepdims``, and their rules."""
+"""Reductions and scans with ``axis`` (int, tuple, negative or None) and ``keepdims``.
+
+Each primitive computes its value with NumPy itself and has its rules right under it.
+A reduced cotangent is broadcast back over the reduced axes (``expand_to``); a tangent
+is reduced the way the value was. Conventions (ties of ``max``, the median of an even
+count, zeros in ``prod``) are set out in ``docs/conventions.md``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as _np
 
-from ..core import defjvp, defvjp
+from ..core import def_linear, defjvp, defvjp
+from ..tracer import getval as _getval
 from . import manipulation as _shape
-from ._wrap import shape_of, wrap
+from ._wrap import alias, export, is_complex, shape_of, wrap
+
+# ``ufuncs`` and ``indexing`` import this module (through ``_wrap``), so they are
+# reached lazily through ``_u`` / ``_ix`` below, bound at the end of the module.
+
+
+# ``a`` and the results are arrays, numbers or traced values of them.
+Axis = int | tuple[int, ...] | None
 
 
 def _normalize_axis(axis, ndim):
@@ -26,24 +42,6 @@ def expand_to(g, x_shape, axis, keepdims):
     return _shape.broadcast_to(g, x_shape)
 
 
-def _sum_raw(x, axis=None, dtype=None, keepdims=False):
-    return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
-
-
-sum = wrap(_sum_raw, "sum")
-defvjp(
-    sum,
-    lambda ans, x, axis=None, dtype=None, keepdims=False: (
-        lambda g: expand_to(g, shape_of(x), axis, keepdims)
-    ),
-)
-defjvp(sum, lambda g, ans, x, axis=None, dtype=None, keepdims=False: sum(g, axis, dtype, keepdims))
-
-
-def _mean_raw(x, axis=None, dtype=None, keepdims=False):
-    return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
-
-
 def _count(x_shape, axis):
     n = 1
     for a in _normalize_axis(axis, len(x_shape)):
@@ -51,13 +49,647 @@ def _count(x_shape, axis):
     return n
 
 
+def _numpy_name(name):
+    """Name a raw function after its NumPy function, so that Python's own errors about
+    its arguments (an unknown keyword, too many positions) say which function it is."""
+
+    def name_it(raw):
+        raw.__qualname__ = f"matdiff.numpy.{name}"
+        return raw
+
+    return name_it
+
+
+def _no_out(fname, out):
+    if out is not None:
+        raise TypeError(
+            f"{fname}: out= is not supported by matdiff.numpy, because writing into an "
+            f"existing array would lose its derivative; use the returned value instead "
+            f"(y = np.{fname}(x, ...))"
+        )
+
+
+def _real_dtype(xv):
+    """The real floating dtype of ``xv``'s derivative weights (float32 stays float32).
+
+    Reads ``.dtype`` rather than calling NumPy, so that it works on the duck arrays that
+    staging passes as values.
+    """
+    dt = getattr(xv, "dtype", None)
+    if dt is None:
+        dt = _np.result_type(xv)
+    if dt.kind == "c":
+        return _np.finfo(dt).dtype
+    return dt if dt.kind == "f" else _np.dtype(float)
+
+
+def _as_weights(mask, xv):
+    """A boolean mask as 0/1 weights in ``xv``'s real dtype, without a data-dependent branch."""
+    dt = _real_dtype(xv)
+    return _np.where(mask, dt.type(1), dt.type(0))
+
+
+def _weighted_rules(fun, weights):
+    """Rules of a reduction whose derivative is a constant weight array over ``x``.
+
+    ``weights(x, ans, axis)`` (values only) gives d ans / d x; the VJP is the expanded
+    cotangent times the weights and the JVP the reduction of the weighted tangent.
+    """
+
+    def vjp(ans, x, axis=None, out=None, overwrite_input=False, *, keepdims=False):
+        w = weights(_getval(x), _getval(ans), axis, keepdims)
+        return lambda g: _u.multiply(expand_to(g, shape_of(x), axis, keepdims), w)
+
+    def jvp(g, ans, x, axis=None, out=None, overwrite_input=False, *, keepdims=False):
+        w = weights(_getval(x), _getval(ans), axis, keepdims)
+        return sum(_u.multiply(g, w), axis=axis, keepdims=keepdims)
+
+    defvjp(fun, vjp)
+    defjvp(fun, jvp)
+
+
+# ---------------------------------------------------------------- sum and mean
+
+
+@_numpy_name("sum")
+def _sum_raw(x, axis=None, dtype=None, keepdims=False):
+    """``numpy.sum`` over ``axis`` (int, tuple or None), with ``keepdims``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.sum(x, axis=1) ** 2))(np.array([[1.0, 2.0], [0.0, 1.0]]))
+    array([[6., 6.],
+           [2., 2.]])
+    """
+    return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+sum = wrap(_sum_raw, "sum")
+alias("sum", sum)
+defvjp(
+    sum,
+    lambda ans, x, axis=None, dtype=None, keepdims=False: (
+        lambda g: expand_to(g, shape_of(x), axis, keepdims)
+    ),
+)
+def_linear(sum)
+
+
+@_numpy_name("mean")
+def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.mean`` over ``axis``, with ``keepdims``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.mean(x))(np.array([1.0, 5.0]))
+    array([0.5, 0.5])
+    """
+    _no_out("mean", out)
+    return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
 mean = wrap(_mean_raw, "mean")
+alias("mean", mean)
 defvjp(
     mean,
-    lambda ans, x, axis=None, dtype=None, keepdims=False: (
-        lambda g: expand_to(g, shape_of(x), axis, keepdims) / _count(shape_of(x), axis)
+    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+        lambda g: _u.divide(expand_to(g, shape_of(x), axis, keepdims), _count(shape_of(x), axis))
+    ),
+)
+def_linear(mean)
+
+# ---------------------------------------------------------------- NaN-ignoring sums
+
+
+@_numpy_name("nansum")
+def _nansum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.nansum``: NaN entries count as 0 and get a zero derivative.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nansum(x))(np.array([1.0, np.nan]))
+    array([1., 0.])
+    """
+    _no_out("nansum", out)
+    return _np.nansum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _zero_nans(x, g):
+    # NaN entries of x are left out of the value, so they get no share of the derivative.
+    return _u.where(_np.isnan(_getval(x)), 0.0, g)
+
+
+nansum = wrap(_nansum_raw, "nansum")
+alias("nansum", nansum)
+defvjp(
+    nansum,
+    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+        lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
     ),
 )
 defjvp(
-    mean, lambda g, ans, x, axis=None, dtype=None, keepdims=False: mean(g, axis, dtype, keepdims)
+    nansum,
+    lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: sum(
+        _zero_nans(x, g), axis=axis, keepdims=keepdims
+    ),
 )
+
+
+def _nan_count(x, axis, keepdims):
+    """How many non-NaN entries each reduction covers (values only, float)."""
+    xv = _getval(x)
+    return _np.sum(_as_weights(~_np.isnan(xv), xv), axis=axis, keepdims=keepdims)
+
+
+@_numpy_name("nanmean")
+def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.nanmean``: the mean of the non-NaN entries; NaN entries get a zero derivative.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanmean(x))(np.array([1.0, np.nan, 3.0]))
+    array([0.5, 0. , 0.5])
+    """
+    _no_out("nanmean", out)
+    return _np.nanmean(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+nanmean = wrap(_nanmean_raw, "nanmean")
+alias("nanmean", nanmean)
+defvjp(
+    nanmean,
+    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+        lambda g: _zero_nans(
+            x,
+            _u.divide(
+                expand_to(g, shape_of(x), axis, keepdims),
+                _nan_count(x, axis, keepdims=True),
+            ),
+        )
+    ),
+)
+defjvp(
+    nanmean,
+    lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: _u.divide(
+        sum(_zero_nans(x, g), axis=axis, keepdims=keepdims), _nan_count(x, axis, keepdims)
+    ),
+)
+
+# ---------------------------------------------------------------- variance
+
+
+@_numpy_name("var")
+def _var_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``numpy.var`` with ``ddof``; for complex ``x``, the variance of ``|x - mean|``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.var(x, ddof=1))(np.array([1.0, 3.0]))
+    array([-2.,  2.])
+    """
+    _no_out("var", out)
+    return _np.var(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+
+
+def _deviation_pairing(x, d, g):
+    # var = sum |d|^2 / (n - ddof) with d = x - mean(x), and sum(d) = 0, so the gradient
+    # is 2 d / (n - ddof) (2 conj(d) for complex x, by the df/dx - i df/dy convention)
+    # and the JVP 2 Re(conj(d) dx) / (n - ddof).
+    if is_complex(x):
+        return _u.multiply(2.0, _u.real(_u.multiply(_u.conj(d), g)))
+    return _u.multiply(2.0, _u.multiply(d, g))
+
+
+def _deviation_cotangent(x, d, g):
+    if is_complex(x):
+        return _u.multiply(2.0, _u.multiply(g, _u.conj(d)))
+    return _u.multiply(2.0, _u.multiply(g, d))
+
+
+def _var_vjp(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    def vjp(g):
+        d = _u.subtract(x, mean(x, axis=axis, keepdims=True))
+        ge = expand_to(g, shape_of(x), axis, keepdims)
+        return _u.divide(_deviation_cotangent(x, d, ge), _count(shape_of(x), axis) - ddof)
+
+    return vjp
+
+
+def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d = _u.subtract(x, mean(x, axis=axis, keepdims=True))
+    t = sum(_deviation_pairing(x, d, g), axis=axis, keepdims=keepdims)
+    return _u.divide(t, _count(shape_of(x), axis) - ddof)
+
+
+var = wrap(_var_raw, "var")
+alias("var", var)
+defvjp(var, _var_vjp)
+defjvp(var, _var_jvp)
+
+
+@_numpy_name("nanvar")
+def _nanvar_raw(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``numpy.nanvar``: the variance of the non-NaN entries; NaN entries get a zero derivative.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanvar(x))(np.array([1.0, np.nan, 3.0]))
+    array([-1.,  0.,  1.])
+    """
+    _no_out("nanvar", out)
+    return _np.nanvar(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+
+
+def _nan_deviation(x, axis):
+    return _zero_nans(x, _u.subtract(x, nanmean(x, axis=axis, keepdims=True)))
+
+
+def _nanvar_vjp(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    def vjp(g):
+        d = _nan_deviation(x, axis)
+        ge = expand_to(g, shape_of(x), axis, keepdims)
+        return _u.divide(_deviation_cotangent(x, d, ge), _nan_count(x, axis, True) - ddof)
+
+    return vjp
+
+
+def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d = _nan_deviation(x, axis)
+    t = sum(_deviation_pairing(x, d, _zero_nans(x, g)), axis=axis, keepdims=keepdims)
+    return _u.divide(t, _nan_count(x, axis, keepdims) - ddof)
+
+
+nanvar = wrap(_nanvar_raw, "nanvar")
+alias("nanvar", nanvar)
+defvjp(nanvar, _nanvar_vjp)
+defjvp(nanvar, _nanvar_jvp)
+
+
+@export
+def std(
+    a: Any,
+    axis: Axis = None,
+    dtype=None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+) -> Any:
+    """``numpy.std``: ``sqrt(var(a, ...))``, which is how NumPy computes it too.
+
+    Where the variance is 0 the derivative of the square root is infinite (see
+    docs/conventions.md), as in JAX and autograd.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.std(x))(np.array([1.0, 3.0]))
+    array([-0.5,  0.5])
+    """
+    _no_out("std", out)
+    return _u.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+@export
+def nanstd(
+    a: Any,
+    axis: Axis = None,
+    dtype=None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+) -> Any:
+    """``numpy.nanstd``: ``sqrt(nanvar(a, ...))``; NaN entries get a zero derivative.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanstd(x))(np.array([1.0, np.nan, 3.0]))
+    array([-0.5,  0. ,  0.5])
+    """
+    _no_out("nanstd", out)
+    return _u.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+# ---------------------------------------------------------------- max and min
+
+
+def _extremum_weights(xv, av, axis, keepdims):
+    # Every entry equal to the extremum shares the cotangent evenly, so the shares sum
+    # to 1 and max-subtraction tricks (logsumexp) keep an exact gradient. A NaN answer
+    # (NaN propagates) is shared among the NaN entries.
+    if not keepdims:
+        av = _np.expand_dims(av, _normalize_axis(axis, len(_np.shape(xv))))
+    hit = _np.logical_or(_np.equal(xv, av), _np.logical_and(_np.isnan(xv), _np.isnan(av)))
+    w = _as_weights(hit, xv)
+    return w / _np.sum(w, axis=axis, keepdims=True)
+
+
+@_numpy_name("max")
+def _max_raw(x, axis=None, out=None, *, keepdims=False):
+    """``numpy.max``; entries tied for the maximum share the derivative evenly.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.max(x))(np.array([3.0, 1.0, 3.0]))
+    array([0.5, 0. , 0.5])
+    """
+    _no_out("max", out)
+    return _np.max(x, axis=axis, keepdims=keepdims)
+
+
+@_numpy_name("min")
+def _min_raw(x, axis=None, out=None, *, keepdims=False):
+    """``numpy.min``; entries tied for the minimum share the derivative evenly.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.min(x, axis=0)))(np.array([[1.0, 4.0], [2.0, 0.0]]))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    _no_out("min", out)
+    return _np.min(x, axis=axis, keepdims=keepdims)
+
+
+max = wrap(_max_raw, "max")
+alias("max", max)
+amax = alias("amax", max)
+_weighted_rules(max, _extremum_weights)
+
+min = wrap(_min_raw, "min")
+alias("min", min)
+amin = alias("amin", min)
+_weighted_rules(min, _extremum_weights)
+
+
+@export
+def ptp(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
+    """``numpy.ptp``: ``max(a) - min(a)`` (ties share as in ``max``).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.ptp(x))(np.array([1.0, 4.0, 2.0]))
+    array([-1.,  1.,  0.])
+    """
+    _no_out("ptp", out)
+    return _u.subtract(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
+
+
+# ---------------------------------------------------------------- median
+
+
+def _median_weights(xv, av, axis, keepdims):
+    # The median is the middle entry (odd count) or the mean of the two middle ones
+    # (even count). Each middle value's share (1, or 1/2 each) is split evenly among the
+    # entries equal to it, as ties are in max. A NaN median is shared among the NaNs.
+    shape = _np.shape(xv)
+    axes = _normalize_axis(axis, len(shape))
+    rest = [i for i in range(len(shape)) if i not in axes]
+    perm = rest + list(axes)
+    n = _count(shape, axis)
+    moved_shape = tuple(shape[i] for i in perm)
+    flat = _np.reshape(_np.transpose(xv, perm), moved_shape[: len(rest)] + (n,))
+    s = _np.sort(flat, axis=-1)
+    eq_lo = _as_weights(_np.equal(flat, s[..., (n - 1) // 2 : (n - 1) // 2 + 1]), xv)
+    eq_hi = _as_weights(_np.equal(flat, s[..., n // 2 : n // 2 + 1]), xv)
+    nan = _as_weights(_np.isnan(flat), xv)
+    nan_count = _np.sum(nan, axis=-1, keepdims=True)
+    with _np.errstate(invalid="ignore", divide="ignore"):
+        w = 0.5 * eq_lo / _np.sum(eq_lo, axis=-1, keepdims=True)
+        w = w + 0.5 * eq_hi / _np.sum(eq_hi, axis=-1, keepdims=True)
+    w = _np.where(nan_count > 0, nan / _np.maximum(nan_count, 1), w)
+    return _np.transpose(_np.reshape(w, moved_shape), tuple(int(i) for i in _np.argsort(perm)))
+
+
+@_numpy_name("median")
+def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False):
+    """``numpy.median``: the derivative goes to the middle entry (or half to each of two).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.median(x))(np.array([4.0, 1.0, 3.0, 2.0]))
+    array([0. , 0. , 0.5, 0.5])
+    """
+    _no_out("median", out)
+    return _np.median(x, axis=axis, keepdims=keepdims)
+
+
+median = wrap(_median_raw, "median")
+alias("median", median)
+_weighted_rules(median, _median_weights)
+
+# ---------------------------------------------------------------- average
+
+
+@export
+def average(
+    a: Any,
+    axis: Axis = None,
+    weights: Any = None,
+    returned: bool = False,
+    *,
+    keepdims: bool = False,
+) -> Any:
+    """``numpy.average``, differentiable in ``a`` and in ``weights``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> w = np.array([1.0, 3.0])
+    >>> grad(lambda w: np.average(np.array([2.0, 4.0]), weights=w))(w)
+    array([-0.375,  0.125])
+    """
+    if weights is None:
+        avg = mean(a, axis=axis, keepdims=keepdims)
+        scl = _np.full(shape_of(avg), float(_count(shape_of(a), axis)))
+        return (avg, scl) if returned else avg
+    a_shape, w_shape = shape_of(a), shape_of(weights)
+    w = weights
+    if a_shape != w_shape:
+        if axis is None:
+            raise TypeError(
+                f"average: a has shape {a_shape} and weights {w_shape}; when they differ, "
+                "pass axis= to say which axis of a the 1-D weights run along"
+            )
+        if len(w_shape) != 1 or not isinstance(axis, int):
+            raise TypeError(
+                f"average: weights of shape {w_shape} differ from a's shape {a_shape}, so "
+                "they must be 1-D and axis a single int; broadcast them to a's shape instead"
+            )
+        ax = axis % len(a_shape)
+        if w_shape[0] != a_shape[ax]:
+            raise ValueError(
+                f"average: weights has length {w_shape[0]} but a has {a_shape[ax]} entries "
+                f"along axis {axis}; they must match"
+            )
+        w = _shape.reshape(w, tuple(n if i == ax else 1 for i, n in enumerate(a_shape)))
+    scl = sum(w, axis=axis, keepdims=keepdims)
+    scl_value = _getval(scl)
+    # NumPy's check; a value that is not concrete (a staged program) cannot be tested.
+    if isinstance(scl_value, _np.ndarray | _np.generic) and _np.any(scl_value == 0):
+        raise ZeroDivisionError("average: the weights sum to zero, so they cannot be normalized")
+    avg = _u.divide(sum(_u.multiply(a, w), axis=axis, keepdims=keepdims), scl)
+    if not returned:
+        return avg
+    if shape_of(scl) != shape_of(avg):
+        scl = _shape.broadcast_to(scl, shape_of(avg))
+    return avg, scl
+
+
+# ---------------------------------------------------------------- scans and products
+# cumsum is linear: its VJP is the reversed cumulative sum. cumprod and prod must stay
+# exact where entries are 0, so their rules never divide by x. They are written with
+# a Hillis-Steele scan of the linear recurrence h_i = a_i h_(i-1) + b_i over wrapped
+# primitives (O(n log n) work, log n steps), which keeps them differentiable to any order.
+
+
+def _along(nd, axis, index):
+    return (slice(None),) * axis + (index,) + (slice(None),) * (nd - axis - 1)
+
+
+def _flip(x, axis):
+    return _ix.getitem(x, _along(len(shape_of(x)), axis, slice(None, None, -1)))
+
+
+def _shift(x, s, fill, axis):
+    """``x`` moved ``s`` places forward along ``axis``; the first ``s`` entries are ``fill``."""
+    shape = shape_of(x)
+    n = shape[axis]
+    positions = _np.arange(n)
+    taken = _ix.getitem(x, _along(len(shape), axis, _np.maximum(positions - s, 0)))
+    keep = (positions >= s).reshape((n,) + (1,) * (len(shape) - axis - 1))
+    return _u.where(keep, taken, fill)
+
+
+def _linear_recurrence(a, b, axis):
+    """h with h_i = a_i h_(i-1) + b_i along ``axis`` and h_(-1) = 0."""
+    n = shape_of(b)[axis]
+    s = 1
+    while s < n:
+        # Compose each affine map with the one covering the s entries before it.
+        b = _u.add(_u.multiply(a, _shift(b, s, 0.0, axis)), b)
+        if 2 * s < n:
+            a = _u.multiply(a, _shift(a, s, 1.0, axis))
+        s *= 2
+    return b
+
+
+def _scan_axis(x, axis):
+    """``(x, axis)`` for a scan: ``axis=None`` scans the flattened array."""
+    if axis is None:
+        return _shape.reshape(x, (-1,)), 0
+    return x, axis % len(shape_of(x))
+
+
+@_numpy_name("cumsum")
+def _cumsum_raw(x, axis=None, dtype=None, out=None):
+    """``numpy.cumsum`` along ``axis`` (``None``: the flattened array).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.cumsum(x)))(np.array([1.0, 1.0, 1.0]))
+    array([3., 2., 1.])
+    """
+    _no_out("cumsum", out)
+    return _np.cumsum(x, axis=axis, dtype=dtype)
+
+
+def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
+    def vjp(g):
+        ax = 0 if axis is None else axis % len(shape_of(x))
+        rev = _flip(cumsum(_flip(g, ax), axis=ax), ax)
+        return _shape.reshape(rev, shape_of(x)) if axis is None else rev
+
+    return vjp
+
+
+cumsum = wrap(_cumsum_raw, "cumsum")
+alias("cumsum", cumsum)
+defvjp(cumsum, _cumsum_vjp)
+def_linear(cumsum)
+
+
+@_numpy_name("cumprod")
+def _cumprod_raw(x, axis=None, dtype=None, out=None):
+    """``numpy.cumprod``; its derivatives never divide by ``x``, so zeros are fine.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.cumprod(x)))(np.array([2.0, 0.0, 3.0]))
+    array([1., 8., 0.])
+    """
+    _no_out("cumprod", out)
+    return _np.cumprod(x, axis=axis, dtype=dtype)
+
+
+def _cumprod_jvp(g, ans, x, axis=None, dtype=None, out=None):
+    # C_i = C_(i-1) x_i, so dC_i = x_i dC_(i-1) + C_(i-1) dx_i.
+    xs, ax = _scan_axis(x, axis)
+    gs, _ = _scan_axis(g, axis)
+    return _linear_recurrence(xs, _u.multiply(_shift(ans, 1, 1.0, ax), gs), ax)
+
+
+def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
+    # Transpose of the JVP: xbar_j = C_(j-1) T_j with T_j = g_j + x_(j+1) T_(j+1), the
+    # same recurrence run backwards.
+    def vjp(g):
+        xs, ax = _scan_axis(x, axis)
+        rx = _flip(xs, ax)
+        t = _flip(_linear_recurrence(_shift(rx, 1, 0.0, ax), _flip(g, ax), ax), ax)
+        ct = _u.multiply(_shift(ans, 1, 1.0, ax), t)
+        return _shape.reshape(ct, shape_of(x)) if axis is None else ct
+
+    return vjp
+
+
+cumprod = wrap(_cumprod_raw, "cumprod")
+alias("cumprod", cumprod)
+defvjp(cumprod, _cumprod_vjp)
+defjvp(cumprod, _cumprod_jvp)
+
+
+def _product_of_others(x, axis):
+    """For each entry, the product of the other entries it is reduced with (no division)."""
+    shape = shape_of(x)
+    axes = _normalize_axis(axis, len(shape))
+    rest = [i for i in range(len(shape)) if i not in axes]
+    perm = tuple(rest + list(axes))
+    moved = x if perm == tuple(range(len(shape))) else _shape.transpose(x, perm)
+    n = _count(shape, axis)
+    flat = _shape.reshape(moved, tuple(shape[i] for i in rest) + (n,))
+    ax = len(rest)
+    before = _shift(cumprod(flat, axis=ax), 1, 1.0, ax)
+    after = _flip(_shift(cumprod(_flip(flat, ax), axis=ax), 1, 1.0, ax), ax)
+    others = _shape.reshape(_u.multiply(before, after), tuple(shape[i] for i in perm))
+    if moved is x:
+        return others
+    return _shape.transpose(others, tuple(int(i) for i in _np.argsort(perm)))
+
+
+@_numpy_name("prod")
+def _prod_raw(x, axis=None, dtype=None, out=None, keepdims=False):
+    """``numpy.prod``; exact where entries are 0 (the derivative never divides by ``x``).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.prod(x))(np.array([2.0, 0.0, 3.0]))
+    array([0., 6., 0.])
+    """
+    _no_out("prod", out)
+    return _np.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _prod_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
+    return lambda g: _u.multiply(
+        expand_to(g, shape_of(x), axis, keepdims), _product_of_others(x, axis)
+    )
+
+
+def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
+    return sum(_u.multiply(g, _product_of_others(x, axis)), axis=axis, keepdims=keepdims)
+
+
+prod = wrap(_prod_raw, "prod")
+alias("prod", prod)
+defvjp(prod, _prod_vjp)
+defjvp(prod, _prod_jvp)
+
+from . import indexing as _ix  # noqa: E402
+from . import ufuncs as _u  # noqa: E402

@@ -2,24 +2,66 @@
 
 VJP makers: ``(ans, *args) -> g -> cotangent``; JVP rules: ``(g, ans, *args) -> tangent``.
 Binary functions broadcast, so their VJPs sum back to each argument's shape
-(``unbroadcast``) and their JVPs broadcast up to the answer's shape.
+(``_ub``, i.e. ``unbroadcast``) and their JVPs broadcast up to the answer's shape (``_bt``).
+
+Complex numbers follow autograd and JAX: a cotangent rule is the transpose of the
+holomorphic derivative (``g * f'(z)``, no conjugate); for a real-valued function of
+complex ``z`` the gradient is ``df/dx - i df/dy`` (so ``grad(|z|**2) == 2 * conj(z)``);
+a real input keeps the real part of its cotangent. The conventions at kinks (``abs`` at
+0, ``maximum`` at ties, ``clip`` at its bounds, ``sqrt`` at 0, ``where``) are set out in
+``docs/conventions.md``.
+
+Rules only ever call raw NumPy on values that were explicitly ``getval``'d to build
+constant masks and weights; everything else goes through the wrapped functions so that
+the rules can themselves be differentiated.
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
 from ..tracer import getval as _getval
-from ._wrap import alias, wrap, wrap_nondiff
+from ..tracer import primitive as _primitive
+from ._wrap import alias, export, is_complex, wrap
 from ._wrap import broadcast_tangent as _bt
 from ._wrap import unbroadcast as _ub
 
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_PI = math.pi
+
+
+def _real_dtype(like):
+    """The real floating dtype for constant weights derived from ``like``.
+
+    Reads ``.dtype`` rather than calling NumPy, so that it works on the duck arrays that
+    staging passes as values; float32 stays float32.
+    """
+    dt = getattr(like, "dtype", None)
+    if dt is None or dt.kind not in "fc":
+        return _np.dtype(float)
+    return _np.finfo(dt).dtype if dt.kind == "c" else dt
+
+
 # ---------------------------------------------------------------- arithmetic
+# add, subtract, multiply, divide and negative are the per-operation hot path: their
+# rules are one or two wrapped calls and never test dtypes beyond what ``_ub`` does.
 
 add = wrap(_np.add)
 defvjp(add, lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, g))
 defjvp(add, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(g, ans))
+
+negative = wrap(_np.negative)
+defvjp(negative, lambda ans, x: negative)
+def_linear(negative)
+
+positive = wrap(_np.positive)
+defvjp(positive, lambda ans, x: positive)
+def_linear(positive)
 
 subtract = wrap(_np.subtract)
 defvjp(
@@ -27,6 +69,7 @@ defvjp(
     lambda ans, x, y: lambda g: _ub(x, g),
     lambda ans, x, y: lambda g: _ub(y, negative(g)),
 )
+defjvp(subtract, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans))
 
 multiply = wrap(_np.multiply)
 defvjp(
@@ -53,42 +96,98 @@ defjvp(
     lambda g, ans, x, y: _bt(negative(divide(multiply(g, ans), y)), ans),
 )
 
-negative = wrap(_np.negative)
-defvjp(negative, lambda ans, x: negative)
-def_linear(negative)
-defjvp(subtract, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans))
+reciprocal = wrap(_np.reciprocal)
+defvjp(reciprocal, lambda ans, x: lambda g: negative(multiply(g, square(ans))))
+defjvp(reciprocal, lambda g, ans, x: negative(multiply(g, square(ans))))
 
 square = wrap(_np.square)
 defvjp(square, lambda ans, x: lambda g: multiply(g, multiply(2.0, x)))
 defjvp(square, lambda g, ans, x: multiply(g, multiply(2.0, x)))
 
 sqrt = wrap(_np.sqrt)
+# At 0 this is g / 0 = inf: the true one-sided derivative (docs/conventions.md).
 defvjp(sqrt, lambda ans, x: lambda g: divide(g, multiply(2.0, ans)))
 defjvp(sqrt, lambda g, ans, x: divide(g, multiply(2.0, ans)))
 
+cbrt = wrap(_np.cbrt)
+defvjp(cbrt, lambda ans, x: lambda g: divide(g, multiply(3.0, square(ans))))
+defjvp(cbrt, lambda g, ans, x: divide(g, multiply(3.0, square(ans))))
 
-def _pow_dx(x, y, ans):
-    # y * x**(y-1), written so that x = 0 with y >= 1 gives the limit, not 0 * inf.
-    return multiply(y, power(x, subtract(y, 1)))
 
+def _make_power_rules(pow_fun):
+    """Rules of ``x ** y`` for ``power`` and ``float_power``, exact at ``x == 0``."""
 
-def _pow_dy(x, y, ans):
-    # d/dy x**y = log(x) x**y; where x == 0 the limit (for y > 0) is 0, not nan.
-    safe_x = where(_np.equal(_getval(x), 0), 1.0, x)
-    return multiply(ans, log(safe_x))
+    def dx(x, y):
+        # y * x**(y-1). A plain-number exponent (x ** 2, x ** 0.5) is the common case.
+        if type(y) in (int, float):
+            if y == 0:
+                return multiply(0.0, x)
+            return multiply(y, pow_fun(x, y - 1))
+        # 0 ** 0 has derivative 0 in x, but y * x**(y-1) would be 0 * inf = nan there;
+        # any other exponent at x == 0 gets its true limit (0, y, or inf) from pow itself.
+        yv = _getval(y)
+        both_zero = _np.logical_and(_np.equal(_getval(x), 0), _np.equal(yv, 0))
+        return multiply(y, pow_fun(x, where(both_zero, 1.0, subtract(y, 1))))
+
+    def dy(x, y, ans):
+        # log(x) * x**y. At x == 0 the limit (y > 0) is 0; log(0) * 0 would be nan.
+        safe_x = where(_np.equal(_getval(x), 0), 1.0, x)
+        return multiply(ans, log(safe_x))
+
+    defvjp(
+        pow_fun,
+        lambda ans, x, y: lambda g: _ub(x, multiply(g, dx(x, y))),
+        lambda ans, x, y: lambda g: _ub(y, multiply(g, dy(x, y, ans))),
+    )
+    defjvp(
+        pow_fun,
+        lambda g, ans, x, y: _bt(multiply(g, dx(x, y)), ans),
+        lambda g, ans, x, y: _bt(multiply(g, dy(x, y, ans)), ans),
+    )
 
 
 power = wrap(_np.power)
-defvjp(
-    power,
-    lambda ans, x, y: lambda g: _ub(x, multiply(g, _pow_dx(x, y, ans))),
-    lambda ans, x, y: lambda g: _ub(y, multiply(g, _pow_dy(x, y, ans))),
-)
-defjvp(
-    power,
-    lambda g, ans, x, y: _bt(multiply(g, _pow_dx(x, y, ans)), ans),
-    lambda g, ans, x, y: _bt(multiply(g, _pow_dy(x, y, ans)), ans),
-)
+_make_power_rules(power)
+
+float_power = wrap(_np.float_power)
+_make_power_rules(float_power)
+
+# mod(x, y) = x - y * floor(x / y) and fmod(x, y) = x - y * trunc(x / y): slope 1 in x,
+# and -floor(x / y) (resp. -trunc) in y, away from the jumps.
+
+
+def _mod_rules(fun, quotient):
+    """Rules of ``x - y * quotient(x, y)``: slope 1 in x, -quotient in y (a constant)."""
+
+    def dy_vjp(ans, x, y):
+        q = quotient(_getval(x), _getval(y))
+        return lambda g: _ub(y, negative(multiply(g, q)))
+
+    def dy_jvp(g, ans, x, y):
+        q = quotient(_getval(x), _getval(y))
+        return _bt(negative(multiply(g, q)), ans)
+
+    defvjp(fun, lambda ans, x, y: lambda g: _ub(x, g), dy_vjp)
+    defjvp(fun, lambda g, ans, x, y: _bt(g, ans), dy_jvp)
+
+
+def _trunc_quotient(x, y):
+    return _np.trunc(_np.divide(x, y))
+
+
+mod = wrap(_np.mod, "mod")
+remainder = alias("remainder", mod)
+_mod_rules(mod, _np.floor_divide)
+
+fmod = wrap(_np.fmod)
+_mod_rules(fmod, _trunc_quotient)
+
+
+def _unary(fun, deriv):
+    """Rules of an elementwise ``fun`` whose derivative is ``deriv(ans, x)``."""
+    defvjp(fun, lambda ans, x: lambda g: multiply(g, deriv(ans, x)))
+    defjvp(fun, lambda g, ans, x: multiply(g, deriv(ans, x)))
+
 
 # ---------------------------------------------------------------- exp and log
 
@@ -99,6 +198,52 @@ defjvp(exp, lambda g, ans, x: multiply(g, ans))
 log = wrap(_np.log)
 defvjp(log, lambda ans, x: lambda g: divide(g, x))
 defjvp(log, lambda g, ans, x: divide(g, x))
+
+exp2 = wrap(_np.exp2)
+_unary(exp2, lambda ans, x: multiply(ans, _LN2))
+
+# expm1 and log1p: the derivatives use the accurate answer (ans + 1 = exp(x)) or 1 + x,
+# which stay exact where exp(x) - 1 or log(1 + x) would cancel.
+expm1 = wrap(_np.expm1)
+_unary(expm1, lambda ans, x: add(ans, 1.0))
+
+log2 = wrap(_np.log2)
+defvjp(log2, lambda ans, x: lambda g: divide(g, multiply(x, _LN2)))
+defjvp(log2, lambda g, ans, x: divide(g, multiply(x, _LN2)))
+
+log10 = wrap(_np.log10)
+defvjp(log10, lambda ans, x: lambda g: divide(g, multiply(x, _LN10)))
+defjvp(log10, lambda g, ans, x: divide(g, multiply(x, _LN10)))
+
+log1p = wrap(_np.log1p)
+defvjp(log1p, lambda ans, x: lambda g: divide(g, add(1.0, x)))
+defjvp(log1p, lambda g, ans, x: divide(g, add(1.0, x)))
+
+# logaddexp(x, y) = log(e^x + e^y): d/dx = e^(x - ans) <= 1, never e^x / (e^x + e^y),
+# which overflows to inf / inf for large inputs.
+logaddexp = wrap(_np.logaddexp)
+defvjp(
+    logaddexp,
+    lambda ans, x, y: lambda g: _ub(x, multiply(g, exp(subtract(x, ans)))),
+    lambda ans, x, y: lambda g: _ub(y, multiply(g, exp(subtract(y, ans)))),
+)
+defjvp(
+    logaddexp,
+    lambda g, ans, x, y: _bt(multiply(g, exp(subtract(x, ans))), ans),
+    lambda g, ans, x, y: _bt(multiply(g, exp(subtract(y, ans))), ans),
+)
+
+logaddexp2 = wrap(_np.logaddexp2)
+defvjp(
+    logaddexp2,
+    lambda ans, x, y: lambda g: _ub(x, multiply(g, exp2(subtract(x, ans)))),
+    lambda ans, x, y: lambda g: _ub(y, multiply(g, exp2(subtract(y, ans)))),
+)
+defjvp(
+    logaddexp2,
+    lambda g, ans, x, y: _bt(multiply(g, exp2(subtract(x, ans))), ans),
+    lambda g, ans, x, y: _bt(multiply(g, exp2(subtract(y, ans))), ans),
+)
 
 # ---------------------------------------------------------------- trigonometric
 
@@ -111,98 +256,365 @@ defvjp(cos, lambda ans, x: lambda g: negative(multiply(g, sin(x))))
 defjvp(cos, lambda g, ans, x: negative(multiply(g, sin(x))))
 
 tan = wrap(_np.tan)
-defvjp(tan, lambda ans, x: lambda g: multiply(g, add(1.0, square(ans))))
-defjvp(tan, lambda g, ans, x: multiply(g, add(1.0, square(ans))))
+_unary(tan, lambda ans, x: add(1.0, square(ans)))
+
+arcsin = wrap(_np.arcsin)
+defvjp(arcsin, lambda ans, x: lambda g: divide(g, sqrt(subtract(1.0, square(x)))))
+defjvp(arcsin, lambda g, ans, x: divide(g, sqrt(subtract(1.0, square(x)))))
+
+arccos = wrap(_np.arccos)
+defvjp(arccos, lambda ans, x: lambda g: negative(divide(g, sqrt(subtract(1.0, square(x))))))
+defjvp(arccos, lambda g, ans, x: negative(divide(g, sqrt(subtract(1.0, square(x))))))
+
+arctan = wrap(_np.arctan)
+defvjp(arctan, lambda ans, x: lambda g: divide(g, add(1.0, square(x))))
+defjvp(arctan, lambda g, ans, x: divide(g, add(1.0, square(x))))
+
+# ---------------------------------------------------------------- hyperbolic
+
+sinh = wrap(_np.sinh)
+_unary(sinh, lambda ans, x: cosh(x))
+
+cosh = wrap(_np.cosh)
+_unary(cosh, lambda ans, x: sinh(x))
 
 tanh = wrap(_np.tanh)
 defvjp(tanh, lambda ans, x: lambda g: multiply(g, subtract(1.0, square(ans))))
 defjvp(tanh, lambda g, ans, x: multiply(g, subtract(1.0, square(ans))))
 
+arcsinh = wrap(_np.arcsinh)
+defvjp(arcsinh, lambda ans, x: lambda g: divide(g, sqrt(add(square(x), 1.0))))
+defjvp(arcsinh, lambda g, ans, x: divide(g, sqrt(add(square(x), 1.0))))
+
+
+def _arccosh_denominator(x):
+    # sqrt(x - 1) * sqrt(x + 1), not sqrt(x**2 - 1): the two agree for real x > 1, and
+    # only the product follows arccosh's principal branch for complex x.
+    return multiply(sqrt(subtract(x, 1.0)), sqrt(add(x, 1.0)))
+
+
+arccosh = wrap(_np.arccosh)
+defvjp(arccosh, lambda ans, x: lambda g: divide(g, _arccosh_denominator(x)))
+defjvp(arccosh, lambda g, ans, x: divide(g, _arccosh_denominator(x)))
+
+arctanh = wrap(_np.arctanh)
+defvjp(arctanh, lambda ans, x: lambda g: divide(g, subtract(1.0, square(x))))
+defjvp(arctanh, lambda g, ans, x: divide(g, subtract(1.0, square(x))))
+
+# ---------------------------------------------------------------- two-argument geometry
+
+hypot = wrap(_np.hypot)
+defvjp(
+    hypot,
+    lambda ans, x, y: lambda g: _ub(x, multiply(g, divide(x, ans))),
+    lambda ans, x, y: lambda g: _ub(y, multiply(g, divide(y, ans))),
+)
+defjvp(
+    hypot,
+    lambda g, ans, x, y: _bt(multiply(g, divide(x, ans)), ans),
+    lambda g, ans, x, y: _bt(multiply(g, divide(y, ans)), ans),
+)
+
+
+def _arctan2_scale(y, x):
+    return add(square(x), square(y))
+
+
+arctan2 = wrap(_np.arctan2)
+defvjp(
+    arctan2,
+    lambda ans, y, x: lambda g: _ub(y, divide(multiply(g, x), _arctan2_scale(y, x))),
+    lambda ans, y, x: lambda g: _ub(x, negative(divide(multiply(g, y), _arctan2_scale(y, x)))),
+)
+defjvp(
+    arctan2,
+    lambda g, ans, y, x: _bt(divide(multiply(g, x), _arctan2_scale(y, x)), ans),
+    lambda g, ans, y, x: _bt(negative(divide(multiply(g, y), _arctan2_scale(y, x))), ans),
+)
+
+deg2rad = wrap(_np.deg2rad)
+radians = alias("radians", deg2rad)
+defvjp(deg2rad, lambda ans, x: deg2rad)
+def_linear(deg2rad)
+
+rad2deg = wrap(_np.rad2deg)
+degrees = alias("degrees", rad2deg)
+defvjp(rad2deg, lambda ans, x: rad2deg)
+def_linear(rad2deg)
+
+# ---------------------------------------------------------------- sinc
+# sinc(x) = sin(pi x) / (pi x). Its derivatives are removable singularities at 0, so
+# a rule like (cos(pi x) - sinc(x)) / x would be nan there at first order and wrong at
+# second. ``_sinc_derivative(x, k)`` is the k-th derivative, exact at and near 0, and its
+# own rule is the (k+1)-th: any order stays exact.
+
+_SINC_SERIES_TERMS = 18
+
+
+def _sinc_derivative_raw(x, k):
+    # With u = pi x and f(u) = sin(u) / u: u f = sin u, so (Leibniz)
+    # u f^(k) + k f^(k-1) = sin(u + k pi / 2), a recurrence that is accurate for |u| >= 1.
+    # For |u| < 1 the Maclaurin series f^(k)(u) = sum_m (-1)^m u^(2m-k) / ((2m+1)(2m-k)!)
+    # over 2m >= k converges fast and has no cancellation.
+    x = _np.asarray(x)
+    u = _PI * x
+    small = _np.abs(u) < 1.0
+    us = _np.where(small, u, 0.0)
+    series = _np.zeros_like(us)
+    for m in range((k + 1) // 2, _SINC_SERIES_TERMS):
+        p = 2 * m - k
+        series = series + (-1) ** m * us**p / ((2 * m + 1) * math.factorial(p))
+    ub = _np.where(small, 1.0, u)
+    f = _np.sin(ub) / ub
+    for j in range(1, k + 1):
+        f = (_np.sin(ub + j * _PI / 2) - j * f) / ub
+    return _np.where(small, series, f) * _PI**k
+
+
+# Private: a primitive with rules, but not a NumPy name, so it is not exported.
+_sinc_derivative = _primitive(_sinc_derivative_raw, "_sinc_derivative")
+defvjp(_sinc_derivative, lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)))
+defjvp(_sinc_derivative, lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)))
+
+sinc = wrap(_np.sinc)
+_unary(sinc, lambda ans, x: _sinc_derivative(x, 1))
+
 # ---------------------------------------------------------------- complex parts
 
 
-def _match_complex(x, g):
-    # A real input gets the real part of its cotangent.
-    return g if _np.iscomplexobj(_getval(x)) else real(g)
+def _real_part_for(x, g):
+    # A real input keeps the real part of its cotangent.
+    return g if is_complex(x) else real(g)
 
 
 real = wrap(_np.real)
-defvjp(real, lambda ans, x: lambda g: _match_complex(x, g))
+defvjp(real, lambda ans, x: lambda g: _real_part_for(x, g))
 def_linear(real)
 
 imag = wrap(_np.imag)
-defvjp(imag, lambda ans, x: lambda g: _match_complex(x, multiply(-1j, g)))
+# imag(z) = y, so its gradient is df/dx - i df/dy = -i; a real input has no imaginary part.
+defvjp(imag, lambda ans, x: lambda g: _real_part_for(x, multiply(-1j, g)))
 def_linear(imag)
 
 conj = wrap(_np.conj, "conj")
 conjugate = alias("conjugate", conj)
+# Re(u conj(v)) = Re(conj(u) v): the cotangent of conj is the conjugate cotangent.
 defvjp(conj, lambda ans, x: conj)
 def_linear(conj)
 
-# ---------------------------------------------------------------- kinks
+
+def _angle_vjp(ans, x):
+    # angle(z) = atan2(y, x): gradient (-y - i x) / |z|^2 = -i / z. A real input's angle is
+    # piecewise constant (0 or pi), so its derivative is zero.
+    if not is_complex(x):
+        return lambda g: multiply(0.0, g)
+    return lambda g: divide(multiply(-1j, g), x)
 
 
-def _sign_nonzero(x):
-    # d|x|/dx at 0 is taken as 0: the minimum-norm subgradient.
-    return _np.sign(_getval(x))
+def _angle_jvp(g, ans, x):
+    if not is_complex(x):
+        return None
+    return imag(divide(g, x))
+
+
+angle = wrap(_np.angle)
+defvjp(angle, _angle_vjp)
+defjvp(angle, _angle_jvp)
+
+# ---------------------------------------------------------------- abs and sign
+
+
+def _safe_modulus(ans):
+    # |z| with 0 replaced by 1: the derivatives below are taken as 0 at z == 0.
+    return where(_np.equal(_getval(ans), 0), 1.0, ans)
+
+
+def _abs_vjp(ans, x):
+    if is_complex(x):
+        # |z|: gradient (x - i y) / |z| = conj(z) / |z|.
+        return lambda g: multiply(g, divide(conj(x), _safe_modulus(ans)))
+    # d|x|/dx = sign(x), and 0 at 0: the minimum-norm subgradient.
+    s = _np.sign(_getval(x))
+    return lambda g: multiply(g, s)
+
+
+def _abs_jvp(g, ans, x):
+    if is_complex(x):
+        return divide(real(multiply(conj(x), g)), _safe_modulus(ans))
+    return multiply(g, _np.sign(_getval(x)))
 
 
 absolute = wrap(_np.absolute, "absolute")
 abs = alias("abs", absolute)
-defvjp(absolute, lambda ans, x: lambda g: multiply(g, _abs_dir(x, ans)))
-defjvp(absolute, lambda g, ans, x: real(multiply(g, _abs_dir(x, ans))))
+defvjp(absolute, _abs_vjp)
+defjvp(absolute, _abs_jvp)
+
+fabs = wrap(_np.fabs)
+defvjp(fabs, _abs_vjp)
+defjvp(fabs, _abs_jvp)
 
 
-def _abs_dir(x, ans):
-    if _np.iscomplexobj(_getval(x)):
-        safe = where(_np.equal(_getval(ans), 0), 1.0, ans)
-        return divide(conj(x), safe)
-    return _sign_nonzero(x)
+def _sign_vjp(ans, x):
+    # Real sign is piecewise constant: zero derivative. Complex sign(z) = z / |z| is not:
+    # its JVP is i s Im(conj(s) dz) / |z|, whose transpose is i Im(g s) conj(s) / |z|.
+    if not is_complex(x):
+        return lambda g: multiply(0.0, g)
+    return lambda g: divide(
+        multiply(1j, multiply(imag(multiply(g, ans)), conj(ans))), _safe_modulus(absolute(x))
+    )
 
 
-def _select_grad(mask_fn):
-    # maximum/minimum: at ties the cotangent is split evenly between the arguments.
-    def maker(argnum):
-        def m(ans, x, y):
-            xv, yv = _getval(x), _getval(y)
-            win = mask_fn(xv, yv) if argnum == 0 else mask_fn(yv, xv)
-            tie = _np.equal(xv, yv)
-            w = _np.where(tie, 0.5, win.astype(float))
-            arg = x if argnum == 0 else y
-            return lambda g: _ub(arg, multiply(g, w))
+def _sign_jvp(g, ans, x):
+    if not is_complex(x):
+        return None
+    return divide(
+        multiply(1j, multiply(ans, imag(multiply(conj(ans), g)))), _safe_modulus(absolute(x))
+    )
 
-        return m
 
-    def jmaker(argnum):
-        def j(g, ans, x, y):
-            xv, yv = _getval(x), _getval(y)
-            win = mask_fn(xv, yv) if argnum == 0 else mask_fn(yv, xv)
-            w = _np.where(_np.equal(xv, yv), 0.5, win.astype(float))
-            return _bt(multiply(g, w), ans)
+sign = wrap(_np.sign)
+defvjp(sign, _sign_vjp)
+defjvp(sign, _sign_jvp)
 
-        return j
+# ---------------------------------------------------------------- maximum and minimum
+# The cotangent goes to the selected argument; at a tie it is split evenly (0.5 each),
+# so the two shares always sum to the cotangent. NaN: maximum/minimum propagate a NaN
+# and give it the cotangent; fmax/fmin ignore a NaN and give the other argument all of it.
 
-    return maker, jmaker
+
+def _weight_of_first(wins):
+    def weight(x, y):
+        xv, yv = _getval(x), _getval(y)
+        t = _real_dtype(xv).type
+        return _np.where(_np.equal(xv, yv), t(0.5), _np.where(wins(xv, yv), t(1), t(0)))
+
+    return weight
+
+
+def _max_wins(x, y):
+    return _np.logical_or(_np.greater(x, y), _np.isnan(x))
+
+
+def _min_wins(x, y):
+    return _np.logical_or(_np.less(x, y), _np.isnan(x))
+
+
+def _fmax_wins(x, y):
+    return _np.logical_or(_np.greater(x, y), _np.isnan(y))
+
+
+def _fmin_wins(x, y):
+    return _np.logical_or(_np.less(x, y), _np.isnan(y))
+
+
+def _select_rules(fun, wins):
+    weight = _weight_of_first(wins)
+    defvjp(
+        fun,
+        lambda ans, x, y: lambda g: _ub(x, multiply(g, weight(x, y))),
+        lambda ans, x, y: lambda g: _ub(y, multiply(g, 1.0 - weight(x, y))),
+    )
+    defjvp(
+        fun,
+        lambda g, ans, x, y: _bt(multiply(g, weight(x, y)), ans),
+        lambda g, ans, x, y: _bt(multiply(g, 1.0 - weight(x, y)), ans),
+    )
 
 
 maximum = wrap(_np.maximum)
-_mk, _jmk = _select_grad(_np.greater)
-defvjp(maximum, _mk(0), _mk(1))
-defjvp(maximum, _jmk(0), _jmk(1))
+_select_rules(maximum, _max_wins)
 
 minimum = wrap(_np.minimum)
-_mk, _jmk = _select_grad(_np.less)
-defvjp(minimum, _mk(0), _mk(1))
-defjvp(minimum, _jmk(0), _jmk(1))
+_select_rules(minimum, _min_wins)
+
+fmax = wrap(_np.fmax)
+_select_rules(fmax, _fmax_wins)
+
+fmin = wrap(_np.fmin)
+_select_rules(fmin, _fmin_wins)
+
+# ---------------------------------------------------------------- clip
+# clip(a, lo, hi) = minimum(maximum(a, lo), hi). The cotangent passes to ``a`` on the
+# closed interval lo <= a <= hi (as PyTorch's clamp), to ``lo`` where a < lo and to ``hi``
+# where maximum(a, lo) > hi (so when lo > hi, as in NumPy, everything goes to hi).
 
 
-def _where_raw(c, x=None, y=None):
+def _clip_masks(a, lo, hi):
+    av = _getval(a)
+    lov = -_np.inf if lo is None else _getval(lo)
+    hiv = _np.inf if hi is None else _getval(hi)
+    to_hi = _np.greater(_np.maximum(av, lov), hiv)
+    to_lo = _np.logical_and(_np.less(av, lov), _np.logical_not(to_hi))
+    to_a = _np.logical_not(_np.logical_or(to_hi, to_lo))
+    return to_a, to_lo, to_hi
+
+
+def _clip_vjp(k):
+    def maker(ans, a, lo, hi):
+        arg = (a, lo, hi)[k]
+        return lambda g: _ub(arg, where(_clip_masks(a, lo, hi)[k], g, 0.0))
+
+    return maker
+
+
+def _clip_jvp(k):
+    def rule(g, ans, a, lo, hi):
+        return _bt(where(_clip_masks(a, lo, hi)[k], g, 0.0), ans)
+
+    return rule
+
+
+def _clip_raw(a, a_min, a_max):
+    return _np.clip(a, a_min, a_max)
+
+
+_clip = _primitive(_clip_raw, "clip")
+defvjp(_clip, _clip_vjp(0), _clip_vjp(1), _clip_vjp(2))
+defjvp(_clip, _clip_jvp(0), _clip_jvp(1), _clip_jvp(2))
+
+
+@export
+def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None, max: Any = None) -> Any:
+    """``numpy.clip``, differentiable in ``a`` and in both bounds (each may be traced).
+
+    At a bound the derivative passes to ``a`` (see docs/conventions.md).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.clip(x, 0.0, 1.0)))(np.array([-1.0, 0.0, 0.5, 2.0]))
+    array([0., 1., 1., 0.])
+    """
+    lo = min if a_min is None else a_min
+    hi = max if a_max is None else a_max
+    return _clip(a, lo, hi)
+
+
+# ---------------------------------------------------------------- where
+# where(c, x, y) passes the cotangent to x where c holds and to y elsewhere. The
+# untaken branch gets an exact zero cotangent, but its own derivative is still computed,
+# and 0 * inf = nan: see the double-where pattern in docs/conventions.md.
+
+
+def _where_raw(condition, x=None, y=None):
+    """``numpy.where``: differentiable in ``x`` and ``y``; ``where(c)`` is ``nonzero(c)``.
+
+    ``where`` is one primitive (so staged programs see it whole); for the one-argument
+    form on a *traced* condition in reverse mode, call ``np.nonzero(c)`` instead.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.where(x > 0, x**2, -x)))(np.array([-2.0, 3.0]))
+    array([-1.,  6.])
+    """
     if x is None and y is None:
-        return _np.where(c)
-    return _np.where(c, x, y)
+        return _np.nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("where: pass both x and y, or neither (where(c) is nonzero(c))")
+    return _np.where(condition, x, y)
 
 
 where = wrap(_where_raw, "where")
+alias("where", where)
 defvjp(
     where,
     None,
@@ -215,22 +627,3 @@ defjvp(
     lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
     lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
 )
-
-# ---------------------------------------------------------------- no derivative
-
-sign = wrap_nondiff(_np.sign)
-floor = wrap_nondiff(_np.floor)
-ceil = wrap_nondiff(_np.ceil)
-equal = wrap_nondiff(_np.equal)
-not_equal = wrap_nondiff(_np.not_equal)
-greater = wrap_nondiff(_np.greater)
-greater_equal = wrap_nondiff(_np.greater_equal)
-less = wrap_nondiff(_np.less)
-less_equal = wrap_nondiff(_np.less_equal)
-floor_divide = wrap_nondiff(_np.floor_divide)
-logical_and = wrap_nondiff(_np.logical_and)
-logical_or = wrap_nondiff(_np.logical_or)
-logical_not = wrap_nondiff(_np.logical_not)
-isnan = wrap_nondiff(_np.isnan)
-isfinite = wrap_nondiff(_np.isfinite)
-isinf = wrap_nondiff(_np.isinf)

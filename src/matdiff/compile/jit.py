@@ -1,0 +1,306 @@
+"""``jit`` and ``make_program``: stage once, optimize, generate NumPy source, cache.
+
+A jitted function is staged on its first call for each input structure, shape, dtype and
+value of its static arguments; later calls with the same signature run the generated
+function directly. Called on values traced by an enclosing ``grad``, ``jvp`` or ``jit``,
+it runs the function itself under that transformation, which differentiates (or
+stages, inlining it) exactly as it would the eager function: ``custom_vjp`` rules, which
+a staged program does not carry, are kept. (A ``Program`` is differentiable too:
+running it with ``eval_program`` under ``grad`` differentiates its equations.)
+
+Derivative rules may branch on values for speed (``if np.any(x == 0): ...``). Staging
+takes the example's branch and records a guard; a call whose guard fails runs the
+original function instead (``fallback_count`` counts those calls), so it is always right.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as _np
+
+from ..tracer import box_types
+from ..tree import TreeDef, tree_flatten, tree_unflatten
+from .codegen import generate
+from .ir import Program
+from .passes import optimize
+from .staging import stage
+
+__all__ = ["jit", "make_program", "Compiled", "JittedFunction"]
+
+_ndarray = _np.ndarray
+_SCALARS = (float, int, complex, bool)
+_SLOW = object()  # in a fast-path key: an argument that is not an ndarray
+
+
+class Compiled:
+    """One compilation of a jitted function for one input signature.
+
+    ``program`` is the optimized program, ``staged`` the program as recorded, ``source``
+    the generated Python.
+    """
+
+    __slots__ = ("program", "staged", "source", "fn", "out_tree", "single")
+
+    def __init__(
+        self,
+        staged: Program,
+        program: Program,
+        out_tree: TreeDef,
+        name: str,
+        fallback: Callable | None = None,
+    ) -> None:
+        self.staged = staged
+        self.program = program
+        self.out_tree = out_tree
+        self.single = out_tree.kind == "leaf"
+        self.source, self.fn = generate(program, name, self.single, fallback)
+
+    def __call__(self, *leaves: Any) -> Any:
+        if self.single:
+            return self.fn(*leaves)
+        return tree_unflatten(self.out_tree, list(self.fn(*leaves)))
+
+    def __repr__(self) -> str:
+        return f"Compiled({len(self.program.eqns)} equations)\n{self.source}"
+
+
+def _concrete(x: Any) -> Any:
+    while type(x) in box_types:
+        x = x._value
+    return x
+
+
+def _leaf_sig(x: Any, where: Callable[[], str]) -> Any:
+    t = type(x)
+    if t is _ndarray:
+        return (x.shape, x.dtype)
+    if t in _SCALARS:
+        return t
+    if t in box_types:
+        return _leaf_sig(_concrete(x), where)
+    if isinstance(x, _np.generic):
+        return t
+    if isinstance(x, _np.ndarray):
+        return (t, x.shape, x.dtype)
+    raise TypeError(
+        f"jit: {where()} is a {t.__name__}, which cannot be traced: only arrays and numbers "
+        "(and tuples, lists and dicts of them) can. Mark the argument static with "
+        "jit(f, static_argnums=(...)) if its value should be fixed at compile time."
+    )
+
+
+def _any_traced(tree: Any) -> bool:
+    return any(type(x) in box_types for x in tree_flatten(tree)[0])
+
+
+def _identifier(name: str) -> str:
+    ident = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+    while "__" in ident:
+        ident = ident.replace("__", "_")
+    if not ident or not ident.isidentifier() or keyword.iskeyword(ident):
+        return "compiled"
+    return ident
+
+
+class JittedFunction:
+    """A function compiled to straight-line NumPy on first call per input signature.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> f = jit(grad(lambda x: np.sum(np.tanh(x) ** 2)))
+    >>> f(np.array([0.5, -1.0]))
+    array([ 0.72686198, -0.63970001])
+    >>> f.trace_count
+    1
+    """
+
+    def __init__(
+        self, fun: Callable, static_argnums: int | Sequence[int] = (), optimize: bool = True
+    ):
+        if not callable(fun):
+            raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
+        if isinstance(static_argnums, int):
+            static_argnums = (static_argnums,)
+        for a in static_argnums:
+            if not isinstance(a, int):
+                raise TypeError(
+                    f"jit: static_argnums must be integers (positions of arguments), got {a!r}"
+                )
+        self.fun = fun
+        self.static_argnums = tuple(static_argnums)
+        self._plain = not self.static_argnums
+        self.optimize = optimize
+        self.trace_count = 0
+        self.fallback_count = 0
+        self._cache: dict = {}
+        self._fast: dict = {}
+        self._last: Compiled | None = None
+        self.__name__ = f"jit({getattr(fun, '__name__', 'f')})"
+        self.__doc__ = getattr(fun, "__doc__", None)
+        self.__wrapped__ = fun
+
+    # -- the hot path: positional ndarrays, nothing static
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._plain and not kwargs:
+            if len(args) == 1:
+                a = args[0]
+                sig = ((a.shape, a.dtype),) if type(a) is _ndarray else _SLOW
+            else:
+                sig = []
+                for a in args:
+                    sig.append((a.shape, a.dtype) if type(a) is _ndarray else _SLOW)
+                sig = tuple(sig)
+            run = self._fast.get(sig)
+            if run is not None:
+                return run(*args)
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
+        if _any_traced(args) or _any_traced(kwargs):
+            # An enclosing grad, jvp or jit is tracing: run the function itself under it, so
+            # its derivative is exactly the eager one (custom_vjp rules included).
+            return self.fun(*args, **kwargs)
+        compiled, leaves = self._lookup(args, kwargs)
+        return compiled(*leaves)
+
+    def _lookup(self, args: tuple, kwargs: dict) -> tuple[Compiled, list]:
+        """The compilation for these arguments (compiling it if new) and their leaves."""
+        key, leaves, flat_fun = self._flatten(args, kwargs)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._compile(flat_fun, [_concrete(x) for x in leaves])
+            self._cache[key] = compiled
+            positional = not kwargs and not self.static_argnums and len(leaves) == len(args)
+            if positional and all(type(_concrete(x)) is _ndarray for x in leaves):
+                run = compiled.fn if compiled.single else compiled
+                self._fast[tuple((x.shape, x.dtype) for x in map(_concrete, leaves))] = run
+        self._last = compiled
+        return compiled, leaves
+
+    def _flatten(self, args: tuple, kwargs: dict) -> tuple[tuple, list, Callable]:
+        """The cache key, the traced leaves, and ``fun`` as a function of those leaves."""
+        n = len(args)
+        static = []
+        for a in self.static_argnums:
+            if not -n <= a < n:
+                raise ValueError(
+                    f"jit: static_argnums={self.static_argnums!r} names argument {a}, but the "
+                    f"function was called with {n} positional argument{'s' if n != 1 else ''}"
+                )
+            static.append(a % n)
+        static_vals = tuple(args[i] for i in static)
+        for i, v in zip(static, static_vals):
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(
+                    f"jit: static argument {i} is a {type(v).__name__}, which is not hashable, "
+                    "so it cannot key the compilation cache. Pass a tuple instead of a list, "
+                    "or leave the argument out of static_argnums to trace it."
+                ) from None
+        dyn = tuple(a for i, a in enumerate(args) if i not in static)
+        has_kwargs = bool(kwargs)
+        leaves, treedef = tree_flatten((dyn, kwargs) if has_kwargs else dyn)
+        sig = tuple(
+            _leaf_sig(x, lambda k=k: f"input leaf {k} of argument tree {treedef}")
+            for k, x in enumerate(leaves)
+        )
+        fun = self.fun
+
+        def flat_fun(*flat):
+            tree = tree_unflatten(treedef, list(flat))
+            dyn, kw = tree if has_kwargs else (tree, {})
+            full = list(dyn)
+            for i, v in zip(static, static_vals):
+                full.insert(i, v)
+            return fun(*full, **kw)
+
+        return (treedef, sig, tuple(static), static_vals), leaves, flat_fun
+
+    def _compile(self, flat_fun: Callable, leaves: list) -> Compiled:
+        staged, out_tree = stage(flat_fun, leaves)
+        self.trace_count += 1
+        program = optimize(staged) if self.optimize else staged
+
+        def fallback(*flat):
+            # A guard failed: run the function itself, and return what the compiled one would.
+            self.fallback_count += 1
+            outs = tree_flatten(flat_fun(*flat))[0]
+            return outs[0] if out_tree.kind == "leaf" else tuple(outs)
+
+        return Compiled(staged, program, out_tree, _identifier(self.__name__[4:-1]), fallback)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Compiled:
+        """The :class:`Compiled` for these arguments (compiling if needed), without running it.
+
+        >>> import matdiff.numpy as np
+        >>> print(jit(lambda x: np.sin(x) * 2.0).lower(np.zeros(3)).source, end="")
+        def compiled(a):
+            b = np_sin(a)
+            c = np_multiply(b, c_0, out=b)
+            return c
+        # c_0 = 2.0:f64
+        """
+        return self._lookup(args, kwargs)[0]
+
+    @property
+    def source(self) -> str:
+        """The generated Python of the most recent compilation used."""
+        return self._require_last().source
+
+    @property
+    def program(self) -> Program:
+        """The optimized program of the most recent compilation used."""
+        return self._require_last().program
+
+    def _require_last(self) -> Compiled:
+        if self._last is None:
+            raise AttributeError(
+                f"{self.__name__}: nothing has been compiled yet; call the function (or "
+                ".lower(*args)) first"
+            )
+        return self._last
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__}: {len(self._cache)} compiled>"
+
+
+def jit(
+    fun: Callable, static_argnums: int | Sequence[int] = (), *, optimize: bool = True
+) -> JittedFunction:
+    """Compile ``fun`` to straight-line NumPy, once per input signature (JAX's ``jit``).
+
+    Arguments in ``static_argnums`` are not traced: their values are part of the cache key
+    and Python control flow may depend on them. ``jit`` composes with every transformation:
+    ``jit(grad(f))`` compiles the whole backward pass; under an enclosing ``grad`` (as in
+    ``grad(jit(f))``) the function runs traced, as it would without ``jit``.
+
+    >>> import matdiff.numpy as np
+    >>> f = jit(lambda x, n: np.sum(x ** n), static_argnums=1)
+    >>> f(np.array([1.0, 2.0]), 3)
+    np.float64(9.0)
+    """
+    return JittedFunction(fun, static_argnums, optimize)
+
+
+def make_program(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., Program]:
+    """A function of example arguments returning ``fun``'s staged (unoptimized) program.
+
+    >>> import matdiff.numpy as np
+    >>> print(make_program(lambda A, x: np.sum(A @ x))(np.eye(3), np.ones(3)))
+    { lambda a:f64[3,3], b:f64[3] .
+        c:f64[3] = matmul a b
+        d:f64[] = sum c
+      in (d) }
+    """
+    j = JittedFunction(fun, static_argnums)
+
+    def program_of(*args: Any, **kwargs: Any) -> Program:
+        _, leaves, flat_fun = j._flatten(args, kwargs)
+        return stage(flat_fun, [_concrete(x) for x in leaves])[0]
+
+    program_of.__name__ = f"make_program({getattr(fun, '__name__', 'f')})"
+    return program_of

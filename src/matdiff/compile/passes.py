@@ -1,0 +1,516 @@
+"""Optimization passes over a :class:`Program`; each returns a new program.
+
+* :func:`dce` drops equations whose results are never used (guards are always kept);
+* :func:`cse` shares equations that apply the same primitive to the same operands;
+* :func:`fold_constants` evaluates equations whose operands are all literals;
+* :func:`simplify` applies identities that a backward pass makes common: ``x * 1``,
+  ``x + 0``, ``x ** 1``, multiplication by a symbolic zero, double transpose, ``sum`` of a
+  ``broadcast_to``, the transpose of a matrix product, reshape chains;
+* :func:`optimize` runs them to a fixed point.
+
+Every rewrite keeps each variable's shape and dtype, so the code generator's buffer
+reuse stays valid. Multiplication by a literal zero gives zero even where the other
+factor is infinite or NaN: a zero cotangent is exactly zero, as in every AD system.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as _np
+
+from ..numpy import manipulation as _shape
+from ..numpy import products as _products
+from ..numpy import reductions as _reductions
+from ..numpy import ufuncs as _ufuncs
+from .ir import Eqn, Lit, Program, Var, bind_args, guard, raw_callable
+
+__all__ = ["dce", "cse", "fold_constants", "simplify", "optimize"]
+
+
+def _subst(atom, sub: dict):
+    if type(atom) is Var:
+        return sub.get(atom.id, atom)
+    return atom
+
+
+def _rebuild(program: Program, eqns: list, sub: dict) -> Program:
+    outs = [_subst(a, sub) for a in program.outvars]
+    return Program(list(program.invars), eqns, outs)
+
+
+# ---------------------------------------------------------------- dead code
+
+
+def dce(program: Program) -> Program:
+    """Drop equations whose outputs no output depends on (every primitive is pure).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.compile import make_program
+    >>> def f(x):
+    ...     unused = np.exp(x)
+    ...     return np.sin(x)
+    >>> len(dce(make_program(f)(1.0)).eqns)
+    1
+    """
+    live = {a.id for a in program.outvars if type(a) is Var}
+    kept = []
+    for e in reversed(program.eqns):
+        if e.out.id in live or e.prim is guard:
+            kept.append(e)
+            live.update(a.id for a in e.inputs if type(a) is Var)
+    kept.reverse()
+    return Program(list(program.invars), kept, list(program.outvars))
+
+
+# ---------------------------------------------------------------- common subexpressions
+
+
+def _lit_key(v: Any) -> Any:
+    t = type(v)
+    if v is None or t in (bool, int, float, complex, str):
+        return (t, repr(v))
+    if isinstance(v, _np.generic):
+        return (t, v.tobytes())
+    if t is _np.ndarray:
+        if v.size <= 64:
+            return ("a", v.dtype.str, v.shape, v.tobytes())
+        return ("id", id(v))
+    if t in (tuple, list):
+        return (t, tuple(_lit_key(x) for x in v))
+    if t is slice:
+        return (t, _lit_key(v.start), _lit_key(v.stop), _lit_key(v.step))
+    if t is _np.dtype or v is Ellipsis:
+        return (t, repr(v))
+    return ("id", id(v))
+
+
+def _atom_key(a) -> Any:
+    return ("v", a.id) if type(a) is Var else ("l", _lit_key(a.value))
+
+
+def _eqn_key(e: Eqn) -> Any:
+    params = tuple(sorted((k, _lit_key(v)) for k, v in e.params.items()))
+    return (e.prim, tuple(_atom_key(a) for a in e.inputs), params)
+
+
+def cse(program: Program) -> Program:
+    """Compute each distinct ``prim(operands, params)`` once.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.compile import make_program
+    >>> prog = make_program(lambda x: np.sin(x) + np.sin(x))(1.0)
+    >>> [e.prim.__name__ for e in cse(prog).eqns]
+    ['sin', 'add']
+    """
+    seen: dict = {}
+    sub: dict = {}
+    eqns = []
+    for e in program.eqns:
+        ins = tuple(_subst(a, sub) for a in e.inputs)
+        e = Eqn(e.prim, ins, e.params, e.out)
+        key = _eqn_key(e)
+        prev = seen.get(key)
+        if prev is not None and prev.out.shape == e.out.shape and prev.out.dtype == e.out.dtype:
+            sub[e.out.id] = prev.out
+            continue
+        seen[key] = e
+        eqns.append(e)
+    return _rebuild(program, eqns, sub)
+
+
+# ---------------------------------------------------------------- constants
+
+
+def _evaluate(e: Eqn) -> Lit | None:
+    """The literal value of ``e`` when all its operands are literals."""
+    try:
+        value = raw_callable(e.prim)(*[a.value for a in e.inputs], **e.params)
+    except Exception:  # noqa: BLE001 - a failure here is reported when the program runs
+        return None
+    if _np.shape(value) != e.out.shape or _np.result_type(value) != e.out.dtype:
+        return None
+    return Lit(value)
+
+
+def fold_constants(program: Program) -> Program:
+    """Evaluate equations whose operands are all literals.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.compile import make_program
+    >>> prog = make_program(lambda x: x * np.exp(np.zeros(2)))(np.ones(2))
+    >>> [e.prim.__name__ for e in fold_constants(prog).eqns]
+    ['multiply']
+    """
+    sub: dict = {}
+    eqns = []
+    for e in program.eqns:
+        ins = tuple(_subst(a, sub) for a in e.inputs)
+        e = Eqn(e.prim, ins, e.params, e.out)
+        if all(type(a) is Lit for a in ins):
+            lit = _evaluate(e)
+            if lit is not None:
+                sub[e.out.id] = lit
+                continue
+        eqns.append(e)
+    return _rebuild(program, eqns, sub)
+
+
+# ---------------------------------------------------------------- algebraic identities
+
+
+def _is_const(a, c: float) -> bool:
+    if type(a) is not Lit:
+        return False
+    v = a.value
+    if type(v) in (int, float, complex):
+        return v == c
+    if isinstance(v, (_np.ndarray, _np.generic)) and v.dtype.kind in "iufc":
+        return bool(v.size) and bool(_np.all(v == c))
+    return False
+
+
+def _same_aval(a, out: Var) -> bool:
+    """``a`` can stand for ``out``: a variable of the same shape and dtype."""
+    return type(a) is Var and not a.weak and a.shape == out.shape and a.dtype == out.dtype
+
+
+def _zeros(out: Var) -> Lit:
+    return Lit(_np.broadcast_to(_np.zeros((), out.dtype), out.shape))
+
+
+def _bind(e: Eqn, *names: str) -> dict | None:
+    """``e``'s arguments by name, the first operand as ``"x"``; None unless the raw
+    callable takes ``names`` and any other parameter it has is ``None`` (unused)."""
+    b = bind_args(e)
+    if b is None:
+        return None
+    first, rest = b
+    if any(n not in rest for n in names):
+        return None
+    for k, a in rest.items():
+        if k not in names and not (type(a) is Lit and a.value is None):
+            return None
+    return {"x": first, **rest}
+
+
+def _takes(prim: Callable, *names: str) -> bool:
+    """``prim`` takes one operand and then ``names`` (the rest defaulting to ``None``):
+    rewrites may build equations of it with those keywords."""
+    try:
+        params = list(inspect.signature(raw_callable(prim)).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    have = {p.name for p in params[1:]}
+    others_unused = all(
+        p.name in names or p.default is None or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in params[1:]
+    )
+    return set(names) <= have and others_unused
+
+
+def _lit(args: dict, name: str) -> Any:
+    a = args[name]
+    if type(a) is Lit:
+        return a.value
+    if type(a) is Var:
+        raise _NotStatic
+    return a
+
+
+class _NotStatic(Exception):
+    pass
+
+
+def _perm(axes, ndim: int) -> tuple:
+    return tuple(reversed(range(ndim))) if axes is None else tuple(a % ndim for a in axes)
+
+
+def _normalize_axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, _np.integer)):
+        axis = (axis,)
+    return tuple(sorted(int(a) % ndim for a in axis))
+
+
+class _Rewriter:
+    """One forward sweep: each equation is kept, replaced by an atom, or by new equations."""
+
+    def __init__(self) -> None:
+        self.producer: dict[int, Eqn] = {}
+
+    def rewrite(self, e: Eqn):
+        raw = raw_callable(e.prim)
+        rule = _RULES.get(raw)
+        if rule is None:
+            return None
+        try:
+            return rule(self, e)
+        except _NotStatic:
+            return None
+
+    def made_by(self, a, prim: Callable) -> Eqn | None:
+        if type(a) is not Var:
+            return None
+        e = self.producer.get(a.id)
+        return e if e is not None and e.prim is prim else None
+
+
+def _r_multiply(rw: _Rewriter, e: Eqn):
+    x, y = e.inputs
+    if _is_const(x, 0) or _is_const(y, 0):
+        return _zeros(e.out)
+    if _is_const(y, 1) and _same_aval(x, e.out):
+        return x
+    if _is_const(x, 1) and _same_aval(y, e.out):
+        return y
+    return None
+
+
+def _r_add(rw: _Rewriter, e: Eqn):
+    x, y = e.inputs
+    if _is_const(y, 0) and _same_aval(x, e.out):
+        return x
+    if _is_const(x, 0) and _same_aval(y, e.out):
+        return y
+    return None
+
+
+def _r_subtract(rw: _Rewriter, e: Eqn):
+    x, y = e.inputs
+    if _is_const(y, 0) and _same_aval(x, e.out):
+        return x
+    return None
+
+
+def _r_divide(rw: _Rewriter, e: Eqn):
+    x, y = e.inputs
+    if _is_const(y, 1) and _same_aval(x, e.out):
+        return x
+    if _is_const(x, 0) and type(y) is Lit and bool(_np.all(_np.asarray(y.value) != 0)):
+        return _zeros(e.out)
+    return None
+
+
+def _r_power(rw: _Rewriter, e: Eqn):
+    x, y = e.inputs
+    if _is_const(y, 1) and _same_aval(x, e.out):
+        return x
+    return None
+
+
+def _r_negative(rw: _Rewriter, e: Eqn):
+    (x,) = e.inputs
+    inner = rw.made_by(x, e.prim)
+    if inner is not None and _same_aval(inner.inputs[0], e.out):
+        return inner.inputs[0]
+    return None
+
+
+def _r_matmul(rw: _Rewriter, e: Eqn):
+    x, y = e.inputs[:2]
+    if _is_const(x, 0) or _is_const(y, 0):
+        return _zeros(e.out)
+    return None
+
+
+def _r_transpose(rw: _Rewriter, e: Eqn):
+    args = _bind(e, "axes")
+    if args is None:
+        return None
+    x = args["x"]
+    if type(x) is not Var:
+        return None
+    nd = len(x.shape)
+    perm = _perm(_lit(args, "axes"), nd)
+    if perm == tuple(range(nd)) and _same_aval(x, e.out):
+        return x
+    inner = rw.made_by(x, e.prim)
+    if inner is not None:
+        iargs = _bind(inner, "axes")
+        if iargs is not None and type(iargs["x"]) is Var:
+            base = iargs["x"]
+            p1 = _perm(_lit(iargs, "axes"), nd)
+            composed = tuple(p1[i] for i in perm)
+            if composed == tuple(range(nd)):
+                return base if _same_aval(base, e.out) else None
+            return [Eqn(e.prim, (base,), {"axes": composed}, e.out)]
+    prod = rw.made_by(x, _products.matmul)
+    if prod is not None and nd == 2 and perm == (1, 0) and _TRANSPOSE_OK:
+        return _transpose_of_product(rw, e, prod)
+    return None
+
+
+def _is_matrix_transpose(rw: _Rewriter, a) -> Var | None:
+    """The matrix ``b`` if ``a = transpose(b)`` of a 2-D ``b``."""
+    t = rw.made_by(a, _shape.transpose)
+    if t is None:
+        return None
+    args = _bind(t, "axes")
+    if args is None or type(args["x"]) is not Var or len(args["x"].shape) != 2:
+        return None
+    return args["x"] if _perm(_lit(args, "axes"), 2) == (1, 0) else None
+
+
+def _transpose_of_product(rw: _Rewriter, e: Eqn, prod: Eqn):
+    # (A B)^T = B^T A^T pays off when A or B is itself a transpose, which then cancels.
+    a, b = prod.inputs[:2]
+    if prod.params or type(a) is not Var or type(b) is not Var:
+        return None
+    if len(a.shape) != 2 or len(b.shape) != 2:
+        return None
+    at = _is_matrix_transpose(rw, a)
+    bt = _is_matrix_transpose(rw, b)
+    if at is None and bt is None:
+        return None
+    new = []
+    if bt is None:
+        bt = Var((b.shape[1], b.shape[0]), b.dtype)
+        new.append(Eqn(_shape.transpose, (b,), {"axes": None}, bt))
+    if at is None:
+        at = Var((a.shape[1], a.shape[0]), a.dtype)
+        new.append(Eqn(_shape.transpose, (a,), {"axes": None}, at))
+    new.append(Eqn(_products.matmul, (bt, at), {}, e.out))
+    return new
+
+
+def _r_reshape(rw: _Rewriter, e: Eqn):
+    args = _bind(e, "shape", "order")
+    if args is None or type(args["x"]) is not Var or _lit(args, "order") != "C":
+        return None
+    x = args["x"]
+    if x.shape == e.out.shape and _same_aval(x, e.out):
+        return x
+    inner = rw.made_by(x, e.prim)
+    if inner is not None:
+        iargs = _bind(inner, "shape", "order")
+        if iargs is not None and _lit(iargs, "order") == "C" and type(iargs["x"]) is Var:
+            base = iargs["x"]
+            if base.shape == e.out.shape:
+                return base if _same_aval(base, e.out) else None
+            return [Eqn(e.prim, (base,), {"shape": e.out.shape}, e.out)]
+    return None
+
+
+def _r_broadcast_to(rw: _Rewriter, e: Eqn):
+    x = e.inputs[0]
+    if _same_aval(x, e.out):
+        return x
+    return None
+
+
+def _r_sum(rw: _Rewriter, e: Eqn):
+    args = _bind(e, "axis", "dtype", "keepdims")
+    if args is None or _lit(args, "dtype") is not None or not _RESHAPE_OK:
+        return None
+    bc = rw.made_by(args["x"], _shape.broadcast_to)
+    if bc is None or type(bc.inputs[0]) is not Var:
+        return None
+    x = bc.inputs[0]
+    big = bc.out.shape
+    lead = len(big) - len(x.shape)
+    axes = _normalize_axes(_lit(args, "axis"), len(big))
+    stretched = {i for i in range(len(big)) if i < lead or (x.shape[i - lead] == 1 and big[i] != 1)}
+    # Only the case where the sum undoes exactly the broadcast: each summed axis was made
+    # by broadcasting, and every axis broadcasting made is summed.
+    if not stretched <= set(axes) or not all(i < lead or x.shape[i - lead] == 1 for i in axes):
+        return None
+    n = 1
+    for i in axes:
+        n *= big[i]
+    if x.dtype != e.out.dtype:
+        return None
+    if n == 1 and x.shape == e.out.shape:
+        return x if _same_aval(x, e.out) else None
+    if x.shape == e.out.shape:
+        return [Eqn(_ufuncs.multiply, (x, Lit(e.out.dtype.type(n))), {}, e.out)]
+    new = []
+    cur = x
+    if n != 1:
+        cur = Var(x.shape, x.dtype)
+        new.append(Eqn(_ufuncs.multiply, (x, Lit(e.out.dtype.type(n))), {}, cur))
+    new.append(Eqn(_shape.reshape, (cur,), {"shape": e.out.shape}, e.out))
+    return new
+
+
+_TRANSPOSE_OK = _takes(_shape.transpose, "axes")
+_RESHAPE_OK = _takes(_shape.reshape, "shape", "order")
+
+_RULES: dict[Callable, Callable] = {
+    _np.multiply: _r_multiply,
+    _np.add: _r_add,
+    _np.subtract: _r_subtract,
+    _np.divide: _r_divide,
+    _np.negative: _r_negative,
+    _np.power: _r_power,
+    _np.matmul: _r_matmul,
+    _shape.transpose.fun: _r_transpose,
+    _shape.reshape.fun: _r_reshape,
+    _shape.broadcast_to.fun: _r_broadcast_to,
+    _reductions.sum.fun: _r_sum,
+}
+
+
+def simplify(program: Program) -> Program:
+    """Apply algebraic identities and fold constants in one forward sweep.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.compile import make_program
+    >>> prog = make_program(lambda x: np.transpose(np.transpose(x)) * 1.0 + 0.0)(np.ones((2, 3)))
+    >>> len(simplify(prog).eqns) < len(prog.eqns)
+    True
+    """
+    rw = _Rewriter()
+    sub: dict = {}
+    eqns: list[Eqn] = []
+    for e in program.eqns:
+        ins = tuple(_subst(a, sub) for a in e.inputs)
+        e = Eqn(e.prim, ins, e.params, e.out)
+        if all(type(a) is Lit for a in ins):
+            lit = _evaluate(e)
+            if lit is not None:
+                sub[e.out.id] = lit
+                continue
+        r = rw.rewrite(e)
+        if r is None:
+            r = [e]
+        elif not isinstance(r, list):
+            sub[e.out.id] = r
+            continue
+        for new in r:
+            rw.producer[new.out.id] = new
+            eqns.append(new)
+    return _rebuild(program, eqns, sub)
+
+
+DEFAULT_PASSES = (simplify, cse, dce)
+
+
+def optimize(program: Program, passes=DEFAULT_PASSES, max_rounds: int = 8) -> Program:
+    """Run ``passes`` in turn until the program stops shrinking.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> from matdiff.compile import make_program
+    >>> prog = make_program(grad(lambda x: np.sum(np.sin(x) * 1.0)))(np.ones(3))
+    >>> len(optimize(prog).eqns) < len(prog.eqns)
+    True
+    """
+    for _ in range(max_rounds):
+        before = _signature(program)
+        for p in passes:
+            program = p(program)
+        if _signature(program) == before:
+            break
+    return program
+
+
+def _signature(program: Program) -> tuple:
+    return (
+        tuple(id(e.prim) for e in program.eqns),
+        tuple(_atom_key(a) for e in program.eqns for a in e.inputs),
+        tuple(_atom_key(a) for a in program.outvars),
+    )

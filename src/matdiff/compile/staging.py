@@ -1,0 +1,596 @@
+"""Staging: one more trace level, which records equations into a :class:`Program`.
+
+Staging computes every value eagerly on the example arguments (so shapes and dtypes come
+for free) and records each primitive application as an equation. Traced values are
+:class:`StagedBox` es, which refuse to become Python booleans or numbers: a branch on a
+traced value cannot be recorded, and the error names the user's line.
+
+Rules compute masks and other derivative-free values with raw NumPy on ``getval(x)``
+(``maximum``'s tie mask, ``abs``'s sign, comparisons, ``stop_gradient``). Under staging
+``getval`` of a staged box returns a :class:`StagedValue`, a duck array that records the
+raw NumPy calls made on it, so those values are recomputed at run time instead of being
+frozen at their example values. What cannot be recorded (a value whose shape depends on
+the data, a write into an array) is refused with an error, never silently frozen.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as _np
+
+from ..core import register_vspace
+from ..differential_operators import stop_gradient
+from ..numpy.boxes import ArrayBox, ArrayVSpace
+from ..numpy.indexing import getitem as _getitem
+from ..tracer import Box, Trace, box_types, getval, register_box
+from .ir import Eqn, Lit, Program, Var, guard, prim_name
+
+__all__ = ["StagingError", "StagingTrace", "StagedBox", "StagedValue", "stage"]
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NUMPY_DIR = os.path.dirname(_np.__file__)
+
+
+class StagingError(TypeError):
+    """A traced value was used in a way that cannot be recorded in a program."""
+
+
+def _user_site() -> str:
+    """The innermost stack frame outside matdiff and NumPy, as ``File ..., line ...: code``."""
+    for fr in reversed(traceback.extract_stack()):
+        fn = os.path.abspath(fr.filename)
+        if fn.startswith(_PKG_DIR) or fn.startswith(_NUMPY_DIR):
+            continue
+        return f'File "{fr.filename}", line {fr.lineno}, in {fr.name}: {(fr.line or "").strip()}'
+    return "(no user frame found)"
+
+
+_COMPILE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _rule_site() -> str | None:
+    """The innermost frame in matdiff's own code (not this package), if it asked."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = os.path.abspath(f.f_code.co_filename)
+        if not fn.startswith(_COMPILE_DIR) and not fn.startswith(_NUMPY_DIR):
+            if fn.startswith(_PKG_DIR):
+                rel = os.path.relpath(fn, os.path.dirname(_PKG_DIR))
+                return f"{rel}:{f.f_lineno} in {f.f_code.co_name}"
+            return None
+        f = f.f_back
+    return None
+
+
+def _asked_by_rule() -> bool:
+    """The caller of the caller is matdiff's own code (a rule), not the user's."""
+    fn = os.path.abspath(sys._getframe(2).f_code.co_filename)
+    return fn.startswith(_PKG_DIR) and not fn.startswith(_COMPILE_DIR)
+
+
+def concrete_error(what: str) -> StagingError:
+    rule = _rule_site()
+    inside = (
+        f" It was asked inside matdiff ({rule}): that derivative rule reads a traced value "
+        "concretely, so functions using it cannot be compiled yet; please report it."
+        if rule
+        else ""
+    )
+    return StagingError(
+        f"jit: {what} of a traced value is not known while the function is being compiled "
+        f"({_user_site()}).{inside} Python control flow (if, while, and, or, int(), float()) on a "
+        "value computed from the jitted function's inputs cannot be recorded. Choose values "
+        "elementwise with np.where(condition, a, b) instead, or pass the argument this value "
+        "depends on as static, e.g. jit(f, static_argnums=(1,)), so it is known at compile time."
+    )
+
+
+# ---------------------------------------------------------------- the trace
+
+
+class StagingTrace(Trace):
+    """Records each primitive application as an equation; computes values eagerly."""
+
+    __slots__ = ("eqns", "done")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.eqns: list[Eqn] = []
+        self.done = False
+
+    def process(self, fun, ans, argvals, kwargs, argnums, boxes):
+        self._check_open()
+        inputs = []
+        k = 0
+        for i, a in enumerate(argvals):
+            if k < len(argnums) and argnums[k] == i:
+                inputs.append(boxes[k]._node)
+                k += 1
+            else:
+                inputs.append(self.atom(a, prim_name(fun)))
+        if type(ans) is StagedValue:
+            # The eager computation ran raw NumPy on a staged operand and recorded that too;
+            # the equation below supersedes it, and dead-code elimination drops it.
+            ans = ans.value
+        _check_static(kwargs, prim_name(fun))
+        if fun is _getitem:
+            _check_index(inputs[1] if len(inputs) > 1 else None, prim_name(fun))
+        var = Var(_np.shape(ans), _dtype_of(ans, prim_name(fun)))
+        self.eqns.append(Eqn(fun, tuple(inputs), dict(kwargs), var))
+        return StagedBox(ans, self, var)
+
+    def _check_open(self) -> None:
+        if self.done:
+            raise StagingError(
+                "jit: a traced value escaped the function being compiled (it was stored "
+                "outside, e.g. in a global or a list, and used after jit returned). Return it "
+                "from the jitted function instead."
+            )
+
+    def atom(self, a: Any, where: str):
+        """The operand for argument value ``a``: its variable if staged, else a literal."""
+        t = type(a)
+        if t is StagedValue:
+            if a.trace is not self:
+                raise _foreign(where)
+            return self.value_var(a)
+        if t in box_types:
+            if t is StagedBox and a._trace is self:
+                return a._node
+            raise _foreign(where)
+        if _contains_traced(a):
+            raise StagingError(
+                f"jit: {where} got a traced value inside a {t.__name__}; only top-level "
+                "array arguments can be traced. Pass the traced values as separate arguments."
+            )
+        return Lit(a)
+
+    def value_var(self, a: StagedValue) -> Var:
+        """The variable for a derivative-free value used as an operand or an output."""
+        if a.var is None:
+            raise StagingError(a.error)
+        if a.stop:
+            # getval(x) of a staged x is x's value with its derivative dropped: say so in
+            # the program, or running it under grad would differentiate through it.
+            var = Var(a.var.shape, a.var.dtype)
+            self.eqns.append(Eqn(stop_gradient, (a.var,), {}, var))
+            a.var = var
+            a.stop = False
+        return a.var
+
+    def guard(self, a: StagedValue, expected: bool) -> bool:
+        """Record that ``bool(a)`` must stay ``expected``; return it."""
+        self._check_open()
+        if a.var is None:
+            raise StagingError(a.error)
+        self.eqns.append(Eqn(guard, (a.var,), {"expected": expected}, Var((), _np.bool_)))
+        return expected
+
+    def record_raw(self, prim: Callable, args: tuple, kwargs: dict) -> Any:
+        """Record a raw NumPy call on staged values (no derivative); a staged result."""
+        self._check_open()
+        name = prim_name(prim)
+        inputs = []
+        error = None
+        for a in args:
+            if type(a) is StagedValue:
+                if a.var is None:
+                    error = a.error
+                elif a.trace is not self:
+                    error = str(_foreign(name))
+                inputs.append(a.var)
+            elif _contains_traced(a):
+                error = (
+                    f"jit: numpy.{name} got a traced value inside a {type(a).__name__}, which "
+                    "cannot be recorded; pass the traced values as separate arguments"
+                )
+                inputs.append(None)
+            else:
+                inputs.append(Lit(a))
+        for key, v in kwargs.items():
+            if _contains_traced(v):
+                error = f"jit: numpy.{name}: keyword argument {key} must not be traced"
+        if prim is operator.getitem and error is None:
+            try:
+                _check_index(inputs[1], name)
+            except StagingError as e:
+                error = str(e)
+        value = prim(*_plain(args), **_plain(kwargs))
+        if isinstance(value, (tuple, list)):
+            msg = error or (
+                f"jit: numpy.{name} returns several arrays whose shapes depend on the traced "
+                "values; this cannot be compiled. Use np.where(condition, a, b) with a fixed shape."
+            )
+            return type(value)(StagedValue(self, None, v, msg) for v in value)
+        if value is None or not _is_arraylike(value):
+            raise StagingError(
+                f"jit: numpy.{name} on a traced value returned {type(value).__name__}, which "
+                "cannot be recorded"
+            )
+        if error is not None:
+            return StagedValue(self, None, value, error)
+        var = Var(_np.shape(value), _np.result_type(value))
+        self.eqns.append(Eqn(prim, tuple(inputs), dict(kwargs), var))
+        return StagedValue(self, var, value)
+
+    def out_atom(self, o: Any, k: int):
+        t = type(o)
+        if t is StagedBox and o._trace is self:
+            return o._node
+        if t is StagedValue and o.trace is self:
+            return self.value_var(o)
+        if t in box_types or t is StagedValue:
+            raise _foreign(f"output {k}")
+        if not _is_arraylike(o):
+            raise StagingError(
+                f"jit: output {k} is a {t.__name__}; a jitted function must return arrays, "
+                "numbers, or pytrees (tuples, lists, dicts) of them"
+            )
+        return Lit(o)
+
+
+def _foreign(where: str) -> StagingError:
+    return StagingError(
+        f"jit: {where} got a value traced by an enclosing transformation (grad, jvp, or an "
+        "outer jit), captured from outside the jitted function. A jitted function sees only "
+        "its arguments as traced: pass that value as an argument of the jitted function."
+    )
+
+
+def _is_arraylike(v: Any) -> bool:
+    return isinstance(v, (_np.ndarray, _np.generic, float, int, complex, bool))
+
+
+def _dtype_of(ans: Any, where: str) -> _np.dtype:
+    if not _is_arraylike(ans):
+        raise StagingError(
+            f"jit: {where} returned a {type(ans).__name__}, which cannot be recorded; "
+            "only array results can be staged"
+        )
+    return _np.result_type(ans)
+
+
+def _contains_traced(v: Any) -> bool:
+    t = type(v)
+    if t is StagedValue or t in box_types:
+        return True
+    if t in (tuple, list):
+        return any(_contains_traced(x) for x in v)
+    if t is dict:
+        return any(_contains_traced(x) for x in v.values())
+    return False
+
+
+def _check_static(kwargs: dict, where: str) -> None:
+    for key, v in kwargs.items():
+        if _contains_traced(v):
+            raise StagingError(
+                f"jit: {where}: keyword argument {key} is traced, but keyword arguments of "
+                "primitives are static; pass it positionally or make it a constant"
+            )
+
+
+def _check_index(idx_atom, where: str) -> None:
+    if type(idx_atom) is Var and idx_atom.dtype.kind == "b":
+        raise StagingError(
+            f"jit: {where} with a boolean mask computed from traced values has a shape that "
+            f"depends on the data ({_user_site()}), which cannot be compiled. Use "
+            "np.where(mask, x, 0.0) to keep the shape fixed."
+        )
+
+
+def _plain(v: Any) -> Any:
+    t = type(v)
+    if t is StagedValue:
+        return v.value
+    if t in (tuple, list):
+        return t(_plain(x) for x in v)
+    if t is dict:
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+# ---------------------------------------------------------------- staged values
+
+_VALUE_SLOT = Box.__dict__["_value"]
+_METADATA = {
+    _np.shape,
+    _np.ndim,
+    _np.size,
+    _np.result_type,
+    _np.iscomplexobj,
+    _np.isrealobj,
+    _np.can_cast,
+}
+_GETVAL_CODE = getval.__code__
+
+
+def _staged_value(self):
+    # getval() asks for the value under every box: give it a recording duck array, so
+    # that masks computed from it are recomputed at run time rather than frozen.
+    v = _VALUE_SLOT.__get__(self, StagedBox)
+    if sys._getframe(1).f_code is _GETVAL_CODE:
+        return StagedValue(self._trace, self._node, v, stop=True)
+    return v
+
+
+class StagedBox(ArrayBox):
+    """A value traced by staging: the payload is its :class:`Var`."""
+
+    __slots__ = ()
+    _value = property(_staged_value)
+
+    def __init__(self, value: Any, trace: StagingTrace, var: Var) -> None:
+        _VALUE_SLOT.__set__(self, value)
+        self._trace = trace
+        self._node = var
+
+    def __bool__(self):
+        raise concrete_error("the truth value (bool)")
+
+    def __float__(self):
+        raise concrete_error("float()")
+
+    def __int__(self):
+        raise concrete_error("int()")
+
+    def __complex__(self):
+        raise concrete_error("complex()")
+
+    def __index__(self):
+        raise concrete_error("the integer value (used as an index or a size)")
+
+    def item(self, *args):
+        raise concrete_error(".item()")
+
+    def tolist(self):
+        raise concrete_error(".tolist()")
+
+    def __array__(self, dtype=None, copy=None):
+        raise concrete_error("conversion to a NumPy array (np.asarray, np.array, indexing)")
+
+    def __array_function__(self, func, types, args, kwargs):
+        # An enclosing box asks for its value's dtype or shape with np.result_type(box).
+        if func in _METADATA:
+            return func(*_plain_boxes(args), **_plain_boxes(kwargs))
+        return super().__array_function__(func, types, args, kwargs)
+
+
+def _plain_boxes(v: Any) -> Any:
+    t = type(v)
+    if t is StagedBox:
+        return _VALUE_SLOT.__get__(v, StagedBox)
+    if t in (tuple, list):
+        return t(_plain_boxes(x) for x in v)
+    if t is dict:
+        return {k: _plain_boxes(x) for k, x in v.items()}
+    return v
+
+
+register_box(StagedBox)
+# An enclosing-level box around a staged value is an ordinary ArrayBox.
+register_box(ArrayBox, StagedBox)
+
+
+class StagedValue:
+    """A derivative-free value computed from staged ones: raw NumPy calls on it are recorded.
+
+    ``var`` is ``None`` for a value that could not be recorded; ``error`` says why, and any
+    use of it raises that error.
+    """
+
+    __slots__ = ("trace", "var", "value", "error", "stop")
+    __array_priority__ = 50.0
+
+    def __init__(
+        self, trace: StagingTrace, var: Var | None, value: Any, error: str = "", stop: bool = False
+    ) -> None:
+        self.trace = trace
+        self.var = var
+        self.value = value
+        self.error = error
+        # True for getval() of a staged box: ``var`` is the box's own, differentiable one.
+        self.stop = stop
+
+    def __repr__(self) -> str:
+        return f"StagedValue({self.value!r})"
+
+    # -- metadata is known at compile time
+    @property
+    def shape(self):
+        return _np.shape(self.value)
+
+    @property
+    def dtype(self):
+        return _np.result_type(self.value)
+
+    @property
+    def ndim(self):
+        return _np.ndim(self.value)
+
+    @property
+    def size(self):
+        return _np.size(self.value)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # -- concrete values are not
+    def __bool__(self):
+        if _asked_by_rule():
+            # A rule branching for speed (if np.any(mask): ...): take the example's branch
+            # and check it at run time; user code branching on data is refused.
+            return self.trace.guard(self, bool(self.value))
+        raise concrete_error("the truth value (bool)")
+
+    def __float__(self):
+        raise concrete_error("float()")
+
+    def __int__(self):
+        raise concrete_error("int()")
+
+    def __index__(self):
+        raise concrete_error("the integer value (used as an index or a size)")
+
+    def item(self, *args):
+        raise concrete_error(".item()")
+
+    def tolist(self):
+        raise concrete_error(".tolist()")
+
+    def __array__(self, dtype=None, copy=None):
+        raise concrete_error("conversion to a NumPy array (np.asarray, np.array)")
+
+    # -- NumPy dispatch: record the call
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if any(type(x) in box_types for x in inputs):
+            return NotImplemented
+        if kwargs.get("out") is not None or method == "at":
+            raise StagingError(
+                f"jit: numpy.{ufunc.__name__} writes into an array computed from traced values "
+                f"({_user_site()}), which cannot be recorded; compute a new array instead"
+            )
+        prim = ufunc if method == "__call__" else getattr(ufunc, method)
+        return self.trace.record_raw(prim, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in _METADATA:
+            return func(*_plain(args), **_plain(kwargs))
+        if any(t in box_types for t in types):
+            return NotImplemented
+        return self.trace.record_raw(func, args, kwargs)
+
+    # -- operators and methods, all through NumPy so that they are recorded
+    def __getitem__(self, idx):
+        return self.trace.record_raw(operator.getitem, (self, idx), {})
+
+    def astype(self, dtype, copy=True):
+        return self.trace.record_raw(_np.asarray, (self,), {"dtype": _np.dtype(dtype)})
+
+    @property
+    def T(self):
+        return _np.transpose(self)
+
+    def reshape(self, *shape):
+        return _np.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return _np.transpose(self, axes or None)
+
+    def sum(self, axis=None, keepdims=False):
+        return _np.sum(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis=None):
+        return _np.any(self, axis=axis)
+
+    def all(self, axis=None):
+        return _np.all(self, axis=axis)
+
+    def max(self, axis=None, keepdims=False):
+        return _np.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _np.min(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None):
+        return _np.argmax(self, axis=axis)
+
+    def argmin(self, axis=None):
+        return _np.argmin(self, axis=axis)
+
+    def ravel(self):
+        return _np.ravel(self)
+
+    def conj(self):
+        return _np.conj(self)
+
+    def __neg__(self):
+        return _np.negative(self)
+
+    def __abs__(self):
+        return _np.absolute(self)
+
+    def __invert__(self):
+        return _np.invert(self)
+
+
+def _binary(ufunc):
+    def op(self, other):
+        return ufunc(self, other)
+
+    def rop(self, other):
+        return ufunc(other, self)
+
+    return op, rop
+
+
+for _name, _uf in [
+    ("add", _np.add),
+    ("sub", _np.subtract),
+    ("mul", _np.multiply),
+    ("truediv", _np.true_divide),
+    ("floordiv", _np.floor_divide),
+    ("mod", _np.mod),
+    ("pow", _np.power),
+    ("matmul", _np.matmul),
+    ("and", _np.logical_and),
+    ("or", _np.logical_or),
+    ("xor", _np.logical_xor),
+]:
+    _op, _rop = _binary(_uf)
+    setattr(StagedValue, f"__{_name}__", _op)
+    setattr(StagedValue, f"__r{_name}__", _rop)
+
+for _name, _uf in [
+    ("eq", _np.equal),
+    ("ne", _np.not_equal),
+    ("lt", _np.less),
+    ("le", _np.less_equal),
+    ("gt", _np.greater),
+    ("ge", _np.greater_equal),
+]:
+    setattr(StagedValue, f"__{_name}__", _binary(_uf)[0])
+StagedValue.__hash__ = None
+
+register_vspace(lambda sv: ArrayVSpace(sv.value), StagedValue)
+
+
+# ---------------------------------------------------------------- driver
+
+
+def stage(fun: Callable, leaves: list) -> tuple[Program, Any]:
+    """Stage ``fun(*boxes)``, one box per example leaf: ``(program, out_treedef)``.
+
+    >>> import matdiff.numpy as np
+    >>> prog, out_tree = stage(lambda x: np.sin(x), [np.zeros(3)])
+    >>> print(prog)
+    { lambda a:f64[3] .
+        b:f64[3] = sin a
+      in (b) }
+    """
+    from ..tree import tree_flatten
+
+    trace = StagingTrace()
+    invars = []
+    boxes = []
+    for leaf in leaves:
+        weak = type(leaf) in (float, int, complex, bool)
+        var = Var(_np.shape(leaf), _np.result_type(leaf), weak=weak)
+        invars.append(var)
+        boxes.append(StagedBox(leaf, trace, var))
+    try:
+        out = fun(*boxes)
+        out_leaves, out_tree = tree_flatten(out)
+        outvars = [trace.out_atom(o, k) for k, o in enumerate(out_leaves)]
+    finally:
+        trace.done = True
+    return Program(invars, trace.eqns, outvars), out_tree

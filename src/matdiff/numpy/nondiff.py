@@ -1,0 +1,57 @@
+"""Functions whose results carry no derivative, declared so.
+
+Rounding, comparisons, logical and index-valued functions are piecewise constant (or
+not real-valued), so their derivative is zero wherever it exists. They accept traced
+values, read them as plain values, and return ordinary constants: a gradient that flows
+through them is exactly zero, never an error and never a silent approximation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as _np
+
+from ..tracer import getval, isbox
+from ._wrap import export, wrap_nondiff
+
+_NAMES = (
+    # rounding
+    "floor ceil round around rint trunc fix floor_divide "
+    # indices and counts
+    "argmax argmin argsort nonzero flatnonzero searchsorted count_nonzero "
+    # comparisons and logic
+    "equal not_equal greater greater_equal less less_equal "
+    "logical_and logical_or logical_not logical_xor any all "
+    # predicates
+    "isnan isfinite isinf isclose allclose array_equal signbit "
+    # new arrays shaped like their argument (full_like, below, is not: its fill value
+    # may be traced)
+    "zeros_like ones_like empty_like"
+).split()
+
+for _name in _NAMES:
+    globals()[_name] = wrap_nondiff(getattr(_np, _name), _name)
+del _name
+
+
+@export
+def full_like(a: Any, fill_value: Any, dtype=None, order="K", subok=True, shape=None) -> Any:
+    """``numpy.full_like``: only the shape and dtype of ``a`` are read (no derivative),
+    but a traced ``fill_value`` keeps its derivative, broadcast to every entry.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> float(grad(lambda v: np.sum(np.full_like(np.zeros(3), v)))(2.0))
+    3.0
+    """
+    out = _np.full_like(
+        getval(a), getval(fill_value), dtype=dtype, order=order, subok=subok, shape=shape
+    )
+    if not isbox(fill_value) or out.dtype.kind not in "fc":
+        return out
+    # 0 + v is v exactly; the sum carries v's derivative to every entry.
+    return _ufuncs.add(_np.zeros_like(out), fill_value)
+
+
+from . import ufuncs as _ufuncs  # noqa: E402
