@@ -5,6 +5,10 @@ import pytest
 from sym_identity_table import GRADIENTS, HESSIANS, JACOBIANS
 
 from matdiff import symbolic as sym
+from matdiff.symbolic.check import _numeric_engine
+
+# when the numeric engine is importable, every row must also agree with it
+ENGINE = _numeric_engine()[0] is not None
 
 
 def _ids(rows):
@@ -23,6 +27,9 @@ def _check_row(expr, wrt, kinds, expected, order):
         assert d.text == expected
     report = d.check(seed=0)
     assert report.fd_error < (1e-5 if order == 1 else 1e-4)
+    if ENGINE:
+        assert report.engine == "ok", report.engine
+        assert report.engine_error < 1e-8
     # a second, independent point: function() against its own value and layout
     report2 = d.check(seed=1)
     inputs = report2.inputs
