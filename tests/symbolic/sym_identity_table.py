@@ -119,6 +119,11 @@ JACOBIANS = [
     ("X'", "X", None, None, "transpose: commutation, tensor form"),
     ("X.*A", "X", None, None, "elementwise: tensor form"),
     ("x*x'", "x", None, None, "outer product"),
+    ("exp(X*w)", "X", None, "kron(w', diag(exp(X*w)))", "elementwise of a product"),
+    ("tanh(W*x)", "W", None, "kron(x', diag(1 - tanh(W*x).^2))", "layer, in the weights"),
+    ("inv(X)*b", "X", {"b": "vector"}, "-kron(b'*inv(X)', inv(X))", "Cookbook (59) applied to b"),
+    ("X^2", "X", None, "kron(X', eye) + kron(eye, X)", "matrix power"),
+    ("X'*X", "X", None, None, "Gram matrix: tensor form"),
 ]
 
 HESSIANS = [
@@ -142,4 +147,8 @@ HESSIANS = [
     ("log(det(X))", "X", None, None, "log-det: tensor form"),
     ("tr(inv(X))", "X", None, None, "trace of inverse: tensor form"),
     ("sum(x.^4)", "x", None, "12*diag(x.^2)", "power"),
+    ("sum(exp(X*w))", "X", None, "kron(w*w', diag(exp(X*w)))", "in the matrix"),
+    ("sum(log(1 + exp(-y.*(X*w))))", "X", None, None, "logistic regression, in the data"),
+    ("tr(A*X*B*X')", "X", None, "kron(B', A) + kron(B, A')", "Cookbook (118), second order"),
+    ("(x'*x)^2", "x", None, "4*x'*x*eye + 8*x*x'", "quartic"),
 ]

@@ -399,6 +399,15 @@ def expand_linear(L: Expr) -> list[Expr]:
         for t in L.args:
             out.extend(expand_linear(t))
         return out
+    if op == "had" and L.kind in ("vector", "row"):
+        k = _delta_factor(L.args)
+        F = L.args[k]
+        if not (F.op == "delta" or F.op == "T" and F.args[0].op == "delta"):
+            # for vectors a.*F is diag(a)*F: it puts dX back into a matrix product
+            others = E.had(*L.args[:k], *L.args[k + 1 :])
+            if L.kind == "vector":
+                return expand_linear(E.mul(E.diagm(others), F))
+            return expand_linear(E.mul(F, E.diagm(E.transpose(others))))
     if op in ("mul", "had"):
         k = _delta_factor(L.args)
         inner_terms = expand_linear(L.args[k])
