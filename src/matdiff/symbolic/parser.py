@@ -44,12 +44,13 @@ def _lark() -> lark.Lark:
 class _Dim:
     """A dimension during inference: union-find node, rigid when declared or 1."""
 
-    __slots__ = ("name", "rigid", "parent")
+    __slots__ = ("name", "rigid", "parent", "factors")
 
-    def __init__(self, name: str, rigid: bool) -> None:
+    def __init__(self, name: str, rigid: bool, factors: tuple = ()) -> None:
         self.name = name
         self.rigid = rigid
         self.parent: _Dim | None = None
+        self.factors = factors  # (a, b) for a dimension of a Kronecker product a*b
 
     def find(self) -> _Dim:
         d = self
@@ -227,6 +228,18 @@ class _Parser:
     def unify(self, a: _Dim, b: _Dim, message, pos: int) -> None:
         ra, rb = a.find(), b.find()
         if ra is rb:
+            return
+        if ra.factors and rb.factors:
+            # two Kronecker products of the same shape: read them factor by factor
+            self.unify(ra.factors[0], rb.factors[0], message, pos)
+            self.unify(ra.factors[1], rb.factors[1], message, pos)
+            rb.parent = ra
+            return
+        if ra.factors or rb.factors:
+            composite, other = (ra, rb) if ra.factors else (rb, ra)
+            if other.rigid:
+                raise self.error(message(), pos)
+            other.parent = composite
             return
         if ra.rigid and rb.rigid:
             raise self.error(message(), pos)
@@ -431,7 +444,8 @@ class _Parser:
             return _P(name, args, (ONE, ONE), pos)
         if name == "kron":
             # the product dimensions are built from the factors' once they are solved
-            shape = (self.dim(None, "rows(kron)"), self.dim(None, "cols(kron)"))
+            a, b = args
+            shape = (self._product(a.shape[0], b.shape[0]), self._product(a.shape[1], b.shape[1]))
             return _P("kron", args, shape, pos)
         r, c = a.shape[0].find(), a.shape[1].find()
         if name == "diag":
@@ -449,6 +463,13 @@ class _Parser:
             return _P(name, args, a.shape, pos)
         return _P(name, args, (ONE, ONE), pos)
 
+    def _product(self, a: _Dim, b: _Dim) -> _Dim:
+        if a.find() is ONE:
+            return b
+        if b.find() is ONE:
+            return a
+        return _Dim("kron", False, (a, b))
+
     def _square(self, a: _P, name: str, pos: int) -> None:
         r, c = a.shape[0].find(), a.shape[1].find()
         if r is ONE or c is ONE:
@@ -464,6 +485,8 @@ class _Parser:
         r = d.find()
         if r is ONE:
             return 1
+        if r.factors:
+            return f"{self.final_dim(r.factors[0])}*{self.final_dim(r.factors[1])}"
         names = self.__dict__.setdefault("_final", {})
         name = names.get(id(r))
         if name is None:
