@@ -163,7 +163,7 @@ def finite_differences(value, inputs: dict, name: str, order: int) -> np.ndarray
     return H.reshape(x0.shape + x0.shape)
 
 
-def _symmetrize(a: np.ndarray, order: int, what: str, ndim_var: int) -> np.ndarray:
+def _symmetrize(a: np.ndarray, order: int, ndim_var: int) -> np.ndarray:
     """Project onto symmetric matrices in the variable's axes (and the output's for a Hessian)."""
     if ndim_var != 2:
         return a
@@ -243,7 +243,7 @@ def check(
     symmetric = var.data[1] == "symmetric"
     ndim_var = len([x for x in var.shape if x != 1])
     if symmetric:
-        fd = _symmetrize(fd, d.order, d.what, ndim_var)
+        fd = _symmetrize(fd, d.order, ndim_var)
     verr = _relative_error(got_value, v)
     err = _relative_error(got, fd)
     limit = tol if tol is not None else (1e-5 if d.order == 1 else 1e-4)
@@ -279,7 +279,7 @@ def check(
         report.engine = f"error in numeric engine: {type(err).__name__}: {err}"
         return report
     if symmetric:
-        ref = _symmetrize(ref, d.order, d.what, ndim_var)
+        ref = _symmetrize(ref, d.order, ndim_var)
     report.engine_error = _relative_error(got, ref)
     if report.engine_error > 1e-6:  # both are exact up to rounding
         raise CheckError(

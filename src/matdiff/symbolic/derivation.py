@@ -406,7 +406,7 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
                 parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape
             )
     terms = tensor_terms(L, x)
-    K = kron_text_expr(terms, x, target.shape) if terms else E.const(0.0)
+    K = kron_text_expr(terms, x) if terms else E.const(0.0)
     if K is not None:
         K = simplify(K)
         steps.append(

@@ -473,7 +473,7 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
     return terms
 
 
-def kron_text_expr(terms: list[Term], x: Expr, out_shape) -> Expr | None:
+def kron_text_expr(terms: list[Term], x: Expr) -> Expr | None:
     """The vec-layout matrix sum(kron(Q', P)) when every term is a plain ``P*dX*Q``."""
     if not terms or any(t.form != "kron" for t in terms):
         return None

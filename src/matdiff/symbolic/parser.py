@@ -196,6 +196,7 @@ class _Parser:
         self.defs: dict[str, _P] = {}
         self.rigid: dict[str, _Dim] = {}
         self.fresh_count = 0
+        self.final_names: dict[_Dim, str] = {}  # root dimension -> its printed name
 
     # -- positions and errors
     def error(self, message: str, pos: int | None) -> SymbolicError:
@@ -487,16 +488,14 @@ class _Parser:
             return 1
         if r.factors:
             return f"{self.final_dim(r.factors[0])}*{self.final_dim(r.factors[1])}"
-        names = self.__dict__.setdefault("_final", {})
-        name = names.get(id(r))
+        name = self.final_names.get(r)
         if name is None:
             # two unrelated dimensions may share a hint (two eyes): keep them apart
-            taken = set(names.values())
+            taken = set(self.final_names.values())
             name, k = r.name, 2
             while name in taken:
                 name, k = f"{r.name}_{k}", k + 1
-            names[id(r)] = name
-            self.__dict__.setdefault("_roots", []).append(r)  # keep ids valid
+            self.final_names[r] = name
         return name
 
     def final_shape(self, shape) -> E.Shape:

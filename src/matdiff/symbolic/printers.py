@@ -9,7 +9,7 @@ from __future__ import annotations
 import keyword
 
 from .errors import SymbolicError
-from .expr import SCALAR, Expr, split_coeff
+from .expr import SCALAR, Expr, const, mul, pow_, split_coeff
 
 ADD, MUL, NEG, POW, POST, ATOM = 1, 2, 3, 4, 5, 6
 
@@ -106,8 +106,6 @@ def _text_add(e: Expr) -> str:
             out = _wrap(_text(t, True), ADD + (1 if c < 0 else 0))
             continue
         if c < 0:
-            from .expr import const, mul
-
             out += " - " + _wrap(_text(mul(const(-c), core), True), MUL)
         else:
             out += " + " + _wrap(_text(t, True), MUL)
@@ -155,8 +153,6 @@ def _text_mul(e: Expr) -> tuple[str, int]:
     den: list[str] = []
     for f in scal:
         if f.op == "pow" and f.data < 0:
-            from .expr import pow_
-
             den.append(f)
         else:
             num.append(_factor_text(f))
@@ -174,8 +170,6 @@ def _text_mul(e: Expr) -> tuple[str, int]:
     num.extend(_chain_text(chain))
     body = "*".join(num) if num else "1"
     if den:
-        from .expr import mul, pow_
-
         d = mul(*[pow_(f.args[0], -f.data) for f in den])
         ds, dp = _text(d, False)
         body += "/" + (f"({ds})" if dp <= MUL else ds)
@@ -185,8 +179,6 @@ def _text_mul(e: Expr) -> tuple[str, int]:
 
 
 def _num(v: float) -> Expr:
-    from .expr import const
-
     return const(v)
 
 
@@ -295,8 +287,6 @@ def _latex(e: Expr) -> tuple[str, int]:
             parts.append(rf"\left({s}\right)" if p <= MUL else s)
         body = " ".join(parts) or "1"
         if den:
-            from .expr import mul, pow_
-
             d = to_latex(mul(*[pow_(f.args[0], -f.data) for f in den]))
             body = rf"\frac{{{body}}}{{{d}}}"
         return (sign + body, NEG) if sign else (body, MUL)
@@ -304,8 +294,6 @@ def _latex(e: Expr) -> tuple[str, int]:
         num, den = [], []
         for f in e.args:
             if f.op == "pow" and f.data < 0:
-                from .expr import pow_
-
                 f = pow_(f.args[0], -f.data)
                 target = den
             else:
@@ -359,8 +347,6 @@ def _latex(e: Expr) -> tuple[str, int]:
 
 
 def _scaled(c: float, core: Expr) -> Expr:
-    from .expr import const, mul
-
     return mul(const(c), core)
 
 
