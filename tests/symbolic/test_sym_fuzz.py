@@ -73,31 +73,31 @@ def _exprs(depth=3):
     m = sub.map(lambda t: t[2])
     scalar = st.one_of(
         scalar_leaf,
-        st.builds("({} + {})".format, s, s),
-        st.builds("{}*{}".format, s, s),
+        st.builds("({}) + ({})".format, s, s),
+        st.builds("({})*({})".format, s, s),
         st.builds("{}({})".format, _SCALAR_FN, s),
         st.builds("sum({})".format, v),
-        st.builds("{}'*{}".format, v, v),
+        st.builds("({})'*({})".format, v, v),
         st.builds("tr({})".format, m),
         st.builds("norm2({})".format, v),
     )
     vector = st.one_of(
         vector_leaf,
-        st.builds("({} + {})".format, v, v),
-        st.builds("({} - {})".format, v, v),
-        st.builds("{}*{}".format, m, v),
-        st.builds("{}.*{}".format, v, v),
-        st.builds("{}*{}".format, s, v),
+        st.builds("({}) + ({})".format, v, v),
+        st.builds("({}) - ({})".format, v, v),
+        st.builds("({})*({})".format, m, v),
+        st.builds("({}).*({})".format, v, v),
+        st.builds("({})*({})".format, s, v),
         st.builds("{}({})".format, _SCALAR_FN, v),
     )
     matrix = st.one_of(
         matrix_leaf,
-        st.builds("({} + {})".format, m, m),
-        st.builds("{}*{}".format, m, m),
-        st.builds("{}'".format, m),
-        st.builds("{}*{}'".format, v, v),
+        st.builds("({}) + ({})".format, m, m),
+        st.builds("({})*({})".format, m, m),
+        st.builds("({})'".format, m),
+        st.builds("({})*({})'".format, v, v),
         st.builds("diag({})".format, v),
-        st.builds("{}*{}".format, s, m),
+        st.builds("({})*({})".format, s, m),
     )
     return st.tuples(scalar, vector, matrix)
 
@@ -115,6 +115,40 @@ def test_random_expressions_differentiate_correctly(parts, wrt, order):
     except SymbolicError:
         return  # no finite point found
     assert report.fd_error < (1e-5 if order == 1 else 1e-4)
+
+
+@CHECKED
+@given(_exprs())
+def test_printed_text_parses_back_to_the_same_expression(parts):
+    """Printing is canonical and faithful: the text of a parse parses to the same text and
+    evaluates to the same numbers, for scalar, vector and matrix expressions alike."""
+    rng = np.random.default_rng(0)
+    values = {
+        "a": 0.7,
+        "b": -0.4,
+        "x": rng.normal(size=3),
+        "y": rng.normal(size=3),
+        "A": rng.normal(size=(3, 3)),
+        "B": rng.normal(size=(3, 3)),
+        "S": np.eye(3) + 0.1,
+    }
+    for text in parts:
+        e = sym.parse(text, KINDS)
+        printed = str(e)
+        assert str(sym.parse(printed, KINDS)) == printed
+        try:
+            f1 = sym.lambdify(text, KINDS, dims={"n": 3})
+            f2 = sym.lambdify(printed, KINDS, dims={"n": 3})
+        except SymbolicError as err:
+            # tr(eye) or a zero vector(0) has no variable to take its size from
+            assert "cannot be inferred" in err.message
+            continue
+        names = sym.parse(text, KINDS, _with_info=True).variables
+        names2 = sym.parse(printed, KINDS, _with_info=True).variables
+        with np.errstate(all="ignore"):
+            v1 = f1(**{k: values[k] for k in names})
+            v2 = f2(**{k: values[k] for k in names2})
+        assert np.allclose(v1, v2, equal_nan=True), (text, printed)
 
 
 @CHECKED

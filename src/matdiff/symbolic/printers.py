@@ -150,7 +150,7 @@ def _text_mul(e: Expr) -> tuple[str, int]:
         else:
             scal.insert(0, _num(c))
     num: list[str] = []
-    den: list[str] = []
+    den: list[Expr] = []
     for f in scal:
         if f.op == "pow" and f.data < 0:
             den.append(f)
