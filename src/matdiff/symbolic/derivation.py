@@ -216,12 +216,13 @@ class Derivative:
             if t.form == "kron" and t.left is None:
                 # I*dX*Q: T[i, j, i, l] = Q[l, j] -- write the blocks, no products with eye
                 Q = f"({pr.as2d(t.right)}).T" if t.right is not None else f"_np.eye({dn})"
+                Q = f"({Q})"
                 pr.assign("_r", f"_np.arange({dm})")
                 pr.lines.append(f"_T[_r, :, _r, :] += {scale}{Q}")
             elif t.form == "kron" and t.right is None:
                 # P*dX*I: T[i, j, k, j] = P[i, k]
                 pr.assign("_c", f"_np.arange({dn})")
-                pr.lines.append(f"_T[:, _c, :, _c] += {scale}{pr.as2d(t.left)}")
+                pr.lines.append(f"_T[:, _c, :, _c] += {scale}({pr.as2d(t.left)})")
             elif t.form in ("kron", "kronT"):
                 rows_p, rows_q = (m, n) if t.form == "kron" else (n, m)
                 P = pr.as2d(t.left) if t.left is not None else f"_np.eye({pr.dim(rows_p)})"
@@ -232,7 +233,7 @@ class Derivative:
                 M = pr.as2d(t.mat)
                 pr.assign("_I, _J", f"_np.indices(({dp}, {dq}))")
                 idx = "_I, _J, _I, _J" if t.form == "had" else "_I, _J, _J, _I"
-                pr.lines.append(f"_T[{idx}] += {scale}{M}")
+                pr.lines.append(f"_T[{idx}] += {scale}({M})")
             else:
                 M, G = pr.as2d(t.mat), pr.as2d(t.grad)
                 accumulate(f"{scale}_np.einsum('ij,kl->ijkl', {M}, {G})")

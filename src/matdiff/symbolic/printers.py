@@ -596,7 +596,9 @@ class NumpyPrinter:
             code, kind, prec = self._chain(chain)
             if kind == "diag":
                 code, prec = f"_np.diag({code})", _PY_ATOM
-            parts.append(code if prec > _PY_MUL or not parts else f"({code})")
+            # a sum needs brackets after a factor or a minus sign; a product only after a factor
+            bare = prec > _PY_MUL or (prec == _PY_MUL and not parts)
+            parts.append(code if bare else f"({code})")
         body = " * ".join(parts) if parts else "1.0"
         if neg:
             return "-" + body, _PY_NEG

@@ -197,15 +197,16 @@ def _factor_elementwise(terms: list[Expr]) -> Expr | None:
             continue
         for base in d[1]:
             counts.setdefault(base, []).append(i)
-    best = None
-    for base, idx in counts.items():
-        if len(idx) >= 2 and (
-            best is None or (len(idx), _neg_key(base)) > (len(best[1]), _neg_key(best[0]))
-        ):
-            best = (base, idx)
-    if best is None:
-        return None
-    base, idx = best
+    candidates = [(base, idx) for base, idx in counts.items() if len(idx) >= 2]
+    candidates.sort(key=lambda c: (-len(c[1]), c[0].sort_key()))
+    for base, idx in candidates:
+        grouped = _group_on(terms, decomposed, base, idx)
+        if grouped is not None:
+            return grouped
+    return None
+
+
+def _group_on(terms, decomposed, base, idx) -> Expr | None:
     # keep the terms where the chosen base has the sign of the first one
     sign = decomposed[idx[0]][1][base] > 0
     idx = [i for i in idx if (decomposed[i][1][base] > 0) == sign]
@@ -220,17 +221,30 @@ def _factor_elementwise(terms: list[Expr]) -> Expr | None:
                 del common[b]
             else:
                 common[b] = p
-    if not common:
-        return None
     shape = terms[idx[0]].shape
-    build = E.mul if terms[idx[0]].is_scalar else E.had
-    rests = []
-    for i in idx:
+    array = shape != E.SCALAR
+
+    def remainder(i):
         c, powers = decomposed[i]
         rest = [E.pow_(b, p - common.get(b, 0.0)) for b, p in powers.items()]
-        rest = [r for r in rest if not (r.op in ("const", "fill") and r.data == 1.0)]
-        body = build(*rest) if rest else E.fill(1.0, shape)
-        if body.is_scalar and shape != E.SCALAR:
+        return c, [r for r in rest if not (r.op in ("const", "fill") and r.data == 1.0)]
+
+    if array and any(not b.is_scalar for b in common):
+        # an array factor out of a term that is a scalar times it would leave
+        # "s*matrix(1)" behind: then only the scalar factors are pulled out
+        rests = [remainder(i)[1] for i in idx]
+        if any(r and all(f.is_scalar for f in r) for r in rests):
+            common = {b: p for b, p in common.items() if b.is_scalar}
+    if not common:
+        return None
+    build = E.had if any(not b.is_scalar for b in common) else E.mul
+    rests = []
+    for i in idx:
+        c, rest = remainder(i)
+        body = E.had(*rest) if array else E.mul(*rest)
+        if not rest:
+            body = E.fill(1.0, shape) if array else E.const(1.0)
+        elif array and body.is_scalar:
             body = E.mul(body, E.fill(1.0, shape))
         rests.append(E.scale(c, body))
     summed = _factor_sum(rests)
