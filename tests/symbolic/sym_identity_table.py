@@ -102,6 +102,8 @@ GRADIENTS = [
     ("tr(C*S) - logdet(S)", "S", SYM, None, "log-det barrier"),
     ("-logdet(X) + tr(C*X)", "X", None, "C' - inv(X)'", "log-det barrier"),
     ("tr(inv(S))", "S", SYM, None, "trace of inverse"),
+    # found by the property tests: code generation once lost the brackets of -(A*x + y)
+    ("norm2(cos(y) - (A*x + y))", "x", None, None, "regression: negated sum"),
 ]
 
 JACOBIANS = [
@@ -151,4 +153,6 @@ HESSIANS = [
     ("sum(log(1 + exp(-y.*(X*w))))", "X", None, None, "logistic regression, in the data"),
     ("tr(A*X*B*X')", "X", None, "kron(B', A) + kron(B, A')", "Cookbook (118), second order"),
     ("(x'*x)^2", "x", None, "4*x'*x*eye + 8*x*x'", "quartic"),
+    # found by the property tests: a scaled block (c) * (P - Q) once lost its brackets
+    ("norm2(A*x - a*x)", "x", None, None, "regression: scaled tensor block"),
 ]
