@@ -416,11 +416,7 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
                 to_text(K),
             )
         )
-        d = Derivative(parsed, wrt, order, what, None, terms, L, "kron", steps, dims, target.shape)
-        d.result = K
-        defs, (body,) = with_temporaries([K], set(parsed.variables))
-        d.temporaries, d._body = defs, body
-        return d
+        return Derivative(parsed, wrt, order, what, K, terms, L, "kron", steps, dims, target.shape)
     steps.append(
         Step("no Kronecker form: the tensor is evaluated from the differential", to_text(L))
     )
