@@ -82,6 +82,22 @@ def missing_requirement(options: str) -> str | None:
     return None
 
 
+# Blocks that fail on purpose without saying so; their pages' owners are asked to mark
+# them ``no-run`` or catch the error. Strict: once fixed, this entry must go.
+KNOWN_FAILURES = {
+    ("symbolic.md", 'sym.parse("A*B", kinds={"A": "m x n", "B": "k x m"})'): (
+        "shows a SymbolicError by raising it; wrap it in try/except or mark the block no-run"
+    ),
+}
+
+
+def known_failure(page: Path, code: str) -> str | None:
+    for (name, snippet), reason in KNOWN_FAILURES.items():
+        if page.name == name and snippet in code:
+            return reason
+    return None
+
+
 CASES = [(page, i) for page in PAGES if page.exists() for i in range(len(blocks(page)))]
 _namespaces: dict[Path, tuple[int, dict]] = {}
 
@@ -93,7 +109,7 @@ def _namespace_before(page: Path, index: int) -> dict:
         done, ns = -1, {"__name__": f"docs_{page.stem}"}
     for i, (line, options, code) in enumerate(blocks(page)):
         runnable = "no-run" not in options and not missing_requirement(requirements(options, code))
-        if done < i < index and runnable:
+        if done < i < index and runnable and not known_failure(page, code):
             run_block(page, line, code, ns)
     return ns
 
@@ -101,13 +117,16 @@ def _namespace_before(page: Path, index: int) -> dict:
 @pytest.mark.parametrize(
     "page,index", CASES, ids=[f"{p.relative_to(ROOT)}:block{i}" for p, i in CASES]
 )
-def test_code_block_runs(page: Path, index: int, monkeypatch, tmp_path):
+def test_code_block_runs(page: Path, index: int, monkeypatch, tmp_path, request):
     line, options, code = blocks(page)[index]
     if "no-run" in options:
         pytest.skip(f"{page.name}:{line} is marked no-run (machine-dependent output)")
     missing = missing_requirement(requirements(options, code))
     if missing:
         pytest.skip(f"{page.name}:{line} needs {missing}, which is not in this build yet")
+    reason = known_failure(page, code)
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=f"{page.name}:{line} {reason}", strict=True))
     monkeypatch.chdir(tmp_path)  # files a block writes land here, not in the repository
     ns = _namespace_before(page, index)
     run_block(page, line, code, ns)
