@@ -657,7 +657,7 @@ def graph(
 
     def build(*args, **kwargs) -> Graph:
         nums, _ = _normalize_argnums("graph", argnums, len(args))
-        arg_names = _argument_names(fun, len(args), nums)
+        arg_names = _argument_names(fun, len(args))
         leaves: list = []
         leaf_names: list[str] = []
         treedefs = []
@@ -693,7 +693,7 @@ def graph(
     return build
 
 
-def _argument_names(fun: Callable, nargs: int, nums: tuple[int, ...]) -> list[str]:
+def _argument_names(fun: Callable, nargs: int) -> list[str]:
     default = ["x"] if nargs == 1 else [f"x{i}" for i in range(nargs)]
     try:
         params = list(inspect.signature(fun).parameters.values())
