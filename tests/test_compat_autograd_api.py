@@ -373,6 +373,11 @@ def test_errors_name_the_function_and_the_fix(call, exc, match):
         call()
 
 
+def test_grad_of_a_function_returning_none_asks_for_a_return():
+    with pytest.raises(TypeError, match=r"grad: the function returned None.*return statement"):
+        grad(lambda x: None)(1.0)
+
+
 @pytest.mark.parametrize(
     "fun, kind",
     [(lambda x: (x, x), "tuple"), (lambda x: [x], "list"), (lambda x: {"a": x}, "dict")],

@@ -257,18 +257,22 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 def _check_float_output(fname: str, out: Any) -> None:
     """Refuse a bool or integer output: it is not a float that depends on the input."""
     for leaf in tree_flatten(out)[0]:
-        v = getval(leaf)
-        dt = _dtype_of(v)
-        if dt.kind not in "fc":
-            kind = "bool" if dt.kind == "b" else f"value of dtype {dt}"
-            shape = _np.shape(v)
-            what = f"{v!r}" if shape == () else f"shape {shape}"
-            raise TypeError(
-                f"{fname}: the function returned a {kind} ({what}), not a float that "
-                "depends on the input, so it has no derivative (a comparison such as "
-                "np.allclose, or an integer, is constant wherever it is defined). Return a "
-                "floating-point value computed from the input."
-            )
+        _check_float_leaf(fname, leaf)
+
+
+def _check_float_leaf(fname: str, leaf: Any) -> None:
+    v = getval(leaf)
+    dt = _dtype_of(v)
+    if dt.kind not in "fc":
+        kind = "bool" if dt.kind == "b" else f"value of dtype {dt}"
+        shape = _np.shape(v)
+        what = f"{v!r}" if shape == () else f"shape {shape}"
+        raise TypeError(
+            f"{fname}: the function returned a {kind} ({what}), not a float that "
+            "depends on the input, so it has no derivative (a comparison such as "
+            "np.allclose, or an integer, is constant wherever it is defined). Return a "
+            "floating-point value computed from the input."
+        )
 
 
 def _scalar_output_check(fname: str, ans: Any) -> None:
@@ -280,7 +284,12 @@ def _scalar_output_check(fname: str, ans: Any) -> None:
             "jacobian for the derivatives of every output, or vjp with a cotangent per "
             "output; to return extra values alongside a scalar, pass has_aux=True."
         )
-    _check_float_output(fname, ans)
+    if ans is None:
+        raise TypeError(
+            f"{fname}: the function returned None; it must return a scalar (is a return "
+            "statement missing?)"
+        )
+    _check_float_leaf(fname, ans)
     v = getval(ans)
     shape = _np.shape(v)
     if shape != ():
