@@ -492,6 +492,9 @@ BOOL_OR_INT_OUTPUTS = [
     ("grad-comparison", lambda: grad(lambda x: np.sum(x) > 0.0)(A54[0]), "grad"),
     ("elementwise_grad", lambda: matdiff.elementwise_grad(lambda x: x > 0)(A54[0]), "elementwise"),
     ("jacobian", lambda: jacobian(lambda x: x > 0)(A54[0]), "jacobian"),
+    ("deriv", lambda: matdiff.deriv(lambda x: x > 0)(1.0), "deriv"),
+    ("grad_and_aux", lambda: matdiff.grad_and_aux(lambda x: (x > 0, 1))(1.0), "grad"),
+    ("holomorphic_grad", lambda: matdiff.holomorphic_grad(lambda z: z.real > 0)(1j), "grad"),
     ("jacfwd", lambda: jacfwd(lambda x: np.argmax(x))(A54[0]), "jacfwd"),
     ("hessian", lambda: matdiff.hessian(lambda x: np.isfinite(x))(A54[0]), "jacobian"),
 ]

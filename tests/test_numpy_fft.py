@@ -79,6 +79,9 @@ ROWS = [
     ("ifftshift-axes-list", lambda x: F.ifftshift(x, axes=[0, -1]), R(3, 2, 5)),
     ("fftfreq-d", lambda d: F.fftfreq(5, d), 0.7),
     ("rfftfreq-d", lambda d: F.rfftfreq(6, d=d), 0.3),
+    # single precision stays single precision (complex64 answers, float32 weights)
+    ("irfft-float32", lambda x: F.irfft(F.rfft(x) * 2.0, n=5), R(4).astype(onp.float32)),
+    ("fft2-complex64", lambda x: F.fft2(x, s=(3, 5), norm="ortho"), C(2, 4).astype(onp.complex64)),
     # composites
     ("power-spectrum", lambda x: np.abs(F.fft(x)) ** 2, R(6)),
     ("circular-convolution", lambda x: F.irfft(F.rfft(x) * F.rfft(x[::-1]), n=6), R(6)),

@@ -1343,7 +1343,9 @@ def deriv(fun: Callable, argnum=0) -> Callable:
     run = _unary("deriv", argnum)
 
     def body(f, x):
-        return _jvp("deriv", f, (x,), (tree_map(lambda a: vspace(a).ones(), x),))[1]
+        out, t = _jvp("deriv", f, (x,), (tree_map(lambda a: vspace(a).ones(), x),))
+        _check_float_output("deriv", out)
+        return t
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
 
