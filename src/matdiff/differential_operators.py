@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -254,6 +255,15 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return (out, fn, aux) if has_aux else (out, fn)
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this module, for a warning raised
+    by the caller of this function: the warning then points at the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _check_float_output(fname: str, out: Any) -> None:
     """Refuse a bool or integer output: it is not a float that depends on the input."""
     for leaf in tree_flatten(out)[0]:
@@ -329,7 +339,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=No
                 f"grad: the output of {name} does not depend on the input (it is not "
                 "traced), so the gradient is zero",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_user_stacklevel(),
             )
         g = vjp_fn(vspace(ans).ones())
         g = g[0] if single else g
