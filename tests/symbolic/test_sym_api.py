@@ -61,13 +61,27 @@ def test_scalar_variable_derivatives():
         ("x'*x", "y", 1, "not a variable"),
         ("x'*x", "x", 3, "order must be"),
         ("A*x", "x", 2, "scalar expression"),
-        ("exp(X)*b", "X", 1, "cannot write the derivative"),
-        ("sum(kron(A, X))", "X", 1, "cannot differentiate kron"),
     ],
 )
 def test_refusals(expr, wrt, order, needle):
     with pytest.raises(SymbolicError, match=needle):
         sym.derivative(expr, wrt=wrt, order=order)
+
+
+@pytest.mark.parametrize(
+    "expr,wrt,order,column,needle",
+    [
+        # the caret goes under the smallest written part that has no matrix form
+        ("exp(X)*p", "X", 1, 7, "cannot write the derivative"),
+        ("B + A*diag(x)*B", "x", 1, 7, "cannot write the derivative of A\\*diag\\(dx\\)\\*B"),
+        ("sum(kron(A, X))", "X", 1, 5, "cannot differentiate kron"),
+    ],
+)
+def test_refusals_are_positioned(expr, wrt, order, column, needle):
+    with pytest.raises(SymbolicError, match=needle) as info:
+        sym.derivative(expr, wrt=wrt, order=order)
+    assert (info.value.line, info.value.column) == (1, column), str(info.value)
+    assert str(info.value).split("\n")[-1].index("^") == column + 1
 
 
 def test_derivative_of_a_constant_is_zero():

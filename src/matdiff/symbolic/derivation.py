@@ -323,13 +323,38 @@ def derivative(
 
 def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
     parsed = parse(expression, kinds, _with_info=True)
-    f = parsed.expr
     if wrt not in parsed.variables:
         raise SymbolicError(
             f"{wrt!r} is not a variable of the expression "
             f"(variables: {', '.join(parsed.variables) or 'none'})"
         )
     x = parsed.variables[wrt]
+    try:
+        return _read_off(parsed, parsed.expr, x, order, dims)
+    except SymbolicError as err:
+        if err.line is not None:
+            raise
+        where = _culprit(parsed, x, order, dims)
+        raise SymbolicError(err.message, parsed.source, *where) from None
+
+
+def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:
+    """Where the derivative fails: the smallest written subexpression that fails alone."""
+    for node in E.nodes(parsed.expr):
+        if node.op == "var" or not E.depends_on(node, x.data[0]):
+            continue
+        where = parsed.locate(node)
+        if where is None:
+            continue
+        try:
+            _read_off(parsed, node, x, order if node.is_scalar else 1, dims)
+        except SymbolicError:
+            return where
+    return parsed.locate(parsed.expr) or (1, 1)
+
+
+def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
+    wrt = x.data[0]
     steps = Steps([Step("expression", f"f = {to_text(f)}")])
     if order == 2 and not f.is_scalar:
         raise SymbolicError(
