@@ -639,7 +639,9 @@ def _end_position(source: str) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
-def parse(source: str, kinds=None, *, _with_info: bool = False):
+def parse(
+    source: str, kinds: dict | list | None = None, *, _with_info: bool = False
+) -> E.Expr | Parsed:
     """Parse an expression into a canonical, shape-checked expression node.
 
     ``kinds`` maps names to declarations (``{"S": "symmetric", "A": "m x n"}``) or is a
