@@ -195,6 +195,9 @@ class Derivative:
         m, n = x.shape
         p, q = self.out_shape
         dm, dn, dp, dq = (pr.dim(d) for d in (m, n, p, q))
+        if self.terms is None:
+            self._basis_code(pr, dm, dn, dp, dq)
+            return
         first = True
 
         def accumulate(code: str) -> None:
@@ -239,6 +242,10 @@ class Derivative:
                 accumulate(f"{scale}_np.einsum('ij,kl->ijkl', {M}, {G})")
         if first:  # no terms: the derivative is zero
             pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+        self._finish_tensor(pr)
+
+    def _finish_tensor(self, pr: NumpyPrinter) -> None:
+        x = self.var
         dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape)
         if len(dims) == 4:
             pr.assign("_deriv", "_T")
@@ -249,6 +256,37 @@ class Derivative:
         if x.data[1] == "symmetric":
             # only symmetric directions dX exist: project the input pair onto them
             pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-1, -2))")
+
+    def _basis_code(self, pr: NumpyPrinter, dm: str, dn: str, dp: str, dq: str) -> None:
+        """The tensor column by column: the differential evaluated at each dX = E_kl."""
+        x = self.var
+        direction = E.var("_E", x.data[1], x.shape)
+        L = E.substitute(self.linear_form, {E.delta(x): direction})
+        # what does not depend on the direction is computed once, before the loop
+        invariant = []
+        for n in E.nodes(L):
+            if n.op not in ("var", "const", "fill", "eye") and not E.depends_on(n, "_E"):
+                if any(n in a.args for a in E.nodes(L) if E.depends_on(a, "_E")):
+                    invariant.append(n)
+        for n in invariant:
+            if n not in pr.names:
+                name = pr.fresh()
+                pr.assign(name, pr.emit(n))
+                pr.names[n] = name
+        shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
+        pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+        pr.assign("_E", f"_np.zeros({shape})")
+        pr.assign("_Ev", f"_E.reshape({dm}, {dn})")
+        inner = NumpyPrinter(pr.dim_code, fast=True)
+        inner.names = dict(pr.names)
+        inner.counter = pr.counter + 1000  # loop temporaries never collide with outer ones
+        inner.share([L])
+        code = inner.emit(L)
+        pr.lines.append(f"for _k, _l in _np.ndindex({dm}, {dn}):")
+        body = ["_Ev[_k, _l] = 1.0"] + inner.lines
+        body += [f"_T[:, :, _k, _l] = _np.reshape({code}, ({dp}, {dq}))", "_Ev[_k, _l] = 0.0"]
+        pr.lines.extend("    " + ln for ln in body)
+        self._finish_tensor(pr)
 
     def function(self, np_module: Any = None) -> Callable:
         """The compiled ``numpy_source``: ``f(**variables) -> (value, derivative)``.
@@ -431,7 +469,17 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
             return Derivative(
                 parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape
             )
-    terms = tensor_terms(L, x)
+    try:
+        terms = tensor_terms(L, x)
+    except SymbolicError:
+        # no term-by-term form: the code evaluates the differential along each basis
+        # direction, which is exact, and the text says so
+        steps.append(
+            Step("no matrix form: the tensor is evaluated from the differential", to_text(L))
+        )
+        return Derivative(
+            parsed, wrt, order, what, None, None, L, "tensor", steps, dims, target.shape
+        )
     K = kron_text_expr(terms, x) if terms else E.const(0.0)
     if K is not None:
         K = simplify(K)
