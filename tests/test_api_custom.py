@@ -276,6 +276,11 @@ def test_checkpoint_keeps_no_residuals_and_recomputes():
     (g,) = f_vjp(1.0)
     assert len(calls) == 20  # the forward pass ran again for the backward pass
     numpy.testing.assert_allclose(g, grad(plain)(x3), rtol=1e-14)
+    # Nor does the tape keep the backward pass's results once they are handed on.
+    hub = f_vjp.trace.tape[0].ans
+    assert hub._cts is None and hub._g is None
+    (g2,) = f_vjp(2.0)
+    numpy.testing.assert_allclose(g2, 2 * g, rtol=1e-14)
 
 
 def test_checkpoint_composes_with_higher_order_and_forward_mode():

@@ -182,3 +182,47 @@ def test_chunk_size_bounds_the_memory_of_the_directions():
     tracemalloc.stop()
     numpy.testing.assert_allclose(g, numpy.cos(x), rtol=1e-12)
     assert peak < 64 * 2**20
+
+
+def test_default_chunks_are_sized_once_then_remembered():
+    passes = []
+
+    def small(x):
+        passes.append(1)
+        return np.sum(np.sin(x) * x)
+
+    x = numpy.linspace(0.0, 1.0, 100)
+    h = hessian(small)
+    H1 = h(x)
+    assert len(passes) == 2  # 32 directions measure the intermediates, then the other 68
+    passes.clear()
+    H2 = h(x)
+    assert len(passes) == 1  # remembered: all 100 directions in one pass
+    numpy.testing.assert_allclose(H1, H2, rtol=1e-15)
+    numpy.testing.assert_allclose(H1, numpy.diag(2 * numpy.cos(x) - x * numpy.sin(x)), atol=1e-13)
+
+    big = numpy.ones((50, 1000))  # 5 10^4 elements per direction: about 10 fit in 4 MB
+
+    def wide(x):
+        passes.append(1)
+        return np.sum(np.sin(x[:, None] * big))
+
+    passes.clear()
+    g = jacfwd(wide)
+    g(x[:50])
+    assert len(passes) == 1 + 2  # 32, then 18 in chunks of 10
+    passes.clear()
+    J = g(x[:50])
+    assert len(passes) == 5
+    numpy.testing.assert_allclose(J, jacobian(wide)(x[:50]), rtol=1e-12)
+
+
+def test_chunked_hessian_is_differentiable_again():
+    # 40 directions: a first chunk of 32 and then the rest, joined under an outer trace.
+    x = numpy.linspace(-1.0, 1.0, 40)
+    f = lambda x: np.sum(np.sin(x) ** 3)
+    # trace of the Hessian: sum f''(x_i) with f = sin^3; its gradient is f'''(x_i)
+    d3 = lambda x: -21 * numpy.sin(x) ** 2 * numpy.cos(x) + 6 * numpy.cos(x) ** 3
+    tr = lambda x: np.sum(hessian(f)(x) * numpy.eye(40))
+    numpy.testing.assert_allclose(grad(tr)(x), d3(x), rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(jvp(tr, (x,), (numpy.ones(40),))[1], d3(x).sum(), rtol=1e-10)

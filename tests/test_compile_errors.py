@@ -10,7 +10,7 @@ import pytest
 
 import matdiff.numpy as np
 from matdiff import grad, stop_gradient
-from matdiff.compile import StagingError, jit
+from matdiff.compile import StagingError, jit, make_program
 from matdiff.extend import defvjp, primitive
 
 X = onp.array([0.5, -1.0, 2.0])
@@ -107,7 +107,8 @@ def test_output_that_is_not_an_array():
 
 def test_output_traced_by_an_enclosing_transformation():
     def outer(y):
-        return np.sum(jit(lambda x: y)(X))
+        make_program(lambda x: y)(X)
+        return y
 
     with pytest.raises(StagingError, match="output 0 got a value traced by an enclosing"):
         grad(outer)(2.0)
@@ -126,3 +127,13 @@ def test_traced_keyword_argument_of_a_primitive():
     with pytest.raises(StagingError, match="keyword argument scale is traced"):
         jit(lambda x: scaled(x, scale=x))(X)
     onp.testing.assert_allclose(jit(lambda x: scaled(x, scale=2.0))(X), 2.0 * X)
+
+
+def test_methods_of_recorded_values():
+    f = jit(lambda x: x * stop_gradient(x).copy().clip(-1.0, 1.0).real.squeeze())
+    for point in (X, X * 3.0):
+        onp.testing.assert_allclose(f(point), point * onp.clip(point, -1.0, 1.0))
+    with pytest.raises(StagingError, match=r"\.byteswap of a derivative-free.*np.byteswap"):
+        jit(lambda x: x * stop_gradient(x).byteswap())(X)
+    # Probes with a default still work.
+    jit(lambda x: x * (getattr(stop_gradient(x), "flags", None) is None))(X)

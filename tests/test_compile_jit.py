@@ -249,12 +249,21 @@ def test_writes_into_recorded_values_are_refused():
         jit(f)(X)
 
 
-def test_closed_over_traced_value_is_refused():
+def test_closed_over_traced_value_is_differentiated():
     def outer(y):
-        return jit(lambda x: np.sum(x * y))(X)
+        inner = jit(lambda x: np.sum(np.sin(x * y)))
+        return inner(X) + np.sum(jit(lambda x: y * 2.0)(X))
+
+    close(grad(outer)(0.7), onp.sum(X * onp.cos(X * 0.7)) + 2.0)
+    close(grad(grad(outer))(0.7), -onp.sum(X**2 * onp.sin(X * 0.7)))
+
+    # make_program has no function to fall back on: it refuses, naming the fix.
+    def staged(y):
+        make_program(lambda x: x * y)(X)
+        return y
 
     with pytest.raises(StagingError, match="pass that value as an argument"):
-        grad(outer)(2.0)
+        grad(staged)(0.7)
 
 
 def test_escaped_value_is_refused():

@@ -191,3 +191,40 @@ def test_hessian_through_several_factorizations():
             d[k, ell] = eps
             num[:, :, k, ell] = (g(S + d) - g(S - d)) / (2 * eps)
     onp.testing.assert_allclose(H, num, rtol=1e-5, atol=1e-6)
+
+
+def test_eq51_det_of_product(X, A):
+    """Eq. (51): ∂ det(AXB) / ∂X = det(AXB) X⁻ᵀ, for square invertible A and B."""
+    Am = A + 4.0 * onp.eye(4)
+    Bm = Am.T @ Am
+    expected = onp.linalg.det(Am @ X @ Bm) * onp.linalg.inv(X).T
+    rev, fwd = both_modes(lambda x: la.det(Am @ x @ Bm), X)
+    onp.testing.assert_allclose(rev, expected, rtol=1e-7)
+    onp.testing.assert_allclose(fwd, expected, rtol=1e-7)
+
+
+def test_eq55_logdet_gram(X):
+    """Eq. (55): ∂ ln det(XᵀX) / ∂X = 2 (X⁺)ᵀ, for a tall full-rank X."""
+    tall = onp.vstack([X, onp.random.default_rng(12).standard_normal((2, 4))])
+    expected = 2.0 * onp.linalg.pinv(tall).T
+    assert_both(lambda x: la.slogdet(la.matrix_transpose(x) @ x)[1], tall, expected)
+
+
+def test_sum_and_product_of_eigenvalues_of_a_general_matrix(X):
+    """Sec. 1.1 (Σλᵢ = tr A, Πλᵢ = det A) through eig's rule: ∂ Re Σλᵢ = I and
+    ∂ Re Πλᵢ = det(X) X⁻ᵀ (Sec. 2.1.1 eq. 49)."""
+    assert_both(lambda x: np.real(np.sum(la.eigvals(x))), X, onp.eye(4))
+    assert_both(
+        lambda x: np.real(np.prod(la.eig(x)[0])), X, onp.linalg.det(X) * onp.linalg.inv(X).T
+    )
+
+
+def test_logm_inverts_expm():
+    """Sec. 10 (functions of matrices): logm(expm(A)) = A near 0, so its derivative is
+    the identity map, in both modes (a check of both Fréchet derivatives together)."""
+    A0 = 0.2 * onp.random.default_rng(13).standard_normal((3, 3))
+    E = onp.random.default_rng(14).standard_normal((3, 3))
+    _, t = jvp(lambda a: sla.logm(sla.expm(a)), (A0,), (E,))
+    onp.testing.assert_allclose(t, E, rtol=1e-8, atol=1e-10)
+    _, back = vjp(lambda a: sla.logm(sla.expm(a)), A0)
+    onp.testing.assert_allclose(back(E)[0], E, rtol=1e-8, atol=1e-10)

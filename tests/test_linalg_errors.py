@@ -126,6 +126,11 @@ def test_scipy_argument_errors_name_the_function():
         grad(lambda x: np.sum(sla.lu_factor(x)[0]))(onp.ones((2, 3)))
     with pytest.raises(NotImplementedError, match="eigh: only the standard problem"):
         grad(lambda x: np.sum(sla.eigh(x, onp.eye(2), eigvals_only=True)))(a)
+    with pytest.raises(NotImplementedError, match="eigh: only the standard problem"):
+        grad(lambda x: np.sum(sla.eigh(x, subset_by_index=[0, 0], eigvals_only=True)))(a)
+    # Options that only choose SciPy's algorithm are accepted.
+    g = grad(lambda x: np.sum(sla.eigh(x, check_finite=False, eigvals_only=True)))(a)
+    onp.testing.assert_allclose(g, onp.eye(2), atol=1e-12)
     with pytest.raises(ValueError, match="qr: pivoting=True has no derivative"):
         grad(lambda x: np.sum(sla.qr(x, pivoting=True)[1]))(a)
     expected = numpy_error(osla.solve_triangular, onp.array([[1.0, onp.nan], [0, 1]]), onp.ones(2))
@@ -145,7 +150,8 @@ def test_raw_numpy_linalg_on_traced_values_uses_our_rules():
     )
 
 
-def test_fallthrough_names_are_numpys():
+def test_fallthrough_names_are_numpys_and_scipys():
     assert la.LinAlgError is onp.linalg.LinAlgError
+    assert "test" not in vars(la) and la.test is onp.linalg.test
+    assert "block_diag" not in vars(sla) and sla.block_diag is osla.block_diag
     assert sla.LinAlgError is osla.LinAlgError
-    assert la.outer is onp.linalg.outer

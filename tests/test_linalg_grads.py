@@ -200,6 +200,8 @@ SPECS = [
     Spec("svd_full_tall", lambda a: svd_view(a, True), (gen(5, 3),)),
     Spec("svd_full_wide", lambda a: svd_view(a, True), (gen(2, 4),)),
     Spec("svd_complex", svd_view, (cgen(3, 2),)),
+    Spec("svd_hermitian", lambda a: (lambda r: ((r[0] * r[1][..., None, :]) @ r[2], r[1]))(la.svd(sym(a), hermitian=True)), (distinct_sym(3, 3),)),
+    Spec("qr_wide_stack", la.qr, (gen(2, 2, 3),)),
     Spec("svd_compute_uv_false", lambda a: la.svd(a, compute_uv=False), (gen(2, 3, 4),)),
     Spec("svdvals", la.svdvals, (gen(4, 3),)),
     Spec("svdvals_complex", la.svdvals, (cgen(3, 3),)),
@@ -249,6 +251,14 @@ SPECS = [
     Spec("scipy_solve_transposed", lambda a, b: sla.solve(a, b, transposed=True), (wc(3, 3), gen(3)) ),
     Spec("scipy_pinv", sla.pinv, (gen(3, 2),)),
     Spec("scipy_lstsq", lambda a, b: sla.lstsq(a, b)[0], (gen(4, 2), gen(4))),
+    # numpy.linalg's array-API spellings (last axes)
+    Spec("linalg_trace", la.trace, (gen(2, 3, 3),)),
+    Spec("linalg_diagonal_offset", lambda x: la.diagonal(x, offset=1), (gen(2, 3, 4),)),
+    Spec("linalg_outer", la.outer, (gen(3), gen(2))),
+    Spec("linalg_vecdot", la.vecdot, (gen(2, 3), gen(3))),
+    Spec("linalg_vecdot_complex", lambda x, y: la.vecdot(x, y, axis=0), (cgen(3, 2), cgen(3, 1))),
+    Spec("linalg_tensordot", lambda x, y: la.tensordot(x, y, axes=1), (gen(2, 3), gen(3, 2))),
+    Spec("linalg_cross", la.cross, (gen(2, 3), gen(3))),
     # scipy.linalg on stacks
     Spec("logm_stack", sla.logm, (near_identity(2, 2, 2),)),
     Spec("sqrtm_stack", sla.sqrtm, (near_identity(2, 3, 3),)),

@@ -39,6 +39,7 @@ from .differential_operators import (
     vector_jacobian_product,
     vjp,
 )
+from .graph import Graph, graph
 from .tracer import NotDifferentiableError
 from .tree import (
     register_pytree_node,
@@ -52,8 +53,23 @@ from .tree import (
 
 __version__ = "0.1.0"
 
+# Staging builds on everything above, so it is imported on first use, not here.
+_LAZY = {"jit": "matdiff.compile", "make_program": "matdiff.compile"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'matdiff' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "numpy",
+    "graph",
+    "Graph",
     "grad",
     "value_and_grad",
     "vjp",
@@ -91,4 +107,6 @@ __all__ = [
     "tree_map",
     "tree_leaves",
     "tree_structure",
+    "jit",
+    "make_program",
 ]

@@ -2,9 +2,10 @@
 
 A :class:`BatchedForwardTrace` is a forward trace whose tangents carry a leading batch
 axis: the tangent of a value of shape ``s`` has shape ``(B,) + s``, one row per
-direction. ``jacfwd`` and ``hessian`` use it to push all basis directions through a
-single pass, so the per-primitive Python cost is paid once rather than ``B`` times
-and NumPy sees whole ``(B, ...)`` blocks (one matrix product instead of ``B``).
+direction. ``jacfwd`` and ``hessian`` use it to push many basis directions through
+one pass (all of them, where memory allows), so the per-primitive Python cost is paid
+once rather than ``B`` times and NumPy sees whole ``(B, ...)`` blocks (one matrix
+product instead of ``B``).
 
 Each primitive is handled by a *batch rule* from :data:`batch_rules`, keyed by the
 wrapped primitive: ``rule(tangents, ans, args, kwargs) -> tangent``, where
@@ -238,6 +239,8 @@ def _axis_reduction(fun: Callable) -> Callable:
             return NotImplemented
         bound = _bind(fun, args, kwargs)
         names = list(bound.arguments)
+        if "axis" not in bound.arguments or bound.arguments.get("where", True) is not True:
+            return NotImplemented  # a mask would need the batch axis too: use the loop
         x = bound.arguments[names[0]]
         ndim = len(shape_of(x))
         if ndim == 0:

@@ -115,6 +115,15 @@ def _run_demo(args: argparse.Namespace) -> int:
 register("demo", "a tour of both engines", _configure_demo, _run_demo)
 
 
+def _register_graph() -> None:
+    from . import graph_cli
+
+    register("graph", graph_cli.HELP, graph_cli.configure, graph_cli.run)
+
+
+_register_graph()
+
+
 # ---------------------------------------------------------------- entry point
 
 

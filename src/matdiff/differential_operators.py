@@ -520,8 +520,9 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
 
     The basis directions of an input go through batched forward passes
     (:mod:`matdiff.batching`), ``chunk_size`` at a time. By default the chunk is sized so
-    that each batched intermediate stays near 8 MB, measured on a first chunk of 32
-    directions; where that allows all directions at once, one pass does everything.
+    that each batched intermediate stays near 4 MB, measured on a first chunk of 32
+    directions and remembered for later calls with the same shapes; where that allows
+    all directions at once, one pass does everything.
 
     >>> import matdiff.numpy as np
     >>> jacfwd(lambda x: x**2)(np.array([1.0, 2.0]))
@@ -530,6 +531,7 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
     """
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"jacfwd: chunk_size={chunk_size!r} must be a positive integer or None")
+    peaks: dict = {}  # per input leaf and shape: the largest intermediate per direction
 
     def jac_f(*args, **kwargs):
         nums, single = _normalize_argnums("jacfwd", argnums, len(args))
@@ -554,7 +556,9 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
                 leaves[_j] = xj
                 return f(*tree_unflatten(in_def, leaves))
 
-            out, blocks = _jacfwd_leaf(f_j, x, chunk_size)
+            xv = getval(x)
+            key = (nums, j, _np.shape(xv), _dtype_of(xv))
+            out, blocks = _jacfwd_leaf(f_j, x, chunk_size, peaks, key)
             out_leaves, out_def = tree_flatten(out)
             columns.append(blocks)
         per_out = []
@@ -570,7 +574,7 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
 # Without a chunk_size, a batch is sized so that each batched intermediate stays near
 # this many bytes: past the caches, elementwise work on (B, ...) blocks slows down faster
 # than the Python cost per pass falls.
-_CHUNK_BYTES = 8 * 2**20
+_CHUNK_BYTES = 4 * 2**20
 _PROBE_ABOVE = 32  # up to this many directions go in one pass; more are sized first
 
 
@@ -584,15 +588,31 @@ def _directions(n: int, start: int, rows: int, xshape: tuple, dtype) -> _np.ndar
     return d.reshape((rows,) + xshape)
 
 
-def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None):
-    """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``."""
+def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: Any):
+    """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``.
+
+    ``peaks[key]`` remembers the largest intermediate per direction seen for this input,
+    so that a later call with the same shapes sizes its chunks without measuring again.
+    """
     xv = getval(x)
     xshape = _np.shape(xv)
     dtype = vspace(xv).dtype
     n = int(_np.prod(xshape))
-    sized = chunk_size is not None or n <= _PROBE_ABOVE
-    # Unsized, a first small chunk measures the largest intermediate per direction.
-    step = max(1, min(chunk_size or (n if sized else _PROBE_ABOVE), n))
+
+    def fitting(peak: int) -> int:
+        return max(1, _CHUNK_BYTES // (peak * dtype.itemsize))
+
+    sized = True
+    if chunk_size is None:
+        if n <= _PROBE_ABOVE:
+            chunk_size = n
+        elif key in peaks:
+            chunk_size = fitting(peaks[key])
+        else:
+            # A first small chunk measures the largest intermediate per direction.
+            chunk_size = _PROBE_ABOVE
+            sized = False
+    step = max(1, min(chunk_size, n))
     out = None
     chunks: list[list] = []
     start = 0
@@ -602,8 +622,9 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None):
         out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])
         start += rows
+        peaks[key] = max(peaks.get(key, 1), trace.peak)
         if not sized:
-            step = max(1, _CHUNK_BYTES // (trace.peak * dtype.itemsize))
+            step = fitting(peaks[key])
             sized = True
     out_leaves = tree_flatten(out)[0]
     blocks = []
@@ -712,23 +733,33 @@ class _OutCotangents(dict):
 
 
 class _CustomRule:
-    """The hub node's answer: the flat backward function, with a one-entry cache."""
+    """The hub node's answer: the flat backward function, called once per backward pass.
 
-    __slots__ = ("bwd", "out_vals", "_g", "_cts")
+    The backward pass asks for each traced input's cotangent in turn, with the same
+    ``g``; the results of one call serve them all, and are dropped after the last so
+    that the tape does not keep them alive.
+    """
 
-    def __init__(self, bwd: Callable, out_vals: list) -> None:
+    __slots__ = ("bwd", "out_vals", "n_traced", "_g", "_cts", "_left")
+
+    def __init__(self, bwd: Callable, out_vals: list, n_traced: int) -> None:
         self.bwd = bwd
         self.out_vals = out_vals
-        self._g = None
-        self._cts = None
+        self.n_traced = n_traced
+        self._g = self._cts = None
+        self._left = 0
 
     def cotangent(self, i: int, g: _OutCotangents, args: tuple) -> Any:
-        if g is not self._g:
+        if g is not self._g or self._left == 0:
             cts = [g.get(k) for k in range(len(self.out_vals))]
             cts = [vspace(o).zeros() if c is None else c for c, o in zip(cts, self.out_vals)]
             self._cts = self.bwd(cts)
             self._g = g
+            self._left = self.n_traced
         ct = self._cts[i]
+        self._left -= 1
+        if self._left == 0:
+            self._g = self._cts = None
         return vspace(args[i]).zeros() if ct is None else ct
 
 
@@ -761,7 +792,8 @@ def _bind_custom(top: ReverseTrace, leaves: list, vals: list, outs: list, bwd: C
     """Record a custom-rule call on ``top``'s tape; the boxed outputs."""
     argnums = tuple(i for i, a in enumerate(leaves) if type(a) in box_types and a._trace is top)
     parents = [leaves[i]._node for i in argnums]
-    hub = VJPNode(_custom_hub, _CustomRule(bwd, outs), tuple(vals), {}, argnums, parents)
+    rule = _CustomRule(bwd, outs, len(argnums))
+    hub = VJPNode(_custom_hub, rule, tuple(vals), {}, argnums, parents)
     top.tape.append(hub)
     boxes = []
     for k, o in enumerate(outs):
@@ -1191,11 +1223,12 @@ def make_ggnvp(f: Callable, g: Callable = _half_sq, f_argnum=0) -> Callable:
     run = _unary("make_ggnvp", f_argnum)
 
     def body(f1, x):
+        # f's reverse pass is recorded once; each product adds a JVP and an HVP of g.
+        fx, f_vjp, _ = _vjp("make_ggnvp", f1, (x,))
+
         def ggnvp(v):
-            fx, jv = _jvp("make_ggnvp", f1, (x,), (v,))
-            hjv = hvp(g, fx, jv)
-            _, f_vjp, _ = _vjp("make_ggnvp", f1, (x,))
-            return f_vjp(hjv)[0]
+            jv = _jvp("make_ggnvp", f1, (x,), (v,))[1]
+            return f_vjp(hvp(g, fx, jv))[0]
 
         return ggnvp
 

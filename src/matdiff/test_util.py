@@ -93,8 +93,8 @@ def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float = 
 
 def _fail(what: str, label: str, a: float, b: float, rtol: float, atol: float) -> AssertionError:
     return AssertionError(
-        f"check_grads: {what} of {label} disagrees with finite differences: the derivative "
-        f"gives {a!r}, finite differences give {b!r} (difference {abs(a - b):.3g}; "
+        f"check_grads: {what} check failed for {label}: the derivative gives {a!r}, finite "
+        f"differences give {b!r} (difference {abs(a - b):.3g}; "
         f"rtol={rtol}, atol={atol}). The rule for a primitive on this path is wrong, or not "
         "itself differentiable (a raw NumPy call on a traced value) if this is order 2 or more."
     )
@@ -111,8 +111,8 @@ def _check_shapes(what: str, label: str, got: list, want: list, kind: str) -> No
         gs, ws = _np.shape(getval(g)), _np.shape(getval(w))
         if gs != ws:
             raise AssertionError(
-                f"check_grads: {what} of {label} returned a {kind} of shape {gs} for leaf {k}, "
-                f"which has shape {ws}; a rule returns the wrong shape"
+                f"check_grads: {what} check failed for {label}: it returned a {kind} of shape "
+                f"{gs} for leaf {k}, which has shape {ws}; a rule returns the wrong shape"
             )
 
 
@@ -133,10 +133,10 @@ def check_jvp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> N
     tangents = tree_unflatten(treedef, [_random_like(x, rng) for x in leaves])
     out, t_out = _jvp("check_grads", f, tuple(args), tuple(tangents))
     out_leaves, t_leaves = tree_flatten(out)[0], tree_flatten(t_out)[0]
-    _check_shapes("forward mode (JVP)", label, t_leaves, out_leaves, "tangent")
+    _check_shapes("forward-mode (JVP)", label, t_leaves, out_leaves, "tangent")
     num = numerical_jvp(f, args, tangents, eps)
     u = [_random_like(n, rng) for n in num]
-    _close("forward mode (JVP)", label, _inner(u, t_leaves), _inner(u, num), rtol, atol)
+    _close("forward-mode (JVP)", label, _inner(u, t_leaves), _inner(u, num), rtol, atol)
 
 
 def check_vjp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> None:
@@ -152,10 +152,10 @@ def check_vjp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> N
     out_leaves, out_def = tree_flatten(out)
     u = [_random_like(o, rng) for o in out_leaves]
     ct = tree_flatten(vjp_fn(tree_unflatten(out_def, u)))[0]
-    _check_shapes("reverse mode (VJP)", label, ct, leaves, "cotangent")
+    _check_shapes("reverse-mode (VJP)", label, ct, leaves, "cotangent")
     v = [_random_like(x, rng) for x in leaves]
     num = numerical_jvp(f, args, tree_unflatten(treedef, v), eps)
-    _close("reverse mode (VJP)", label, _inner(ct, v), _inner(u, num), rtol, atol)
+    _close("reverse-mode (VJP)", label, _inner(ct, v), _inner(u, num), rtol, atol)
 
 
 def check_grads(

@@ -26,7 +26,7 @@ from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate
 from .ir import Program
 from .passes import optimize
-from .staging import stage
+from .staging import CapturedTracedValue, stage
 
 __all__ = ["jit", "make_program", "Compiled", "JittedFunction"]
 
@@ -163,7 +163,12 @@ class JittedFunction:
             # An enclosing grad, jvp or jit is tracing: run the function itself under it, so
             # its derivative is exactly the eager one (custom_vjp rules included).
             return self.fun(*args, **kwargs)
-        compiled, leaves = self._lookup(args, kwargs)
+        try:
+            compiled, leaves = self._lookup(args, kwargs)
+        except CapturedTracedValue:
+            # The function closes over a value an enclosing grad or jvp is tracing: this
+            # call's result depends on it, so run the function itself, traced, uncached.
+            return self.fun(*args, **kwargs)
         return compiled(*leaves)
 
     def _lookup(self, args: tuple, kwargs: dict) -> tuple[Compiled, list]:

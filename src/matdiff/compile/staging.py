@@ -31,7 +31,14 @@ from ..numpy.indexing import getitem as _getitem
 from ..tracer import Box, Trace, box_types, getval, register_box
 from .ir import Eqn, Lit, Program, Var, guard, prim_name
 
-__all__ = ["StagingError", "StagingTrace", "StagedBox", "StagedValue", "stage"]
+__all__ = [
+    "StagingError",
+    "CapturedTracedValue",
+    "StagingTrace",
+    "StagedBox",
+    "StagedValue",
+    "stage",
+]
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(_np.__file__)
@@ -113,15 +120,16 @@ class StagingTrace(Trace):
                 inputs.append(boxes[k]._node)
                 k += 1
             else:
-                inputs.append(self.atom(a, prim_name(fun)))
+                inputs.append(self.atom(a, fun))
         if type(ans) is StagedValue:
             # The eager computation ran raw NumPy on a staged operand and recorded that too;
             # the equation below supersedes it, and dead-code elimination drops it.
             ans = ans.value
-        _check_static(kwargs, prim_name(fun))
+        if kwargs:
+            _check_static(kwargs, fun)
         if fun is _getitem:
-            _check_index(inputs[1] if len(inputs) > 1 else None, prim_name(fun))
-        var = Var(_np.shape(ans), _dtype_of(ans, prim_name(fun)))
+            _check_index(inputs[1] if len(inputs) > 1 else None, "getitem")
+        var = Var(_np.shape(ans), _dtype_of(ans, fun))
         self.eqns.append(Eqn(fun, tuple(inputs), dict(kwargs), var))
         return StagedBox(ans, self, var)
 
@@ -133,20 +141,20 @@ class StagingTrace(Trace):
                 "from the jitted function instead."
             )
 
-    def atom(self, a: Any, where: str):
-        """The operand for argument value ``a``: its variable if staged, else a literal."""
+    def atom(self, a: Any, fun: Callable):
+        """The operand for an argument ``a`` of ``fun``: its variable if staged, else a literal."""
         t = type(a)
         if t is StagedValue:
             if a.trace is not self:
-                raise _foreign(where)
+                raise _foreign(prim_name(fun))
             return self.value_var(a)
         if t in box_types:
             if t is StagedBox and a._trace is self:
                 return a._node
-            raise _foreign(where)
+            raise _foreign(prim_name(fun))
         if _contains_traced(a):
             raise StagingError(
-                f"jit: {where} got a traced value inside a {t.__name__}; only top-level "
+                f"jit: {prim_name(fun)} got a traced value inside a {t.__name__}; only top-level "
                 "array arguments can be traced. Pass the traced values as separate arguments."
             )
         return Lit(a)
@@ -180,10 +188,10 @@ class StagingTrace(Trace):
         error = None
         for a in args:
             if type(a) is StagedValue:
+                if a.trace is not self:
+                    raise _foreign(name)
                 if a.var is None:
                     error = a.error
-                elif a.trace is not self:
-                    error = str(_foreign(name))
                 inputs.append(a.var)
             elif _contains_traced(a):
                 error = (
@@ -202,12 +210,20 @@ class StagingTrace(Trace):
             except StagingError as e:
                 error = str(e)
         value = prim(*_plain(args), **_plain(kwargs))
+        if isinstance(value, (tuple, list)) and error is None and name in _FIXED_SHAPE_TUPLES:
+            # Results of fixed shape (slogdet's sign, eigh's vectors...): one equation per part.
+            parts = [
+                self.record_raw(_part_of(prim, name, k), args, kwargs) for k in range(len(value))
+            ]
+            return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
         if isinstance(value, (tuple, list)):
             msg = error or (
                 f"jit: numpy.{name} returns several arrays whose shapes depend on the traced "
                 "values; this cannot be compiled. Use np.where(condition, a, b) with a fixed shape."
             )
-            return type(value)(StagedValue(self, None, v, msg) for v in value)
+            parts = [StagedValue(self, None, v, msg) for v in value]
+            # NumPy's result namedtuples (SlogdetResult, EighResult...) take fields, not a list.
+            return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
         if value is None or not _is_arraylike(value):
             raise StagingError(
                 f"jit: numpy.{name} on a traced value returned {type(value).__name__}, which "
@@ -235,8 +251,12 @@ class StagingTrace(Trace):
         return Lit(o)
 
 
+class CapturedTracedValue(StagingError):
+    """The function closes over a value traced by an enclosing transformation."""
+
+
 def _foreign(where: str) -> StagingError:
-    return StagingError(
+    return CapturedTracedValue(
         f"jit: {where} got a value traced by an enclosing transformation (grad, jvp, or an "
         "outer jit), captured from outside the jitted function. A jitted function sees only "
         "its arguments as traced: pass that value as an argument of the jitted function."
@@ -247,10 +267,10 @@ def _is_arraylike(v: Any) -> bool:
     return isinstance(v, (_np.ndarray, _np.generic, float, int, complex, bool))
 
 
-def _dtype_of(ans: Any, where: str) -> _np.dtype:
+def _dtype_of(ans: Any, fun: Callable) -> _np.dtype:
     if not _is_arraylike(ans):
         raise StagingError(
-            f"jit: {where} returned a {type(ans).__name__}, which cannot be recorded; "
+            f"jit: {prim_name(fun)} returned a {type(ans).__name__}, which cannot be recorded; "
             "only array results can be staged"
         )
     return _np.result_type(ans)
@@ -267,12 +287,12 @@ def _contains_traced(v: Any) -> bool:
     return False
 
 
-def _check_static(kwargs: dict, where: str) -> None:
+def _check_static(kwargs: dict, fun: Callable) -> None:
     for key, v in kwargs.items():
         if _contains_traced(v):
             raise StagingError(
-                f"jit: {where}: keyword argument {key} is traced, but keyword arguments of "
-                "primitives are static; pass it positionally or make it a constant"
+                f"jit: {prim_name(fun)}: keyword argument {key} is traced, but keyword "
+                "arguments of primitives are static; pass it positionally or make it a constant"
             )
 
 
@@ -513,6 +533,50 @@ class StagedValue:
     def conj(self):
         return _np.conj(self)
 
+    @property
+    def real(self):
+        return _np.real(self)
+
+    @property
+    def imag(self):
+        return _np.imag(self)
+
+    def copy(self):
+        return _np.copy(self)
+
+    def flatten(self):
+        return _np.ravel(self)
+
+    def squeeze(self, axis=None):
+        return _np.squeeze(self, axis=axis)
+
+    def swapaxes(self, a, b):
+        return _np.swapaxes(self, a, b)
+
+    def mean(self, axis=None, keepdims=False):
+        return _np.mean(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _np.cumsum(self, axis=axis)
+
+    def clip(self, a_min=None, a_max=None):
+        return _np.clip(self, a_min, a_max)
+
+    def round(self, decimals=0):
+        return _np.round(self, decimals)
+
+    def nonzero(self):
+        return _np.nonzero(self)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise _UnsupportedAttribute(
+            f"jit: .{name} of a derivative-free traced value (one computed by NumPy from "
+            f"getval or stop_gradient) is not supported while staging ({_user_site()}); "
+            f"call the NumPy function instead, e.g. np.{name}(x), which is recorded"
+        )
+
     def __neg__(self):
         return _np.negative(self)
 
@@ -521,6 +585,10 @@ class StagedValue:
 
     def __invert__(self):
         return _np.invert(self)
+
+
+class _UnsupportedAttribute(StagingError, AttributeError):
+    """Also an AttributeError, so that getattr(x, name, default) probes still work."""
 
 
 def _binary(ufunc):
@@ -594,3 +662,28 @@ def stage(fun: Callable, leaves: list) -> tuple[Program, Any]:
     finally:
         trace.done = True
     return Program(invars, trace.eqns, outvars), out_tree
+
+
+# NumPy functions returning several arrays whose shapes follow from the inputs' shapes alone.
+_FIXED_SHAPE_TUPLES = {
+    "slogdet",
+    "eigh",
+    "eig",
+    "svd",
+    "qr",
+    "lu_factor",
+    "cho_factor",
+    "frexp",
+    "modf",
+    "divmod",
+    "broadcast_arrays",
+}
+
+
+def _part_of(prim: Callable, name: str, k: int) -> Callable:
+    def part(*args, **kwargs):
+        return prim(*args, **kwargs)[k]
+
+    part.__name__ = f"{name}_{k}"
+    part.__qualname__ = part.__name__
+    return part

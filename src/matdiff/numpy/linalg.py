@@ -15,13 +15,14 @@ Conventions, shared with autograd and JAX:
   whose answer is the results packed side by side; the public function unpacks them,
   so a cotangent that reaches only some results costs nothing extra to route.
 
-Degenerate points are handled on purpose: with repeated eigen- or singular values the
-coupling terms ``1 / (w_j - w_i)`` between equal values are set to zero, which is exact
-for every quantity that is differentiable there (sums of eigenvalues, projectors onto
-whole eigenspaces, ``norm(X, 2)`` at a simple top singular value); norms at zero take
-the subgradient 0. A loss that depends on the arbitrary phase of complex eigen- or
-singular vectors has no derivative, and its backward pass raises instead of returning a
-number.
+Degenerate points are handled on purpose (``docs/coverage_linalg.md`` lists each case):
+quantities that are differentiable at repeated eigen- or singular values (sums of the
+values, projectors onto whole eigenspaces, ``norm(X, 2)`` at a simple top singular
+value) get exact derivatives, with the couplings ``1 / (w_j - w_i)`` between equal values
+set to zero; a loss that depends on the arbitrary sign/phase/rotation of the vectors or
+on individual repeated values has no derivative, and the rules raise instead of
+returning a number that depends on LAPACK's choices. Norms at zero take the subgradient
+0.
 
 >>> import matdiff.numpy as np
 >>> from matdiff import grad
@@ -39,6 +40,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as _np
+import scipy.linalg as _scipy_linalg
 import scipy.linalg.lapack as _lapack
 from numpy.linalg import LinAlgError
 
@@ -48,7 +50,7 @@ from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import shape_of, unbroadcast, wrapped_for
+from ._wrap import all_wrapped, shape_of, unbroadcast, wrapped_for
 
 __all__ = [
     "LinAlgError",
@@ -77,6 +79,12 @@ __all__ = [
     "matrix_rank",
     "matrix_transpose",
     "matmul",
+    "outer",
+    "trace",
+    "diagonal",
+    "tensordot",
+    "cross",
+    "vecdot",
 ]
 
 _la = _np.linalg
@@ -142,6 +150,8 @@ def _real_if(like, x):
         return _uf.real(x)
     return x
 
+
+ArrayLike = Any  # an array, a number, a nested list, or a traced value
 
 _mm = _prod.matmul
 
@@ -374,13 +384,15 @@ defvjp(
 defjvp(_slice_last, "same")
 defvjp(
     _pad_last,
-    lambda ans, g, start, total, dt: lambda h: _slice_last(h, start, start + shape_of(g)[-1]),
+    lambda ans, g, start, total, dt: (
+        lambda h: _real_if(g, _slice_last(h, start, start + shape_of(g)[-1]))
+    ),
 )
 defjvp(_pad_last, "same")
 
 
 def _pack(*parts):
-    """Flatten each part's trailing ``ndims`` axes and lay the parts side by side."""
+    """Lay ``(array, batch_ndim)`` parts side by side, each flattened after its batch axes."""
     flat = [_shape.reshape(p, shape_of(p)[:batch] + (-1,)) for p, batch in parts]
     return _concat_last(*flat)
 
@@ -461,7 +473,7 @@ defjvp(
 
 
 @_public(_la.solve)
-def solve(a, b):
+def solve(a: ArrayLike, b: ArrayLike) -> Any:
     """Solve ``a @ x = b`` for ``x``; ``b`` is a vector when it is 1-D (NumPy 2 rules).
 
     >>> import matdiff.numpy as np
@@ -561,12 +573,24 @@ def _logabsdet_vjp(ans, a):
     return vjp
 
 
+def _logabsdet_jvp(g, ans, a):
+    _release_lu(ans)
+    return _uf.real(_trace(_solve_mat(a, g)))
+
+
+def _release_lu(ans):
+    # Forward mode has no use for the cached factors: free them now.
+    slot = _lu_slot[0]
+    if slot is not None and slot[0] is ans:
+        _lu_slot[0] = None
+
+
 defvjp(_logabsdet, _logabsdet_vjp)
-defjvp(_logabsdet, lambda g, ans, a: _uf.real(_trace(_solve_mat(a, g))))
+defjvp(_logabsdet, _logabsdet_jvp)
 
 
 @_public(_la.slogdet)
-def slogdet(a):
+def slogdet(a: ArrayLike) -> Any:
     """``(sign, log|det a|)`` of each matrix in a stack, as ``numpy.linalg.slogdet``.
 
     ``logabsdet`` is differentiable (gradient X⁻ᵀ, Matrix Cookbook eq. 57); ``sign`` is
@@ -597,22 +621,30 @@ def _det_raw(a):
     if f is None:
         return _la.det(a)
     lu, piv, info, getri = f
-    sign, logabs = _lu_logdet(lu, piv)
-    ans = (sign * _np.exp(logabs)).astype(lu.dtype)[()] if info == 0 else lu.dtype.type(0)
-    _lu_slot[0] = (ans, a, lu, piv, info, getri, sign)
+    # As LAPACK-based det does: the product of U's diagonal, signed by the pivots.
+    swaps = _np.count_nonzero(piv != _np.arange(piv.shape[0]))
+    ans = ((-1) ** swaps * _np.prod(_np.diagonal(lu))).astype(lu.dtype)[()]
+    _lu_slot[0] = (ans, a, lu, piv, info, getri, None)
     return ans
 
 
-det = _prim(_det_raw, "det", _la.det)
-det.__doc__ = """The determinant of each matrix in a stack: ``numpy.linalg.det``.
+_det = _prim(_det_raw, "det")
 
-d det X = det(X) ⟨X⁻ᵀ, dX⟩ (Matrix Cookbook eq. 49). At a singular matrix the gradient
-(the adjugate) is not computed: the backward pass raises ``LinAlgError``.
 
->>> import matdiff.numpy as np
->>> float(np.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]])))
-5.000000000000001
-"""
+@_public(_la.det)
+def det(a: ArrayLike) -> Any:
+    """The determinant of each matrix in a stack: ``numpy.linalg.det``.
+
+    d det X = det(X) ⟨X⁻ᵀ, dX⟩ (Matrix Cookbook eq. 49). At a singular matrix the gradient
+    (the adjugate) is not computed: the backward pass raises ``LinAlgError``.
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]])))
+    5.000000000000001
+    """
+    if not _traced(a):
+        return _la.det(a)
+    return _det(a)
 
 
 def _det_vjp(ans, a):
@@ -622,8 +654,15 @@ def _det_vjp(ans, a):
     return vjp
 
 
-defvjp(det, _det_vjp)
-defjvp(det, lambda g, ans, a: _uf.multiply(ans, _trace(_solve_mat(a, g))))
+defvjp(_det, _det_vjp)
+
+
+def _det_jvp(g, ans, a):
+    _release_lu(ans)
+    return _uf.multiply(ans, _trace(_solve_mat(a, g)))
+
+
+defjvp(_det, _det_jvp)
 
 
 # ---------------------------------------------------------------- cholesky
@@ -673,7 +712,7 @@ defjvp(_cholesky, _cholesky_jvp)
 
 
 @_public(_la.cholesky)
-def cholesky(a, /, *, upper: bool = False):
+def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Any:
     """The Cholesky factor ``L`` (``a = L Lᴴ``), or ``Lᴴ`` with ``upper=True``.
 
     Reads the lower (upper) triangle, as NumPy does; derivatives are along Hermitian
@@ -691,9 +730,7 @@ def cholesky(a, /, *, upper: bool = False):
 
 
 def _solve_tri_raw(a, b, lower=True):
-    import scipy.linalg as _sl
-
-    return _sl.solve_triangular(a, b, lower=lower, check_finite=False)
+    return _scipy_linalg.solve_triangular(a, b, lower=lower, check_finite=False)
 
 
 _solve_tri = _prim(_solve_tri_raw, "solve_triangular")
@@ -774,7 +811,7 @@ defjvp(_eigh_packed, _eigh_jvp)
 
 
 @_public(_la.eigh)
-def eigh(a, UPLO: str = "L"):
+def eigh(a: ArrayLike, UPLO: str = "L") -> Any:
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric/Hermitian matrices.
 
     Derivatives are along symmetric perturbations. The eigenvectors are defined up to
@@ -887,7 +924,7 @@ defjvp(_eig_packed, _eig_jvp)
 
 
 @_public(_la.eig)
-def eig(a):
+def eig(a: ArrayLike) -> Any:
     """Eigenvalues and unit-norm right eigenvectors of general square matrices.
 
     Traced results are complex (a real matrix may have complex eigenvalues, and their
@@ -933,11 +970,11 @@ def _eigvals_vjp(ans, a):
 
 
 defvjp(eigvals, _eigvals_vjp)
-defjvp(eigvals, lambda g, ans, a: _eigvals_jvp(g, a))
+defjvp(eigvals, lambda g, ans, a: _eigvals_jvp(g, ans, a))
 
 
-def _eigvals_jvp(g, a):
-    _refuse_repeated_eig(eigvals(getval(a)))
+def _eigvals_jvp(g, ans, a):
+    _refuse_repeated_eig(ans)
     v = eig(a).eigenvectors
     return _diag(_solve_mat(v, _mm(g, v)))
 
@@ -1113,7 +1150,9 @@ defjvp(_svd_packed, _svd_jvp)
 
 
 @_public(_la.svd)
-def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
+def svd(
+    a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
+) -> Any:
     """Singular value decomposition ``a = U @ diag(S) @ Vh`` of each matrix in a stack.
 
     Singular vectors are defined up to sign (phase) and, with ``full_matrices=True``, the
@@ -1282,7 +1321,7 @@ defjvp(_qr_packed, _qr_jvp)
 
 
 @_public(_la.qr)
-def qr(a, mode: str = "reduced"):
+def qr(a: ArrayLike, mode: str = "reduced") -> Any:
     """QR factorization of each matrix in a stack; ``mode`` is reduced, complete or r.
 
     Differentiable where the leading ``min(m, n)`` columns are linearly independent. With
@@ -1358,7 +1397,7 @@ defjvp(_pinv, _pinv_jvp)
 
 
 @_public(_la.pinv)
-def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None):
+def pinv(a: ArrayLike, rcond=None, hermitian: bool = False, *, rtol=None) -> Any:
     """The Moore–Penrose pseudo-inverse of each matrix in a stack.
 
     Differentiable where the rank is locally constant (the derivative of Golub and
@@ -1373,7 +1412,7 @@ def pinv(a, rcond=None, hermitian: bool = False, *, rtol=None):
 
 
 @_public(_la.lstsq)
-def lstsq(a, b, rcond=None):
+def lstsq(a: ArrayLike, b: ArrayLike, rcond=None) -> Any:
     """Least-squares solution ``x`` minimizing ``|b - a x|``: ``(x, residuals, rank, s)``.
 
     As ``numpy.linalg.lstsq`` (2-D ``a``; ``b`` 1-D or 2-D). ``x`` is the minimum-norm
@@ -1522,7 +1561,7 @@ def _vector_norm_impl(x, ord, axis, keepdims):
 
 
 @_public(getattr(_la, "vector_norm", None))
-def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
+def vector_norm(x: ArrayLike, /, *, axis=None, keepdims: bool = False, ord=2) -> Any:
     """``numpy.linalg.vector_norm``: the ``ord``-norm over ``axis`` (all axes by default).
 
     At ``x = 0`` the gradient is the subgradient 0, not NaN; ``ord=inf`` splits the
@@ -1571,10 +1610,8 @@ def _matrix_norm_axes(x, ord, axes, keepdims):
     row, col = (ax % nd for ax in axes)
     if row == col:
         raise ValueError("Duplicate axes given.")
-    if not any(ord == o and type(ord) is type(o) or ord == o for o in _MATRIX_ORDS) or isinstance(
-        ord, bool
-    ):
-        raise ValueError("Invalid norm order for matrices.")
+    if isinstance(ord, bool) or ord not in _MATRIX_ORDS:
+        raise ValueError("Invalid norm order for matrices.")  # NumPy's message
     moved = x if (row, col) == (nd - 2, nd - 1) else _move_to_end(x, row, col)
     r = _matrix_norm_last(moved, ord)
     if keepdims:
@@ -1586,7 +1623,7 @@ def _matrix_norm_axes(x, ord, axes, keepdims):
 
 
 @_public(getattr(_la, "matrix_norm", None))
-def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
+def matrix_norm(x: ArrayLike, /, *, keepdims: bool = False, ord="fro") -> Any:
     """``numpy.linalg.matrix_norm``: the norm of each matrix (last two axes) in a stack.
 
     ``ord`` is ``'fro'``, ``'nuc'``, 1, -1, 2, -2, inf or -inf. ``ord=2`` is the largest
@@ -1604,7 +1641,7 @@ def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
 
 
 @_public(_la.norm)
-def norm(x, ord=None, axis=None, keepdims: bool = False):
+def norm(x: ArrayLike, ord=None, axis=None, keepdims: bool = False) -> Any:
     """``numpy.linalg.norm``: vector norms over one axis, matrix norms over two.
 
     Vector ``ord``: None/2, 1, inf, -inf, 0, any p. Matrix ``ord``: None/'fro', 'nuc',
@@ -1638,7 +1675,7 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
 
 
 @_public(_la.matrix_power)
-def matrix_power(a, n: int):
+def matrix_power(a: ArrayLike, n: int) -> Any:
     """``a`` raised to the integer power ``n`` (negative: of the inverse), by squaring.
 
     >>> import matdiff.numpy as np
@@ -1688,7 +1725,7 @@ def _chain_order(dims):
 
 
 @_public(_la.multi_dot)
-def multi_dot(arrays: Sequence, *, out=None):
+def multi_dot(arrays: Sequence, *, out=None) -> Any:
     """The product of a chain of matrices, multiplied in the cheapest order.
 
     The first array may be 1-D (a row vector), the last 1-D (a column vector).
@@ -1738,7 +1775,7 @@ def multi_dot(arrays: Sequence, *, out=None):
 
 
 @_public(_la.cond)
-def cond(x, p=None):
+def cond(x: ArrayLike, p=None) -> Any:
     """The condition number of each matrix in a stack, in the norm ``p``.
 
     ``p`` None/2/-2 uses singular values; others use ``norm(x, p) * norm(inv(x), p)``.
@@ -1759,7 +1796,7 @@ def cond(x, p=None):
 
 
 @_public(_la.tensorinv)
-def tensorinv(a, ind: int = 2):
+def tensorinv(a: ArrayLike, ind: int = 2) -> Any:
     """The inverse of ``a`` as a linear map from its last axes to its first ``ind`` axes.
 
     >>> import matdiff.numpy as np
@@ -1781,7 +1818,7 @@ def tensorinv(a, ind: int = 2):
 
 
 @_public(_la.tensorsolve)
-def tensorsolve(a, b, axes=None):
+def tensorsolve(a: ArrayLike, b: ArrayLike, axes=None) -> Any:
     """Solve ``tensordot(a, x, axes=x.ndim) = b`` for ``x``.
 
     >>> import matdiff.numpy as np
@@ -1822,7 +1859,7 @@ wrapped_for[_la.matrix_rank] = matrix_rank
 
 
 @_public(getattr(_la, "matrix_transpose", None))
-def matrix_transpose(x, /):
+def matrix_transpose(x: ArrayLike, /) -> Any:
     """Swap the last two axes of a stack of matrices.
 
     >>> import matdiff.numpy as np
@@ -1833,6 +1870,81 @@ def matrix_transpose(x, /):
 
 
 matmul = _prod.matmul
+wrapped_for[_la.matmul] = matmul
+
+
+# numpy.linalg's array-API spellings of functions matdiff.numpy already differentiates:
+# they act on the last axes. Looked up at call time, as matdiff.numpy imports this module
+# before it has all its wrappers.
+
+
+@_public(_la.outer)
+def outer(x1: ArrayLike, x2: ArrayLike, /) -> Any:
+    """The outer product of two vectors (``numpy.linalg.outer``).
+
+    >>> import matdiff.numpy as np
+    >>> np.linalg.outer(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    array([[3., 4.],
+           [6., 8.]])
+    """
+    return all_wrapped["outer"](x1, x2)
+
+
+@_public(_la.trace)
+def trace(x: ArrayLike, /, *, offset: int = 0, dtype=None) -> Any:
+    """The trace of each matrix in a stack (``numpy.linalg.trace``: the last two axes).
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.trace(np.array([[1.0, 2.0], [3.0, 4.0]])))
+    5.0
+    """
+    return all_wrapped["trace"](x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
+
+
+@_public(_la.diagonal)
+def diagonal(x: ArrayLike, /, *, offset: int = 0) -> Any:
+    """The diagonals of a stack of matrices (``numpy.linalg.diagonal``: the last two axes).
+
+    >>> import matdiff.numpy as np
+    >>> np.linalg.diagonal(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([1., 4.])
+    """
+    return all_wrapped["diagonal"](x, offset=offset, axis1=-2, axis2=-1)
+
+
+@_public(_la.tensordot)
+def tensordot(x1: ArrayLike, x2: ArrayLike, /, *, axes=2) -> Any:
+    """``numpy.linalg.tensordot``.
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.tensordot(np.eye(2), np.eye(2)))
+    2.0
+    """
+    return all_wrapped["tensordot"](x1, x2, axes=axes)
+
+
+@_public(_la.cross)
+def cross(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
+    """The cross product of 3-vectors (``numpy.linalg.cross``).
+
+    >>> import matdiff.numpy as np
+    >>> np.linalg.cross(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    array([0., 0., 1.])
+    """
+    return all_wrapped["cross"](x1, x2, axis=axis)
+
+
+@_public(_la.vecdot)
+def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
+    """``sum(conj(x1) * x2, axis)``, broadcasting (``numpy.linalg.vecdot``).
+
+    >>> import matdiff.numpy as np
+    >>> float(np.linalg.vecdot(np.array([1.0, 2.0]), np.array([3.0, 4.0])))
+    11.0
+    """
+    if not _traced(x1, x2):
+        return _la.vecdot(x1, x2, axis=axis)
+    return _red.sum(_uf.multiply(_conj(x1), x2), axis=axis)
 
 
 def __getattr__(name: str) -> Any:

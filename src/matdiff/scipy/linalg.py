@@ -74,6 +74,8 @@ __all__ = [
     "lstsq",
 ]
 
+ArrayLike = Any  # an array, a number, a nested list, or a traced value
+
 _mm = _prod.matmul
 
 
@@ -211,14 +213,14 @@ def _effective_triangle(a, lower, unit_diagonal):
 
 @_public
 def solve_triangular(
-    a,
-    b,
+    a: ArrayLike,
+    b: ArrayLike,
     trans=0,
     lower: bool = False,
     unit_diagonal: bool = False,
     overwrite_b: bool = False,
     check_finite: bool = True,
-):
+) -> Any:
     """Solve ``op(a) x = b`` with ``a`` triangular; ``op`` is set by ``trans`` (0, 1, 2).
 
     Only the ``lower`` (or upper) triangle of ``a`` is read, so the gradient in ``a`` is
@@ -252,7 +254,9 @@ def solve_triangular(
 
 
 @_public
-def cho_factor(a, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True):
+def cho_factor(
+    a: ArrayLike, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True
+) -> Any:
     """``(c, lower)`` for :func:`cho_solve`: ``c`` is the Cholesky factor of ``a``.
 
     Unlike SciPy, the unused triangle of ``c`` holds zeros rather than leftover data.
@@ -268,7 +272,9 @@ def cho_factor(a, lower: bool = False, overwrite_a: bool = False, check_finite: 
 
 
 @_public
-def cho_solve(c_and_lower, b, overwrite_b: bool = False, check_finite: bool = True):
+def cho_solve(
+    c_and_lower, b: ArrayLike, overwrite_b: bool = False, check_finite: bool = True
+) -> Any:
     """Solve ``a x = b`` given ``cho_factor(a)``.
 
     >>> import matdiff.numpy as np
@@ -344,7 +350,7 @@ defjvp(_lu, _lu_jvp)
 
 
 @_public
-def lu_factor(a, overwrite_a: bool = False, check_finite: bool = True):
+def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True) -> Any:
     """``(lu, piv)``: the pivoted LU factorization of square ``a`` (``scipy.linalg.lu_factor``).
 
     ``lu`` holds the unit-lower ``L`` below the diagonal and ``U`` on and above it; it is
@@ -368,7 +374,9 @@ def lu_factor(a, overwrite_a: bool = False, check_finite: bool = True):
 
 
 @_public
-def lu_solve(lu_and_piv, b, trans: int = 0, overwrite_b: bool = False, check_finite: bool = True):
+def lu_solve(
+    lu_and_piv, b: ArrayLike, trans: int = 0, overwrite_b: bool = False, check_finite: bool = True
+) -> Any:
     """Solve ``a x = b`` (``trans=1``: ``aᵀ x = b``; 2: ``aᴴ x = b``) given ``lu_factor(a)``.
 
     >>> import matdiff.numpy as np
@@ -446,7 +454,7 @@ defjvp(
 
 
 @_public
-def solve_continuous_lyapunov(a, q):
+def solve_continuous_lyapunov(a: ArrayLike, q: ArrayLike) -> Any:
     """Solve ``a x + x aᴴ = q`` for ``x`` (``scipy.linalg.solve_continuous_lyapunov``).
 
     >>> import matdiff.numpy as np
@@ -467,8 +475,16 @@ svdvals = _nla.svdvals
 
 
 @_public
-def solve(a, b, lower: bool = False, overwrite_a=False, overwrite_b=False, check_finite=True,
-          assume_a=None, transposed: bool = False):  # fmt: skip
+def solve(
+    a: ArrayLike,
+    b: ArrayLike,
+    lower: bool = False,
+    overwrite_a=False,
+    overwrite_b=False,
+    check_finite=True,
+    assume_a=None,
+    transposed: bool = False,
+) -> Any:
     """``scipy.linalg.solve``: ``a x = b`` (``transposed``: ``aᵀ x = b``).
 
     ``assume_a`` only selects SciPy's solver; the derivative is the same for every kind.
@@ -483,7 +499,9 @@ def solve(a, b, lower: bool = False, overwrite_a=False, overwrite_b=False, check
 
 
 @_public
-def cholesky(a, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True):
+def cholesky(
+    a: ArrayLike, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True
+) -> Any:
     """``scipy.linalg.cholesky``: the upper factor ``U`` (``a = Uᴴ U``) unless ``lower``.
 
     >>> import matdiff.numpy as np
@@ -497,8 +515,14 @@ def cholesky(a, lower: bool = False, overwrite_a: bool = False, check_finite: bo
 
 
 @_public
-def qr(a, overwrite_a=False, lwork=None, mode: str = "full", pivoting: bool = False,
-       check_finite: bool = True):  # fmt: skip
+def qr(
+    a: ArrayLike,
+    overwrite_a=False,
+    lwork=None,
+    mode: str = "full",
+    pivoting: bool = False,
+    check_finite: bool = True,
+) -> Any:
     """``scipy.linalg.qr``: ``(Q, R)`` for modes full/economic, ``(R,)`` for mode r.
 
     >>> import matdiff.numpy as np
@@ -517,8 +541,24 @@ def qr(a, overwrite_a=False, lwork=None, mode: str = "full", pivoting: bool = Fa
     return (res,) if mode == "r" else tuple(res)
 
 
+# Options that only pick SciPy's algorithm or input checks; the others (subsets, b, ...)
+# change the problem and have no derivative here.
+_ALGORITHM_ONLY = {
+    "overwrite_a",
+    "overwrite_b",
+    "check_finite",
+    "driver",
+    "turbo",
+    "homogeneous_eigvals",
+}
+
+
+def _changes_the_problem(kwargs: dict) -> bool:
+    return any(k not in _ALGORITHM_ONLY for k in kwargs)
+
+
 @_public
-def eigh(a, b=None, *, lower: bool = True, eigvals_only: bool = False, **kwargs):
+def eigh(a: ArrayLike, b=None, *, lower: bool = True, eigvals_only: bool = False, **kwargs) -> Any:
     """``scipy.linalg.eigh`` for the standard problem: ``(w, v)`` or ``w``.
 
     >>> import matdiff.numpy as np
@@ -527,7 +567,7 @@ def eigh(a, b=None, *, lower: bool = True, eigvals_only: bool = False, **kwargs)
     """
     if not _traced(a) and b is None:
         return _sl.eigh(a, lower=lower, eigvals_only=eigvals_only, **kwargs)
-    if b is not None or kwargs:
+    if b is not None or _changes_the_problem(kwargs):
         raise NotImplementedError(
             "eigh: only the standard problem (b=None, no subset options) is differentiable; "
             "for a generalized problem use cholesky and solve_triangular to reduce it"
@@ -539,7 +579,7 @@ def eigh(a, b=None, *, lower: bool = True, eigvals_only: bool = False, **kwargs)
 
 
 @_public
-def eigvalsh(a, b=None, *, lower: bool = True, **kwargs):
+def eigvalsh(a: ArrayLike, b=None, *, lower: bool = True, **kwargs) -> Any:
     """``scipy.linalg.eigvalsh`` for the standard problem.
 
     >>> import matdiff.numpy as np
@@ -550,7 +590,7 @@ def eigvalsh(a, b=None, *, lower: bool = True, **kwargs):
 
 
 @_public
-def eig(a, b=None, left: bool = False, right: bool = True, **kwargs):
+def eig(a: ArrayLike, b=None, left: bool = False, right: bool = True, **kwargs) -> Any:
     """``scipy.linalg.eig`` for the standard problem: ``(w, vr)`` or ``w``.
 
     >>> import matdiff.numpy as np
@@ -559,7 +599,7 @@ def eig(a, b=None, left: bool = False, right: bool = True, **kwargs):
     """
     if not _traced(a) and b is None:
         return _sl.eig(a, left=left, right=right, **kwargs)
-    if b is not None or left or kwargs:
+    if b is not None or left or _changes_the_problem(kwargs):
         raise NotImplementedError(
             "eig: only the standard problem with right eigenvectors is differentiable"
         )
@@ -568,7 +608,7 @@ def eig(a, b=None, left: bool = False, right: bool = True, **kwargs):
 
 
 @_public
-def eigvals(a, b=None, **kwargs):
+def eigvals(a: ArrayLike, b=None, **kwargs) -> Any:
     """``scipy.linalg.eigvals`` for the standard problem.
 
     >>> import matdiff.numpy as np
@@ -577,13 +617,13 @@ def eigvals(a, b=None, **kwargs):
     """
     if not _traced(a) and b is None:
         return _sl.eigvals(a, **kwargs)
-    if b is not None or kwargs:
+    if b is not None or _changes_the_problem(kwargs):
         raise NotImplementedError("eigvals: only the standard problem is differentiable")
     return _nla.eigvals(a)
 
 
 @_public
-def svd(a, full_matrices: bool = True, compute_uv: bool = True, **kwargs):
+def svd(a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True, **kwargs) -> Any:
     """``scipy.linalg.svd``: ``(U, s, Vh)``, or ``s`` with ``compute_uv=False``.
 
     >>> import matdiff.numpy as np
@@ -597,7 +637,9 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, **kwargs):
 
 
 @_public
-def norm(a, ord=None, axis=None, keepdims: bool = False, check_finite: bool = True):
+def norm(
+    a: ArrayLike, ord=None, axis=None, keepdims: bool = False, check_finite: bool = True
+) -> Any:
     """``scipy.linalg.norm``: as ``numpy.linalg.norm``.
 
     >>> import matdiff.numpy as np
@@ -610,7 +652,9 @@ def norm(a, ord=None, axis=None, keepdims: bool = False, check_finite: bool = Tr
 
 
 @_public
-def pinv(a, *, atol=None, rtol=None, return_rank: bool = False, check_finite: bool = True):
+def pinv(
+    a: ArrayLike, *, atol=None, rtol=None, return_rank: bool = False, check_finite: bool = True
+) -> Any:
     """``scipy.linalg.pinv``: singular values below ``atol + rtol * max(s)`` count as zero.
 
     >>> import matdiff.numpy as np
@@ -635,8 +679,15 @@ def pinv(a, *, atol=None, rtol=None, return_rank: bool = False, check_finite: bo
 
 
 @_public
-def lstsq(a, b, cond=None, overwrite_a=False, overwrite_b=False, check_finite=True,
-          lapack_driver=None):  # fmt: skip
+def lstsq(
+    a: ArrayLike,
+    b: ArrayLike,
+    cond=None,
+    overwrite_a=False,
+    overwrite_b=False,
+    check_finite=True,
+    lapack_driver=None,
+) -> Any:
     """``scipy.linalg.lstsq``: ``(x, residues, rank, s)``; ``x`` minimizes ``|b - a x|``.
 
     >>> import matdiff.numpy as np

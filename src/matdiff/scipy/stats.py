@@ -1,1 +1,664 @@
-"""``matdiff.scipy.stats``: differentiable counterparts of ``scipy.stats``."""
+"""``matdiff.scipy.stats``: densities and distribution functions, differentiable in every argument.
+
+Each distribution is an object with SciPy's call signatures
+(``norm.logpdf(x, loc=0, scale=1)``, ``gamma.logpdf(x, a, loc=0, scale=1)``, ...). The
+functions are compositions of ``matdiff.numpy`` and ``matdiff.scipy.special``, so they
+differentiate (in both modes, to any order) in the quantiles and in every parameter.
+
+SciPy's conventions at the edges are kept: a parameter out of its range (a scale
+<= 0, a shape <= 0) gives NaN, a point outside the support gives a log-density of -inf
+and a density of 0. Those entries are computed on placeholder inputs and then replaced
+(the double-``where`` pattern), so they put no NaN into the derivatives of the others.
+
+>>> import matdiff.numpy as np
+>>> from matdiff import grad
+>>> float(grad(norm.logpdf)(1.0))  # -(x - loc) / scale^2
+-1.0
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as _np
+
+from .. import numpy as _mnp
+from ..tracer import NotDifferentiableError, getval, isbox
+from . import special as _sp
+
+__all__ = [
+    "norm",
+    "multivariate_normal",
+    "multivariate_t",
+    "t",
+    "gamma",
+    "beta",
+    "chi2",
+    "laplace",
+    "logistic",
+    "poisson",
+    "dirichlet",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_where = _mnp.where
+_log = _mnp.log
+_exp = _mnp.exp
+
+
+def _mask(cond, *args):
+    """A boolean mask from the values of ``args`` (no derivative), or None if all False."""
+    m = cond(*[_np.asarray(getval(a)) for a in args])
+    return m if _np.any(m) else None
+
+
+def _or(*masks):
+    out = None
+    for m in masks:
+        if m is not None:
+            out = m if out is None else _np.logical_or(out, m)
+    return out
+
+
+def _safe(x, mask, fill):
+    """``x`` with ``fill`` where ``mask``: the placeholder of the double-where pattern."""
+    return x if mask is None else _where(mask, fill, x)
+
+
+def _fill(val, mask, value):
+    return val if mask is None else _where(mask, value, val)
+
+
+def _refuse_traced(fname: str, **params) -> None:
+    """Shape parameters of CDFs: SciPy gives no derivative in them, so tracing them is an error."""
+    for argname, value in params.items():
+        if isbox(value):
+            raise NotDifferentiableError(
+                f"{fname}: argument {argname!r} is being differentiated, but the derivative of "
+                f"this CDF in its shape parameter is not available in matdiff (SciPy has none "
+                f"either). Pass {argname} as a constant (a plain value or "
+                f"matdiff.stop_gradient({argname})); x, loc and scale are differentiable."
+            )
+
+
+def _standardize(x, loc, scale):
+    """(z, log scale, invalid-scale mask) with the invalid scales replaced by 1."""
+    bad = _mask(lambda s: ~(s > 0), scale)
+    scale = _safe(scale, bad, 1.0)
+    z = _mnp.divide(_mnp.subtract(x, loc), scale)
+    return z, _log(scale), bad
+
+
+class _Continuous:
+    """pdf from logpdf; subclasses define ``logpdf`` with SciPy's signature."""
+
+    name = "distribution"
+
+    def pdf(self, x, *args, **kwargs):
+        """The density: exp(logpdf)."""
+        return _exp(self.logpdf(x, *args, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"<matdiff.scipy.stats.{self.name}>"
+
+
+# ---------------------------------------------------------------- normal
+
+
+class _Norm(_Continuous):
+    """The normal distribution: ``norm.logpdf(x, loc=0, scale=1)`` and friends.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(norm.cdf)(0.0)), 12)  # the density at 0
+    0.398942280401
+    """
+
+    name = "norm"
+
+    def logpdf(self, x, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        z, log_s, bad = _standardize(x, loc, scale)
+        val = _mnp.subtract(_mnp.multiply(-0.5, _mnp.square(z)), _mnp.add(log_s, 0.5 * _LOG_2PI))
+        return _fill(val, bad, _np.nan)
+
+    def cdf(self, x, loc=0.0, scale=1.0):
+        """P(X <= x)."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.ndtr(z), bad, _np.nan)
+
+    def logcdf(self, x, loc=0.0, scale=1.0):
+        """log P(X <= x), finite far in the lower tail."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.log_ndtr(z), bad, _np.nan)
+
+    def sf(self, x, loc=0.0, scale=1.0):
+        """P(X > x), computed without the cancellation of 1 - cdf."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.ndtr(_mnp.negative(z)), bad, _np.nan)
+
+    def logsf(self, x, loc=0.0, scale=1.0):
+        """log P(X > x), finite far in the upper tail."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.log_ndtr(_mnp.negative(z)), bad, _np.nan)
+
+    def ppf(self, q, loc=0.0, scale=1.0):
+        """The quantile function, the inverse of ``cdf``."""
+        bad = _mask(lambda s: ~(s > 0), scale)
+        val = _mnp.add(loc, _mnp.multiply(_safe(scale, bad, 1.0), _sp.ndtri(q)))
+        return _fill(val, bad, _np.nan)
+
+    def isf(self, q, loc=0.0, scale=1.0):
+        """The inverse of ``sf``."""
+        return self.ppf(_mnp.subtract(1.0, q), loc, scale)
+
+
+norm = _Norm()
+
+# ---------------------------------------------------------------- Student's t
+
+
+class _T(_Continuous):
+    """Student's t: ``t.logpdf(x, df, loc=0, scale=1)``, differentiable in df too.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(t.logpdf)(1.0, 1.0)), 12)  # Cauchy: -2x / (1 + x^2)
+    -1.0
+    """
+
+    name = "t"
+
+    def logpdf(self, x, df, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        z, log_s, bad_scale = _standardize(x, loc, scale)
+        bad_df = _mask(lambda d: ~(d > 0), df)
+        df = _safe(df, bad_df, 1.0)
+        half = _mnp.multiply(0.5, _mnp.add(df, 1.0))
+        norm_const = _mnp.subtract(
+            _mnp.subtract(_sp.gammaln(half), _sp.gammaln(_mnp.multiply(0.5, df))),
+            _mnp.multiply(0.5, _log(_mnp.multiply(math.pi, df))),
+        )
+        kernel = _mnp.multiply(half, _sp.log1p(_mnp.divide(_mnp.square(z), df)))
+        val = _mnp.subtract(_mnp.subtract(norm_const, kernel), log_s)
+        return _fill(val, _or(bad_scale, bad_df), _np.nan)
+
+    def cdf(self, x, df, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("t.cdf", df=df)
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.stdtr(df, z), bad, _np.nan)
+
+    def sf(self, x, df, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("t.sf", df=df)
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.stdtr(df, _mnp.negative(z)), bad, _np.nan)
+
+
+t = _T()
+
+# ---------------------------------------------------------------- gamma and chi2
+
+
+def _gamma_logpdf(x, a, loc, scale):
+    z, log_s, bad_scale = _standardize(x, loc, scale)
+    bad_a = _mask(lambda a: ~(a > 0), a)
+    a = _safe(a, bad_a, 1.0)
+    outside = _mask(lambda z: z < 0, z)
+    z = _safe(z, outside, 1.0)
+    val = _mnp.subtract(_sp.xlogy(_mnp.subtract(a, 1.0), z), _mnp.add(z, _sp.gammaln(a)))
+    val = _fill(_mnp.subtract(val, log_s), outside, -_np.inf)
+    return _fill(val, _or(bad_scale, bad_a), _np.nan)
+
+
+def _gamma_cdf(x, a, loc, scale, upper):
+    z, _, bad = _standardize(x, loc, scale)
+    below = _mask(lambda z: z < 0, z)
+    z = _safe(z, below, 1.0)
+    val = _sp.gammaincc(a, z) if upper else _sp.gammainc(a, z)
+    return _fill(_fill(val, below, 1.0 if upper else 0.0), bad, _np.nan)
+
+
+class _Gamma(_Continuous):
+    """The gamma distribution: ``gamma.logpdf(x, a, loc=0, scale=1)``.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(gamma.logpdf)(2.0, 3.0)), 12)  # (a - 1) / x - 1
+    0.0
+    """
+
+    name = "gamma"
+
+    def logpdf(self, x, a, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        return _gamma_logpdf(x, a, loc, scale)
+
+    def cdf(self, x, a, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in a (refused if traced)."""
+        _refuse_traced("gamma.cdf", a=a)
+        return _gamma_cdf(x, a, loc, scale, upper=False)
+
+    def sf(self, x, a, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in a (refused if traced)."""
+        _refuse_traced("gamma.sf", a=a)
+        return _gamma_cdf(x, a, loc, scale, upper=True)
+
+
+class _Chi2(_Continuous):
+    """The chi-squared distribution: ``chi2.logpdf(x, df, loc=0, scale=1)`` = gamma(df/2, scale 2).
+
+    >>> from matdiff import grad
+    >>> round(float(grad(chi2.logpdf)(1.0, 4.0)), 12)  # (df/2 - 1) / x - 1/2
+    0.5
+    """
+
+    name = "chi2"
+
+    def logpdf(self, x, df, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        return _gamma_logpdf(x, _mnp.multiply(0.5, df), loc, _mnp.multiply(2.0, scale))
+
+    def cdf(self, x, df, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("chi2.cdf", df=df)
+        return _gamma_cdf(x, _np.multiply(0.5, df), loc, _mnp.multiply(2.0, scale), False)
+
+    def sf(self, x, df, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in df (refused if traced)."""
+        _refuse_traced("chi2.sf", df=df)
+        return _gamma_cdf(x, _np.multiply(0.5, df), loc, _mnp.multiply(2.0, scale), True)
+
+
+gamma = _Gamma()
+chi2 = _Chi2()
+
+# ---------------------------------------------------------------- beta
+
+
+class _Beta(_Continuous):
+    """The beta distribution: ``beta.logpdf(x, a, b, loc=0, scale=1)``.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(beta.logpdf)(0.25, 2.0, 2.0)), 12)  # 1/x - 1/(1 - x)
+    2.666666666667
+    """
+
+    name = "beta"
+
+    def logpdf(self, x, a, b, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        z, log_s, bad_scale = _standardize(x, loc, scale)
+        bad_ab = _mask(lambda a, b: ~((a > 0) & (b > 0)), a, b)
+        a, b = _safe(a, bad_ab, 1.0), _safe(b, bad_ab, 1.0)
+        outside = _mask(lambda z: (z < 0) | (z > 1), z)
+        z = _safe(z, outside, 0.5)
+        val = _mnp.add(
+            _sp.xlogy(_mnp.subtract(a, 1.0), z),
+            _sp.xlog1py(_mnp.subtract(b, 1.0), _mnp.negative(z)),
+        )
+        val = _mnp.subtract(val, _mnp.add(_sp.betaln(a, b), log_s))
+        val = _fill(val, outside, -_np.inf)
+        return _fill(val, _or(bad_scale, bad_ab), _np.nan)
+
+    def cdf(self, x, a, b, loc=0.0, scale=1.0):
+        """P(X <= x); differentiable in x, loc and scale, not in a or b (refused if traced)."""
+        return self._cdf(x, a, b, loc, scale, upper=False)
+
+    def sf(self, x, a, b, loc=0.0, scale=1.0):
+        """P(X > x); differentiable in x, loc and scale, not in a or b (refused if traced)."""
+        return self._cdf(x, a, b, loc, scale, upper=True)
+
+    def _cdf(self, x, a, b, loc, scale, upper):
+        _refuse_traced("beta.sf" if upper else "beta.cdf", a=a, b=b)
+        z, _, bad = _standardize(x, loc, scale)
+        below = _mask(lambda z: z < 0, z)
+        above = _mask(lambda z: z > 1, z)
+        z = _safe(_safe(z, below, 0.5), above, 0.5)
+        # The upper tail by symmetry, I_(1-z)(b, a), not by the cancellation 1 - I_z(a, b).
+        val = _sp.betainc(b, a, _mnp.subtract(1.0, z)) if upper else _sp.betainc(a, b, z)
+        val = _fill(_fill(val, below, 1.0 if upper else 0.0), above, 0.0 if upper else 1.0)
+        return _fill(val, bad, _np.nan)
+
+
+beta = _Beta()
+
+# ---------------------------------------------------------------- Laplace and logistic
+
+
+class _Laplace(_Continuous):
+    """The Laplace distribution: ``laplace.logpdf(x, loc=0, scale=1)``, ``cdf``, ``sf``.
+
+    At x = loc the log-density has a kink; its derivative there is taken as 0, the
+    minimum-norm subgradient (matdiff's convention for ``abs``).
+
+    >>> from matdiff import grad
+    >>> float(grad(laplace.logpdf)(2.0)), float(grad(laplace.cdf)(0.0))
+    (-1.0, 0.5)
+    """
+
+    name = "laplace"
+
+    def logpdf(self, x, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        z, log_s, bad = _standardize(x, loc, scale)
+        val = _mnp.negative(_mnp.add(_mnp.absolute(z), _mnp.add(log_s, math.log(2.0))))
+        return _fill(val, bad, _np.nan)
+
+    def cdf(self, x, loc=0.0, scale=1.0):
+        """P(X <= x)."""
+        z, _, bad = _standardize(x, loc, scale)
+        # Each branch sees only its own side of 0, so neither exp overflows.
+        left = _np.less(getval(z), 0)
+        zl, zr = _where(left, z, 0.0), _where(left, 0.0, z)
+        val = _where(
+            left,
+            _mnp.multiply(0.5, _exp(zl)),
+            _mnp.subtract(1.0, _mnp.multiply(0.5, _exp(_mnp.negative(zr)))),
+        )
+        return _fill(val, bad, _np.nan)
+
+    def sf(self, x, loc=0.0, scale=1.0):
+        """P(X > x), computed without the cancellation of 1 - cdf."""
+        return self.cdf(_mnp.negative(x), _mnp.negative(loc), scale)
+
+
+class _Logistic(_Continuous):
+    """The logistic distribution: ``logpdf``, ``cdf``, ``logcdf``, ``sf``, ``logsf``, ``ppf``.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(logistic.cdf)(0.0)), 12)
+    0.25
+    """
+
+    name = "logistic"
+
+    def logpdf(self, x, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        z, log_s, bad = _standardize(x, loc, scale)
+        val = _mnp.subtract(_mnp.add(_sp.log_expit(z), _sp.log_expit(_mnp.negative(z))), log_s)
+        return _fill(val, bad, _np.nan)
+
+    def cdf(self, x, loc=0.0, scale=1.0):
+        """P(X <= x)."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.expit(z), bad, _np.nan)
+
+    def logcdf(self, x, loc=0.0, scale=1.0):
+        """log P(X <= x), finite far in the lower tail."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.log_expit(z), bad, _np.nan)
+
+    def sf(self, x, loc=0.0, scale=1.0):
+        """P(X > x), computed without the cancellation of 1 - cdf."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.expit(_mnp.negative(z)), bad, _np.nan)
+
+    def logsf(self, x, loc=0.0, scale=1.0):
+        """log P(X > x), finite far in the upper tail."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_sp.log_expit(_mnp.negative(z)), bad, _np.nan)
+
+    def ppf(self, q, loc=0.0, scale=1.0):
+        """The quantile function, the inverse of ``cdf``."""
+        bad = _mask(lambda s: ~(s > 0), scale)
+        val = _mnp.add(loc, _mnp.multiply(_safe(scale, bad, 1.0), _sp.logit(q)))
+        return _fill(val, bad, _np.nan)
+
+
+laplace = _Laplace()
+logistic = _Logistic()
+
+# ---------------------------------------------------------------- Poisson
+
+
+class _Poisson:
+    """The Poisson distribution: ``poisson.logpmf(k, mu, loc=0)`` and ``pmf``, differentiable in mu.
+
+    ``k`` counts: it has no derivative, and a traced ``k`` is refused.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(lambda mu: poisson.logpmf(3, mu))(2.0)), 12)  # k / mu - 1
+    0.5
+    """
+
+    name = "poisson"
+
+    def logpmf(self, k, mu, loc=0):
+        """The log-probability of the counts ``k`` (-inf off the support, NaN for mu < 0)."""
+        if isbox(k):
+            raise NotDifferentiableError(
+                "poisson.logpmf: argument 'k' is being differentiated, but k is a count and "
+                "has no derivative. Pass k as a constant (a plain array, or "
+                "matdiff.stop_gradient(k)); mu is differentiable."
+            )
+        if isbox(loc):
+            raise NotDifferentiableError(
+                "poisson.logpmf: argument 'loc' is being differentiated, but it shifts a "
+                "discrete support and has no derivative. Pass loc as a constant."
+            )
+        kk = _np.asarray(k, dtype=float) - _np.asarray(loc, dtype=float)
+        bad_mu = _mask(lambda m: ~(m >= 0), mu)
+        mu = _safe(mu, bad_mu, 1.0)
+        outside = (kk < 0) | (kk != _np.floor(kk))
+        ks = _np.where(outside, 0.0, kk)
+        val = _mnp.subtract(_sp.xlogy(ks, mu), _mnp.add(mu, _sp.gammaln(ks + 1.0)))
+        val = _fill(val, outside if _np.any(outside) else None, -_np.inf)
+        return _fill(val, bad_mu, _np.nan)
+
+    def pmf(self, k, mu, loc=0):
+        """The probability mass: exp(logpmf)."""
+        return _exp(self.logpmf(k, mu, loc))
+
+    def __repr__(self) -> str:
+        return "<matdiff.scipy.stats.poisson>"
+
+
+poisson = _Poisson()
+
+# ---------------------------------------------------------------- Dirichlet
+
+
+class _Dirichlet:
+    """The Dirichlet distribution: ``dirichlet.logpdf(x, alpha)``, ``pdf``.
+
+    As in SciPy, the components run along the first axis of ``x`` (shape (k,) or (k, n)),
+    and ``x`` may leave out its last component (then 1 - the sum of the others).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> x = np.array([0.2, 0.3, 0.5])  # d/d alpha_i = log x_i - digamma(alpha_i) + digamma(3)
+    >>> grad(lambda a: dirichlet.logpdf(x, a))(np.ones(3)).round(6)
+    array([-0.109438,  0.296027,  0.806853])
+    """
+
+    name = "dirichlet"
+
+    def logpdf(self, x, alpha):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        av = _np.asarray(getval(alpha))
+        if av.ndim != 1:
+            raise ValueError(
+                f"Parameter vector 'a' must be one dimensional, but a.shape = {av.shape}."
+            )
+        if _np.any(av <= 0):
+            raise ValueError("All parameters must be greater than 0")
+        k = av.shape[0]
+        xv = _np.asarray(getval(x))
+        if xv.shape[0] == k - 1:
+            rest = _mnp.subtract(1.0, _mnp.sum(x, axis=0))
+            x = _mnp.stack([_mnp.getitem(x, i) for i in range(k - 1)] + [rest])
+            xv = _np.asarray(getval(x))
+        if xv.shape[0] != k:
+            raise ValueError(
+                f"Vector 'x' must have either the same number of entries as, or one entry "
+                f"fewer than, parameter vector 'a', but alpha.shape = {av.shape} and "
+                f"x.shape = {xv.shape}."
+            )
+        if _np.any(xv < 0):
+            raise ValueError("Each entry in 'x' must be greater than or equal to zero.")
+        if _np.any(xv > 1):
+            raise ValueError("Each entry in 'x' must be smaller or equal one.")
+        if _np.any(_np.abs(_np.sum(xv, 0) - 1.0) > 10e-10):
+            raise ValueError(
+                "The input vector 'x' must lie within the normal simplex. but "
+                f"np.sum(x, 0) = {_np.sum(xv, 0)}."
+            )
+        a = _mnp.reshape(alpha, (k,) + (1,) * (xv.ndim - 1))
+        log_b = _mnp.subtract(_mnp.sum(_sp.gammaln(alpha)), _sp.gammaln(_mnp.sum(alpha)))
+        return _mnp.subtract(_mnp.sum(_sp.xlogy(_mnp.subtract(a, 1.0), x), axis=0), log_b)
+
+    def pdf(self, x, alpha):
+        """The density: exp(logpdf)."""
+        return _exp(self.logpdf(x, alpha))
+
+    def __repr__(self) -> str:
+        return "<matdiff.scipy.stats.dirichlet>"
+
+
+dirichlet = _Dirichlet()
+
+# ---------------------------------------------------------------- multivariate
+
+
+def _linalg():
+    # Looked up at call time: matdiff.numpy.linalg's solve and slogdet carry the rules.
+    from ..numpy import linalg
+
+    return linalg
+
+
+def _mv_setup(fname: str, x, mean, cov):
+    """(residuals (m, k), result shape, k, cov as a (k, k) matrix) with SciPy's conventions."""
+    mv = _np.asarray(getval(mean))
+    cv = _np.asarray(getval(cov))
+    if mv.ndim > 1:
+        raise ValueError(f"{fname}: mean must be a scalar or a 1-D array, got shape {mv.shape}")
+    k = mv.shape[0] if mv.ndim == 1 else (cv.shape[0] if cv.ndim >= 1 else 1)
+    if mv.ndim == 0:
+        mean = _mnp.multiply(mean, _np.ones(k))
+    if cv.ndim == 0:
+        cov = _mnp.multiply(cov, _np.eye(k))
+    elif cv.ndim == 1:
+        cov = _mnp.multiply(_np.eye(k), cov)
+    cshape = (k, k)
+    if _np.shape(getval(cov)) != cshape:
+        raise ValueError(
+            f"Dimension mismatch: array 'cov' is of shape {cv.shape}, but 'mean' is a "
+            f"vector of length {k}."
+        )
+    # As SciPy (and JAX, through Cholesky) do, only the lower triangle is read: the values
+    # agree with SciPy's for any input, and the derivative lands on the lower triangle.
+    lower = _np.tril(_np.ones(cshape))
+    cov = _mnp.add(
+        _mnp.multiply(cov, lower), _mnp.transpose(_mnp.multiply(cov, lower - _np.eye(k)))
+    )
+    if _np.linalg.eigvalsh(_np.asarray(getval(cov))).min() <= 0:
+        raise ValueError(
+            f"{fname}: The input matrix must be symmetric positive semidefinite (as in "
+            "SciPy); singular matrices are not supported, pass a positive definite one"
+        )
+    xv = _np.asarray(getval(x))
+    if xv.ndim == 0:
+        x = _mnp.reshape(x, (1, 1) if k == 1 else (1,))
+    elif xv.ndim == 1 and k == 1:
+        x = _mnp.reshape(x, (xv.shape[0], 1))
+    xs = _np.shape(getval(x))
+    if xs[-1] != k:
+        raise ValueError(
+            f"{fname}: the last axis of x has length {xs[-1]} but the distribution has "
+            f"dimension {k}"
+        )
+    out_shape = xs[:-1]
+    d = _mnp.reshape(_mnp.subtract(x, mean), (-1, k))
+    return d, out_shape, k, cov
+
+
+def _mahalanobis(d, cov):
+    """(d_i^T cov^-1 d_i for each row, log det cov)."""
+    la = _linalg()
+    sol = la.solve(cov, _mnp.transpose(d))
+    maha = _mnp.sum(_mnp.multiply(_mnp.transpose(d), sol), axis=0)
+    logdet = la.slogdet(cov)[1]
+    return maha, logdet
+
+
+def _squeeze(val, out_shape):
+    """SciPy's output convention: a scalar for one point, size-1 axes dropped."""
+    val = _mnp.reshape(val, out_shape)
+    shape = tuple(n for n in out_shape if n != 1)
+    return val if shape == tuple(out_shape) else _mnp.reshape(val, shape)
+
+
+class _MultivariateNormal:
+    """``multivariate_normal.logpdf(x, mean=None, cov=1)`` and ``pdf``: derivatives in x, mean, cov.
+
+    The last axis of ``x`` holds the components. ``cov`` may be a matrix, a vector (the
+    diagonal) or a scalar, as in SciPy; it must be positive definite, and only its lower
+    triangle is read (as SciPy and JAX do), so the derivative in ``cov`` lies on the lower
+    triangle: along a symmetric direction it is the usual 1/2 (P d d^T P - P), P = cov^-1.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(multivariate_normal.logpdf)(np.array([1.0, 2.0]), np.zeros(2), np.eye(2))
+    array([-1., -2.])
+    """
+
+    name = "multivariate_normal"
+
+    def logpdf(self, x, mean=None, cov=1):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        if mean is None:
+            mean = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
+        d, out_shape, k, cov = _mv_setup("multivariate_normal.logpdf", x, mean, cov)
+        maha, logdet = _mahalanobis(d, cov)
+        val = _mnp.multiply(-0.5, _mnp.add(maha, _mnp.add(logdet, k * _LOG_2PI)))
+        return _squeeze(val, out_shape)
+
+    def pdf(self, x, mean=None, cov=1):
+        """The density: exp(logpdf)."""
+        return _exp(self.logpdf(x, mean, cov))
+
+    def __repr__(self) -> str:
+        return "<matdiff.scipy.stats.multivariate_normal>"
+
+
+class _MultivariateT:
+    """``multivariate_t.logpdf(x, loc=None, shape=1, df=1)`` and ``pdf``, differentiable in all.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: multivariate_t.logpdf(x, np.zeros(2), np.eye(2), 3.0))(np.ones(2))
+    array([-1., -1.])
+    """
+
+    name = "multivariate_t"
+
+    def logpdf(self, x, loc=None, shape=1, df=1):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        if loc is None:
+            loc = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
+        if _np.any(_np.asarray(getval(df)) <= 0):
+            raise ValueError("'df' must be greater than zero.")
+        d, out_shape, k, shape = _mv_setup("multivariate_t.logpdf", x, loc, shape)
+        maha, logdet = _mahalanobis(d, shape)
+        half = _mnp.multiply(0.5, _mnp.add(df, k))
+        const = _mnp.subtract(_sp.gammaln(half), _sp.gammaln(_mnp.multiply(0.5, df)))
+        const = _mnp.subtract(
+            const,
+            _mnp.add(
+                _mnp.multiply(0.5 * k, _log(_mnp.multiply(math.pi, df))),
+                _mnp.multiply(0.5, logdet),
+            ),
+        )
+        val = _mnp.subtract(const, _mnp.multiply(half, _sp.log1p(_mnp.divide(maha, df))))
+        return _squeeze(val, out_shape)
+
+    def pdf(self, x, loc=None, shape=1, df=1):
+        """The density: exp(logpdf)."""
+        return _exp(self.logpdf(x, loc, shape, df))
+
+    def __repr__(self) -> str:
+        return "<matdiff.scipy.stats.multivariate_t>"
+
+
+multivariate_normal = _MultivariateNormal()
+multivariate_t = _MultivariateT()
