@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy
 
@@ -22,6 +22,9 @@ from .expr import Expr
 from .parser import Parsed, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 
 class Step(NamedTuple):
@@ -306,7 +309,7 @@ class Derivative:
             fast = np_module is None or np_module is numpy
         return _compile(self.value_source(fast=fast), "value", np_module or numpy)
 
-    def check(self, seed: int = 0, **options) -> Any:
+    def check(self, seed: int = 0, **options: Any) -> CheckReport:
         """Compare with finite differences (and the numeric engine when importable).
 
         Returns a ``CheckReport``; raises ``CheckError`` on a mismatch.
