@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy
 
@@ -22,6 +22,9 @@ from .expr import Expr
 from .parser import Parsed, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 
 class Step(NamedTuple):
@@ -195,6 +198,9 @@ class Derivative:
         m, n = x.shape
         p, q = self.out_shape
         dm, dn, dp, dq = (pr.dim(d) for d in (m, n, p, q))
+        if self.terms is None:
+            self._basis_code(pr, dm, dn, dp, dq)
+            return
         first = True
 
         def accumulate(code: str) -> None:
@@ -239,6 +245,10 @@ class Derivative:
                 accumulate(f"{scale}_np.einsum('ij,kl->ijkl', {M}, {G})")
         if first:  # no terms: the derivative is zero
             pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+        self._finish_tensor(pr)
+
+    def _finish_tensor(self, pr: NumpyPrinter) -> None:
+        x = self.var
         dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape)
         if len(dims) == 4:
             pr.assign("_deriv", "_T")
@@ -249,6 +259,37 @@ class Derivative:
         if x.data[1] == "symmetric":
             # only symmetric directions dX exist: project the input pair onto them
             pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-1, -2))")
+
+    def _basis_code(self, pr: NumpyPrinter, dm: str, dn: str, dp: str, dq: str) -> None:
+        """The tensor column by column: the differential evaluated at each dX = E_kl."""
+        x = self.var
+        direction = E.var("_E", x.data[1], x.shape)
+        L = E.substitute(self.linear_form, {E.delta(x): direction})
+        # what does not depend on the direction is computed once, before the loop
+        invariant = []
+        for n in E.nodes(L):
+            if n.op not in ("var", "const", "fill", "eye") and not E.depends_on(n, "_E"):
+                if any(n in a.args for a in E.nodes(L) if E.depends_on(a, "_E")):
+                    invariant.append(n)
+        for n in invariant:
+            if n not in pr.names:
+                name = pr.fresh()
+                pr.assign(name, pr.emit(n))
+                pr.names[n] = name
+        shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
+        pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+        pr.assign("_E", f"_np.zeros({shape})")
+        pr.assign("_Ev", f"_E.reshape({dm}, {dn})")
+        inner = NumpyPrinter(pr.dim_code, fast=True)
+        inner.names = dict(pr.names)
+        inner.counter = pr.counter + 1000  # loop temporaries never collide with outer ones
+        inner.share([L])
+        code = inner.emit(L)
+        pr.lines.append(f"for _k, _l in _np.ndindex({dm}, {dn}):")
+        body = ["_Ev[_k, _l] = 1.0"] + inner.lines
+        body += [f"_T[:, :, _k, _l] = _np.reshape({code}, ({dp}, {dq}))", "_Ev[_k, _l] = 0.0"]
+        pr.lines.extend("    " + ln for ln in body)
+        self._finish_tensor(pr)
 
     def function(self, np_module: Any = None) -> Callable:
         """The compiled ``numpy_source``: ``f(**variables) -> (value, derivative)``.
@@ -268,7 +309,7 @@ class Derivative:
             fast = np_module is None or np_module is numpy
         return _compile(self.value_source(fast=fast), "value", np_module or numpy)
 
-    def check(self, seed: int = 0, **options) -> Any:
+    def check(self, seed: int = 0, **options: Any) -> CheckReport:
         """Compare with finite differences (and the numeric engine when importable).
 
         Returns a ``CheckReport``; raises ``CheckError`` on a mismatch.
@@ -323,13 +364,38 @@ def derivative(
 
 def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
     parsed = parse(expression, kinds, _with_info=True)
-    f = parsed.expr
     if wrt not in parsed.variables:
         raise SymbolicError(
             f"{wrt!r} is not a variable of the expression "
             f"(variables: {', '.join(parsed.variables) or 'none'})"
         )
     x = parsed.variables[wrt]
+    try:
+        return _read_off(parsed, parsed.expr, x, order, dims)
+    except SymbolicError as err:
+        if err.line is not None:
+            raise
+        where = _culprit(parsed, x, order, dims)
+        raise SymbolicError(err.message, parsed.source, *where) from None
+
+
+def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:
+    """Where the derivative fails: the smallest written subexpression that fails alone."""
+    for node in E.nodes(parsed.expr):
+        if node.op == "var" or not E.depends_on(node, x.data[0]):
+            continue
+        where = parsed.locate(node)
+        if where is None:
+            continue
+        try:
+            _read_off(parsed, node, x, order if node.is_scalar else 1, dims)
+        except SymbolicError:
+            return where
+    return parsed.locate(parsed.expr) or (1, 1)
+
+
+def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
+    wrt = x.data[0]
     steps = Steps([Step("expression", f"f = {to_text(f)}")])
     if order == 2 and not f.is_scalar:
         raise SymbolicError(
@@ -406,7 +472,17 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
             return Derivative(
                 parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape
             )
-    terms = tensor_terms(L, x)
+    try:
+        terms = tensor_terms(L, x)
+    except SymbolicError:
+        # no term-by-term form: the code evaluates the differential along each basis
+        # direction, which is exact, and the text says so
+        steps.append(
+            Step("no matrix form: the tensor is evaluated from the differential", to_text(L))
+        )
+        return Derivative(
+            parsed, wrt, order, what, None, None, L, "tensor", steps, dims, target.shape
+        )
     K = kron_text_expr(terms, x) if terms else E.const(0.0)
     if K is not None:
         K = simplify(K)

@@ -432,6 +432,10 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
     terms: list[Term] = []
     one = E.const(1.0)
     for t in expand_linear(L):
+        scalars = one
+        if t.op == "mul" and t.data and len(t.args) == t.data + 1 and t.args[-1].op == "had":
+            # b*(M.*dX): an elementwise term with a scalar coefficient
+            scalars, t = E.mul(*t.args[:-1]), t.args[-1]
         if t.op == "delta":
             terms.append(Term("kron", one))
             continue
@@ -464,10 +468,10 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
             F = t.args[k]
             M = E.had(*t.args[:k], *t.args[k + 1 :])
             if F.op == "delta":
-                terms.append(Term("had", one, mat=M))
+                terms.append(Term("had", scalars, mat=M))
                 continue
             if F.op == "T" and F.args[0].op == "delta":
-                terms.append(Term("hadT", one, mat=M))
+                terms.append(Term("hadT", scalars, mat=M))
                 continue
         raise _cannot(t)
     return terms

@@ -402,6 +402,9 @@ def mul(*factors: Expr) -> Expr:
                 changed = True
                 break
         if changed:
+            if any(f.op == "mul" for f in chain):
+                # a rewrite produced a product (diag(-v), (A*x)'): flatten it from the top
+                return mul(const(coeff), *rest, *chain)
             continue
         # move a 1x1 stretch of the chain to the scalars when what is left still chains
         for i, f in enumerate(chain):

@@ -182,6 +182,12 @@ class Parsed:
     declarations: dict  # name -> Declaration
     dim_names: list  # final dimension names
     definitions: dict = field(default_factory=dict)
+    positions: dict = field(default_factory=dict)  # node -> offset of its operator in source
+
+    def locate(self, node: E.Expr) -> tuple[int, int] | None:
+        """(line, column) of where ``node`` was written, when it was written as such."""
+        pos = self.positions.get(node)
+        return None if pos is None else line_column(self.source, pos)
 
     @property
     def text(self) -> str:
@@ -197,14 +203,13 @@ class _Parser:
         self.rigid: dict[str, _Dim] = {}
         self.fresh_count = 0
         self.final_names: dict[_Dim, str] = {}  # root dimension -> its printed name
+        self.positions: dict[E.Expr, int] = {}
 
     # -- positions and errors
     def error(self, message: str, pos: int | None) -> SymbolicError:
         if pos is None:
             return SymbolicError(message)
-        line = self.source.count("\n", 0, pos) + 1
-        col = pos - (self.source.rfind("\n", 0, pos) + 1) + 1
-        return SymbolicError(message, self.source, line, col)
+        return SymbolicError(message, self.source, *line_column(self.source, pos))
 
     def op_pos(self, tree: lark.Tree) -> int:
         """The offset of the operator between the two children of a binary node."""
@@ -503,7 +508,9 @@ class _Parser:
 
     def build(self, p: _P, built_defs: dict) -> E.Expr:
         try:
-            return self._build(p, built_defs)
+            node = self._build(p, built_defs)
+            self.positions.setdefault(node, p.pos)
+            return node
         except SymbolicError as err:
             if err.line is None:
                 raise self.error(err.message, p.pos) from None
@@ -563,6 +570,13 @@ class _Parser:
         if op == "kron":
             return E.kron(*args)
         return E.UNARY[op](args[0])
+
+
+def line_column(source: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of the offset ``pos``."""
+    line = source.count("\n", 0, pos) + 1
+    col = pos - (source.rfind("\n", 0, pos) + 1) + 1
+    return line, col
 
 
 def _broadcast(a: E.Expr, shape) -> E.Expr:
@@ -625,7 +639,9 @@ def _end_position(source: str) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
-def parse(source: str, kinds=None, *, _with_info: bool = False):
+def parse(
+    source: str, kinds: dict | list | None = None, *, _with_info: bool = False
+) -> E.Expr | Parsed:
     """Parse an expression into a canonical, shape-checked expression node.
 
     ``kinds`` maps names to declarations (``{"S": "symmetric", "A": "m x n"}``) or is a
@@ -677,5 +693,5 @@ def parse(source: str, kinds=None, *, _with_info: bool = False):
     for name, (kind, shape) in p.vars.items():
         variables[name] = E.var(name, kind, p.final_shape(shape))
     dims = sorted({d for n in E.nodes(result) for d in n.shape if d != 1}, key=str)
-    parsed = Parsed(result, source, variables, decls, dims, built)
+    parsed = Parsed(result, source, variables, decls, dims, built, p.positions)
     return parsed if _with_info else result
