@@ -71,3 +71,15 @@ def test_checker_flags_a_wrong_result():
     assert run._check(np.ones(3), np.ones(3), 1e-7) is None
     assert "error" in run._check(np.ones(3) * 1.01, np.ones(3), 1e-7)
     assert "shape" in run._check(np.ones(2), np.ones(3), 1e-7)
+
+
+def test_matdiff_variants_run_every_workload(quick_results):
+    _, results = quick_results
+    failed = [
+        (key, r["task"], name, e.get("note"))
+        for key, w in results["workloads"].items()
+        for r in w["runs"]
+        for name, e in r["entries"].items()
+        if name in ("matdiff", "matdiff-jit", "symbolic") and e["status"] != "ok"
+    ]
+    assert failed == []

@@ -90,6 +90,10 @@ BOX_SPECS = [
     P(S(lambda x: x.cumsum(axis=-1), A(2, 3), id="cumsum"), "cumsum"),
     P(S(lambda x: x.clip(-0.5, 0.5), A(2, 3), id="clip"), "clip"),
     P(S(lambda x: (x + 5.0) % 2.0, A(3), id="mod"), "mod"),
+    S(lambda x: x.copy(), A(2, 3), id="copy"),
+    S(lambda x: x.compress([True, False, True], axis=1), A(2, 3), id="compress"),
+    S(lambda x: x.cumprod(axis=0), A(2, 3), id="cumprod"),
+    S(lambda x: x * x.round(1), A(2, 3), id="round"),
 ]
 
 
@@ -168,3 +172,31 @@ def test_boxes_hash_by_identity():
         return x * 2.0
 
     assert float(grad(f)(1.0)) == 2.0
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: x.sort(), r"x\.sort\(\) changes a traced array in place.*np\.sort\(x, axis\)"),
+        (lambda x: x.partition(1), r"x\.partition\(k\) changes.*np\.partition"),
+        (lambda x: x.fill(0.0), r"x\.fill\(v\) changes.*np\.full_like\(x, v\)"),
+        (lambda x: x.put([0], 1.0), r"x\.put\(ind, v\) changes.*np\.where"),
+        (lambda x: x.resize((4,)), r"x\.resize\(shape\) changes.*np\.resize"),
+    ],
+)
+def test_in_place_methods_name_their_pure_counterpart(call, match):
+    with pytest.raises(TypeError, match=match):
+        grad(lambda x: np.sum(call(x)))(onp.ones((2, 2)))
+
+
+def test_value_methods_and_byte_sizes():
+    x = onp.array([[3.0, 1.0, 2.0]])
+
+    def f(v):
+        assert v.itemsize == 8 and v.nbytes == 24
+        assert list(v.argpartition(1, axis=1)[0][:1]) == [1]
+        assert list(v.nonzero()[1]) == [0, 1, 2]
+        assert v[0, 1:].searchsorted(1.5) == 1
+        return np.sum(v)
+
+    grad(f)(x)

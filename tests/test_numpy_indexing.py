@@ -45,6 +45,45 @@ def _nested_ref(x, y):
     return onp.array([[x, y], [y * x, (1.0, 2.0)]])
 
 
+# Query points inside, outside and exactly on the sample points XP.
+XQ = onp.array([-1.0, 0.0, 0.3, 1.0, 1.7, 2.5, 3.0, 4.2])
+XP = onp.array([0.0, 1.0, 1.5, 2.25, 3.0])
+
+
+def _interp_xp(fp, d):
+    # Sample points traced through a map that keeps them increasing.
+    return np.interp(XQ, np.cumsum(np.exp(d)), fp)
+
+
+def _interp_xp_ref(fp, d):
+    return onp.interp(XQ, onp.cumsum(onp.exp(d)), fp)
+
+
+def _piecewise_two(x):
+    return np.piecewise(x, [x < 0, x >= 0], [lambda t: -t, lambda t: t**2])
+
+
+def _piecewise_two_ref(x):
+    return onp.piecewise(x, [x < 0, x >= 0], [lambda t: -t, lambda t: t**2])
+
+
+def _piecewise_default(x, a):
+    # a traced constant for one piece, and a function for everything else
+    return np.piecewise(x, [x < -0.5, x > 0.5], [lambda t: 3 * t, a, np.sin])
+
+
+def _piecewise_default_ref(x, a):
+    return onp.piecewise(x, [x < -0.5, x > 0.5], [lambda t: 3 * t, a, onp.sin])
+
+
+def _piecewise_overlap(x):
+    return np.piecewise(x, [x > -1, x > 0], [lambda t: t, lambda t: 2 * t])
+
+
+def _piecewise_overlap_ref(x):
+    return onp.piecewise(x, [x > -1, x > 0], [lambda t: t, lambda t: 2 * t])
+
+
 INDEXING_SPECS = [
     S(get, A(5), 2, id="getitem-int"),
     S(get, A(5), -1, id="getitem-negative-int"),
@@ -90,9 +129,21 @@ INDEXING_SPECS = [
     S("array", A(3), ndmin=3),
     S("asarray", A(3)),
     S("asanyarray", A(2, 2), dtype=onp.complex128),
+    S(_piecewise_two, A(3, 4), ref=_piecewise_two_ref, id="piecewise-two-branches"),
+    S(_piecewise_default, A(3, 4), A(), ref=_piecewise_default_ref, id="piecewise-default"),
+    S(_piecewise_overlap, A(5), ref=_piecewise_overlap_ref, id="piecewise-later-wins"),
+    S("compress", [True, False, True], A(3, 4)),
+    S("compress", I([False, True]), A(3, 4), axis=-1),
+    S("compress", [1, 0, 1, 1], A(3, 4), axis=1),
+    S("interp", XQ, XP, A(5)),
+    S("interp", XQ, XP, A(5), -3.0, A()),
+    S("interp", A(2, 3), XP, A(5)),
+    S(_interp_xp, A(5), A(5), ref=_interp_xp_ref, id="interp-traced-sample-points"),
+    S("interp", A(), onp.array([0.5]), A(1)),
+    S("interp", XQ, XP, Z(5)),
 ]
 
-INDEXING_FUNCTIONS = "getitem take take_along_axis select sort partition array asarray".split()
+INDEXING_FUNCTIONS = "getitem take take_along_axis select sort partition array asarray interp compress piecewise".split()
 
 
 @pytest.mark.parametrize("spec", INDEXING_SPECS, ids=spec_id)

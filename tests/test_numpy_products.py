@@ -92,9 +92,26 @@ PRODUCT_SPECS = [
     S("cross", A(3, 4), A(3, 4), axis=0),
     S("cross", A(2, 3), A(2, 3), axisc=0),
     S("cross", Z(3), A(3)),
+    S("convolve", A(5), A(3)),
+    S("convolve", A(3), A(6)),
+    S("convolve", A(5), A(4), "same"),
+    S("convolve", A(4), A(7), "same"),
+    S("convolve", A(6), A(3), "valid"),
+    S("convolve", A(2), A(5), "valid"),
+    S("convolve", A(), A(3)),
+    S("convolve", Z(4), A(2)),
+    S("correlate", A(5), A(3)),
+    S("correlate", A(3), A(5), "full"),
+    S("correlate", A(6), A(4), "same"),
+    S("correlate", Z(4), Z(3), "full"),
+    S("polyval", A(4), A(2, 3)),
+    S("polyval", A(1), A()),
+    S("polyval", Z(3), A(3)),
 ]
 
-PRODUCT_FUNCTIONS = "dot vdot inner outer matmul tensordot einsum kron cross".split()
+PRODUCT_FUNCTIONS = (
+    "dot vdot inner outer matmul tensordot einsum kron cross convolve correlate polyval".split()
+)
 
 
 @pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")

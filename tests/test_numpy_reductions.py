@@ -93,6 +93,22 @@ REDUCTIONS = [
     *rows("cumprod", SCAN_AXES),
     *rows("cumprod", SCAN_AXES, gen=with_zeros),
     *rows("average", [{}, {"axis": 1}, {"axis": (0, 2), "keepdims": True}]),
+    *rows("nanmax", shape=NAN_SHAPE, gen=with_nans),
+    *rows("nanmin", shape=NAN_SHAPE, gen=with_nans),
+    *rows("nanprod", shape=NAN_SHAPE, gen=with_nans),
+    *rows("nancumsum", SCAN_AXES, shape=NAN_SHAPE, gen=with_nans),
+    *rows("nancumprod", SCAN_AXES, shape=NAN_SHAPE, gen=with_nans),
+    *rows("cumulative_sum", [{"axis": 0}, {"axis": -1}, {"axis": 1, "include_initial": True}]),
+    *rows("cumulative_prod", [{"axis": 2}, {"axis": 0, "include_initial": True}]),
+    *rows("cumulative_sum", [{}, {"include_initial": True}], shape=(5,)),
+    *rows("trapezoid", [{}, {"axis": 0}, {"axis": 1, "dx": 0.5}]),
+    *rows("trapezoid", [{}], shape=(5,)),
+    *rows("quantile", [{"q": 0.3}, {"q": 0.3, "axis": 1}, {"q": 0.5, "axis": (0, 2)}]),
+    *rows("quantile", [{"q": [0.1, 0.9], "axis": -1, "keepdims": True}, {"q": [[0.0, 1.0]]}]),
+    *rows("percentile", [{"q": 40.0, "axis": 0}, {"q": [25.0, 75.0], "keepdims": True}]),
+    *rows("cov", [{}, {"rowvar": False}, {"ddof": 0}, {"bias": True}], shape=(3, 5)),
+    *rows("cov", [{}], shape=(5,)),
+    *rows("corrcoef", [{}, {"rowvar": False}], shape=(3, 5)),
     # scalars and vectors
     *rows("sum", [{}], shape=()),
     *rows("prod", [{}], shape=()),
@@ -110,6 +126,10 @@ COMPLEX_REDUCTIONS = [
     *rows("cumprod", [{"axis": 2}], gen=cplx),
     *rows("var", [{"axis": 1}, {"ddof": 1}], gen=cplx),
     *rows("std", [{"axis": 0}], gen=cplx),
+    *rows("cov", [{}, {"rowvar": False}], shape=(2, 4), gen=cplx),
+    *rows("corrcoef", [{}], shape=(2, 4), gen=cplx),
+    *rows("trapezoid", [{"axis": 1}], gen=cplx),
+    *rows("cumulative_sum", [{"axis": 0, "include_initial": True}], gen=cplx),
 ]
 
 

@@ -123,6 +123,19 @@ def run_spec(spec: Spec, seed: int = 0) -> None:
     check_grads(f, modes=("fwd", "rev"), order=2)(*[values[i] for i in dyn_pos])
 
 
+def _geomspace_exp(a, b, *args, **kwargs):
+    # Positive end points, as geomspace needs; traced through exp.
+    return np.geomspace(np.exp(a), np.exp(b), *args, **kwargs)
+
+
+def _geomspace_exp_ref(a, b, *args, **kwargs):
+    return onp.geomspace(onp.exp(a), onp.exp(b), *args, **kwargs)
+
+
+def _geomspace_neg_ref(a, b):
+    return onp.geomspace(-a * a - 1, -b * b - 1, 5)
+
+
 SHAPE_SPECS = [
     S("reshape", A(2, 3), (3, 2)),
     S("reshape", A(2, 3), (-1,), order="F"),
@@ -234,12 +247,81 @@ SHAPE_SPECS = [
     S("astype", A(3), onp.float64),
     S("copy", A(2, 3)),
     S("copy", A()),
+    S("rollaxis", A(2, 3, 4), 2),
+    S("rollaxis", A(2, 3, 4), -1, 1),
+    S("rollaxis", A(2, 3, 4), 0, 3),
+    S("rollaxis", A(2, 3), 1, 1),
+    S("diff", A(5)),
+    S("diff", A(4, 5), 2, axis=0),
+    S("diff", A(3, 4), axis=-1, prepend=0.5),
+    S("diff", A(3, 4), 1, 0, A(1, 4), A(2, 4)),
+    S("diff", A(3), 0),
+    S("ediff1d", A(2, 3)),
+    S("ediff1d", A(4), A(2), A()),
+    S("gradient", A(5)),
+    S("gradient", A(4, 5), 0.5),
+    S("gradient", A(4, 5), A(), A(), edge_order=2),
+    S("gradient", A(3, 4), axis=-1, edge_order=2),
+    S("gradient", A(3, 4), onp.array([0.0, 0.5, 1.75, 2.0]), axis=1),
+    S("gradient", A(3, 4), onp.array([0.0, 0.5, 1.75, 2.0]), axis=1, edge_order=2),
+    S("gradient", A(2, 3)),
+    S("append", A(3), A()),
+    S("append", A(2, 3), A(1, 3), axis=0),
+    S("append", A(2, 3), A(4)),
+    S("meshgrid", A(3), A(2)),
+    S("meshgrid", A(3), A(2), A(4), indexing="ij"),
+    S("meshgrid", A(3), A(2, 2), sparse=True),
+    S("linspace", A(), A(), 5),
+    S("linspace", A(), A(), 4, endpoint=False),
+    S("linspace", A(), A(), 1),
+    S("linspace", A(), A(), 0),
+    S("linspace", A(2), A(3, 1), 3, axis=-1),
+    S("linspace", A(), A(), 4, retstep=True),
+    S("logspace", A(), A(), 4),
+    S("logspace", A(2), A(), 3, base=2.0, axis=1),
+    S(_geomspace_exp, A(), A(), 4, ref=_geomspace_exp_ref, id="geomspace"),
+    S(
+        _geomspace_exp,
+        A(2),
+        A(),
+        3,
+        endpoint=False,
+        axis=-1,
+        ref=_geomspace_exp_ref,
+        id="geomspace-axis",
+    ),
+    S(
+        lambda a, b: np.geomspace(-a * a - 1, -b * b - 1, 5),
+        A(),
+        A(),
+        ref=_geomspace_neg_ref,
+        id="geomspace-negative",
+    ),
+    S("vander", A(3)),
+    S("vander", A(3), 4, increasing=True),
+    S("vander", A(2), 1),
+    S("resize", A(3), (2, 2)),
+    S("resize", A(2, 3), (4, 5)),
+    S("resize", A(2, 3), 4),
+    S("resize", A(3), (0, 2)),
+    S("full", (2, 3), A()),
+    S("full", (2, 3), A(3)),
+    S("make_diagonal", A(4), ref=lambda d: onp.diag(d)),
+    S(
+        "make_diagonal",
+        A(3, 4),
+        1,
+        -1,
+        -2,
+        ref=lambda d, k, a1, a2: onp.stack([onp.diag(r, k).T for r in d]),
+    ),
 ]
 
 SHAPE_FUNCTIONS = """reshape ravel transpose moveaxis swapaxes expand_dims squeeze broadcast_to
 concatenate stack hstack vstack dstack column_stack split array_split tile repeat flip fliplr
 flipud roll rot90 pad diag diagonal trace tril triu atleast_1d atleast_2d atleast_3d astype
-copy""".split()
+copy rollaxis diff ediff1d gradient append meshgrid linspace logspace full make_diagonal
+resize vander""".split()
 
 
 @pytest.mark.filterwarnings("ignore:Casting complex values to real")

@@ -178,7 +178,21 @@ OPS = [
     unary("conj", real),
     unary("conjugate", real),
     unary("angle", nonzero),
+    binary("copysign", nonzero, nonzero),
+    op("ldexp", lambda x: np.ldexp(x, onp.array([-1, 0, 3])), (real,), ((3,), (2, 3))),
+    op("nan_to_num", lambda x: np.nan_to_num(x + NON_FINITE), (real,), ((4,), (2, 4))),
+    op(
+        "nan_to_num_fills",
+        lambda x: np.nan_to_num(x * 1.0 + NON_FINITE, nan=-1.0, posinf=9.0, neginf=-9.0),
+        (real,),
+        ((4,),),
+    ),
+    unary("real_if_close", real),
 ]
+
+# NaN and both infinities, where nan_to_num replaces entries by constants.
+NON_FINITE = onp.array([0.0, onp.nan, onp.inf, -onp.inf])
+NON_FINITE_IMAG = onp.array([complex(0.0, v) for v in NON_FINITE])
 
 COMPLEX_OPS = [
     binary("add", cplx, cplx, (((), (3,)), ((3,), ()))),
@@ -220,6 +234,9 @@ COMPLEX_OPS = [
     unary("conj", cplx, COMPLEX_SHAPES),
     unary("sign", cplx, COMPLEX_SHAPES),
     op("abs_squared", lambda z: np.abs(z) ** 2, (cplx,), ((3,),)),
+    unary("real_if_close", cplx, COMPLEX_SHAPES),
+    op("real_if_close_drops_tiny_imag", lambda x: np.real_if_close(x + 1e-20j), (real,), ((3,),)),
+    op("nan_to_num", lambda z: np.nan_to_num(z + NON_FINITE_IMAG), (cplx,), ((4,),)),
 ]
 
 

@@ -25,22 +25,8 @@ def _cases():
             yield pytest.param(modname, name, id=f"{modname.rsplit('.', 1)[1]}.{name}")
 
 
-def linalg_has_rules() -> bool:
-    """Whether matdiff.numpy.linalg wraps solve and slogdet (else they fall through to NumPy)."""
-    import numpy
-
-    from matdiff.numpy import linalg
-
-    return linalg.solve is not numpy.linalg.solve and linalg.slogdet is not numpy.linalg.slogdet
-
-
-NEEDS_LINALG = {"multivariate_normal", "multivariate_t"}
-
-
 @pytest.mark.parametrize("modname, name", list(_cases()))
 def test_public_function_has_running_example(modname, name):
-    if name in NEEDS_LINALG and not linalg_has_rules():
-        pytest.skip("needs matdiff.numpy.linalg.solve and slogdet with rules (not merged yet)")
     mod = importlib.import_module(modname)
     obj = getattr(mod, name)
     doc = obj.__doc__ or ""

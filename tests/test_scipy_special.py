@@ -47,6 +47,8 @@ UNARY_DOMAINS = [
     ("log_ndtr", sp.log_ndtr, (-4.0, 4.0)),
     ("gamma", sp.gamma, POS),
     ("gamma_negative", sp.gamma, (-1.8, -1.2)),
+    ("rgamma", sp.rgamma, POS),
+    ("rgamma_negative", sp.rgamma, (-1.8, -1.2)),
     ("gammaln", sp.gammaln, POS),
     ("digamma", sp.digamma, POS),
     ("psi", sp.psi, POS),
@@ -57,6 +59,14 @@ UNARY_DOMAINS = [
     ("i0e_neg", sp.i0e, (-2.0, -0.2)),
     ("i1e_pos", sp.i1e, (0.2, 2.0)),
     ("i1e_neg", sp.i1e, (-2.0, -0.2)),
+    ("j0", sp.j0, (-4.0, 4.0)),
+    ("j1", sp.j1, (-4.0, 4.0)),
+    ("y0", sp.y0, (0.5, 4.0)),
+    ("y1", sp.y1, (0.5, 4.0)),
+    ("k0", sp.k0, (0.3, 3.0)),
+    ("k1", sp.k1, (0.3, 3.0)),
+    ("k0e", sp.k0e, (0.3, 3.0)),
+    ("k1e", sp.k1e, (0.3, 3.0)),
     ("sinc", sp.sinc, (-2.5, 2.5)),
     ("sinc_near0", sp.sinc, (-0.05, 0.05)),
 ]
@@ -77,6 +87,13 @@ SPECS += [
     ("jv_half", lambda x: sp.jv(1.5, x), [U(0.5, 4.0, M)]),
     ("jv_orders_col_x_row", lambda x: sp.jv(onp.array([[0.0], [2.0]]), x), [U(0.5, 4.0, ROW)]),
     ("yv1", lambda x: sp.yv(1, x), [U(0.5, 4.0, V)]),
+    ("jn2", lambda x: sp.jn(2, x), [U(-4.0, 4.0, M)]),
+    ("jn_orders_col_x_row", lambda x: sp.jn(onp.array([[0], [3]]), x), [U(0.5, 4.0, ROW)]),
+    ("yn0", lambda x: sp.yn(0, x), [U(0.5, 4.0, V)]),
+    ("yn_orders", lambda x: sp.yn(onp.array([1, 2, -1]), x), [U(0.8, 4.0, V)]),
+    ("kv0", lambda x: sp.kv(0, x), [U(0.3, 3.0, V)]),
+    ("kv_half_matrix", lambda x: sp.kv(1.5, x), [U(0.3, 3.0, M)]),
+    ("kve2", lambda x: sp.kve(2, x), [U(0.3, 3.0, V)]),
     ("yv_half", lambda x: sp.yv(0.5, x), [U(0.5, 4.0, V)]),
     ("iv2", lambda x: sp.iv(2, x), [U(*R, V)]),
     ("iv_half", lambda x: sp.iv(0.5, x), [U(*POS, V)]),
@@ -176,9 +193,11 @@ def test_values_are_scipys(name):
     x = rng.uniform(0.2, 0.8, (4,))
     ours, theirs = getattr(sp, name), getattr(ssp, name)
     nargs = {"xlogy": 2, "xlog1py": 2, "rel_entr": 2, "kl_div": 2, "beta": 2, "betaln": 2}
-    orders = {"iv", "ive", "jv", "yv", "gammainc", "gammaincc", "stdtr"}
+    orders = {"iv", "ive", "jv", "yv", "kv", "kve", "gammainc", "gammaincc", "stdtr"}
     if name in orders:
         args = (1.5, x)
+    elif name in ("jn", "yn"):
+        args = (2, x)
     elif name == "betainc":
         args = (1.5, 2.5, x)
     else:
@@ -275,6 +294,10 @@ def test_sinc_is_smooth_at_zero():
         (lambda v: sp.yv(v, 1.5), "'v'"),
         (lambda v: sp.iv(v, 1.5), "'v'"),
         (lambda v: sp.ive(v, 1.5), "'v'"),
+        (lambda v: sp.kv(v, 1.5), "'v'"),
+        (lambda v: sp.kve(v, 1.5), "'v'"),
+        (lambda n: sp.jn(n, 1.5), "'n'"),
+        (lambda n: sp.yn(n, 1.5), "'n'"),
         (lambda n: sp.polygamma(n, 1.5), "'n'"),
         (lambda d: sp.multigammaln(3.0, d), "'d'"),
         (lambda a: sp.gammainc(a, 1.5), "'a'"),
@@ -288,6 +311,11 @@ def test_orders_are_not_differentiable(f, argname):
     for transform in (grad(f), lambda v: jvp(f, (v,), (1.0,))):
         with pytest.raises(NotDifferentiableError, match=f"argument {argname}.*stop_gradient"):
             transform(1.0)
+
+
+def test_yn_refuses_a_fractional_order_scipy_would_truncate():
+    with pytest.raises(ValueError, match=r"yn: the order n=1.5 is not an integer.*Use yv"):
+        grad(lambda x: sp.yn(1.5, x))(1.0)
 
 
 def test_invalid_arguments_raise_what_scipy_raises():

@@ -26,17 +26,6 @@ def C(value):
     return lambda rng: onp.array(value, dtype=float)
 
 
-def linalg_has_rules() -> bool:
-    from matdiff.numpy import linalg
-
-    return linalg.solve is not onp.linalg.solve and linalg.slogdet is not onp.linalg.slogdet
-
-
-needs_linalg = pytest.mark.skipif(
-    not linalg_has_rules(),
-    reason="needs matdiff.numpy.linalg.solve and slogdet with rules (not merged yet)",
-)
-
 M, V, S, COL, ROW = (2, 3), (3,), (), (2, 1), (1, 3)
 DIR_X = onp.array([0.2, 0.3, 0.5])
 DIR_XS = onp.array([[0.2, 0.6], [0.3, 0.1], [0.5, 0.3]])
@@ -226,13 +215,11 @@ MV_SPECS = [
 ]
 
 
-@needs_linalg
 @pytest.mark.parametrize("name, f, args", MV_SPECS, ids=[s[0] for s in MV_SPECS])
 def test_multivariate_rules_against_finite_differences(name, f, args):
     check_grads(f, modes=("fwd", "rev"), order=2)(*args)
 
 
-@needs_linalg
 def test_multivariate_values_are_scipys():
     onp.testing.assert_allclose(
         stats.multivariate_normal.logpdf(X43, MEAN, COV),
@@ -256,7 +243,6 @@ def test_multivariate_values_are_scipys():
     )
 
 
-@needs_linalg
 def test_only_the_lower_triangle_is_read_as_in_scipy():
     upper_junk = COV + onp.triu(onp.ones((3, 3)), 1)
     onp.testing.assert_allclose(
@@ -268,7 +254,6 @@ def test_only_the_lower_triangle_is_read_as_in_scipy():
     assert onp.all(onp.triu(g, 1) == 0.0)
 
 
-@needs_linalg
 def test_mvn_cov_gradient_is_the_textbook_one():
     # For a symmetric direction dC: d logpdf = 1/2 tr((P d d^T P - P) dC), P = cov^-1.
     x = X43[0]

@@ -39,6 +39,7 @@ from .differential_operators import (
     vector_jacobian_product,
     vjp,
 )
+from .graph import Graph, graph
 from .tracer import NotDifferentiableError
 from .tree import (
     register_pytree_node,
@@ -67,6 +68,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "numpy",
+    "graph",
+    "Graph",
     "grad",
     "value_and_grad",
     "vjp",

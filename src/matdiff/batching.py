@@ -516,6 +516,18 @@ def _install() -> None:
         f = all_wrapped.get(name)
         if f is not None and getattr(f, "_is_primitive", False):
             register_batch_rule(f, _elementwise_rule(f))
+    for f in mnp.fft.TRAILING_AXES_LINEAR:
+        register_batch_rule(f, _trailing_linear_rule(f))
+
+
+def _trailing_linear_rule(fun: Callable) -> Callable:
+    """``fun(a, ...)`` linear in ``a`` and acting on axes counted from the end (the FFTs):
+    the batched tangent goes through one call, its batch axis riding in front."""
+
+    def rule(tangents, ans, args, kwargs):
+        return fun(tangents[0], *args[1:], **kwargs)
+
+    return rule
 
 
 _install()

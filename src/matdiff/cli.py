@@ -1,17 +1,158 @@
-"""The ``matdiff`` command."""
+"""The ``matdiff`` command.
+
+Each subcommand is a ``(configure, run)`` pair registered in ``SUBCOMMANDS``: ``configure``
+adds its arguments to an argparse subparser, ``run`` takes the parsed namespace and
+returns the exit status. To add one (``graph``, ``demo``), define the two functions and
+call ``register("name", "help", configure, run)`` in this module.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="matdiff", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="a tour of both engines")
+@dataclass(frozen=True)
+class Subcommand:
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def register(
+    name: str,
+    help: str,
+    configure: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+) -> None:
+    """Add a subcommand to ``matdiff``."""
+    SUBCOMMANDS[name] = Subcommand(help, configure, run)
+
+
+# ---------------------------------------------------------------- matdiff diff
+
+
+def _configure_diff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("expression", help='expression, e.g. "x\'*A*x" (quote it for the shell)')
+    p.add_argument("--wrt", required=True, help="the variable to differentiate with respect to")
+    p.add_argument("--order", type=int, default=1, choices=(1, 2), help="2 for the Hessian")
+    p.add_argument("--latex", action="store_true", help="also print LaTeX")
+    p.add_argument("--code", action="store_true", help="also print NumPy source")
+    p.add_argument("--steps", action="store_true", help="also print the derivation")
+    p.add_argument("--check", action="store_true", help="check numerically at random inputs")
+    p.add_argument(
+        "--declare",
+        action="append",
+        default=[],
+        metavar="DECL",
+        help='declare a variable, e.g. "S: symmetric" or "A: m x n" (repeatable)',
+    )
+    p.add_argument(
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=SIZE",
+        help="size of a dimension no variable fixes, e.g. n=5 (repeatable)",
+    )
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    from matdiff.symbolic import CheckError, SymbolicError, derivative
+
+    try:
+        dims = {}
+        for item in args.dim:
+            name, _, size = item.partition("=")
+            if not name.strip() or not size.strip().isdigit():
+                raise SymbolicError(f"--dim takes NAME=SIZE, got {item!r}")
+            dims[name.strip()] = int(size)
+        d = derivative(
+            args.expression, wrt=args.wrt, order=args.order, kinds=args.declare, dims=dims
+        )
+        print(d.text)
+        if args.latex:
+            print()
+            print(d.latex)
+        if args.code:
+            print()
+            print(d.numpy_source, end="")
+        if args.steps:
+            print()
+            print(d.steps)
+        if args.check:
+            print()
+            print(d.check(seed=0))
+    except SymbolicError as err:
+        print(f"matdiff diff: error: {err}", file=sys.stderr)
+        return 2
+    except CheckError as err:
+        print(f"matdiff diff: check failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+register("diff", "derivative of an expression in matrix notation", _configure_diff, _run_diff)
+
+
+# ---------------------------------------------------------------- matdiff demo
+
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import main as demo_main
+
+    return demo_main()
+
+
+register("demo", "a tour of both engines", _configure_demo, _run_demo)
+
+
+def _register_graph() -> None:
+    from . import graph_cli
+
+    register("graph", graph_cli.HELP, graph_cli.configure, graph_cli.run)
+
+
+_register_graph()
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matdiff", description="Matrix calculus and automatic differentiation."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, cmd in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``matdiff`` command line; returns the exit status.
+
+    >>> main(["diff", "x'*A*x", "--wrt", "x"])
+    (A + A')*x
+    0
+    """
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from .demo import main as demo_main
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    return args._run(args)
 
-        return demo_main()
-    return 2
+
+if __name__ == "__main__":
+    sys.exit(main())

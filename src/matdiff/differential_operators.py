@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -233,6 +234,9 @@ def _vjp(fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names
         return tree_unflatten(treedef, res)
 
     vjp_fn.trace = trace
+    # Whether any output is traced at this level: an output that is not cannot depend on
+    # the inputs, which grad reports instead of returning a silent zero.
+    vjp_fn.depends = any(type(o) in box_types and o._trace is trace for o in out_leaves)
     return out, vjp_fn, aux
 
 
@@ -251,7 +255,51 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return (out, fn, aux) if has_aux else (out, fn)
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this module, for a warning raised
+    by the caller of this function: the warning then points at the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _check_float_output(fname: str, out: Any) -> None:
+    """Refuse a bool or integer output: it is not a float that depends on the input."""
+    for leaf in tree_flatten(out)[0]:
+        _check_float_leaf(fname, leaf)
+
+
+def _check_float_leaf(fname: str, leaf: Any) -> None:
+    v = getval(leaf)
+    dt = _dtype_of(v)
+    if dt.kind not in "fc":
+        kind = "bool" if dt.kind == "b" else f"value of dtype {dt}"
+        shape = _np.shape(v)
+        what = f"{v!r}" if shape == () else f"shape {shape}"
+        raise TypeError(
+            f"{fname}: the function returned a {kind} ({what}), not a float that "
+            "depends on the input, so it has no derivative (a comparison such as "
+            "np.allclose, or an integer, is constant wherever it is defined). Return a "
+            "floating-point value computed from the input."
+        )
+
+
 def _scalar_output_check(fname: str, ans: Any) -> None:
+    if isinstance(ans, (tuple, list, dict)):
+        # A pytree output would otherwise be read as an array by np.shape below.
+        raise TypeError(
+            f"{fname}: the function must return a scalar, but it returned a "
+            f"{type(ans).__name__} (a pytree of {len(tree_flatten(ans)[0])} outputs). Use "
+            "jacobian for the derivatives of every output, or vjp with a cotangent per "
+            "output; to return extra values alongside a scalar, pass has_aux=True."
+        )
+    if ans is None:
+        raise TypeError(
+            f"{fname}: the function returned None; it must return a scalar (is a return "
+            "statement missing?)"
+        )
+    _check_float_leaf(fname, ans)
     v = getval(ans)
     shape = _np.shape(v)
     if shape != ():
@@ -286,6 +334,13 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=No
         dyn = tuple(args[i] for i in nums)
         ans, vjp_fn, aux = _vjp("grad", f, dyn, has_aux, _LeafNames(dyn, nums))
         _scalar_output_check("grad", ans)
+        if not vjp_fn.depends:
+            warnings.warn(
+                f"grad: the output of {name} does not depend on the input (it is not "
+                "traced), so the gradient is zero",
+                UserWarning,
+                stacklevel=_user_stacklevel(),
+            )
         g = vjp_fn(vspace(ans).ones())
         g = g[0] if single else g
         return ((ans, aux), g) if has_aux else (ans, g)
@@ -333,6 +388,7 @@ def elementwise_grad(fun: Callable, argnums=0, *, argnum=None) -> Callable:
         nums, single = _normalize_argnums("elementwise_grad", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
         ans, vjp_fn, _ = _vjp("elementwise_grad", f, tuple(args[i] for i in nums))
+        _check_float_output("elementwise_grad", ans)
         if any(_dtype_of(getval(a)).kind == "c" for a in tree_flatten(ans)[0]):
             raise TypeError(
                 "elementwise_grad: the function's output is complex; elementwise_grad needs "
@@ -467,10 +523,12 @@ def _basis(x: Any):
     return [eye[i].reshape(shape) for i in range(n)], shape
 
 
-def jacobian(fun: Callable, argnums=0, *, argnum=None) -> Callable:
+def jacobian(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:
     """The Jacobian by reverse mode, shaped ``out.shape + in.shape`` (``jacrev``).
 
-    One VJP per output element, all on one recorded forward pass.
+    One VJP per output element, all on one recorded forward pass. With ``has_aux=True``
+    the function returns ``(output, aux)`` and the Jacobian function ``(jacobian, aux)``,
+    as JAX's does.
 
     >>> import matdiff.numpy as np
     >>> jacobian(lambda x: x**2)(np.array([1.0, 2.0]))
@@ -484,7 +542,8 @@ def jacobian(fun: Callable, argnums=0, *, argnum=None) -> Callable:
         nums, single = _normalize_argnums("jacobian", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
-        out, vjp_fn, _ = _vjp("jacobian", f, dyn, names=_LeafNames(dyn, nums))
+        out, vjp_fn, aux = _vjp("jacobian", f, dyn, has_aux, names=_LeafNames(dyn, nums))
+        _check_float_output("jacobian", out)
         out_leaves, out_def = tree_flatten(out)
         in_leaves, in_def = tree_flatten(dyn)
         zeros = [vspace(p).zeros() for p in out_leaves]
@@ -506,7 +565,8 @@ def jacobian(fun: Callable, argnums=0, *, argnum=None) -> Callable:
                 blocks.append(mnp.reshape(stacked, oshape + xshape))
             per_out.append(tree_unflatten(in_def, blocks))
         res = [r[0] if single else r for r in per_out]
-        return tree_unflatten(out_def, res)
+        jac = tree_unflatten(out_def, res)
+        return (jac, aux) if has_aux else jac
 
     jac_f.__name__ = f"jacobian({_fname(fun)})"
     return jac_f
@@ -515,8 +575,13 @@ def jacobian(fun: Callable, argnums=0, *, argnum=None) -> Callable:
 jacrev = jacobian
 
 
-def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callable:
+def jacfwd(
+    fun: Callable, argnums=0, has_aux: bool = False, *, chunk_size: int | None = None
+) -> Callable:
     """The Jacobian by forward mode, shaped ``out.shape + in.shape``.
+
+    With ``has_aux=True`` the function returns ``(output, aux)`` and the Jacobian
+    function ``(jacobian, aux)``, as JAX's does.
 
     The basis directions of an input go through batched forward passes
     (:mod:`matdiff.batching`), ``chunk_size`` at a time. By default the chunk is sized so
@@ -536,6 +601,15 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
     def jac_f(*args, **kwargs):
         nums, single = _normalize_argnums("jacfwd", argnums, len(args))
         f = _partial(fun, args, kwargs, nums)
+        auxes: list = []  # the aux of each batched pass, read at that pass's level
+        if has_aux:
+            f_aux = f
+
+            def f(*dyn):
+                out, aux = _split_aux("jacfwd", f_aux(*dyn))
+                auxes.append(aux)
+                return out
+
         dyn = tuple(args[i] for i in nums)
         in_leaves, in_def = tree_flatten(dyn)
         names = _LeafNames(dyn, nums)
@@ -558,14 +632,19 @@ def jacfwd(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callab
 
             xv = getval(x)
             key = (nums, j, _np.shape(xv), _dtype_of(xv))
-            out, blocks = _jacfwd_leaf(f_j, x, chunk_size, peaks, key)
-            out_leaves, out_def = tree_flatten(out)
+            out, blocks, trace = _jacfwd_leaf(f_j, x, chunk_size, peaks, key)
+            if j == 0:
+                _check_float_output("jacfwd", out)
+                if has_aux:
+                    aux = tree_map(lambda a, _t=trace: _strip(a, _t), auxes[-1])
+            out_def = tree_flatten(out)[1]
             columns.append(blocks)
         per_out = []
         for k in range(len(columns[0])):
             per_out.append(tree_unflatten(in_def, [col[k] for col in columns]))
         res = [r[0] if single else r for r in per_out]
-        return tree_unflatten(out_def, res)
+        jac = tree_unflatten(out_def, res)
+        return (jac, aux) if has_aux else jac
 
     jac_f.__name__ = f"jacfwd({_fname(fun)})"
     return jac_f
@@ -642,7 +721,7 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
         if nd:
             t = mnp.transpose(t, tuple(range(1, nd + 1)) + (0,))
         blocks.append(mnp.reshape(t, oshape + xshape))
-    return out, blocks
+    return out, blocks, trace
 
 
 def _assemble_columns(parts: list, oshape: tuple, xshape: tuple, n: int) -> _np.ndarray:
@@ -657,8 +736,13 @@ def _assemble_columns(parts: list, oshape: tuple, xshape: tuple, n: int) -> _np.
     return res.reshape(oshape + xshape)
 
 
-def hessian(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Callable:
+def hessian(
+    fun: Callable, argnums=0, has_aux: bool = False, *, chunk_size: int | None = None
+) -> Callable:
     """The Hessian, forward-over-reverse: ``out.shape + in.shape + in.shape``.
+
+    With ``has_aux=True`` the function returns ``(output, aux)`` and the Hessian
+    function ``(hessian, aux)``.
 
     The reverse-mode Jacobian is differentiated by batched forward passes over the
     basis directions (``chunk_size`` at a time, sized to memory by default, as in
@@ -669,7 +753,7 @@ def hessian(fun: Callable, argnums=0, *, chunk_size: int | None = None) -> Calla
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    h = jacfwd(jacobian(fun, argnums), argnums, chunk_size=chunk_size)
+    h = jacfwd(jacobian(fun, argnums, has_aux), argnums, has_aux, chunk_size=chunk_size)
     h.__name__ = f"hessian({_fname(fun)})"
     return h
 
@@ -1295,7 +1379,9 @@ def deriv(fun: Callable, argnum=0) -> Callable:
     run = _unary("deriv", argnum)
 
     def body(f, x):
-        return _jvp("deriv", f, (x,), (tree_map(lambda a: vspace(a).ones(), x),))[1]
+        out, t = _jvp("deriv", f, (x,), (tree_map(lambda a: vspace(a).ones(), x),))
+        _check_float_output("deriv", out)
+        return t
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
 

@@ -35,8 +35,12 @@ box_types: set[type] = set()
 _box_for_type: dict[type, type] = {}
 
 
-class NotDifferentiableError(TypeError):
-    """A primitive met a traced value for which it has no derivative rule."""
+class NotDifferentiableError(TypeError, NotImplementedError):
+    """A primitive met a traced value for which it has no derivative rule.
+
+    A ``NotImplementedError`` too, as autograd raises for a primitive without a rule, so
+    that ``except NotImplementedError`` in code written for autograd still catches it.
+    """
 
 
 class Trace:

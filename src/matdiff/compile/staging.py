@@ -211,12 +211,20 @@ class StagingTrace(Trace):
             except StagingError as e:
                 error = str(e)
         value = prim(*_plain(args), **_plain(kwargs))
+        if isinstance(value, (tuple, list)) and error is None and name in _FIXED_SHAPE_TUPLES:
+            # Results of fixed shape (slogdet's sign, eigh's vectors...): one equation per part.
+            parts = [
+                self.record_raw(_part_of(prim, name, k), args, kwargs) for k in range(len(value))
+            ]
+            return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
         if isinstance(value, (tuple, list)):
             msg = error or (
                 f"jit: numpy.{name} returns several arrays whose shapes depend on the traced "
                 "values; this cannot be compiled. Use np.where(condition, a, b) with a fixed shape."
             )
-            return type(value)(StagedValue(self, None, v, msg) for v in value)
+            parts = [StagedValue(self, None, v, msg) for v in value]
+            # NumPy's result namedtuples (SlogdetResult, EighResult...) take fields, not a list.
+            return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
         if value is None or not _is_arraylike(value):
             raise StagingError(
                 f"jit: numpy.{name} on a traced value returned {type(value).__name__}, which "
@@ -659,3 +667,28 @@ def stage(fun: Callable, leaves: list) -> tuple[Program, Any]:
     finally:
         trace.done = True
     return Program(invars, trace.eqns, outvars), out_tree
+
+
+# NumPy functions returning several arrays whose shapes follow from the inputs' shapes alone.
+_FIXED_SHAPE_TUPLES = {
+    "slogdet",
+    "eigh",
+    "eig",
+    "svd",
+    "qr",
+    "lu_factor",
+    "cho_factor",
+    "frexp",
+    "modf",
+    "divmod",
+    "broadcast_arrays",
+}
+
+
+def _part_of(prim: Callable, name: str, k: int) -> Callable:
+    def part(*args, **kwargs):
+        return prim(*args, **kwargs)[k]
+
+    part.__name__ = f"{name}_{k}"
+    part.__qualname__ = part.__name__
+    return part

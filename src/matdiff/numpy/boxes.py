@@ -280,6 +280,52 @@ class ArrayBox(Box):
     def argsort(self, axis=-1):
         return _np.argsort(getval(self), axis=axis)
 
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def copy(self, order="C"):
+        return _ns.copy(self, order=order)
+
+    def compress(self, condition, axis=None):
+        return _ns.compress(condition, self, axis=axis)
+
+    def argpartition(self, kth, axis=-1):
+        return _np.argpartition(getval(self), kth, axis=axis)
+
+    # In-place methods cannot write into a traced array; each names its pure counterpart.
+    def sort(self, *args, **kwargs):
+        raise TypeError(_in_place_message("x.sort()", "x = np.sort(x, axis)"))
+
+    def partition(self, *args, **kwargs):
+        raise TypeError(_in_place_message("x.partition(k)", "x = np.partition(x, k, axis)"))
+
+    def fill(self, value):
+        raise TypeError(_in_place_message("x.fill(v)", "x = np.full_like(x, v)"))
+
+    def put(self, *args, **kwargs):
+        raise TypeError(_in_place_message("x.put(ind, v)", "x = np.where(mask, v, x)"))
+
+    def resize(self, *args, **kwargs):
+        raise TypeError(_in_place_message("x.resize(shape)", "x = np.resize(x, shape)"))
+
+    def cumprod(self, axis=None):
+        return _ns.cumprod(self, axis=axis)
+
+    def round(self, decimals=0):
+        """Rounded concrete values (no derivative: rounding is piecewise constant)."""
+        return _ns.round(self, decimals)
+
+    def nonzero(self):
+        return _np.nonzero(getval(self))
+
+    def searchsorted(self, v, side="left", sorter=None):
+        return _np.searchsorted(getval(self), getval(v), side=side, sorter=sorter)
+
     def item(self, *args):
         """The concrete element as a Python scalar (no derivative)."""
         return _np.asarray(getval(self)).item(*args)
@@ -326,12 +372,23 @@ class ArrayBox(Box):
         raise TypeError(_raw_numpy_message(f"{module}.{func.__name__}", None))
 
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and _np.dtype(dtype).kind in "iub":
+            # An integer or boolean conversion (np.int64(x), x.astype(int) in raw NumPy) is
+            # piecewise constant: its derivative is zero, as for int(x), so the value is right.
+            return _np.asarray(getval(self)).astype(dtype)
         raise TypeError(
             "matdiff: a traced value was converted to a plain NumPy array, which would drop "
             "its derivative. Use matdiff.numpy (import matdiff.numpy as np) for every function "
             "on the path from the inputs to the output, or matdiff.stop_gradient(x) where the "
             "derivative is meant to be dropped."
         )
+
+
+def _in_place_message(call: str, fix: str) -> str:
+    return (
+        f"matdiff: {call} changes a traced array in place, which would lose the derivative "
+        f"of the values it overwrites; use the function that returns a new array: {fix}"
+    )
 
 
 # ufunc.reduce and ufunc.accumulate on a traced value run the matdiff reduction of the same

@@ -298,3 +298,146 @@ def partition(a: ArrayLike, kth, axis=-1, kind="introselect", order=None) -> Any
         return _np.partition(a, kth, axis=axis, kind=kind)
     perm = _np.argpartition(getval(a), kth, axis=axis, kind=kind)
     return take_along_axis(a, perm, axis=axis)
+
+
+@export
+def compress(condition: ArrayLike, a: ArrayLike, axis=None, out=None) -> Any:
+    """``numpy.compress``: the slices of ``a`` along ``axis`` where ``condition`` holds.
+
+    >>> import matdiff.numpy as np
+    >>> np.compress([True, False, True], np.array([1.0, 2.0, 3.0]))
+    array([1., 3.])
+    """
+    if out is not None:
+        raise TypeError("compress: out= is not supported on traced values; use the return value")
+    cond = _np.asarray(getval(condition), dtype=bool)
+    if cond.ndim != 1:
+        raise ValueError(f"compress: condition must be 1-D, got shape {cond.shape}")
+    if axis is None:
+        a = _shape.ravel(a)
+        axis = 0
+    s = shape_of(a)
+    ax = normalize_axis_index(axis, len(s))
+    if cond.shape[0] > s[ax]:
+        raise ValueError(
+            f"compress: condition has {cond.shape[0]} entries but axis {axis} of the array has "
+            f"only {s[ax]}"
+        )
+    # NumPy reads a shorter condition as False beyond its end.
+    idx = _np.flatnonzero(cond)
+    return getitem(a, (slice(None),) * ax + (idx,))
+
+
+@export
+def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
+    """``numpy.piecewise``: ``funclist[k]`` applied where ``condlist[k]`` holds (a later
+    condition wins where several hold; an extra function covers the rest; entries no
+    condition covers are 0). Differentiable in ``x`` and in traced constants in ``funclist``.
+
+    Each function receives the entries its condition owns and must act elementwise, as
+    NumPy requires of it.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> x = np.array([-2.0, 3.0])
+    >>> grad(lambda x: np.sum(np.piecewise(x, [x < 0, x >= 0], [lambda v: -v, lambda v: v**2])))(x)
+    array([-1.,  6.])
+    """
+    if type(x) not in box_types and not any(type(f) in box_types for f in funclist):
+        return _np.piecewise(x, condlist, funclist, *args, **kw)
+    xv = _np.asarray(getval(x))
+    # NumPy's reading of condlist: one condition may be given bare.
+    if _np.isscalar(condlist) or (
+        not isinstance(condlist[0], list | _np.ndarray)
+        and type(condlist[0]) not in box_types
+        and xv.ndim != 0
+    ):
+        condlist = [condlist]
+    conds = [_np.broadcast_to(_np.asarray(getval(c), dtype=bool), xv.shape) for c in condlist]
+    if len(funclist) == len(conds) + 1:
+        conds.append(~_np.any(conds, axis=0) if conds else _np.ones(xv.shape, bool))
+    elif len(funclist) != len(conds):
+        raise ValueError(
+            f"piecewise: got {len(conds)} conditions and {len(funclist)} functions; pass one "
+            "function (or value) per condition, plus optionally one for everything else"
+        )
+    owner = _np.full(xv.shape, -1)
+    for k, c in enumerate(conds):
+        owner[c] = k  # a later condition wins, as NumPy's sequential assignment
+    owner = owner.ravel()
+    flat = _shape.ravel(x)
+    positions, pieces = [], []
+    for k, f in enumerate(list(funclist) + [0.0]):
+        pos = _np.flatnonzero(owner == (k if k < len(conds) else -1))
+        if pos.size == 0:
+            continue
+        if callable(f):
+            vals = f(getitem(flat, pos), *args, **kw)
+        else:
+            vals = _shape.broadcast_to(f, pos.shape)
+        positions.append(pos)
+        if _np.result_type(getval(vals)) != xv.dtype:
+            vals = _shape.astype(vals, xv.dtype)  # NumPy writes into an array like x
+        pieces.append(vals)
+    order = _np.concatenate(positions)
+    values = _shape.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    # Put each value back at its position: the inverse of the order they were collected in.
+    return _shape.reshape(getitem(values, _np.argsort(order, kind="stable")), xv.shape)
+
+
+@export
+def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, period=None) -> Any:
+    """``numpy.interp``: piecewise-linear interpolation, differentiable in ``x``, ``xp``,
+    ``fp``, ``left`` and ``right``.
+
+    Each point uses the segment ``xp[i] <= x < xp[i + 1]`` (found on the values), so the
+    derivative in ``x`` at a sample point is the slope to its right (at the last sample
+    point, the last segment's).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda fp: np.interp(1.5, np.array([0.0, 1.0, 2.0]), fp))(np.zeros(3))
+    array([0. , 0.5, 0.5])
+    """
+    if not any(type(a) in box_types for a in (x, xp, fp, left, right)):
+        return _np.interp(x, xp, fp, left=left, right=right, period=period)
+    # Plain sample points or values given as lists are indexed below as arrays.
+    x, xp, fp = (a if type(a) in box_types else _np.asarray(a) for a in (x, xp, fp))
+    if period is not None:
+        raise NotImplementedError(
+            "interp: period= is not supported with traced arguments; reduce x and xp modulo "
+            "the period and sort them first (np.mod, np.argsort), then call interp without it"
+        )
+    xv = _np.asarray(getval(x))
+    xpv = _np.asarray(getval(xp))
+    if xpv.ndim != 1 or _np.ndim(getval(fp)) != 1 or xpv.shape != _np.shape(getval(fp)):
+        raise ValueError(
+            f"interp: xp and fp must be 1-D arrays of the same length, got shapes "
+            f"{xpv.shape} and {_np.shape(getval(fp))}"
+        )
+    n = xpv.shape[0]
+    if n == 0:
+        raise ValueError("interp: xp and fp are empty; give at least one sample point")
+    first, last = _getitem_raw_of(fp, 0), _getitem_raw_of(fp, -1)
+    if n == 1:
+        val = _uf.add(_uf.multiply(0.0, x), first)
+    else:
+        i = _np.clip(_np.searchsorted(xpv, xv, side="right") - 1, 0, n - 2)
+        x0, x1 = getitem(xp, i), getitem(xp, i + 1)
+        f0, f1 = getitem(fp, i), getitem(fp, i + 1)
+        slope = _uf.divide(_uf.subtract(f1, f0), _uf.subtract(x1, x0))
+        val = _uf.add(_uf.multiply(slope, _uf.subtract(x, x0)), f0)
+    below, above = xv < xpv[0], xv > xpv[-1]
+    if below.any():
+        val = _uf.where(below, first if left is None else left, val)
+    if above.any():
+        val = _uf.where(above, last if right is None else right, val)
+    # NumPy interpolates in double precision whatever the inputs' precision.
+    out_dtype = _np.complex128 if is_complex(val) else _np.float64
+    if _np.result_type(getval(val)) != out_dtype:
+        val = _shape.astype(val, out_dtype)
+    return val
+
+
+def _getitem_raw_of(a, i):
+    return getitem(a, i) if type(a) in box_types else _np.asarray(a)[i]

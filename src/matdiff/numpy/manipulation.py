@@ -981,3 +981,266 @@ copy = wrap(_copy_raw, "copy")
 alias("copy", copy)
 defvjp(copy, lambda ans, a, order="K": lambda g: g)
 def_linear(copy)
+
+
+# ---------------------------------------------------------------- axes, differences
+
+
+@export
+def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
+    """``numpy.rollaxis``: move ``axis`` so that it lies before position ``start``.
+
+    >>> import matdiff.numpy as np
+    >>> np.rollaxis(np.ones((2, 3, 4)), 2).shape
+    (4, 2, 3)
+    """
+    nd = _ndim(a)
+    ax = normalize_axis_index(axis, nd)
+    if not -nd <= start <= nd:
+        raise ValueError(
+            f"rollaxis: start={start} is out of range for an array of {nd} dimensions; "
+            f"pass -{nd} <= start <= {nd}"
+        )
+    if start < 0:
+        start += nd
+    if ax < start:
+        start -= 1
+    if ax == start:
+        return a
+    order = [k for k in range(nd) if k != ax]
+    order.insert(start, ax)
+    return transpose(a, tuple(order))
+
+
+_NOT_GIVEN = object()
+
+
+def _edge(a, extra, ax, name):
+    """``prepend``/``append`` of ``diff``: a scalar is broadcast to one slice along ``ax``."""
+    if _ndim(extra) == 0:
+        s = list(shape_of(a))
+        s[ax] = 1
+        return broadcast_to(extra, tuple(s))
+    if _ndim(extra) != _ndim(a):
+        raise ValueError(
+            f"diff: {name} must be a scalar or have as many dimensions as the array "
+            f"({_ndim(a)}), got {_ndim(extra)}"
+        )
+    return extra
+
+
+@export
+def diff(a: ArrayLike, n: int = 1, axis: int = -1, prepend=_NOT_GIVEN, append=_NOT_GIVEN) -> Any:
+    """``numpy.diff``: the ``n``-th forward difference along ``axis``; differentiable in
+    ``a``, ``prepend`` and ``append``.
+
+    >>> import matdiff.numpy as np
+    >>> np.diff(np.array([1.0, 4.0, 9.0]))
+    array([3., 5.])
+    """
+    if n < 0:
+        raise ValueError(f"diff: order n must be non-negative, got {n}")
+    if n == 0:
+        return a
+    if type(a) not in box_types:
+        a = _np.asanyarray(a)
+    nd = _ndim(a)
+    if nd == 0:
+        raise ValueError("diff: needs an array of at least 1 dimension, got a scalar")
+    ax = normalize_axis_index(axis, nd)
+    if prepend is not _NOT_GIVEN or append is not _NOT_GIVEN:
+        parts = [a]
+        if prepend is not _NOT_GIVEN:
+            parts.insert(0, _edge(a, prepend, ax, "prepend"))
+        if append is not _NOT_GIVEN:
+            parts.append(_edge(a, append, ax, "append"))
+        a = concatenate(parts, axis=ax)
+    lo = (slice(None),) * ax + (slice(None, -1),)
+    hi = (slice(None),) * ax + (slice(1, None),)
+    for _ in range(n):
+        a = _uf.subtract(_ix.getitem(a, hi), _ix.getitem(a, lo))
+    return a
+
+
+@export
+def ediff1d(ary: ArrayLike, to_end: ArrayLike = None, to_begin: ArrayLike = None) -> Any:
+    """``numpy.ediff1d``: differences of the flattened array, with optional ends.
+
+    >>> import matdiff.numpy as np
+    >>> np.ediff1d(np.array([1.0, 4.0, 9.0]), to_begin=0.0)
+    array([0., 3., 5.])
+    """
+    d = diff(ravel(ary))
+    parts = [ravel(e) for e in (to_begin,) if e is not None]
+    parts += [d] + [ravel(e) for e in (to_end,) if e is not None]
+    return concatenate(parts) if len(parts) > 1 else d
+
+
+def _along(nd, ax, s):
+    return (slice(None),) * ax + (s,)
+
+
+def _weighted(f, nd, ax, terms, h):
+    """``sum(c * f[s] for c, s in terms) / h`` along ``ax``, with scalar weights ``c``."""
+    total = None
+    for c, s in terms:
+        t = _uf.multiply(c, _ix.getitem(f, _along(nd, ax, s)))
+        total = t if total is None else _uf.add(total, t)
+    return _uf.divide(total, h)
+
+
+def _gradient_uniform(f, nd, ax, h, edge_order):
+    interior = _weighted(f, nd, ax, [(0.5, slice(2, None)), (-0.5, slice(None, -2))], h)
+    if edge_order == 1:
+        first = _weighted(f, nd, ax, [(1.0, slice(1, 2)), (-1.0, slice(0, 1))], h)
+        last = _weighted(f, nd, ax, [(1.0, slice(-1, None)), (-1.0, slice(-2, -1))], h)
+    else:
+        first = [(-1.5, slice(0, 1)), (2.0, slice(1, 2)), (-0.5, slice(2, 3))]
+        last = [(0.5, slice(-3, -2)), (-2.0, slice(-2, -1)), (1.5, slice(-1, None))]
+        first, last = _weighted(f, nd, ax, first, h), _weighted(f, nd, ax, last, h)
+    return first, interior, last
+
+
+def _three_point(f, nd, ax, s0, s1, s2, a, b, c):
+    """``a f[s0] + b f[s1] + c f[s2]`` with coefficient vectors laid along ``ax``."""
+    shape = [1] * nd
+    shape[ax] = -1
+    terms = [
+        _uf.multiply(reshape(w, tuple(shape)), _ix.getitem(f, _along(nd, ax, s)))
+        for w, s in ((a, s0), (b, s1), (c, s2))
+    ]
+    return _uf.add(_uf.add(terms[0], terms[1]), terms[2])
+
+
+def _gradient_coordinates(f, nd, ax, x, edge_order):
+    # NumPy's second-order formulas for uneven spacing, written with wrapped functions so
+    # that the sample coordinates are differentiable too.
+    dx = diff(x)
+    h1, h2 = _ix.getitem(dx, slice(None, -1)), _ix.getitem(dx, slice(1, None))
+    s12 = _uf.add(h1, h2)
+    a = _uf.negative(_uf.divide(h2, _uf.multiply(h1, s12)))
+    b = _uf.divide(_uf.subtract(h2, h1), _uf.multiply(h1, h2))
+    c = _uf.divide(h1, _uf.multiply(h2, s12))
+    interior = _three_point(f, nd, ax, slice(None, -2), slice(1, -1), slice(2, None), a, b, c)
+    if edge_order == 1:
+        sl = lambda s: _ix.getitem(f, _along(nd, ax, s))  # noqa: E731
+        first = _uf.divide(_uf.subtract(sl(slice(1, 2)), sl(slice(0, 1))), _ix.getitem(dx, 0))
+        last = _uf.divide(_uf.subtract(sl(slice(-1, None)), sl(slice(-2, -1))), _ix.getitem(dx, -1))
+        return first, interior, last
+    d1, d2 = _ix.getitem(dx, slice(0, 1)), _ix.getitem(dx, slice(1, 2))
+    s = _uf.add(d1, d2)
+    a = _uf.negative(_uf.divide(_uf.add(_uf.multiply(2.0, d1), d2), _uf.multiply(d1, s)))
+    b = _uf.divide(s, _uf.multiply(d1, d2))
+    c = _uf.negative(_uf.divide(d1, _uf.multiply(d2, s)))
+    first = _three_point(f, nd, ax, slice(0, 1), slice(1, 2), slice(2, 3), a, b, c)
+    d1, d2 = _ix.getitem(dx, slice(-2, -1)), _ix.getitem(dx, slice(-1, None))
+    s = _uf.add(d1, d2)
+    a = _uf.divide(d2, _uf.multiply(d1, s))
+    b = _uf.negative(_uf.divide(s, _uf.multiply(d1, d2)))
+    c = _uf.divide(_uf.add(_uf.multiply(2.0, d2), d1), _uf.multiply(d2, s))
+    last = _three_point(f, nd, ax, slice(-3, -2), slice(-2, -1), slice(-1, None), a, b, c)
+    return first, interior, last
+
+
+@export
+def gradient(f: ArrayLike, *varargs, axis=None, edge_order: int = 1) -> Any:
+    """``numpy.gradient``: central differences inside, one-sided differences at the ends.
+
+    Spacing is one scalar for all axes, one scalar per axis, or one coordinate array per
+    axis; ``f``, the spacings and the coordinates are all differentiable. As in NumPy, one
+    axis gives one array and several give a tuple.
+
+    >>> import matdiff.numpy as np
+    >>> np.gradient(np.array([1.0, 4.0, 9.0, 16.0]))
+    array([3., 4., 6., 7.])
+    """
+    if type(f) not in box_types:
+        f = _np.asanyarray(f)
+        if f.dtype.kind not in "fc":
+            f = f.astype(float)
+    nd = _ndim(f)
+    axes = tuple(range(nd)) if axis is None else normalize_axis_tuple(axis, nd)
+    if edge_order not in (1, 2):
+        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    if not varargs:
+        spacing = [1.0] * len(axes)
+    elif len(varargs) == 1 and _ndim(varargs[0]) == 0:
+        spacing = list(varargs) * len(axes)
+    elif len(varargs) == len(axes):
+        spacing = list(varargs)
+    else:
+        raise TypeError(
+            f"gradient: got {len(varargs)} spacing arguments for {len(axes)} axes; pass "
+            "none, one scalar, or one scalar or coordinate array per axis"
+        )
+    out = []
+    for ax, h in zip(axes, spacing):
+        n = shape_of(f)[ax]
+        if n < edge_order + 1:
+            raise ValueError(
+                f"gradient: axis {ax} has {n} entries, too few for edge_order={edge_order}; "
+                f"it needs at least {edge_order + 1}"
+            )
+        if _ndim(h) == 0:
+            parts = _gradient_uniform(f, nd, ax, h, edge_order)
+        elif _ndim(h) == 1 and shape_of(h)[0] == n:
+            parts = _gradient_coordinates(f, nd, ax, h, edge_order)
+        else:
+            raise ValueError(
+                f"gradient: the spacing for axis {ax} must be a scalar or a 1-D array of "
+                f"length {n}, got shape {shape_of(h)}"
+            )
+        out.append(concatenate(list(parts), axis=ax))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@export
+def make_diagonal(D: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The inverse of ``diagonal`` (autograd's ``make_diagonal``): an array whose
+    diagonal over ``axis1``, ``axis2`` is the last axis of ``D`` and is zero elsewhere.
+
+    >>> import matdiff.numpy as np
+    >>> np.make_diagonal(np.array([[1.0, 2.0]]), axis1=-1, axis2=-2)
+    array([[[1., 0.],
+            [0., 2.]]])
+    """
+    s = shape_of(D)
+    if not s:
+        raise ValueError("make_diagonal: D must have at least 1 dimension, got a scalar")
+    n = s[-1]
+    m = n + abs(offset)
+    out_nd = len(s) + 1
+    a1, a2 = normalize_axis_index(axis1, out_nd), normalize_axis_index(axis2, out_nd)
+    if a1 == a2:
+        raise ValueError("make_diagonal: axis1 and axis2 must be different")
+    # place[i, r, c] is 1 where entry i of D lands: row i + max(-offset, 0), column
+    # i + max(offset, 0), so that diagonal(result, offset, axis1, axis2) gives D back.
+    dtype = _np.result_type(
+        getval(D), _np.float64 if _np.result_type(getval(D)).kind in "iub" else getval(D)
+    )
+    place = _np.zeros((n, m, m), dtype=dtype)
+    i = _np.arange(n)
+    place[i, i + max(-offset, 0), i + max(offset, 0)] = 1
+    spread = _uf.multiply(reshape(D, s + (1, 1)), place)
+    return moveaxis(_red.sum(spread, axis=-3), (-2, -1), (a1, a2))
+
+
+@export
+def resize(a: ArrayLike, new_shape) -> Any:
+    """``numpy.resize``: the flattened array repeated cyclically to fill ``new_shape``.
+
+    >>> import matdiff.numpy as np
+    >>> np.resize(np.array([1.0, 2.0, 3.0]), (2, 2))
+    array([[1., 2.],
+           [3., 1.]])
+    """
+    shape = (new_shape,) if isinstance(new_shape, int) else tuple(new_shape)
+    if any(n < 0 for n in shape):
+        raise ValueError(f"resize: all dimensions of new_shape must be non-negative, got {shape}")
+    flat = ravel(a)
+    total = int(_np.prod(shape, dtype=int))
+    n = shape_of(flat)[0]
+    if n == 0 or total == 0:
+        # NumPy fills from an empty array with zeros: nothing of ``a`` is used.
+        return _np.zeros(shape, dtype=_np.result_type(getval(a)))
+    return reshape(_ix.getitem(flat, _np.arange(total) % n), shape)

@@ -24,7 +24,11 @@ _NAMES = (
     "equal not_equal greater greater_equal less less_equal "
     "logical_and logical_or logical_not logical_xor any all "
     # predicates
-    "isnan isfinite isinf isclose allclose array_equal signbit "
+    "isnan isfinite isinf isposinf isneginf iscomplex isreal isclose allclose array_equal "
+    "array_equiv signbit "
+    # more indices: positions, bins, orderings and index grids shaped like the argument
+    "argwhere argpartition nanargmax nanargmin digitize lexsort spacing "
+    "tril_indices_from triu_indices_from diag_indices_from "
     # new arrays shaped like their argument (full_like, below, is not: its fill value
     # may be traced)
     "zeros_like ones_like empty_like"

@@ -459,3 +459,84 @@ def einsum(*operands: Any, optimize=False, **kwargs) -> Any:
     if dtype is not None:
         ans = _shape.astype(ans, dtype)
     return ans
+
+
+# ---------------------------------------------------------------- 1-D convolution
+
+
+def _full_convolution(a, v):
+    """The full discrete convolution of 1-D ``a`` and ``v`` as one gather and one matmul:
+    ``out[k] = sum_j a[k - j] v[j]``, with the shorter input as ``v`` (less memory)."""
+    if shape_of(v)[0] > shape_of(a)[0]:
+        a, v = v, a
+    n, m = shape_of(a)[0], shape_of(v)[0]
+    zeros = _np.zeros(m - 1, dtype=_np.result_type(getval(a)))
+    padded = _shape.concatenate([zeros, a, zeros]) if m > 1 else a
+    k = _np.arange(n + m - 1)[:, None]
+    j = _np.arange(m)[None, :]
+    return matmul(_ix.getitem(padded, k - j + (m - 1)), v)
+
+
+def _convolve_checked(fname, a, v, mode):
+    a, v = _shape.atleast_1d(a), _shape.atleast_1d(v)
+    for name, x in (("a", a), ("v", v)):
+        if len(shape_of(x)) != 1:
+            raise ValueError(f"{fname}: {name} must be 1-D, got shape {shape_of(x)}")
+        if shape_of(x)[0] == 0:
+            raise ValueError(f"{fname}: {name} cannot be empty")
+    if mode not in ("full", "same", "valid"):
+        raise ValueError(f"{fname}: mode must be 'full', 'same' or 'valid', got {mode!r}")
+    n, m = shape_of(a)[0], shape_of(v)[0]
+    full = _full_convolution(a, v)
+    if mode == "full":
+        return full
+    long, short = max(n, m), min(n, m)
+    if mode == "same":
+        start = (short - 1) // 2
+        return _ix.getitem(full, slice(start, start + long))
+    return _ix.getitem(full, slice(short - 1, long))
+
+
+@export
+def convolve(a: ArrayLike, v: ArrayLike, mode: str = "full") -> Any:
+    """``numpy.convolve``: the discrete linear convolution of two 1-D arrays, both traced.
+
+    >>> import matdiff.numpy as np
+    >>> np.convolve(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
+    array([0. , 1. , 2.5, 4. , 1.5])
+    """
+    return _convolve_checked("convolve", a, v, mode)
+
+
+@export
+def correlate(a: ArrayLike, v: ArrayLike, mode: str = "valid") -> Any:
+    """``numpy.correlate``: ``sum_n a[n + k] conj(v[n])``, the convolution of ``a`` with
+    ``v`` reversed and conjugated; both traced.
+
+    >>> import matdiff.numpy as np
+    >>> np.correlate(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
+    array([3.5])
+    """
+    v = _shape.atleast_1d(v)
+    rev = _ix.getitem(v, slice(None, None, -1)) if len(shape_of(v)) == 1 else v
+    return _convolve_checked("correlate", a, _uf.conj(rev), mode)
+
+
+@export
+def polyval(p: ArrayLike, x: ArrayLike) -> Any:
+    """``numpy.polyval``: the polynomial with coefficients ``p`` (highest power first) at
+    ``x``, by Horner's rule; differentiable in both.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> float(grad(lambda x: np.polyval(np.array([1.0, 0.0, -2.0]), x))(3.0))
+    6.0
+    """
+    if type(p) not in box_types and not isinstance(p, (list, tuple)):
+        p = _np.asarray(p)
+    if type(x) not in box_types:
+        x = _np.asanyarray(x)
+    y = _np.zeros_like(getval(x))
+    for k in range(len(p)):
+        y = _uf.add(_uf.multiply(y, x), p[k])
+    return y

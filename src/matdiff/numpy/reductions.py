@@ -13,6 +13,7 @@ from typing import Any
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
+from ..tracer import box_types as _box_types
 from ..tracer import getval as _getval
 from . import manipulation as _shape
 from ._wrap import alias, export, is_complex, shape_of, wrap
@@ -690,6 +691,405 @@ prod = wrap(_prod_raw, "prod")
 alias("prod", prod)
 defvjp(prod, _prod_vjp)
 defjvp(prod, _prod_jvp)
+
+
+# ---------------------------------------------------------------- NaN-skipping variants
+# Each fills the NaN entries with the operation's neutral value (a constant, so they get
+# no share of the derivative) and runs the ordinary reduction or scan.
+
+
+def _nan_filled(x, fill):
+    xv = _getval(x)
+    mask = _np.isnan(xv)
+    return _u.where(mask, fill, x) if mask.any() else x
+
+
+def _nan_extremum(fname, reduce, fill, a, axis, out, keepdims):
+    _no_out(fname, out)
+    res = reduce(_nan_filled(a, fill), axis=axis, keepdims=keepdims)
+    all_nan = _np.all(_np.isnan(_getval(a)), axis=axis, keepdims=keepdims)
+    if _np.any(all_nan):
+        # NumPy's value for a slice with no numbers (it also warns); no derivative.
+        res = _u.where(all_nan, _np.nan, res)
+    return res
+
+
+@export
+def nanmax(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
+    """``numpy.nanmax``: the maximum ignoring NaN; the derivative goes to the maximum.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanmax(x))(np.array([1.0, np.nan, 3.0]))
+    array([0., 0., 1.])
+    """
+    return _nan_extremum("nanmax", max, -_np.inf, a, axis, out, keepdims)
+
+
+@export
+def nanmin(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
+    """``numpy.nanmin``: the minimum ignoring NaN; the derivative goes to the minimum.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanmin(x))(np.array([1.0, np.nan, 3.0]))
+    array([1., 0., 0.])
+    """
+    return _nan_extremum("nanmin", min, _np.inf, a, axis, out, keepdims)
+
+
+@export
+def nanprod(a: Any, axis: Axis = None, dtype=None, out: None = None, keepdims: bool = False) -> Any:
+    """``numpy.nanprod``: the product with NaN entries counted as 1.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.nanprod(x))(np.array([2.0, np.nan, 3.0]))
+    array([3., 0., 2.])
+    """
+    _no_out("nanprod", out)
+    return prod(_nan_filled(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+@export
+def nancumsum(a: Any, axis: int | None = None, dtype=None, out: None = None) -> Any:
+    """``numpy.nancumsum``: the running sum with NaN entries counted as 0.
+
+    >>> import matdiff.numpy as np
+    >>> np.nancumsum(np.array([1.0, np.nan, 2.0]))
+    array([1., 1., 3.])
+    """
+    _no_out("nancumsum", out)
+    return cumsum(_nan_filled(a, 0.0), axis=axis, dtype=dtype)
+
+
+@export
+def nancumprod(a: Any, axis: int | None = None, dtype=None, out: None = None) -> Any:
+    """``numpy.nancumprod``: the running product with NaN entries counted as 1.
+
+    >>> import matdiff.numpy as np
+    >>> np.nancumprod(np.array([2.0, np.nan, 3.0]))
+    array([2., 2., 6.])
+    """
+    _no_out("nancumprod", out)
+    return cumprod(_nan_filled(a, 1.0), axis=axis, dtype=dtype)
+
+
+# ---------------------------------------------------------------- array-API scans
+
+
+def _cumulative(fname, scan, initial, x, axis, dtype, out, include_initial):
+    _no_out(fname, out)
+    nd = len(shape_of(x))
+    if axis is None:
+        if nd > 1:
+            raise ValueError(
+                f"{fname}: axis must be given for an array of {nd} dimensions; pass axis=k "
+                f"(or np.ravel(x) first)"
+            )
+        axis = 0
+    if nd == 0:
+        raise ValueError(f"{fname}: needs an array of at least 1 dimension, got a scalar")
+    res = scan(x, axis=axis, dtype=dtype)
+    if not include_initial:
+        return res
+    s = list(shape_of(res))
+    s[axis % nd] = 1
+    start = _np.full(s, initial, dtype=_np.result_type(_getval(res)))
+    return _shape.concatenate([start, res], axis=axis)
+
+
+@export
+def cumulative_sum(
+    x: Any, /, *, axis: int | None = None, dtype=None, out: None = None, include_initial=False
+) -> Any:
+    """``numpy.cumulative_sum``: ``cumsum`` with an optional leading 0 (``include_initial``).
+
+    >>> import matdiff.numpy as np
+    >>> np.cumulative_sum(np.array([1.0, 2.0]), include_initial=True)
+    array([0., 1., 3.])
+    """
+    return _cumulative("cumulative_sum", cumsum, 0, x, axis, dtype, out, include_initial)
+
+
+@export
+def cumulative_prod(
+    x: Any, /, *, axis: int | None = None, dtype=None, out: None = None, include_initial=False
+) -> Any:
+    """``numpy.cumulative_prod``: ``cumprod`` with an optional leading 1 (``include_initial``).
+
+    >>> import matdiff.numpy as np
+    >>> np.cumulative_prod(np.array([2.0, 3.0]), include_initial=True)
+    array([1., 2., 6.])
+    """
+    return _cumulative("cumulative_prod", cumprod, 1, x, axis, dtype, out, include_initial)
+
+
+# ---------------------------------------------------------------- integration
+
+
+@export
+def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
+    """``numpy.trapezoid``: the trapezoidal rule along ``axis``, differentiable in ``y``,
+    in the sample points ``x`` and in the spacing ``dx``.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda y: np.trapezoid(y))(np.array([1.0, 2.0, 4.0]))
+    array([0.5, 1. , 0.5])
+    """
+    nd = len(shape_of(y))
+    ax = axis % nd if nd else 0
+    if nd == 0:
+        raise ValueError("trapezoid: y must have at least 1 dimension, got a scalar")
+    if x is None:
+        d = dx
+    elif len(shape_of(x)) == 1:
+        d = _shape.diff(x)
+        s = [1] * nd
+        s[ax] = shape_of(d)[0]
+        d = _shape.reshape(d, tuple(s))
+    else:
+        d = _shape.diff(x, axis=axis)
+    lo = (slice(None),) * ax + (slice(None, -1),)
+    hi = (slice(None),) * ax + (slice(1, None),)
+    pairs = _u.add(_ix.getitem(y, hi), _ix.getitem(y, lo))
+    return sum(_u.divide(_u.multiply(d, pairs), 2.0), axis=ax)
+
+
+trapz = alias("trapz", trapezoid)
+
+
+# ---------------------------------------------------------------- statistics of samples
+
+
+def _as_rows(x, rowvar):
+    """``x`` as a 2-D array of variables (rows) by observations (columns), as NumPy's cov."""
+    x = _shape.atleast_2d(x if _is_traced(x) else _np.asarray(x))
+    if not rowvar and shape_of(x)[0] != 1:
+        x = _shape.transpose(x)
+    return x
+
+
+def _is_traced(x) -> bool:
+    return type(x) in _box_types
+
+
+@export
+def cov(
+    m: Any,
+    y: Any = None,
+    rowvar: bool = True,
+    bias: bool = False,
+    ddof: int | None = None,
+    fweights: Any = None,
+    aweights: Any = None,
+    *,
+    dtype=None,
+) -> Any:
+    """``numpy.cov``: the covariance matrix, differentiable in ``m``, ``y`` and ``aweights``
+    (``fweights`` are integer counts, constants).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.cov(x))(np.array([1.0, 2.0, 3.0]))  # 2 (x - mean) / (n - 1)
+    array([-1.,  0.,  1.])
+    """
+    x = _as_rows(m, rowvar)
+    if y is not None:
+        x = _shape.concatenate([x, _as_rows(y, rowvar)], axis=0)
+    # NumPy computes a covariance in at least double precision.
+    x = _shape.astype(x, dtype if dtype is not None else _np.result_type(_getval(x), _np.float64))
+    if ddof is None:
+        ddof = 0 if bias else 1
+    n = shape_of(x)[1]
+    w = None
+    if fweights is not None:
+        fw = _np.asarray(_getval(fweights))
+        if fw.ndim != 1 or fw.shape[0] != n or _np.any(fw < 0) or fw.dtype.kind not in "iu":
+            raise ValueError(
+                f"cov: fweights must be 1-D non-negative integers of length {n} (one per "
+                f"observation), got shape {fw.shape} and dtype {fw.dtype}"
+            )
+        w = fw.astype(float)
+    if aweights is not None:
+        if len(shape_of(aweights)) != 1 or shape_of(aweights)[0] != n:
+            raise ValueError(
+                f"cov: aweights must be 1-D of length {n} (one per observation), got shape "
+                f"{shape_of(aweights)}"
+            )
+        if _np.any(_np.asarray(_getval(aweights)) < 0):
+            raise ValueError("cov: aweights cannot be negative")
+        w = aweights if w is None else _u.multiply(w, aweights)
+    if w is None:
+        avg = mean(x, axis=1, keepdims=True)
+        fact = n - ddof
+    else:
+        avg, w_sum = average(x, axis=1, weights=w, returned=True, keepdims=True)
+        w_sum = _ix.getitem(w_sum, (0, 0))
+        if ddof == 0:
+            fact = w_sum
+        elif aweights is None:
+            fact = _u.subtract(w_sum, ddof)
+        else:
+            spread = _u.divide(sum(_u.multiply(w, aweights)), w_sum)
+            fact = _u.subtract(w_sum, _u.multiply(ddof, spread))
+    if _np.all(_np.asarray(_getval(fact)) <= 0):
+        raise ValueError(
+            f"cov: the degrees of freedom are {_getval(fact)} (observations minus ddof={ddof}); "
+            "pass more observations or a smaller ddof"
+        )
+    # products imports this module (through manipulation), so it is reached at call time.
+    from . import products as _products
+
+    xc = _u.subtract(x, avg)
+    xw = xc if w is None else _u.multiply(xc, w)
+    c = _u.divide(_products.matmul(xc, _u.conj(_shape.transpose(xw))), fact)
+    return _shape.squeeze(c)
+
+
+@export
+def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype=None) -> Any:
+    """``numpy.corrcoef``: Pearson correlation coefficients, differentiable in ``x`` and ``y``.
+
+    The values are clipped to [-1, 1] as NumPy does; at the bounds the derivative passes
+    (``clip``'s convention), which matters only for rounding on the diagonal.
+
+    >>> import matdiff.numpy as np
+    >>> np.corrcoef(np.array([[1.0, 2.0, 4.0], [2.0, 4.0, 8.0]]))
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    c = cov(x, y, rowvar, dtype=dtype)
+    if len(shape_of(c)) == 0:
+        return _u.divide(c, c)
+    sd = _u.sqrt(_u.real(_shape.diagonal(c)))
+    c = _u.divide(_u.divide(c, _shape.reshape(sd, (-1, 1))), _shape.reshape(sd, (1, -1)))
+    if is_complex(c):
+        return _u.add(_u.clip(_u.real(c), -1, 1), _u.multiply(1j, _u.clip(_u.imag(c), -1, 1)))
+    return _u.clip(c, -1, 1)
+
+
+def _lerp(a, b, t, tv):
+    # NumPy's two-sided lerp: from a for t < 0.5 and from b above, for the same rounding.
+    d = _u.subtract(b, a)
+    low = _u.add(a, _u.multiply(d, t))
+    high = _u.subtract(b, _u.multiply(d, _u.subtract(1.0, t)))
+    return _u.where(tv >= 0.5, high, low)
+
+
+@export
+def quantile(
+    a: Any,
+    q: Any,
+    axis: Axis = None,
+    out: None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: Any = None,
+    interpolation: str | None = None,
+) -> Any:
+    """``numpy.quantile`` with the default ``method='linear'``, differentiable in ``a`` and
+    ``q``: the two order statistics around each position share the derivative in the
+    interpolation's proportion.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.quantile(x, 0.25))(np.array([3.0, 1.0, 2.0]))
+    array([0. , 0.5, 0.5])
+    """
+    _no_out("quantile", out)
+    method = interpolation or method
+    if not (_is_traced(a) or _is_traced(q)):
+        return _np.quantile(a, q, axis=axis, method=method, keepdims=keepdims, weights=weights)
+    if method != "linear" or weights is not None:
+        raise NotImplementedError(
+            f"quantile: only method='linear' without weights is differentiable here, got "
+            f"method={method!r}{' with weights' if weights is not None else ''}; sort the "
+            "values (np.sort) and index the order statistics you need instead"
+        )
+    qv = _np.asarray(_getval(q), dtype=float)
+    if _np.any((qv < 0) | (qv > 1)):
+        raise ValueError(f"quantile: q must be in [0, 1], got {qv}")
+    a_shape = shape_of(a)
+    nd = len(a_shape)
+    axes = _normalize_axis(axis, nd)
+    if len(axes) == 1:
+        x, ax = a, axes[0]
+    else:
+        # Several axes (or all): move them last and merge them into one.
+        k = len(axes)
+        x = _shape.moveaxis(a, axes, tuple(range(nd - k, nd)))
+        x = _shape.reshape(x, shape_of(x)[: nd - k] + (-1,))
+        ax = nd - k
+    n = shape_of(x)[ax]
+    s = _ix.sort(x, axis=ax)
+    pos_v = qv * (n - 1)
+    lo = _np.clip(_np.floor(pos_v).astype(int), 0, n - 1)
+    hi = _np.minimum(lo + 1, n - 1)
+    # NumPy's result dtype: the data's and q's, with a Python number for q being weak.
+    out_dtype = _np.result_type(_getval(x), q if isinstance(q, float | int) else qv)
+    t = _shape.astype(_u.subtract(_u.multiply(q, n - 1), lo), out_dtype)
+    tv = pos_v - lo
+    # Order statistics gathered at q's positions (q's axes where ``ax`` was), then q's
+    # axes moved to the front, as NumPy lays out the result.
+    qnd = qv.ndim
+    lead = (slice(None),) * ax
+    lo_vals, hi_vals = _ix.getitem(s, lead + (lo,)), _ix.getitem(s, lead + (hi,))
+    if qnd:
+        moved = tuple(range(ax, ax + qnd))
+        lo_vals = _shape.moveaxis(lo_vals, moved, tuple(range(qnd)))
+        hi_vals = _shape.moveaxis(hi_vals, moved, tuple(range(qnd)))
+    rest = len(shape_of(lo_vals)) - qnd
+    t_b = _shape.reshape(t, qv.shape + (1,) * rest)
+    res = _lerp(lo_vals, hi_vals, t_b, _np.reshape(tv, qv.shape + (1,) * rest))
+    has_nan = _np.any(_np.isnan(_getval(x)), axis=ax)
+    if _np.any(has_nan):
+        res = _u.where(has_nan, _np.nan, res)  # NumPy's answer for a slice with NaN
+    if keepdims:
+        kept = [1 if i in axes else n_i for i, n_i in enumerate(a_shape)]
+        res = _shape.reshape(res, qv.shape + tuple(kept))
+    return res
+
+
+@export
+def percentile(
+    a: Any,
+    q: Any,
+    axis: Axis = None,
+    out: None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: Any = None,
+    interpolation: str | None = None,
+) -> Any:
+    """``numpy.percentile``: :func:`quantile` with ``q`` in percent.
+
+    >>> import matdiff.numpy as np
+    >>> np.percentile(np.array([1.0, 2.0, 3.0, 4.0]), 50.0)
+    np.float64(2.5)
+    """
+    _no_out("percentile", out)
+    if not (_is_traced(a) or _is_traced(q)):
+        return _np.percentile(
+            a, q, axis=axis, method=interpolation or method, keepdims=keepdims, weights=weights
+        )
+    # A Python number stays one, so that it stays weak in the result's dtype.
+    q100 = q / 100 if isinstance(q, float | int) else _u.true_divide(q, 100)
+    return quantile(
+        a,
+        q100,
+        axis=axis,
+        method=method,
+        keepdims=keepdims,
+        weights=weights,
+        interpolation=interpolation,
+    )
+
 
 from . import indexing as _ix  # noqa: E402
 from . import ufuncs as _u  # noqa: E402

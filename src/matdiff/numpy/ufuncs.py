@@ -136,6 +136,9 @@ def _make_power_rules(pow_fun):
 
     def dy(x, y, ans):
         # log(x) * x**y. At x == 0 the limit (y > 0) is 0; log(0) * 0 would be nan.
+        if type(x) in (int, float):
+            # A Python base stays a Python number, so float32 exponents stay float32.
+            return multiply(ans, math.log(x if x != 0 else 1.0))
         safe_x = where(_np.equal(_getval(x), 0), 1.0, x)
         return multiply(ans, log(safe_x))
 
@@ -395,8 +398,11 @@ _unary(sinc, lambda ans, x: _sinc_derivative(x, 1))
 
 
 def _real_part_for(x, g):
-    # A real input keeps the real part of its cotangent.
-    return g if is_complex(x) else real(g)
+    # A real input keeps the real part of its cotangent; a complex input gets a complex
+    # one even where every path to it was real (grad of sum(real(z)) is 1 + 0j, not 1.0).
+    if is_complex(x):
+        return g if is_complex(g) else multiply(g, 1 + 0j)
+    return real(g)
 
 
 real = wrap(_np.real)
@@ -639,3 +645,84 @@ defjvp(
     lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
     lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
 )
+
+
+# ---------------------------------------------------------------- signs, scaling, cleanup
+
+copysign = wrap(_np.copysign)
+# copysign(x, y) is |x| with y's sign: in x the slope is +1 where the signs agree and -1
+# where they differ; in y it is piecewise constant.
+
+
+def _same_sign(x, y):
+    xv, yv = _getval(x), _getval(y)
+    return _np.where(_np.signbit(xv) == _np.signbit(yv), 1.0, -1.0).astype(_real_dtype(xv))
+
+
+defvjp(copysign, lambda ans, x, y: lambda g: _ub(x, multiply(g, _same_sign(x, y))), None)
+defjvp(copysign, lambda g, ans, x, y: _bt(multiply(g, _same_sign(x, y)), ans), None)
+
+
+def _ldexp_raw(x, n):
+    """``numpy.ldexp``: ``x * 2**n`` for an integer ``n``, exactly.
+
+    >>> import matdiff.numpy as np
+    >>> np.ldexp(np.array([1.5, -0.25]), 3)
+    array([12., -2.])
+    """
+    # A Python function rather than the ufunc itself: the integer exponent is not a
+    # float operand, which is what elementwise machinery (batching) assumes of ufuncs.
+    return _np.ldexp(x, n)
+
+
+ldexp = wrap(_ldexp_raw, "ldexp")
+alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
+# ldexp(x, n) = x * 2**n with an integer exponent n: linear in x, no derivative in n.
+defvjp(ldexp, lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None)
+defjvp(ldexp, lambda g, ans, x, n: _bt(ldexp(g, n), ans), None)
+
+
+@export
+def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> Any:
+    """``numpy.nan_to_num``: NaN and infinities replaced by finite numbers.
+
+    Replaced entries are constants (their derivative is zero); finite entries pass their
+    derivative through unchanged. Complex values are cleaned part by part.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> grad(lambda x: np.sum(np.nan_to_num(x + np.array([0.0, np.inf]))))(np.ones(2))
+    array([1., 0.])
+    """
+    xv = _np.asarray(_getval(x))
+    if xv.dtype.kind not in "fc":
+        return _np.nan_to_num(xv, copy=copy)
+    if xv.dtype.kind == "c":
+        kw = {"nan": nan, "posinf": posinf, "neginf": neginf}
+        re, im = nan_to_num(real(x), **kw), nan_to_num(imag(x), **kw)
+        return add(re, multiply(1j, im))
+    bad = ~_np.isfinite(xv)
+    if not bad.any():
+        return x
+    # The replacement values, computed by NumPy itself; used only where ``bad`` holds.
+    fill = _np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
+    return where(bad, fill, x)
+
+
+@export
+def real_if_close(a: Any, tol: float = 100) -> Any:
+    """``numpy.real_if_close``: the real part if every imaginary part is within ``tol``
+    machine epsilons of zero, otherwise ``a`` unchanged.
+
+    >>> import matdiff.numpy as np
+    >>> np.real_if_close(np.array([1.0 + 1e-18j, 2.0]))
+    array([1., 2.])
+    """
+    av = _np.asarray(_getval(a))
+    if av.dtype.kind != "c":
+        return a
+    # NumPy's rule: a tol above 1 counts machine epsilons of the dtype.
+    limit = tol * _np.finfo(av.dtype).eps if tol > 1 else tol
+    if _np.all(_np.absolute(av.imag) < limit):
+        return real(a)
+    return a

@@ -55,6 +55,7 @@ __all__ = [
     "erfcinv",
     "erfcx",
     "gamma",
+    "rgamma",
     "gammaln",
     "digamma",
     "psi",
@@ -75,6 +76,18 @@ __all__ = [
     "ive",
     "jv",
     "yv",
+    "jn",
+    "yn",
+    "j0",
+    "j1",
+    "y0",
+    "y1",
+    "kv",
+    "kve",
+    "k0",
+    "k1",
+    "k0e",
+    "k1e",
     "ndtr",
     "ndtri",
     "log_ndtr",
@@ -407,6 +420,19 @@ gammaln = _unary(
     """,
 )
 
+rgamma = _unary(
+    _sp.rgamma,
+    "rgamma",
+    lambda ans, x: _mnp.negative(_multiply(ans, digamma(x))),
+    """1 / gamma(x), entire; derivative -rgamma(x) digamma(x) (NaN at the poles of
+    digamma, x = 0, -1, -2, ..., where rgamma itself is 0).
+
+    >>> from matdiff import grad
+    >>> round(float(grad(rgamma)(1.0)), 12)  # the Euler-Mascheroni constant
+    0.577215664902
+    """,
+)
+
 gamma = _unary(
     _sp.gamma,
     "gamma",
@@ -710,6 +736,188 @@ i1e = _unary(
     >>> from matdiff import grad
     >>> round(float(grad(i1e)(0.0)), 12)
     0.5
+    """,
+)
+
+# Integer-order and order-0/1 Bessel functions (autograd's j0, j1, y0, y1, jn, yn) and
+# the modified functions of the second kind. Each derivative is again a Bessel function
+# of the same family (DLMF 10.6.2 and 10.29.2), so every order differentiates again.
+
+_yn = _order_primitive(
+    _sp.yn,
+    "yn",
+    lambda ans, n, x: _multiply(0.5, _subtract(_yv(_np.subtract(n, 1), x), _yv(_np.add(n, 1), x))),
+)
+_kv = _order_primitive(
+    _sp.kv,
+    "kv",
+    lambda ans, v, x: _multiply(-0.5, _add(_kv(_np.subtract(v, 1), x), _kv(_np.add(v, 1), x))),
+)
+_kve = _order_primitive(
+    _sp.kve,
+    "kve",
+    lambda ans, v, x: _add(
+        _multiply(-0.5, _add(_kve(_np.subtract(v, 1), x), _kve(_np.add(v, 1), x))), ans
+    ),
+)
+
+
+def _integer_order(prim: Callable, name: str) -> Callable:
+    """``prim`` for an order that SciPy truncates to an integer: refuse a fractional one."""
+
+    def f(n, x):
+        if _np.any(_np.asarray(getval(n)) % 1 != 0):
+            raise ValueError(
+                f"{name}: the order n={getval(n)!r} is not an integer; {name} takes integer "
+                f"orders (SciPy would truncate it). Use {name.replace('n', 'v', 1)} for a real "
+                "order."
+            )
+        return prim(n, x)
+
+    return f
+
+
+jn = _with_static_order(
+    _jv,
+    _sp.jn,
+    "jn",
+    "n",
+    "the order of a Bessel function",
+    """The Bessel function of the first kind of integer order (SciPy's alias of jv).
+
+    >>> from matdiff import grad
+    >>> round(float(grad(lambda x: jn(1, x))(0.0)), 12)
+    0.5
+    """,
+)
+yn = _with_static_order(
+    _integer_order(_yn, "yn"),
+    _sp.yn,
+    "yn",
+    "n",
+    "the order of a Bessel function",
+    """The Bessel function of the second kind of integer order; d/dx = (yn(n-1, x) -
+    yn(n+1, x)) / 2.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(lambda x: yn(0, x))(1.0)), 12)  # -y1(1)
+    0.7812128213
+    """,
+)
+kv = _with_static_order(
+    _kv,
+    _sp.kv,
+    "kv",
+    "v",
+    "the order of a Bessel function",
+    """The modified Bessel function of the second kind; d/dx = -(kv(v-1, x) + kv(v+1, x)) / 2.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(lambda x: kv(0, x))(1.0)), 12)  # -kv(1, 1)
+    -0.601907230197
+    """,
+)
+kve = _with_static_order(
+    _kve,
+    _sp.kve,
+    "kve",
+    "v",
+    "the order of a Bessel function",
+    """kv(v, x) exp(x); d/dx = kve(v, x) - (kve(v-1, x) + kve(v+1, x)) / 2.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(lambda x: kve(0, x))(1.0)), 12)  # kve(0, 1) - kve(1, 1)
+    -0.491690406456
+    """,
+)
+
+j0 = _unary(
+    _sp.j0,
+    "j0",
+    lambda ans, x: _mnp.negative(j1(x)),
+    """The Bessel function of the first kind of order 0; derivative -j1(x).
+
+    >>> from matdiff import grad
+    >>> round(float(grad(j0)(1.0)), 12)  # -j1(1)
+    -0.440050585745
+    """,
+)
+j1 = _unary(
+    _sp.j1,
+    "j1",
+    lambda ans, x: _multiply(0.5, _subtract(j0(x), _jv(2, x))),
+    """The Bessel function of the first kind of order 1; derivative (j0(x) - jv(2, x)) / 2.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(j1)(0.0)), 12)
+    0.5
+    """,
+)
+y0 = _unary(
+    _sp.y0,
+    "y0",
+    lambda ans, x: _mnp.negative(y1(x)),
+    """The Bessel function of the second kind of order 0; derivative -y1(x).
+
+    >>> from matdiff import grad
+    >>> round(float(grad(y0)(1.0)), 12)
+    0.7812128213
+    """,
+)
+y1 = _unary(
+    _sp.y1,
+    "y1",
+    lambda ans, x: _multiply(0.5, _subtract(y0(x), _yv(2, x))),
+    """The Bessel function of the second kind of order 1; derivative (y0(x) - yv(2, x)) / 2.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(y1)(1.0)), 12)
+    0.869469785516
+    """,
+)
+k0 = _unary(
+    _sp.k0,
+    "k0",
+    lambda ans, x: _mnp.negative(k1(x)),
+    """The modified Bessel function of the second kind of order 0; derivative -k1(x).
+
+    >>> from matdiff import grad
+    >>> round(float(grad(k0)(1.0)), 12)
+    -0.601907230197
+    """,
+)
+k1 = _unary(
+    _sp.k1,
+    "k1",
+    lambda ans, x: _multiply(-0.5, _add(k0(x), _kv(2, x))),
+    """The modified Bessel function of the second kind of order 1; derivative
+    -(k0(x) + kv(2, x)) / 2.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(k1)(1.0)), 12)
+    -1.022931668438
+    """,
+)
+k0e = _unary(
+    _sp.k0e,
+    "k0e",
+    lambda ans, x: _subtract(ans, k1e(x)),
+    """k0(x) exp(x); derivative k0e(x) - k1e(x).
+
+    >>> from matdiff import grad
+    >>> round(float(grad(k0e)(1.0)), 12)
+    -0.491690406456
+    """,
+)
+k1e = _unary(
+    _sp.k1e,
+    "k1e",
+    lambda ans, x: _add(ans, _multiply(-0.5, _add(k0e(x), _kve(2, x)))),
+    """k1(x) exp(x); derivative k1e(x) - (k0e(x) + kve(2, x)) / 2.
+
+    >>> from matdiff import grad
+    >>> round(float(grad(k1e)(1.0)), 12)
+    -1.144463079807
     """,
 )
 

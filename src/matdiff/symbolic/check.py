@@ -1,0 +1,289 @@
+"""Numerical checks of symbolic derivatives.
+
+Every derivative is compared, at random inputs of the declared kinds, with
+
+1. central finite differences of the value (always), and
+2. the numeric engine (``matdiff.grad``/``jacobian``/``hessian`` applied to the value code
+   run with ``matdiff.numpy`` in place of NumPy), when that engine is importable.
+
+Inputs respect the domains the expression needs: square matrices under ``det``,
+``logdet``, ``inv`` or ``adj`` are symmetric positive definite, entries under ``log``,
+``sqrt`` or a fractional or negative power are positive, entries under ``arcsin`` and
+``arccos`` lie in (-1/2, 1/2).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import expr as E
+from .errors import CheckError, SymbolicError
+
+_SIZES = (3, 4, 2, 5, 6, 7, 8)
+
+
+@dataclass
+class CheckReport:
+    """What ``Derivative.check`` compared, and how far apart the results were."""
+
+    expression: str
+    wrt: str
+    order: int
+    sizes: dict
+    fd_error: float
+    engine: str  # "ok", or why the numeric engine was not compared
+    engine_error: float | None = None
+    inputs: dict = field(default_factory=dict, repr=False)
+
+    def __str__(self) -> str:
+        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "none"
+        eng = self.engine if self.engine_error is None else f"ok, error {self.engine_error:.1e}"
+        return (
+            f"check of {self.expression!r} wrt {self.wrt} (order {self.order}); sizes {sizes}\n"
+            f"  finite differences: relative error {self.fd_error:.1e}\n"
+            f"  numeric engine: {eng}"
+        )
+
+
+def domains(e: E.Expr) -> dict[str, str]:
+    """For each variable, the input domain the expression needs: spd, positive or unit."""
+    out: dict[str, str] = {}
+    rank = {"spd": 3, "positive": 2, "unit": 1}
+
+    def mark(n: E.Expr, what: str) -> None:
+        for v in E.nodes(n):
+            if v.op != "var":
+                continue
+            need = what
+            if what == "spd" and not (v.kind == "matrix" and v.shape[0] == v.shape[1]):
+                need = "positive"
+            name = v.data[0]
+            if rank[need] > rank.get(out.get(name, ""), 0):
+                out[name] = need
+
+    for n in E.nodes(e):
+        if n.op in ("det", "logdet", "inv", "adj"):
+            mark(n.args[0], "spd")
+        elif n.op == "fn" and n.data in ("log", "sqrt"):
+            mark(n.args[0], "positive")
+        elif n.op == "fn" and n.data in ("arcsin", "arccos"):
+            mark(n.args[0], "unit")
+        elif n.op == "pow" and not (n.data.is_integer() and n.data > 0):
+            mark(n.args[0], "positive")
+    return out
+
+
+def _sizes(d) -> dict:
+    sizes: dict = {}
+    given = dict(d.dims)
+    k = 0
+    for dim in d.parsed.dim_names:
+        if dim in given:
+            sizes[dim] = int(given[dim])
+        else:
+            sizes[dim] = _SIZES[k % len(_SIZES)]
+            k += 1
+    return sizes
+
+
+def random_inputs(d, rng: np.random.Generator, sizes: dict, domain_of: dict) -> dict:
+    """Random values for the variables of ``d``, of their kinds and domains."""
+    values = {}
+    for name, v in d.parsed.variables.items():
+        r, c = (sizes[x] if x != 1 else 1 for x in v.shape)
+        dom = domain_of.get(name)
+        kind = v.data[1]
+        if kind == "scalar":
+            val = rng.uniform(0.5, 1.5) if dom in ("positive", "spd") else rng.normal()
+            if dom == "unit":
+                val = rng.uniform(-0.5, 0.5)
+            values[name] = float(val)
+            continue
+        shape = (r,) if c == 1 else (c,) if r == 1 else (r, c)
+        if dom == "spd" and len(shape) == 2:
+            b = rng.normal(size=shape)
+            val = b @ b.T / shape[0] + np.eye(shape[0])
+        elif dom == "positive" or dom == "spd":
+            val = rng.uniform(0.5, 1.5, size=shape)
+            if kind == "symmetric":
+                val = (val + val.T) / 2
+        elif dom == "unit":
+            val = rng.uniform(-0.5, 0.5, size=shape)
+        else:
+            val = rng.normal(size=shape)
+            if kind == "symmetric":
+                val = (val + val.T) / 2
+        values[name] = val
+    return values
+
+
+def _perturbed(inputs: dict, name: str, x: Any) -> dict:
+    out = dict(inputs)
+    out[name] = x
+    return out
+
+
+def finite_differences(value, inputs: dict, name: str, order: int) -> np.ndarray:
+    """Central differences of ``value(**inputs)`` in ``inputs[name]``: out.shape + var.shape."""
+    x0 = np.asarray(inputs[name], dtype=float)
+    scalar = x0.ndim == 0
+
+    def f(x):
+        return np.asarray(value(**_perturbed(inputs, name, float(x) if scalar else x)), float)
+
+    flat = x0.reshape(-1)
+    n = flat.size
+    if order == 1:
+        h = 1e-6
+        cols = []
+        for i in range(n):
+            e = np.zeros(n)
+            e[i] = h
+            cols.append(
+                (f((flat + e).reshape(x0.shape)) - f((flat - e).reshape(x0.shape))) / (2 * h)
+            )
+        out = np.stack(cols, axis=-1)
+        return out.reshape(out.shape[:-1] + x0.shape)
+    h = 1e-4
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei = np.zeros(n)
+            ej = np.zeros(n)
+            ei[i] = h
+            ej[j] = h
+            s = 0.0
+            for si, sj, w in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)):
+                s += w * float(f((flat + si * ei + sj * ej).reshape(x0.shape)))
+            H[i, j] = H[j, i] = s / (4 * h * h)
+    return H.reshape(x0.shape + x0.shape)
+
+
+def _symmetrize(a: np.ndarray, order: int, ndim_var: int) -> np.ndarray:
+    """Project onto symmetric matrices in the variable's axes (and the output's for a Hessian)."""
+    if ndim_var != 2:
+        return a
+    a = 0.5 * (a + np.swapaxes(a, -1, -2))
+    if order == 2:
+        a = 0.5 * (a + np.swapaxes(a, 0, 1))
+    return a
+
+
+def _relative_error(a, b) -> float:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return float("inf")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+
+
+def _numeric_engine():
+    """``(matdiff, matdiff.numpy)`` when the numeric engine is importable, else a reason."""
+    try:
+        md = importlib.import_module("matdiff")
+        mnp = importlib.import_module("matdiff.numpy")
+    except ImportError as err:
+        return None, f"skipped: numeric engine not importable ({err})"
+    missing = [f for f in ("grad", "jacobian", "hessian") if not hasattr(md, f)]
+    if missing:
+        return None, f"skipped: matdiff has no {', '.join(missing)} yet"
+    return (md, mnp), "ok"
+
+
+def check(
+    d,
+    seed: int = 0,
+    sizes: dict | None = None,
+    tol: float | None = None,
+    numeric: bool = True,
+    tries: int = 6,
+) -> CheckReport:
+    """Check the derivative ``d`` numerically; raise ``CheckError`` when it disagrees.
+
+    >>> from matdiff.symbolic import derivative
+    >>> report = derivative("x'*A*x", wrt="x").check(seed=0)
+    >>> report.fd_error < 1e-6
+    True
+    """
+    rng = np.random.default_rng(seed)
+    given_sizes = bool(sizes)
+    sizes = dict(sizes or _sizes(d))
+    value = d.value_function()
+    fun = d.function()
+    dom = domains(d.expr)
+    for attempt in range(tries):
+        inputs = random_inputs(d, rng, sizes, dom)
+        with np.errstate(all="ignore"):
+            try:
+                v = np.asarray(value(**inputs), dtype=float)
+                got_value, got = fun(**inputs)
+                finite = np.all(np.isfinite(v)) and np.all(np.isfinite(got))
+            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+                finite = False
+        if finite:
+            break
+        if attempt == 1:
+            # the expression needs a domain the markers did not see: try positive inputs
+            dom = {name: "positive" for name in d.parsed.variables}
+        if attempt == 3 and not given_sizes:
+            # products of rectangular factors can be rank deficient: try square ones
+            sizes = {k: 3 for k in sizes}
+    else:
+        raise SymbolicError("no random input gave a finite value; the check cannot run")
+    with np.errstate(all="ignore"):
+        fd = finite_differences(value, inputs, d.wrt, d.order)
+    got = np.asarray(got, dtype=float)
+    var = d.parsed.variables[d.wrt]
+    symmetric = var.data[1] == "symmetric"
+    ndim_var = len([x for x in var.shape if x != 1])
+    if symmetric:
+        fd = _symmetrize(fd, d.order, ndim_var)
+    verr = _relative_error(got_value, v)
+    err = _relative_error(got, fd)
+    limit = tol if tol is not None else (1e-5 if d.order == 1 else 1e-4)
+    if verr > 1e-9 or err > limit:
+        raise CheckError(
+            f"{d.what} of {d.source!r} wrt {d.wrt} disagrees with finite differences: "
+            f"relative error {err:.2e} (value error {verr:.2e}) at sizes {sizes}, seed {seed}"
+        )
+    report = CheckReport(d.source, d.wrt, d.order, sizes, err, "not run", None, inputs)
+    if not numeric:
+        report.engine = "not requested"
+        return report
+    engine, status = _numeric_engine()
+    report.engine = status
+    if engine is None:
+        return report
+    md, mnp = engine
+    try:
+        traced = d.value_function(np_module=mnp, fast=False)
+
+        def f(x):
+            return traced(**_perturbed(inputs, d.wrt, x))
+
+        x0 = inputs[d.wrt]
+        if d.order == 2:
+            ref = md.hessian(f)(x0)
+        elif d.what == "gradient":
+            ref = md.grad(f)(x0)
+        else:
+            ref = md.jacobian(f)(x0)
+        ref = np.asarray(ref, dtype=float)
+    except Exception as err:  # the engine may lack a primitive; that is not a mismatch
+        report.engine = f"error in numeric engine: {type(err).__name__}: {err}"
+        return report
+    if symmetric:
+        ref = _symmetrize(ref, d.order, ndim_var)
+    report.engine_error = _relative_error(got, ref)
+    if report.engine_error > 1e-6:  # both are exact up to rounding
+        raise CheckError(
+            f"{d.what} of {d.source!r} wrt {d.wrt} disagrees with the numeric engine: "
+            f"relative error {report.engine_error:.2e} at sizes {sizes}, seed {seed}"
+        )
+    return report

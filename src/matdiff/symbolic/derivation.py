@@ -1,0 +1,531 @@
+"""``derivative()``: parse, differentiate, read off, simplify, print, generate code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy
+
+from . import expr as E
+from .differentials import (
+    RULES,
+    Term,
+    differential,
+    gradient_from,
+    jacobian_from,
+    kron_text_expr,
+    tensor_terms,
+)
+from .errors import SymbolicError
+from .expr import Expr
+from .parser import Parsed, parse
+from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
+from .simplify import simplify, with_temporaries
+
+if TYPE_CHECKING:
+    from .check import CheckReport
+
+
+class Step(NamedTuple):
+    """One step of a derivation: the rule or identity used, and the expression after it."""
+
+    rule: str
+    expression: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}:\n    {self.expression}"
+
+
+class Steps(list):
+    """The derivation, a list of ``Step``; ``print(steps)`` shows it one step per line."""
+
+    def append(self, step: Step) -> None:
+        # a simplification that changed nothing is not a step
+        if step.rule == "simplify" and self and self[-1].expression == step.expression:
+            return
+        super().append(step)
+
+    def __str__(self) -> str:
+        return "\n".join(str(s) for s in self)
+
+
+def _numeric_shape(shape) -> tuple:
+    return tuple(d for d in shape if d != 1)
+
+
+class Derivative:
+    """The derivative of an expression, with its text, LaTeX, code and derivation.
+
+    Built by ``derivative()``; see there for an example.
+
+    Attributes:
+        text: the result in the input language (with ``t0 = ...`` lines for shared
+            subexpressions); re-parseable except when ``form == "tensor"``.
+        form: ``"matrix"`` (plain matrix notation), ``"kron"`` (a Kronecker expression in
+            the column-major vec layout) or ``"tensor"`` (no closed matrix form: the text
+            is the differential, and the code evaluates the tensor from it).
+        what: ``"gradient"``, ``"jacobian"``, ``"hessian"`` or ``"derivative"``.
+        expr: the canonical value expression; ``result`` the derivative expression (None
+            when ``form == "tensor"``).
+        variables: the parameter names of ``function()``, in order of first appearance.
+    """
+
+    def __init__(
+        self,
+        parsed: Parsed,
+        wrt: str,
+        order: int,
+        what: str,
+        result: Expr | None,
+        terms: list[Term] | None,
+        linear_form: Expr | None,
+        form: str,
+        steps: Steps,
+        dims: dict,
+        out_shape,
+    ) -> None:
+        self.parsed = parsed
+        self.source = parsed.source
+        self.expr = parsed.expr
+        self.wrt = wrt
+        self.order = order
+        self.what = what
+        self.result = result
+        self.terms = terms
+        self.linear_form = linear_form
+        self.form = form
+        self.steps = steps
+        self.dims = dict(dims or {})
+        self.out_shape = out_shape
+        self.var = parsed.variables[wrt]
+        self.variables = list(parsed.variables)
+        self._function = None
+        taken = set(parsed.variables)
+        if result is not None:
+            defs, (body,) = with_temporaries([result], taken)
+            self.temporaries = defs
+            self._body = body
+        else:
+            self.temporaries = []
+            self._body = None
+
+    # -- printing
+    @property
+    def text(self) -> str:
+        if self.form == "tensor":
+            return (
+                f"d({self._deriv_name()}) = {to_text(self.linear_form)}  "
+                f"(no closed matrix form; function() evaluates the tensor)"
+            )
+        lines = [f"{name} = {to_text(body)}" for name, body in self.temporaries]
+        lines.append(to_text(self._body))
+        return "\n".join(lines)
+
+    def _deriv_name(self) -> str:
+        return "grad" if self.order == 2 else "f"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<{self.what} of {self.source!r} wrt {self.wrt}: {self.text!r}>"
+
+    @property
+    def latex(self) -> str:
+        if self.form == "tensor":
+            return r"\mathrm{d}(\nabla f) = " + to_latex(self.linear_form)
+        lines = [f"{_latex_name(n)} = {to_latex(b)}" for n, b in self.temporaries]
+        body = to_latex(self._body)
+        if not lines:
+            return body
+        return body + r" \quad\text{where } " + r",\ ".join(lines)
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
+    # -- code
+    def _dim_code(self) -> dict:
+        codes: dict = {}
+        for name, v in self.parsed.variables.items():
+            r, c = v.shape
+            if v.kind == "vector":
+                codes.setdefault(r, f"{name}.shape[0]")
+            elif v.kind == "matrix":
+                codes.setdefault(r, f"{name}.shape[0]")
+                codes.setdefault(c, f"{name}.shape[1]")
+        for name, size in self.dims.items():
+            codes.setdefault(name, str(int(size)))
+        return codes
+
+    def value_source(self, fast: bool = True, name: str = "value") -> str:
+        """Source of ``def value(<variables>)`` returning the value of the expression.
+
+        With ``fast=False`` the code avoids NumPy-only shortcuts (``slogdet``, ``.sum``) so
+        that it also runs with the numeric engine's ``matdiff.numpy`` as ``_np``.
+        """
+        params = [check_identifier(n) for n in self.variables]
+        pr = NumpyPrinter(self._dim_code(), fast=fast)
+        pr.share([self.expr])
+        code = pr.emit(self.expr)
+        body = pr.lines + [f"return {code}"]
+        return f"def {name}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in body)
+
+    @property
+    def numpy_source(self) -> str:
+        """Source of a function returning (value, derivative), temporaries shared."""
+        params = [check_identifier(n) for n in self.variables]
+        pr = NumpyPrinter(self._dim_code(), fast=True)
+        roots = [self.expr] + ([self.result] if self.form == "matrix" else [])
+        if self.terms is not None:
+            for t in self.terms:
+                roots.extend(x for x in (t.coef, t.left, t.right, t.mat, t.grad) if x is not None)
+        pr.share(roots)
+        value = pr.emit(self.expr)
+        pr.assign("_value", value)
+        if self.form == "matrix":
+            pr.assign("_deriv", pr.emit(self.result))
+        else:
+            # the Kronecker text is in the vec layout; the code builds out.shape + var.shape
+            self._tensor_code(pr)
+        doc = f'"""{self.what} of {self.source!r} with respect to {self.wrt}."""'
+        doc = doc.replace("\\", "\\\\")
+        lines = [doc] + pr.lines + ["return _value, _deriv"]
+        return f"def derivative({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+
+    def _tensor_code(self, pr: NumpyPrinter) -> None:
+        x = self.var
+        m, n = x.shape
+        p, q = self.out_shape
+        dm, dn, dp, dq = (pr.dim(d) for d in (m, n, p, q))
+        if self.terms is None:
+            self._basis_code(pr, dm, dn, dp, dq)
+            return
+        first = True
+
+        def accumulate(code: str) -> None:
+            nonlocal first
+            pr.lines.append(f"_T = {code}" if first else f"_T += {code}")
+            first = False
+
+        def sparse(t: Term) -> bool:
+            return t.form in ("had", "hadT") or (
+                t.form == "kron" and (t.left is None or t.right is None)
+            )
+
+        if any(sparse(t) for t in self.terms):
+            pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+            first = False
+        for t in self.terms:
+            coef = "" if (t.coef.op == "const" and t.coef.data == 1.0) else pr.emit(t.coef)
+            scale = f"({coef}) * " if coef else ""
+            if t.form == "kron" and t.left is None:
+                # I*dX*Q: T[i, j, i, l] = Q[l, j] -- write the blocks, no products with eye
+                Q = f"({pr.as2d(t.right)}).T" if t.right is not None else f"_np.eye({dn})"
+                Q = f"({Q})"
+                pr.assign("_r", f"_np.arange({dm})")
+                pr.lines.append(f"_T[_r, :, _r, :] += {scale}{Q}")
+            elif t.form == "kron" and t.right is None:
+                # P*dX*I: T[i, j, k, j] = P[i, k]
+                pr.assign("_c", f"_np.arange({dn})")
+                pr.lines.append(f"_T[:, _c, :, _c] += {scale}({pr.as2d(t.left)})")
+            elif t.form in ("kron", "kronT"):
+                rows_p, rows_q = (m, n) if t.form == "kron" else (n, m)
+                P = pr.as2d(t.left) if t.left is not None else f"_np.eye({pr.dim(rows_p)})"
+                Q = pr.as2d(t.right) if t.right is not None else f"_np.eye({pr.dim(rows_q)})"
+                spec = "ik,lj->ijkl" if t.form == "kron" else "il,kj->ijkl"
+                accumulate(f"{scale}_np.einsum('{spec}', {P}, {Q})")
+            elif t.form in ("had", "hadT"):
+                M = pr.as2d(t.mat)
+                pr.assign("_I, _J", f"_np.indices(({dp}, {dq}))")
+                idx = "_I, _J, _I, _J" if t.form == "had" else "_I, _J, _J, _I"
+                pr.lines.append(f"_T[{idx}] += {scale}({M})")
+            else:
+                M, G = pr.as2d(t.mat), pr.as2d(t.grad)
+                accumulate(f"{scale}_np.einsum('ij,kl->ijkl', {M}, {G})")
+        if first:  # no terms: the derivative is zero
+            pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+        self._finish_tensor(pr)
+
+    def _finish_tensor(self, pr: NumpyPrinter) -> None:
+        x = self.var
+        dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape)
+        if len(dims) == 4:
+            pr.assign("_deriv", "_T")
+        else:
+            shape = [pr.dim(d) for d in dims]
+            shape_code = "(" + ", ".join(shape) + ("," if len(shape) == 1 else "") + ")"
+            pr.assign("_deriv", f"_T.reshape({shape_code})")
+        if x.data[1] == "symmetric":
+            # only symmetric directions dX exist: project the input pair onto them
+            pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-1, -2))")
+
+    def _basis_code(self, pr: NumpyPrinter, dm: str, dn: str, dp: str, dq: str) -> None:
+        """The tensor column by column: the differential evaluated at each dX = E_kl."""
+        x = self.var
+        direction = E.var("_E", x.data[1], x.shape)
+        L = E.substitute(self.linear_form, {E.delta(x): direction})
+        # what does not depend on the direction is computed once, before the loop
+        invariant = []
+        for n in E.nodes(L):
+            if n.op not in ("var", "const", "fill", "eye") and not E.depends_on(n, "_E"):
+                if any(n in a.args for a in E.nodes(L) if E.depends_on(a, "_E")):
+                    invariant.append(n)
+        for n in invariant:
+            if n not in pr.names:
+                name = pr.fresh()
+                pr.assign(name, pr.emit(n))
+                pr.names[n] = name
+        shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
+        pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
+        pr.assign("_E", f"_np.zeros({shape})")
+        pr.assign("_Ev", f"_E.reshape({dm}, {dn})")
+        inner = NumpyPrinter(pr.dim_code, fast=True)
+        inner.names = dict(pr.names)
+        inner.counter = pr.counter + 1000  # loop temporaries never collide with outer ones
+        inner.share([L])
+        code = inner.emit(L)
+        pr.lines.append(f"for _k, _l in _np.ndindex({dm}, {dn}):")
+        body = ["_Ev[_k, _l] = 1.0"] + inner.lines
+        body += [f"_T[:, :, _k, _l] = _np.reshape({code}, ({dp}, {dq}))", "_Ev[_k, _l] = 0.0"]
+        pr.lines.extend("    " + ln for ln in body)
+        self._finish_tensor(pr)
+
+    def function(self, np_module: Any = None) -> Callable:
+        """The compiled ``numpy_source``: ``f(**variables) -> (value, derivative)``.
+
+        The derivative has the numeric engine's layout, ``out.shape + var.shape``.
+        """
+        if np_module is None and self._function is not None:
+            return self._function
+        fn = _compile(self.numpy_source, "derivative", np_module or numpy)
+        if np_module is None:
+            self._function = fn
+        return fn
+
+    def value_function(self, np_module: Any = None, fast: bool | None = None) -> Callable:
+        """The value alone, compiled against ``np_module`` (NumPy by default)."""
+        if fast is None:
+            fast = np_module is None or np_module is numpy
+        return _compile(self.value_source(fast=fast), "value", np_module or numpy)
+
+    def check(self, seed: int = 0, **options: Any) -> CheckReport:
+        """Compare with finite differences (and the numeric engine when importable).
+
+        Returns a ``CheckReport``; raises ``CheckError`` on a mismatch.
+        """
+        from .check import check
+
+        return check(self, seed=seed, **options)
+
+
+def _compile(source: str, name: str, module: Any) -> Callable:
+    # The source was generated from the parsed tree only: names are checked identifiers,
+    # numbers are float reprs, and it calls nothing but _np. NumPy itself needs
+    # __import__ in the calling frame's builtins (ufunc.outer crashes the interpreter
+    # without it), so that one entry stays.
+    namespace: dict = {"_np": module, "__builtins__": {"__import__": __import__}}
+    exec(compile(source, f"<matdiff.symbolic {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+def derivative(
+    expression: str,
+    wrt: str,
+    order: int = 1,
+    kinds: dict | list | None = None,
+    dims: dict | None = None,
+) -> Derivative:
+    """Differentiate a text expression with respect to the variable ``wrt``.
+
+    ``order=1`` gives the gradient of a scalar expression (shaped like the variable), the
+    Jacobian of a vector expression, or the derivative of a matrix expression (as a
+    Kronecker expression where one exists); ``order=2`` the Hessian of a scalar expression.
+    ``kinds`` declares variables (``{"S": "symmetric", "A": "m x n"}``); ``dims`` gives
+    sizes for dimensions that no variable fixes.
+
+    >>> d = derivative("x'*A*x", wrt="x")
+    >>> d.text
+    "(A + A')*x"
+    >>> print(derivative("log(det(X))", wrt="X"))
+    inv(X)'
+    >>> print(derivative("x'*A*x", wrt="x", order=2))
+    A + A'
+    """
+    if order not in (1, 2):
+        raise SymbolicError("order must be 1 (gradient, Jacobian) or 2 (Hessian)")
+    if not isinstance(wrt, str):
+        raise SymbolicError("wrt must be a variable name")
+    try:
+        return _derivative(expression, wrt, order, kinds, dims)
+    except RecursionError:
+        raise SymbolicError("expression is nested too deeply to differentiate") from None
+
+
+def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
+    parsed = parse(expression, kinds, _with_info=True)
+    if wrt not in parsed.variables:
+        raise SymbolicError(
+            f"{wrt!r} is not a variable of the expression "
+            f"(variables: {', '.join(parsed.variables) or 'none'})"
+        )
+    x = parsed.variables[wrt]
+    try:
+        return _read_off(parsed, parsed.expr, x, order, dims)
+    except SymbolicError as err:
+        if err.line is not None:
+            raise
+        where = _culprit(parsed, x, order, dims)
+        raise SymbolicError(err.message, parsed.source, *where) from None
+
+
+def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:
+    """Where the derivative fails: the smallest written subexpression that fails alone."""
+    for node in E.nodes(parsed.expr):
+        if node.op == "var" or not E.depends_on(node, x.data[0]):
+            continue
+        where = parsed.locate(node)
+        if where is None:
+            continue
+        try:
+            _read_off(parsed, node, x, order if node.is_scalar else 1, dims)
+        except SymbolicError:
+            return where
+    return parsed.locate(parsed.expr) or (1, 1)
+
+
+def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
+    wrt = x.data[0]
+    steps = Steps([Step("expression", f"f = {to_text(f)}")])
+    if order == 2 and not f.is_scalar:
+        raise SymbolicError(
+            "a Hessian needs a scalar expression; for a vector or matrix expression "
+            "take the derivative (order=1)"
+        )
+
+    def read_gradient(fun: Expr, label: str) -> Expr:
+        used: set = set()
+        df = differential(fun, x, used)
+        rules = "; ".join(RULES[r] for r in sorted(used) if r in RULES) or "d(X) = dX"
+        steps.append(Step(rules, f"d{label} = {to_text(df)}"))
+        df = simplify(df)
+        steps.append(Step("simplify", f"d{label} = {to_text(df)}"))
+        g = gradient_from(df, x)
+        steps.append(
+            Step(
+                f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>",
+                to_text(g),
+            )
+        )
+        if x.data[1] == "symmetric":
+            g = E.scale(0.5, E.add(g, E.transpose(g)))
+            steps.append(Step("symmetric variable: sym(G) = (G + G')/2", to_text(g)))
+        g = simplify(g)
+        steps.append(Step("simplify", to_text(g)))
+        return g
+
+    def linear_map(fun: Expr, label: str) -> Expr:
+        used: set = set()
+        L = differential(fun, x, used)
+        rules = "; ".join(RULES[r] for r in sorted(used) if r in RULES) or "d(X) = dX"
+        steps.append(Step(rules, f"d{label} = {to_text(L)}"))
+        L = simplify(L)
+        steps.append(Step("simplify", f"d{label} = {to_text(L)}"))
+        return L
+
+    if order == 1 and f.is_scalar:
+        g = read_gradient(f, "f")
+        return Derivative(parsed, wrt, 1, "gradient", g, None, None, "matrix", steps, dims, x.shape)
+
+    if order == 2:
+        g = read_gradient(f, "f")
+        target, label, what = g, "g", "hessian"
+    else:
+        target, label, what = (
+            f,
+            "f",
+            "jacobian" if f.kind != "matrix" and x.kind != "matrix" else "derivative",
+        )
+
+    if x.is_scalar:
+        if target.is_scalar:
+            h = read_gradient(target, label)
+            return Derivative(
+                parsed, wrt, order, what, h, None, None, "matrix", steps, dims, target.shape
+            )
+        L = linear_map(target, label)
+        d = simplify(E.substitute(L, {E.delta(x): E.const(1.0)}))
+        steps.append(Step(f"read off d{label} = D*d{wrt}", to_text(d)))
+        return Derivative(
+            parsed, wrt, order, what, d, None, None, "matrix", steps, dims, target.shape
+        )
+
+    L = linear_map(target, label)
+    if x.kind == "vector" and target.kind in ("vector", "row", "scalar"):
+        try:
+            J = jacobian_from(L, x)
+        except SymbolicError:
+            J = None
+        if J is not None:
+            J = simplify(J)
+            steps.append(Step(f"read off d{label} = J*d{wrt}", to_text(J)))
+            return Derivative(
+                parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape
+            )
+    try:
+        terms = tensor_terms(L, x)
+    except SymbolicError:
+        # no term-by-term form: the code evaluates the differential along each basis
+        # direction, which is exact, and the text says so
+        steps.append(
+            Step("no matrix form: the tensor is evaluated from the differential", to_text(L))
+        )
+        return Derivative(
+            parsed, wrt, order, what, None, None, L, "tensor", steps, dims, target.shape
+        )
+    K = kron_text_expr(terms, x) if terms else E.const(0.0)
+    if K is not None:
+        K = simplify(K)
+        steps.append(
+            Step(
+                f"read off vec(d{label}) = K*vec(d{wrt}) with vec(P*dX*Q) = kron(Q', P)*vec(dX)",
+                to_text(K),
+            )
+        )
+        return Derivative(parsed, wrt, order, what, K, terms, L, "kron", steps, dims, target.shape)
+    steps.append(
+        Step("no Kronecker form: the tensor is evaluated from the differential", to_text(L))
+    )
+    return Derivative(parsed, wrt, order, what, None, terms, L, "tensor", steps, dims, target.shape)
+
+
+def lambdify(
+    expression: str,
+    kinds: dict | list | None = None,
+    dims: dict | None = None,
+    np_module: Any = None,
+) -> Callable:
+    """Compile a text expression to a NumPy function of its variables (keyword arguments).
+
+    >>> import numpy as np
+    >>> f = lambdify("x'*A*x")
+    >>> float(f(x=np.ones(2), A=np.eye(2)))
+    2.0
+    """
+    parsed = parse(expression, kinds, _with_info=True)
+    params = [check_identifier(n) for n in parsed.variables]
+    codes: dict = {}
+    for name, v in parsed.variables.items():
+        r, c = v.shape
+        if r != 1:
+            codes.setdefault(r, f"{name}.shape[0]")
+        if c != 1:
+            codes.setdefault(c, f"{name}.shape[{1 if r != 1 else 0}]")
+    for name, size in (dims or {}).items():
+        codes.setdefault(name, str(int(size)))
+    pr = NumpyPrinter(codes, fast=np_module is None or np_module is numpy)
+    pr.share([parsed.expr])
+    code = pr.emit(parsed.expr)
+    body = pr.lines + [f"return {code}"]
+    source = f"def value({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in body)
+    return _compile(source, "value", np_module or numpy)

@@ -1,0 +1,490 @@
+"""The differential approach: rules for d(.), then reading derivatives off df.
+
+``differential(e, x)`` applies one textbook rule per node kind and returns an expression
+linear in ``dx``. The derivative is then read off that linear form:
+
+* ``gradient``: for a scalar ``df``, move ``dx`` out with the inner-product identities
+  ``<S, P*F*Q> = <P'*S*Q', F>``, ``<S, A.*F> = <S.*A, F>``, ``<s, tr(F)> = <s*I, F>``,
+  ``<s, sum(F)> = <s*1, F>``, ``<S, F'> = <S', F>`` until ``df = <g, dx>``;
+* ``jacobian``: for a vector ``dy`` and a vector ``dx``, write ``dy = J*dx`` with
+  ``d(P*F) = P*dF``, ``d(a.*F) = diag(a)*dF``, ``diag(v)*q = diag(q)*v``;
+* ``tensor_terms``: for a matrix variable, write each term of ``dY`` as one of
+  ``P*dX*Q`` (``kron(Q', P)`` in the vec layout), ``P*dX'*Q``, ``M.*dX``, ``M.*dX'`` or
+  ``M*<G, dX>``; anything else is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import expr as E
+from .errors import SymbolicError
+from .expr import Expr
+
+
+def _zero_like(e: Expr) -> Expr:
+    return E.zero(e.shape)
+
+
+def _ones(shape) -> Expr:
+    return E.fill(1.0, shape)
+
+
+def _one_minus(x: Expr) -> Expr:
+    return E.add(_ones(x.shape), E.neg(x))
+
+
+def _elementwise_derivative(name: str, x: Expr) -> Expr:
+    """f'(x) for the elementwise functions (applied entrywise)."""
+    if name == "exp":
+        return E.fn("exp", x)
+    if name == "log":
+        return E.pow_(x, -1.0)
+    if name == "sin":
+        return E.fn("cos", x)
+    if name == "cos":
+        return E.neg(E.fn("sin", x))
+    if name == "tan":
+        return E.pow_(E.fn("cos", x), -2.0)
+    if name == "arcsin":
+        return E.pow_(_one_minus(E.pow_(x, 2.0)), -0.5)
+    if name == "arccos":
+        return E.neg(E.pow_(_one_minus(E.pow_(x, 2.0)), -0.5))
+    if name == "arctan":
+        return E.pow_(E.add(_ones(x.shape), E.pow_(x, 2.0)), -1.0)
+    if name == "sinh":
+        return E.fn("cosh", x)
+    if name == "cosh":
+        return E.fn("sinh", x)
+    if name == "tanh":
+        return _one_minus(E.pow_(E.fn("tanh", x), 2.0))
+    if name == "sqrt":
+        return E.scale(0.5, E.pow_(E.fn("sqrt", x), -1.0))
+    if name == "abs":
+        return E.fn("sign", x)  # the kink at 0 is stated as sign(0) = 0
+    if name == "sign":
+        return E.zero(x.shape)
+    if name == "relu":
+        return E.fn("relu", E.fn("sign", x))  # the step function: 1 where x > 0, else 0
+    raise SymbolicError(f"no derivative rule for {name}")
+
+
+def inner(a: Expr, b: Expr) -> Expr:
+    """<a, b>: the sum of the entrywise products, spelled as a person would."""
+    kind = a.kind
+    if kind == "scalar":
+        return E.mul(a, b)
+    if kind == "vector":
+        return E.mul(E.transpose(a), b)
+    if kind == "row":
+        return E.mul(a, E.transpose(b))
+    return E.sum_(E.had(a, b))
+
+
+#: Names of the rules, as shown in the derivation steps.
+RULES = {
+    "add": "d(X + Y) = dX + dY",
+    "mul": "d(XY) = dX Y + X dY",
+    "had": "d(X .* Y) = dX .* Y + X .* dY",
+    "pow": "d(X.^p) = p X.^(p-1) .* dX",
+    "fn": "d f(X) = f'(X) .* dX",
+    "T": "d(X') = (dX)'",
+    "sum": "d sum(X) = sum(dX)",
+    "tr": "d tr(X) = tr(dX)",
+    "det": "d det(X) = det(X) tr(inv(X) dX)",
+    "logdet": "d logdet(X) = tr(inv(X) dX)",
+    "inv": "d inv(X) = -inv(X) dX inv(X)",
+    "adj": "d adj(X) = d(det(X) inv(X))",
+    "diagm": "d diag(x) = diag(dx)",
+    "diagv": "d diag(X) = diag(dX)",
+    "norm1": "d norm1(X) = sum(sign(X) .* dX)",
+    "norm2": "d norm2(X) = <X, dX>/norm2(X)",
+}
+
+
+def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
+    """d(e) with respect to the variable ``x``, linear in ``dx``.
+
+    ``used`` collects the names of the rules applied, for the derivation steps.
+    """
+    name = x.data[0]
+    dx = E.delta(x)
+    memo: dict[Expr, Expr] = {}
+    dep: dict[Expr, bool] = {}
+    used = used if used is not None else set()
+
+    def depends(n: Expr) -> bool:
+        hit = dep.get(n)
+        if hit is None:
+            hit = (n.op == "var" and n.data[0] == name) or any(depends(a) for a in n.args)
+            dep[n] = hit
+        return hit
+
+    def d(n: Expr) -> Expr:
+        if not depends(n):
+            return _zero_like(n)
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        out = rule(n)
+        memo[n] = out
+        return out
+
+    def rule(n: Expr) -> Expr:
+        op = n.op
+        a = n.args
+        if op == "var":
+            return dx
+        used.add(op)
+        if op == "add":
+            return E.add(*[d(t) for t in a])
+        if op == "mul":
+            terms = []
+            for i, f in enumerate(a):
+                if depends(f):
+                    terms.append(E.mul(*a[:i], d(f), *a[i + 1 :]))
+            return E.add(*terms)
+        if op == "had":
+            terms = []
+            for i, f in enumerate(a):
+                if depends(f):
+                    terms.append(E.had(*a[:i], d(f), *a[i + 1 :]))
+            return E.add(*terms)
+        if op == "pow":
+            p = n.data
+            return E.had(E.scale(p, E.pow_(a[0], p - 1.0)), d(a[0]))
+        if op == "fn":
+            return E.had(_elementwise_derivative(n.data, a[0]), d(a[0]))
+        if op == "T":
+            return E.transpose(d(a[0]))
+        if op == "sum":
+            return E.sum_(d(a[0]))
+        if op == "tr":
+            return E.tr(d(a[0]))
+        if op == "diagm":
+            return E.diagm(d(a[0]))
+        if op == "diagv":
+            return E.diagv(d(a[0]))
+        if op == "det":
+            return E.mul(n, E.tr(E.mul(E.inv(a[0]), d(a[0]))))
+        if op == "logdet":
+            return E.tr(E.mul(E.inv(a[0]), d(a[0])))
+        if op == "inv":
+            return E.neg(E.mul(n, d(a[0]), n))
+        if op == "adj":
+            X = a[0]
+            dX = d(X)
+            iX = E.inv(X)
+            dd = E.mul(E.det(X), E.tr(E.mul(iX, dX)))
+            return E.add(E.mul(dd, iX), E.neg(E.mul(E.det(X), iX, dX, iX)))
+        if op == "norm1":
+            return E.sum_(E.had(E.fn("sign", a[0]), d(a[0])))
+        if op == "norm2":
+            return E.mul(E.pow_(n, -1.0), inner(a[0], d(a[0])))
+        raise SymbolicError(f"cannot differentiate {op} with respect to {name}")
+
+    return d(e)
+
+
+# ---------------------------------------------------------------- gradient
+
+
+def _delta_factor(args) -> int:
+    idx = [i for i, a in enumerate(args) if a.has_delta]
+    if len(idx) != 1:
+        raise SymbolicError("internal error: the differential is not linear")
+    return idx[0]
+
+
+def gradient_from(df: Expr, x: Expr, steps: list | None = None) -> Expr:
+    """g with df = <g, dx>, for a scalar linear form ``df``."""
+    out: list[Expr] = []
+
+    def back(L: Expr, seed: Expr) -> None:
+        if not L.has_delta:
+            return
+        op = L.op
+        if op == "delta":
+            out.append(seed)
+            return
+        if op == "T":
+            back(L.args[0], E.transpose(seed))
+            return
+        if op == "add":
+            for t in L.args:
+                back(t, seed)
+            return
+        if op == "mul":
+            args = L.args
+            k = _delta_factor(args)
+            ns = L.data
+            if k < ns:
+                rest = E.mul(*args[:k], *args[k + 1 :])
+                back(args[k], inner(seed, rest))
+                return
+            scal, chain = args[:ns], args[ns:]
+            kc = k - ns
+            P, Q = chain[:kc], chain[kc + 1 :]
+            new = E.mul(
+                *scal,
+                *[E.transpose(p) for p in reversed(P)],
+                seed,
+                *[E.transpose(q) for q in reversed(Q)],
+            )
+            back(chain[kc], new)
+            return
+        if op == "had":
+            k = _delta_factor(L.args)
+            back(L.args[k], E.had(seed, *L.args[:k], *L.args[k + 1 :]))
+            return
+        if op == "sum":
+            back(L.args[0], E.mul(seed, _ones(L.args[0].shape)))
+            return
+        if op == "tr":
+            back(L.args[0], E.mul(seed, E.eye(L.args[0].shape[0])))
+            return
+        if op == "diagm":
+            back(L.args[0], E.diagv(seed))
+            return
+        if op == "diagv":
+            back(L.args[0], E.diagm(seed))
+            return
+        raise SymbolicError(f"cannot read a gradient off a differential through {op}")
+
+    back(df, E.const(1.0) if df.is_scalar else _ones(df.shape))
+    if not out:
+        return E.zero(x.shape)
+    return E.add(*out)
+
+
+# ---------------------------------------------------------------- Jacobian of vectors
+
+
+def _as_col(e: Expr) -> Expr:
+    return E.transpose(e) if e.kind == "row" else e
+
+
+def jacobian_from(L: Expr, x: Expr) -> Expr:
+    """J with vec(L) = J*dx for a vector, row or scalar ``L`` and a vector ``x``."""
+    n = x.shape[0]
+
+    def jac(L: Expr) -> Expr:
+        op = L.op
+        if op == "delta":
+            return E.eye(n)
+        if op == "T":
+            return jac(L.args[0])
+        if op == "add":
+            return E.add(*[jac(t) for t in L.args if t.has_delta])
+        if op == "mul":
+            args = L.args
+            k = _delta_factor(args)
+            ns = L.data
+            if k < ns:
+                rest = E.mul(*args[:k], *args[k + 1 :])
+                return E.mul(_as_col(rest), jac(args[k]))
+            scal, chain = args[:ns], args[ns:]
+            kc = k - ns
+            F, P, Q = chain[kc], chain[:kc], chain[kc + 1 :]
+            if F.kind == "vector" and not Q:
+                return E.mul(*scal, *P, jac(F))
+            if F.kind == "row" and not P:
+                return E.mul(*scal, *([E.transpose(E.mul(*Q))] if Q else []), jac(F))
+            if F.kind == "matrix":
+                if L.kind == "vector" and Q:
+                    return E.mul(*scal, *P, jac_mv(F, E.mul(*Q)))
+                if L.kind == "row" and P:
+                    p = E.mul(*P)
+                    Qt = [E.transpose(E.mul(*Q))] if Q else []
+                    return E.mul(*scal, *Qt, jac_mv(E.transpose(F), E.transpose(p)))
+                if L.kind == "scalar" and P and Q:
+                    return E.mul(*scal, E.mul(*P), jac_mv(F, E.mul(*Q)))
+            raise _cannot(L)
+        if op == "had":
+            k = _delta_factor(L.args)
+            M = E.had(*L.args[:k], *L.args[k + 1 :])
+            if L.is_scalar:
+                return E.mul(M, jac(L.args[k]))
+            return E.mul(E.diagm(_as_col(M)), jac(L.args[k]))
+        if op == "sum":
+            F = L.args[0]
+            if F.kind in ("vector", "row"):
+                m = F.shape[0] if F.kind == "vector" else F.shape[1]
+                return E.mul(E.transpose(_ones((m, 1))), jac(F))
+            if F.kind == "matrix":
+                ones_row = E.transpose(_ones((F.shape[0], 1)))
+                return E.mul(ones_row, jac_mv(F, _ones((F.shape[1], 1))))
+        if op == "tr":
+            return jac_trace(L.args[0])
+        raise _cannot(L)
+
+    def jac_trace(M: Expr) -> Expr:
+        if M.op == "add":
+            return E.add(*[jac_trace(t) for t in M.args if t.has_delta])
+        if M.op == "diagm":
+            return E.mul(E.transpose(_ones(M.args[0].shape)), jac(M.args[0]))
+        if M.op == "mul":
+            args = M.args
+            k = _delta_factor(args)
+            ns = M.data
+            if k >= ns:
+                scal, chain = args[:ns], args[ns:]
+                kc = k - ns
+                F = chain[kc]
+                R = list(chain[kc + 1 :]) + list(chain[:kc])
+                if F.kind == "vector" and R:
+                    return E.mul(*scal, *R, jac(F))
+                if F.kind == "row" and R:
+                    return E.mul(*scal, E.transpose(E.mul(*R)), jac(F))
+                if F.op == "diagm":
+                    rest = E.diagv(E.mul(*R)) if R else _ones(F.args[0].shape)
+                    return E.mul(*scal, E.transpose(rest), jac(F.args[0]))
+        raise _cannot(M)
+
+    def jac_mv(F: Expr, q: Expr) -> Expr:
+        """Jacobian of F(dx)*q for a matrix F linear in dx and a constant vector q."""
+        op = F.op
+        if op == "diagm":
+            return E.mul(E.diagm(q), jac(F.args[0]))
+        if op == "add":
+            return E.add(*[jac_mv(t, q) for t in F.args if t.has_delta])
+        if op == "mul":
+            return jac(E.mul(F, q))
+        if op == "had":
+            k = _delta_factor(F.args)
+            M = E.had(*F.args[:k], *F.args[k + 1 :])
+            G = F.args[k]
+            if G.op == "mul" and G.data == 0 and len(G.args) == 2:
+                a, b = G.args
+                if a.kind == "vector" and b.kind == "row":
+                    if a.has_delta:  # (M .* (u*b))*q = u .* (M*(b'.*q))
+                        return E.mul(E.diagm(E.mul(M, E.had(E.transpose(b), q))), jac(a))
+                    # (M .* (a*u'))*q = a .* (M*(u.*q))
+                    return E.mul(E.diagm(a), M, E.diagm(q), jac(b))
+        raise _cannot(F)
+
+    return jac(L)
+
+
+def _cannot(L: Expr) -> SymbolicError:
+    return SymbolicError(f"cannot write the derivative of {E.Expr.sort_key(L)} in matrix notation")
+
+
+# ---------------------------------------------------------------- matrix variables
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a linear map of dX, in one of five forms (see the module docstring).
+
+    ``coef`` is a scalar expression; ``left``/``right`` are P and Q (None for identity);
+    ``mat`` is M and ``grad`` is G.
+    """
+
+    form: str  # "kron", "kronT", "had", "hadT", "outer"
+    coef: Expr
+    left: Expr | None = None
+    right: Expr | None = None
+    mat: Expr | None = None
+    grad: Expr | None = None
+
+
+def expand_linear(L: Expr) -> list[Expr]:
+    """The terms of a linear form, each with a single occurrence of dx."""
+    if not L.has_delta:
+        return []
+    op = L.op
+    if op == "add":
+        out = []
+        for t in L.args:
+            out.extend(expand_linear(t))
+        return out
+    if op == "had" and L.kind in ("vector", "row"):
+        k = _delta_factor(L.args)
+        F = L.args[k]
+        if not (F.op == "delta" or F.op == "T" and F.args[0].op == "delta"):
+            # for vectors a.*F is diag(a)*F: it puts dX back into a matrix product
+            others = E.had(*L.args[:k], *L.args[k + 1 :])
+            if L.kind == "vector":
+                return expand_linear(E.mul(E.diagm(others), F))
+            return expand_linear(E.mul(F, E.diagm(E.transpose(others))))
+    if op in ("mul", "had"):
+        k = _delta_factor(L.args)
+        inner_terms = expand_linear(L.args[k])
+        if len(inner_terms) == 1 and inner_terms[0] is L.args[k]:
+            return [L]
+        build = E.mul if op == "mul" else E.had
+        out = []
+        for t in inner_terms:
+            new = build(*L.args[:k], t, *L.args[k + 1 :])
+            out.extend(expand_linear(new) if new.op == "add" else [new])
+        return out
+    if op == "T":
+        inner_terms = expand_linear(L.args[0])
+        if len(inner_terms) == 1 and inner_terms[0] is L.args[0]:
+            return [L]
+        return [E.transpose(t) for t in inner_terms]
+    return [L]
+
+
+def tensor_terms(L: Expr, x: Expr) -> list[Term]:
+    """Decompose a linear form in a matrix (or vector) ``dx`` into ``Term`` objects."""
+    terms: list[Term] = []
+    one = E.const(1.0)
+    for t in expand_linear(L):
+        scalars = one
+        if t.op == "mul" and t.data and len(t.args) == t.data + 1 and t.args[-1].op == "had":
+            # b*(M.*dX): an elementwise term with a scalar coefficient
+            scalars, t = E.mul(*t.args[:-1]), t.args[-1]
+        if t.op == "delta":
+            terms.append(Term("kron", one))
+            continue
+        if t.op == "T" and t.args[0].op == "delta":
+            terms.append(Term("kronT", one))
+            continue
+        if t.op == "mul":
+            args = t.args
+            k = _delta_factor(args)
+            ns = t.data
+            if k < ns:
+                rest = E.mul(*args[:k], *args[k + 1 :])
+                g = gradient_from(args[k], x)
+                terms.append(Term("outer", one, mat=rest, grad=g))
+                continue
+            scal, chain = args[:ns], args[ns:]
+            kc = k - ns
+            F = chain[kc]
+            P = E.mul(*chain[:kc]) if kc else None
+            Q = E.mul(*chain[kc + 1 :]) if kc + 1 < len(chain) else None
+            coef = E.mul(*scal) if scal else one
+            if F.op == "delta":
+                terms.append(Term("kron", coef, left=P, right=Q))
+                continue
+            if F.op == "T" and F.args[0].op == "delta":
+                terms.append(Term("kronT", coef, left=P, right=Q))
+                continue
+        if t.op == "had":
+            k = _delta_factor(t.args)
+            F = t.args[k]
+            M = E.had(*t.args[:k], *t.args[k + 1 :])
+            if F.op == "delta":
+                terms.append(Term("had", scalars, mat=M))
+                continue
+            if F.op == "T" and F.args[0].op == "delta":
+                terms.append(Term("hadT", scalars, mat=M))
+                continue
+        raise _cannot(t)
+    return terms
+
+
+def kron_text_expr(terms: list[Term], x: Expr) -> Expr | None:
+    """The vec-layout matrix sum(kron(Q', P)) when every term is a plain ``P*dX*Q``."""
+    if not terms or any(t.form != "kron" for t in terms):
+        return None
+    m, n = x.shape
+    parts = []
+    for t in terms:
+        P = t.left if t.left is not None else E.eye(m)
+        Q = t.right if t.right is not None else E.eye(n)
+        parts.append(E.mul(t.coef, E.kron(E.transpose(Q), P)))
+    return E.add(*parts)

@@ -1,0 +1,404 @@
+"""The simplifier: expand, then factor, so that equal results print the same.
+
+The constructors in ``expr`` already fold constants, drop zeros and identities, collect
+like terms and push transposes to the leaves. Two passes finish the job:
+
+1. ``expand`` distributes products and elementwise products over sums (within a size
+   budget), so that every result reaches the same sum of monomials;
+2. ``factor`` regroups each sum greedily and deterministically: a common right factor
+   (``A*x + A'*x`` is ``(A + A')*x``), a common left factor, common elementwise or scalar
+   factors (``y.*t - y.*t.*s`` is ``y.*t.*(1 - s)``) and a common numeric coefficient.
+
+Each factoring step removes at least one term from a sum, so the passes terminate.
+``share`` then names subexpressions used more than once, as temporaries ``t0, t1, ...``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from . import expr as E
+from .expr import Expr
+
+MAX_TERMS = 64
+
+
+def _terms(e: Expr) -> tuple:
+    return e.args if e.op == "add" else (e,)
+
+
+def expand(e: Expr) -> Expr:
+    """Distribute ``*`` and ``.*`` over sums, bottom up, within a budget of terms."""
+    memo: dict[Expr, Expr] = {}
+
+    def go(n: Expr) -> Expr:
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        args = [go(a) for a in n.args]
+        if n.op in ("mul", "had") and any(a.op == "add" for a in args):
+            count = 1
+            for a in args:
+                count *= len(_terms(a))
+            if count <= MAX_TERMS:
+                build = E.mul if n.op == "mul" else E.had
+                out = E.add(*[build(*combo) for combo in itertools.product(*map(_terms, args))])
+                # a product of expanded sums may hold new sums (from transposes); once more
+                out = E.add(*[go(t) if t is not n else t for t in _terms(out)])
+            else:
+                out = E.rebuild(n, args)
+        else:
+            out = E.rebuild(n, args) if n.args else n
+        memo[n] = out
+        return out
+
+    return go(e)
+
+
+def factor(e: Expr) -> Expr:
+    """Regroup sums, bottom up (see the module docstring)."""
+    memo: dict[Expr, Expr] = {}
+
+    def go(n: Expr) -> Expr:
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        args = [go(a) for a in n.args]
+        out = E.rebuild(n, args) if n.args else n
+        if out.op == "add":
+            out = _factor_sum(list(out.args))
+        memo[n] = out
+        return out
+
+    return go(e)
+
+
+def simplify(e: Expr) -> Expr:
+    """Canonical, compact form of ``e``.
+
+    >>> from matdiff.symbolic import parse
+    >>> print(simplify(parse("A*x + A'*x")))
+    (A + A')*x
+    """
+    e = expand(e)
+    # factoring can create sums that were not there when their parents were visited
+    # (diag(a) - diag(b) becomes diag(a - b)): repeat until nothing changes
+    for _ in range(6):
+        again = factor(e)
+        if again is e:
+            break
+        e = again
+    return e
+
+
+# ---------------------------------------------------------------- factoring a sum
+
+
+def _chain_of(t: Expr) -> tuple[tuple, tuple]:
+    if t.op == "mul":
+        return t.args[: t.data], t.args[t.data :]
+    if t.is_scalar:
+        return (t,), ()
+    return (), (t,)
+
+
+def _factor_sum(terms: list[Expr]) -> Expr:
+    while len(terms) > 1:
+        new = (
+            _factor_chain(terms, side=-1)
+            or _factor_chain(terms, side=0)
+            or _factor_elementwise(terms)
+            or _factor_coefficient(terms)
+        )
+        if new is None:
+            break
+        if new.op != "add":
+            return new
+        if len(new.args) >= len(terms):
+            return new
+        terms = list(new.args)
+    return E.add(*terms)
+
+
+def _factor_chain(terms: list[Expr], side: int) -> Expr | None:
+    """Pull out a common first (side 0) or last (side -1) factor of the matrix chains."""
+    groups: dict[Expr, list[int]] = {}
+    for i, t in enumerate(terms):
+        _, chain = _chain_of(t)
+        if len(chain) >= 2:
+            groups.setdefault(chain[side], []).append(i)
+    best = None
+    for f, idx in groups.items():
+        if len(idx) >= 2 and (
+            best is None or (len(idx), _neg_key(f)) > (len(best[1]), _neg_key(best[0]))
+        ):
+            best = (f, idx)
+    if best is None:
+        return None
+    f, idx = best
+    inner = []
+    for i in idx:
+        scal, chain = _chain_of(terms[i])
+        rest = chain[:-1] if side == -1 else chain[1:]
+        inner.append(E.mul(*scal, *rest))
+    summed = _factor_sum(inner)
+    grouped = E.mul(summed, f) if side == -1 else E.mul(f, summed)
+    others = [t for i, t in enumerate(terms) if i not in idx]
+    return E.add(*others, grouped) if others else grouped
+
+
+def _neg_key(e: Expr) -> tuple:
+    # max() over keys must prefer the smallest text: invert it
+    return tuple(-ord(c) for c in e.sort_key())
+
+
+def _factors_of(t: Expr) -> tuple[float, dict] | None:
+    """A term as coefficient * product of powers (elementwise for arrays, plain for scalars)."""
+    c, core = E.split_coeff(t)
+    if t.is_scalar:
+        if core.op == "mul" and core.data == len(core.args):
+            parts = core.args
+        elif core.op == "const":
+            parts = ()
+        else:
+            parts = (core,)
+    else:
+        if core.op == "had":
+            parts = core.args
+        elif core.op == "fill":
+            parts = ()
+        elif core.op == "mul" and core.data:
+            # scalars times a matrix product: the product is one (elementwise) factor
+            parts = core.args[: core.data] + (E.mul(*core.args[core.data :]),)
+        else:
+            parts = (core,)
+    out: dict[Expr, float] = {}
+    for p in parts:
+        if p.op in ("fill", "const"):
+            continue  # ones are neutral; a factor of them would never shrink the sum
+        base, power = (p.args[0], p.data) if p.op == "pow" else (p, 1.0)
+        out[base] = out.get(base, 0.0) + power
+    return c, out
+
+
+def _common_power(a: float, b: float) -> float | None:
+    if a > 0 and b > 0:
+        return min(a, b)
+    if a < 0 and b < 0:
+        return max(a, b)
+    return None
+
+
+def _factor_elementwise(terms: list[Expr]) -> Expr | None:
+    decomposed = [_factors_of(t) for t in terms]
+    counts: dict[Expr, list[int]] = {}
+    for i, d in enumerate(decomposed):
+        if d is None:
+            continue
+        for base in d[1]:
+            counts.setdefault(base, []).append(i)
+    candidates = [(base, idx) for base, idx in counts.items() if len(idx) >= 2]
+    candidates.sort(key=lambda c: (-len(c[1]), c[0].sort_key()))
+    for base, idx in candidates:
+        grouped = _group_on(terms, decomposed, base, idx)
+        if grouped is not None:
+            return grouped
+    return None
+
+
+def _group_on(terms, decomposed, base, idx) -> Expr | None:
+    # keep the terms where the chosen base has the sign of the first one
+    sign = decomposed[idx[0]][1][base] > 0
+    idx = [i for i in idx if (decomposed[i][1][base] > 0) == sign]
+    if len(idx) < 2:
+        return None
+    common = dict(decomposed[idx[0]][1])
+    for i in idx[1:]:
+        powers = decomposed[i][1]
+        for b in list(common):
+            p = _common_power(common[b], powers.get(b, 0.0)) if b in powers else None
+            if p is None:
+                del common[b]
+            else:
+                common[b] = p
+    shape = terms[idx[0]].shape
+    array = shape != E.SCALAR
+
+    def remainder(i):
+        c, powers = decomposed[i]
+        rest = [E.pow_(b, p - common.get(b, 0.0)) for b, p in powers.items()]
+        return c, [r for r in rest if not (r.op in ("const", "fill") and r.data == 1.0)]
+
+    if array and any(not b.is_scalar for b in common):
+        # an array factor out of a term that is a scalar times it would leave
+        # "s*matrix(1)" behind: then only the scalar factors are pulled out
+        rests = [remainder(i)[1] for i in idx]
+        if any(r and all(f.is_scalar for f in r) for r in rests):
+            common = {b: p for b, p in common.items() if b.is_scalar}
+    if not common:
+        return None
+    build = E.had if any(not b.is_scalar for b in common) else E.mul
+    rests = []
+    for i in idx:
+        c, rest = remainder(i)
+        body = E.had(*rest) if array else E.mul(*rest)
+        if not rest:
+            body = E.fill(1.0, shape) if array else E.const(1.0)
+        elif array and body.is_scalar:
+            body = E.mul(body, E.fill(1.0, shape))
+        rests.append(E.scale(c, body))
+    summed = _factor_sum(rests)
+    grouped = build(*[E.pow_(b, p) for b, p in common.items()], summed)
+    others = [t for i, t in enumerate(terms) if i not in idx]
+    return E.add(*others, grouped) if others else grouped
+
+
+def _factor_coefficient(terms: list[Expr]) -> Expr | None:
+    """Pull out a numeric coefficient shared (up to sign) by two or more terms."""
+    groups: dict[float, list[int]] = {}
+    for i, t in enumerate(terms):
+        c = abs(E.split_coeff(t)[0])
+        if c != 1.0:
+            groups.setdefault(c, []).append(i)
+    candidates = [(len(idx), -c, c, idx) for c, idx in groups.items() if len(idx) >= 2]
+    if not candidates:
+        return None
+    _, _, c, idx = max(candidates)
+    if all(E.split_coeff(terms[i])[0] < 0 for i in idx):
+        c = -c
+    inner = E.add(*[E.scale(1.0 / c, terms[i]) for i in idx])
+    grouped = E.scale(c, inner)
+    others = [t for i, t in enumerate(terms) if i not in idx]
+    return E.add(*others, grouped) if others else grouped
+
+
+# ---------------------------------------------------------------- temporaries
+
+_NAMEABLE = {"add", "mul", "had", "pow", "fn", "sum", "tr", "det", "logdet", "inv", "adj"}
+
+
+def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
+    """Non-trivial nodes referenced more than once among ``roots``, children first."""
+    refs: dict[Expr, int] = {}
+    for r in roots:
+        refs[r] = refs.get(r, 0)  # a root is not shared by being a root
+        for n in E.nodes(r):
+            for a in n.args:
+                refs[a] = refs.get(a, 0) + 1
+    for r in roots:
+        refs[r] = refs.get(r, 0) + 1
+    order = []
+    seen = set()
+    for r in roots:
+        for n in E.nodes(r):
+            if n in seen:
+                continue
+            seen.add(n)
+            if refs.get(n, 0) >= 2 and n.op in _NAMEABLE and n.size >= 3 and not _cheap(n):
+                order.append(n)
+    return order
+
+
+def _cheap(n: Expr) -> bool:
+    # x' and -x are not worth a name
+    if n.op == "mul" and len(n.args) == 2 and n.args[0].op == "const":
+        return n.args[1].size <= 2
+    return False
+
+
+def _subset_candidate(roots: list[Expr]) -> tuple[Expr, list[Expr]] | None:
+    """An elementwise product that also sits inside other elementwise products.
+
+    ``t0.*t1`` inside ``t0.*t1.*y.^2.*(1 - t0.*t1)`` is shared even though the flat
+    product holds no node for it; naming it gives ``t.*y.^2.*(1 - t)``.
+    """
+    hads = [n for r in roots for n in E.nodes(r) if n.op == "had" and len(n.args) >= 2]
+    hads = list(dict.fromkeys(hads))
+    best = None
+    for h1 in hads:
+        inner = set(h1.args)
+        containers = [h2 for h2 in hads if h2 is not h1 and inner < set(h2.args)]
+        if containers and (
+            best is None or (len(containers), h1.size) > (len(best[1]), best[0].size)
+        ):
+            best = (h1, containers)
+    return best
+
+
+def with_temporaries(
+    roots: list[Expr], taken: set[str]
+) -> tuple[list[tuple[str, Expr]], list[Expr]]:
+    """Replace shared subexpressions by variables ``t0, t1, ...`` not in ``taken``.
+
+    Returns the definitions (name, expression in earlier names) and the new roots.
+    """
+    counter = itertools.count()
+
+    def placeholder(n: Expr) -> Expr:
+        # internal names start with "_", which user names cannot
+        kind = {"scalar": "scalar", "vector": "vector", "row": "matrix", "matrix": "matrix"}
+        return E.var(f"_tmp{next(counter)}", kind[n.kind], n.shape)
+
+    roots = list(roots)
+    subset_defs: list[tuple[Expr, Expr]] = []
+    for _ in range(4):
+        found = _subset_candidate(roots + [b for _, b in subset_defs])
+        if found is None:
+            break
+        h1, containers = found
+        p = placeholder(h1)
+        mapping = {h1: p}
+        for h2 in containers:
+            mapping[h2] = E.had(p, *[f for f in h2.args if f not in set(h1.args)])
+        roots = [E.substitute(r, mapping) for r in roots]
+        subset_defs = [(q, E.substitute(b, mapping)) for q, b in subset_defs]
+        subset_defs.append((p, h1))
+
+    everything = roots + [b for _, b in subset_defs]
+    mapping = {}
+    regular_defs: list[tuple[Expr, Expr]] = []
+    for n in shared_subexpressions(everything):
+        body = E.substitute(n, {k: v for k, v in mapping.items() if k is not n})
+        p = placeholder(n)
+        mapping[n] = p
+        regular_defs.append((p, body))
+    roots = [E.substitute(r, mapping) for r in roots]
+    subset_defs = [(p, E.substitute(b, mapping)) for p, b in subset_defs]
+
+    # definitions in dependency order, then renamed t0, t1, ... in that order
+    bodies = dict(regular_defs + subset_defs)
+    order: list[Expr] = []
+
+    def visit(p: Expr) -> None:
+        if p in order:
+            return
+        for n in E.nodes(bodies[p]):
+            if n in bodies and n is not p:
+                visit(n)
+        order.append(p)
+
+    for p in bodies:
+        visit(p)
+    # a temporary used once after all (its users were rewritten) is put back inline
+    uses = {p: 0 for p in order}
+    for tree in roots + [bodies[p] for p in order]:
+        for n in E.nodes(tree):
+            for a in n.args:
+                if a in uses:
+                    uses[a] += 1
+            if n in uses and tree is n:
+                uses[n] += 1
+    inline = {p: bodies[p] for p in order if uses[p] < 2}
+    if inline:
+        for _ in range(len(inline)):
+            inline = {p: E.substitute(b, inline) for p, b in inline.items()}
+        roots = [E.substitute(r, inline) for r in roots]
+        order = [p for p in order if p not in inline]
+        bodies = {p: E.substitute(bodies[p], inline) for p in order}
+    names = (f"t{i}" for i in itertools.count())
+    rename = {}
+    for p in order:
+        name = next(nm for nm in names if nm not in taken)
+        rename[p] = E.var(name, p.data[1], p.shape)
+    defs = [(rename[p].data[0], E.substitute(bodies[p], rename)) for p in order]
+    return defs, [E.substitute(r, rename) for r in roots]
