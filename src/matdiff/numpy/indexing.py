@@ -18,7 +18,7 @@ from ..tracer import box_types, getval
 from . import manipulation as _shape
 from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import export, is_complex, shape_of, wrap
+from ._wrap import export, is_complex, is_concrete, shape_of, wrap
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -406,15 +406,18 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, pe
         val = _uf.add(_uf.multiply(0.0, x), first)
     else:
         i = _interp_segment(x, xp)
-        # x1 = xp[i + 1] is xp[1:][i]: a static slice, so i is the only computed index.
-        x0, x1 = getitem(xp, i), getitem(getitem(xp, slice(1, None)), i)
-        f0, f1 = getitem(fp, i), getitem(getitem(fp, slice(1, None)), i)
+        j = _uf.add(i, 1)
+        x0, x1 = getitem(xp, i), getitem(xp, j)
+        f0, f1 = getitem(fp, i), getitem(fp, j)
         slope = _uf.divide(_uf.subtract(f1, f0), _uf.subtract(x1, x0))
         val = _uf.add(_uf.multiply(slope, _uf.subtract(x, x0)), f0)
-    # Selected even where no point lies outside, so that no branch depends on the values.
     below, above = xv < xpv[0], xv > xpv[-1]
-    val = _uf.where(below, first if left is None else left, val)
-    val = _uf.where(above, last if right is None else right, val)
+    # Values that cannot be read (under jit) are always selected: no branch on the data.
+    concrete = is_concrete(below)
+    if not concrete or below.any():
+        val = _uf.where(below, first if left is None else left, val)
+    if not concrete or above.any():
+        val = _uf.where(above, last if right is None else right, val)
     # NumPy interpolates in double precision whatever the inputs' precision.
     out_dtype = _np.complex128 if is_complex(val) else _np.float64
     if _np.result_type(getval(val)) != out_dtype:

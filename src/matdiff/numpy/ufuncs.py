@@ -26,7 +26,7 @@ import numpy as _np
 from ..core import def_linear, defjvp, defvjp
 from ..tracer import getval as _getval
 from ..tracer import primitive as _primitive
-from ._wrap import alias, export, is_complex, wrap
+from ._wrap import alias, export, is_complex, is_concrete, wrap
 from ._wrap import broadcast_tangent as _bt
 from ._wrap import unbroadcast as _ub
 
@@ -677,11 +677,6 @@ def _array_value(x: Any) -> Any:
     return v if hasattr(v, "dtype") else _np.asarray(v)
 
 
-def _is_concrete(v: Any) -> bool:
-    """Whether ``v`` holds known numbers (not a value being recorded by jit's staging)."""
-    return isinstance(v, (_np.ndarray, _np.generic))
-
-
 @export
 def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> Any:
     """``numpy.nan_to_num``: NaN and infinities replaced by finite numbers.
@@ -704,7 +699,7 @@ def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> 
     bad = ~_np.isfinite(xv)
     # Only a value that can be read takes this shortcut: under jit ``bad`` is recorded, not
     # known, and a compiled program that always selects needs no branch on the data.
-    if _is_concrete(xv) and not bad.any():
+    if is_concrete(xv) and not bad.any():
         return x
     # The replacement values, computed by NumPy itself; used only where ``bad`` holds.
     fill = _np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
@@ -723,7 +718,7 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     av = _array_value(a)
     if av.dtype.kind != "c":
         return a
-    if not _is_concrete(av):
+    if not is_concrete(av):
         # Under jit the values are not known, and neither is the dtype of the result.
         from ..compile.staging import StagingError, _user_site
 
