@@ -80,7 +80,7 @@ def is_concrete(v) -> bool:
     depends on the numbers (``if not mask.any(): return x``) only when this holds, so
     that a compiled program needs no branch on the data.
     """
-    return isinstance(v, (_np.ndarray, _np.generic))
+    return isinstance(v, (_np.ndarray, _np.generic, float, int, complex))
 
 
 def sum_to_shape(g, target: tuple):

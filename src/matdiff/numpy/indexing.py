@@ -324,11 +324,14 @@ def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
         if callable(f):
             # f sees every entry, but those c does not own are replaced by one it owns (the
             # first), so f runs only on values NumPy would give it: no spurious NaN in the
-            # result or in its derivative (where's cotangent there is an exact zero). The
-            # first owned value is picked by a mask and a sum, exactly, with no index that
-            # depends on the data.
-            first = _np.arange(flat_shape[0]) == _np.argmax(c)
-            owned = _red.sum(_uf.where(first, flat, 0))
+            # result or in its derivative (where's cotangent there is an exact zero). Under
+            # jit the first owned value is picked by a mask and a sum, exactly, with no
+            # index read from the data.
+            k = _np.argmax(c)
+            if is_concrete(k):
+                owned = getitem(flat, int(k))
+            else:
+                owned = _red.sum(_uf.where(_np.arange(flat_shape[0]) == k, flat, 0))
             vals = f(_uf.where(c, flat, owned), *args, **kw)
         else:
             vals = f
@@ -405,8 +408,13 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, pe
     if n == 1:
         val = _uf.add(_uf.multiply(0.0, x), first)
     else:
-        i = _interp_segment(x, xp)
-        j = _uf.add(i, 1)
+        if is_concrete(xv) and is_concrete(xpv):
+            i = _interp_segment_raw(xv, xpv)
+            j = i + 1
+        else:
+            # Under jit the segments are a primitive's answer, recorded in the program.
+            i = _interp_segment(x, xp)
+            j = _uf.add(i, 1)
         x0, x1 = getitem(xp, i), getitem(xp, j)
         f0, f1 = getitem(fp, i), getitem(fp, j)
         slope = _uf.divide(_uf.subtract(f1, f0), _uf.subtract(x1, x0))
