@@ -16,7 +16,7 @@ import numpy as onp
 import pytest
 
 import matdiff.numpy as np
-from matdiff import grad, jvp
+from matdiff import grad, hessian, jvp
 from matdiff.compile import StagingError, jit
 from matdiff.test_util import check_grads
 
@@ -163,6 +163,19 @@ def test_interp_points_leaving_the_range_after_compiling():
     inside, outside = onp.array([0.2, 1.7, 2.9]), onp.array([-1.0, 1.7, 4.0])
     _compiled_agrees(f, (inside, XP, fp), (outside, XP + 0.1, fp * 2), argnums=(0, 1, 2))
     _compiled_agrees(f, (outside, XP, fp), (inside, XP, fp), argnums=(0, 1, 2))
+
+
+def test_interp_compiled_second_derivatives():
+    # The segment index is traced at every level: its gathers' transposes must not try
+    # to differentiate it.
+    x, fp = onp.array([-1.0, 0.2, 1.7, 2.9]), onp.array([1.0, -1.0, 0.5, 2.0, 0.0])
+    f = lambda x, xp, fp: np.sum(np.sin(np.interp(x, xp, fp)) ** 2)
+    for argnum, at in ((0, x), (1, XP), (2, fp)):
+        h = hessian(lambda a, argnum=argnum: f(*[(x, XP, fp), (x, a, fp), (x, XP, a)][argnum]))
+        jh = jit(h)
+        _same(jh(at), h(at))
+        _same(jh(at * 1.5), h(at * 1.5))
+        assert (jh.trace_count, jh.fallback_count) == (1, 0)
 
 
 def test_interp_traced_left_and_right():
