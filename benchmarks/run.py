@@ -55,6 +55,12 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "docs"), help="folder for the table and plots")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit every framework's BLAS/OpenMP/XLA threads (fairer on a shared machine)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.min_time = min(args.min_time, 0.01)
@@ -108,7 +114,11 @@ def run(args) -> dict:
     for k in keys:
         if k not in WORKLOADS:
             raise SystemExit(f"benchmarks: unknown workload {k!r}; choose from {list(WORKLOADS)}")
+    if args.threads:
+        _limit_threads(args.threads)
     fws = fwmod.load([f.strip() for f in args.frameworks.split(",") if f.strip()])
+    if args.threads and "torch" in fws and fws["torch"].available:
+        fws["torch"].module.set_num_threads(args.threads)
     for fw in fws.values():
         if not fw.available:
             print(f"note: skipping {fw.name}: {fw.note}", flush=True)
@@ -122,6 +132,26 @@ def run(args) -> dict:
                 wres["runs"].append(_run_task(wl, task, size, inp, fws, args))
         results["workloads"][key] = wres
     return results
+
+
+_LIMITS = []
+
+
+def _limit_threads(n: int) -> None:
+    """One thread count for NumPy's BLAS, OpenMP and XLA, set before the peers load."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = (
+        f"{flags} --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'} "
+        f"intra_op_parallelism_threads={n}"
+    ).strip()
+    try:
+        from threadpoolctl import threadpool_limits
+
+        _LIMITS.append(threadpool_limits(limits=n))
+    except ImportError:
+        print("note: threadpoolctl not installed; NumPy's BLAS threads are not limited")
 
 
 def _run_task(wl, task, size, inp, fws, args) -> dict:
