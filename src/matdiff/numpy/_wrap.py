@@ -19,24 +19,23 @@ wrapped_for: dict[Callable, Callable] = {}
 all_wrapped: dict[str, Callable] = {}
 
 
-def wrap(np_fun: Callable, name: str | None = None) -> Callable:
-    """A differentiable primitive for ``np_fun``; rules follow with defvjp/defjvp."""
+def _register(maker: Callable, np_fun: Callable, name: str | None) -> Callable:
     name = name or np_fun.__name__
-    f = primitive(np_fun, name=name)
+    f = maker(np_fun, name=name)
     f.__module__ = "matdiff.numpy"
     wrapped_for[np_fun] = f
     all_wrapped[name] = f
     return f
+
+
+def wrap(np_fun: Callable, name: str | None = None) -> Callable:
+    """A differentiable primitive for ``np_fun``; rules follow with defvjp/defjvp."""
+    return _register(primitive, np_fun, name)
 
 
 def wrap_nondiff(np_fun: Callable, name: str | None = None) -> Callable:
     """A function whose result has no derivative: traced arguments are read as values."""
-    name = name or np_fun.__name__
-    f = nondifferentiable(np_fun, name=name)
-    f.__module__ = "matdiff.numpy"
-    wrapped_for[np_fun] = f
-    all_wrapped[name] = f
-    return f
+    return _register(nondifferentiable, np_fun, name)
 
 
 def export(f: Callable, name: str | None = None) -> Callable:
