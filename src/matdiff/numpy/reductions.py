@@ -113,7 +113,7 @@ def _weighted_rules(fun, weights):
 
 
 @_numpy_name("sum")
-def _sum_raw(x, axis=None, dtype=None, keepdims=False):
+def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.sum`` over ``axis`` (int, tuple or None), with ``keepdims``.
 
     >>> import matdiff.numpy as np
@@ -122,6 +122,7 @@ def _sum_raw(x, axis=None, dtype=None, keepdims=False):
     array([[6., 6.],
            [2., 2.]])
     """
+    _no_out("sum", out)
     return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
@@ -129,7 +130,7 @@ sum = wrap(_sum_raw, "sum")
 alias("sum", sum)
 defvjp(
     sum,
-    lambda ans, x, axis=None, dtype=None, keepdims=False: (
+    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
         lambda g: expand_to(g, shape_of(x), axis, keepdims)
     ),
 )
