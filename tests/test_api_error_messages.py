@@ -20,6 +20,7 @@ import matdiff.scipy.integrate as integrate
 import matdiff.scipy.linalg as sla
 import matdiff.scipy.stats as stats
 from matdiff import grad, jit, vjp
+from matdiff.batching import batch_jvp
 from matdiff.graph import graph
 from matdiff.symbolic import SymbolicError, derivative
 
@@ -44,6 +45,8 @@ ROWS = [
     # the derivative operators
     Row("grad_empty_argnums", lambda: grad(lambda x: x, argnums=())(1.0), ValueError, "grad: argnums is empty; name at least one argument position"),
     Row("vjp_complex_cotangent", lambda: vjp(lambda x: x * 2.0, 1.0)[1](1j), TypeError, "cotangent 0 is complex .* but its output is real; pass a real cotangent"),
+    Row("batch_jvp_sizes", lambda: batch_jvp(lambda x, y: x * y, (onp.ones(2), onp.ones(2)), (onp.ones((2, 2)), onp.ones((3, 2)))), ValueError, r"batch_jvp: batched tangents disagree on the batch size: \[2, 3\]"),
+    Row("numpy_unknown_name", lambda: np.no_such_function, AttributeError, "module 'matdiff.numpy' has no attribute 'no_such_function'"),
     # jit
     Row("jit_not_callable", lambda: jit(3), TypeError, "jit: expected a function, got int"),
     Row("jit_static_argnums", lambda: jit(lambda x: x, static_argnums=("x",)), TypeError, "jit: static_argnums must be integers .*got 'x'"),
@@ -64,7 +67,10 @@ ROWS = [
     Row("sum_out", through_grad(lambda x: np.sum(x, out=onp.zeros(()))), TypeError, r"sum: out= is not supported by matdiff.numpy.*\(y = np.sum\(x, ...\)\)"),
     Row("mean_out", through_grad(lambda x: np.mean(x, out=onp.zeros(()))), TypeError, "mean: out= is not supported by matdiff.numpy.*use the returned value"),
     Row("quantile_q_range", through_grad(lambda x: np.quantile(x, 1.5)), ValueError, r"quantile: q must be in \[0, 1\], got 1.5"),
+    Row("sort_order", through_grad(lambda x: np.sort(x, order="a")), TypeError, "sort: order= .* is not differentiable"),
     # numpy.linalg
+    Row("tensorinv_ind", through_grad(lambda x: la.tensorinv(x.reshape(6, 1), ind=0), A), ValueError, "Invalid ind argument"),
+    Row("norm_order", through_grad(lambda x: la.norm(x, "abc")), ValueError, "Invalid norm order"),
     Row("qr_raw_mode", through_grad(lambda x: la.qr(x, mode="raw")[0]), ValueError, "qr: mode 'raw' has no derivative; use 'reduced', 'complete' or 'r'"),
     Row("multi_dot_one_array", through_grad(lambda x: la.multi_dot([x])), ValueError, "Expecting at least two arrays"),
     # scipy.linalg
@@ -76,6 +82,8 @@ ROWS = [
     Row("solve_ivp_t_span", through_grad(lambda y: integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0, 2.0), y).y, onp.ones(2)), ValueError, r"solve_ivp: t_span must be a pair \(t0, t1\)"),
     Row("solve_ivp_empty_t_eval", through_grad(lambda y: integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), y, t_eval=onp.zeros(0)).y, onp.ones(2)), ValueError, "solve_ivp: t_eval is empty; there is nothing to differentiate"),
     Row("solve_ivp_dense_output", through_grad(lambda y: integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), y, dense_output=True).y, onp.ones(2)), NotImplementedError, "solve_ivp: dense_output=True is not supported by matdiff.scipy.integrate"),
+    Row("solve_ivp_t_eval_2d", through_grad(lambda y: integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), y, t_eval=onp.zeros((1, 1))).y, onp.ones(2)), ValueError, "`t_eval` must be 1-dimensional"),
+    Row("dirichlet_alpha_2d", through_grad(lambda a: stats.dirichlet.logpdf(onp.array([0.2, 0.8]), a), onp.ones((1, 2))), ValueError, "Parameter vector 'a' must be one dimensional"),
     Row("mvn_mean_2d", through_grad(lambda m: stats.multivariate_normal.logpdf(onp.zeros(2), m, onp.eye(2)), onp.zeros((1, 2))), ValueError, r"mean must be a scalar or a 1-D array, got shape \(1, 2\)"),
     # the symbolic engine
     Row("derivative_order", lambda: derivative("x'*x", wrt="x", order=3), SymbolicError, r"order must be 1 \(gradient, Jacobian\) or 2 \(Hessian\)"),
