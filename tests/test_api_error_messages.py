@@ -21,6 +21,7 @@ import matdiff.scipy.linalg as sla
 import matdiff.scipy.stats as stats
 from matdiff import grad, jit, vjp
 from matdiff.batching import batch_jvp
+from matdiff.compile import StagingError
 from matdiff.graph import graph
 from matdiff.symbolic import SymbolicError, derivative
 
@@ -31,6 +32,18 @@ SQ = onp.array([[2.0, 1.0], [0.5, 3.0]])
 def through_grad(f: Callable, x=A) -> Callable:
     """A call of ``grad`` of ``sum(f(x))``, so ``f`` runs on a traced value."""
     return lambda: grad(lambda v: np.sum(np.real(f(v))))(x)
+
+
+def _use_an_escaped_value():
+    """Stores a staged value outside the jitted function, as a global cache would, and uses it."""
+    escaped = []
+
+    def leak(x):
+        escaped.append(x * 2.0)
+        return x
+
+    jit(leak)(1.0)
+    return np.sin(escaped[0])
 
 
 class Row(NamedTuple):
@@ -51,6 +64,9 @@ ROWS = [
     Row("jit_not_callable", lambda: jit(3), TypeError, "jit: expected a function, got int"),
     Row("jit_static_argnums", lambda: jit(lambda x: x, static_argnums=("x",)), TypeError, "jit: static_argnums must be integers .*got 'x'"),
     Row("jit_program_before_call", lambda: jit(lambda x: x).program, AttributeError, "nothing has been compiled yet; call the function"),
+    Row("jit_unhashable_static", lambda: jit(lambda x, n: x * len(n), static_argnums=1)(1.0, [1, 2]), TypeError, "jit: static argument 1 is a list, which is not hashable.*Pass a tuple instead"),
+    Row("jit_string_output", lambda: jit(lambda x: "a")(1.0), StagingError, "jit: output 0 is a str; a jitted function must return arrays, numbers, or pytrees"),
+    Row("jit_escaped_value", _use_an_escaped_value, StagingError, "jit: a traced value escaped the function being compiled.*Return it from the jitted function instead"),
     # graph
     Row("graph_max_nodes", lambda: graph(np.sin)(1.0).table(max_nodes=0), ValueError, "max_nodes must be at least 1"),
     # fft
