@@ -289,8 +289,11 @@ def _basic_index(idx) -> tuple | None:
     """``idx`` as a tuple that stays correct with a batch axis in front, or ``None``.
 
     Slices, integers, ``None`` and ``Ellipsis`` qualify, as does one array index with
-    no integers beside it (NumPy places advanced-index axes first otherwise).
+    no integers beside it (NumPy places advanced-index axes first otherwise). A traced
+    index (one computed under ``jit``) does not: inside a tuple it would not be traced.
     """
+    if type(idx) in box_types:
+        return None
     if not isinstance(idx, tuple):
         idx = (idx,)
     advanced = 0

@@ -72,6 +72,16 @@ def is_complex(x) -> bool:
     return dt.kind == "c"
 
 
+def is_concrete(v) -> bool:
+    """Whether ``v`` (a value under the boxes, from ``getval``) holds known numbers.
+
+    Under ``jit`` it is a value being recorded instead: a rule may take a shortcut that
+    depends on the numbers (``if not mask.any(): return x``) only when this holds, so
+    that a compiled program needs no branch on the data.
+    """
+    return isinstance(v, (_np.ndarray, _np.generic, float, int, complex))
+
+
 def sum_to_shape(g, target: tuple):
     """Sum ``g`` over the axes that broadcasting added or stretched to reach its shape."""
     gshape = shape_of(g)

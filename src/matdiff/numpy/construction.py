@@ -110,11 +110,18 @@ def full(shape, fill_value: Any, dtype=None, order="C", *, like=None) -> Any:
         kwargs = {} if like is None else {"like": like}
         return _np.full(shape, fill_value, dtype=dtype, order=order, **kwargs)
     fill_value = asarray(fill_value)  # a list of traced values becomes one traced array
-    out = _np.full(shape, getval(fill_value), dtype=dtype, order=order)
-    if out.dtype.kind not in "fc":
-        return out  # an integer or boolean array is a constant
+    value = getval(fill_value)
+    # The dtype is read from metadata, never from the value, so that staging (jit) can
+    # record this function: NumPy's default is the fill value's own dtype.
+    dt = _np.result_type(value) if dtype is None else _np.dtype(dtype)
+    zeros = _np.zeros(shape, dt, order=order)
+    if dt.kind not in "fc":
+        # An integer or boolean array is a constant, cast unsafely as numpy.full does.
+        out = _np.add(zeros, value)
+        return out if out.dtype == dt else out.astype(dt)
     # 0 + v is v exactly; the sum carries v's derivative to every entry.
-    return _uf.add(_np.zeros_like(out), fill_value)
+    out = _uf.add(zeros, fill_value)
+    return out if _np.result_type(getval(out)) == dt else _shape.astype(out, dt)
 
 
 @export
@@ -215,8 +222,11 @@ def geomspace(
     if not _traced_in(start, stop):
         return _np.geomspace(start, stop, num, endpoint, dtype, axis)
     start, stop = asarray(start), asarray(stop)
-    sv, ev = _np.asarray(getval(start)), _np.asarray(getval(stop))
-    if sv.dtype.kind == "c" or ev.dtype.kind == "c":
+    # Plain NumPy on the values, never a conversion: under jit these are recorded, so the
+    # signs are recomputed on every call, and the checks below are rechecked on every call.
+    sv, ev = getval(start), getval(stop)
+    s_dt, e_dt = _np.result_type(sv), _np.result_type(ev)
+    if s_dt.kind == "c" or e_dt.kind == "c":
         raise NotImplementedError(
             "geomspace: complex end points are not supported with traced values; "
             "use np.exp(np.linspace(np.log(start), np.log(stop), num))"
@@ -248,7 +258,7 @@ def geomspace(
         y = _shape.moveaxis(y, 0, axis)
     if dtype is None:
         # NumPy's result dtype: at least double precision.
-        dtype = _np.result_type(sv * 1.0, ev * 1.0, float(num), _np.zeros(()))
+        dtype = _np.result_type(s_dt, e_dt, _np.float64)
     return _shape.astype(y, dtype)
 
 

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defvjp
+from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types, getval
 from . import manipulation as _shape
+from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import export, is_complex, shape_of, wrap
+from ._wrap import export, is_complex, is_concrete, shape_of, wrap
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -102,7 +103,13 @@ def _getitem_vjp(ans, x, idx):
 
 defvjp(getitem, _getitem_vjp, None)
 def_linear(getitem)
-defvjp(scatter_add, lambda ans, g, shape, idx, dtype, once=False: lambda h: getitem(h, idx))
+# An index may be traced (interp's segments under jit): it has no derivative.
+defvjp(
+    scatter_add,
+    lambda ans, g, shape, idx, dtype, once=False: lambda h: getitem(h, idx),
+    None,
+    None,
+)
 def_linear(scatter_add)
 
 
@@ -272,8 +279,11 @@ def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
     condition wins where several hold; an extra function covers the rest; entries no
     condition covers are 0). Differentiable in ``x`` and in traced constants in ``funclist``.
 
-    Each function receives the entries its condition owns and must act elementwise, as
-    NumPy requires of it.
+    Each function must act elementwise, as NumPy requires of it. It receives ``x``
+    flattened, with the entries its condition does not hold for replaced by one it does
+    hold for (so it sees only values NumPy would give it), and is not called when its
+    condition holds nowhere. This keeps every shape independent of the values, so
+    ``jit`` can compile it.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
@@ -283,44 +293,80 @@ def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
     """
     if type(x) not in box_types and not any(type(f) in box_types for f in funclist):
         return _np.piecewise(x, condlist, funclist, *args, **kw)
-    xv = _np.asarray(getval(x))
+    xv = getval(x)
+    x_shape, x_dtype = _np.shape(xv), _np.result_type(xv)
     # NumPy's reading of condlist: one condition may be given bare.
-    if _np.isscalar(condlist) or (
-        not isinstance(condlist[0], list | _np.ndarray)
-        and type(condlist[0]) not in box_types
-        and xv.ndim != 0
-    ):
+    if _is_bare_condition(condlist, len(x_shape)):
         condlist = [condlist]
-    conds = [_np.broadcast_to(_np.asarray(getval(c), dtype=bool), xv.shape) for c in condlist]
+    conds = [_as_bool_mask(c, x_shape) for c in condlist]
     if len(funclist) == len(conds) + 1:
-        conds.append(~_np.any(conds, axis=0) if conds else _np.ones(xv.shape, bool))
+        if conds:
+            covered = conds[0]
+            for c in conds[1:]:
+                covered = covered | c
+            conds.append(~covered)
+        else:
+            conds.append(_np.ones(x_shape, bool))
     elif len(funclist) != len(conds):
         raise ValueError(
             f"piecewise: got {len(conds)} conditions and {len(funclist)} functions; pass one "
             "function (or value) per condition, plus optionally one for everything else"
         )
-    owner = _np.full(xv.shape, -1)
-    for k, c in enumerate(conds):
-        owner[c] = k  # a later condition wins, as NumPy's sequential assignment
-    owner = owner.ravel()
+    # Each piece is selected with where, in order, so a later condition wins as in NumPy's
+    # sequential assignment. No index depends on the data, so jit can record it all.
     flat = _shape.ravel(x)
-    positions, pieces = [], []
-    for k, f in enumerate(list(funclist) + [0.0]):
-        pos = _np.flatnonzero(owner == (k if k < len(conds) else -1))
-        if pos.size == 0:
-            continue
+    flat_shape = (int(_np.prod(x_shape)),)
+    out = _np.zeros(flat_shape, x_dtype)
+    for c, f in zip(conds, funclist):
+        c = _np.ravel(c)
+        if not _np.any(c):
+            continue  # NumPy does not call a function that owns no entry
         if callable(f):
-            vals = f(getitem(flat, pos), *args, **kw)
+            # f sees every entry, but those c does not own are replaced by one it owns (the
+            # first), so f runs only on values NumPy would give it: no spurious NaN in the
+            # result or in its derivative (where's cotangent there is an exact zero). Under
+            # jit the first owned value is picked by a mask and a sum, exactly, with no
+            # index read from the data.
+            k = _np.argmax(c)
+            if is_concrete(k):
+                owned = getitem(flat, int(k))
+            else:
+                owned = _red.sum(_uf.where(_np.arange(flat_shape[0]) == k, flat, 0))
+            vals = f(_uf.where(c, flat, owned), *args, **kw)
         else:
-            vals = _shape.broadcast_to(f, pos.shape)
-        positions.append(pos)
-        if _np.result_type(getval(vals)) != xv.dtype:
-            vals = _shape.astype(vals, xv.dtype)  # NumPy writes into an array like x
-        pieces.append(vals)
-    order = _np.concatenate(positions)
-    values = _shape.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-    # Put each value back at its position: the inverse of the order they were collected in.
-    return _shape.reshape(getitem(values, _np.argsort(order, kind="stable")), xv.shape)
+            vals = f
+        if _np.result_type(getval(vals)) != x_dtype:
+            vals = _shape.astype(vals, x_dtype)  # NumPy writes into an array like x
+        out = _uf.where(c, vals, out)
+    return _shape.reshape(out, x_shape)
+
+
+def _is_bare_condition(condlist, x_ndim: int) -> bool:
+    """NumPy's test for one condition given alone rather than a list of conditions: it is a
+    scalar, or its first entry is a scalar (and ``x`` is not 0-d)."""
+    if isinstance(condlist, list | tuple):
+        if x_ndim == 0:
+            return False
+        c = condlist[0]
+        if isinstance(c, list | _np.ndarray) or type(c) in box_types:
+            return False
+        # A condition computed under jit is recorded, not an ndarray, but is an array all
+        # the same; a NumPy scalar (np.True_) is not.
+        return not hasattr(c, "shape") or isinstance(c, _np.generic)
+    # One array of conditions (NumPy's x < 0, or one recorded under jit): its first entry
+    # is a scalar exactly when it is 1-D; a 0-d one is the scalar NumPy would see.
+    nd = _np.ndim(getval(condlist))
+    return nd == 0 or (nd == 1 and x_ndim != 0)
+
+
+def _as_bool_mask(c, shape: tuple):
+    """A piecewise condition as a boolean mask of ``shape`` (recorded under jit, not read)."""
+    v = getval(c)
+    if not hasattr(v, "dtype"):
+        v = _np.asarray(v, dtype=bool)
+    elif v.dtype != bool:
+        v = v.astype(bool)
+    return _np.broadcast_to(v, shape)
 
 
 @export
@@ -346,35 +392,58 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, pe
             "interp: period= is not supported with traced arguments; reduce x and xp modulo "
             "the period and sort them first (np.mod, np.argsort), then call interp without it"
         )
-    xv = _np.asarray(getval(x))
-    xpv = _np.asarray(getval(xp))
-    if xpv.ndim != 1 or _np.ndim(getval(fp)) != 1 or xpv.shape != _np.shape(getval(fp)):
+    # Values are read for their shapes and in NumPy calls only, never converted: under jit
+    # those calls are recorded, so the segments are found again on every call.
+    xv, xpv = getval(x), getval(xp)
+    xp_shape, fp_shape = _np.shape(xpv), _np.shape(getval(fp))
+    if len(xp_shape) != 1 or xp_shape != fp_shape:
         raise ValueError(
             f"interp: xp and fp must be 1-D arrays of the same length, got shapes "
-            f"{xpv.shape} and {_np.shape(getval(fp))}"
+            f"{xp_shape} and {fp_shape}"
         )
-    n = xpv.shape[0]
+    n = xp_shape[0]
     if n == 0:
         raise ValueError("interp: xp and fp are empty; give at least one sample point")
     first, last = _getitem_raw_of(fp, 0), _getitem_raw_of(fp, -1)
     if n == 1:
         val = _uf.add(_uf.multiply(0.0, x), first)
     else:
-        i = _np.clip(_np.searchsorted(xpv, xv, side="right") - 1, 0, n - 2)
-        x0, x1 = getitem(xp, i), getitem(xp, i + 1)
-        f0, f1 = getitem(fp, i), getitem(fp, i + 1)
+        if is_concrete(xv) and is_concrete(xpv):
+            i = _interp_segment_raw(xv, xpv)
+            j = i + 1
+        else:
+            # Under jit the segments are a primitive's answer, recorded in the program.
+            i = _interp_segment(x, xp)
+            j = _uf.add(i, 1)
+        x0, x1 = getitem(xp, i), getitem(xp, j)
+        f0, f1 = getitem(fp, i), getitem(fp, j)
         slope = _uf.divide(_uf.subtract(f1, f0), _uf.subtract(x1, x0))
         val = _uf.add(_uf.multiply(slope, _uf.subtract(x, x0)), f0)
     below, above = xv < xpv[0], xv > xpv[-1]
-    if below.any():
+    # Values that cannot be read (under jit) are always selected: no branch on the data.
+    concrete = is_concrete(below)
+    if not concrete or below.any():
         val = _uf.where(below, first if left is None else left, val)
-    if above.any():
+    if not concrete or above.any():
         val = _uf.where(above, last if right is None else right, val)
     # NumPy interpolates in double precision whatever the inputs' precision.
     out_dtype = _np.complex128 if is_complex(val) else _np.float64
     if _np.result_type(getval(val)) != out_dtype:
         val = _shape.astype(val, out_dtype)
     return val
+
+
+def _interp_segment_raw(x, xp):
+    """The segment ``xp[i] <= x < xp[i + 1]`` of each point, clipped to the first and last."""
+    return _np.clip(_np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+
+
+# A primitive (with no derivative: the segment is piecewise constant) rather than NumPy on
+# values: its answer is traced like any other, so jit records the index and getitem can
+# take it as an operand, where an index read from the values could not be recorded.
+_interp_segment = wrap(_interp_segment_raw, "_interp_segment")
+defvjp(_interp_segment, None, None)
+defjvp(_interp_segment, None, None)
 
 
 def _getitem_raw_of(a, i):

@@ -26,7 +26,7 @@ import numpy as _np
 from ..core import def_linear, defjvp, defvjp
 from ..tracer import getval as _getval
 from ..tracer import primitive as _primitive
-from ._wrap import alias, export, is_complex, wrap
+from ._wrap import alias, export, is_complex, is_concrete, wrap
 from ._wrap import broadcast_tangent as _bt
 from ._wrap import unbroadcast as _ub
 
@@ -672,6 +672,13 @@ defvjp(ldexp, lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None)
 defjvp(ldexp, lambda g, ans, x, n: _bt(ldexp(g, n), ans), None)
 
 
+def _array_value(x: Any) -> Any:
+    """The value under ``x``'s boxes, as an array (a list or Python number is converted)."""
+    v = _getval(x)
+    # A value recorded by jit's staging has a dtype but must not be converted.
+    return v if hasattr(v, "dtype") else _np.asarray(v)
+
+
 @export
 def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> Any:
     """``numpy.nan_to_num``: NaN and infinities replaced by finite numbers.
@@ -684,7 +691,7 @@ def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> 
     >>> grad(lambda x: np.sum(np.nan_to_num(x + np.array([0.0, np.inf]))))(np.ones(2))
     array([1., 0.])
     """
-    xv = _np.asarray(_getval(x))
+    xv = _array_value(x)
     if xv.dtype.kind not in "fc":
         return _np.nan_to_num(xv, copy=copy)
     if xv.dtype.kind == "c":
@@ -692,7 +699,9 @@ def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> 
         re, im = nan_to_num(real(x), **kw), nan_to_num(imag(x), **kw)
         return add(re, multiply(1j, im))
     bad = ~_np.isfinite(xv)
-    if not bad.any():
+    # Only a value that can be read takes this shortcut: under jit ``bad`` is recorded, not
+    # known, and a compiled program that always selects needs no branch on the data.
+    if is_concrete(xv) and not bad.any():
         return x
     # The replacement values, computed by NumPy itself; used only where ``bad`` holds.
     fill = _np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
@@ -708,9 +717,20 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     >>> np.real_if_close(np.array([1.0 + 1e-18j, 2.0]))
     array([1., 2.])
     """
-    av = _np.asarray(_getval(a))
+    av = _array_value(a)
     if av.dtype.kind != "c":
         return a
+    if not is_concrete(av):
+        # Under jit the values are not known, and neither is the dtype of the result.
+        from ..compile.staging import StagingError, _user_site
+
+        raise StagingError(
+            "jit: real_if_close returns a real array when every imaginary part is negligible "
+            "and a complex array otherwise, so the dtype of its result depends on the values "
+            f"of a traced argument, which a compiled function cannot have ({_user_site()}). "
+            "Use np.real(a) where the imaginary parts are known to be negligible, keep the "
+            "complex array, or call real_if_close outside the jitted function."
+        )
     # NumPy's rule: a tol above 1 counts machine epsilons of the dtype.
     limit = tol * _np.finfo(av.dtype).eps if tol > 1 else tol
     if _np.all(_np.absolute(av.imag) < limit):
