@@ -255,3 +255,13 @@ def test_unsupported_keywords_name_the_function(name, kwargs):
         TypeError, match=rf"matdiff\.numpy\.{name}\(\) got an unexpected keyword argument '{key}'"
     ):
         grad(lambda x: f(x, **kwargs))(onp.ones(3))
+
+
+def test_sum_to_a_complex_dtype_gives_a_real_input_a_real_gradient():
+    x = onp.array([[1.0, 2.0], [0.5, 3.0]])
+    z = onp.array([1j, 2.0])
+    g = grad(lambda x: np.sum(np.abs(np.sum(x, axis=0, dtype=complex) * z) ** 2))(x)
+    assert g.dtype == onp.float64
+    s = x.sum(axis=0)
+    onp.testing.assert_allclose(g, onp.broadcast_to(2 * s * onp.abs(z) ** 2, x.shape))
+    check_grads(lambda x: np.sum(x, axis=1, dtype=complex) * z, order=2)(x)

@@ -128,12 +128,21 @@ def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
 
 sum = wrap(_sum_raw, "sum")
 alias("sum", sum)
-defvjp(
-    sum,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-        lambda g: expand_to(g, shape_of(x), axis, keepdims)
-    ),
-)
+
+
+def _sum_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
+    shape = shape_of(x)
+    if dtype is None or is_complex(x):
+        return lambda g: expand_to(g, shape, axis, keepdims)
+    # sum(x, dtype=complex) of a real x: its cotangent is the real part, as for astype.
+    return lambda g: _real_part(expand_to(g, shape, axis, keepdims))
+
+
+def _real_part(g):
+    return _u.real(g) if is_complex(g) else g
+
+
+defvjp(sum, _sum_vjp)
 def_linear(sum)
 
 
