@@ -130,19 +130,30 @@ sum = wrap(_sum_raw, "sum")
 alias("sum", sum)
 
 
-def _sum_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
-    shape = shape_of(x)
-    if dtype is None or is_complex(x):
-        return lambda g: expand_to(g, shape, axis, keepdims)
-    # sum(x, dtype=complex) of a real x: its cotangent is the real part, as for astype.
-    return lambda g: _real_part(expand_to(g, shape, axis, keepdims))
+def _real_for_real_input(maker):
+    """``maker``, except that a real ``x`` reduced with a complex ``dtype`` gets a real
+    cotangent: the dtype is a cast, and the cotangent of a real input is real (as with
+    ``astype``). Every maker here takes ``(ans, x, axis, dtype, ...)``."""
+
+    def wrapped(ans, x, *args, **kwargs):
+        vjp = maker(ans, x, *args, **kwargs)
+        dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
+        if dtype is None or is_complex(x):
+            return vjp
+        return lambda g: _real_part(vjp(g))
+
+    return wrapped
 
 
 def _real_part(g):
     return _u.real(g) if is_complex(g) else g
 
 
-defvjp(sum, _sum_vjp)
+def _sum_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
+    return lambda g: expand_to(g, shape_of(x), axis, keepdims)
+
+
+defvjp(sum, _real_for_real_input(_sum_vjp))
 def_linear(sum)
 
 
@@ -163,8 +174,12 @@ mean = wrap(_mean_raw, "mean")
 alias("mean", mean)
 defvjp(
     mean,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-        lambda g: _u.divide(expand_to(g, shape_of(x), axis, keepdims), _count(shape_of(x), axis))
+    _real_for_real_input(
+        lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+            lambda g: _u.divide(
+                expand_to(g, shape_of(x), axis, keepdims), _count(shape_of(x), axis)
+            )
+        )
     ),
 )
 def_linear(mean)
@@ -194,8 +209,10 @@ nansum = wrap(_nansum_raw, "nansum")
 alias("nansum", nansum)
 defvjp(
     nansum,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-        lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
+    _real_for_real_input(
+        lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+            lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
+        )
     ),
 )
 defjvp(
@@ -229,13 +246,15 @@ nanmean = wrap(_nanmean_raw, "nanmean")
 alias("nanmean", nanmean)
 defvjp(
     nanmean,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-        lambda g: _zero_nans(
-            x,
-            _u.divide(
-                expand_to(g, shape_of(x), axis, keepdims),
-                _nan_count(x, axis, keepdims=True),
-            ),
+    _real_for_real_input(
+        lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+            lambda g: _zero_nans(
+                x,
+                _u.divide(
+                    expand_to(g, shape_of(x), axis, keepdims),
+                    _nan_count(x, axis, keepdims=True),
+                ),
+            )
         )
     ),
 )
@@ -294,7 +313,7 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
 
 var = wrap(_var_raw, "var")
 alias("var", var)
-defvjp(var, _var_vjp)
+defvjp(var, _real_for_real_input(_var_vjp))
 defjvp(var, _var_jvp)
 
 
@@ -332,7 +351,7 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
 
 nanvar = wrap(_nanvar_raw, "nanvar")
 alias("nanvar", nanvar)
-defvjp(nanvar, _nanvar_vjp)
+defvjp(nanvar, _real_for_real_input(_nanvar_vjp))
 defjvp(nanvar, _nanvar_jvp)
 
 
@@ -613,7 +632,7 @@ def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
 
 cumsum = wrap(_cumsum_raw, "cumsum")
 alias("cumsum", cumsum)
-defvjp(cumsum, _cumsum_vjp)
+defvjp(cumsum, _real_for_real_input(_cumsum_vjp))
 def_linear(cumsum)
 
 
@@ -652,7 +671,7 @@ def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
 
 cumprod = wrap(_cumprod_raw, "cumprod")
 alias("cumprod", cumprod)
-defvjp(cumprod, _cumprod_vjp)
+defvjp(cumprod, _real_for_real_input(_cumprod_vjp))
 defjvp(cumprod, _cumprod_jvp)
 
 
@@ -699,7 +718,7 @@ def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
 
 prod = wrap(_prod_raw, "prod")
 alias("prod", prod)
-defvjp(prod, _prod_vjp)
+defvjp(prod, _real_for_real_input(_prod_vjp))
 defjvp(prod, _prod_jvp)
 
 
