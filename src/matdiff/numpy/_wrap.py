@@ -105,9 +105,14 @@ def unbroadcast(x, g):
     # arrays (the common case) return at once, without the general shape and dtype tests.
     if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
         return g
-    g = sum_to_shape(g, shape_of(x))
-    if is_complex(g) and not is_complex(x):
-        g = ufuncs.real(g)
+    return match_realness(x, sum_to_shape(g, shape_of(x)))
+
+
+def match_realness(like, g):
+    """``g`` as the cotangent of ``like``: its real part when ``like`` is real and ``g``
+    complex (a real input's cotangent is real, whatever complex values it met)."""
+    if is_complex(g) and not is_complex(like):
+        return ufuncs.real(g)
     return g
 
 

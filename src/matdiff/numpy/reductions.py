@@ -16,7 +16,7 @@ from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types as _box_types
 from ..tracer import getval as _getval
 from . import manipulation as _shape
-from ._wrap import alias, export, is_complex, shape_of, wrap
+from ._wrap import alias, export, is_complex, match_realness, shape_of, wrap
 
 # ``ufuncs`` and ``indexing`` import this module (through ``_wrap``), so they are
 # reached lazily through ``_u`` / ``_ix`` below, bound at the end of the module.
@@ -140,13 +140,9 @@ def _real_for_real_input(maker):
         dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
         if dtype is None or is_complex(x):
             return vjp
-        return lambda g: _real_part(vjp(g))
+        return lambda g: match_realness(x, vjp(g))
 
     return wrapped
-
-
-def _real_part(g):
-    return _u.real(g) if is_complex(g) else g
 
 
 def _sum_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
