@@ -475,19 +475,6 @@ def test_raw_numpy_call_reaches_matdiff(f):
     check_grads(f, modes=("fwd", "rev"), order=2)(R(5))
 
 
-@pytest.mark.parametrize(
-    "module", ["manipulation", "products", "indexing", "construction", "boxes"]
-)
-def test_docstring_examples_of_the_shape_and_construction_modules_run(module):
-    import doctest
-    import importlib
-
-    mod = importlib.import_module(f"matdiff.numpy.{module}")
-    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
-
-
 # ---------------------------------------------------------------- dtypes follow NumPy's
 
 F32 = R(5).astype(onp.float32)

@@ -2,8 +2,7 @@
 
 autograd users import ``autograd.scipy.special``, ``.stats``, ``.signal``, ``.linalg`` and
 ``.integrate``; the same calls through ``matdiff.scipy`` are checked here in both modes
-to order 2. A row whose function ``matdiff.scipy`` does not define yet is a strict
-expected failure naming it; once the function lands, the row runs for real.
+to order 2. A row whose function ``matdiff.scipy`` does not define fails, naming it.
 """
 
 from __future__ import annotations
@@ -175,17 +174,7 @@ SCIPY_ROWS = [
 ]
 
 
-def _case(r: Row):
-    f = _get(r.module, r.name)
-    mark = pytest.mark.xfail(
-        f is None,
-        strict=True,
-        reason=f"matdiff.scipy.{r.module}.{r.name} (autograd.scipy's) is not defined yet",
-    )
-    return pytest.param(r, id=r.id, marks=mark)
-
-
-@pytest.mark.parametrize("r", [_case(r) for r in SCIPY_ROWS])
+@pytest.mark.parametrize("r", [pytest.param(r, id=r.id) for r in SCIPY_ROWS])
 def test_scipy_function(r):
     f = _get(r.module, r.name)
     assert f is not None, f"matdiff.scipy.{r.module}.{r.name} is missing"

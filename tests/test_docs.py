@@ -84,11 +84,7 @@ def missing_requirement(options: str) -> str | None:
 
 # Blocks that fail on purpose without saying so; their pages' owners are asked to mark
 # them ``no-run`` or catch the error. Strict: once fixed, this entry must go.
-KNOWN_FAILURES = {
-    ("symbolic.md", 'sym.parse("A*B", kinds={"A": "m x n", "B": "k x m"})'): (
-        "shows a SymbolicError by raising it; wrap it in try/except or mark the block no-run"
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def known_failure(page: Path, code: str) -> str | None:

@@ -142,10 +142,3 @@ def test_errors(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert matdiff(*argv) == 2
     assert message in capsys.readouterr().err
-
-
-def test_module_docstrings_run():
-    import doctest
-
-    failures, tried = doctest.testmod(graph_cli)
-    assert tried >= 4 and failures == 0

@@ -1,8 +1,5 @@
 """matdiff.misc: autograd's flatten and optimizers (sgd, rmsprop, adam) on pytrees."""
 
-import doctest
-import importlib
-
 import numpy as onp
 import pytest
 
@@ -18,15 +15,6 @@ rng = onp.random.default_rng(7)
 
 def R(*shape):
     return rng.standard_normal(shape)
-
-
-@pytest.mark.parametrize(
-    "name", ["matdiff.misc", "matdiff.misc.flatten", "matdiff.misc.optimizers"]
-)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # ---------------------------------------------------------------- flatten

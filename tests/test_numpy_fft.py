@@ -5,12 +5,9 @@ both parts of a complex answer are tested) in forward and reverse mode to second
 and compares the value with NumPy's.
 """
 
-import doctest
-
 import numpy as onp
 import pytest
 
-import matdiff
 import matdiff.numpy as np
 from matdiff import grad, hessian, jacfwd, jacobian
 from matdiff.test_util import check_grads
@@ -227,10 +224,3 @@ def test_unwrapped_names_still_reach_numpy():
     assert F.fftfreq(4).tolist() == [0.0, 0.25, -0.5, -0.25]
     with pytest.raises(AttributeError):
         F.no_such_transform  # noqa: B018
-
-
-def test_docstring_examples():
-    result = doctest.testmod(
-        matdiff.numpy.fft, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    )
-    assert result.attempted > 0 and result.failed == 0

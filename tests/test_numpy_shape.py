@@ -455,3 +455,12 @@ def test_every_primitive_here_has_both_rules():
                 assert f in vjp_rules and f in jvp_rules, f"{f.__name__} lacks a rule table"
     # The primitives the rest is built from; all others are compositions of these.
     assert {"reshape", "transpose", "getitem", "scatter_add", "_einsum", "matmul"} <= seen
+
+
+@pytest.mark.parametrize("join", [np.stack, np.concatenate, np.hstack, np.vstack, np.column_stack])
+def test_a_real_array_joined_with_a_complex_one_has_a_real_gradient(join):
+    x, z = onp.array([1.0, 2.0]), onp.array([1j, 2.0])
+    g = grad(lambda x: np.real(np.sum(join([x, z]) ** 2)))(x)
+    assert g.dtype == onp.float64
+    onp.testing.assert_allclose(g, 2 * x)
+    check_grads(lambda x: np.real(join([x, z]) ** 2), order=2)(x)

@@ -7,6 +7,7 @@
 array([0.        , 1.38177329])
 """
 
+from . import differential_operators as _operators
 from . import numpy
 from .differential_operators import (
     checkpoint,
@@ -70,35 +71,8 @@ __all__ = [
     "numpy",
     "graph",
     "Graph",
-    "grad",
-    "value_and_grad",
-    "vjp",
-    "jvp",
-    "linearize",
-    "jacobian",
-    "jacrev",
-    "jacfwd",
-    "hessian",
-    "hvp",
-    "elementwise_grad",
-    "stop_gradient",
-    "custom_vjp",
-    "custom_jvp",
-    "checkpoint",
-    "make_vjp",
-    "make_jvp",
-    "make_hvp",
-    "make_jvp_reversemode",
-    "hessian_tensor_product",
-    "hessian_vector_product",
-    "tensor_jacobian_product",
-    "vector_jacobian_product",
-    "make_ggnvp",
-    "grad_and_aux",
-    "grad_named",
-    "deriv",
-    "holomorphic_grad",
-    "multigrad_dict",
+    # The derivative operators are listed once, where they are defined.
+    *_operators.__all__,
     "NotDifferentiableError",
     "register_pytree_node",
     "register_pytree_node_class",

@@ -91,6 +91,15 @@ def register_batch_rule(fun: Callable, rule: Callable | None) -> None:
 
     ``None`` makes ``fun`` always use the per-direction loop of its JVP rule (for an
     elementwise ufunc whose JVP rule does not broadcast over a leading batch axis).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.extend import primitive, defjvp
+    >>> cube = primitive(lambda x: x**3)
+    >>> defjvp(cube, lambda g, ans, x: 3.0 * x**2 * g)
+    >>> register_batch_rule(cube, lambda tangents, ans, args, kw: 3.0 * args[0] ** 2 * tangents[0])
+    >>> batch_jvp(cube, (np.array([1.0, 2.0]),), (np.eye(2),))[1]
+    array([[ 3.,  0.],
+           [ 0., 12.]])
     """
     batch_rules[fun] = rule
     _rule_cache.pop(fun, None)
@@ -544,6 +553,12 @@ def batch_jvp(fun: Callable, primals: tuple, tangents: tuple, fname: str = "batc
 
     Each tangent leaf has shape ``(B,) + primal.shape``; each output tangent leaf has
     shape ``(B,) + out.shape`` (zeros where the output does not depend on the inputs).
+
+    >>> import matdiff.numpy as np
+    >>> out, tangents = batch_jvp(lambda x: 2.0 * np.sin(x), (np.zeros(2),), (np.eye(2),))
+    >>> tangents  # one row per direction: the Jacobian, in one pass
+    array([[2., 0.],
+           [0., 2.]])
     """
     out, touts, _ = batch_jvp_trace(fun, primals, tangents, fname)
     return out, touts

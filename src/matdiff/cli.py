@@ -34,6 +34,42 @@ def register(
     SUBCOMMANDS[name] = Subcommand(help, configure, run)
 
 
+# ---------------------------------------------------------------- options shared by subcommands
+
+
+class UsageError(ValueError):
+    """A command-line argument the subcommand cannot use."""
+
+
+def add_variable_options(p: argparse.ArgumentParser, dim_help: str) -> None:
+    """The ``--declare`` and ``--dim`` options of every subcommand that reads an expression."""
+    p.add_argument(
+        "--declare",
+        action="append",
+        default=[],
+        metavar="DECL",
+        help='declare a variable, e.g. "S: symmetric" or "A: m x n" (repeatable)',
+    )
+    p.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SIZE", help=f"{dim_help} (repeatable)"
+    )
+
+
+def parse_dims(items: Sequence[str]) -> dict[str, int]:
+    """The ``--dim NAME=SIZE`` items as a dict; ``UsageError`` names an item that is not.
+
+    >>> parse_dims(["n=5", "m = 2"])
+    {'n': 5, 'm': 2}
+    """
+    dims = {}
+    for item in items:
+        name, _, size = item.partition("=")
+        if not name.strip() or not size.strip().isdigit() or int(size) < 1:
+            raise UsageError(f"--dim takes NAME=SIZE with a positive size, e.g. n=5; got {item!r}")
+        dims[name.strip()] = int(size)
+    return dims
+
+
 # ---------------------------------------------------------------- matdiff diff
 
 
@@ -45,32 +81,14 @@ def _configure_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--code", action="store_true", help="also print NumPy source")
     p.add_argument("--steps", action="store_true", help="also print the derivation")
     p.add_argument("--check", action="store_true", help="check numerically at random inputs")
-    p.add_argument(
-        "--declare",
-        action="append",
-        default=[],
-        metavar="DECL",
-        help='declare a variable, e.g. "S: symmetric" or "A: m x n" (repeatable)',
-    )
-    p.add_argument(
-        "--dim",
-        action="append",
-        default=[],
-        metavar="NAME=SIZE",
-        help="size of a dimension no variable fixes, e.g. n=5 (repeatable)",
-    )
+    add_variable_options(p, dim_help="size of a dimension no variable fixes, e.g. n=5")
 
 
 def _run_diff(args: argparse.Namespace) -> int:
     from matdiff.symbolic import CheckError, SymbolicError, derivative
 
     try:
-        dims = {}
-        for item in args.dim:
-            name, _, size = item.partition("=")
-            if not name.strip() or not size.strip().isdigit():
-                raise SymbolicError(f"--dim takes NAME=SIZE, got {item!r}")
-            dims[name.strip()] = int(size)
+        dims = parse_dims(args.dim)
         d = derivative(
             args.expression, wrt=args.wrt, order=args.order, kinds=args.declare, dims=dims
         )
@@ -87,7 +105,7 @@ def _run_diff(args: argparse.Namespace) -> int:
         if args.check:
             print()
             print(d.check(seed=0))
-    except SymbolicError as err:
+    except (SymbolicError, UsageError) as err:
         print(f"matdiff diff: error: {err}", file=sys.stderr)
         return 2
     except CheckError as err:

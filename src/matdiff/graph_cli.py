@@ -34,19 +34,11 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="write the picture here: .svg, .png or .pdf (needs Graphviz), or .dot (DOT text)",
     )
     p.add_argument("--table", action="store_true", help="print the forward and backward passes")
-    p.add_argument(
-        "--declare",
-        action="append",
-        default=[],
-        metavar="DECL",
-        help='declare a variable, e.g. "S: symmetric" or "A: m x n" (repeatable)',
-    )
-    p.add_argument(
-        "--dim",
-        action="append",
-        default=[],
-        metavar="NAME=SIZE",
-        help="size of a dimension, e.g. n=5 (repeatable); others get small distinct sizes",
+    # Imported here: matdiff.cli imports this module to register the subcommand.
+    from .cli import add_variable_options
+
+    add_variable_options(
+        p, dim_help="size of a dimension, e.g. n=5; others get small distinct sizes"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument(
@@ -71,20 +63,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     configure(p)
     p.set_defaults(_run=run)
     return p
-
-
-class _UsageError(Exception):
-    pass
-
-
-def _parse_dims(items: list[str]) -> dict[str, int]:
-    dims = {}
-    for item in items:
-        name, _, size = item.partition("=")
-        if not name.strip() or not size.strip().isdigit() or int(size) < 1:
-            raise _UsageError(f"--dim takes NAME=SIZE with a positive size, e.g. n=5; got {item!r}")
-        dims[name.strip()] = int(size)
-    return dims
 
 
 def random_point(expression: str, wrt: str, declare=(), dims=None, seed: int = 0):
@@ -135,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``matdiff graph`` with parsed arguments; returns the exit status."""
     from matdiff.graph import GraphvizNotFoundError
 
+    from .cli import UsageError, parse_dims
+
     try:
         from matdiff.symbolic import SymbolicError, derivative  # noqa: F401
     except ImportError:
@@ -145,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        g = build_graph(args.expression, args.wrt, args.declare, _parse_dims(args.dim), args.seed)
-    except (SymbolicError, _UsageError) as err:
+        g = build_graph(args.expression, args.wrt, args.declare, parse_dims(args.dim), args.seed)
+    except (SymbolicError, UsageError) as err:
         print(f"matdiff graph: error: {err}", file=sys.stderr)
         return 2
     if args.table or not args.output:

@@ -77,6 +77,7 @@ def test_positioned_error_exit_2(capsys, argv, needle, caret_col):
         (["diff", "x", "--wrt", "x", "--order", "2"], "scalar expression"),
         (["diff", "x'*x", "--wrt", "x", "--declare", "x vector"], "declaration"),
         (["diff", "x'*x", "--wrt", "x", "--dim", "n"], "NAME=SIZE"),
+        (["diff", "x'*x", "--wrt", "x", "--dim", "n=0"], "a positive size, e.g. n=5; got 'n=0'"),
     ],
 )
 def test_other_errors_exit_2(capsys, argv, needle):

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as _np
 
-from ..tracer import box_types
+from ..tracer import box_types, getval
 from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate
 from .ir import Program
@@ -67,12 +67,6 @@ class Compiled:
         return f"Compiled({len(self.program.eqns)} equations)\n{self.source}"
 
 
-def _concrete(x: Any) -> Any:
-    while type(x) in box_types:
-        x = x._value
-    return x
-
-
 def _leaf_sig(x: Any, where: Callable[[], str]) -> Any:
     t = type(x)
     if t is _ndarray:
@@ -80,7 +74,7 @@ def _leaf_sig(x: Any, where: Callable[[], str]) -> Any:
     if t in _SCALARS:
         return t
     if t in box_types:
-        return _leaf_sig(_concrete(x), where)
+        return _leaf_sig(getval(x), where)
     if isinstance(x, _np.generic):
         return t
     if isinstance(x, _np.ndarray):
@@ -176,12 +170,12 @@ class JittedFunction:
         key, leaves, flat_fun = self._flatten(args, kwargs)
         compiled = self._cache.get(key)
         if compiled is None:
-            compiled = self._compile(flat_fun, [_concrete(x) for x in leaves])
+            compiled = self._compile(flat_fun, [getval(x) for x in leaves])
             self._cache[key] = compiled
             positional = not kwargs and not self.static_argnums and len(leaves) == len(args)
-            if positional and all(type(_concrete(x)) is _ndarray for x in leaves):
+            if positional and all(type(getval(x)) is _ndarray for x in leaves):
                 run = compiled.fn if compiled.single else compiled
-                self._fast[tuple((x.shape, x.dtype) for x in map(_concrete, leaves))] = run
+                self._fast[tuple((x.shape, x.dtype) for x in map(getval, leaves))] = run
         self._last = compiled
         return compiled, leaves
 
@@ -305,7 +299,7 @@ def make_program(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Cal
 
     def program_of(*args: Any, **kwargs: Any) -> Program:
         _, leaves, flat_fun = j._flatten(args, kwargs)
-        return stage(flat_fun, [_concrete(x) for x in leaves])[0]
+        return stage(flat_fun, [getval(x) for x in leaves])[0]
 
     program_of.__name__ = f"make_program({getattr(fun, '__name__', 'f')})"
     return program_of

@@ -341,19 +341,10 @@ def _staged_value(self):
     return v
 
 
-class StagedBox(ArrayBox):
-    """A value traced by staging: the payload is its :class:`Var`."""
+class _NoConcreteValue:
+    """The conversions that need a concrete value, which a staged value does not have."""
 
     __slots__ = ()
-    _value = property(_staged_value)
-
-    def __init__(self, value: Any, trace: StagingTrace, var: Var) -> None:
-        _VALUE_SLOT.__set__(self, value)
-        self._trace = trace
-        self._node = var
-
-    def __bool__(self):
-        raise concrete_error("the truth value (bool)")
 
     def __float__(self):
         raise concrete_error("float()")
@@ -372,6 +363,21 @@ class StagedBox(ArrayBox):
 
     def tolist(self):
         raise concrete_error(".tolist()")
+
+
+class StagedBox(_NoConcreteValue, ArrayBox):
+    """A value traced by staging: the payload is its :class:`Var`."""
+
+    __slots__ = ()
+    _value = property(_staged_value)
+
+    def __init__(self, value: Any, trace: StagingTrace, var: Var) -> None:
+        _VALUE_SLOT.__set__(self, value)
+        self._trace = trace
+        self._node = var
+
+    def __bool__(self):
+        raise concrete_error("the truth value (bool)")
 
     def __array__(self, dtype=None, copy=None):
         raise concrete_error("conversion to a NumPy array (np.asarray, np.array, indexing)")
@@ -399,7 +405,7 @@ register_box(StagedBox)
 register_box(ArrayBox, StagedBox)
 
 
-class StagedValue:
+class StagedValue(_NoConcreteValue):
     """A derivative-free value computed from staged ones: raw NumPy calls on it are recorded.
 
     ``var`` is ``None`` for a value that could not be recorded; ``error`` says why, and any
@@ -452,21 +458,6 @@ class StagedValue:
             # and check it at run time; user code branching on data is refused.
             return self.trace.guard(self, bool(self.value))
         raise concrete_error("the truth value (bool)")
-
-    def __float__(self):
-        raise concrete_error("float()")
-
-    def __int__(self):
-        raise concrete_error("int()")
-
-    def __index__(self):
-        raise concrete_error("the integer value (used as an index or a size)")
-
-    def item(self, *args):
-        raise concrete_error(".item()")
-
-    def tolist(self):
-        raise concrete_error(".tolist()")
 
     def __array__(self, dtype=None, copy=None):
         raise concrete_error("conversion to a NumPy array (np.asarray, np.array)")

@@ -19,24 +19,23 @@ wrapped_for: dict[Callable, Callable] = {}
 all_wrapped: dict[str, Callable] = {}
 
 
-def wrap(np_fun: Callable, name: str | None = None) -> Callable:
-    """A differentiable primitive for ``np_fun``; rules follow with defvjp/defjvp."""
+def _register(maker: Callable, np_fun: Callable, name: str | None) -> Callable:
     name = name or np_fun.__name__
-    f = primitive(np_fun, name=name)
+    f = maker(np_fun, name=name)
     f.__module__ = "matdiff.numpy"
     wrapped_for[np_fun] = f
     all_wrapped[name] = f
     return f
+
+
+def wrap(np_fun: Callable, name: str | None = None) -> Callable:
+    """A differentiable primitive for ``np_fun``; rules follow with defvjp/defjvp."""
+    return _register(primitive, np_fun, name)
 
 
 def wrap_nondiff(np_fun: Callable, name: str | None = None) -> Callable:
     """A function whose result has no derivative: traced arguments are read as values."""
-    name = name or np_fun.__name__
-    f = nondifferentiable(np_fun, name=name)
-    f.__module__ = "matdiff.numpy"
-    wrapped_for[np_fun] = f
-    all_wrapped[name] = f
-    return f
+    return _register(nondifferentiable, np_fun, name)
 
 
 def export(f: Callable, name: str | None = None) -> Callable:
@@ -119,9 +118,14 @@ def unbroadcast(x, g):
     # arrays (the common case) return at once, without the general shape and dtype tests.
     if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
         return g
-    g = sum_to_shape(g, shape_of(x))
-    if is_complex(g) and not is_complex(x):
-        g = ufuncs.real(g)
+    return match_realness(x, sum_to_shape(g, shape_of(x)))
+
+
+def match_realness(like, g):
+    """``g`` as the cotangent of ``like``: its real part when ``like`` is real and ``g``
+    complex (a real input's cotangent is real, whatever complex values it met)."""
+    if is_complex(g) and not is_complex(like):
+        return ufuncs.real(g)
     return g
 
 

@@ -37,7 +37,7 @@ from ..core import defjvp, defvjp
 from ..tracer import getval, primitive
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import is_complex, shape_of, wrapped_for
+from ._wrap import is_complex, match_realness, shape_of, wrapped_for
 
 __all__ = [
     "fft",
@@ -118,16 +118,12 @@ def _fit(g, axes: tuple, like) -> Any:
     return g
 
 
-def _real_like(x, g) -> Any:
-    return g if is_complex(x) else _uf.real(g)
-
-
 def _fftn_vjp(ans, a, s, axes, norm):
-    return lambda g: _real_like(a, _fit(_fftn(g, s, axes, norm), axes, a))
+    return lambda g: match_realness(a, _fit(_fftn(g, s, axes, norm), axes, a))
 
 
 def _ifftn_vjp(ans, a, s, axes, norm):
-    return lambda g: _real_like(a, _fit(_ifftn(g, s, axes, norm), axes, a))
+    return lambda g: match_realness(a, _fit(_ifftn(g, s, axes, norm), axes, a))
 
 
 def _rfftn_vjp(ans, a, s, axes, norm):
@@ -150,7 +146,7 @@ def _irfftn_vjp(ans, a, s, axes, norm):
 
     def vjp(g):
         half = _uf.conj(_rfftn(g, s, axes, _DUAL_NORM[norm])) * w
-        return _real_like(a, _fit(half, axes, a))
+        return match_realness(a, _fit(half, axes, a))
 
     return vjp
 

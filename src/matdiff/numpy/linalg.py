@@ -50,7 +50,7 @@ from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import all_wrapped, shape_of, unbroadcast, wrapped_for
+from ._wrap import all_wrapped, match_realness, shape_of, unbroadcast, wrapped_for
 
 __all__ = [
     "LinAlgError",
@@ -142,13 +142,6 @@ def _H(x):
 
 def _conj(x):
     return _uf.conj(x) if _is_cplx(x) else x
-
-
-def _real_if(like, x):
-    """``x`` made real when ``like`` is real (cotangents of real inputs are real)."""
-    if _is_cplx(x) and not _is_cplx(like):
-        return _uf.real(x)
-    return x
 
 
 ArrayLike = Any  # an array, a number, a nested list, or a traced value
@@ -362,7 +355,7 @@ def _concat_argnum_vjp(i):
     def maker(ans, *xs):
         start = sum(shape_of(x)[-1] for x in xs[:i])
         stop = start + shape_of(xs[i])[-1]
-        return lambda g: _real_if(xs[i], _slice_last(g, start, stop))
+        return lambda g: match_realness(xs[i], _slice_last(g, start, stop))
 
     return maker
 
@@ -385,7 +378,7 @@ defjvp(_slice_last, "same")
 defvjp(
     _pad_last,
     lambda ans, g, start, total, dt: (
-        lambda h: _real_if(g, _slice_last(h, start, start + shape_of(g)[-1]))
+        lambda h: match_realness(g, _slice_last(h, start, start + shape_of(g)[-1]))
     ),
 )
 defjvp(_pad_last, "same")
@@ -568,7 +561,7 @@ def _inv_T(ans, a):
 
 def _logabsdet_vjp(ans, a):
     def vjp(g):
-        return _real_if(a, _uf.multiply(_expand2(g), _inv_T(ans, a)))
+        return match_realness(a, _uf.multiply(_expand2(g), _inv_T(ans, a)))
 
     return vjp
 
@@ -702,7 +695,7 @@ def _cholesky_vjp(ans, a, upper=False):
         y = _solve_tri(_T(low), p, lower=False)
         sbar = _T(_solve_tri(_T(_conj(low)), _T(y), lower=False))
         ga = _uf.multiply(0.5, _uf.add(sbar, _H(sbar)))
-        return _real_if(a, ga)
+        return match_realness(a, ga)
 
     return vjp
 
@@ -801,7 +794,7 @@ def _eigh_vjp(ans, a, UPLO="L"):
         _check_clusters("eigh", _EIGH_WORDS, same, gvals=gw, m=vtg, check_phase=_is_cplx(v))
         cbar = _uf.add(_diag_embed(gw), _uf.multiply(_inv_gaps(w, same=same), vtg))
         ga = _mm(_conj(v), _mm(cbar, _T(v)))
-        return _real_if(a, _herm(ga))
+        return match_realness(a, _herm(ga))
 
     return vjp
 
@@ -851,7 +844,7 @@ def _eigvalsh_vjp(ans, a, UPLO="L"):
         _check_clusters("eigvalsh", _EIGH_WORDS, _same_pairs(ans), gvals=g)
         v = eigh(a, UPLO).eigenvectors
         ga = _mm(_conj(v), _mm(_diag_embed(g), _T(v)))
-        return _real_if(a, _herm(ga))
+        return match_realness(a, _herm(ga))
 
     return vjp
 
@@ -914,7 +907,7 @@ def _eig_vjp(ans, a):
         gv = _uf.subtract(gv, _uf.multiply(_uf.conj(v), _row(_uf.real(vtg))))
         cbar = _uf.add(_diag_embed(gw), _uf.multiply(_inv_gaps(w), _mm(_T(v), gv)))
         ga = _solve_mat(_T(v), _mm(cbar, _T(v)))  # V⁻ᵀ C̄ Vᵀ
-        return _real_if(a, ga)
+        return match_realness(a, ga)
 
     return vjp
 
@@ -964,7 +957,7 @@ def _eigvals_vjp(ans, a):
         _refuse_repeated_eig(ans)
         v = eig(a).eigenvectors
         ga = _solve_mat(_T(v), _mm(_diag_embed(g), _T(v)))
-        return _real_if(a, ga)
+        return match_realness(a, ga)
 
     return vjp
 
@@ -1140,7 +1133,7 @@ def _svd_vjp(ans, a, full_matrices=True, hermitian=False):
             gvh1 = _H(gv1)
             proj = _uf.subtract(gvh1, _mm(_mm(gvh1, _conj(v1)), _T(v1)))
             ga = _uf.add(ga, _mm(_conj(u1), _uf.multiply(_col(inv_s), proj)))
-        return _real_if(a, ga)
+        return match_realness(a, ga)
 
     return vjp
 
@@ -1196,7 +1189,7 @@ def _svdvals_vjp(ans, x):
         _check_clusters("svdvals", _SVD_WORDS, _same_pairs(ans), gvals=g)
         u, _, vh = svd(x, full_matrices=False)
         ga = _mm(_conj(u), _mm(_diag_embed(g), _conj(vh)))
-        return _real_if(x, ga)
+        return match_realness(x, ga)
 
     return vjp
 
@@ -1302,7 +1295,7 @@ def _qr_vjp(ans, a, complete=False):
             gq = _uf.add(gq, _mm(_conj(a2), _T(gr2)))
             ga2 = _mm(_conj(q), gr2)
             ga1 = _qr_square_vjp(gq, gr1, q, r1)
-            return _real_if(a, _concat_cols(ga1, ga2))
+            return match_realness(a, _concat_cols(ga1, ga2))
         if complete and m > n:
             q1, q2 = _take_cols(q, 0, n), _take_cols(q, n, m)
             gq1, gq2 = _take_cols(gq, 0, n), _take_cols(gq, n, m)
@@ -1310,8 +1303,8 @@ def _qr_vjp(ans, a, complete=False):
             gq1 = _uf.subtract(gq1, _mm(_conj(q2), _mm(_H(gq2), _conj(q1))))
             r1 = _take_rows(r, 0, n)
             gr1 = _take_rows(gr, 0, n)
-            return _real_if(a, _qr_square_vjp(gq1, gr1, q1, r1))
-        return _real_if(a, _qr_square_vjp(gq, gr, q, r))
+            return match_realness(a, _qr_square_vjp(gq1, gr1, q1, r1))
+        return match_realness(a, _qr_square_vjp(gq, gr, q, r))
 
     return vjp
 
@@ -1387,7 +1380,7 @@ def _pinv_vjp(ans, a, rcond=None, hermitian=False, *, rtol=None):
         t1 = _uf.negative(_mm(_T(x), _mm(g, _T(x))))
         t2 = _mm(_conj(i_ax), _mm(gh, _conj(_mm(x, _H(x)))))
         t3 = _mm(_conj(_mm(_H(x), x)), _mm(gh, _conj(i_xa)))
-        return _real_if(a, _uf.add(t1, _uf.add(t2, t3)))
+        return match_realness(a, _uf.add(t1, _uf.add(t2, t3)))
 
     return vjp
 
@@ -1495,7 +1488,7 @@ def _pnorm_grad(x, ans, p, axis, keepdims):
 def _pnorm_vjp(ans, x, p, axis=None, keepdims=False):
     def vjp(g):
         d = _pnorm_grad(x, ans, p, axis, keepdims)
-        return _real_if(x, _uf.multiply(_expand_reduced(g, shape_of(x), axis, keepdims), d))
+        return match_realness(x, _uf.multiply(_expand_reduced(g, shape_of(x), axis, keepdims), d))
 
     return vjp
 

@@ -261,38 +261,44 @@ def _concatenate_raw(axis, *arrays):
 _concatenate = wrap(_concatenate_raw, "_concatenate")
 
 
-def _concatenate_vjp(i):
-    def maker(ans, axis, *arrays):
-        nd = _ndim(ans)
-        ax = normalize_axis_index(axis, nd)
-        start = 0
-        for a in arrays[: i - 1]:
-            start += shape_of(a)[ax]
-        stop = start + shape_of(arrays[i - 1])[ax]
-        idx = (slice(None),) * ax + (slice(start, stop),)
-        x = arrays[i - 1]
-        return lambda g: unbroadcast(x, _ix.getitem(g, idx))
-
-    return maker
+def _concatenate_piece(i, ans, axis, arrays):
+    """Where argument ``i`` (``arrays[i - 1]``) lies in the answer of ``_concatenate``."""
+    ax = normalize_axis_index(axis, _ndim(ans))
+    start = 0
+    for a in arrays[: i - 1]:
+        start += shape_of(a)[ax]
+    stop = start + shape_of(arrays[i - 1])[ax]
+    return (slice(None),) * ax + (slice(start, stop),)
 
 
-def _concatenate_jvp(i):
-    # The tangent of piece i, placed in a zero answer: one allocation, not a concatenation
-    # of zero pieces (that would cost O(n^2) over n traced pieces).
-    def rule(g, ans, axis, *arrays):
-        ax = normalize_axis_index(axis, _ndim(ans))
-        start = 0
-        for a in arrays[: i - 1]:
-            start += shape_of(a)[ax]
-        stop = start + shape_of(arrays[i - 1])[ax]
-        idx = (slice(None),) * ax + (slice(start, stop),)
-        return _ix.scatter_add(g, shape_of(ans), idx, _np.result_type(getval(g)), True)
+def _def_join_rules(fun, piece) -> None:
+    """Rules of a primitive ``fun(axis, *arrays)`` that joins its arrays into one answer.
 
-    return rule
+    ``piece(i, ans, axis, arrays)`` is the index of argument ``i`` in the answer. A tangent
+    is placed in a zero answer: one allocation, not a join of zero pieces (which would cost
+    O(n^2) over n traced pieces).
+    """
+
+    def vjp(i):
+        def maker(ans, axis, *arrays):
+            idx = piece(i, ans, axis, arrays)
+            x = arrays[i - 1]
+            return lambda g: unbroadcast(x, _ix.getitem(g, idx))
+
+        return maker
+
+    def jvp(i):
+        def rule(g, ans, axis, *arrays):
+            idx = piece(i, ans, axis, arrays)
+            return _ix.scatter_add(g, shape_of(ans), idx, _np.result_type(getval(g)), True)
+
+        return rule
+
+    vjp_rules[fun] = _VarargTable(vjp)
+    jvp_rules[fun] = _VarargTable(jvp)
 
 
-vjp_rules[_concatenate] = _VarargTable(_concatenate_vjp)
-jvp_rules[_concatenate] = _VarargTable(_concatenate_jvp)
+_def_join_rules(_concatenate, _concatenate_piece)
 
 
 @export
@@ -329,26 +335,14 @@ def _stack_raw(axis, *arrays):
 _stack = wrap(_stack_raw, "_stack")
 
 
-def _stack_vjp(i):
-    def maker(ans, axis, *arrays):
-        ax = normalize_axis_index(axis, _ndim(ans))
-        idx = (slice(None),) * ax + (i - 1,)
-        return lambda g: _ix.getitem(g, idx)
-
-    return maker
+def _stack_piece(i, ans, axis, arrays):
+    """Where argument ``i`` lies in the answer of ``_stack``: one index of the new axis."""
+    ax = normalize_axis_index(axis, _ndim(ans))
+    return (slice(None),) * ax + (i - 1,)
 
 
-def _stack_jvp(i):
-    def rule(g, ans, axis, *arrays):
-        ax = normalize_axis_index(axis, _ndim(ans))
-        idx = (slice(None),) * ax + (i - 1,)
-        return _ix.scatter_add(g, shape_of(ans), idx, _np.result_type(getval(g)), True)
-
-    return rule
-
-
-vjp_rules[_stack] = _VarargTable(_stack_vjp)
-jvp_rules[_stack] = _VarargTable(_stack_jvp)
+# A real array stacked with complex ones gets a real cotangent, as in concatenate.
+_def_join_rules(_stack, _stack_piece)
 
 
 @export

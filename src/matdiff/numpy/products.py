@@ -19,20 +19,13 @@ from ..tracer import box_types, getval
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import export, is_complex, shape_of, sum_to_shape, unbroadcast, wrap
+from ._wrap import export, is_complex, match_realness, shape_of, sum_to_shape, unbroadcast, wrap
 from .manipulation import ArrayLike, _VarargTable
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
-
-
-def _real_like(x, g):
-    """The cotangent of a real ``x`` is real: drop an imaginary part made by complex partners."""
-    if is_complex(g) and not is_complex(x):
-        return _uf.real(g)
-    return g
 
 
 # ---------------------------------------------------------------- matmul
@@ -44,26 +37,26 @@ def _matmul_vjp_x(ans, x, y):
     nx, ny = len(shape_of(x)), len(shape_of(y))
     # The common cases are direct products, with no reshapes.
     if nx == 2 and ny == 2:
-        return lambda g: _real_like(x, matmul(g, _shape.transpose(y)))
+        return lambda g: match_realness(x, matmul(g, _shape.transpose(y)))
     if nx == 1 and ny == 2:
-        return lambda g: _real_like(x, matmul(y, g))
+        return lambda g: match_realness(x, matmul(y, g))
     if nx == 2 and ny == 1:
-        return lambda g: _real_like(x, _uf.multiply(_shape.reshape(g, (-1, 1)), y))
+        return lambda g: match_realness(x, _uf.multiply(_shape.reshape(g, (-1, 1)), y))
     if nx == 1 and ny == 1:
-        return lambda g: _real_like(x, _uf.multiply(g, y))
+        return lambda g: match_realness(x, _uf.multiply(g, y))
     return lambda g: _matmul_batched_vjp(g, x, y, 0)
 
 
 def _matmul_vjp_y(ans, x, y):
     nx, ny = len(shape_of(x)), len(shape_of(y))
     if nx == 2 and ny == 2:
-        return lambda g: _real_like(y, matmul(_shape.transpose(x), g))
+        return lambda g: match_realness(y, matmul(_shape.transpose(x), g))
     if nx == 1 and ny == 2:
-        return lambda g: _real_like(y, _uf.multiply(_shape.reshape(x, (-1, 1)), g))
+        return lambda g: match_realness(y, _uf.multiply(_shape.reshape(x, (-1, 1)), g))
     if nx == 2 and ny == 1:
-        return lambda g: _real_like(y, matmul(g, x))
+        return lambda g: match_realness(y, matmul(g, x))
     if nx == 1 and ny == 1:
-        return lambda g: _real_like(y, _uf.multiply(g, x))
+        return lambda g: match_realness(y, _uf.multiply(g, x))
     return lambda g: _matmul_batched_vjp(g, x, y, 1)
 
 
@@ -88,7 +81,7 @@ def _matmul_batched_vjp(g, x, y, argnum):
     target = xs if argnum == 0 else ys
     if target2 != target:
         r = _shape.reshape(r, target)
-    return _real_like(x if argnum == 0 else y, r)
+    return match_realness(x if argnum == 0 else y, r)
 
 
 defvjp(matmul, _matmul_vjp_x, _matmul_vjp_y)
@@ -124,7 +117,7 @@ def _tensordot_vjp_a(g, a, b, ax_a, ax_b):
     r = tensordot(g, b, (g_b_axes, free_b))
     # r's axes: a's free axes, then a's contracted axes in the order of b's axes.
     order = free_a + [ax_a[ax_b.index(j)] for j in sorted(ax_b)]
-    return _real_like(a, _permute_back(r, order))
+    return match_realness(a, _permute_back(r, order))
 
 
 def _tensordot_vjp_b(g, a, b, ax_a, ax_b):
@@ -133,7 +126,7 @@ def _tensordot_vjp_b(g, a, b, ax_a, ax_b):
     free_b = [j for j in range(nb) if j not in ax_b]
     r = tensordot(a, g, (free_a, list(range(len(free_a)))))
     order = [ax_b[ax_a.index(i)] for i in sorted(ax_a)] + free_b
-    return _real_like(b, _permute_back(r, order))
+    return match_realness(b, _permute_back(r, order))
 
 
 def _tensordot_raw(a, b, axes=2):
@@ -387,7 +380,7 @@ def _einsum_vjp(i):
             r = sum_to_shape(r, tshape)
             if shape_of(r) != tshape:
                 r = _shape.broadcast_to(r, tshape)
-            return _real_like(x, r)
+            return match_realness(x, r)
 
         return vjp
 

@@ -16,7 +16,7 @@ from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types as _box_types
 from ..tracer import getval as _getval
 from . import manipulation as _shape
-from ._wrap import alias, export, is_complex, shape_of, wrap
+from ._wrap import alias, export, is_complex, match_realness, shape_of, wrap
 
 # ``ufuncs`` and ``indexing`` import this module (through ``_wrap``), so they are
 # reached lazily through ``_u`` / ``_ix`` below, bound at the end of the module.
@@ -113,7 +113,7 @@ def _weighted_rules(fun, weights):
 
 
 @_numpy_name("sum")
-def _sum_raw(x, axis=None, dtype=None, keepdims=False):
+def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.sum`` over ``axis`` (int, tuple or None), with ``keepdims``.
 
     >>> import matdiff.numpy as np
@@ -122,17 +122,34 @@ def _sum_raw(x, axis=None, dtype=None, keepdims=False):
     array([[6., 6.],
            [2., 2.]])
     """
+    _no_out("sum", out)
     return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 sum = wrap(_sum_raw, "sum")
 alias("sum", sum)
-defvjp(
-    sum,
-    lambda ans, x, axis=None, dtype=None, keepdims=False: (
-        lambda g: expand_to(g, shape_of(x), axis, keepdims)
-    ),
-)
+
+
+def _real_for_real_input(maker):
+    """``maker``, except that a real ``x`` reduced with a complex ``dtype`` gets a real
+    cotangent: the dtype is a cast, and the cotangent of a real input is real (as with
+    ``astype``). Every maker here takes ``(ans, x, axis, dtype, ...)``."""
+
+    def wrapped(ans, x, *args, **kwargs):
+        vjp = maker(ans, x, *args, **kwargs)
+        dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
+        if dtype is None or is_complex(x):
+            return vjp
+        return lambda g: match_realness(x, vjp(g))
+
+    return wrapped
+
+
+def _sum_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
+    return lambda g: expand_to(g, shape_of(x), axis, keepdims)
+
+
+defvjp(sum, _real_for_real_input(_sum_vjp))
 def_linear(sum)
 
 
@@ -153,8 +170,12 @@ mean = wrap(_mean_raw, "mean")
 alias("mean", mean)
 defvjp(
     mean,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-        lambda g: _u.divide(expand_to(g, shape_of(x), axis, keepdims), _count(shape_of(x), axis))
+    _real_for_real_input(
+        lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+            lambda g: _u.divide(
+                expand_to(g, shape_of(x), axis, keepdims), _count(shape_of(x), axis)
+            )
+        )
     ),
 )
 def_linear(mean)
@@ -184,8 +205,10 @@ nansum = wrap(_nansum_raw, "nansum")
 alias("nansum", nansum)
 defvjp(
     nansum,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-        lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
+    _real_for_real_input(
+        lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+            lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
+        )
     ),
 )
 defjvp(
@@ -219,13 +242,15 @@ nanmean = wrap(_nanmean_raw, "nanmean")
 alias("nanmean", nanmean)
 defvjp(
     nanmean,
-    lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-        lambda g: _zero_nans(
-            x,
-            _u.divide(
-                expand_to(g, shape_of(x), axis, keepdims),
-                _nan_count(x, axis, keepdims=True),
-            ),
+    _real_for_real_input(
+        lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
+            lambda g: _zero_nans(
+                x,
+                _u.divide(
+                    expand_to(g, shape_of(x), axis, keepdims),
+                    _nan_count(x, axis, keepdims=True),
+                ),
+            )
         )
     ),
 )
@@ -284,7 +309,7 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
 
 var = wrap(_var_raw, "var")
 alias("var", var)
-defvjp(var, _var_vjp)
+defvjp(var, _real_for_real_input(_var_vjp))
 defjvp(var, _var_jvp)
 
 
@@ -322,7 +347,7 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
 
 nanvar = wrap(_nanvar_raw, "nanvar")
 alias("nanvar", nanvar)
-defvjp(nanvar, _nanvar_vjp)
+defvjp(nanvar, _real_for_real_input(_nanvar_vjp))
 defjvp(nanvar, _nanvar_jvp)
 
 
@@ -603,7 +628,7 @@ def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
 
 cumsum = wrap(_cumsum_raw, "cumsum")
 alias("cumsum", cumsum)
-defvjp(cumsum, _cumsum_vjp)
+defvjp(cumsum, _real_for_real_input(_cumsum_vjp))
 def_linear(cumsum)
 
 
@@ -642,7 +667,7 @@ def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
 
 cumprod = wrap(_cumprod_raw, "cumprod")
 alias("cumprod", cumprod)
-defvjp(cumprod, _cumprod_vjp)
+defvjp(cumprod, _real_for_real_input(_cumprod_vjp))
 defjvp(cumprod, _cumprod_jvp)
 
 
@@ -689,7 +714,7 @@ def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
 
 prod = wrap(_prod_raw, "prod")
 alias("prod", prod)
-defvjp(prod, _prod_vjp)
+defvjp(prod, _real_for_real_input(_prod_vjp))
 defjvp(prod, _prod_jvp)
 
 

@@ -234,31 +234,33 @@ log1p = wrap(_np.log1p)
 defvjp(log1p, lambda ans, x: lambda g: divide(g, add(1.0, x)))
 defjvp(log1p, lambda g, ans, x: divide(g, add(1.0, x)))
 
-# logaddexp(x, y) = log(e^x + e^y): d/dx = e^(x - ans) <= 1, never e^x / (e^x + e^y),
-# which overflows to inf / inf for large inputs.
-logaddexp = wrap(_np.logaddexp)
-defvjp(
-    logaddexp,
-    lambda ans, x, y: lambda g: _ub(x, multiply(g, exp(subtract(x, ans)))),
-    lambda ans, x, y: lambda g: _ub(y, multiply(g, exp(subtract(y, ans)))),
-)
-defjvp(
-    logaddexp,
-    lambda g, ans, x, y: _bt(multiply(g, exp(subtract(x, ans))), ans),
-    lambda g, ans, x, y: _bt(multiply(g, exp(subtract(y, ans))), ans),
-)
 
+def _def_logaddexp(fun, base_power) -> None:
+    """Rules of log_b(b^x + b^y), with ``base_power(t) = b^t``.
+
+    d/dx = b^(x - ans) <= 1, never b^x / (b^x + b^y), which overflows to inf / inf for
+    large inputs.
+    """
+
+    def weight(v, ans):
+        return base_power(subtract(v, ans))
+
+    defvjp(
+        fun,
+        lambda ans, x, y: lambda g: _ub(x, multiply(g, weight(x, ans))),
+        lambda ans, x, y: lambda g: _ub(y, multiply(g, weight(y, ans))),
+    )
+    defjvp(
+        fun,
+        lambda g, ans, x, y: _bt(multiply(g, weight(x, ans)), ans),
+        lambda g, ans, x, y: _bt(multiply(g, weight(y, ans)), ans),
+    )
+
+
+logaddexp = wrap(_np.logaddexp)
+_def_logaddexp(logaddexp, exp)
 logaddexp2 = wrap(_np.logaddexp2)
-defvjp(
-    logaddexp2,
-    lambda ans, x, y: lambda g: _ub(x, multiply(g, exp2(subtract(x, ans)))),
-    lambda ans, x, y: lambda g: _ub(y, multiply(g, exp2(subtract(y, ans)))),
-)
-defjvp(
-    logaddexp2,
-    lambda g, ans, x, y: _bt(multiply(g, exp2(subtract(x, ans))), ans),
-    lambda g, ans, x, y: _bt(multiply(g, exp2(subtract(y, ans))), ans),
-)
+_def_logaddexp(logaddexp2, exp2)
 
 # ---------------------------------------------------------------- trigonometric
 

@@ -102,10 +102,49 @@ class _Continuous:
         return f"<matdiff.scipy.stats.{self.name}>"
 
 
+class _SymmetricLocationScale(_Continuous):
+    """The law of ``loc + scale * z`` for a standard ``z`` symmetric about 0.
+
+    Subclasses give ``_logpdf``, ``_cdf``, ``_logcdf`` and ``_ppf`` of ``z``. The upper
+    tail is read off the lower one at ``-z``, without the cancellation of ``1 - cdf``.
+    """
+
+    def logpdf(self, x, loc=0.0, scale=1.0):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+        z, log_s, bad = _standardize(x, loc, scale)
+        return _fill(_mnp.subtract(self._logpdf(z), log_s), bad, _np.nan)
+
+    def cdf(self, x, loc=0.0, scale=1.0):
+        """P(X <= x)."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(self._cdf(z), bad, _np.nan)
+
+    def logcdf(self, x, loc=0.0, scale=1.0):
+        """log P(X <= x), finite far in the lower tail."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(self._logcdf(z), bad, _np.nan)
+
+    def sf(self, x, loc=0.0, scale=1.0):
+        """P(X > x), computed without the cancellation of 1 - cdf."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(self._cdf(_mnp.negative(z)), bad, _np.nan)
+
+    def logsf(self, x, loc=0.0, scale=1.0):
+        """log P(X > x), finite far in the upper tail."""
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(self._logcdf(_mnp.negative(z)), bad, _np.nan)
+
+    def ppf(self, q, loc=0.0, scale=1.0):
+        """The quantile function, the inverse of ``cdf``."""
+        bad = _mask(lambda s: ~(s > 0), scale)
+        val = _mnp.add(loc, _mnp.multiply(_safe(scale, bad, 1.0), self._ppf(q)))
+        return _fill(val, bad, _np.nan)
+
+
 # ---------------------------------------------------------------- normal
 
 
-class _Norm(_Continuous):
+class _Norm(_SymmetricLocationScale):
     """The normal distribution: ``norm.logpdf(x, loc=0, scale=1)`` and friends.
 
     >>> from matdiff import grad
@@ -115,37 +154,13 @@ class _Norm(_Continuous):
 
     name = "norm"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
-        z, log_s, bad = _standardize(x, loc, scale)
-        val = _mnp.subtract(_mnp.multiply(-0.5, _mnp.square(z)), _mnp.add(log_s, 0.5 * _LOG_2PI))
-        return _fill(val, bad, _np.nan)
+    @staticmethod
+    def _logpdf(z):
+        return _mnp.subtract(_mnp.multiply(-0.5, _mnp.square(z)), 0.5 * _LOG_2PI)
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        """P(X <= x)."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.ndtr(z), bad, _np.nan)
-
-    def logcdf(self, x, loc=0.0, scale=1.0):
-        """log P(X <= x), finite far in the lower tail."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.log_ndtr(z), bad, _np.nan)
-
-    def sf(self, x, loc=0.0, scale=1.0):
-        """P(X > x), computed without the cancellation of 1 - cdf."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.ndtr(_mnp.negative(z)), bad, _np.nan)
-
-    def logsf(self, x, loc=0.0, scale=1.0):
-        """log P(X > x), finite far in the upper tail."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.log_ndtr(_mnp.negative(z)), bad, _np.nan)
-
-    def ppf(self, q, loc=0.0, scale=1.0):
-        """The quantile function, the inverse of ``cdf``."""
-        bad = _mask(lambda s: ~(s > 0), scale)
-        val = _mnp.add(loc, _mnp.multiply(_safe(scale, bad, 1.0), _sp.ndtri(q)))
-        return _fill(val, bad, _np.nan)
+    _cdf = staticmethod(_sp.ndtr)
+    _logcdf = staticmethod(_sp.log_ndtr)
+    _ppf = staticmethod(_sp.ndtri)
 
     def isf(self, q, loc=0.0, scale=1.0):
         """The inverse of ``sf``."""
@@ -361,7 +376,7 @@ class _Laplace(_Continuous):
         return self.cdf(_mnp.negative(x), _mnp.negative(loc), scale)
 
 
-class _Logistic(_Continuous):
+class _Logistic(_SymmetricLocationScale):
     """The logistic distribution: ``logpdf``, ``cdf``, ``logcdf``, ``sf``, ``logsf``, ``ppf``.
 
     >>> from matdiff import grad
@@ -371,37 +386,13 @@ class _Logistic(_Continuous):
 
     name = "logistic"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
-        z, log_s, bad = _standardize(x, loc, scale)
-        val = _mnp.subtract(_mnp.add(_sp.log_expit(z), _sp.log_expit(_mnp.negative(z))), log_s)
-        return _fill(val, bad, _np.nan)
+    @staticmethod
+    def _logpdf(z):
+        return _mnp.add(_sp.log_expit(z), _sp.log_expit(_mnp.negative(z)))
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        """P(X <= x)."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.expit(z), bad, _np.nan)
-
-    def logcdf(self, x, loc=0.0, scale=1.0):
-        """log P(X <= x), finite far in the lower tail."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.log_expit(z), bad, _np.nan)
-
-    def sf(self, x, loc=0.0, scale=1.0):
-        """P(X > x), computed without the cancellation of 1 - cdf."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.expit(_mnp.negative(z)), bad, _np.nan)
-
-    def logsf(self, x, loc=0.0, scale=1.0):
-        """log P(X > x), finite far in the upper tail."""
-        z, _, bad = _standardize(x, loc, scale)
-        return _fill(_sp.log_expit(_mnp.negative(z)), bad, _np.nan)
-
-    def ppf(self, q, loc=0.0, scale=1.0):
-        """The quantile function, the inverse of ``cdf``."""
-        bad = _mask(lambda s: ~(s > 0), scale)
-        val = _mnp.add(loc, _mnp.multiply(_safe(scale, bad, 1.0), _sp.logit(q)))
-        return _fill(val, bad, _np.nan)
+    _cdf = staticmethod(_sp.expit)
+    _logcdf = staticmethod(_sp.log_expit)
+    _ppf = staticmethod(_sp.logit)
 
 
 laplace = _Laplace()

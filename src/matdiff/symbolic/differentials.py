@@ -138,18 +138,10 @@ def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
         used.add(op)
         if op == "add":
             return E.add(*[d(t) for t in a])
-        if op == "mul":
-            terms = []
-            for i, f in enumerate(a):
-                if depends(f):
-                    terms.append(E.mul(*a[:i], d(f), *a[i + 1 :]))
-            return E.add(*terms)
-        if op == "had":
-            terms = []
-            for i, f in enumerate(a):
-                if depends(f):
-                    terms.append(E.had(*a[:i], d(f), *a[i + 1 :]))
-            return E.add(*terms)
+        if op in ("mul", "had"):
+            # The product rule, for the matrix and the elementwise product alike.
+            build = E.mul if op == "mul" else E.had
+            return E.add(*[build(*a[:i], d(f), *a[i + 1 :]) for i, f in enumerate(a) if depends(f)])
         if op == "pow":
             p = n.data
             return E.had(E.scale(p, E.pow_(a[0], p - 1.0)), d(a[0]))
