@@ -195,3 +195,16 @@ def test_check_grads_argument_errors():
         ValueError, match="check_grads: <lambda> has no floating-point or complex argument"
     ):
         check_grads(lambda n: n * 2.0)(3)
+
+
+def test_out_argument_on_a_traced_value_is_refused_at_the_call():
+    import numpy as onp
+
+    import matdiff.numpy as mnp
+    from matdiff import grad as _grad
+
+    buf = onp.zeros(3)
+    with pytest.raises(TypeError, match=r"sin: out= was given for a traced value.*y = sin\(x\)"):
+        _grad(lambda x: mnp.sum(mnp.sin(x, out=buf)))(onp.ones(3))
+    assert not buf.any()
+    assert mnp.sin(onp.ones(3), out=buf) is buf  # untraced calls keep NumPy's out=

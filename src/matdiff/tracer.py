@@ -141,6 +141,8 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
             i += 1
         if top is None:
             return f_raw(*args, **kwargs)
+        if kwargs and kwargs.get("out") is not None:
+            raise _out_error(f_wrapped.__name__)
         argvals = list(args)
         for i, b in zip(argnums, boxes):
             v = b._value
@@ -158,6 +160,14 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
     f_wrapped.__doc__ = getattr(f_raw, "__doc__", None)
     f_wrapped.__wrapped__ = f_raw
     return f_wrapped
+
+
+def _out_error(name: str) -> TypeError:
+    return TypeError(
+        f"{name}: out= was given for a traced value; writing the result into an existing "
+        "array would lose its derivative. Use the returned value instead "
+        f"(y = {name}(x) rather than {name}(x, out=y))."
+    )
 
 
 def _mixed_levels(f_wrapped: Callable, f_raw: Callable, args: tuple, kwargs: dict) -> Any:
