@@ -80,8 +80,8 @@ ROWS = [
     Row("pad_constant_kwargs", through_grad(lambda x: np.pad(x, 1, mode="constant", end_values=1)), TypeError, r"pad: unexpected keyword arguments \['end_values'\] for mode='constant'"),
     Row("pad_mode_without_rule", through_grad(lambda x: np.pad(x, 1, mode="mean")), NotImplementedError, "pad: mode='mean' .*has no derivative rule in matdiff; differentiable modes are"),
     # reductions
-    Row("sum_out", through_grad(lambda x: np.sum(x, out=onp.zeros(()))), TypeError, r"sum: out= is not supported by matdiff.numpy.*\(y = np.sum\(x, ...\)\)"),
-    Row("mean_out", through_grad(lambda x: np.mean(x, out=onp.zeros(()))), TypeError, "mean: out= is not supported by matdiff.numpy.*use the returned value"),
+    Row("sum_out", through_grad(lambda x: np.sum(x, out=onp.zeros(()))), TypeError, r"sum: out= is not supported.*\(y = sum\(x\) rather than sum\(x, out=y\)\)"),
+    Row("mean_out", through_grad(lambda x: np.mean(x, out=onp.zeros(()))), TypeError, "mean: out= is not supported.*use the returned value"),
     Row("quantile_q_range", through_grad(lambda x: np.quantile(x, 1.5)), ValueError, r"quantile: q must be in \[0, 1\], got 1.5"),
     Row("sort_order", through_grad(lambda x: np.sort(x, order="a")), TypeError, "sort: order= .* is not differentiable"),
     # numpy.linalg

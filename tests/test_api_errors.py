@@ -204,7 +204,9 @@ def test_out_argument_on_a_traced_value_is_refused_at_the_call():
     from matdiff import grad as _grad
 
     buf = onp.zeros(3)
-    with pytest.raises(TypeError, match=r"sin: out= was given for a traced value.*y = sin\(x\)"):
+    with pytest.raises(
+        TypeError, match=r"sin: out= is not supported on a traced value.*y = sin\(x\)"
+    ):
         _grad(lambda x: mnp.sum(mnp.sin(x, out=buf)))(onp.ones(3))
     assert not buf.any()
     assert mnp.sin(onp.ones(3), out=buf) is buf  # untraced calls keep NumPy's out=

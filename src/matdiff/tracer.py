@@ -164,9 +164,9 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
 
 def _out_error(name: str) -> TypeError:
     return TypeError(
-        f"{name}: out= was given for a traced value; writing the result into an existing "
-        "array would lose its derivative. Use the returned value instead "
-        f"(y = {name}(x) rather than {name}(x, out=y))."
+        f"{name}: out= is not supported on a traced value: writing into an existing array "
+        f"would lose the derivative; use the returned value instead (y = {name}(x) rather "
+        f"than {name}(x, out=y))."
     )
 
 
