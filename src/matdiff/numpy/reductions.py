@@ -172,8 +172,10 @@ defvjp(
     mean,
     _real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-            lambda g: _u.divide(
-                expand_to(g, shape_of(x), axis, keepdims), _count(shape_of(x), axis)
+            # Divide the reduced cotangent, then broadcast: one small division, not a
+            # pass over the whole input.
+            lambda g: expand_to(
+                _u.divide(g, _count(shape_of(x), axis)), shape_of(x), axis, keepdims
             )
         )
     ),
