@@ -13,7 +13,6 @@ from __future__ import annotations
 import timeit
 
 import numpy as onp
-import pytest
 
 import matdiff.numpy as np
 from matdiff import grad
@@ -58,18 +57,6 @@ def test_logdet_gradient_reuses_the_forward_factorization(monkeypatch):
     onp.testing.assert_allclose(
         grad(lambda x: np.log(la.det(x)))(X), onp.linalg.inv(X).T, rtol=1e-10
     )
-
-
-@pytest.mark.slow
-def test_logdet_gradient_costs_about_one_inverse():
-    # One BLAS thread: with NumPy's and SciPy's OpenBLAS pools both spinning on a shared
-    # machine, wall times vary several-fold from run to run and say nothing about the
-    # algorithm. 1.1 is the target; the test allows 1.3 for timer noise.
-    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl (bench extra)")
-    with threadpoolctl.threadpool_limits(1):
-        r = ratios(number=3, repeat=5)
-    assert r["grad slogdet / inv"] < 1.3, r
-    assert r["grad log det / inv"] < 1.3, r
 
 
 if __name__ == "__main__":
