@@ -44,6 +44,12 @@ def write_markdown(results: dict, path: Path) -> None:
         "## Machine",
         "",
     ]
+    a = results.get("args", {})
+    opts = [f"--threads {a['threads']}"] if a.get("threads") else []
+    if a.get("quick"):
+        opts.append("--quick")
+    lines.append(f"- command: `python -m benchmarks {' '.join(opts)}`")
+    lines.append(f"- rounds: {a.get('rounds')}, seconds per measurement: {a.get('min_time')}")
     for k, v in m.items():
         lines.append(f"- {k}: {v}")
     lines.append("")
