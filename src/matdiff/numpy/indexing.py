@@ -70,6 +70,10 @@ def _writes_once(idx) -> bool:
 
 
 def _scatter_add_raw(g, shape, idx, dtype, once=False):
+    if not isinstance(g, (_np.ndarray, _np.generic)) and hasattr(g, "__array_function__"):
+        # A duck array (jit's staged value, from a rule's mask and a constant seed) cannot be
+        # written into ``out``; let it handle the whole call, as NumPy's own functions do.
+        return g.__array_function__(_scatter_add_raw, (type(g),), (g, shape, idx, dtype, once), {})
     out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
     if once:
         out[idx] = g

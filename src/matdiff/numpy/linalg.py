@@ -1470,8 +1470,9 @@ def _pnorm_grad(x, ans, p, axis, keepdims):
     xv = getval(x)
     shape = shape_of(x)
     full = _expand_reduced(ans, shape, axis, keepdims)
-    nz = _np.asarray(xv != 0)
-    nzn = _np.asarray(getval(full) != 0) & nz
+    # Raw ufuncs, not np.asarray: under jit the values are staged and the masks are recorded.
+    nz = _np.not_equal(xv, 0)
+    nzn = _np.logical_and(_np.not_equal(getval(full), 0), nz)
     absx = _uf.absolute(x)
     safe_abs = _uf.where(nz, absx, 1.0)
     safe_n = _uf.where(nzn, full, 1.0)
