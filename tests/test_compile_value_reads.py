@@ -224,3 +224,22 @@ def test_full_traced_fill_has_numpys_dtype(dtype):
     if want.dtype.kind in "fc":
         onp.testing.assert_array_equal(tangent, onp.ones(want.shape))
     _same(jit(lambda v: np.full((2, 3), v, dtype=dtype))(v), want)
+
+
+# ---------------------------------------------------------------- indices computed from values
+
+# (id, function, compile point, run point): the selected entries move between the two
+TRACED_INDEX = [
+    ("argmax", lambda x: x[np.argmax(x)] * x, onp.array([0.3, -1.2, 1.5]), onp.array([2.0, 0, 1])),
+    (
+        "argmin-row",
+        lambda x: x[np.argmin(x[:, 0])] ** 2,
+        onp.array([[0.3, 1.0], [-1.2, 2.0]]),
+        onp.array([[-0.3, 1.0], [1.2, 2.0]]),
+    ),
+]
+
+
+@pytest.mark.parametrize("f, a, b", [t[1:] for t in TRACED_INDEX], ids=[t[0] for t in TRACED_INDEX])
+def test_index_computed_from_traced_values(f, a, b):
+    _compiled_agrees(f, (a,), (b,))

@@ -45,6 +45,11 @@ def _getitem_raw(x, idx):
         # A Python scalar (a 0-d value) is not subscriptable; its array is.
         if isinstance(x, (float, int, complex)):
             return _np.asarray(x)[idx]
+        # An index computed by jit from traced values (x[np.argmax(x)]): index the example
+        # here, while the recorded equation keeps the index itself.
+        example = example_value(idx)
+        if example is not idx:
+            return x[example]
         raise
 
 
@@ -74,6 +79,7 @@ def _scatter_add_raw(g, shape, idx, dtype, once=False):
         # A duck array (jit's staged value, from a rule's mask and a constant seed) cannot be
         # written into ``out``; let it handle the whole call, as NumPy's own functions do.
         return g.__array_function__(_scatter_add_raw, (type(g),), (g, shape, idx, dtype, once), {})
+    idx = example_value(idx)
     out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
     if once:
         out[idx] = g
