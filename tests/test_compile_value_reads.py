@@ -16,6 +16,7 @@ import numpy as onp
 import pytest
 
 import matdiff.numpy as np
+import matdiff.scipy.stats as st
 from matdiff import grad, hessian, jvp
 from matdiff.compile import StagingError, jit
 from matdiff.test_util import check_grads
@@ -243,3 +244,40 @@ TRACED_INDEX = [
 @pytest.mark.parametrize("f, a, b", [t[1:] for t in TRACED_INDEX], ids=[t[0] for t in TRACED_INDEX])
 def test_index_computed_from_traced_values(f, a, b):
     _compiled_agrees(f, (a,), (b,))
+
+
+# ---------------------------------------------------------------- scipy.stats parameter masks
+
+# (id, function, compile point, run point): the run point leaves the support or the valid
+# parameters, where the densities are -inf or NaN, as SciPy's are
+STATS_MASKS = [
+    (
+        "gamma-support",
+        lambda x: st.gamma.logpdf(x, 2.0),
+        onp.array([0.5, 1.0, 2.0]),
+        onp.array([-0.5, 1.0, 2.0]),
+    ),
+    (
+        "beta-parameter",
+        lambda a: st.beta.logpdf(0.3, a, 2.0),
+        onp.array([0.5, 1.0, 2.0]),
+        onp.array([0.5, -1.0, 2.0]),
+    ),
+    (
+        "poisson-rate",
+        lambda mu: st.poisson.logpmf(3, mu),
+        onp.array([0.5, 1.0, 2.0]),
+        onp.array([0.5, -1.0, 2.0]),
+    ),
+]
+
+
+@pytest.mark.parametrize("f, a, b", [t[1:] for t in STATS_MASKS], ids=[t[0] for t in STATS_MASKS])
+def test_stats_masks_are_recorded_not_frozen(f, a, b):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the invalid points divide by zero, as SciPy does
+        for fun in (f, grad(lambda x: np.sum(f(x))), hessian(lambda x: np.sum(f(x)))):
+            jf = jit(fun)
+            _same(jf(a), fun(a))
+            _same(jf(b), fun(b))
+            _same(jf(a), fun(a))

@@ -48,8 +48,15 @@ _exp = _mnp.exp
 
 def _mask(cond, *args):
     """A boolean mask from the values of ``args`` (no derivative), or None if all False."""
-    m = cond(*[_np.asarray(getval(a)) for a in args])
+    m = cond(*[_value(a) for a in args])
     return m if _np.any(m) else None
+
+
+def _value(a):
+    """The value of ``a`` as an array; under jit a staged duck array, so the mask and the
+    branch on it are recorded (guarded) rather than frozen at the example's values."""
+    v = getval(a)
+    return v if hasattr(v, "__array_function__") else _np.asarray(v)
 
 
 def _or(*masks):
