@@ -281,3 +281,19 @@ def test_stats_masks_are_recorded_not_frozen(f, a, b):
             _same(jf(a), fun(a))
             _same(jf(b), fun(b))
             _same(jf(a), fun(a))
+
+
+def test_logsumexp_sign_of_weighted_sum_is_recorded():
+    from matdiff.scipy.special import logsumexp
+
+    b = onp.array([1.0, -2.0, 3.0])
+    f = lambda a: logsumexp(a, b=b)  # noqa: E731
+    a_pos, a_neg = onp.array([0.1, 0.2, 0.3]), onp.array([0.1, 3.0, 0.3])
+    for fun in (f, grad(f), hessian(f)):
+        jf = jit(fun)
+        _same(jf(a_pos), fun(a_pos))
+        _same(jf(a_neg), fun(a_neg))  # the weighted sum is negative: NaN, as in SciPy
+    assert onp.isnan(jit(f)(a_neg))
+    value, sign = jit(lambda a: logsumexp(a, b=b, return_sign=True))(a_neg)
+    onp.testing.assert_allclose(value, onp.log(2 * onp.exp(3.0) - onp.exp(0.1) - 3 * onp.exp(0.3)))
+    assert sign == -1.0
