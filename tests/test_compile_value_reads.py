@@ -297,3 +297,28 @@ def test_logsumexp_sign_of_weighted_sum_is_recorded():
     value, sign = jit(lambda a: logsumexp(a, b=b, return_sign=True))(a_neg)
     onp.testing.assert_allclose(value, onp.log(2 * onp.exp(3.0) - onp.exp(0.1) - 3 * onp.exp(0.3)))
     assert sign == -1.0
+
+
+def test_multivariate_densities_compile_and_keep_their_checks():
+    mean = onp.array([0.1, -0.2])
+    cov = onp.array([[2.0, 0.3], [0.3, 1.0]])
+
+    def mvn(x, m, c):
+        return np.sum(st.multivariate_normal.logpdf(x, m, c))
+
+    xs = onp.array([[0.3, -1.2], [0.8, 1.5], [0.0, 0.1]])
+    for fun in (mvn, grad(mvn, argnums=(0, 1, 2))):
+        jf = jit(fun)
+        _same(jf(xs, mean, cov), fun(xs, mean, cov))
+        _same(jf(xs[::-1] * 2, -mean, cov + onp.eye(2)), fun(xs[::-1] * 2, -mean, cov + onp.eye(2)))
+    # A covariance that stops being positive definite after compiling is still refused.
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        jit(mvn)(xs, mean, -cov)
+
+    x = onp.array([0.2, 0.3, 0.5])
+    dirichlet = lambda a: st.dirichlet.logpdf(x, np.exp(a))  # noqa: E731
+    a0, a1 = onp.array([0.1, -0.3, 0.4]), onp.array([1.0, 0.2, -2.0])
+    for fun in (dirichlet, grad(dirichlet), hessian(dirichlet)):
+        jf = jit(fun)
+        _same(jf(a0), fun(a0))
+        _same(jf(a1), fun(a1))
