@@ -74,8 +74,13 @@ def _writes_once(idx) -> bool:
     return masks <= 1
 
 
+def _is_duck(g) -> bool:
+    """Whether ``g`` is a duck array (jit's staged value), not an array or a number."""
+    return not isinstance(g, (_np.ndarray, _np.generic)) and hasattr(g, "__array_function__")
+
+
 def _scatter_add_raw(g, shape, idx, dtype, once=False):
-    if not isinstance(g, (_np.ndarray, _np.generic)) and hasattr(g, "__array_function__"):
+    if _is_duck(g):
         # A duck array (jit's staged value, from a rule's mask and a constant seed) cannot be
         # written into ``out``; let it handle the whole call, as NumPy's own functions do.
         return g.__array_function__(_scatter_add_raw, (type(g),), (g, shape, idx, dtype, once), {})
@@ -172,6 +177,14 @@ def _gather_along_axis_raw(arr, indices, *, axis: int):
 
 
 def _scatter_along_axis_raw(g, indices, *, shape: tuple, axis: int, dtype):
+    if _is_duck(g):
+        # As in _scatter_add_raw: a staged cotangent records the call instead.
+        return g.__array_function__(
+            _scatter_along_axis_raw,
+            (type(g),),
+            (g, indices),
+            {"shape": shape, "axis": axis, "dtype": dtype},
+        )
     indices = example_value(indices)
     out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
     # Indices given by the user may repeat along the axis: accumulate.
