@@ -19,6 +19,13 @@ CASES = {
     "cholesky": lambda X: np.sum(np.linalg.cholesky(X)),
     "eigh": lambda X: np.sum(np.linalg.eigh(X).eigenvalues ** 2),
     "eigvalsh": lambda X: np.sum(np.linalg.eigvalsh(X) ** 3),
+    # the vector norms' rule builds its zero masks from the (staged) value
+    "norm_2": lambda X: np.linalg.norm(X[0] - X[1]),
+    "norm_1": lambda X: np.linalg.norm(X[0], 1),
+    "norm_3_axis": lambda X: np.sum(np.linalg.norm(X, 3, axis=-1)),
+    # a constant seed times a rule's staged mask reaches getitem's scatter as a staged value
+    "abs_of_row": lambda X: np.sum(np.abs(X[0] - 2.0)),
+    "max_of_row": lambda X: np.max(X[1]),
 }
 
 

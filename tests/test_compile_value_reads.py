@@ -16,6 +16,7 @@ import numpy as onp
 import pytest
 
 import matdiff.numpy as np
+import matdiff.scipy.stats as st
 from matdiff import grad, hessian, jvp
 from matdiff.compile import StagingError, jit
 from matdiff.test_util import check_grads
@@ -224,3 +225,131 @@ def test_full_traced_fill_has_numpys_dtype(dtype):
     if want.dtype.kind in "fc":
         onp.testing.assert_array_equal(tangent, onp.ones(want.shape))
     _same(jit(lambda v: np.full((2, 3), v, dtype=dtype))(v), want)
+
+
+# ---------------------------------------------------------------- indices computed from values
+
+# (id, function, compile point, run point): the selected entries move between the two
+TRACED_INDEX = [
+    ("argmax", lambda x: x[np.argmax(x)] * x, onp.array([0.3, -1.2, 1.5]), onp.array([2.0, 0, 1])),
+    (
+        "argmin-row",
+        lambda x: x[np.argmin(x[:, 0])] ** 2,
+        onp.array([[0.3, 1.0], [-1.2, 2.0]]),
+        onp.array([[-0.3, 1.0], [1.2, 2.0]]),
+    ),
+]
+
+
+@pytest.mark.parametrize("f, a, b", [t[1:] for t in TRACED_INDEX], ids=[t[0] for t in TRACED_INDEX])
+def test_index_computed_from_traced_values(f, a, b):
+    _compiled_agrees(f, (a,), (b,))
+
+
+# ---------------------------------------------------------------- scipy.stats parameter masks
+
+# (id, function, compile point, run point): the run point leaves the support or the valid
+# parameters, where the densities are -inf or NaN, as SciPy's are
+STATS_MASKS = [
+    (
+        "gamma-support",
+        lambda x: st.gamma.logpdf(x, 2.0),
+        onp.array([0.5, 1.0, 2.0]),
+        onp.array([-0.5, 1.0, 2.0]),
+    ),
+    (
+        "beta-parameter",
+        lambda a: st.beta.logpdf(0.3, a, 2.0),
+        onp.array([0.5, 1.0, 2.0]),
+        onp.array([0.5, -1.0, 2.0]),
+    ),
+    (
+        "poisson-rate",
+        lambda mu: st.poisson.logpmf(3, mu),
+        onp.array([0.5, 1.0, 2.0]),
+        onp.array([0.5, -1.0, 2.0]),
+    ),
+]
+
+
+@pytest.mark.parametrize("f, a, b", [t[1:] for t in STATS_MASKS], ids=[t[0] for t in STATS_MASKS])
+def test_stats_masks_are_recorded_not_frozen(f, a, b):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the invalid points divide by zero, as SciPy does
+        for fun in (f, grad(lambda x: np.sum(f(x))), hessian(lambda x: np.sum(f(x)))):
+            jf = jit(fun)
+            _same(jf(a), fun(a))
+            _same(jf(b), fun(b))
+            _same(jf(a), fun(a))
+
+
+def test_logsumexp_sign_of_weighted_sum_is_recorded():
+    from matdiff.scipy.special import logsumexp
+
+    b = onp.array([1.0, -2.0, 3.0])
+    f = lambda a: logsumexp(a, b=b)  # noqa: E731
+    a_pos, a_neg = onp.array([0.1, 0.2, 0.3]), onp.array([0.1, 3.0, 0.3])
+    for fun in (f, grad(f), hessian(f)):
+        jf = jit(fun)
+        _same(jf(a_pos), fun(a_pos))
+        _same(jf(a_neg), fun(a_neg))  # the weighted sum is negative: NaN, as in SciPy
+    assert onp.isnan(jit(f)(a_neg))
+    value, sign = jit(lambda a: logsumexp(a, b=b, return_sign=True))(a_neg)
+    onp.testing.assert_allclose(value, onp.log(2 * onp.exp(3.0) - onp.exp(0.1) - 3 * onp.exp(0.3)))
+    assert sign == -1.0
+
+
+def test_multivariate_densities_compile_and_keep_their_checks():
+    mean = onp.array([0.1, -0.2])
+    cov = onp.array([[2.0, 0.3], [0.3, 1.0]])
+
+    def mvn(x, m, c):
+        return np.sum(st.multivariate_normal.logpdf(x, m, c))
+
+    xs = onp.array([[0.3, -1.2], [0.8, 1.5], [0.0, 0.1]])
+    for fun in (mvn, grad(mvn, argnums=(0, 1, 2))):
+        jf = jit(fun)
+        _same(jf(xs, mean, cov), fun(xs, mean, cov))
+        _same(jf(xs[::-1] * 2, -mean, cov + onp.eye(2)), fun(xs[::-1] * 2, -mean, cov + onp.eye(2)))
+    # A covariance that stops being positive definite after compiling is still refused.
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        jit(mvn)(xs, mean, -cov)
+
+    x = onp.array([0.2, 0.3, 0.5])
+    dirichlet = lambda a: st.dirichlet.logpdf(x, np.exp(a))  # noqa: E731
+    a0, a1 = onp.array([0.1, -0.3, 0.4]), onp.array([1.0, 0.2, -2.0])
+    for fun in (dirichlet, grad(dirichlet), hessian(dirichlet)):
+        jf = jit(fun)
+        _same(jf(a0), fun(a0))
+        _same(jf(a1), fun(a1))
+
+
+# ---------------------------------------------------------------- scatters of staged cotangents
+
+# abs and max give cotangents computed from values alone (a sign, a tie mask, times the
+# constant seed); the scatters of these functions' rules must record them, not write them
+SCATTERED = {
+    "getitem": lambda M: M[1],
+    "take_along_axis": lambda M: np.take_along_axis(M, onp.array([[0, 1], [2, 3], [1, 1]]), 1),
+    "sort": lambda M: np.sort(M, axis=1),
+    "sort_flat": lambda M: np.sort(M.ravel()),
+    "partition": lambda M: np.partition(M.ravel(), 3)[:3],
+    "percentile": lambda M: np.percentile(M, 30, axis=1),
+}
+M34 = onp.arange(1.0, 13.0).reshape(3, 4) / 7 - 0.6
+
+
+@pytest.mark.parametrize("outer", ["abs", "max"])
+@pytest.mark.parametrize("name", sorted(SCATTERED))
+def test_scatter_of_a_cotangent_computed_from_values(name, outer):
+    op = SCATTERED[name]
+    if outer == "abs":
+        f = lambda M: np.sum(np.abs(op(M)))  # noqa: E731
+    else:
+        f = lambda M: np.max(op(M))  # noqa: E731
+    g = grad(f)  # not through _loss: its sin would make the cotangent a traced value
+    jg = jit(g)
+    moved = -M34[::-1].copy()
+    _same(jg(M34), g(M34))
+    _same(jg(moved), g(moved))
+    assert (jg.trace_count, jg.fallback_count) == (1, 0)

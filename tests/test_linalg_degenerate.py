@@ -163,7 +163,12 @@ def test_svd_vectors_of_rank_deficient_rectangular_matrix_raise():
     with pytest.raises(ValueError, match="svd: the matrix is not of full rank"):
         grad(lambda x: np.sum(la.svd(x, full_matrices=False)[0] ** 2 * W53))(X)
     # The values alone are fine (the zero one has the subgradient u vᵀ).
-    assert onp.all(onp.isfinite(grad(lambda x: np.sum(la.svdvals(x)))(X)))
+    values_grad = grad(lambda x: np.sum(la.svdvals(x)))(X)
+    assert onp.all(onp.isfinite(values_grad))
+    # So are the values taken from the full factorization, when the loss ignores the vectors.
+    for full in (False, True):
+        got = grad(lambda x, full=full: np.sum(la.svd(x, full_matrices=full)[1]))(X)
+        onp.testing.assert_allclose(got, values_grad, atol=1e-12)
 
 
 def test_complement_basis_dependence_raises():

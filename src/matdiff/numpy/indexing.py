@@ -45,6 +45,11 @@ def _getitem_raw(x, idx):
         # A Python scalar (a 0-d value) is not subscriptable; its array is.
         if isinstance(x, (float, int, complex)):
             return _np.asarray(x)[idx]
+        # An index computed by jit from traced values (x[np.argmax(x)]): index the example
+        # here, while the recorded equation keeps the index itself.
+        example = example_value(idx)
+        if example is not idx:
+            return x[example]
         raise
 
 
@@ -69,7 +74,17 @@ def _writes_once(idx) -> bool:
     return masks <= 1
 
 
+def _is_duck(g) -> bool:
+    """Whether ``g`` is a duck array (jit's staged value), not an array or a number."""
+    return not isinstance(g, (_np.ndarray, _np.generic)) and hasattr(g, "__array_function__")
+
+
 def _scatter_add_raw(g, shape, idx, dtype, once=False):
+    if _is_duck(g):
+        # A duck array (jit's staged value, from a rule's mask and a constant seed) cannot be
+        # written into ``out``; let it handle the whole call, as NumPy's own functions do.
+        return g.__array_function__(_scatter_add_raw, (type(g),), (g, shape, idx, dtype, once), {})
+    idx = example_value(idx)
     out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
     if once:
         out[idx] = g
@@ -162,6 +177,14 @@ def _gather_along_axis_raw(arr, indices, *, axis: int):
 
 
 def _scatter_along_axis_raw(g, indices, *, shape: tuple, axis: int, dtype):
+    if _is_duck(g):
+        # As in _scatter_add_raw: a staged cotangent records the call instead.
+        return g.__array_function__(
+            _scatter_along_axis_raw,
+            (type(g),),
+            (g, indices),
+            {"shape": shape, "axis": axis, "dtype": dtype},
+        )
     indices = example_value(indices)
     out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
     # Indices given by the user may repeat along the axis: accumulate.

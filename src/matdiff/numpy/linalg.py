@@ -1112,7 +1112,10 @@ def _svd_vjp(ans, a, full_matrices=True, hermitian=False):
         j = _mm(_T(u1), gu1)
         kk = _mm(_T(v1), gv1)
         same = _same_pairs(s)
-        _refuse_rank_deficient(s, m, n)
+        # Only a loss that reads the singular vectors needs them determined: the common
+        # np.sum(svd(x)[1]) gets the values' subgradient, as svdvals does.
+        if _np.any(getval(gu1) != 0) or _np.any(getval(gv1) != 0):
+            _refuse_rank_deficient(s, m, n)
         _check_clusters(
             "svd", _SVD_WORDS, same, gvals=gs, m=_uf.add(j, kk), check_phase=_is_cplx(u)
         )
@@ -1470,8 +1473,9 @@ def _pnorm_grad(x, ans, p, axis, keepdims):
     xv = getval(x)
     shape = shape_of(x)
     full = _expand_reduced(ans, shape, axis, keepdims)
-    nz = _np.asarray(xv != 0)
-    nzn = _np.asarray(getval(full) != 0) & nz
+    # Raw ufuncs, not np.asarray: under jit the values are staged and the masks are recorded.
+    nz = _np.not_equal(xv, 0)
+    nzn = _np.logical_and(_np.not_equal(getval(full), 0), nz)
     absx = _uf.absolute(x)
     safe_abs = _uf.where(nz, absx, 1.0)
     safe_n = _uf.where(nzn, full, 1.0)

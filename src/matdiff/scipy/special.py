@@ -972,12 +972,23 @@ def _lse_raw(a, b, axis, keepdims):
 _lse = primitive(_lse_raw, "logsumexp")
 
 
+def _lse_sign(a, b, axis, keepdims):
+    """The sign of sum(b * exp(a)) (no derivative), by raw NumPy calls that jit records:
+    SciPy's own return_sign converts its input to a concrete array."""
+    av, bv = getval(a), getval(b)
+    m = _np.max(av, axis=axis, keepdims=True)
+    m = _np.where(_np.isfinite(m), m, 0.0)  # all -inf: any shift will do
+    return _np.sign(
+        _np.sum(_np.multiply(bv, _np.exp(_np.subtract(av, m))), axis, keepdims=keepdims)
+    )
+
+
 def _lse_weights(ans, a, b, axis, keepdims):
     """exp(a - logsumexp) times the sign of the sum, broadcast to the shape of a (and b)."""
     full = _np.broadcast_shapes(shape_of(a), shape_of(b)) if b is not None else shape_of(a)
     w = _exp(_subtract(a, expand_to(ans, full, axis, keepdims)))
     if b is not None:
-        s = _np.sign(_sp.logsumexp(getval(a), axis, getval(b), keepdims=True, return_sign=True)[1])
+        s = _lse_sign(a, b, axis, True)
         w = _multiply(w, s)
     return w, full
 
@@ -1041,7 +1052,7 @@ def logsumexp(
         if return_sign:
             return val, _np.ones_like(getval(val))
         return val
-    sign = _sp.logsumexp(getval(a), axis, getval(b), keepdims=keepdims, return_sign=True)[1]
+    sign = _lse_sign(a, b, axis, keepdims)
     if return_sign:
         return val, sign
     negative = _np.less(sign, 0)

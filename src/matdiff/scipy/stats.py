@@ -48,8 +48,15 @@ _exp = _mnp.exp
 
 def _mask(cond, *args):
     """A boolean mask from the values of ``args`` (no derivative), or None if all False."""
-    m = cond(*[_np.asarray(getval(a)) for a in args])
+    m = cond(*[_value(a) for a in args])
     return m if _np.any(m) else None
+
+
+def _value(a):
+    """The value of ``a`` as an array; under jit a staged duck array, so the mask and the
+    branch on it are recorded (guarded) rather than frozen at the example's values."""
+    v = getval(a)
+    return v if hasattr(v, "__array_function__") else _np.asarray(v)
 
 
 def _or(*masks):
@@ -465,7 +472,7 @@ class _Dirichlet:
 
     def logpdf(self, x, alpha):
         """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
-        av = _np.asarray(getval(alpha))
+        av = _value(alpha)
         if av.ndim != 1:
             raise ValueError(
                 f"Parameter vector 'a' must be one dimensional, but a.shape = {av.shape}."
@@ -473,11 +480,11 @@ class _Dirichlet:
         if _np.any(av <= 0):
             raise ValueError("All parameters must be greater than 0")
         k = av.shape[0]
-        xv = _np.asarray(getval(x))
+        xv = _value(x)
         if xv.shape[0] == k - 1:
             rest = _mnp.subtract(1.0, _mnp.sum(x, axis=0))
             x = _mnp.stack([_mnp.getitem(x, i) for i in range(k - 1)] + [rest])
-            xv = _np.asarray(getval(x))
+            xv = _value(x)
         if xv.shape[0] != k:
             raise ValueError(
                 f"Vector 'x' must have either the same number of entries as, or one entry "
@@ -519,8 +526,8 @@ def _linalg():
 
 def _mv_setup(fname: str, x, mean, cov):
     """(residuals (m, k), result shape, k, cov as a (k, k) matrix) with SciPy's conventions."""
-    mv = _np.asarray(getval(mean))
-    cv = _np.asarray(getval(cov))
+    mv = _value(mean)
+    cv = _value(cov)
     if mv.ndim > 1:
         raise ValueError(f"{fname}: mean must be a scalar or a 1-D array, got shape {mv.shape}")
     k = mv.shape[0] if mv.ndim == 1 else (cv.shape[0] if cv.ndim >= 1 else 1)
@@ -542,12 +549,12 @@ def _mv_setup(fname: str, x, mean, cov):
     cov = _mnp.add(
         _mnp.multiply(cov, lower), _mnp.transpose(_mnp.multiply(cov, lower - _np.eye(k)))
     )
-    if _np.linalg.eigvalsh(_np.asarray(getval(cov))).min() <= 0:
+    if _np.min(_np.linalg.eigvalsh(_value(cov))) <= 0:
         raise ValueError(
             f"{fname}: The input matrix must be symmetric positive semidefinite (as in "
             "SciPy); singular matrices are not supported, pass a positive definite one"
         )
-    xv = _np.asarray(getval(x))
+    xv = _value(x)
     if xv.ndim == 0:
         x = _mnp.reshape(x, (1, 1) if k == 1 else (1,))
     elif xv.ndim == 1 and k == 1:
@@ -627,7 +634,7 @@ class _MultivariateT:
         """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         if loc is None:
             loc = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
-        if _np.any(_np.asarray(getval(df)) <= 0):
+        if _np.any(_value(df) <= 0):
             raise ValueError("'df' must be greater than zero.")
         d, out_shape, k, shape = _mv_setup("multivariate_t.logpdf", x, loc, shape)
         maha, logdet = _mahalanobis(d, shape)
