@@ -463,6 +463,7 @@ ROWS = [
         "X",
         lambda A, X: np.trace(np.kron(A, X)),
         lambda A, X: onp.trace(A) * I4,
+        "tr(kron(A,X))",
     ),
     # 2.5.2 traces, second order
     Row("eq106-tr(X^2)", "X", lambda X: np.trace(X @ X), lambda X: 2 * X.T, "tr(X^2)"),
@@ -577,7 +578,22 @@ ROWS = [
         "X",
         lambda X: np.trace(np.kron(X, X)),
         lambda X: 2 * onp.trace(X) * I4,
+        "tr(kron(X,X))",
+    ),
+    Row(
+        "eq120-tr(X)tr(X)",
+        "X",
+        lambda X: np.trace(X) * np.trace(X),
+        lambda X: 2 * onp.trace(X) * I4,
         "tr(X)*tr(X)",
+    ),
+    Row(
+        "eq120-sum(kron(A,X))",
+        "X",
+        lambda A, X: np.sum(np.kron(A, X)),
+        lambda A, X: onp.sum(A) * onp.ones_like(X),
+        "sum(kron(A,X))",
+        shapes={"A": (2, 3), "X": (4, 3)},
     ),
     # 2.5.3 traces, higher order
     Row(
@@ -697,8 +713,20 @@ ROWS = [
         "X",
         lambda A, X: np.kron(A, X),
         lambda A, X: onp.einsum("ij,kp,lq->ikjlpq", A, onp.eye(3), onp.eye(2)).reshape(12, 8, 3, 2),
+        "kron(A,X)",
         mode="jac",
         shapes={"A": (4, 4), "X": (3, 2)},
+    ),
+    Row(
+        "eq506-d-kron(X,X)",
+        "X",
+        lambda X: np.kron(X, X),
+        lambda X: (
+            onp.einsum("ip,jq,kl->ikjlpq", I4, I4, X).reshape(16, 16, 4, 4)
+            + onp.einsum("ij,kp,lq->ikjlpq", X, I4, I4).reshape(16, 16, 4, 4)
+        ),
+        "kron(X,X)",
+        mode="jac",
     ),
     # 2.8.2 symmetric matrices: both engines give sym(G)
     Row(
@@ -896,3 +924,9 @@ def test_closed_forms_detect_a_wrong_gradient():
     env = make_env(0, {"X": (4, 4), "A": (4, 4)})
     with pytest.raises(AssertionError, match="transposed"):
         assert_close(numeric(row, env), env["A"], "transposed")
+
+
+def test_gradient_through_a_general_kron_is_refused_clearly():
+    """Only tr and sum of a kron reduce to its factors; elsewhere the refusal names kron."""
+    with pytest.raises(sym.SymbolicError, match="cannot read a gradient off .* through kron"):
+        sym.derivative("tr(kron(A, X)*B)", wrt="X")
