@@ -728,6 +728,14 @@ ROWS = [
         "kron(X,X)",
         mode="jac",
     ),
+    Row(
+        "eq506-d-kron(x,x)",
+        "x",
+        lambda x: np.kron(x, x),
+        lambda x: onp.kron(I4, x[:, None]) + onp.kron(x[:, None], I4),
+        "kron(x,x)",
+        mode="jac",
+    ),
     # 2.8.2 symmetric matrices: both engines give sym(G)
     Row(
         "eq139-tr(AS)-symmetric",
@@ -930,3 +938,12 @@ def test_gradient_through_a_general_kron_is_refused_clearly():
     """Only tr and sum of a kron reduce to its factors; elsewhere the refusal names kron."""
     with pytest.raises(sym.SymbolicError, match="cannot read a gradient off .* through kron"):
         sym.derivative("tr(kron(A, X)*B)", wrt="X")
+
+
+def test_kron_of_vectors_is_a_vector():
+    """Its value is 1-D like every vector value, so the Jacobian layout is out + var."""
+    x = onp.arange(1.0, 4.0)
+    d = sym.derivative("kron(x, a)", wrt="x", kinds={"a": "vector"})
+    value, D = d.function()(x=x, a=onp.ones(2))
+    assert value.shape == (6,) and D.shape == (6, 3)
+    onp.testing.assert_array_equal(value, onp.kron(x, onp.ones(2)))
