@@ -46,6 +46,10 @@ def sym_part(G):
     return 0.5 * (G + onp.swapaxes(G, -1, -2))
 
 
+def sym_on_both_pairs(H):
+    return sym_part(sym_part(H).transpose(2, 3, 0, 1)).transpose(2, 3, 0, 1)
+
+
 def spd(r, n):
     M = r.standard_normal((n, n))
     return M @ M.T / n + onp.eye(n)
@@ -109,6 +113,16 @@ def t_inv(X):
 def hess_logdet(X):
     Xi = oinv(X)
     return -onp.einsum("jk,li->ijkl", Xi, Xi)
+
+
+def hess_x_inv_s_x(S, x):
+    Si = oinv(S)
+    u = Si @ x
+    return onp.einsum("ik,l,j->ijkl", Si, u, u) + onp.einsum("i,jk,l->ijkl", u, Si, u)
+
+
+def hess_tr_sas(S, A):
+    return onp.einsum("ki,jl->ijkl", A, onp.eye(4)) + onp.einsum("ik,jl->ijkl", onp.eye(4), A)
 
 
 def hess_tr_inv_a(X, A):
@@ -856,6 +870,36 @@ ROWS = [
     ),
 ]
 
+ROWS += [
+    Row(
+        "hess-logdet(S)-symmetric",
+        "S",
+        lambda S: la.slogdet(S)[1],
+        lambda S: sym_on_both_pairs(hess_logdet(S)),
+        "logdet(S)",
+        mode="hess",
+        symmetric=("S",),
+    ),
+    Row(
+        "hess-tr(SAS)-symmetric",
+        "S",
+        lambda S, A: np.trace(S @ A @ S),
+        lambda S, A: sym_on_both_pairs(hess_tr_sas(S, A)),
+        "tr(S*A*S)",
+        mode="hess",
+        symmetric=("S",),
+    ),
+    Row(
+        "hess-x'inv(S)x-symmetric",
+        "S",
+        lambda S, x: x @ la.inv(S) @ x,
+        lambda S, x: sym_on_both_pairs(hess_x_inv_s_x(S, x)),
+        "x'*inv(S)*x",
+        mode="hess",
+        symmetric=("S",),
+    ),
+]
+
 SYM_ROWS = [r for r in ROWS if r.expr is not None]
 STRUCT_ROWS = [r for r in ROWS if r.cookbook is not None]
 OPERATOR = {"grad": grad, "jac": jacobian, "hess": hessian}
@@ -877,7 +921,11 @@ def numeric(row: Row, env: dict):
         return row.num(**{**args, row.wrt: v})
 
     D = onp.asarray(OPERATOR[row.mode](f)(env[row.wrt]))
-    return sym_part(D) if row.wrt in row.symmetric else D
+    if row.wrt not in row.symmetric:
+        return D
+    # only symmetric directions exist: project the input pair, and for a Hessian the
+    # gradient pair too
+    return sym_on_both_pairs(D) if row.mode == "hess" else sym_part(D)
 
 
 def symbolic(row: Row, env: dict):
