@@ -30,6 +30,7 @@ import pytest
 
 import matdiff.numpy as np
 import matdiff.scipy.linalg as msla
+import matdiff.scipy.special as mspecial
 from matdiff import grad, hessian, jacobian
 from matdiff import symbolic as sym
 
@@ -897,6 +898,111 @@ ROWS += [
         "x'*inv(S)*x",
         mode="hess",
         symmetric=("S",),
+    ),
+]
+
+
+def hess_logistic(X, w, y):
+    z = y * (X @ w)
+    p = sigmoid(-z)
+    return X.T @ (X * (y * y * p * (1 - p))[:, None])
+
+
+MF = {"M": (4, 3), "U": (4, 2), "V": (3, 2)}
+
+# The same identities through other spellings in the numeric engine: factorizations and
+# solvers the expression language has no words for.
+ROWS += [
+    Row(
+        "eq57-logdet-via-cholesky",
+        "S",
+        lambda S: 2 * np.sum(np.log(np.diag(la.cholesky(S)))),
+        lambda S: oinv(S),
+        symmetric=("S",),
+    ),
+    Row(
+        "eq57-logdet-via-eigvalsh",
+        "S",
+        lambda S: np.sum(np.log(la.eigvalsh(S))),
+        lambda S: oinv(S),
+        symmetric=("S",),
+    ),
+    Row(
+        "eq57-log|det|-via-svd",
+        "X",
+        lambda X: np.sum(np.log(la.svd(X, compute_uv=False))),
+        lambda X: oinv(X).T,
+    ),
+    Row(
+        "eq61-a'inv(X)b-via-solve",
+        "X",
+        lambda a, X, b: a @ la.solve(X, b),
+        lambda a, X, b: -oinv(X).T @ onp.outer(a, b) @ oinv(X).T,
+    ),
+    Row(
+        "eq63-tr(A inv(X) B)-via-lu_solve",
+        "X",
+        lambda A, X, B: np.trace(A @ msla.lu_solve(msla.lu_factor(X), B)),
+        lambda A, X, B: -(oinv(X) @ B @ A @ oinv(X)).T,
+    ),
+    Row(
+        "hess-eq61-x'inv(S)x-via-cho_solve",
+        "x",
+        lambda x, S: x @ msla.cho_solve(msla.cho_factor(S), x),
+        lambda x, S: 2 * oinv(S),
+        mode="hess",
+    ),
+    # more common losses
+    Row(
+        "loss-matrix-factorization-dU",
+        "U",
+        lambda M, U, V: np.sum((M - U @ V.T) ** 2),
+        lambda M, U, V: -2 * (M - U @ V.T) @ V,
+        "sum((M - U*V').^2)",
+        shapes=MF,
+    ),
+    Row(
+        "loss-matrix-factorization-dV",
+        "V",
+        lambda M, U, V: np.sum((M - U @ V.T) ** 2),
+        lambda M, U, V: -2 * (M - U @ V.T).T @ U,
+        "sum((M - U*V').^2)",
+        shapes=MF,
+    ),
+    Row(
+        "loss-softmax-cross-entropy",
+        "x",
+        lambda x, y: mspecial.logsumexp(x) - y @ x,
+        lambda x, y: onp.exp(x) / onp.sum(onp.exp(x)) - y,
+        "log(sum(exp(x))) - y'*x",
+    ),
+    Row(
+        "hess-loss-softmax-cross-entropy",
+        "x",
+        lambda x, y: np.log(np.sum(np.exp(x))) - y @ x,
+        lambda x, y: (
+            onp.diag(onp.exp(x) / onp.sum(onp.exp(x)))
+            - onp.outer(onp.exp(x), onp.exp(x)) / onp.sum(onp.exp(x)) ** 2
+        ),
+        "log(sum(exp(x))) - y'*x",
+        mode="hess",
+    ),
+    Row(
+        "hess-loss-ridge",
+        "x",
+        lambda A, x, b, lam: np.sum((A @ x - b) ** 2) + lam * (x @ x),
+        lambda A, x, b, lam: 2 * A.T @ A + 2 * lam * I4,
+        "norm2(A*x - b)^2 + lam*x'*x",
+        mode="hess",
+    ),
+    Row(
+        "hess-loss-logistic",
+        "w",
+        lambda X, w, y: np.sum(np.log1p(np.exp(-y * (X @ w)))),
+        hess_logistic,
+        "sum(log(1 + exp(-y.*(X*w))))",
+        mode="hess",
+        shapes={"X": (6, 4), "y": (6,)},
     ),
 ]
 
