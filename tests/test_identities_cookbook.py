@@ -31,7 +31,7 @@ import pytest
 import matdiff.numpy as np
 import matdiff.scipy.linalg as msla
 import matdiff.scipy.special as mspecial
-from matdiff import grad, hessian, jacobian
+from matdiff import grad, hessian, jacfwd, jacobian
 from matdiff import symbolic as sym
 
 la = np.linalg
@@ -1020,13 +1020,20 @@ def closed_form(row: Row, env: dict):
     return onp.asarray(row.closed(**params(row.closed, env)), dtype=float)
 
 
-def numeric(row: Row, env: dict):
+def numeric(row: Row, env: dict, forward: bool = False):
     args = params(row.num, env)
 
     def f(v):
         return row.num(**{**args, row.wrt: v})
 
-    D = onp.asarray(OPERATOR[row.mode](f)(env[row.wrt]))
+    # forward mode: jacfwd, and for a Hessian jacfwd of jacfwd (hessian is fwd-over-rev)
+    if not forward:
+        operator = OPERATOR[row.mode]
+    elif row.mode == "hess":
+        operator = lambda g: jacfwd(jacfwd(g))  # noqa: E731
+    else:
+        operator = jacfwd
+    D = onp.asarray(operator(f)(env[row.wrt]))
     if row.wrt not in row.symmetric:
         return D
     # only symmetric directions exist: project the input pair, and for a Hessian the
@@ -1053,6 +1060,13 @@ def assert_close(actual, expected, what: str) -> None:
 def test_numeric_engine_matches_cookbook(row: Row, seed: int):
     env = make_env(seed, row.shapes)
     assert_close(numeric(row, env), closed_form(row, env), f"{row.id}: numeric vs closed")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.id)
+def test_numeric_forward_mode_matches_cookbook(row: Row):
+    env = make_env(2, row.shapes)
+    D = numeric(row, env, forward=True)
+    assert_close(D, closed_form(row, env), f"{row.id}: forward mode vs closed")
 
 
 @pytest.mark.parametrize("seed", [0, 1])
