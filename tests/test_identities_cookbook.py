@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as onp
 import pytest
@@ -1076,6 +1076,17 @@ def test_symbolic_engine_matches_cookbook_and_numeric(row: Row, seed: int):
     D = symbolic(row, env)
     assert_close(D, closed_form(row, env), f"{row.id}: symbolic vs closed")
     assert_close(D, numeric(row, env), f"{row.id}: symbolic vs numeric")
+
+
+GRAD_ROWS = [r for r in SYM_ROWS if r.mode == "grad"]
+
+
+@pytest.mark.parametrize("row", GRAD_ROWS, ids=lambda r: r.id)
+def test_engines_agree_on_the_hessian_of_every_gradient_identity(row: Row):
+    """No closed form here: each engine is the other's oracle for the second derivative."""
+    hess_row = replace(row, mode="hess")
+    env = make_env(3, row.shapes)
+    assert_close(symbolic(hess_row, env), numeric(hess_row, env), f"{row.id}: Hessians")
 
 
 @pytest.mark.parametrize("row", STRUCT_ROWS, ids=lambda r: r.id)
