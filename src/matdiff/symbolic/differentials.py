@@ -99,7 +99,12 @@ RULES = {
     "diagv": "d diag(X) = diag(dX)",
     "norm1": "d norm1(X) = sum(sign(X) .* dX)",
     "norm2": "d norm2(X) = <X, dX>/norm2(X)",
+    "kron": "d kron(X, Y) = kron(dX, Y) + kron(X, dY)",
 }
+
+
+def _is_square(e: Expr) -> bool:
+    return e.shape[0] == e.shape[1]
 
 
 def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
@@ -150,8 +155,14 @@ def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
         if op == "T":
             return E.transpose(d(a[0]))
         if op == "sum":
+            if a[0].op == "kron":
+                # a gradient cannot be read off through kron; sum(kron(P, Q)) = sum(P) sum(Q)
+                return d(E.mul(*(E.sum_(f) for f in a[0].args)))
             return E.sum_(d(a[0]))
         if op == "tr":
+            if a[0].op == "kron" and all(_is_square(f) for f in a[0].args):
+                # likewise tr(kron(P, Q)) = tr(P) tr(Q) for square P and Q
+                return d(E.mul(*(E.tr(f) for f in a[0].args)))
             return E.tr(d(a[0]))
         if op == "diagm":
             return E.diagm(d(a[0]))
@@ -173,6 +184,13 @@ def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
             return E.sum_(E.had(E.fn("sign", a[0]), d(a[0])))
         if op == "norm2":
             return E.mul(E.pow_(n, -1.0), inner(a[0], d(a[0])))
+        if op == "kron":
+            # kron is bilinear: the product rule, one term per factor that depends on x
+            terms = []
+            for k, f in enumerate(a):
+                if depends(f):
+                    terms.append(E.kron(*(d(g) if i == k else g for i, g in enumerate(a))))
+            return E.add(*terms)
         raise SymbolicError(f"cannot differentiate {op} with respect to {name}")
 
     return d(e)

@@ -579,7 +579,11 @@ class NumpyPrinter:
             a = self._named(arg)
             return f"_np.sqrt(_np.sum({a} * {a}))", _PY_ATOM
         if op == "kron":
-            return f"_np.kron({self.as2d(e.args[0])}, {self.as2d(e.args[1])})", _PY_ATOM
+            code = f"_np.kron({self.as2d(e.args[0])}, {self.as2d(e.args[1])})"
+            if e.kind in ("vector", "row"):
+                # vectors are 1-D everywhere else, so the layout out.shape + var.shape holds
+                code = f"_np.ravel({code})"
+            return code, _PY_ATOM
         raise SymbolicError(f"no NumPy code for {op}")
 
     def _mul(self, e: Expr) -> tuple[str, int]:
