@@ -8,6 +8,7 @@ that names the function, never computed on a silently untraced value.
 
 from __future__ import annotations
 
+import dis
 import sys
 
 import numpy as _np
@@ -81,8 +82,11 @@ class ArrayBox(Box):
         """The concrete value as a float.
 
         This drops the derivative: ``float(x)`` is a constant to every trace. Keep ``x``
-        as it is (a 0-d traced array) where the derivative is wanted.
+        as it is (a 0-d traced array) where the derivative is wanted. NumPy converts with
+        ``float()`` when a traced value is stored into a plain array (``y[0] = x``); that
+        would drop the derivative silently, so it is refused.
         """
+        _refuse_store_into_array()
         return float(getval(self))
 
     def __int__(self) -> int:
@@ -94,6 +98,7 @@ class ArrayBox(Box):
 
     def __complex__(self) -> complex:
         """The concrete value as a complex (no derivative, as for ``float``)."""
+        _refuse_store_into_array()
         return complex(getval(self))
 
     def __hash__(self):
@@ -444,6 +449,34 @@ def _find_wrapper(func):
         return None
     _wrap.wrapped_for[func] = f
     return f
+
+
+_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
+
+
+class StoreIntoArrayError(ValueError):
+    """A traced value was stored into a plain NumPy array.
+
+    A ``ValueError``: NumPy replaces a ``TypeError`` raised during item assignment with
+    its own "setting an array element with a sequence", which would hide the reason.
+    """
+
+
+def _refuse_store_into_array() -> None:
+    """Raise if the caller's current instruction stores into a subscript (``y[i] = x``).
+
+    NumPy's item assignment converts a traced scalar with ``float()`` straight from C, so
+    the frame above ``__float__`` is the user's, stopped at its STORE_SUBSCR.
+    """
+    frame = sys._getframe(2)
+    code = frame.f_code.co_code
+    if 0 <= frame.f_lasti < len(code) and code[frame.f_lasti] == _STORE_SUBSCR:
+        raise StoreIntoArrayError(
+            "matdiff: a traced value was stored into a plain NumPy array (y[i] = x), which "
+            "would drop its derivative silently. Build the array from traced values instead: "
+            "y = np.stack([...]) or np.array([...]) with matdiff.numpy, "
+            "y = np.concatenate([x[:1], y[1:]]), or y = np.where(mask, x, y)."
+        )
 
 
 def _raw_numpy_message(name, method):
