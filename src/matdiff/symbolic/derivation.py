@@ -322,10 +322,11 @@ class Derivative:
         source = self.source
 
         def derivative(*args, **kwargs):
-            values = dict(zip(names, args), **kwargs)
+            values = {**dict(zip(names, args)), **kwargs} if args else kwargs
             seen: dict = {}
             for name, kind, axes in plan:
-                shape = numpy.shape(values.get(name, 0.0))
+                value = values.get(name, 0.0)
+                shape = value.shape if type(value) is numpy.ndarray else numpy.shape(value)
                 if kind == "matrix" and len(shape) != 2:
                     raise SymbolicError(
                         f"derivative of {source!r}: {name} is a matrix, so it needs a 2-D "
