@@ -1130,3 +1130,16 @@ def test_kron_of_vectors_is_a_vector():
     value, D = d.function()(x=x, a=onp.ones(2))
     assert value.shape == (6,) and D.shape == (6, 3)
     onp.testing.assert_array_equal(value, onp.kron(x, onp.ones(2)))
+
+
+def test_generated_function_names_a_mis_sized_argument():
+    d = sym.derivative("a'*X*b", wrt="X", kinds={"a": "vector", "b": "vector"})
+    f = d.function()
+    ok = f(onp.ones(4), onp.ones((4, 3)), onp.ones(3))  # positional, in d.variables order
+    assert ok[1].shape == (4, 3)
+    with pytest.raises(sym.SymbolicError, match=r"X.shape\[0\] is 4 but a.shape\[0\] is 3"):
+        f(a=onp.ones(3), X=onp.ones((4, 3)), b=onp.ones(3))
+    with pytest.raises(sym.SymbolicError, match="X is a matrix, so it needs a 2-D array"):
+        f(a=onp.ones(4), X=onp.ones(3), b=onp.ones(3))
+    with pytest.raises(sym.SymbolicError, match="b is a vector, so it needs a 1-D array"):
+        f(a=onp.ones(4), X=onp.ones((4, 3)), b=onp.ones((3, 1, 1)))

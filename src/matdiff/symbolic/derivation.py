@@ -300,8 +300,56 @@ class Derivative:
             return self._function
         fn = _compile(self.numpy_source, "derivative", np_module or numpy)
         if np_module is None:
+            fn = self._shape_checked(fn)
             self._function = fn
         return fn
+
+    def _shape_checked(self, fn: Callable) -> Callable:
+        """``fn`` refusing arrays whose sizes contradict the expression's dimensions.
+
+        Without this, a mis-sized argument fails deep in NumPy (a matmul core-dimension
+        message that names neither the variable nor the expression).
+        """
+        # (name, axis) for every axis a symbolic dimension fixes; the plan is built once
+        plan = []
+        for name, v in self.parsed.variables.items():
+            r, c = v.shape
+            if v.kind == "vector":
+                plan.append((name, v.kind, ((0, r),)))
+            elif v.kind == "matrix":
+                plan.append((name, v.kind, ((0, r), (1, c))))
+        names = self.variables
+        source = self.source
+
+        def derivative(*args, **kwargs):
+            values = {**dict(zip(names, args)), **kwargs} if args else kwargs
+            seen: dict = {}
+            for name, kind, axes in plan:
+                value = values.get(name, 0.0)
+                shape = value.shape if type(value) is numpy.ndarray else numpy.shape(value)
+                if kind == "matrix" and len(shape) != 2:
+                    raise SymbolicError(
+                        f"derivative of {source!r}: {name} is a matrix, so it needs a 2-D "
+                        f"array, not one of shape {shape}"
+                    )
+                if kind == "vector" and len(shape) not in (1, 2):
+                    raise SymbolicError(
+                        f"derivative of {source!r}: {name} is a vector, so it needs a 1-D "
+                        f"array, not one of shape {shape}"
+                    )
+                for axis, dim in axes:
+                    size = shape[axis]
+                    first = seen.setdefault(dim, (name, axis, size))
+                    if first[2] != size:
+                        raise SymbolicError(
+                            f"derivative of {source!r}: {name}.shape[{axis}] is {size} but "
+                            f"{first[0]}.shape[{first[1]}] is {first[2]}, and both are the "
+                            f"dimension {dim}; pass arrays of matching sizes"
+                        )
+            return fn(*args, **kwargs)
+
+        derivative.__doc__ = fn.__doc__
+        return derivative
 
     def value_function(self, np_module: Any = None, fast: bool | None = None) -> Callable:
         """The value alone, compiled against ``np_module`` (NumPy by default)."""
