@@ -48,7 +48,7 @@ def write_markdown(results: dict, path: Path) -> None:
     opts = [f"--threads {a['threads']}"] if a.get("threads") else []
     if a.get("quick"):
         opts.append("--quick")
-    lines.append(f"- command: `python -m benchmarks {' '.join(opts)}`")
+    lines.append(f"- command: `{' '.join(['python -m benchmarks', *opts])}`")
     lines.append(f"- rounds: {a.get('rounds')}, seconds per measurement: {a.get('min_time')}")
     for k, v in m.items():
         lines.append(f"- {k}: {v}")
