@@ -92,6 +92,105 @@ def _quadratic(w, i):
     return 0.5 * np.dot(d, np.dot(SPD, d))
 
 
+# Each optimizer's update, written again in plain NumPy from its paper. It reads the
+# gradients the optimizer itself was given, so the comparison involves no matrix product
+# and no BLAS kernel: only the few elementwise operations of one step.
+
+
+def _sgd_steps(xs, gs, steps, mass=0.9):
+    velocity = onp.zeros_like(xs[0])
+    for x, g, a in zip(xs, gs, steps):
+        velocity = mass * velocity - (1.0 - mass) * g
+        yield x + a * velocity
+
+
+def _rmsprop_steps(xs, gs, steps, gamma=0.9, eps=1e-8):
+    avg_sq = onp.ones_like(xs[0])
+    for x, g, a in zip(xs, gs, steps):
+        avg_sq = gamma * avg_sq + (1 - gamma) * g**2
+        yield x - a * g / (onp.sqrt(avg_sq) + eps)
+
+
+def _adam_steps(xs, gs, steps, b1=0.9, b2=0.999, eps=1e-8):
+    m = onp.zeros_like(xs[0])
+    v = onp.zeros_like(xs[0])
+    for t, (x, g, a) in enumerate(zip(xs, gs, steps), start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        yield x - a * (m / (1 - b1**t)) / (onp.sqrt(v / (1 - b2**t)) + eps)
+
+
+def _curved_gradient(x, i):
+    # Not a fixed linear map, and changing with i, so that every term of each rule
+    # (momentum, running moments, bias correction) moves from step to step.
+    return SPD @ (x - QUADRATIC_TARGET) + onp.sin(3.0 * x) * (1 + i % 3)
+
+
+@pytest.mark.parametrize(
+    "opt, reference", [(sgd, _sgd_steps), (rmsprop, _rmsprop_steps), (adam, _adam_steps)]
+)
+@pytest.mark.parametrize(
+    "step_size", [0.05, lambda i: 0.1 / (1 + i / 5)], ids=["constant", "schedule"]
+)
+def test_each_optimizer_takes_the_step_its_rule_defines(opt, reference, step_size):
+    xs, gs = [], []
+
+    def record(x, i, g):
+        xs.append(onp.array(x["w"], copy=True))
+        gs.append(onp.array(g["w"], copy=True))
+
+    num_iters = 40
+    final = opt(
+        lambda p, i: {"w": _curved_gradient(p["w"], i)},
+        {"w": onp.linspace(-1.0, 2.0, 3)},
+        record,
+        num_iters=num_iters,
+        step_size=step_size,
+    )
+    steps = [step_size(i) if callable(step_size) else step_size for i in range(num_iters)]
+    want = list(reference(xs, gs, steps))
+    got = xs[1:] + [final["w"]]
+    assert len(got) == len(want) == num_iters
+    # Each prediction starts from the optimizer's own iterate and repeats one step's
+    # elementwise arithmetic, perhaps in another order: a few rounding errors of the
+    # iterate's size, nothing that grows with the number of steps.
+    scale = max(onp.max(onp.abs(x)) for x in xs)
+    for k, (g, w) in enumerate(zip(got, want)):
+        onp.testing.assert_allclose(g, w, rtol=0, atol=64 * EPS * scale, err_msg=f"step {k}")
+
+
+EPS = onp.finfo(float).eps
+
+
+def _sgd_error_bound(num_iters, step_size, mass=0.9):
+    """How far momentum SGD can still be from the minimum of the quadratic.
+
+    On this quadratic the iteration is linear in (x - x*, velocity); its matrix raised to
+    the number of steps bounds the error left from the start, and rounding leaves the
+    iterate within a few ulps of the condition number times |x*| at the end.
+    """
+    n = len(QUADRATIC_TARGET)
+    step = onp.block(
+        [
+            [onp.eye(n) - step_size * (1 - mass) * SPD, step_size * mass * onp.eye(n)],
+            [-(1 - mass) * SPD, mass * onp.eye(n)],
+        ]
+    )
+    start = onp.concatenate([-QUADRATIC_TARGET, onp.zeros(n)])
+    left = onp.linalg.norm(onp.linalg.matrix_power(step, num_iters), 2) * onp.linalg.norm(start)
+    rounding = 64 * EPS * onp.linalg.cond(SPD) * onp.max(onp.abs(QUADRATIC_TARGET))
+    return left + rounding
+
+
+def _harmonic(first, tau):
+    return lambda i: first / (1 + i / tau)
+
+
+# Adam and RMSprop do not settle on a constant step: near the minimum their steps have the
+# size of the step size whatever the gradient (g / sqrt(running mean of g^2) is about 1),
+# so they hover within a step of it, and where they are on the last step depends on the
+# last bits of every earlier gradient. The tolerance is therefore the last step size, and
+# the rows use a decaying step so that it is small.
 OPTIMIZER_ROWS = [
     # name, optimizer, loss, start, options, minimum, tolerance
     (
@@ -99,9 +198,9 @@ OPTIMIZER_ROWS = [
         adam,
         _quadratic,
         onp.zeros(3),
-        {"num_iters": 2000, "step_size": 0.05},
+        {"num_iters": 2000, "step_size": _harmonic(0.05, 20)},
         QUADRATIC_TARGET,
-        1e-4,
+        _harmonic(0.05, 20)(1999),
     ),
     (
         "sgd-quadratic",
@@ -110,25 +209,25 @@ OPTIMIZER_ROWS = [
         onp.zeros(3),
         {"num_iters": 800, "step_size": 0.05},
         QUADRATIC_TARGET,
-        1e-6,
+        _sgd_error_bound(800, 0.05),
     ),
     (
         "rmsprop-quadratic",
         rmsprop,
         _quadratic,
         onp.zeros(3),
-        {"num_iters": 3000, "step_size": 0.002},
+        {"num_iters": 3000, "step_size": _harmonic(0.01, 50)},
         QUADRATIC_TARGET,
-        5e-3,
+        _harmonic(0.01, 50)(2999),
     ),
     (
         "adam-rosenbrock-dict",
         adam,
         _rosenbrock,
         {"x": -1.0, "y": 1.0},
-        {"num_iters": 5000, "step_size": 0.02},
+        {"num_iters": 5000, "step_size": _harmonic(0.02, 500)},
         {"x": 1.0, "y": 1.0},
-        1e-3,
+        _harmonic(0.02, 500)(4999),
     ),
 ]
 
@@ -142,8 +241,15 @@ def test_optimizers_reach_the_minimum(opt, loss, x0, options, minimum, tol):
     got = opt(grad(loss), x0, **options)
     got_flat, _ = flatten(got)
     want_flat, _ = flatten(minimum)
-    onp.testing.assert_allclose(got_flat, want_flat, atol=tol)
+    start_flat, _ = flatten(x0)
+    assert onp.max(onp.abs(start_flat - want_flat)) > 100 * tol  # the row tests something
+    onp.testing.assert_allclose(got_flat, want_flat, rtol=0, atol=tol)
     assert type(got) is type(x0)
+
+
+def test_the_sgd_bound_is_tight_enough_to_mean_convergence():
+    assert _sgd_error_bound(800, 0.05) < 1e-12
+    assert _sgd_error_bound(10, 0.05) > 1e-2  # and it is a bound that depends on the steps
 
 
 @pytest.mark.parametrize("opt", [sgd, rmsprop, adam])

@@ -5,7 +5,8 @@ starting point ``x0`` (any pytree of float arrays and numbers) and an optional
 ``callback(x, i, g)`` called every iteration before the step, and returns the final
 point with ``x0``'s structure. The loops run on the flattened vector
 (:func:`matdiff.misc.flatten`), so a step costs a few vector operations whatever the
-pytree.
+pytree. ``step_size`` is a number or, as in JAX's optimizers, a schedule: a function of
+the iteration number ``i`` that returns the step for that iteration.
 
 >>> from matdiff import grad
 >>> import matdiff.numpy as np
@@ -66,6 +67,12 @@ def _on_vectors(optimizer: Callable) -> Callable:
     return run
 
 
+def _schedule(step_size: float | Callable[[int], float]) -> Callable[[int], float]:
+    if callable(step_size):
+        return step_size
+    return lambda i: step_size
+
+
 @_on_vectors
 def sgd(grad, x, callback=None, num_iters=200, step_size=0.1, mass=0.9):
     """Stochastic gradient descent with momentum ``mass``.
@@ -75,6 +82,7 @@ def sgd(grad, x, callback=None, num_iters=200, step_size=0.1, mass=0.9):
     >>> float(np.round(sgd(grad(lambda x, i: (x - 1.0) ** 2), 0.0, num_iters=200), 4))
     1.0
     """
+    step = _schedule(step_size)
     x = _np.array(x, dtype=float, copy=True)
     velocity = _np.zeros_like(x)
     for i in range(num_iters):
@@ -82,7 +90,7 @@ def sgd(grad, x, callback=None, num_iters=200, step_size=0.1, mass=0.9):
         if callback:
             callback(x, i, g)
         velocity = mass * velocity - (1.0 - mass) * g
-        x = x + step_size * velocity
+        x = x + step(i) * velocity
     return x
 
 
@@ -97,6 +105,7 @@ def rmsprop(grad, x, callback=None, num_iters=100, step_size=0.1, gamma=0.9, eps
     >>> bool(np.allclose(x, 2.0, atol=0.02))
     True
     """
+    step = _schedule(step_size)
     x = _np.array(x, dtype=float, copy=True)
     avg_sq_grad = _np.ones_like(x)
     for i in range(num_iters):
@@ -104,7 +113,7 @@ def rmsprop(grad, x, callback=None, num_iters=100, step_size=0.1, gamma=0.9, eps
         if callback:
             callback(x, i, g)
         avg_sq_grad = avg_sq_grad * gamma + g**2 * (1 - gamma)
-        x = x - step_size * g / (_np.sqrt(avg_sq_grad) + eps)
+        x = x - step(i) * g / (_np.sqrt(avg_sq_grad) + eps)
     return x
 
 
@@ -117,7 +126,12 @@ def adam(grad, x, callback=None, num_iters=100, step_size=0.001, b1=0.9, b2=0.99
     >>> float(np.round(adam(grad(lambda x, i: (x + 1.0) ** 2), 0.0, num_iters=500,
     ...                     step_size=0.05), 3))
     -1.0
+    >>> decaying = lambda i: 0.1 / (1 + i / 50)   # a schedule: the step of iteration i
+    >>> float(np.round(adam(grad(lambda x, i: (x - 2.0) ** 2), 0.0, num_iters=1000,
+    ...                     step_size=decaying), 6))
+    2.0
     """
+    step = _schedule(step_size)
     x = _np.array(x, dtype=float, copy=True)
     m = _np.zeros_like(x)
     v = _np.zeros_like(x)
@@ -129,5 +143,5 @@ def adam(grad, x, callback=None, num_iters=100, step_size=0.001, b1=0.9, b2=0.99
         v = (1 - b2) * (g**2) + b2 * v
         mhat = m / (1 - b1 ** (i + 1))
         vhat = v / (1 - b2 ** (i + 1))
-        x = x - step_size * mhat / (_np.sqrt(vhat) + eps)
+        x = x - step(i) * mhat / (_np.sqrt(vhat) + eps)
     return x
