@@ -12,7 +12,7 @@ array([0.5, 0.5])
 
 from .batching import register_batch_rule
 from .core import VSpace, def_linear, defjvp, defvjp, defvjp_argnum, register_vspace, vspace
-from .tracer import Box, getval, isbox, nondifferentiable, primitive, register_box
+from .tracer import Box, branch, getval, isbox, nondifferentiable, primitive, register_box
 from .tree import register_pytree_node, register_pytree_node_class
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "vspace",
     "register_vspace",
     "getval",
+    "branch",
     "isbox",
     "register_pytree_node",
     "register_pytree_node_class",

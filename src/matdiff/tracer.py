@@ -16,12 +16,16 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from .errors import NotDifferentiableError
+
 __all__ = [
     "Box",
     "Trace",
     "primitive",
     "nondifferentiable",
     "getval",
+    "branch",
+    "register_branch",
     "isbox",
     "box_types",
     "register_box",
@@ -35,14 +39,6 @@ box_types: set[type] = set()
 _box_for_type: dict[type, type] = {}
 
 
-class NotDifferentiableError(TypeError, NotImplementedError):
-    """A primitive met a traced value for which it has no derivative rule.
-
-    A ``NotImplementedError`` too, as autograd raises for a primitive without a rule, so
-    that ``except NotImplementedError`` in code written for autograd still catches it.
-    """
-
-
 class Trace:
     """One transformation in progress. Subclasses say how a primitive's answer is boxed."""
 
@@ -53,6 +49,14 @@ class Trace:
 
     def process(self, fun, ans, argvals, kwargs, argnums, boxes):  # pragma: no cover
         raise NotImplementedError
+
+    def concrete(self, box: Box) -> Any:
+        """The value under ``box`` when code asks for it as data (:func:`getval`).
+
+        Eager traces have it. Staging has only an example, and overrides this to hand
+        out a value whose uses are recorded instead.
+        """
+        return box._value
 
 
 def new_level() -> int:
@@ -100,10 +104,33 @@ def isbox(x: Any) -> bool:
 
 
 def getval(x: Any) -> Any:
-    """The untraced value under every level of boxing."""
+    """The untraced value under every level of boxing, as each trace hands it out."""
     while type(x) in box_types:
-        x = x._value
+        x = x._trace.concrete(x)
     return x
+
+
+_branch_for_type: dict[type, Callable[[Any], bool]] = {}
+
+
+def register_branch(value_type: type, truth: Callable[[Any], bool]) -> None:
+    """Let :func:`branch` ask ``truth(value)`` for values of ``value_type``."""
+    _branch_for_type[value_type] = truth
+
+
+def branch(cond: Any) -> bool:
+    """The truth of ``cond`` where a derivative rule branches on data to save work.
+
+    ``if np.any(mask):`` in a rule reads a value computed from a traced input. Eagerly that
+    is ``bool(cond)``; under staging the example's branch is taken and checked again at
+    run time, where a plain ``bool()`` would be refused as user control flow. Rules say
+    which they mean by calling this.
+
+    >>> branch(3 > 2)
+    True
+    """
+    truth = _branch_for_type.get(type(cond))
+    return bool(cond) if truth is None else truth(cond)
 
 
 def primitive(f_raw: Callable, name: str | None = None) -> Callable:

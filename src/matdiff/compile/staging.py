@@ -18,7 +18,6 @@ from __future__ import annotations
 import operator
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -26,10 +25,11 @@ import numpy as _np
 
 from ..core import register_vspace
 from ..differential_operators import stop_gradient
+from ..errors import StagingError, library_site, user_site
 from ..numpy._wrap import example_readers
 from ..numpy.boxes import ArrayBox, ArrayVSpace
 from ..numpy.indexing import getitem as _getitem
-from ..tracer import Box, Trace, box_types, getval, register_box
+from ..tracer import Trace, box_types, register_box, register_branch
 from .ir import Eqn, Lit, Program, Var, guard, prim_name
 
 __all__ = [
@@ -41,39 +41,7 @@ __all__ = [
     "stage",
 ]
 
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_NUMPY_DIR = os.path.dirname(_np.__file__)
-
-
-class StagingError(TypeError):
-    """A traced value was used in a way that cannot be recorded in a program."""
-
-
-def _user_site() -> str:
-    """The innermost stack frame outside matdiff and NumPy, as ``File ..., line ...: code``."""
-    for fr in reversed(traceback.extract_stack()):
-        fn = os.path.abspath(fr.filename)
-        if fn.startswith(_PKG_DIR) or fn.startswith(_NUMPY_DIR):
-            continue
-        return f'File "{fr.filename}", line {fr.lineno}, in {fr.name}: {(fr.line or "").strip()}'
-    return "(no user frame found)"
-
-
 _COMPILE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _rule_site() -> str | None:
-    """The innermost frame in matdiff's own code (not this package), if it asked."""
-    f = sys._getframe(1)
-    while f is not None:
-        fn = os.path.abspath(f.f_code.co_filename)
-        if not fn.startswith(_COMPILE_DIR) and not fn.startswith(_NUMPY_DIR):
-            if fn.startswith(_PKG_DIR):
-                rel = os.path.relpath(fn, os.path.dirname(_PKG_DIR))
-                return f"{rel}:{f.f_lineno} in {f.f_code.co_name}"
-            return None
-        f = f.f_back
-    return None
 
 
 def _asked_by_rule() -> bool:
@@ -82,8 +50,11 @@ def _asked_by_rule() -> bool:
     return fn.startswith(_PKG_DIR) and not fn.startswith(_COMPILE_DIR)
 
 
+_PKG_DIR = os.path.dirname(_COMPILE_DIR)
+
+
 def concrete_error(what: str) -> StagingError:
-    rule = _rule_site()
+    rule = library_site(_COMPILE_DIR)
     inside = (
         f" It was asked inside matdiff ({rule}): that derivative rule reads a traced value "
         "concretely, so functions using it cannot be compiled yet; please report it."
@@ -92,7 +63,7 @@ def concrete_error(what: str) -> StagingError:
     )
     return StagingError(
         f"jit: {what} of a traced value is not known while the function is being compiled "
-        f"({_user_site()}).{inside} Python control flow (if, while, and, or, int(), float()) on a "
+        f"({user_site()}).{inside} Python control flow (if, while, and, or, int(), float()) on a "
         "value computed from the jitted function's inputs cannot be recorded. Choose values "
         "elementwise with np.where(condition, a, b) instead, or pass the argument this value "
         "depends on as static, e.g. jit(f, static_argnums=(1,)), so it is known at compile time."
@@ -133,6 +104,11 @@ class StagingTrace(Trace):
         var = Var(_np.shape(ans), _dtype_of(ans, fun))
         self.eqns.append(Eqn(fun, tuple(inputs), dict(kwargs), var))
         return StagedBox(ans, self, var)
+
+    def concrete(self, box: StagedBox) -> StagedValue:
+        # getval() asks for the value as data: hand out a recording duck array, so that
+        # masks computed from it are recomputed at run time rather than frozen.
+        return StagedValue(self, box._node, box._value, stop=True)
 
     def _check_open(self) -> None:
         if self.done:
@@ -301,7 +277,7 @@ def _check_index(idx_atom, where: str) -> None:
     if type(idx_atom) is Var and idx_atom.dtype.kind == "b":
         raise StagingError(
             f"jit: {where} with a boolean mask computed from traced values has a shape that "
-            f"depends on the data ({_user_site()}), which cannot be compiled. Use "
+            f"depends on the data ({user_site()}), which cannot be compiled. Use "
             "np.where(mask, x, 0.0) to keep the shape fixed."
         )
 
@@ -319,7 +295,6 @@ def _plain(v: Any) -> Any:
 
 # ---------------------------------------------------------------- staged values
 
-_VALUE_SLOT = Box.__dict__["_value"]
 _METADATA = {
     _np.shape,
     _np.ndim,
@@ -329,16 +304,6 @@ _METADATA = {
     _np.isrealobj,
     _np.can_cast,
 }
-_GETVAL_CODE = getval.__code__
-
-
-def _staged_value(self):
-    # getval() asks for the value under every box: give it a recording duck array, so
-    # that masks computed from it are recomputed at run time rather than frozen.
-    v = _VALUE_SLOT.__get__(self, StagedBox)
-    if sys._getframe(1).f_code is _GETVAL_CODE:
-        return StagedValue(self._trace, self._node, v, stop=True)
-    return v
 
 
 class _NoConcreteValue:
@@ -369,10 +334,9 @@ class StagedBox(_NoConcreteValue, ArrayBox):
     """A value traced by staging: the payload is its :class:`Var`."""
 
     __slots__ = ()
-    _value = property(_staged_value)
 
     def __init__(self, value: Any, trace: StagingTrace, var: Var) -> None:
-        _VALUE_SLOT.__set__(self, value)
+        self._value = value
         self._trace = trace
         self._node = var
 
@@ -392,7 +356,7 @@ class StagedBox(_NoConcreteValue, ArrayBox):
 def _plain_boxes(v: Any) -> Any:
     t = type(v)
     if t is StagedBox:
-        return _VALUE_SLOT.__get__(v, StagedBox)
+        return v._value
     if t in (tuple, list):
         return t(_plain_boxes(x) for x in v)
     if t is dict:
@@ -454,10 +418,13 @@ class StagedValue(_NoConcreteValue):
     # -- concrete values are not
     def __bool__(self):
         if _asked_by_rule():
-            # A rule branching for speed (if np.any(mask): ...): take the example's branch
-            # and check it at run time; user code branching on data is refused.
-            return self.trace.guard(self, bool(self.value))
+            return self.guarded_truth()
         raise concrete_error("the truth value (bool)")
+
+    def guarded_truth(self) -> bool:
+        """A rule branching for speed (``if branch(np.any(mask))``): take the example's
+        branch and check it at run time; user code branching on data is refused."""
+        return self.trace.guard(self, bool(self.value))
 
     def __array__(self, dtype=None, copy=None):
         raise concrete_error("conversion to a NumPy array (np.asarray, np.array)")
@@ -469,7 +436,7 @@ class StagedValue(_NoConcreteValue):
         if kwargs.get("out") is not None or method == "at":
             raise StagingError(
                 f"jit: numpy.{ufunc.__name__} writes into an array computed from traced values "
-                f"({_user_site()}), which cannot be recorded; compute a new array instead"
+                f"({user_site()}), which cannot be recorded; compute a new array instead"
             )
         prim = ufunc if method == "__call__" else getattr(ufunc, method)
         return self.trace.record_raw(prim, inputs, kwargs)
@@ -565,7 +532,7 @@ class StagedValue(_NoConcreteValue):
             raise AttributeError(name)
         raise _UnsupportedAttribute(
             f"jit: .{name} of a derivative-free traced value (one computed by NumPy from "
-            f"getval or stop_gradient) is not supported while staging ({_user_site()}); "
+            f"getval or stop_gradient) is not supported while staging ({user_site()}); "
             f"call the NumPy function instead, e.g. np.{name}(x), which is recorded"
         )
 
@@ -577,6 +544,9 @@ class StagedValue(_NoConcreteValue):
 
     def __invert__(self):
         return _np.invert(self)
+
+
+register_branch(StagedValue, StagedValue.guarded_truth)
 
 
 class _UnsupportedAttribute(StagingError, AttributeError):

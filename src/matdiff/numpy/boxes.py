@@ -8,22 +8,24 @@ that names the function, never computed on a silently untraced value.
 
 from __future__ import annotations
 
-import dis
 import sys
 
 import numpy as _np
 
 from ..core import VSpace, register_vspace
-from ..tracer import Box, getval, register_box
+from ..errors import ConcreteValueError
+from ..tracer import Box, box_types, getval, register_box
 from . import _wrap
 
 
 class ArrayBox(Box):
     """A traced NumPy array or scalar: what a function under ``grad`` or ``jvp`` receives.
 
-    It has NumPy's operators, attributes and common methods. ``bool(x)``, ``float(x)``,
-    ``int(x)`` and ``x.item()`` give the concrete value, so Python control flow works, but
-    what they return is a constant: the derivative does not flow through it.
+    It has NumPy's operators, attributes and common methods. ``bool(x)`` and ``x.item()``
+    give the concrete value, so Python control flow works, but what they return is a
+    constant: the derivative does not flow through it. ``float(x)``, ``int(x)`` and
+    ``complex(x)`` are refused, as in JAX: ``math.exp(x)`` and storing ``x`` into a plain
+    NumPy array call them, and would drop the derivative without a word.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
@@ -79,27 +81,16 @@ class ArrayBox(Box):
         return bool(getval(self))
 
     def __float__(self) -> float:
-        """The concrete value as a float.
-
-        This drops the derivative: ``float(x)`` is a constant to every trace. Keep ``x``
-        as it is (a 0-d traced array) where the derivative is wanted. NumPy converts with
-        ``float()`` when a traced value is stored into a plain array (``y[0] = x``); that
-        would drop the derivative silently, so it is refused.
-        """
-        _refuse_store_into_array()
-        return float(getval(self))
+        raise _concrete_value_error("float")
 
     def __int__(self) -> int:
-        """The concrete value as an int (no derivative, as for ``float``)."""
-        return int(getval(self))
+        raise _concrete_value_error("int")
 
     def __index__(self) -> int:
         return _np.asarray(getval(self)).__index__()
 
     def __complex__(self) -> complex:
-        """The concrete value as a complex (no derivative, as for ``float``)."""
-        _refuse_store_into_array()
-        return complex(getval(self))
+        raise _concrete_value_error("complex")
 
     def __hash__(self):
         return id(self)
@@ -374,6 +365,8 @@ class ArrayBox(Box):
         if f is not None:
             return f(*args, **kwargs)
         module = getattr(func, "__module__", "numpy") or "numpy"
+        if func in _WRITERS and args and type(args[0]) not in box_types:
+            raise ConcreteValueError(_store_message(f"numpy.{func.__name__}"))
         raise TypeError(_raw_numpy_message(f"{module}.{func.__name__}", None))
 
     def __array__(self, dtype=None, copy=None):
@@ -451,32 +444,34 @@ def _find_wrapper(func):
     return f
 
 
-_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
+# NumPy functions that write their other arguments into their first, a plain array.
+_WRITERS = {_np.copyto, _np.put, _np.putmask, _np.place, _np.put_along_axis, _np.fill_diagonal}
 
 
-class StoreIntoArrayError(ValueError):
-    """A traced value was stored into a plain NumPy array.
-
-    A ``ValueError``: NumPy replaces a ``TypeError`` raised during item assignment with
-    its own "setting an array element with a sequence", which would hide the reason.
-    """
+_BUILD_INSTEAD = (
+    "Build the array from traced values instead: y = np.stack([...]) or np.array([...]) with "
+    "matdiff.numpy, y = np.concatenate([x[:1], y[1:]]), or y = np.where(mask, x, y)."
+)
 
 
-def _refuse_store_into_array() -> None:
-    """Raise if the caller's current instruction stores into a subscript (``y[i] = x``).
+def _store_message(route: str) -> str:
+    return (
+        f"matdiff: a traced value was stored into a plain NumPy array ({route}), which "
+        f"would drop its derivative silently. {_BUILD_INSTEAD}"
+    )
 
-    NumPy's item assignment converts a traced scalar with ``float()`` straight from C, so
-    the frame above ``__float__`` is the user's, stopped at its STORE_SUBSCR.
-    """
-    frame = sys._getframe(2)
-    code = frame.f_code.co_code
-    if 0 <= frame.f_lasti < len(code) and code[frame.f_lasti] == _STORE_SUBSCR:
-        raise StoreIntoArrayError(
-            "matdiff: a traced value was stored into a plain NumPy array (y[i] = x), which "
-            "would drop its derivative silently. Build the array from traced values instead: "
-            "y = np.stack([...]) or np.array([...]) with matdiff.numpy, "
-            "y = np.concatenate([x[:1], y[1:]]), or y = np.where(mask, x, y)."
-        )
+
+def _concrete_value_error(kind: str) -> ConcreteValueError:
+    # One refusal for every route to a Python number: an explicit float(x), math.exp(x),
+    # and NumPy storing x into a plain array (y[i] = x, y.fill(x), operator.setitem(y, i, x)),
+    # which converts with float() from C.
+    return ConcreteValueError(
+        f"matdiff: {kind}() of a traced value would drop its derivative silently. NumPy "
+        f"calls {kind}() when a traced value is stored into a plain NumPy array "
+        f"(y[i] = x, y.fill(x)): {_BUILD_INSTEAD} For math.exp(x) and the like, use "
+        "matdiff.numpy's function (np.exp(x)). To drop the derivative on purpose, convert "
+        f"an untraced value: {kind}(matdiff.stop_gradient(x))."
+    )
 
 
 def _raw_numpy_message(name, method):

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
+from ..errors import StagingError, user_site
 from ..tracer import getval as _getval
 from ..tracer import primitive as _primitive
 from ._wrap import alias, export, is_complex, is_concrete, wrap
@@ -734,12 +735,10 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
         return a
     if not is_concrete(av):
         # Under jit the values are not known, and neither is the dtype of the result.
-        from ..compile.staging import StagingError, _user_site
-
         raise StagingError(
             "jit: real_if_close returns a real array when every imaginary part is negligible "
             "and a complex array otherwise, so the dtype of its result depends on the values "
-            f"of a traced argument, which a compiled function cannot have ({_user_site()}). "
+            f"of a traced argument, which a compiled function cannot have ({user_site()}). "
             "Use np.real(a) where the imaginary parts are known to be negligible, keep the "
             "complex array, or call real_if_close outside the jitted function."
         )
