@@ -20,9 +20,9 @@ from matdiff.batching import (
     register_batch_rule,
 )
 from matdiff.core import jvp_rules
-from matdiff.differential_operators import _jvp
 from matdiff.extend import defjvp, defvjp, primitive
 from matdiff.numpy._wrap import all_wrapped
+from matdiff.operators import _jvp
 
 B = 3
 

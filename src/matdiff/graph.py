@@ -38,8 +38,9 @@ from typing import Any
 
 import numpy as _np
 
-from .core import ReverseTrace, vjp_rules, vspace
-from .differential_operators import _check_float, _normalize_argnums
+from .checks import check_float as _check_float
+from .checks import normalize_argnums as _normalize_argnums
+from .core import ReverseTrace, backward_pass, vspace
 from .tracer import box_types, getval
 from .tree import TreeDef, tree_flatten, tree_unflatten
 
@@ -686,7 +687,7 @@ def graph(
             sys.setprofile(previous)
         out_leaves, out_def = tree_flatten(result)
         seeds = _seeds(out_leaves, out_def, trace, cotangent)
-        adjoints, sent = _backward(trace, seeds)
+        adjoints, sent = backward_pass(trace, seeds, keep=True)
         return _assemble(trace, boxes, leaf_names, out_leaves, adjoints, sent, fname)
 
     build.__name__ = f"graph({fname})"
@@ -762,30 +763,6 @@ def _seeds(out_leaves: list, out_def: TreeDef, trace: _GraphTrace, cotangent: An
     return seeds
 
 
-def _backward(trace: _GraphTrace, seeds: dict) -> tuple[dict, dict]:
-    """The core's backward pass, keeping every node's adjoint and every edge's cotangent.
-
-    ``core.backward_pass`` drops adjoints once used (it only needs the inputs'); here
-    they are the point.
-    """
-    adjoints = dict(seeds)
-    sent: dict = {}
-    for node in reversed(trace.tape):
-        g = adjoints.get(node)
-        if g is None:
-            continue
-        table = vjp_rules[node.fun]
-        for k, (argnum, parent) in enumerate(zip(node.argnums, node.parents)):
-            maker = table[argnum]
-            if maker is None:
-                continue
-            pg = maker(node.ans, *node.args, **node.kwargs)(g)
-            sent[(node, k)] = pg
-            prev = adjoints.get(parent)
-            adjoints[parent] = pg if prev is None else prev + pg
-    return adjoints, sent
-
-
 def _is_constant_value(v: Any) -> bool:
     """A value drawn as a constant node; other arguments are static parameters.
 
@@ -840,8 +817,7 @@ def _assemble(trace, boxes, leaf_names, out_leaves, adjoints, sent, fname) -> Gr
         static = []
         for i, a in enumerate(vn.args):
             if i in traced:
-                k = vn.argnums.index(i)
-                in_edges.append((by_vjp[traced[i]], i, sent.get((vn, k))))
+                in_edges.append((by_vjp[traced[i]], i, sent.get((vn, i))))
             elif _is_constant_value(a):
                 # One node per array or named variable however often it is used; an
                 # unnamed number is a new node at each use, as a literal in the code is.

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as _np
 
-from .differential_operators import _jvp, _vjp
+from .operators import _jvp, _vjp
 from .tracer import getval
 from .tree import tree_flatten, tree_unflatten
 
