@@ -20,7 +20,7 @@ from collections.abc import Callable
 from . import numpy as mnp
 from .checks import check_float_output, dtype_of, name_of, normalize_argnums, partial_at
 from .core import vspace
-from .operators import _jvp, _vjp, grad, hvp
+from .operators import grad, hvp, trace_jvp, trace_vjp
 from .tracer import getval
 from .tree import tree_flatten, tree_map
 
@@ -72,7 +72,7 @@ def make_vjp(fun: Callable, argnum=0) -> Callable:
     run = _unary("make_vjp", argnum)
 
     def body(f, x):
-        ans, fn, _ = _vjp("make_vjp", f, (x,))
+        ans, fn, _ = trace_vjp("make_vjp", f, (x,))
         return (lambda g: fn(g)[0]), ans
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
@@ -87,7 +87,7 @@ def make_jvp(fun: Callable, argnum=0) -> Callable:
     run = _unary("make_jvp", argnum)
 
     def body(f, x):
-        return lambda v: _jvp("make_jvp", f, (x,), (v,))
+        return lambda v: trace_jvp("make_jvp", f, (x,), (v,))
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
 
@@ -104,9 +104,9 @@ def make_jvp_reversemode(fun: Callable, argnum=0) -> Callable:
     run = _unary("make_jvp_reversemode", argnum)
 
     def body(f, x):
-        y, vjp_fn, _ = _vjp("make_jvp_reversemode", f, (x,))
+        y, vjp_fn, _ = trace_vjp("make_jvp_reversemode", f, (x,))
         zeros = tree_map(lambda o: vspace(o).zeros(), y)
-        _, vjp_vjp, _ = _vjp("make_jvp_reversemode", lambda ct: vjp_fn(ct)[0], (zeros,))
+        _, vjp_vjp, _ = trace_vjp("make_jvp_reversemode", lambda ct: vjp_fn(ct)[0], (zeros,))
         return lambda v: vjp_vjp(v)[0]
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
@@ -126,7 +126,7 @@ def make_hvp(fun: Callable, argnum=0) -> Callable:
     run = _unary("make_hvp", argnum)
 
     def body(f, x):
-        g, fn, _ = _vjp("make_hvp", grad(f), (x,))
+        g, fn, _ = trace_vjp("make_hvp", grad(f), (x,))
         return (lambda v: fn(v)[0]), g
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
@@ -175,7 +175,7 @@ def tensor_jacobian_product(fun: Callable, argnum=0) -> Callable:
         args, tensor = args[:-1], args[-1]
         nums, single = normalize_argnums("tensor_jacobian_product", argnum, len(args))
         f = partial_at(fun, args, kwargs, nums)
-        _, fn, _ = _vjp("tensor_jacobian_product", f, tuple(args[i] for i in nums))
+        _, fn, _ = trace_vjp("tensor_jacobian_product", f, tuple(args[i] for i in nums))
         g = fn(tensor)
         return g[0] if single else g
 
@@ -201,10 +201,10 @@ def make_ggnvp(f: Callable, g: Callable = _half_sq, f_argnum=0) -> Callable:
 
     def body(f1, x):
         # f's reverse pass is recorded once; each product adds a JVP and an HVP of g.
-        fx, f_vjp, _ = _vjp("make_ggnvp", f1, (x,))
+        fx, f_vjp, _ = trace_vjp("make_ggnvp", f1, (x,))
 
         def ggnvp(v):
-            jv = _jvp("make_ggnvp", f1, (x,), (v,))[1]
+            jv = trace_jvp("make_ggnvp", f1, (x,), (v,))[1]
             return f_vjp(hvp(g, fx, jv))[0]
 
         return ggnvp
@@ -246,7 +246,7 @@ def deriv(fun: Callable, argnum=0) -> Callable:
     run = _unary("deriv", argnum)
 
     def body(f, x):
-        out, t = _jvp("deriv", f, (x,), (tree_map(lambda a: vspace(a).ones(), x),))
+        out, t = trace_jvp("deriv", f, (x,), (tree_map(lambda a: vspace(a).ones(), x),))
         check_float_output("deriv", out)
         return t
 

@@ -27,6 +27,7 @@ __all__ = [
     "defvjp_argnum",
     "vjp_rules",
     "jvp_rules",
+    "jvp_rule",
     "ReverseTrace",
     "ForwardTrace",
     "backward_pass",
@@ -128,6 +129,24 @@ def _missing_rule(fun: Callable, argnum: int, mode: str) -> NotDifferentiableErr
         f"differentiated. Define one with matdiff.extend.{definer}({_fname(fun)}, ...), "
         "or pass the argument through matdiff.stop_gradient if its derivative is not needed."
     )
+
+
+def jvp_rule(fun: Callable, argnum: int) -> Callable | None:
+    """The JVP rule of ``fun`` for argument ``argnum``; ``None`` for a zero derivative.
+
+    A missing rule raises :class:`~matdiff.tracer.NotDifferentiableError` naming ``fun``
+    and how to define one, as tracing ``fun`` in forward mode would.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.core import jvp_rule
+    >>> float(jvp_rule(np.sin, 0)(2.0, np.sin(0.0), 0.0))
+    2.0
+    """
+    table = jvp_rules.get(fun)
+    rule = _MISSING if table is None or argnum >= len(table) else table[argnum]
+    if rule is _MISSING:
+        raise _missing_rule(fun, argnum, "fwd")
+    return rule
 
 
 # ---------------------------------------------------------------- reverse mode

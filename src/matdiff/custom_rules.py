@@ -25,7 +25,7 @@ from . import numpy as mnp
 from .batching import BatchedForwardTrace, tangent_of
 from .checks import name_of
 from .core import ForwardTrace, ReverseTrace, vjp_rules, vspace
-from .operators import _vjp
+from .operators import trace_vjp
 from .tracer import box_types, getval, new_box, nondifferentiable
 from .tree import tree_flatten, tree_map, tree_unflatten
 
@@ -353,7 +353,9 @@ class custom_jvp:
                 def tangent_out(*t_leaves):
                     return self._rule(primals, tree_unflatten(treedef, list(t_leaves)))[1]
 
-                _, vjp_fn, _ = _vjp(f"custom_jvp {name}", tangent_out, tuple(zeros), check=False)
+                _, vjp_fn, _ = trace_vjp(
+                    f"custom_jvp {name}", tangent_out, tuple(zeros), check=False
+                )
                 return list(vjp_fn(cts))
 
             return tree_unflatten(out_def, _bind_custom(top, leaves, vals, out_leaves, bwd_flat))
@@ -408,7 +410,7 @@ def checkpoint(fun: Callable) -> Callable:
                 return fun(*tree_unflatten(treedef, full), **kwargs)
 
             dyn_vals = tuple(vals[i] for i in idx)
-            _, vjp_fn, _ = _vjp("checkpoint", f_dyn, dyn_vals, check=False)
+            _, vjp_fn, _ = trace_vjp("checkpoint", f_dyn, dyn_vals, check=False)
             grads = vjp_fn(tree_unflatten(out_def, cts))
             res: list = [None] * len(leaves)
             for i, g in zip(idx, grads):

@@ -37,8 +37,7 @@ from .checks import (
     partial_at,
     split_aux,
 )
-from .core import _MISSING as _MISSING_RULE
-from .core import ForwardTrace, ReverseTrace, _missing_rule, backward_pass, jvp_rules, vspace
+from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
 from .tracer import box_types, getval, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
 
@@ -67,8 +66,15 @@ def _strip(x: Any, trace) -> Any:
 # ---------------------------------------------------------------- reverse mode
 
 
-def _vjp(fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names=None, check=True):
-    """Trace ``fun(*primals)`` in reverse mode: ``(out, vjp_fn, aux)``."""
+def trace_vjp(
+    fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names=None, check=True
+):
+    """Trace ``fun(*primals)`` in reverse mode: ``(out, vjp_fn, aux)``.
+
+    What every reverse-mode operator is built on; ``fname`` is the operator's name in
+    error messages and ``names`` those of the input leaves. ``vjp_fn.depends`` says
+    whether any output depends on the inputs.
+    """
     leaves, treedef = tree_flatten(primals)
     if check:
         for i, leaf in enumerate(leaves):
@@ -124,7 +130,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     >>> f_vjp(np.ones(2))[0]
     array([2.        , 1.08060461])
     """
-    out, fn, aux = _vjp("vjp", fun, primals, has_aux)
+    out, fn, aux = trace_vjp("vjp", fun, primals, has_aux)
     return (out, fn, aux) if has_aux else (out, fn)
 
 
@@ -133,7 +139,7 @@ def _value_and_grad(fun: Callable, name: str, argnums, has_aux: bool, args, kwar
     nums, single = normalize_argnums("grad", argnums, len(args))
     f = partial_at(fun, args, kwargs, nums)
     dyn = tuple(args[i] for i in nums)
-    ans, vjp_fn, aux = _vjp("grad", f, dyn, has_aux, LeafNames(dyn, nums))
+    ans, vjp_fn, aux = trace_vjp("grad", f, dyn, has_aux, LeafNames(dyn, nums))
     check_scalar_output("grad", ans)
     if not vjp_fn.depends:
         # stacklevel 3: the line that called the function grad or value_and_grad returned,
@@ -207,7 +213,7 @@ def elementwise_grad(fun: Callable, argnums=0, *, argnum=None) -> Callable:
     def egrad(*args, **kwargs):
         nums, single = normalize_argnums("elementwise_grad", argnums, len(args))
         f = partial_at(fun, args, kwargs, nums)
-        ans, vjp_fn, _ = _vjp("elementwise_grad", f, tuple(args[i] for i in nums))
+        ans, vjp_fn, _ = trace_vjp("elementwise_grad", f, tuple(args[i] for i in nums))
         check_float_output("elementwise_grad", ans)
         if any(dtype_of(getval(a)).kind == "c" for a in tree_flatten(ans)[0]):
             raise TypeError(
@@ -224,7 +230,12 @@ def elementwise_grad(fun: Callable, argnums=0, *, argnum=None) -> Callable:
 # ---------------------------------------------------------------- forward mode
 
 
-def _jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
+def trace_jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
+    """``(fun(*primals), J tangents)`` by one forward trace, both as pytrees.
+
+    What every forward-mode operator is built on; ``fname`` is the operator's name in
+    error messages.
+    """
     leaves, treedef = tree_flatten(primals)
     t_leaves, t_def = tree_flatten(tangents)
     if t_def != treedef:
@@ -256,7 +267,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
     (np.float64(0.0), np.float64(2.0))
     """
     check_tuple_args("jvp", primals, tangents)
-    return _jvp("jvp", fun, tuple(primals), tuple(tangents))
+    return trace_jvp("jvp", fun, tuple(primals), tuple(tangents))
 
 
 def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
@@ -291,18 +302,15 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
         check_tangents("linearize", leaves, t_leaves)
         if not replayable:
             # A custom rule or checkpoint on the tape has no JVP of its own: re-trace.
-            return _jvp("linearize", fun, tuple(primals), tuple(tangents))[1]
+            return trace_jvp("linearize", fun, tuple(primals), tuple(tangents))[1]
         tan = {b._node: t for b, t in zip(boxes, t_leaves)}
         for node in tape:
-            table = jvp_rules[node.fun]
             t = None
             for argnum, parent in zip(node.argnums, node.parents):
                 g = tan.get(parent)
                 if g is None:
                     continue
-                rule = table[argnum] if argnum < len(table) else _MISSING_RULE
-                if rule is _MISSING_RULE:
-                    raise _missing_rule(node.fun, argnum, "fwd")
+                rule = jvp_rule(node.fun, argnum)
                 if rule is None:
                     continue
                 r = rule(g, node.ans, *node.args, **node.kwargs)
@@ -350,7 +358,7 @@ def jacobian(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) ->
         nums, single = normalize_argnums("jacobian", argnums, len(args))
         f = partial_at(fun, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
-        out, vjp_fn, aux = _vjp("jacobian", f, dyn, has_aux, names=LeafNames(dyn, nums))
+        out, vjp_fn, aux = trace_vjp("jacobian", f, dyn, has_aux, names=LeafNames(dyn, nums))
         check_float_output("jacobian", out)
         out_leaves, out_def = tree_flatten(out)
         in_leaves, in_def = tree_flatten(dyn)
@@ -579,7 +587,7 @@ def hvp(fun: Callable, x: Any, v: Any) -> Any:
     to ``hessp``) is read as floating point in ``x``'s dtype.
     """
     v = tree_map(_float_direction, v, x) if _tree_matches(v, x) else v
-    return _jvp("hvp", grad(fun), (x,), (v,))[1]
+    return trace_jvp("hvp", grad(fun), (x,), (v,))[1]
 
 
 def _tree_matches(a: Any, b: Any) -> bool:
