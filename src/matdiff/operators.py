@@ -11,6 +11,9 @@ and numbers.
 >>> from matdiff.operators import grad, jacobian
 >>> grad(lambda x: np.sum(x**3))(np.array([1.0, 2.0]))
 array([ 3., 12.])
+>>> jacobian(lambda x: x**3)(np.array([1.0, 2.0]))
+array([[ 3.,  0.],
+       [ 0., 12.]])
 """
 
 from __future__ import annotations
