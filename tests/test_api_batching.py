@@ -20,15 +20,15 @@ from matdiff.batching import (
     register_batch_rule,
 )
 from matdiff.core import jvp_rules
-from matdiff.differential_operators import _jvp
 from matdiff.extend import defjvp, defvjp, primitive
 from matdiff.numpy._wrap import all_wrapped
+from matdiff.operators import trace_jvp
 
 B = 3
 
 
 def _loop(f, primals, tangents):
-    cols = [_jvp("loop", f, primals, tuple(t[b] for t in tangents))[1] for b in range(B)]
+    cols = [trace_jvp("loop", f, primals, tuple(t[b] for t in tangents))[1] for b in range(B)]
     return numpy.stack([numpy.asarray(c) for c in cols])
 
 
@@ -299,7 +299,7 @@ def test_identity_seed_shortcut_matches_the_general_rule(f, start, rows):
 
 
 def jvp_of(f, x, v):
-    return numpy.asarray(_jvp("loop", f, (x,), (v,))[1])
+    return numpy.asarray(trace_jvp("loop", f, (x,), (v,))[1])
 
 
 def test_scipy_special_ufuncs_batch_like_a_loop():

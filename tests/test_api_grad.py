@@ -114,6 +114,22 @@ def test_input_not_on_the_path_gets_zero_gradient():
     numpy.testing.assert_array_equal(g, numpy.zeros(2))
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda f: grad(f),
+        lambda f: value_and_grad(f),
+        lambda f: grad(lambda x: (f(x), "aux"), has_aux=True),
+        lambda f: value_and_grad(lambda x: (f(x), "aux"), has_aux=True),
+    ],
+    ids=["grad", "value_and_grad", "grad-has_aux", "value_and_grad-has_aux"],
+)
+def test_the_zero_gradient_warning_points_at_the_callers_line(make):
+    with pytest.warns(UserWarning, match=r"does not depend on the input") as record:
+        make(lambda x: 1.0)(2.0)
+    assert record[0].filename == __file__
+
+
 def test_vjp_with_pytree_output():
     out, f_vjp = vjp(lambda x: {"s": np.sin(x), "c": (np.cos(x),)}, x3)
     (ct,) = f_vjp({"s": numpy.ones(3), "c": (2 * numpy.ones(3),)})

@@ -79,3 +79,45 @@ def test_core_runs_without_numpy():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_a_recorded_node_is_differentiated_as_a_traced_call_is():
+    import numpy
+
+    import matdiff.numpy as np
+    from matdiff.core import ReverseTrace, backward_pass
+    from matdiff.tracer import new_box
+
+    x = numpy.array([0.3, 1.2])
+    trace = ReverseTrace()
+    xb = trace.leaf(x)
+    node = trace.record(np.sin, numpy.sin(x), (x,), (0,), [xb._node])
+    out = np.sum(new_box(numpy.sin(x), trace, node) * xb)
+    grads = backward_pass(trace, {out._node: 1.0})
+    numpy.testing.assert_allclose(grads[xb._node], numpy.cos(x) * x + numpy.sin(x))
+
+
+def test_keep_gives_every_adjoint_and_every_edge_cotangent():
+    import numpy
+
+    import matdiff.numpy as np
+    from matdiff.core import ReverseTrace, backward_pass
+
+    trace = ReverseTrace()
+    x = trace.leaf(numpy.array([0.5, 2.0]))
+    y = np.sin(x) * x
+    out = np.sum(y * y)
+    seeds = {out._node: 1.0}
+    dropped = backward_pass(trace, seeds)
+    adjoints, sent = backward_pass(trace, seeds, keep=True)
+    numpy.testing.assert_allclose(adjoints[x._node], dropped[x._node])
+    assert all(node in adjoints for node in trace.tape)
+    # Each adjoint is the sum of the cotangents its children sent it.
+    for node in [x._node, *trace.tape[:-1]]:
+        into = [
+            sent[child, argnum]
+            for child in trace.tape
+            for argnum, parent in zip(child.argnums, child.parents)
+            if parent is node
+        ]
+        numpy.testing.assert_allclose(sum(into), adjoints[node])

@@ -17,6 +17,7 @@ from matdiff import grad, vjp
 from matdiff.graph import Graph, graph, summarize
 
 graph_module = importlib.import_module("matdiff.graph")
+frames = importlib.import_module("matdiff.graph._frames")
 
 RNG = onp.random.default_rng(0)
 
@@ -427,8 +428,8 @@ def test_graph_class_is_exported():
 def test_which_frames_are_user_functions():
     import os
 
-    libs, stdlib, site = graph_module._dirs()
-    is_library = graph_module._is_library
+    libs, stdlib, site = frames.library_dirs()
+    is_library = frames.is_library
     assert is_library(graph_module.__file__) and is_library(onp.__file__)
     assert is_library(os.__file__) and is_library("<frozen importlib._bootstrap>")
     # an installed package of the user's, doctests, notebooks and generated code are not

@@ -71,7 +71,7 @@ __all__ = [
     "numpy",
     "graph",
     "Graph",
-    # The derivative operators are listed once, where they are defined.
+    # The derivative operators are listed once, in matdiff.differential_operators.
     *_operators.__all__,
     "NotDifferentiableError",
     "register_pytree_node",

@@ -13,6 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from . import graph_cli
+from .cli_args import UsageError, add_variable_options, parse_dims
+
 
 @dataclass(frozen=True)
 class Subcommand:
@@ -32,42 +35,6 @@ def register(
 ) -> None:
     """Add a subcommand to ``matdiff``."""
     SUBCOMMANDS[name] = Subcommand(help, configure, run)
-
-
-# ---------------------------------------------------------------- options shared by subcommands
-
-
-class UsageError(ValueError):
-    """A command-line argument the subcommand cannot use."""
-
-
-def add_variable_options(p: argparse.ArgumentParser, dim_help: str) -> None:
-    """The ``--declare`` and ``--dim`` options of every subcommand that reads an expression."""
-    p.add_argument(
-        "--declare",
-        action="append",
-        default=[],
-        metavar="DECL",
-        help='declare a variable, e.g. "S: symmetric" or "A: m x n" (repeatable)',
-    )
-    p.add_argument(
-        "--dim", action="append", default=[], metavar="NAME=SIZE", help=f"{dim_help} (repeatable)"
-    )
-
-
-def parse_dims(items: Sequence[str]) -> dict[str, int]:
-    """The ``--dim NAME=SIZE`` items as a dict; ``UsageError`` names an item that is not.
-
-    >>> parse_dims(["n=5", "m = 2"])
-    {'n': 5, 'm': 2}
-    """
-    dims = {}
-    for item in items:
-        name, _, size = item.partition("=")
-        if not name.strip() or not size.strip().isdigit() or int(size) < 1:
-            raise UsageError(f"--dim takes NAME=SIZE with a positive size, e.g. n=5; got {item!r}")
-        dims[name.strip()] = int(size)
-    return dims
 
 
 # ---------------------------------------------------------------- matdiff diff
@@ -133,13 +100,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 register("demo", "a tour of both engines", _configure_demo, _run_demo)
 
 
-def _register_graph() -> None:
-    from . import graph_cli
-
-    register("graph", graph_cli.HELP, graph_cli.configure, graph_cli.run)
-
-
-_register_graph()
+register("graph", graph_cli.HELP, graph_cli.configure, graph_cli.run)
 
 
 # ---------------------------------------------------------------- entry point

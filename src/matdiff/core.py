@@ -27,8 +27,10 @@ __all__ = [
     "defvjp_argnum",
     "vjp_rules",
     "jvp_rules",
+    "jvp_rule",
     "ReverseTrace",
     "ForwardTrace",
+    "backward_pass",
     "make_vjp",
     "make_jvp",
     "VSpace",
@@ -129,6 +131,24 @@ def _missing_rule(fun: Callable, argnum: int, mode: str) -> NotDifferentiableErr
     )
 
 
+def jvp_rule(fun: Callable, argnum: int) -> Callable | None:
+    """The JVP rule of ``fun`` for argument ``argnum``; ``None`` for a zero derivative.
+
+    A missing rule raises :class:`~matdiff.tracer.NotDifferentiableError` naming ``fun``
+    and how to define one, as tracing ``fun`` in forward mode would.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.core import jvp_rule
+    >>> float(jvp_rule(np.sin, 0)(2.0, np.sin(0.0), 0.0))
+    2.0
+    """
+    table = jvp_rules.get(fun)
+    rule = _MISSING if table is None or argnum >= len(table) else table[argnum]
+    if rule is _MISSING:
+        raise _missing_rule(fun, argnum, "fwd")
+    return rule
+
+
 # ---------------------------------------------------------------- reverse mode
 
 
@@ -175,6 +195,25 @@ class ReverseTrace(Trace):
     def leaf(self, value):
         return new_box(value, self, VJPNode(None, value, (), {}, (), ()))
 
+    def record(self, fun, ans, args, argnums, parents, kwargs=None) -> VJPNode:
+        """Append the node of ``fun(*args, **kwargs) == ans`` to the tape and return it.
+
+        The arguments at ``argnums`` are the traced ones and ``parents`` their nodes.
+        :meth:`process` records every primitive call itself; this is for a call that is
+        not one primitive (a custom rule, a checkpoint), whose ``fun`` is a key of
+        ``vjp_rules`` like any primitive. Box an answer with ``new_box(ans, trace, node)``.
+
+        >>> from matdiff.core import ReverseTrace
+        >>> trace = ReverseTrace()
+        >>> x = trace.leaf(2.0)
+        >>> node = trace.record(abs, 2.0, (2.0,), (0,), [x._node])
+        >>> trace.tape == [node], node.parents == [x._node]
+        (True, True)
+        """
+        node = VJPNode(fun, ans, args, {} if kwargs is None else kwargs, argnums, parents)
+        self.tape.append(node)
+        return node
+
 
 def add_outgrads(prev, g):
     """Sum two cotangents; ``None`` is the symbolic zero."""
@@ -183,19 +222,37 @@ def add_outgrads(prev, g):
     return prev + g
 
 
-def backward_pass(trace: ReverseTrace, seeds: dict) -> dict:
+def backward_pass(trace: ReverseTrace, seeds: dict, keep: bool = False):
     """Propagate the cotangents ``seeds`` (by node) back over the tape: adjoints by node.
 
     Implements v̄_i = Σ over children j of v̄_j ∂v_j/∂v_i by visiting the tape in reverse
     creation order, which is a reverse topological order. Nodes that no cotangent
     reaches are skipped: their adjoint is the symbolic zero.
+
+    An adjoint is dropped once it has been passed on, so the result holds those of the
+    leaves. ``keep=True`` keeps every node's adjoint, and gives besides each cotangent
+    sent along an edge, v̄_j ∂v_j/∂v_i, keyed by ``(node j, argnum of v_i)``:
+    ``(adjoints, edge_cotangents)``, to show what the pass computed.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff.core import ReverseTrace, backward_pass
+    >>> trace = ReverseTrace()
+    >>> x, w = trace.leaf(3.0), trace.leaf(5.0)
+    >>> y = x * w
+    >>> z = 2.0 * y
+    >>> float(backward_pass(trace, {z._node: 1.0})[x._node])
+    10.0
+    >>> adjoints, sent = backward_pass(trace, {z._node: 1.0}, keep=True)
+    >>> float(adjoints[y._node]), float(sent[y._node, 0]), float(sent[y._node, 1])
+    (2.0, 10.0, 6.0)
     """
     outgrads = dict(seeds)
-    tape = trace.tape
-    get = outgrads.pop
+    sent: dict | None = {} if keep else None
+    # Chosen once, not per node: popping frees each adjoint as soon as it is passed on.
+    take = outgrads.get if keep else outgrads.pop
     rules = vjp_rules
-    for node in reversed(tape):
-        g = get(node, None)
+    for node in reversed(trace.tape):
+        g = take(node, None)
         if g is None:
             continue
         table = rules[node.fun]
@@ -207,9 +264,11 @@ def backward_pass(trace: ReverseTrace, seeds: dict) -> dict:
             if maker is None:
                 continue
             pg = (maker(ans, *args, **kwargs) if kwargs else maker(ans, *args))(g)
+            if sent is not None:
+                sent[node, argnum] = pg
             prev = outgrads.get(parent)
             outgrads[parent] = pg if prev is None else prev + pg
-    return outgrads
+    return (outgrads, sent) if keep else outgrads
 
 
 def make_vjp(fun: Callable, x: Any) -> tuple[Callable, Any]:

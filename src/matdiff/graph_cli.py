@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli_args import UsageError, add_variable_options, parse_dims
+
 HELP = "draw the computation graph of an expression, with forward values and adjoints"
 
 # Sizes for dimensions that no --dim fixes: distinct, so that shape mistakes show.
@@ -34,9 +36,6 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="write the picture here: .svg, .png or .pdf (needs Graphviz), or .dot (DOT text)",
     )
     p.add_argument("--table", action="store_true", help="print the forward and backward passes")
-    # Imported here: matdiff.cli imports this module to register the subcommand.
-    from .cli import add_variable_options
-
     add_variable_options(
         p, dim_help="size of a dimension, e.g. n=5; others get small distinct sizes"
     )
@@ -112,8 +111,6 @@ def build_graph(expression: str, wrt: str, declare=(), dims=None, seed: int = 0,
 def run(args: argparse.Namespace) -> int:
     """Run ``matdiff graph`` with parsed arguments; returns the exit status."""
     from matdiff.graph import GraphvizNotFoundError
-
-    from .cli import UsageError, parse_dims
 
     try:
         from matdiff.symbolic import SymbolicError, derivative  # noqa: F401

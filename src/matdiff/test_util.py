@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as _np
 
-from .differential_operators import _jvp, _vjp
+from .operators import trace_jvp, trace_vjp
 from .tracer import getval
 from .tree import tree_flatten, tree_unflatten
 
@@ -131,7 +131,7 @@ def check_jvp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> N
     leaves, treedef = tree_flatten(tuple(args))
     eps, rtol, atol = _tols(leaves, eps, rtol, atol)
     tangents = tree_unflatten(treedef, [_random_like(x, rng) for x in leaves])
-    out, t_out = _jvp("check_grads", f, tuple(args), tuple(tangents))
+    out, t_out = trace_jvp("check_grads", f, tuple(args), tuple(tangents))
     out_leaves, t_leaves = tree_flatten(out)[0], tree_flatten(t_out)[0]
     _check_shapes("forward-mode (JVP)", label, t_leaves, out_leaves, "tangent")
     num = numerical_jvp(f, args, tangents, eps)
@@ -148,7 +148,7 @@ def check_vjp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> N
     rng = rng or _np.random.default_rng(1)
     leaves, treedef = tree_flatten(tuple(args))
     eps, rtol, atol = _tols(leaves, eps, rtol, atol)
-    out, vjp_fn, _ = _vjp("check_grads", f, tuple(args))
+    out, vjp_fn, _ = trace_vjp("check_grads", f, tuple(args))
     out_leaves, out_def = tree_flatten(out)
     u = [_random_like(o, rng) for o in out_leaves]
     ct = tree_flatten(vjp_fn(tree_unflatten(out_def, u)))[0]
@@ -215,19 +215,19 @@ def _check(f, args, modes, order, rng, eps, rtol, atol, label) -> None:
                 v = tuple(_random_like(x, rng) for x in args)
 
                 def f_jvp(*a, _v=v):
-                    return _jvp("check_grads", f, tuple(a), _v)[1]
+                    return trace_jvp("check_grads", f, tuple(a), _v)[1]
 
                 sub = f"the JVP of {label}"
                 _check(f_jvp, args, modes, order - 1, rng, eps, rtol, atol, sub)
         else:
             check_vjp(f, args, rng, eps, rtol, atol, label)
             if order > 1:
-                out = _vjp("check_grads", f, tuple(args))[0]
+                out = trace_vjp("check_grads", f, tuple(args))[0]
                 out_leaves, out_def = tree_flatten(out)
                 u = tree_unflatten(out_def, [_random_like(o, rng) for o in out_leaves])
 
                 def f_vjp(*a, _u=u):
-                    return _vjp("check_grads", f, tuple(a))[1](_u)
+                    return trace_vjp("check_grads", f, tuple(a))[1](_u)
 
                 sub = f"the VJP of {label}"
                 _check(f_vjp, args, modes, order - 1, rng, eps, rtol, atol, sub)

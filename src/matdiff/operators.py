@@ -1,0 +1,604 @@
+"""The derivative operators of JAX's interface: grad, vjp, jvp, jacobian, hessian, hvp, ...
+
+Built on the core's traces, with the argument checks of :mod:`matdiff.checks`. Names
+and meanings follow JAX, so its users can switch by changing an import; autograd's
+names are in :mod:`matdiff.autograd_names` and the custom-rule machinery in
+:mod:`matdiff.custom_rules` (all three are importable together from
+:mod:`matdiff.differential_operators`). Arguments and results may be pytrees of arrays
+and numbers.
+
+>>> import matdiff.numpy as np
+>>> from matdiff.operators import grad, jacobian
+>>> grad(lambda x: np.sum(x**3))(np.array([1.0, 2.0]))
+array([ 3., 12.])
+>>> jacobian(lambda x: x**3)(np.array([1.0, 2.0]))
+array([[ 3.,  0.],
+       [ 0., 12.]])
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as _np
+
+from . import numpy as mnp
+from .batching import batch_jvp_trace, identity_seed
+from .checks import (
+    LeafNames,
+    check_cotangent,
+    check_float,
+    check_float_output,
+    check_scalar_output,
+    check_tangents,
+    check_tuple_args,
+    dtype_of,
+    name_of,
+    normalize_argnums,
+    partial_at,
+    split_aux,
+)
+from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
+from .tracer import box_types, getval, new_box
+from .tree import tree_flatten, tree_map, tree_unflatten
+
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "vjp",
+    "jvp",
+    "linearize",
+    "jacobian",
+    "jacrev",
+    "jacfwd",
+    "hessian",
+    "hvp",
+    "elementwise_grad",
+]
+
+
+def _strip(x: Any, trace) -> Any:
+    """The value of ``x`` at ``trace``'s level (outer levels stay boxed)."""
+    if type(x) in box_types and x._trace is trace:
+        return x._value
+    return x
+
+
+# ---------------------------------------------------------------- reverse mode
+
+
+def trace_vjp(
+    fname: str, fun: Callable, primals: tuple, has_aux: bool = False, names=None, check=True
+):
+    """Trace ``fun(*primals)`` in reverse mode: ``(out, vjp_fn, aux)``.
+
+    What every reverse-mode operator is built on; ``fname`` is the operator's name in
+    error messages and ``names`` those of the input leaves. ``vjp_fn.depends`` says
+    whether any output depends on the inputs.
+    """
+    leaves, treedef = tree_flatten(primals)
+    if check:
+        for i, leaf in enumerate(leaves):
+            if dtype_of(getval(leaf)).kind not in "fc":
+                check_float(fname, names[i] if names else f"input leaf {i}", leaf)
+    trace = ReverseTrace()
+    boxes = [trace.leaf(x) for x in leaves]
+    result = fun(*tree_unflatten(treedef, boxes))
+    if has_aux:
+        result, aux = split_aux(fname, result)
+        aux = tree_map(lambda a: _strip(a, trace), aux)
+    else:
+        aux = None
+    out_leaves, out_def = tree_flatten(result)
+    out_vals = [_strip(o, trace) for o in out_leaves]
+    out = tree_unflatten(out_def, out_vals)
+
+    def vjp_fn(cotangent):
+        ct_leaves, ct_def = tree_flatten(cotangent)
+        if ct_def != out_def:
+            raise ValueError(
+                f"{fname}: the cotangent's structure {ct_def} differs from the output's "
+                f"{out_def}; pass one cotangent per output, of the same shape"
+            )
+        seeds: dict = {}
+        for i, (o, v, ct) in enumerate(zip(out_leaves, out_vals, ct_leaves)):
+            check_cotangent(fname, i, ct, v)
+            if type(o) in box_types and o._trace is trace:
+                prev = seeds.get(o._node)
+                seeds[o._node] = ct if prev is None else prev + ct
+        grads = backward_pass(trace, seeds) if seeds else {}
+        res = []
+        for b, x in zip(boxes, leaves):
+            g = grads.get(b._node)
+            res.append(vspace(x).zeros() if g is None else g)
+        return tree_unflatten(treedef, res)
+
+    vjp_fn.trace = trace
+    # Whether any output is traced at this level: an output that is not cannot depend on
+    # the inputs, which grad reports instead of returning a silent zero.
+    vjp_fn.depends = any(type(o) in box_types and o._trace is trace for o in out_leaves)
+    return out, vjp_fn, aux
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """``(out, vjp_fn)`` with ``vjp_fn(cotangent)`` the tuple of input cotangents (JAX's).
+
+    With ``has_aux=True`` the function returns ``(out, aux)`` and so does this, as
+    ``(out, vjp_fn, aux)``.
+
+    >>> import matdiff.numpy as np
+    >>> out, f_vjp = vjp(lambda x: np.sin(x) * 2.0, np.array([0.0, 1.0]))
+    >>> f_vjp(np.ones(2))[0]
+    array([2.        , 1.08060461])
+    """
+    out, fn, aux = trace_vjp("vjp", fun, primals, has_aux)
+    return (out, fn, aux) if has_aux else (out, fn)
+
+
+def _value_and_grad(fun: Callable, name: str, argnums, has_aux: bool, args, kwargs):
+    """The work of the functions that value_and_grad and grad return, called by them."""
+    nums, single = normalize_argnums("grad", argnums, len(args))
+    f = partial_at(fun, args, kwargs, nums)
+    dyn = tuple(args[i] for i in nums)
+    ans, vjp_fn, aux = trace_vjp("grad", f, dyn, has_aux, LeafNames(dyn, nums))
+    check_scalar_output("grad", ans)
+    if not vjp_fn.depends:
+        # stacklevel 3: the line that called the function grad or value_and_grad returned,
+        # which calls this one directly.
+        warnings.warn(
+            f"grad: the output of {name} does not depend on the input (it is not "
+            "traced), so the gradient is zero",
+            UserWarning,
+            stacklevel=3,
+        )
+    g = vjp_fn(vspace(ans).ones())
+    g = g[0] if single else g
+    return ((ans, aux), g) if has_aux else (ans, g)
+
+
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:
+    """``(f(x), grad f(x))`` in one pass; with ``has_aux``, ``((f(x), aux), grad f(x))``.
+
+    >>> import matdiff.numpy as np
+    >>> value_and_grad(lambda x: np.sum(x**2))(np.array([1.0, 2.0]))
+    (np.float64(5.0), array([2., 4.]))
+    """
+    if argnum is not None:
+        argnums = argnum
+    name = name_of(fun)
+
+    def value_and_grad_f(*args, **kwargs):
+        return _value_and_grad(fun, name, argnums, has_aux, args, kwargs)
+
+    value_and_grad_f.__name__ = f"value_and_grad({name})"
+    return value_and_grad_f
+
+
+def grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:
+    """The gradient of a scalar function, shaped like the argument(s) in ``argnums``.
+
+    ``argnum`` is accepted as autograd's name for ``argnums``. With ``has_aux=True`` the
+    function returns ``(output, aux)`` and the gradient function ``(gradient, aux)``.
+
+    >>> import matdiff.numpy as np
+    >>> grad(lambda x: np.sum(np.tanh(x)))(np.array([0.0, 1.0]))
+    array([1.        , 0.41997434])
+    """
+    if argnum is not None:
+        argnums = argnum
+    name = name_of(fun)
+
+    def grad_f_plain(*args, **kwargs):
+        return _value_and_grad(fun, name, argnums, False, args, kwargs)[1]
+
+    def grad_f_aux(*args, **kwargs):
+        (_, aux), g = _value_and_grad(fun, name, argnums, True, args, kwargs)
+        return g, aux
+
+    f = grad_f_aux if has_aux else grad_f_plain
+    f.__name__ = f"grad({name})"
+    f.__doc__ = f"Gradient of {name}."
+    return f
+
+
+def elementwise_grad(fun: Callable, argnums=0, *, argnum=None) -> Callable:
+    """The VJP with a cotangent of ones: for elementwise functions, the derivative at each point.
+
+    >>> import matdiff.numpy as np
+    >>> elementwise_grad(np.sin)(np.array([0.0, np.pi]))
+    array([ 1., -1.])
+    """
+    if argnum is not None:
+        argnums = argnum
+
+    def egrad(*args, **kwargs):
+        nums, single = normalize_argnums("elementwise_grad", argnums, len(args))
+        f = partial_at(fun, args, kwargs, nums)
+        ans, vjp_fn, _ = trace_vjp("elementwise_grad", f, tuple(args[i] for i in nums))
+        check_float_output("elementwise_grad", ans)
+        if any(dtype_of(getval(a)).kind == "c" for a in tree_flatten(ans)[0]):
+            raise TypeError(
+                "elementwise_grad: the function's output is complex; elementwise_grad needs "
+                "a real output. Differentiate np.real(...) or np.abs(...)**2 instead."
+            )
+        g = vjp_fn(tree_map(lambda a: vspace(a).ones(), ans))
+        return g[0] if single else g
+
+    egrad.__name__ = f"elementwise_grad({name_of(fun)})"
+    return egrad
+
+
+# ---------------------------------------------------------------- forward mode
+
+
+def trace_jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
+    """``(fun(*primals), J tangents)`` by one forward trace, both as pytrees.
+
+    What every forward-mode operator is built on; ``fname`` is the operator's name in
+    error messages.
+    """
+    leaves, treedef = tree_flatten(primals)
+    t_leaves, t_def = tree_flatten(tangents)
+    if t_def != treedef:
+        raise ValueError(
+            f"{fname}: the tangents' structure {t_def} differs from the primals' {treedef}; "
+            "pass one tangent per primal, of the same shape"
+        )
+    check_tangents(fname, leaves, t_leaves)
+    trace = ForwardTrace()
+    boxes = [new_box(x, trace, t) for x, t in zip(leaves, t_leaves)]
+    result = fun(*tree_unflatten(treedef, boxes))
+    out_leaves, out_def = tree_flatten(result)
+    outs, touts = [], []
+    for o in out_leaves:
+        if type(o) in box_types and o._trace is trace:
+            outs.append(o._value)
+            touts.append(o._node)
+        else:
+            outs.append(o)
+            touts.append(vspace(o).zeros())
+    return tree_unflatten(out_def, outs), tree_unflatten(out_def, touts)
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
+    """``(f(*primals), J tangents)`` by forward mode (JAX's signature).
+
+    >>> import matdiff.numpy as np
+    >>> jvp(np.sin, (0.0,), (2.0,))
+    (np.float64(0.0), np.float64(2.0))
+    """
+    check_tuple_args("jvp", primals, tangents)
+    return trace_jvp("jvp", fun, tuple(primals), tuple(tangents))
+
+
+def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
+    """``(f(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals`` (JAX's).
+
+    The forward pass runs once and is recorded; each ``f_jvp`` call pushes its tangents
+    along the record with the JVP rules, without re-running ``fun``.
+
+    >>> import matdiff.numpy as np
+    >>> y, f_jvp = linearize(np.sin, 0.0)
+    >>> f_jvp(2.0)
+    np.float64(2.0)
+    """
+    leaves, treedef = tree_flatten(primals)
+    for i, leaf in enumerate(leaves):
+        check_float("linearize", f"primal {i}", leaf)
+    trace = ReverseTrace()
+    boxes = [trace.leaf(x) for x in leaves]
+    out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
+    out_vals = [_strip(o, trace) for o in out_leaves]
+    tape = trace.tape
+    replayable = all(node.fun in jvp_rules for node in tape)
+
+    def f_jvp(*tangents):
+        check_tuple_args("linearize", primals, tangents)
+        t_leaves, t_def = tree_flatten(tuple(tangents))
+        if t_def != treedef:
+            raise ValueError(
+                f"linearize: the tangents' structure {t_def} differs from the primals' "
+                f"{treedef}; pass one tangent per primal, of the same shape"
+            )
+        check_tangents("linearize", leaves, t_leaves)
+        if not replayable:
+            # A custom rule or checkpoint on the tape has no JVP of its own: re-trace.
+            return trace_jvp("linearize", fun, tuple(primals), tuple(tangents))[1]
+        tan = {b._node: t for b, t in zip(boxes, t_leaves)}
+        for node in tape:
+            t = None
+            for argnum, parent in zip(node.argnums, node.parents):
+                g = tan.get(parent)
+                if g is None:
+                    continue
+                rule = jvp_rule(node.fun, argnum)
+                if rule is None:
+                    continue
+                r = rule(g, node.ans, *node.args, **node.kwargs)
+                t = r if t is None else t + r
+            if t is not None:
+                tan[node] = t
+        res = []
+        for o, v in zip(out_leaves, out_vals):
+            t = tan.get(o._node) if type(o) in box_types and o._trace is trace else None
+            res.append(vspace(v).zeros() if t is None else t)
+        return tree_unflatten(out_def, res)
+
+    return tree_unflatten(out_def, out_vals), f_jvp
+
+
+# ---------------------------------------------------------------- Jacobians
+
+
+def _basis(x: Any):
+    """Unit vectors of ``x``'s space, each shaped like ``x``."""
+    v = getval(x)
+    shape = _np.shape(v)
+    dtype = vspace(v).dtype
+    n = int(_np.prod(shape))
+    eye = _np.eye(n, dtype=dtype)
+    return [eye[i].reshape(shape) for i in range(n)], shape
+
+
+def jacobian(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:
+    """The Jacobian by reverse mode, shaped ``out.shape + in.shape`` (``jacrev``).
+
+    One VJP per output element, all on one recorded forward pass. With ``has_aux=True``
+    the function returns ``(output, aux)`` and the Jacobian function ``(jacobian, aux)``,
+    as JAX's does.
+
+    >>> import matdiff.numpy as np
+    >>> jacobian(lambda x: x**2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    if argnum is not None:
+        argnums = argnum
+
+    def jac_f(*args, **kwargs):
+        nums, single = normalize_argnums("jacobian", argnums, len(args))
+        f = partial_at(fun, args, kwargs, nums)
+        dyn = tuple(args[i] for i in nums)
+        out, vjp_fn, aux = trace_vjp("jacobian", f, dyn, has_aux, names=LeafNames(dyn, nums))
+        check_float_output("jacobian", out)
+        out_leaves, out_def = tree_flatten(out)
+        in_leaves, in_def = tree_flatten(dyn)
+        zeros = [vspace(p).zeros() for p in out_leaves]
+        per_out = []
+        for k, o in enumerate(out_leaves):
+            basis, oshape = _basis(o)
+            rows = []
+            for e in basis:
+                ct = list(zeros)
+                ct[k] = e
+                rows.append(tree_flatten(vjp_fn(tree_unflatten(out_def, ct)))[0])
+            blocks = []
+            for i, x in enumerate(in_leaves):
+                xshape = _np.shape(getval(x))
+                if rows:
+                    stacked = mnp.stack([r[i] for r in rows])
+                else:
+                    stacked = _np.zeros((0,) + xshape, vspace(x).dtype)
+                blocks.append(mnp.reshape(stacked, oshape + xshape))
+            per_out.append(tree_unflatten(in_def, blocks))
+        res = [r[0] if single else r for r in per_out]
+        jac = tree_unflatten(out_def, res)
+        return (jac, aux) if has_aux else jac
+
+    jac_f.__name__ = f"jacobian({name_of(fun)})"
+    return jac_f
+
+
+jacrev = jacobian
+
+
+def jacfwd(
+    fun: Callable, argnums=0, has_aux: bool = False, *, chunk_size: int | None = None
+) -> Callable:
+    """The Jacobian by forward mode, shaped ``out.shape + in.shape``.
+
+    With ``has_aux=True`` the function returns ``(output, aux)`` and the Jacobian
+    function ``(jacobian, aux)``, as JAX's does.
+
+    The basis directions of an input go through batched forward passes
+    (:mod:`matdiff.batching`), ``chunk_size`` at a time. By default the chunk is sized so
+    that each batched intermediate stays near 4 MB, measured on a first chunk of 32
+    directions and remembered for later calls with the same shapes; where that allows
+    all directions at once, one pass does everything.
+
+    >>> import matdiff.numpy as np
+    >>> jacfwd(lambda x: x**2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"jacfwd: chunk_size={chunk_size!r} must be a positive integer or None")
+    peaks: dict = {}  # per input leaf and shape: the largest intermediate per direction
+
+    def jac_f(*args, **kwargs):
+        nums, single = normalize_argnums("jacfwd", argnums, len(args))
+        f = partial_at(fun, args, kwargs, nums)
+        auxes: list = []  # the aux of each batched pass, read at that pass's level
+        if has_aux:
+            f_aux = f
+
+            def f(*dyn):
+                out, aux = split_aux("jacfwd", f_aux(*dyn))
+                auxes.append(aux)
+                return out
+
+        dyn = tuple(args[i] for i in nums)
+        in_leaves, in_def = tree_flatten(dyn)
+        names = LeafNames(dyn, nums)
+        for i, x in enumerate(in_leaves):
+            if dtype_of(getval(x)).kind not in "fc":
+                check_float("jacfwd", names[i], x)
+        if not in_leaves:
+            raise ValueError(
+                "jacfwd: the differentiated arguments hold no arrays or numbers; pass at "
+                "least one float array"
+            )
+        out_def = None
+        columns = []  # per input leaf: list over output leaves of out.shape + in.shape
+        for j, x in enumerate(in_leaves):
+
+            def f_j(xj, _j=j):
+                leaves = list(in_leaves)
+                leaves[_j] = xj
+                return f(*tree_unflatten(in_def, leaves))
+
+            xv = getval(x)
+            key = (nums, j, _np.shape(xv), dtype_of(xv))
+            out, blocks, trace = _jacfwd_leaf(f_j, x, chunk_size, peaks, key)
+            if j == 0:
+                check_float_output("jacfwd", out)
+                if has_aux:
+                    aux = tree_map(lambda a, _t=trace: _strip(a, _t), auxes[-1])
+            out_def = tree_flatten(out)[1]
+            columns.append(blocks)
+        per_out = []
+        for k in range(len(columns[0])):
+            per_out.append(tree_unflatten(in_def, [col[k] for col in columns]))
+        res = [r[0] if single else r for r in per_out]
+        jac = tree_unflatten(out_def, res)
+        return (jac, aux) if has_aux else jac
+
+    jac_f.__name__ = f"jacfwd({name_of(fun)})"
+    return jac_f
+
+
+# Without a chunk_size, a batch is sized so that each batched intermediate stays near
+# this many bytes: past the caches, elementwise work on (B, ...) blocks slows down faster
+# than the Python cost per pass falls.
+_CHUNK_BYTES = 4 * 2**20
+_PROBE_ABOVE = 32  # up to this many directions go in one pass; more are sized first
+
+
+def _directions(n: int, start: int, rows: int, xshape: tuple, dtype) -> _np.ndarray:
+    """Rows ``start:start + rows`` of the identity, each shaped like ``x``."""
+    if len(xshape) == 1:
+        # Directions of a vector: the batch rules may use the identity's structure.
+        return identity_seed(n, dtype, start, rows)
+    d = _np.zeros((rows, n), dtype)
+    d[_np.arange(rows), start + _np.arange(rows)] = 1
+    return d.reshape((rows,) + xshape)
+
+
+def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: Any):
+    """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``.
+
+    ``peaks[key]`` remembers the largest intermediate per direction seen for this input,
+    so that a later call with the same shapes sizes its chunks without measuring again.
+    """
+    xv = getval(x)
+    xshape = _np.shape(xv)
+    dtype = vspace(xv).dtype
+    n = int(_np.prod(xshape))
+
+    def fitting(peak: int) -> int:
+        return max(1, _CHUNK_BYTES // (peak * dtype.itemsize))
+
+    sized = True
+    if chunk_size is None:
+        if n <= _PROBE_ABOVE:
+            chunk_size = n
+        elif key in peaks:
+            chunk_size = fitting(peaks[key])
+        else:
+            # A first small chunk measures the largest intermediate per direction.
+            chunk_size = _PROBE_ABOVE
+            sized = False
+    step = max(1, min(chunk_size, n))
+    out = None
+    chunks: list[list] = []
+    start = 0
+    while start < n or not chunks:
+        rows = min(step, n - start)
+        directions = _directions(n, start, rows, xshape, dtype)
+        out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
+        chunks.append(tree_flatten(t_out)[0])
+        start += rows
+        peaks[key] = max(peaks.get(key, 1), trace.peak)
+        if not sized:
+            step = fitting(peaks[key])
+            sized = True
+    out_leaves = tree_flatten(out)[0]
+    blocks = []
+    for k, o in enumerate(out_leaves):
+        oshape = _np.shape(getval(o))
+        parts = [c[k] for c in chunks]
+        if all(type(p) is _np.ndarray for p in parts):
+            # Untraced (the common case): each chunk goes straight to its place in the
+            # result, one copy instead of a concatenation and a transposing reshape.
+            blocks.append(_assemble_columns(parts, oshape, xshape, n))
+            continue
+        t = parts[0] if len(parts) == 1 else mnp.concatenate(parts, axis=0)
+        # (n,) + out.shape  ->  out.shape + (n,)  ->  out.shape + x.shape
+        nd = len(oshape)
+        if nd:
+            t = mnp.transpose(t, tuple(range(1, nd + 1)) + (0,))
+        blocks.append(mnp.reshape(t, oshape + xshape))
+    return out, blocks, trace
+
+
+def _assemble_columns(parts: list, oshape: tuple, xshape: tuple, n: int) -> _np.ndarray:
+    """Chunks of ``(rows,) + out.shape`` tangents as one ``out.shape + x.shape`` array."""
+    dtype = _np.result_type(*parts)
+    res = _np.empty(oshape + (n,), dtype)
+    start = 0
+    for p in parts:
+        rows = p.shape[0]
+        res[..., start : start + rows] = _np.moveaxis(p, 0, -1)
+        start += rows
+    return res.reshape(oshape + xshape)
+
+
+def hessian(
+    fun: Callable, argnums=0, has_aux: bool = False, *, chunk_size: int | None = None
+) -> Callable:
+    """The Hessian, forward-over-reverse: ``out.shape + in.shape + in.shape``.
+
+    With ``has_aux=True`` the function returns ``(output, aux)`` and the Hessian
+    function ``(hessian, aux)``.
+
+    The reverse-mode Jacobian is differentiated by batched forward passes over the
+    basis directions (``chunk_size`` at a time, sized to memory by default, as in
+    :func:`jacfwd`), not a Python loop of one pass per direction.
+
+    >>> import matdiff.numpy as np
+    >>> hessian(lambda x: np.sum(x**3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    h = jacfwd(jacobian(fun, argnums, has_aux), argnums, has_aux, chunk_size=chunk_size)
+    h.__name__ = f"hessian({name_of(fun)})"
+    return h
+
+
+def hvp(fun: Callable, x: Any, v: Any) -> Any:
+    """The Hessian-vector product H(x) v, forward-over-reverse, without forming H.
+
+    ``x`` and ``v`` may be pytrees of the same structure.
+
+    >>> import matdiff.numpy as np
+    >>> hvp(lambda x: np.sum(x**3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    array([6., 0.])
+
+    ``v`` is a direction, so an integer or boolean ``v`` (as SciPy's optimizers may pass
+    to ``hessp``) is read as floating point in ``x``'s dtype.
+    """
+    v = tree_map(_float_direction, v, x) if _tree_matches(v, x) else v
+    return trace_jvp("hvp", grad(fun), (x,), (v,))[1]
+
+
+def _tree_matches(a: Any, b: Any) -> bool:
+    return tree_flatten(a)[1] == tree_flatten(b)[1]
+
+
+def _float_direction(v: Any, x: Any) -> Any:
+    vv = getval(v)
+    if dtype_of(vv).kind in "biu" and dtype_of(getval(x)).kind in "fc":
+        return _np.asarray(vv).astype(vspace(x).dtype)
+    return v
