@@ -136,6 +136,13 @@ def _run_note(m: dict) -> str:
 def write_markdown(results: dict, path: Path) -> None:
     m = results["machine"]
     threads = m.get("threads")
+    # A run from before core use was recorded gets no column of blanks.
+    recorded = any(
+        "cpu_per_wall" in e
+        for w in results["workloads"].values()
+        for r in w["runs"]
+        for e in r["entries"].values()
+    )
     lines = [
         "# Benchmarks",
         "",
@@ -175,12 +182,15 @@ def write_markdown(results: dict, path: Path) -> None:
             for n in run["entries"]:
                 if n not in names:
                     names.append(n)
-        cols = [f"{r['task']} [{r['size']}] | CPU/wall" for r in w["runs"]]
+        cols = [
+            f"{r['task']} [{r['size']}]" + (" | CPU/wall" if recorded else "") for r in w["runs"]
+        ]
         lines.append("| framework | " + " | ".join(cols) + " |")
-        lines.append("|---|" + "---|---:|" * len(cols))
+        lines.append("|---|" + ("---|---:|" if recorded else "---|") * len(cols))
         for n in names:
             cells = [
-                f"{_cell(r['entries'].get(n))} | {_cpu_cell(r['entries'].get(n), threads)}"
+                _cell(r["entries"].get(n))
+                + (f" | {_cpu_cell(r['entries'].get(n), threads)}" if recorded else "")
                 for r in w["runs"]
             ]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
