@@ -38,6 +38,7 @@ def arguments() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
+        metavar="N",
         help="pin the process to N CPUs (the first N it may use, or --cpus) and set every "
         "framework's thread count to N",
     )

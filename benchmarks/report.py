@@ -25,7 +25,9 @@ PINNING = (
 CPU_WALL = (
     "The CPU/wall column is the process's CPU seconds (every thread, `time.process_time`) per "
     "wall second over the timed calls: 1.0 is one core kept busy, 2.0 two. Below 1 the "
-    "process waited, for memory or for a busy machine. A case above "
+    "process waited, for memory or for a busy machine; a busy machine also hides threads that "
+    "wait for a core, so it is the pinning that holds a case to N cores and the column that "
+    "shows where it did not. A case above "
     f"{SLACK} × N is marked {OVER}: it used more cores than the run allowed. A case's core "
     f"count is the smallest whole k with CPU/wall ≤ {SLACK} × k, and a ratio between two "
     f'cases whose core counts differ is printed as "{CORES_DIFFER}": it would compare '
@@ -124,7 +126,8 @@ def _run_note(m: dict) -> str:
             f"({cpus})."
         )
     late = m.get("loaded_before_pinning")
-    note = f"This run was pinned to CPU {cpus} (N = {m['threads']})."
+    plural = "s" if len(m["affinity"]) > 1 else ""
+    note = f"This run was pinned to CPU{plural} {cpus} (N = {m['threads']})."
     if late:
         note += (
             f" It was pinned after {', '.join(late)} loaded, so pools those started at import "

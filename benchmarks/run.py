@@ -3,6 +3,10 @@
 python -m benchmarks                      # everything, writes docs/benchmarks.md
 python -m benchmarks --quick --out /tmp/b # smoke run on tiny sizes
 python -m benchmarks -w W1,W4 -f matdiff,autograd,jax-jit --sizes W4=100,500
+python -m benchmarks --threads 1          # pinned to one CPU, as docs/benchmarks.md is run
+
+--threads pins the whole process (see benchmarks/pinning.py); each case's CPU seconds per wall
+second show how many cores it kept busy.
 """
 
 from __future__ import annotations

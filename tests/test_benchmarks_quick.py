@@ -213,7 +213,7 @@ def test_report_allows_n_cores_when_pinned_to_n(tmp_path):
     text = (tmp_path / "b.md").read_text()
     assert "†" not in _table_row(text, "jax-jit") and "Above 1.1" not in text
     assert "f [8] vs jax-jit 1.00" in text
-    assert "pinned to CPU 0, 1 (N = 2)" in text
+    assert "pinned to CPUs 0, 1 (N = 2)" in text
 
 
 def test_report_of_a_run_before_core_use_was_recorded(tmp_path):
