@@ -2,9 +2,84 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 PEERS = ("autograd", "torch", "jax", "jax-jit")
+# CPU seconds per wall second may exceed a whole number of cores by this much before the
+# case counts as using one more (clock granularity, the harness's own threads).
+SLACK = 1.1
+OVER = "†"
+CORES_DIFFER = "n/a (cores differ)"
+
+PINNING = (
+    "`--threads N` pins the whole process to N CPUs with `os.sched_setaffinity` before NumPy, "
+    "JAX or torch is imported (`--cpus` picks which), sets the thread variables "
+    "(`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `MKL_NUM_THREADS` and the like) to N, and "
+    "calls torch's `set_num_threads(N)` and `set_num_interop_threads(N)`. The thread variables "
+    "alone do not hold every framework to N cores: XLA, behind `jax.jit`, keeps its own thread "
+    "pool, and torch runs work outside the pool that `set_num_threads` sizes. A thread inherits "
+    "the CPU mask of the thread that starts it, so pinning first holds every pool any "
+    "framework starts later."
+)
+CPU_WALL = (
+    "The CPU/wall column is the process's CPU seconds (every thread, `time.process_time`) per "
+    "wall second over the timed calls: 1.0 is one core kept busy, 2.0 two. Below 1 the "
+    "process waited, for memory or for a busy machine; a busy machine also hides threads that "
+    "wait for a core, so it is the pinning that holds a case to N cores and the column that "
+    "shows where it did not. A case above "
+    f"{SLACK} × N is marked {OVER}: it used more cores than the run allowed. A case's core "
+    f"count is the smallest whole k with CPU/wall ≤ {SLACK} × k, and a ratio between two "
+    f'cases whose core counts differ is printed as "{CORES_DIFFER}": it would compare '
+    "different machines."
+)
+
+
+def cores(e) -> int | None:
+    """The whole number of cores a measurement kept busy; None where it was not recorded.
+
+    >>> cores({"cpu_per_wall": 0.97}), cores({"cpu_per_wall": 1.4}), cores({})
+    (1, 2, None)
+    """
+    c = e.get("cpu_per_wall") if e else None
+    if c is None:
+        return None
+    return max(1, math.ceil(c / SLACK - 1e-9))
+
+
+def over_limit(e, threads) -> bool:
+    """Whether a measurement kept more than ``SLACK`` × ``threads`` cores busy.
+
+    >>> over_limit({"cpu_per_wall": 1.96}, 1), over_limit({"cpu_per_wall": 1.05}, 1)
+    (True, False)
+    """
+    c = e.get("cpu_per_wall") if e else None
+    return c is not None and threads is not None and c > SLACK * threads
+
+
+def ratio(a, b) -> str | None:
+    """``a``'s time over ``b``'s, or the refusal when their core counts differ.
+
+    None when either has no time. A ratio is printed where core use was not recorded (runs
+    before it was), since there is nothing to refuse it on.
+
+    >>> ratio({"status": "ok", "median_s": 2.0, "cpu_per_wall": 1.0},
+    ...       {"status": "ok", "median_s": 1.0, "cpu_per_wall": 1.9})
+    'n/a (cores differ)'
+    >>> ratio({"status": "ok", "median_s": 2.0}, {"status": "ok", "median_s": 1.0})
+    '2.00'
+    """
+    ta, tb = _time(a), _time(b)
+    if not ta or not tb:
+        return None
+    ca, cb = cores(a), cores(b)
+    if ca is not None and cb is not None and ca != cb:
+        return CORES_DIFFER
+    return f"{ta / tb:.2f}"
+
+
+def _time(e):
+    return e["median_s"] if e and e.get("status") == "ok" else None
 
 
 def _fmt(t):
@@ -25,13 +100,52 @@ def _cell(e):
     return _fmt(e["median_s"])
 
 
+def _cpu_cell(e, threads):
+    if e is None or e["status"] != "ok" or e.get("cpu_per_wall") is None:
+        return "—"
+    return f"{e['cpu_per_wall']:.2f}" + (OVER if over_limit(e, threads) else "")
+
+
 def _median(run, name):
     e = run["entries"].get(name)
     return e["median_s"] if e and e["status"] == "ok" else None
 
 
+def _run_note(m: dict) -> str:
+    """How this run was held, in words, from its machine info."""
+    if "affinity" not in m:
+        return (
+            "This run recorded neither its CPU mask nor its core use: it predates pinning, so "
+            "its `--threads` set thread variables only, and its ratios against `jax-jit` and "
+            "`torch` may compare one core against several."
+        )
+    cpus = ", ".join(map(str, m["affinity"]))
+    if not m.get("pinned"):
+        return (
+            f"This run was not pinned: N = {m['threads']}, every CPU the process could use "
+            f"({cpus})."
+        )
+    late = m.get("loaded_before_pinning")
+    plural = "s" if len(m["affinity"]) > 1 else ""
+    note = f"This run was pinned to CPU{plural} {cpus} (N = {m['threads']})."
+    if late:
+        note += (
+            f" It was pinned after {', '.join(late)} loaded, so pools those started at import "
+            "kept their size."
+        )
+    return note
+
+
 def write_markdown(results: dict, path: Path) -> None:
     m = results["machine"]
+    threads = m.get("threads")
+    # A run from before core use was recorded gets no column of blanks.
+    recorded = any(
+        "cpu_per_wall" in e
+        for w in results["workloads"].values()
+        for r in w["runs"]
+        for e in r["entries"].values()
+    )
     lines = [
         "# Benchmarks",
         "",
@@ -41,11 +155,21 @@ def write_markdown(results: dict, path: Path) -> None:
         "with the framework order rotated; `numpy` is the hand-written closed form. "
         "Compile time (first call minus steady state) is listed separately for jitted code.",
         "",
+        "## Cores",
+        "",
+        PINNING,
+        "",
+        CPU_WALL,
+        "",
+        _run_note(m),
+        "",
         "## Machine",
         "",
     ]
     a = results.get("args", {})
     opts = [f"--threads {a['threads']}"] if a.get("threads") else []
+    if a.get("cpus"):
+        opts.append("--cpus " + ",".join(map(str, a["cpus"])))
     if a.get("quick"):
         opts.append("--quick")
     lines.append(f"- command: `{' '.join(['python -m benchmarks', *opts])}`")
@@ -61,11 +185,17 @@ def write_markdown(results: dict, path: Path) -> None:
             for n in run["entries"]:
                 if n not in names:
                     names.append(n)
-        cols = [f"{r['task']} [{r['size']}]" for r in w["runs"]]
+        cols = [
+            f"{r['task']} [{r['size']}]" + (" | CPU/wall" if recorded else "") for r in w["runs"]
+        ]
         lines.append("| framework | " + " | ".join(cols) + " |")
-        lines.append("|---|" + "---|" * len(cols))
+        lines.append("|---|" + ("---|---:|" if recorded else "---|") * len(cols))
         for n in names:
-            cells = [_cell(r["entries"].get(n)) for r in w["runs"]]
+            cells = [
+                _cell(r["entries"].get(n))
+                + (f" | {_cpu_cell(r['entries'].get(n), threads)}" if recorded else "")
+                for r in w["runs"]
+            ]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
             for r in w["runs"]:
                 e = r["entries"].get(n)
@@ -81,6 +211,7 @@ def write_markdown(results: dict, path: Path) -> None:
                     if t is not None:
                         per.append(f"{n} {r['task']}: {t / k * 1e6:.2f} µs")
             lines += [f"Per elementwise operation ({k} per call): " + "; ".join(per) + ".", ""]
+        refused = False
         for num, den in w.get("ratios", []):
             parts = []
             for n in names:
@@ -90,29 +221,32 @@ def write_markdown(results: dict, path: Path) -> None:
                     rd = next(
                         (r for r in w["runs"] if r["task"] == den and r["size"] == rn["size"]), None
                     )
-                    a, b = _median(rn, n), _median(rd, n) if rd else None
-                    if a and b:
-                        parts.append(f"{n} {a / b:.2f}")
+                    q = ratio(rn["entries"].get(n), rd["entries"].get(n) if rd else None)
+                    if q:
+                        parts.append(f"{n} {q}")
+                        refused |= q == CORES_DIFFER
             if parts:
                 lines += [f"Ratio {num}/{den}: " + ", ".join(parts) + ".", ""]
         rel = []
         for r in w["runs"]:
-            md = _median(r, "matdiff")
+            e = r["entries"]
+            case = f"{r['task']} [{r['size']}]"
             for peer in PEERS:
-                t = _median(r, peer)
-                if md and t:
-                    rel.append(f"{r['task']} [{r['size']}] vs {peer} {md / t:.2f}")
-            mj, jj = _median(r, "matdiff-jit"), _median(r, "jax-jit")
-            if mj and jj:
-                rel.append(f"{r['task']} [{r['size']}] matdiff-jit vs jax-jit {mj / jj:.2f}")
-            sy, cf = _median(r, "symbolic"), _median(r, "numpy")
-            if sy and cf:
-                rel.append(f"{r['task']} [{r['size']}] symbolic vs closed form {sy / cf:.2f}")
-            mh = _median(r, "matdiff")
-            if mh and cf:
-                rel.append(f"{r['task']} [{r['size']}] matdiff vs closed form {mh / cf:.2f}")
+                q = ratio(e.get("matdiff"), e.get(peer))
+                if q:
+                    rel.append(f"{case} vs {peer} {q}")
+            q = ratio(e.get("matdiff-jit"), e.get("jax-jit"))
+            if q:
+                rel.append(f"{case} matdiff-jit vs jax-jit {q}")
+            q = ratio(e.get("symbolic"), e.get("numpy"))
+            if q:
+                rel.append(f"{case} symbolic vs closed form {q}")
+            q = ratio(e.get("matdiff"), e.get("numpy"))
+            if q:
+                rel.append(f"{case} matdiff vs closed form {q}")
         if rel:
             lines += ["Ratios matdiff/peer (below 1 is faster): " + "; ".join(rel) + ".", ""]
+            refused |= any(x.endswith(CORES_DIFFER) for x in rel)
         compiles = [
             f"{n} {r['task']} [{r['size']}] {_fmt(e['compile_s'])}"
             for r in w["runs"]
@@ -121,6 +255,24 @@ def write_markdown(results: dict, path: Path) -> None:
         ]
         if compiles:
             lines += ["Compile time (first call): " + "; ".join(compiles) + ".", ""]
+        over = [
+            f"{n} {r['task']} [{r['size']}] {e['cpu_per_wall']:.2f}"
+            for r in w["runs"]
+            for n, e in r["entries"].items()
+            if e["status"] == "ok" and over_limit(e, threads)
+        ]
+        if over:
+            lines += [
+                f"{OVER} Above {SLACK} × {threads} CPU seconds per wall second, more cores "
+                "than the run allowed: " + "; ".join(over) + ".",
+                "",
+            ]
+        if refused:
+            lines += [
+                f"{CORES_DIFFER}: the two cases kept different numbers of cores busy (see "
+                "CPU/wall), so their ratio would not compare like with like.",
+                "",
+            ]
     if notes:
         lines += ["## Errors and wrong results", ""] + [f"- {n}" for n in notes] + [""]
     path.write_text("\n".join(lines))

@@ -3,6 +3,10 @@
 python -m benchmarks                      # everything, writes docs/benchmarks.md
 python -m benchmarks --quick --out /tmp/b # smoke run on tiny sizes
 python -m benchmarks -w W1,W4 -f matdiff,autograd,jax-jit --sizes W4=100,500
+python -m benchmarks --threads 1          # pinned to one CPU, as docs/benchmarks.md is run
+
+--threads pins the whole process (see benchmarks/pinning.py); each case's CPU seconds per wall
+second show how many cores it kept busy.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "benchmarks"
+
+from benchmarks import pinning  # noqa: E402
+
+if __name__ == "__main__":
+    # Before NumPy below: OpenBLAS starts its pool at import, and threads keep the mask they
+    # were started with (`python -m benchmarks` pins in benchmarks/__main__.py instead).
+    pinning.pin_from_argv(sys.argv[1:])
+
+import numpy as np  # noqa: E402
 
 from benchmarks import frameworks as fwmod  # noqa: E402
 from benchmarks.workloads import ALL as WORKLOADS  # noqa: E402
@@ -33,6 +44,7 @@ def parse_args(argv=None):
         prog="python -m benchmarks",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[pinning.arguments()],
     )
     p.add_argument(
         "-w",
@@ -55,12 +67,6 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "docs"), help="folder for the table and plots")
     p.add_argument("--no-plots", action="store_true")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="limit every framework's BLAS/OpenMP/XLA threads (fairer on a shared machine)",
-    )
     args = p.parse_args(argv)
     if args.quick:
         args.min_time = min(args.min_time, 0.01)
@@ -98,15 +104,21 @@ def _check(result, reference, rtol) -> str | None:
     return None
 
 
-def _measure(fn, min_time: float) -> tuple[float, int]:
+def _measure(fn, min_time: float) -> tuple[float, int, float, float]:
+    """Seconds per call, calls timed, and the wall and CPU seconds of the timed loop.
+
+    CPU time is the whole process's, every thread of it, so CPU over wall is the number of
+    cores the case kept busy.
+    """
     t0 = time.perf_counter()
     fwmod.block(fn())
     one = time.perf_counter() - t0
     number = max(1, int(min_time / max(one, 1e-7)))
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(number):
         fwmod.block(fn())
-    return (time.perf_counter() - t0) / number, number
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall / number, number, wall, cpu
 
 
 def run(args) -> dict:
@@ -114,15 +126,28 @@ def run(args) -> dict:
     for k in keys:
         if k not in WORKLOADS:
             raise SystemExit(f"benchmarks: unknown workload {k!r}; choose from {list(WORKLOADS)}")
-    if args.threads:
-        _limit_threads(args.threads)
+    try:
+        pinned = pinning.pin_from_args(args)
+    except ValueError as e:
+        raise SystemExit(f"benchmarks: {e}") from None
+    if pinned and pinned["loaded_before_pinning"]:
+        print(
+            "note: pinned after "
+            + ", ".join(pinned["loaded_before_pinning"])
+            + " loaded; pools they started keep their size",
+            flush=True,
+        )
+    if pinned:
+        _limit_threadpools(pinned["threads"])
     fws = fwmod.load([f.strip() for f in args.frameworks.split(",") if f.strip()])
-    if args.threads and "torch" in fws and fws["torch"].available:
-        fws["torch"].module.set_num_threads(args.threads)
+    torch_threads = None
+    if pinned and "torch" in fws and fws["torch"].available:
+        torch_threads = _limit_torch(fws["torch"].module, pinned["threads"])
     for fw in fws.values():
         if not fw.available:
             print(f"note: skipping {fw.name}: {fw.note}", flush=True)
-    results = {"machine": machine_info(fws), "args": vars(args), "workloads": {}}
+    machine = machine_info(fws, pinned, torch_threads)
+    results = {"machine": machine, "args": vars(args), "workloads": {}}
     for key in keys:
         wl = WORKLOADS[key]
         wres = {"title": wl.title, "ops_per_call": wl.ops_per_call, "ratios": wl.ratios, "runs": []}
@@ -137,21 +162,23 @@ def run(args) -> dict:
 _LIMITS = []
 
 
-def _limit_threads(n: int) -> None:
-    """One thread count for NumPy's BLAS, OpenMP and XLA, set before the peers load."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(n)
-    flags = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = (
-        f"{flags} --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'} "
-        f"intra_op_parallelism_threads={n}"
-    ).strip()
+def _limit_threadpools(n: int) -> None:
+    """Size BLAS and OpenMP pools already loaded to the pinned CPUs, so none oversubscribes."""
     try:
         from threadpoolctl import threadpool_limits
-
-        _LIMITS.append(threadpool_limits(limits=n))
     except ImportError:
-        print("note: threadpoolctl not installed; NumPy's BLAS threads are not limited")
+        return  # the thread variables and the affinity mask hold them without it
+    _LIMITS.append(threadpool_limits(limits=n))
+
+
+def _limit_torch(torch, n: int) -> dict:
+    """torch sizes its pools from its own calls; the inter-op one only before its first use."""
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:
+        pass  # already started; the affinity mask still holds it to the pinned CPUs
+    return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}
 
 
 def _run_task(wl, task, size, inp, fws, args) -> dict:
@@ -182,19 +209,28 @@ def _run_task(wl, task, size, inp, fws, args) -> dict:
     order = list(fns)
     slow = any(entries[n]["first_call_s"] > 5 for n in order)
     rounds = 1 if slow else args.rounds
+    spent = {name: [0.0, 0.0] for name in order}
     for r in range(rounds):
         rot = order[r % len(order) :] + order[: r % len(order)] if order else []
         for name in rot:
-            t, number = _measure(fns[name], args.min_time)
-            entries[name]["samples"].append(t)
-            entries[name]["number"] = number
+            t, number, wall, cpu = _measure(fns[name], args.min_time)
+            e = entries[name]
+            e["samples"].append(t)
+            e["number"] = number
+            e.setdefault("cpu_per_wall_samples", []).append(cpu / wall if wall > 0 else 0.0)
+            spent[name][0] += wall
+            spent[name][1] += cpu
     for name in order:
         e = entries[name]
         e["median_s"] = statistics.median(e["samples"])
         e["compile_s"] = max(0.0, e["first_call_s"] - e["median_s"])
+        wall, cpu = spent[name]
+        e["cpu_per_wall"] = cpu / wall if wall > 0 else 0.0
     label = "x".join(map(str, size)) if isinstance(size, tuple) else str(size)
     line = ", ".join(
-        f"{n} {_fmt(e['median_s'])}" if e["status"] == "ok" else f"{n} {e['status']}"
+        f"{n} {_fmt(e['median_s'])} (CPU/wall {e['cpu_per_wall']:.2f})"
+        if e["status"] == "ok"
+        else f"{n} {e['status']}"
         for n, e in entries.items()
     )
     print(f"{wl.key} {task.name} [{label}]: {line}", flush=True)
@@ -209,8 +245,17 @@ def _fmt(t: float) -> str:
     return f"{t:.2f} s"
 
 
-def machine_info(fws) -> dict:
+def machine_info(fws, pinned: dict | None = None, torch_threads: dict | None = None) -> dict:
+    """The machine, the versions, and the CPUs the run may use.
+
+    ``threads`` is N, the cores each case may keep busy: the pinned count, or every CPU the
+    process may use when the run is not pinned.
+    """
+    affinity = pinning.allowed_cpus()
     info = {
+        "threads": pinned["threads"] if pinned else len(affinity),
+        "pinned": bool(pinned and pinned["pinned"]),
+        "affinity": affinity,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -236,7 +281,13 @@ def machine_info(fws) -> dict:
         ]
     except ImportError:
         info["threadpools"] = "threadpoolctl not installed"
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE"):
+    if pinned and pinned["loaded_before_pinning"]:
+        info["loaded_before_pinning"] = pinned["loaded_before_pinning"]
+    if pinned and pinned["threads_not_pinned"]:
+        info["threads_not_pinned"] = pinned["threads_not_pinned"]
+    if torch_threads:
+        info["torch_threads"] = torch_threads
+    for var in (*pinning.THREAD_VARS, "OPENBLAS_CORETYPE", "XLA_FLAGS"):
         if var in os.environ:
             info[var] = os.environ[var]
     return info
