@@ -34,7 +34,6 @@ __all__ = [
     "VSpace",
     "vspace",
     "register_vspace",
-    "add_outgrads",
 ]
 
 _MISSING = object()
@@ -176,13 +175,6 @@ class ReverseTrace(Trace):
         return new_box(value, self, VJPNode(None, value, (), {}, (), ()))
 
 
-def add_outgrads(prev, g):
-    """Sum two cotangents; ``None`` is the symbolic zero."""
-    if prev is None:
-        return g
-    return prev + g
-
-
 def backward_pass(trace: ReverseTrace, seeds: dict) -> dict:
     """Propagate the cotangents ``seeds`` (by node) back over the tape: adjoints by node.
 
@@ -281,7 +273,6 @@ class VSpace:
     """What the operators need to know of a value's space: zeros, ones, basis, inner."""
 
     __slots__ = ("shape", "dtype")
-    iscomplex = False
 
     def zeros(self):  # pragma: no cover
         raise NotImplementedError

@@ -25,7 +25,6 @@ __all__ = [
     "isbox",
     "box_types",
     "register_box",
-    "new_level",
     "NotDifferentiableError",
 ]
 
@@ -53,10 +52,6 @@ class Trace:
 
     def process(self, fun, ans, argvals, kwargs, argnums, boxes):  # pragma: no cover
         raise NotImplementedError
-
-
-def new_level() -> int:
-    return next(_level_counter)
 
 
 class Box:
