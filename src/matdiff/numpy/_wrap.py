@@ -12,39 +12,101 @@ from collections.abc import Callable
 
 import numpy as _np
 
-from ..core import defjvp, defvjp
+from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types, getval, nondifferentiable, primitive
 
+#: The wrapper of each raw NumPy (or SciPy) callable: a raw call on a traced value
+#: (``numpy.sin(box)``) is routed here through ``__array_ufunc__``/``__array_function__``.
 wrapped_for: dict[Callable, Callable] = {}
+#: Everything ``matdiff.numpy`` exports, by name.
 all_wrapped: dict[str, Callable] = {}
 
 
-def _register(maker: Callable, np_fun: Callable, name: str | None) -> Callable:
-    name = name or np_fun.__name__
-    f = maker(np_fun, name=name)
-    f.__module__ = "matdiff.numpy"
-    wrapped_for[np_fun] = f
-    all_wrapped[name] = f
-    return f
+def wrap(
+    raw: Callable,
+    name: str | None = None,
+    *,
+    vjp=None,
+    jvp=None,
+    linear: bool = False,
+    nondiff: bool = False,
+    module: str = "matdiff.numpy",
+    routes: tuple | None = None,
+    public: bool | None = None,
+) -> Callable:
+    """The primitive computing ``raw``, with its rules, registered where it is reached.
+
+    Every primitive of ``matdiff.numpy`` and ``matdiff.scipy`` is made here, so that what
+    a primitive carries is declared in one place:
+
+    * ``vjp``: its VJP row, one maker ``(ans, *args, **kwargs) -> (g -> cotangent)`` per
+      argument position (``None`` where the derivative is zero), or one maker for a
+      one-argument function;
+    * ``jvp``: its JVP row likewise, ``rule(g, ans, *args, **kwargs) -> tangent``; or
+      ``linear=True`` for a function linear in every argument (its JVP is itself).
+      Rules may also follow with ``defvjp``/``defjvp`` when they are written below;
+    * ``nondiff``: its result carries no derivative (traced arguments are read as values);
+    * ``module``: the namespace it is documented in;
+    * ``public``: exported from ``matdiff.numpy`` under ``name`` (by default, when that is
+      its ``module``);
+    * ``routes``: the raw callables whose calls on a traced value come to it (``raw``
+      itself for a public function, none otherwise); a raw callable already routed keeps
+      its first wrapper.
+
+    >>> import numpy
+    >>> from matdiff import grad
+    >>> cube = wrap(lambda x: x**3, "cube", module="example",
+    ...             vjp=lambda ans, x: lambda g: 3 * x**2 * g)
+    >>> float(grad(cube)(2.0))
+    12.0
+    """
+    name = name or raw.__name__
+    f = (nondifferentiable if nondiff else primitive)(raw, name=name)
+    if vjp is not None:
+        defvjp(f, *((vjp,) if callable(vjp) else vjp))
+    if linear:
+        def_linear(f)
+    elif jvp is not None:
+        defjvp(f, *((jvp,) if callable(jvp) else jvp))
+    if public is None:
+        public = module == "matdiff.numpy"
+    if routes is None:
+        routes = (raw,) if public else ()
+    return export(f, name, module=module, routes=routes, public=public)
 
 
-def wrap(np_fun: Callable, name: str | None = None) -> Callable:
-    """A differentiable primitive for ``np_fun``; rules follow with defvjp/defjvp."""
-    return _register(primitive, np_fun, name)
+def export(
+    f: Callable | None = None,
+    name: str | None = None,
+    *,
+    module: str | None = None,
+    routes: tuple | None = None,
+    public: bool | None = None,
+) -> Callable:
+    """Register ``f`` (a primitive from :func:`wrap`, or a composite: a Python function
+    over primitives) in ``module``; the raw callables in ``routes`` come to it.
 
-
-def wrap_nondiff(np_fun: Callable, name: str | None = None) -> Callable:
-    """A function whose result has no derivative: traced arguments are read as values."""
-    return _register(nondifferentiable, np_fun, name)
-
-
-def export(f: Callable, name: str | None = None) -> Callable:
-    """Export a composite (a Python function over primitives) from matdiff.numpy."""
+    By default ``f`` is exported from ``matdiff.numpy`` and NumPy's function of the same
+    name routes to it. Given a ``module`` other than ``matdiff.numpy``, ``f`` is named
+    ``name`` there and is not exported from ``matdiff.numpy`` unless ``public``.
+    Without ``f``, a decorator with these settings.
+    """
+    if f is None:
+        return lambda f: export(f, name, module=module, routes=routes, public=public)
     name = name or f.__name__
-    all_wrapped[name] = f
-    raw = getattr(_np, name, None)
-    if raw is not None:
-        wrapped_for[raw] = f
+    if module is not None:
+        f.__module__ = module
+        f.__name__ = f.__qualname__ = name
+    if public is None:
+        public = module in (None, "matdiff.numpy")
+    if public:
+        all_wrapped[name] = f
+    if routes is None:
+        raw = getattr(_np, name, None) if public else None
+        routes = () if raw is None else (raw,)
+    for raw in routes:
+        if raw is not None:
+            wrapped_for.setdefault(raw, f)
     return f
 
 

@@ -21,7 +21,7 @@ from ..tracer import box_types, getval
 from . import indexing as _ix
 from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import alias, export, is_complex, shape_of, unbroadcast, wrap, wrap_nondiff
+from ._wrap import alias, export, is_complex, shape_of, unbroadcast, wrap
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -246,9 +246,9 @@ def broadcast_arrays(*args: ArrayLike) -> Any:
     return tuple(a if shape_of(a) == shape else broadcast_to(a, shape) for a in args)
 
 
-shape = wrap_nondiff(_np.shape)
-ndim = wrap_nondiff(_np.ndim)
-size = wrap_nondiff(_np.size)
+shape = wrap(_np.shape, nondiff=True)
+ndim = wrap(_np.ndim, nondiff=True)
+size = wrap(_np.size, nondiff=True)
 
 
 # ---------------------------------------------------------------- joining

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as _np
 
 from ..tracer import getval, isbox
-from ._wrap import export, wrap_nondiff
+from ._wrap import export, wrap
 
 _NAMES = (
     # rounding
@@ -35,7 +35,7 @@ _NAMES = (
 ).split()
 
 for _name in _NAMES:
-    globals()[_name] = wrap_nondiff(getattr(_np, _name), _name)
+    globals()[_name] = wrap(getattr(_np, _name), _name, nondiff=True)
 del _name
 
 

@@ -25,7 +25,6 @@ import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
 from ..tracer import getval as _getval
-from ..tracer import primitive as _primitive
 from ._wrap import alias, export, is_complex, is_concrete, wrap
 from ._wrap import broadcast_tangent as _bt
 from ._wrap import unbroadcast as _ub
@@ -389,7 +388,7 @@ def _sinc_derivative_raw(x, k):
 
 
 # Private: a primitive with rules, but not a NumPy name, so it is not exported.
-_sinc_derivative = _primitive(_sinc_derivative_raw, "_sinc_derivative")
+_sinc_derivative = wrap(_sinc_derivative_raw, "_sinc_derivative", public=False)
 defvjp(_sinc_derivative, lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)))
 defjvp(_sinc_derivative, lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)))
 
@@ -588,7 +587,7 @@ def _clip_raw(a, a_min, a_max):
     return _np.clip(a, a_min, a_max)
 
 
-_clip = _primitive(_clip_raw, "clip")
+_clip = wrap(_clip_raw, "clip", public=False)
 defvjp(_clip, _clip_vjp(0), _clip_vjp(1), _clip_vjp(2))
 defjvp(_clip, _clip_jvp(0), _clip_jvp(1), _clip_jvp(2))
 
