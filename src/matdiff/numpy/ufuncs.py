@@ -46,6 +46,16 @@ def _real_dtype(like):
     return _np.finfo(dt).dtype if dt.kind == "c" else dt
 
 
+def _unary(raw, scale):
+    """The elementwise primitive for ``raw`` whose derivative acts as ``scale(g, ans, x)``.
+
+    ``scale`` is g times f'(x), written once: a one-argument elementwise derivative is a
+    scalar at each entry, so the same product is both the JVP and the VJP (for complex x,
+    the transpose of the holomorphic derivative, with no conjugate).
+    """
+    return wrap(raw, vjp=lambda ans, x: lambda g: scale(g, ans, x), jvp=scale)
+
+
 # ---------------------------------------------------------------- arithmetic
 # add, subtract, multiply, divide and negative are the per-operation hot path: their
 # rules are one or two wrapped calls and never test dtypes beyond what ``_ub`` does.
@@ -95,9 +105,7 @@ defjvp(
     lambda g, ans, x, y: _bt(negative(divide(multiply(g, ans), y)), ans),
 )
 
-reciprocal = wrap(_np.reciprocal)
-defvjp(reciprocal, lambda ans, x: lambda g: negative(multiply(g, square(ans))))
-defjvp(reciprocal, lambda g, ans, x: negative(multiply(g, square(ans))))
+reciprocal = _unary(_np.reciprocal, lambda g, ans, x: negative(multiply(g, square(ans))))
 
 square = wrap(_np.square)
 # (2g) x rather than g (2x): the same values, and under forward-over-reverse (Hessians)
@@ -105,14 +113,10 @@ square = wrap(_np.square)
 defvjp(square, lambda ans, x: lambda g: multiply(multiply(g, 2.0), x))
 defjvp(square, lambda g, ans, x: multiply(g, multiply(2.0, x)))
 
-sqrt = wrap(_np.sqrt)
 # At 0 this is g / 0 = inf: the true one-sided derivative (docs/conventions.md).
-defvjp(sqrt, lambda ans, x: lambda g: divide(g, multiply(2.0, ans)))
-defjvp(sqrt, lambda g, ans, x: divide(g, multiply(2.0, ans)))
+sqrt = _unary(_np.sqrt, lambda g, ans, x: divide(g, multiply(2.0, ans)))
 
-cbrt = wrap(_np.cbrt)
-defvjp(cbrt, lambda ans, x: lambda g: divide(g, multiply(3.0, square(ans))))
-defjvp(cbrt, lambda g, ans, x: divide(g, multiply(3.0, square(ans))))
+cbrt = _unary(_np.cbrt, lambda g, ans, x: divide(g, multiply(3.0, square(ans))))
 
 
 def _make_power_rules(pow_fun):
@@ -197,41 +201,23 @@ fmod = wrap(_np.fmod)
 _mod_rules(fmod, _trunc_quotient)
 
 
-def _unary(fun, deriv):
-    """Rules of an elementwise ``fun`` whose derivative is ``deriv(ans, x)``."""
-    defvjp(fun, lambda ans, x: lambda g: multiply(g, deriv(ans, x)))
-    defjvp(fun, lambda g, ans, x: multiply(g, deriv(ans, x)))
-
-
 # ---------------------------------------------------------------- exp and log
 
-exp = wrap(_np.exp)
-defvjp(exp, lambda ans, x: lambda g: multiply(g, ans))
-defjvp(exp, lambda g, ans, x: multiply(g, ans))
+exp = _unary(_np.exp, lambda g, ans, x: multiply(g, ans))
 
-log = wrap(_np.log)
-defvjp(log, lambda ans, x: lambda g: divide(g, x))
-defjvp(log, lambda g, ans, x: divide(g, x))
+log = _unary(_np.log, lambda g, ans, x: divide(g, x))
 
-exp2 = wrap(_np.exp2)
-_unary(exp2, lambda ans, x: multiply(ans, _LN2))
+exp2 = _unary(_np.exp2, lambda g, ans, x: multiply(g, multiply(ans, _LN2)))
 
 # expm1 and log1p: the derivatives use the accurate answer (ans + 1 = exp(x)) or 1 + x,
 # which stay exact where exp(x) - 1 or log(1 + x) would cancel.
-expm1 = wrap(_np.expm1)
-_unary(expm1, lambda ans, x: add(ans, 1.0))
+expm1 = _unary(_np.expm1, lambda g, ans, x: multiply(g, add(ans, 1.0)))
 
-log2 = wrap(_np.log2)
-defvjp(log2, lambda ans, x: lambda g: divide(g, multiply(x, _LN2)))
-defjvp(log2, lambda g, ans, x: divide(g, multiply(x, _LN2)))
+log2 = _unary(_np.log2, lambda g, ans, x: divide(g, multiply(x, _LN2)))
 
-log10 = wrap(_np.log10)
-defvjp(log10, lambda ans, x: lambda g: divide(g, multiply(x, _LN10)))
-defjvp(log10, lambda g, ans, x: divide(g, multiply(x, _LN10)))
+log10 = _unary(_np.log10, lambda g, ans, x: divide(g, multiply(x, _LN10)))
 
-log1p = wrap(_np.log1p)
-defvjp(log1p, lambda ans, x: lambda g: divide(g, add(1.0, x)))
-defjvp(log1p, lambda g, ans, x: divide(g, add(1.0, x)))
+log1p = _unary(_np.log1p, lambda g, ans, x: divide(g, add(1.0, x)))
 
 
 def _def_logaddexp(fun, base_power) -> None:
@@ -263,44 +249,27 @@ _def_logaddexp(logaddexp2, exp2)
 
 # ---------------------------------------------------------------- trigonometric
 
-sin = wrap(_np.sin)
-defvjp(sin, lambda ans, x: lambda g: multiply(g, cos(x)))
-defjvp(sin, lambda g, ans, x: multiply(g, cos(x)))
+sin = _unary(_np.sin, lambda g, ans, x: multiply(g, cos(x)))
 
-cos = wrap(_np.cos)
-defvjp(cos, lambda ans, x: lambda g: negative(multiply(g, sin(x))))
-defjvp(cos, lambda g, ans, x: negative(multiply(g, sin(x))))
+cos = _unary(_np.cos, lambda g, ans, x: negative(multiply(g, sin(x))))
 
-tan = wrap(_np.tan)
-_unary(tan, lambda ans, x: add(1.0, square(ans)))
+tan = _unary(_np.tan, lambda g, ans, x: multiply(g, add(1.0, square(ans))))
 
-arcsin = wrap(_np.arcsin)
-defvjp(arcsin, lambda ans, x: lambda g: divide(g, sqrt(subtract(1.0, square(x)))))
-defjvp(arcsin, lambda g, ans, x: divide(g, sqrt(subtract(1.0, square(x)))))
+arcsin = _unary(_np.arcsin, lambda g, ans, x: divide(g, sqrt(subtract(1.0, square(x)))))
 
-arccos = wrap(_np.arccos)
-defvjp(arccos, lambda ans, x: lambda g: negative(divide(g, sqrt(subtract(1.0, square(x))))))
-defjvp(arccos, lambda g, ans, x: negative(divide(g, sqrt(subtract(1.0, square(x))))))
+arccos = _unary(_np.arccos, lambda g, ans, x: negative(divide(g, sqrt(subtract(1.0, square(x))))))
 
-arctan = wrap(_np.arctan)
-defvjp(arctan, lambda ans, x: lambda g: divide(g, add(1.0, square(x))))
-defjvp(arctan, lambda g, ans, x: divide(g, add(1.0, square(x))))
+arctan = _unary(_np.arctan, lambda g, ans, x: divide(g, add(1.0, square(x))))
 
 # ---------------------------------------------------------------- hyperbolic
 
-sinh = wrap(_np.sinh)
-_unary(sinh, lambda ans, x: cosh(x))
+sinh = _unary(_np.sinh, lambda g, ans, x: multiply(g, cosh(x)))
 
-cosh = wrap(_np.cosh)
-_unary(cosh, lambda ans, x: sinh(x))
+cosh = _unary(_np.cosh, lambda g, ans, x: multiply(g, sinh(x)))
 
-tanh = wrap(_np.tanh)
-defvjp(tanh, lambda ans, x: lambda g: multiply(g, subtract(1.0, square(ans))))
-defjvp(tanh, lambda g, ans, x: multiply(g, subtract(1.0, square(ans))))
+tanh = _unary(_np.tanh, lambda g, ans, x: multiply(g, subtract(1.0, square(ans))))
 
-arcsinh = wrap(_np.arcsinh)
-defvjp(arcsinh, lambda ans, x: lambda g: divide(g, sqrt(add(square(x), 1.0))))
-defjvp(arcsinh, lambda g, ans, x: divide(g, sqrt(add(square(x), 1.0))))
+arcsinh = _unary(_np.arcsinh, lambda g, ans, x: divide(g, sqrt(add(square(x), 1.0))))
 
 
 def _arccosh_denominator(x):
@@ -309,13 +278,9 @@ def _arccosh_denominator(x):
     return multiply(sqrt(subtract(x, 1.0)), sqrt(add(x, 1.0)))
 
 
-arccosh = wrap(_np.arccosh)
-defvjp(arccosh, lambda ans, x: lambda g: divide(g, _arccosh_denominator(x)))
-defjvp(arccosh, lambda g, ans, x: divide(g, _arccosh_denominator(x)))
+arccosh = _unary(_np.arccosh, lambda g, ans, x: divide(g, _arccosh_denominator(x)))
 
-arctanh = wrap(_np.arctanh)
-defvjp(arctanh, lambda ans, x: lambda g: divide(g, subtract(1.0, square(x))))
-defjvp(arctanh, lambda g, ans, x: divide(g, subtract(1.0, square(x))))
+arctanh = _unary(_np.arctanh, lambda g, ans, x: divide(g, subtract(1.0, square(x))))
 
 # ---------------------------------------------------------------- two-argument geometry
 
@@ -392,8 +357,7 @@ _sinc_derivative = wrap(_sinc_derivative_raw, "_sinc_derivative", public=False)
 defvjp(_sinc_derivative, lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)))
 defjvp(_sinc_derivative, lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)))
 
-sinc = wrap(_np.sinc)
-_unary(sinc, lambda ans, x: _sinc_derivative(x, 1))
+sinc = _unary(_np.sinc, lambda g, ans, x: multiply(g, _sinc_derivative(x, 1)))
 
 # ---------------------------------------------------------------- complex parts
 
