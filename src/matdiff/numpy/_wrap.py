@@ -119,6 +119,30 @@ def alias(name: str, f: Callable) -> Callable:
     return f
 
 
+class VarargTable(list):
+    """A rule table for ``f(static, *arrays)``: one rule per array position, made on demand.
+
+    ``make(i)`` builds the rule for argument position ``i`` (``i >= 1``); rules are cached
+    so that recording a node does not build a closure each time.
+    """
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+        self.cache = {}
+
+    def __len__(self):
+        return 1 << 30
+
+    def __getitem__(self, i):
+        if i == 0:
+            return None
+        rule = self.cache.get(i)
+        if rule is None:
+            rule = self.cache[i] = self.make(i)
+        return rule
+
+
 #: Reader of the example array behind a derivative-free operand that is not an array
 #: (a value staged by ``jit``), keyed by its type; the staging module registers its own.
 #: A primitive's raw function that must index with an operand reads it through

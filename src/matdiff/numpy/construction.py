@@ -36,7 +36,7 @@ def _build(obj):
             f"array: the elements of a sequence have different shapes {sorted(shapes)}; "
             "a traced array must be rectangular (pad or reshape the elements first)"
         )
-    return _shape._stack(0, *items)
+    return _shape.stack(items)
 
 
 def _traced(obj, dtype, ndmin):

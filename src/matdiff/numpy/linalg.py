@@ -40,16 +40,28 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as _np
-import scipy.linalg as _scipy_linalg
 import scipy.linalg.lapack as _lapack
 from numpy.linalg import LinAlgError
 
 from ..core import defjvp, defvjp
-from ..tracer import box_types, getval
+from ..tracer import getval
 from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
 from . import ufuncs as _uf
+from ._linalg_common import concat_cols as _concat_cols
+from ._linalg_common import concat_last as _concat_last
+from ._linalg_common import concat_rows as _concat_rows
+from ._linalg_common import iscomplexobj as _is_cplx
+from ._linalg_common import mH as _H
+from ._linalg_common import mT as _T
+from ._linalg_common import slice_last as _slice_last
+from ._linalg_common import solve_triangular as _solve_tri
+from ._linalg_common import take_cols as _take_cols
+from ._linalg_common import take_rows as _take_rows
+from ._linalg_common import traced as _traced
+from ._linalg_common import tri_mask as _tri_mask
+from ._linalg_common import tril as _tril
 from ._wrap import export, match_realness, shape_of, unbroadcast, wrap
 
 __all__ = [
@@ -101,28 +113,7 @@ QRResult = namedtuple("QRResult", ["Q", "R"])
 _HERE = "matdiff.numpy.linalg"
 
 
-def _traced(*xs) -> bool:
-    return any(type(x) in box_types for x in xs)
-
-
-def _is_cplx(x) -> bool:
-    return _np.iscomplexobj(getval(x))
-
-
 # ---------------------------------------------------------------- small traced helpers
-
-
-def _T(x):
-    """Swap the last two axes (the matrix transpose of a stack)."""
-    nd = len(shape_of(x))
-    axes = list(range(nd))
-    axes[-1], axes[-2] = axes[-2], axes[-1]
-    return _shape.transpose(x, tuple(axes))
-
-
-def _H(x):
-    t = _T(x)
-    return _uf.conj(t) if _is_cplx(x) else t
 
 
 def _conj(x):
@@ -146,14 +137,6 @@ def _tri(n: int, k: int) -> _np.ndarray:
     return _tri_mask(n, n, k, True)
 
 
-@functools.lru_cache(maxsize=128)
-def _tri_mask(rows: int, cols: int, k: int, lower: bool) -> _np.ndarray:
-    ones = _np.ones((rows, cols))
-    t = _np.tril(ones, k) if lower else _np.triu(ones, k)
-    t.flags.writeable = False
-    return t
-
-
 def _diag(x):
     """The diagonals of a stack of square matrices, shape ``(..., n)``."""
     n = shape_of(x)[-1]
@@ -174,16 +157,6 @@ def _row(v):
 def _col(v):
     s = shape_of(v)
     return _shape.reshape(v, s + (1,))
-
-
-def _tril(x, k=0):
-    s = shape_of(x)
-    return _uf.multiply(x, _tri_mask(s[-2], s[-1], k, True))
-
-
-def _triu(x, k=0):
-    s = shape_of(x)
-    return _uf.multiply(x, _tri_mask(s[-2], s[-1], k, False))
 
 
 def _trace(x):
@@ -314,59 +287,6 @@ def _check_clusters(fname, what, same, gvals=None, m=None, c=None, check_phase=F
 
 
 # ---------------------------------------------------------------- packing several results
-
-
-def _concat_last_raw(*xs):
-    return _np.concatenate(xs, axis=-1)
-
-
-def _slice_last_raw(x, start, stop):
-    return x[..., start:stop]
-
-
-def _pad_last_raw(g, start, total, like_dtype):
-    s = _np.shape(g)
-    out = _np.zeros(s[:-1] + (total,), dtype=_np.result_type(g, like_dtype))
-    out[..., start : start + s[-1]] = g
-    return out
-
-
-_concat_last = wrap(_concat_last_raw, "_concat_last", module=_HERE)
-_slice_last = wrap(_slice_last_raw, "_slice_last", module=_HERE)
-_pad_last = wrap(_pad_last_raw, "_pad_last", module=_HERE)
-
-
-def _concat_argnum_vjp(i):
-    def maker(ans, *xs):
-        start = sum(shape_of(x)[-1] for x in xs[:i])
-        stop = start + shape_of(xs[i])[-1]
-        return lambda g: match_realness(xs[i], _slice_last(g, start, stop))
-
-    return maker
-
-
-def _concat_argnum_jvp(i):
-    def rule(g, ans, *xs):
-        start = sum(shape_of(x)[-1] for x in xs[:i])
-        return _pad_last(g, start, shape_of(ans)[-1], getval(ans).dtype)
-
-    return rule
-
-
-defvjp(_concat_last, *[_concat_argnum_vjp(i) for i in range(4)])
-defjvp(_concat_last, *[_concat_argnum_jvp(i) for i in range(4)])
-defvjp(
-    _slice_last,
-    lambda ans, x, start, stop: lambda g: _pad_last(g, start, shape_of(x)[-1], getval(x).dtype),
-)
-defjvp(_slice_last, "same")
-defvjp(
-    _pad_last,
-    lambda ans, g, start, total, dt: (
-        lambda h: match_realness(g, _slice_last(h, start, start + shape_of(g)[-1]))
-    ),
-)
-defjvp(_pad_last, "same")
 
 
 def _pack(*parts):
@@ -707,40 +627,6 @@ def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Any:
 # ---------------------------------------------------------------- triangular solve
 
 
-def _solve_tri_raw(a, b, lower=True):
-    return _scipy_linalg.solve_triangular(a, b, lower=lower, check_finite=False)
-
-
-_solve_tri = wrap(_solve_tri_raw, "solve_triangular", module=_HERE)
-"""``a x = b`` with ``a`` triangular (only its ``lower``/upper triangle is read)."""
-
-
-def _tri_part(x, lower):
-    return _tril(x) if lower else _triu(x)
-
-
-def _solve_tri_vjp_a(ans, a, b, lower=True):
-    def vjp(g):
-        gb = _solve_tri(_T(a), g, lower=not lower)
-        return unbroadcast(a, _tri_part(_uf.negative(_mm(gb, _T(ans))), lower))
-
-    return vjp
-
-
-defvjp(
-    _solve_tri,
-    _solve_tri_vjp_a,
-    lambda ans, a, b, lower=True: lambda g: unbroadcast(b, _solve_tri(_T(a), g, lower=not lower)),
-)
-defjvp(
-    _solve_tri,
-    lambda g, ans, a, b, lower=True: _uf.negative(
-        _solve_tri(a, _mm(_tri_part(g, lower), ans), lower=lower)
-    ),
-    lambda g, ans, a, b, lower=True: _solve_tri(a, g, lower=lower),
-)
-
-
 # ---------------------------------------------------------------- eigh and eigvalsh
 
 
@@ -998,16 +884,6 @@ def _svd_parts(packed, a, full_matrices):
     return u, (_uf.real(s) if _is_cplx(s) else s), vh
 
 
-def _take_cols(x, start, stop):
-    """Columns ``start:stop`` of each matrix in a stack."""
-    return _slice_last(x, start, stop) if start or stop != shape_of(x)[-1] else x
-
-
-def _take_rows(x, start, stop):
-    """Rows ``start:stop`` of each matrix in a stack."""
-    return _T(_slice_last(_T(x), start, stop)) if start or stop != shape_of(x)[-2] else x
-
-
 def _svd_jvp(g, ans, a, full_matrices=True, hermitian=False):
     u, s, vh = _svd_parts(ans, a, full_matrices)
     m, n = shape_of(a)[-2:]
@@ -1046,14 +922,6 @@ def _svd_jvp(g, ans, a, full_matrices=True, hermitian=False):
     return _pack(
         (du, len(shape_of(du)) - 2), (ds, len(shape_of(ds)) - 1), (_H(dv), len(shape_of(dv)) - 2)
     )
-
-
-def _concat_cols(x, y):
-    return _concat_last(x, y)
-
-
-def _concat_rows(x, y):
-    return _T(_concat_last(_T(x), _T(y)))
 
 
 def _safe_recip(s):

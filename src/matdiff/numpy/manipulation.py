@@ -21,7 +21,7 @@ from ..tracer import box_types, getval
 from . import indexing as _ix
 from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import alias, export, is_complex, shape_of, unbroadcast, wrap
+from ._wrap import VarargTable, alias, export, is_complex, shape_of, unbroadcast, wrap
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -36,30 +36,6 @@ ArrayLike = Any
 
 def _ndim(x) -> int:
     return len(shape_of(x))
-
-
-class _VarargTable(list):
-    """A rule table for ``f(static, *arrays)``: one rule per array position, made on demand.
-
-    ``make(i)`` builds the rule for argument position ``i`` (``i >= 1``); rules are cached
-    so that recording a node does not build a closure each time.
-    """
-
-    def __init__(self, make):
-        super().__init__()
-        self.make = make
-        self.cache = {}
-
-    def __len__(self):
-        return 1 << 30
-
-    def __getitem__(self, i):
-        if i == 0:
-            return None
-        rule = self.cache.get(i)
-        if rule is None:
-            rule = self.cache[i] = self.make(i)
-        return rule
 
 
 # ---------------------------------------------------------------- reshape and transpose
@@ -294,8 +270,8 @@ def _def_join_rules(fun, piece) -> None:
 
         return rule
 
-    vjp_rules[fun] = _VarargTable(vjp)
-    jvp_rules[fun] = _VarargTable(jvp)
+    vjp_rules[fun] = VarargTable(vjp)
+    jvp_rules[fun] = VarargTable(jvp)
 
 
 _def_join_rules(_concatenate, _concatenate_piece)

@@ -19,8 +19,17 @@ from ..tracer import box_types, getval
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import export, is_complex, match_realness, shape_of, sum_to_shape, unbroadcast, wrap
-from .manipulation import ArrayLike, _VarargTable
+from ._wrap import (
+    VarargTable,
+    export,
+    is_complex,
+    match_realness,
+    shape_of,
+    sum_to_shape,
+    unbroadcast,
+    wrap,
+)
+from .manipulation import ArrayLike
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -396,8 +405,8 @@ def _einsum_jvp(i):
     return rule
 
 
-vjp_rules[_einsum] = _VarargTable(_einsum_vjp)
-jvp_rules[_einsum] = _VarargTable(_einsum_jvp)
+vjp_rules[_einsum] = VarargTable(_einsum_vjp)
+jvp_rules[_einsum] = VarargTable(_einsum_jvp)
 
 
 def _from_sublists(args):

@@ -31,20 +31,18 @@ from ..numpy import linalg as _nla
 from ..numpy import manipulation as _shape
 from ..numpy import products as _prod
 from ..numpy import ufuncs as _uf
+from ..numpy._linalg_common import concat_last as _concat_last
+from ..numpy._linalg_common import concat_rows as _concat_rows
+from ..numpy._linalg_common import iscomplexobj as _is_cplx
+from ..numpy._linalg_common import mH as _H
+from ..numpy._linalg_common import mT as _T
+from ..numpy._linalg_common import solve_triangular as _solve_tri
+from ..numpy._linalg_common import take_cols as _take_cols
+from ..numpy._linalg_common import take_rows as _take_rows
+from ..numpy._linalg_common import traced as _traced
+from ..numpy._linalg_common import tril as _tril
+from ..numpy._linalg_common import triu as _triu
 from ..numpy._wrap import export, shape_of, wrap
-from ..numpy.linalg import (
-    _H,
-    _T,
-    _concat_last,
-    _concat_rows,
-    _is_cplx,
-    _solve_tri,
-    _take_cols,
-    _take_rows,
-    _traced,
-    _tril,
-    _triu,
-)
 from ..tracer import getval
 
 __all__ = [
