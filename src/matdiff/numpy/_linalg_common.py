@@ -21,7 +21,8 @@ import scipy.linalg as _scipy_linalg
 
 from ..core import defjvp, defvjp
 from ..tracer import box_types, getval
-from ._wrap import match_realness, shape_of, unbroadcast, wrap
+from ._broadcast import match_realness, unbroadcast
+from ._wrap import shape_of, wrap
 from .manipulation import transpose
 from .products import matmul
 from .ufuncs import conj, multiply, negative

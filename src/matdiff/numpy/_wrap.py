@@ -1,9 +1,11 @@
-"""How NumPy functions become matdiff primitives, and helpers the rules share.
+"""How NumPy functions become matdiff primitives, and the predicates the rules share.
 
-Every differentiable NumPy function is wrapped explicitly, with its rules written right
-under the wrapper. ``wrapped_for`` maps the raw NumPy callable to its wrapper so that a
-raw call on a traced value (``numpy.sin(box)``) can be routed through
-``__array_ufunc__``/``__array_function__`` to the same rules, or refused clearly.
+Every differentiable NumPy function is wrapped explicitly by :func:`wrap`, with its rules
+written right under the wrapper. This module performs no array operation of its own, so
+every other module of ``matdiff.numpy`` can build on it (``_broadcast`` comes next).
+``wrapped_for`` maps the raw NumPy callable to its wrapper so that a raw call on a traced
+value (``numpy.sin(box)``) can be routed through ``__array_ufunc__``/``__array_function__``
+to the same rules, or refused clearly.
 """
 
 from __future__ import annotations
@@ -179,85 +181,3 @@ def is_concrete(v) -> bool:
     that a compiled program needs no branch on the data.
     """
     return isinstance(v, (_np.ndarray, _np.generic, float, int, complex))
-
-
-def sum_to_shape(g, target: tuple):
-    """Sum ``g`` over the axes that broadcasting added or stretched to reach its shape."""
-    gshape = shape_of(g)
-    if gshape == target:
-        return g
-    extra = len(gshape) - len(target)
-    if extra > 0:
-        g = reductions.sum(g, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(target) if n == 1 and gshape[extra + i] != 1)
-    if axes:
-        g = reductions.sum(g, axis=axes, keepdims=True)
-    return g
-
-
-_ndarray = _np.ndarray
-
-
-def unbroadcast(x, g):
-    """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
-    # The backward pass of every binary op comes through here: same-shape, same-dtype
-    # arrays (the common case) return at once, without the general shape and dtype tests.
-    if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
-        return g
-    return match_realness(x, sum_to_shape(g, shape_of(x)))
-
-
-def match_realness(like, g):
-    """``g`` as the cotangent of ``like``: its real part when ``like`` is real and ``g``
-    complex (a real input's cotangent is real, whatever complex values it met)."""
-    if is_complex(g) and not is_complex(like):
-        return ufuncs.real(g)
-    return g
-
-
-def broadcast_tangent(g, ans):
-    """A tangent of a broadcast argument, made the shape of the answer.
-
-    A batched tangent (``matdiff.batching``) has leading batch axes beyond the answer's
-    rank; they are kept.
-    """
-    gshape, ashape = shape_of(g), shape_of(ans)
-    if gshape == ashape:
-        return g
-    extra = len(gshape) - len(ashape)
-    if extra > 0:
-        ashape = gshape[:extra] + ashape
-    return shape.broadcast_to(g, ashape)
-
-
-def defvjp_unbroadcast(fun: Callable, *makers) -> None:
-    """VJPs of a broadcasting binary function, each summed to its argument's shape."""
-
-    def ub(argnum, maker):
-        if maker is None:
-            return None
-
-        def m(ans, *args, **kwargs):
-            vjp = maker(ans, *args, **kwargs)
-            x = args[argnum]
-            return lambda g: unbroadcast(x, vjp(g))
-
-        return m
-
-    defvjp(fun, *[ub(i, m) for i, m in enumerate(makers)])
-
-
-def defjvp_broadcast(fun: Callable, *rules) -> None:
-    """JVPs of a broadcasting function, each broadcast to the answer's shape."""
-
-    def bc(rule):
-        if rule is None:
-            return None
-        return lambda g, ans, *args, **kwargs: broadcast_tangent(rule(g, ans, *args, **kwargs), ans)
-
-    defjvp(fun, *[bc(r) for r in rules])
-
-
-# Bound late: these modules wrap their functions with the helpers above.
-from . import manipulation as shape  # noqa: E402
-from . import reductions, ufuncs  # noqa: E402

@@ -37,7 +37,8 @@ from ..core import defjvp, defvjp
 from ..tracer import getval
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import export, is_complex, match_realness, shape_of, wrap
+from ._broadcast import match_realness
+from ._wrap import export, is_complex, shape_of, wrap
 
 __all__ = [
     "fft",

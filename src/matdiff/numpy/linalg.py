@@ -49,6 +49,7 @@ from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
 from . import ufuncs as _uf
+from ._broadcast import expand_to, match_realness, unbroadcast
 from ._linalg_common import concat_cols as _concat_cols
 from ._linalg_common import concat_last as _concat_last
 from ._linalg_common import concat_rows as _concat_rows
@@ -62,7 +63,7 @@ from ._linalg_common import take_rows as _take_rows
 from ._linalg_common import traced as _traced
 from ._linalg_common import tri_mask as _tri_mask
 from ._linalg_common import tril as _tril
-from ._wrap import export, match_realness, shape_of, unbroadcast, wrap
+from ._wrap import export, shape_of, wrap
 
 __all__ = [
     "LinAlgError",
@@ -1305,8 +1306,6 @@ def _normalize_axes(axis, nd):
 
 def _expand_reduced(r, x_shape, axis, keepdims):
     """Broadcast a reduction's result back over the reduced axes."""
-    from .reductions import expand_to
-
     return expand_to(r, x_shape, axis, keepdims)
 
 

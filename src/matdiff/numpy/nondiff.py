@@ -13,6 +13,7 @@ from typing import Any
 import numpy as _np
 
 from ..tracer import getval, isbox
+from . import ufuncs as _ufuncs
 from ._wrap import export, wrap
 
 _NAMES = (
@@ -56,6 +57,3 @@ def full_like(a: Any, fill_value: Any, dtype=None, order="K", subok=True, shape=
         return out
     # 0 + v is v exactly; the sum carries v's derivative to every entry.
     return _ufuncs.add(_np.zeros_like(out), fill_value)
-
-
-from . import ufuncs as _ufuncs  # noqa: E402

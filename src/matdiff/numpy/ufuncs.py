@@ -24,10 +24,13 @@ from typing import Any
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
+from ..tracer import box_types
 from ..tracer import getval as _getval
+from ._broadcast import broadcast_tangent as _bt
+from ._broadcast import multiply, real
+from ._broadcast import real_part_for as _real_part_for
+from ._broadcast import unbroadcast as _ub
 from ._wrap import alias, export, is_complex, is_concrete, wrap
-from ._wrap import broadcast_tangent as _bt
-from ._wrap import unbroadcast as _ub
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -80,17 +83,7 @@ defvjp(
 )
 defjvp(subtract, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans))
 
-multiply = wrap(_np.multiply)
-defvjp(
-    multiply,
-    lambda ans, x, y: lambda g: _ub(x, multiply(g, y)),
-    lambda ans, x, y: lambda g: _ub(y, multiply(g, x)),
-)
-defjvp(
-    multiply,
-    lambda g, ans, x, y: _bt(multiply(g, y), ans),
-    lambda g, ans, x, y: _bt(multiply(x, g), ans),
-)
+# multiply is made in _broadcast, with real: the broadcasting rules are written with them.
 
 divide = wrap(_np.divide)
 true_divide = alias("true_divide", divide)
@@ -360,19 +353,7 @@ defjvp(_sinc_derivative, lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k 
 sinc = _unary(_np.sinc, lambda g, ans, x: multiply(g, _sinc_derivative(x, 1)))
 
 # ---------------------------------------------------------------- complex parts
-
-
-def _real_part_for(x, g):
-    # A real input keeps the real part of its cotangent; a complex input gets a complex
-    # one even where every path to it was real (grad of sum(real(z)) is 1 + 0j, not 1.0).
-    if is_complex(x):
-        return g if is_complex(g) else multiply(g, 1 + 0j)
-    return real(g)
-
-
-real = wrap(_np.real)
-defvjp(real, lambda ans, x: lambda g: _real_part_for(x, g))
-def_linear(real)
+# real is made in _broadcast, beside multiply.
 
 imag = wrap(_np.imag)
 # imag(z) = y, so its gradient is df/dx - i df/dy = -i; a real input has no imaginary part.
@@ -645,6 +626,68 @@ alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
 # ldexp(x, n) = x * 2**n with an integer exponent n: linear in x, no derivative in n.
 defvjp(ldexp, lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None)
 defjvp(ldexp, lambda g, ans, x, n: _bt(ldexp(g, n), ans), None)
+
+
+# ---------------------------------------------------------------- casts
+# A cast acts entry by entry: it lives with the elementwise functions.
+
+
+def _astype_raw(x, dtype):
+    # A derivative-free staged value (jit) records its own astype; np.asarray would
+    # demand its concrete value.
+    if not hasattr(x, "astype"):
+        x = _np.asarray(x)
+    return x.astype(dtype)
+
+
+_astype = wrap(_astype_raw, "_astype")
+
+
+def _astype_vjp(ans, x, dtype):
+    x_dtype = _np.result_type(_getval(x))
+    x_complex = x_dtype.kind == "c"
+
+    def vjp(g):
+        if is_complex(g) and not x_complex:
+            g = real(g)
+        if x_dtype.kind in "fc" and _np.result_type(_getval(g)) != x_dtype:
+            g = _astype(g, x_dtype)
+        return g
+
+    return vjp
+
+
+defvjp(_astype, _astype_vjp)
+
+
+def _astype_jvp(g, ans, x, dtype):
+    target = _np.result_type(_getval(ans))
+    if is_complex(g) and target.kind != "c":
+        g = real(g)  # the tangent of dropping the imaginary part
+    return _astype(g, target)
+
+
+defjvp(_astype, _astype_jvp)
+
+
+@export
+def astype(x: Any, dtype, /, *, copy=True, device=None) -> Any:
+    """``numpy.astype``: cast to ``dtype``.
+
+    Casting to a floating or complex dtype is differentiable (the VJP casts back).
+    Casting to an integer or boolean dtype is piecewise constant, so the result is an
+    untraced constant: its derivative is zero wherever it exists.
+
+    >>> import matdiff.numpy as np
+    >>> np.astype(np.array([1.5, 2.5]), np.float32).dtype
+    dtype('float32')
+    """
+    dt = _np.dtype(dtype)
+    if type(x) not in box_types:
+        return _np.asarray(x).astype(dt, copy=copy)
+    if dt.kind not in "fc":
+        return _np.asarray(_getval(x)).astype(dt)
+    return _astype(x, dt)
 
 
 def _array_value(x: Any) -> Any:

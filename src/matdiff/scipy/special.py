@@ -28,16 +28,14 @@ import scipy.special as _sp
 
 from .. import numpy as _mnp
 from ..core import defjvp, defvjp
-from ..numpy._wrap import (
+from ..numpy._broadcast import (
     broadcast_tangent,
     defjvp_broadcast,
     defvjp_unbroadcast,
-    export,
-    shape_of,
+    expand_to,
     unbroadcast,
-    wrap,
 )
-from ..numpy.reductions import expand_to
+from ..numpy._wrap import export, shape_of, wrap
 from ..tracer import NotDifferentiableError, getval, isbox
 
 __all__ = [
