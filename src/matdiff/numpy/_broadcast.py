@@ -76,10 +76,13 @@ def _reshape_raw(x, shape, order="C"):
     return _np.reshape(x, shape, order=order)
 
 
-reshape = wrap(_reshape_raw, "reshape")
+reshape = wrap(
+    _reshape_raw,
+    "reshape",
+    vjp=lambda ans, x, shape, order="C": lambda g: reshape(g, shape_of(x), order=order),
+    linear=True,
+)
 alias("reshape", reshape)
-defvjp(reshape, lambda ans, x, shape, order="C": lambda g: reshape(g, shape_of(x), order=order))
-def_linear(reshape)
 
 
 def _broadcast_to_raw(x, shape):
@@ -92,10 +95,13 @@ def _broadcast_to_raw(x, shape):
     return _np.broadcast_to(x, shape)
 
 
-broadcast_to = wrap(_broadcast_to_raw, "broadcast_to")
+broadcast_to = wrap(
+    _broadcast_to_raw,
+    "broadcast_to",
+    vjp=lambda ans, x, shape: lambda g: unbroadcast(x, g),
+    linear=True,
+)
 alias("broadcast_to", broadcast_to)
-defvjp(broadcast_to, lambda ans, x, shape: lambda g: unbroadcast(x, g))
-def_linear(broadcast_to)
 
 
 # ---------------------------------------------------------------- sum
@@ -144,16 +150,16 @@ def_linear(sum)
 
 # ---------------------------------------------------------------- multiply and real
 
-multiply = wrap(_np.multiply)
-defvjp(
-    multiply,
-    lambda ans, x, y: lambda g: unbroadcast(x, multiply(g, y)),
-    lambda ans, x, y: lambda g: unbroadcast(y, multiply(g, x)),
-)
-defjvp(
-    multiply,
-    lambda g, ans, x, y: broadcast_tangent(multiply(g, y), ans),
-    lambda g, ans, x, y: broadcast_tangent(multiply(x, g), ans),
+multiply = wrap(
+    _np.multiply,
+    vjp=(
+        lambda ans, x, y: lambda g: unbroadcast(x, multiply(g, y)),
+        lambda ans, x, y: lambda g: unbroadcast(y, multiply(g, x)),
+    ),
+    jvp=(
+        lambda g, ans, x, y: broadcast_tangent(multiply(g, y), ans),
+        lambda g, ans, x, y: broadcast_tangent(multiply(x, g), ans),
+    ),
 )
 
 
@@ -166,9 +172,7 @@ def real_part_for(x, g):
     return real(g)
 
 
-real = wrap(_np.real)
-defvjp(real, lambda ans, x: lambda g: real_part_for(x, g))
-def_linear(real)
+real = wrap(_np.real, vjp=lambda ans, x: lambda g: real_part_for(x, g), linear=True)
 
 # ---------------------------------------------------------------- broadcasting rules
 

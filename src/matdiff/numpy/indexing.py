@@ -532,9 +532,7 @@ def _interp_segment_raw(x, xp):
 # A primitive (with no derivative: the segment is piecewise constant) rather than NumPy on
 # values: its answer is traced like any other, so jit records the index and getitem can
 # take it as an operand, where an index read from the values could not be recorded.
-_interp_segment = wrap(_interp_segment_raw, "_interp_segment")
-defvjp(_interp_segment, None, None)
-defjvp(_interp_segment, None, None)
+_interp_segment = wrap(_interp_segment_raw, "_interp_segment", vjp=(None, None), jvp=(None, None))
 
 
 def _getitem_raw_of(a, i):

@@ -326,7 +326,14 @@ def _check_square(fname: str, a) -> None:
 # ---------------------------------------------------------------- inv
 
 
-inv = wrap(_la.inv, "inv", module=_HERE, routes=(_la.inv,))
+inv = wrap(
+    _la.inv,
+    "inv",
+    module=_HERE,
+    routes=(_la.inv,),
+    vjp=lambda ans, a: lambda g: _uf.negative(_mm(_T(ans), _mm(g, _T(ans)))),
+    jvp=lambda g, ans, a: _uf.negative(_mm(ans, _mm(g, ans))),
+)
 inv.__doc__ = """The inverse of each matrix in a stack: ``numpy.linalg.inv``.
 
 d(X⁻¹) = −X⁻¹ dX X⁻¹; the gradient of a scalar ``f(X⁻¹)`` is −X⁻ᵀ Ḡ X⁻ᵀ.
@@ -336,8 +343,6 @@ d(X⁻¹) = −X⁻¹ dX X⁻¹; the gradient of a scalar ``f(X⁻¹)`` is −X�
 array([[0.5 , 0.  ],
        [0.  , 0.25]])
 """
-defvjp(inv, lambda ans, a: lambda g: _uf.negative(_mm(_T(ans), _mm(g, _T(ans)))))
-defjvp(inv, lambda g, ans, a: _uf.negative(_mm(ans, _mm(g, ans))))
 
 
 # ---------------------------------------------------------------- solve

@@ -728,9 +728,12 @@ def _diag_from_vector_raw(v, k=0):
     return _np.diag(v, k)
 
 
-_diag_from_vector = wrap(_diag_from_vector_raw, "_diag_from_vector")
-defvjp(_diag_from_vector, lambda ans, v, k=0: lambda g: diagonal(g, k))
-def_linear(_diag_from_vector)
+_diag_from_vector = wrap(
+    _diag_from_vector_raw,
+    "_diag_from_vector",
+    vjp=lambda ans, v, k=0: lambda g: diagonal(g, k),
+    linear=True,
+)
 
 
 @export
@@ -862,10 +865,8 @@ def _copy_raw(a, order="K"):
     return _np.copy(a, order=order)
 
 
-copy = wrap(_copy_raw, "copy")
+copy = wrap(_copy_raw, "copy", vjp=lambda ans, a, order="K": lambda g: g, linear=True)
 alias("copy", copy)
-defvjp(copy, lambda ans, a, order="K": lambda g: g)
-def_linear(copy)
 
 
 # ---------------------------------------------------------------- axes, differences

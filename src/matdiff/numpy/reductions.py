@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defjvp, defvjp
+from ..core import defjvp, defvjp
 from ..tracer import box_types as _box_types
 from ..tracer import getval as _getval
 from . import indexing as _ix
@@ -93,11 +93,10 @@ def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-mean = wrap(_mean_raw, "mean")
-alias("mean", mean)
-defvjp(
-    mean,
-    _real_for_real_input(
+mean = wrap(
+    _mean_raw,
+    "mean",
+    vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             # Divide the reduced cotangent, then broadcast: one small division, not a
             # pass over the whole input.
@@ -106,8 +105,9 @@ defvjp(
             )
         )
     ),
+    linear=True,
 )
-def_linear(mean)
+alias("mean", mean)
 
 # ---------------------------------------------------------------- NaN-ignoring sums
 
@@ -130,22 +130,19 @@ def _zero_nans(x, g):
     return _u.where(_np.isnan(_getval(x)), 0.0, g)
 
 
-nansum = wrap(_nansum_raw, "nansum")
-alias("nansum", nansum)
-defvjp(
-    nansum,
-    _real_for_real_input(
+nansum = wrap(
+    _nansum_raw,
+    "nansum",
+    vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
         )
     ),
-)
-defjvp(
-    nansum,
-    lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: sum(
+    jvp=lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: sum(
         _zero_nans(x, g), axis=axis, keepdims=keepdims
     ),
 )
+alias("nansum", nansum)
 
 
 def _nan_count(x, axis, keepdims):
@@ -167,11 +164,10 @@ def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     return _np.nanmean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-nanmean = wrap(_nanmean_raw, "nanmean")
-alias("nanmean", nanmean)
-defvjp(
-    nanmean,
-    _real_for_real_input(
+nanmean = wrap(
+    _nanmean_raw,
+    "nanmean",
+    vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(
                 x,
@@ -182,13 +178,11 @@ defvjp(
             )
         )
     ),
-)
-defjvp(
-    nanmean,
-    lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: _u.divide(
+    jvp=lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: _u.divide(
         sum(_zero_nans(x, g), axis=axis, keepdims=keepdims), _nan_count(x, axis, keepdims)
     ),
 )
+alias("nanmean", nanmean)
 
 # ---------------------------------------------------------------- variance
 
@@ -236,10 +230,8 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
     return _u.divide(t, _count(shape_of(x), axis) - ddof)
 
 
-var = wrap(_var_raw, "var")
+var = wrap(_var_raw, "var", vjp=_real_for_real_input(_var_vjp), jvp=_var_jvp)
 alias("var", var)
-defvjp(var, _real_for_real_input(_var_vjp))
-defjvp(var, _var_jvp)
 
 
 @_numpy_name("nanvar")
@@ -274,10 +266,8 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
     return _u.divide(t, _nan_count(x, axis, keepdims) - ddof)
 
 
-nanvar = wrap(_nanvar_raw, "nanvar")
+nanvar = wrap(_nanvar_raw, "nanvar", vjp=_real_for_real_input(_nanvar_vjp), jvp=_nanvar_jvp)
 alias("nanvar", nanvar)
-defvjp(nanvar, _real_for_real_input(_nanvar_vjp))
-defjvp(nanvar, _nanvar_jvp)
 
 
 @export
@@ -555,10 +545,8 @@ def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumsum = wrap(_cumsum_raw, "cumsum")
+cumsum = wrap(_cumsum_raw, "cumsum", vjp=_real_for_real_input(_cumsum_vjp), linear=True)
 alias("cumsum", cumsum)
-defvjp(cumsum, _real_for_real_input(_cumsum_vjp))
-def_linear(cumsum)
 
 
 @_numpy_name("cumprod")
@@ -594,10 +582,8 @@ def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumprod = wrap(_cumprod_raw, "cumprod")
+cumprod = wrap(_cumprod_raw, "cumprod", vjp=_real_for_real_input(_cumprod_vjp), jvp=_cumprod_jvp)
 alias("cumprod", cumprod)
-defvjp(cumprod, _real_for_real_input(_cumprod_vjp))
-defjvp(cumprod, _cumprod_jvp)
 
 
 def _product_of_others(x, axis):
@@ -641,10 +627,8 @@ def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
     return sum(_u.multiply(g, _product_of_others(x, axis)), axis=axis, keepdims=keepdims)
 
 
-prod = wrap(_prod_raw, "prod")
+prod = wrap(_prod_raw, "prod", vjp=_real_for_real_input(_prod_vjp), jvp=_prod_jvp)
 alias("prod", prod)
-defvjp(prod, _real_for_real_input(_prod_vjp))
-defjvp(prod, _prod_jvp)
 
 
 # ---------------------------------------------------------------- NaN-skipping variants

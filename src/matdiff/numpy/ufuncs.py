@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defjvp, defvjp
+from ..core import defjvp, defvjp
 from ..tracer import box_types
 from ..tracer import getval as _getval
 from ._broadcast import broadcast_tangent as _bt
@@ -63,48 +63,46 @@ def _unary(raw, scale):
 # add, subtract, multiply, divide and negative are the per-operation hot path: their
 # rules are one or two wrapped calls and never test dtypes beyond what ``_ub`` does.
 
-add = wrap(_np.add)
-defvjp(add, lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, g))
-defjvp(add, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(g, ans))
-
-negative = wrap(_np.negative)
-defvjp(negative, lambda ans, x: negative)
-def_linear(negative)
-
-positive = wrap(_np.positive)
-defvjp(positive, lambda ans, x: positive)
-def_linear(positive)
-
-subtract = wrap(_np.subtract)
-defvjp(
-    subtract,
-    lambda ans, x, y: lambda g: _ub(x, g),
-    lambda ans, x, y: lambda g: _ub(y, negative(g)),
+add = wrap(
+    _np.add,
+    vjp=(lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, g)),
+    jvp=(lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(g, ans)),
 )
-defjvp(subtract, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans))
+
+negative = wrap(_np.negative, vjp=lambda ans, x: negative, linear=True)
+
+positive = wrap(_np.positive, vjp=lambda ans, x: positive, linear=True)
+
+subtract = wrap(
+    _np.subtract,
+    vjp=(lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, negative(g))),
+    jvp=(lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans)),
+)
 
 # multiply is made in _broadcast, with real: the broadcasting rules are written with them.
 
-divide = wrap(_np.divide)
+divide = wrap(
+    _np.divide,
+    vjp=(
+        lambda ans, x, y: lambda g: _ub(x, divide(g, y)),
+        lambda ans, x, y: lambda g: _ub(y, negative(divide(multiply(g, ans), y))),
+    ),
+    jvp=(
+        lambda g, ans, x, y: _bt(divide(g, y), ans),
+        lambda g, ans, x, y: _bt(negative(divide(multiply(g, ans), y)), ans),
+    ),
+)
 true_divide = alias("true_divide", divide)
-defvjp(
-    divide,
-    lambda ans, x, y: lambda g: _ub(x, divide(g, y)),
-    lambda ans, x, y: lambda g: _ub(y, negative(divide(multiply(g, ans), y))),
-)
-defjvp(
-    divide,
-    lambda g, ans, x, y: _bt(divide(g, y), ans),
-    lambda g, ans, x, y: _bt(negative(divide(multiply(g, ans), y)), ans),
-)
 
 reciprocal = _unary(_np.reciprocal, lambda g, ans, x: negative(multiply(g, square(ans))))
 
-square = wrap(_np.square)
 # (2g) x rather than g (2x): the same values, and under forward-over-reverse (Hessians)
 # x is the traced one, so its tangent is scaled once rather than twice.
-defvjp(square, lambda ans, x: lambda g: multiply(multiply(g, 2.0), x))
-defjvp(square, lambda g, ans, x: multiply(g, multiply(2.0, x)))
+square = wrap(
+    _np.square,
+    vjp=lambda ans, x: lambda g: multiply(multiply(g, 2.0), x),
+    jvp=lambda g, ans, x: multiply(g, multiply(2.0, x)),
+)
 
 # At 0 this is g / 0 = inf: the true one-sided derivative (docs/conventions.md).
 sqrt = _unary(_np.sqrt, lambda g, ans, x: divide(g, multiply(2.0, ans)))
@@ -277,16 +275,16 @@ arctanh = _unary(_np.arctanh, lambda g, ans, x: divide(g, subtract(1.0, square(x
 
 # ---------------------------------------------------------------- two-argument geometry
 
-hypot = wrap(_np.hypot)
-defvjp(
-    hypot,
-    lambda ans, x, y: lambda g: _ub(x, multiply(g, divide(x, ans))),
-    lambda ans, x, y: lambda g: _ub(y, multiply(g, divide(y, ans))),
-)
-defjvp(
-    hypot,
-    lambda g, ans, x, y: _bt(multiply(g, divide(x, ans)), ans),
-    lambda g, ans, x, y: _bt(multiply(g, divide(y, ans)), ans),
+hypot = wrap(
+    _np.hypot,
+    vjp=(
+        lambda ans, x, y: lambda g: _ub(x, multiply(g, divide(x, ans))),
+        lambda ans, x, y: lambda g: _ub(y, multiply(g, divide(y, ans))),
+    ),
+    jvp=(
+        lambda g, ans, x, y: _bt(multiply(g, divide(x, ans)), ans),
+        lambda g, ans, x, y: _bt(multiply(g, divide(y, ans)), ans),
+    ),
 )
 
 
@@ -294,27 +292,23 @@ def _arctan2_scale(y, x):
     return add(square(x), square(y))
 
 
-arctan2 = wrap(_np.arctan2)
-defvjp(
-    arctan2,
-    lambda ans, y, x: lambda g: _ub(y, divide(multiply(g, x), _arctan2_scale(y, x))),
-    lambda ans, y, x: lambda g: _ub(x, negative(divide(multiply(g, y), _arctan2_scale(y, x)))),
-)
-defjvp(
-    arctan2,
-    lambda g, ans, y, x: _bt(divide(multiply(g, x), _arctan2_scale(y, x)), ans),
-    lambda g, ans, y, x: _bt(negative(divide(multiply(g, y), _arctan2_scale(y, x))), ans),
+arctan2 = wrap(
+    _np.arctan2,
+    vjp=(
+        lambda ans, y, x: lambda g: _ub(y, divide(multiply(g, x), _arctan2_scale(y, x))),
+        lambda ans, y, x: lambda g: _ub(x, negative(divide(multiply(g, y), _arctan2_scale(y, x)))),
+    ),
+    jvp=(
+        lambda g, ans, y, x: _bt(divide(multiply(g, x), _arctan2_scale(y, x)), ans),
+        lambda g, ans, y, x: _bt(negative(divide(multiply(g, y), _arctan2_scale(y, x))), ans),
+    ),
 )
 
-deg2rad = wrap(_np.deg2rad)
+deg2rad = wrap(_np.deg2rad, vjp=lambda ans, x: deg2rad, linear=True)
 radians = alias("radians", deg2rad)
-defvjp(deg2rad, lambda ans, x: deg2rad)
-def_linear(deg2rad)
 
-rad2deg = wrap(_np.rad2deg)
+rad2deg = wrap(_np.rad2deg, vjp=lambda ans, x: rad2deg, linear=True)
 degrees = alias("degrees", rad2deg)
-defvjp(rad2deg, lambda ans, x: rad2deg)
-def_linear(rad2deg)
 
 # ---------------------------------------------------------------- sinc
 # sinc(x) = sin(pi x) / (pi x). Its derivatives are removable singularities at 0, so
@@ -346,25 +340,25 @@ def _sinc_derivative_raw(x, k):
 
 
 # Private: a primitive with rules, but not a NumPy name, so it is not exported.
-_sinc_derivative = wrap(_sinc_derivative_raw, "_sinc_derivative", public=False)
-defvjp(_sinc_derivative, lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)))
-defjvp(_sinc_derivative, lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)))
+_sinc_derivative = wrap(
+    _sinc_derivative_raw,
+    "_sinc_derivative",
+    public=False,
+    vjp=lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)),
+    jvp=lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)),
+)
 
 sinc = _unary(_np.sinc, lambda g, ans, x: multiply(g, _sinc_derivative(x, 1)))
 
 # ---------------------------------------------------------------- complex parts
 # real is made in _broadcast, beside multiply.
 
-imag = wrap(_np.imag)
 # imag(z) = y, so its gradient is df/dx - i df/dy = -i; a real input has no imaginary part.
-defvjp(imag, lambda ans, x: lambda g: _real_part_for(x, multiply(-1j, g)))
-def_linear(imag)
+imag = wrap(_np.imag, vjp=lambda ans, x: lambda g: _real_part_for(x, multiply(-1j, g)), linear=True)
 
-conj = wrap(_np.conj, "conj")
-conjugate = alias("conjugate", conj)
 # Re(u conj(v)) = Re(conj(u) v): the cotangent of conj is the conjugate cotangent.
-defvjp(conj, lambda ans, x: conj)
-def_linear(conj)
+conj = wrap(_np.conj, "conj", vjp=lambda ans, x: conj, linear=True)
+conjugate = alias("conjugate", conj)
 
 
 def _angle_vjp(ans, x):
@@ -381,9 +375,7 @@ def _angle_jvp(g, ans, x):
     return imag(divide(g, x))
 
 
-angle = wrap(_np.angle)
-defvjp(angle, _angle_vjp)
-defjvp(angle, _angle_jvp)
+angle = wrap(_np.angle, vjp=_angle_vjp, jvp=_angle_jvp)
 
 # ---------------------------------------------------------------- abs and sign
 
@@ -408,14 +400,10 @@ def _abs_jvp(g, ans, x):
     return multiply(g, _np.sign(_getval(x)))
 
 
-absolute = wrap(_np.absolute, "absolute")
+absolute = wrap(_np.absolute, "absolute", vjp=_abs_vjp, jvp=_abs_jvp)
 abs = alias("abs", absolute)
-defvjp(absolute, _abs_vjp)
-defjvp(absolute, _abs_jvp)
 
-fabs = wrap(_np.fabs)
-defvjp(fabs, _abs_vjp)
-defjvp(fabs, _abs_jvp)
+fabs = wrap(_np.fabs, vjp=_abs_vjp, jvp=_abs_jvp)
 
 
 def _sign_vjp(ans, x):
@@ -436,9 +424,7 @@ def _sign_jvp(g, ans, x):
     )
 
 
-sign = wrap(_np.sign)
-defvjp(sign, _sign_vjp)
-defjvp(sign, _sign_jvp)
+sign = wrap(_np.sign, vjp=_sign_vjp, jvp=_sign_jvp)
 
 # ---------------------------------------------------------------- maximum and minimum
 # The cotangent goes to the selected argument; at a tie it is split evenly (0.5 each),
@@ -532,9 +518,13 @@ def _clip_raw(a, a_min, a_max):
     return _np.clip(a, a_min, a_max)
 
 
-_clip = wrap(_clip_raw, "clip", public=False)
-defvjp(_clip, _clip_vjp(0), _clip_vjp(1), _clip_vjp(2))
-defjvp(_clip, _clip_jvp(0), _clip_jvp(1), _clip_jvp(2))
+_clip = wrap(
+    _clip_raw,
+    "clip",
+    public=False,
+    vjp=(_clip_vjp(0), _clip_vjp(1), _clip_vjp(2)),
+    jvp=(_clip_jvp(0), _clip_jvp(1), _clip_jvp(2)),
+)
 
 
 @export
@@ -577,20 +567,21 @@ def _where_raw(condition, x=None, y=None):
     return _np.where(condition, x, y)
 
 
-where = wrap(_where_raw, "where")
+where = wrap(
+    _where_raw,
+    "where",
+    vjp=(
+        None,
+        lambda ans, c, x, y: lambda g: _ub(x, where(c, g, 0.0)),
+        lambda ans, c, x, y: lambda g: _ub(y, where(c, 0.0, g)),
+    ),
+    jvp=(
+        None,
+        lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
+        lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
+    ),
+)
 alias("where", where)
-defvjp(
-    where,
-    None,
-    lambda ans, c, x, y: lambda g: _ub(x, where(c, g, 0.0)),
-    lambda ans, c, x, y: lambda g: _ub(y, where(c, 0.0, g)),
-)
-defjvp(
-    where,
-    None,
-    lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
-    lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
-)
 
 
 # ---------------------------------------------------------------- signs, scaling, cleanup
@@ -621,11 +612,14 @@ def _ldexp_raw(x, n):
     return _np.ldexp(x, n)
 
 
-ldexp = wrap(_ldexp_raw, "ldexp")
-alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
 # ldexp(x, n) = x * 2**n with an integer exponent n: linear in x, no derivative in n.
-defvjp(ldexp, lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None)
-defjvp(ldexp, lambda g, ans, x, n: _bt(ldexp(g, n), ans), None)
+ldexp = wrap(
+    _ldexp_raw,
+    "ldexp",
+    vjp=(lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None),
+    jvp=(lambda g, ans, x, n: _bt(ldexp(g, n), ans), None),
+)
+alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
 
 
 # ---------------------------------------------------------------- casts

@@ -366,17 +366,19 @@ def _polygamma_raw(n, x):
     return _sp.polygamma(n, x)
 
 
-_polygamma = wrap(_polygamma_raw, "polygamma", module=_HERE)
 # The static n may broadcast x to a larger shape: the VJP sums back to x's shape.
-defvjp(
-    _polygamma,
-    None,
-    lambda ans, n, x: lambda g: unbroadcast(x, _multiply(g, _polygamma(_np.add(n, 1), x))),
-)
-defjvp(
-    _polygamma,
-    None,
-    lambda g, ans, n, x: broadcast_tangent(_multiply(g, _polygamma(_np.add(n, 1), x)), ans),
+_polygamma = wrap(
+    _polygamma_raw,
+    "polygamma",
+    module=_HERE,
+    vjp=(
+        None,
+        lambda ans, n, x: lambda g: unbroadcast(x, _multiply(g, _polygamma(_np.add(n, 1), x))),
+    ),
+    jvp=(
+        None,
+        lambda g, ans, n, x: broadcast_tangent(_multiply(g, _polygamma(_np.add(n, 1), x)), ans),
+    ),
 )
 
 polygamma = _with_static_order(
@@ -944,9 +946,13 @@ def _sinc_deriv_raw(n, x):
     return out if out.ndim else out[()]
 
 
-_sinc_deriv = wrap(_sinc_deriv_raw, "_sinc_deriv", module=_HERE)
-defvjp(_sinc_deriv, None, lambda ans, n, x: lambda g: _multiply(g, _sinc_deriv(n + 1, x)))
-defjvp(_sinc_deriv, None, lambda g, ans, n, x: _multiply(g, _sinc_deriv(n + 1, x)))
+_sinc_deriv = wrap(
+    _sinc_deriv_raw,
+    "_sinc_deriv",
+    module=_HERE,
+    vjp=(None, lambda ans, n, x: lambda g: _multiply(g, _sinc_deriv(n + 1, x))),
+    jvp=(None, lambda g, ans, n, x: _multiply(g, _sinc_deriv(n + 1, x))),
+)
 
 sinc = _unary(
     _np.sinc,
@@ -1074,22 +1080,27 @@ def _ksum(g, axis):
     return _mnp.sum(g, axis=axis, keepdims=True)
 
 
-_softmax = wrap(_softmax_raw, "softmax", module=_HERE)
 # The Jacobian diag(s) - s s^T is symmetric, so the VJP and JVP share one formula.
-defvjp(_softmax, lambda ans, x, axis: lambda g: _softmax_jac(g, ans, axis))
-defjvp(_softmax, lambda g, ans, x, axis: _softmax_jac(g, ans, axis))
+_softmax = wrap(
+    _softmax_raw,
+    "softmax",
+    module=_HERE,
+    vjp=lambda ans, x, axis: lambda g: _softmax_jac(g, ans, axis),
+    jvp=lambda g, ans, x, axis: _softmax_jac(g, ans, axis),
+)
 
 
 def _softmax_jac(g, s, axis):
     return _multiply(s, _subtract(g, _ksum(_multiply(g, s), axis)))
 
 
-_log_softmax = wrap(_log_softmax_raw, "log_softmax", module=_HERE)
-defvjp(
-    _log_softmax,
-    lambda ans, x, axis: lambda g: _subtract(g, _multiply(_exp(ans), _ksum(g, axis))),
+_log_softmax = wrap(
+    _log_softmax_raw,
+    "log_softmax",
+    module=_HERE,
+    vjp=lambda ans, x, axis: lambda g: _subtract(g, _multiply(_exp(ans), _ksum(g, axis))),
+    jvp=lambda g, ans, x, axis: _subtract(g, _ksum(_multiply(_exp(ans), g), axis)),
 )
-defjvp(_log_softmax, lambda g, ans, x, axis: _subtract(g, _ksum(_multiply(_exp(ans), g), axis)))
 
 
 def softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
