@@ -16,7 +16,6 @@ import matdiff
 # Modules that hold no example, with the reason; any other module must hold one.
 NO_EXAMPLES = {
     "matdiff.demo": "a script run by `python -m matdiff.demo`",
-    "matdiff.numpy._wrap": "internal helpers, exercised by every rule",
     "matdiff.scipy": "a package index; its modules hold the examples",
     "matdiff.symbolic.differentials": "internal rules of the symbolic engine",
     "matdiff.symbolic.expr": "internal node classes, shown through matdiff.symbolic",

@@ -36,7 +36,6 @@ __all__ = [
     "VSpace",
     "vspace",
     "register_vspace",
-    "add_outgrads",
 ]
 
 _MISSING = object()
@@ -215,13 +214,6 @@ class ReverseTrace(Trace):
         return node
 
 
-def add_outgrads(prev, g):
-    """Sum two cotangents; ``None`` is the symbolic zero."""
-    if prev is None:
-        return g
-    return prev + g
-
-
 def backward_pass(trace: ReverseTrace, seeds: dict, keep: bool = False):
     """Propagate the cotangents ``seeds`` (by node) back over the tape: adjoints by node.
 
@@ -340,7 +332,6 @@ class VSpace:
     """What the operators need to know of a value's space: zeros, ones, basis, inner."""
 
     __slots__ = ("shape", "dtype")
-    iscomplex = False
 
     def zeros(self):  # pragma: no cover
         raise NotImplementedError

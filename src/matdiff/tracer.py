@@ -29,7 +29,6 @@ __all__ = [
     "isbox",
     "box_types",
     "register_box",
-    "new_level",
     "NotDifferentiableError",
 ]
 
@@ -57,10 +56,6 @@ class Trace:
         out a value whose uses are recorded instead.
         """
         return box._value
-
-
-def new_level() -> int:
-    return next(_level_counter)
 
 
 class Box:

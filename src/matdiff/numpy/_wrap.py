@@ -1,9 +1,11 @@
-"""How NumPy functions become matdiff primitives, and helpers the rules share.
+"""How NumPy functions become matdiff primitives, and the predicates the rules share.
 
-Every differentiable NumPy function is wrapped explicitly, with its rules written right
-under the wrapper. ``wrapped_for`` maps the raw NumPy callable to its wrapper so that a
-raw call on a traced value (``numpy.sin(box)``) can be routed through
-``__array_ufunc__``/``__array_function__`` to the same rules, or refused clearly.
+Every differentiable NumPy function is wrapped explicitly by :func:`wrap`, with its rules
+written right under the wrapper. This module performs no array operation of its own, so
+every other module of ``matdiff.numpy`` can build on it (``_broadcast`` comes next).
+``wrapped_for`` maps the raw NumPy callable to its wrapper so that a raw call on a traced
+value (``numpy.sin(box)``) can be routed through ``__array_ufunc__``/``__array_function__``
+to the same rules, or refused clearly.
 """
 
 from __future__ import annotations
@@ -12,39 +14,101 @@ from collections.abc import Callable
 
 import numpy as _np
 
-from ..core import defjvp, defvjp
+from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types, getval, nondifferentiable, primitive
 
+#: The wrapper of each raw NumPy (or SciPy) callable: a raw call on a traced value
+#: (``numpy.sin(box)``) is routed here through ``__array_ufunc__``/``__array_function__``.
 wrapped_for: dict[Callable, Callable] = {}
+#: Everything ``matdiff.numpy`` exports, by name.
 all_wrapped: dict[str, Callable] = {}
 
 
-def _register(maker: Callable, np_fun: Callable, name: str | None) -> Callable:
-    name = name or np_fun.__name__
-    f = maker(np_fun, name=name)
-    f.__module__ = "matdiff.numpy"
-    wrapped_for[np_fun] = f
-    all_wrapped[name] = f
-    return f
+def wrap(
+    raw: Callable,
+    name: str | None = None,
+    *,
+    vjp=None,
+    jvp=None,
+    linear: bool = False,
+    nondiff: bool = False,
+    module: str = "matdiff.numpy",
+    routes: tuple | None = None,
+    public: bool | None = None,
+) -> Callable:
+    """The primitive computing ``raw``, with its rules, registered where it is reached.
+
+    Every primitive of ``matdiff.numpy`` and ``matdiff.scipy`` is made here, so that what
+    a primitive carries is declared in one place:
+
+    * ``vjp``: its VJP row, one maker ``(ans, *args, **kwargs) -> (g -> cotangent)`` per
+      argument position (``None`` where the derivative is zero), or one maker for a
+      one-argument function;
+    * ``jvp``: its JVP row likewise, ``rule(g, ans, *args, **kwargs) -> tangent``; or
+      ``linear=True`` for a function linear in every argument (its JVP is itself).
+      Rules may also follow with ``defvjp``/``defjvp`` when they are written below;
+    * ``nondiff``: its result carries no derivative (traced arguments are read as values);
+    * ``module``: the namespace it is documented in;
+    * ``public``: exported from ``matdiff.numpy`` under ``name`` (by default, when that is
+      its ``module``);
+    * ``routes``: the raw callables whose calls on a traced value come to it (``raw``
+      itself for a public function, none otherwise); a raw callable already routed keeps
+      its first wrapper.
+
+    >>> import numpy
+    >>> from matdiff import grad
+    >>> cube = wrap(lambda x: x**3, "cube", module="example",
+    ...             vjp=lambda ans, x: lambda g: 3 * x**2 * g)
+    >>> float(grad(cube)(2.0))
+    12.0
+    """
+    name = name or raw.__name__
+    f = (nondifferentiable if nondiff else primitive)(raw, name=name)
+    if vjp is not None:
+        defvjp(f, *((vjp,) if callable(vjp) else vjp))
+    if linear:
+        def_linear(f)
+    elif jvp is not None:
+        defjvp(f, *((jvp,) if callable(jvp) else jvp))
+    if public is None:
+        public = module == "matdiff.numpy"
+    if routes is None:
+        routes = (raw,) if public else ()
+    return export(f, name, module=module, routes=routes, public=public)
 
 
-def wrap(np_fun: Callable, name: str | None = None) -> Callable:
-    """A differentiable primitive for ``np_fun``; rules follow with defvjp/defjvp."""
-    return _register(primitive, np_fun, name)
+def export(
+    f: Callable | None = None,
+    name: str | None = None,
+    *,
+    module: str | None = None,
+    routes: tuple | None = None,
+    public: bool | None = None,
+) -> Callable:
+    """Register ``f`` (a primitive from :func:`wrap`, or a composite: a Python function
+    over primitives) in ``module``; the raw callables in ``routes`` come to it.
 
-
-def wrap_nondiff(np_fun: Callable, name: str | None = None) -> Callable:
-    """A function whose result has no derivative: traced arguments are read as values."""
-    return _register(nondifferentiable, np_fun, name)
-
-
-def export(f: Callable, name: str | None = None) -> Callable:
-    """Export a composite (a Python function over primitives) from matdiff.numpy."""
+    By default ``f`` is exported from ``matdiff.numpy`` and NumPy's function of the same
+    name routes to it. Given a ``module`` other than ``matdiff.numpy``, ``f`` is named
+    ``name`` there and is not exported from ``matdiff.numpy`` unless ``public``.
+    Without ``f``, a decorator with these settings.
+    """
+    if f is None:
+        return lambda f: export(f, name, module=module, routes=routes, public=public)
     name = name or f.__name__
-    all_wrapped[name] = f
-    raw = getattr(_np, name, None)
-    if raw is not None:
-        wrapped_for[raw] = f
+    if module is not None:
+        f.__module__ = module
+        f.__name__ = f.__qualname__ = name
+    if public is None:
+        public = module in (None, "matdiff.numpy")
+    if public:
+        all_wrapped[name] = f
+    if routes is None:
+        raw = getattr(_np, name, None) if public else None
+        routes = () if raw is None else (raw,)
+    for raw in routes:
+        if raw is not None:
+            wrapped_for.setdefault(raw, f)
     return f
 
 
@@ -55,6 +119,30 @@ def alias(name: str, f: Callable) -> Callable:
     if raw is not None:
         wrapped_for.setdefault(raw, f)
     return f
+
+
+class VarargTable(list):
+    """A rule table for ``f(static, *arrays)``: one rule per array position, made on demand.
+
+    ``make(i)`` builds the rule for argument position ``i`` (``i >= 1``); rules are cached
+    so that recording a node does not build a closure each time.
+    """
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+        self.cache = {}
+
+    def __len__(self):
+        return 1 << 30
+
+    def __getitem__(self, i):
+        if i == 0:
+            return None
+        rule = self.cache.get(i)
+        if rule is None:
+            rule = self.cache[i] = self.make(i)
+        return rule
 
 
 #: Reader of the example array behind a derivative-free operand that is not an array
@@ -93,85 +181,3 @@ def is_concrete(v) -> bool:
     that a compiled program needs no branch on the data.
     """
     return isinstance(v, (_np.ndarray, _np.generic, float, int, complex))
-
-
-def sum_to_shape(g, target: tuple):
-    """Sum ``g`` over the axes that broadcasting added or stretched to reach its shape."""
-    gshape = shape_of(g)
-    if gshape == target:
-        return g
-    extra = len(gshape) - len(target)
-    if extra > 0:
-        g = reductions.sum(g, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(target) if n == 1 and gshape[extra + i] != 1)
-    if axes:
-        g = reductions.sum(g, axis=axes, keepdims=True)
-    return g
-
-
-_ndarray = _np.ndarray
-
-
-def unbroadcast(x, g):
-    """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
-    # The backward pass of every binary op comes through here: same-shape, same-dtype
-    # arrays (the common case) return at once, without the general shape and dtype tests.
-    if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
-        return g
-    return match_realness(x, sum_to_shape(g, shape_of(x)))
-
-
-def match_realness(like, g):
-    """``g`` as the cotangent of ``like``: its real part when ``like`` is real and ``g``
-    complex (a real input's cotangent is real, whatever complex values it met)."""
-    if is_complex(g) and not is_complex(like):
-        return ufuncs.real(g)
-    return g
-
-
-def broadcast_tangent(g, ans):
-    """A tangent of a broadcast argument, made the shape of the answer.
-
-    A batched tangent (``matdiff.batching``) has leading batch axes beyond the answer's
-    rank; they are kept.
-    """
-    gshape, ashape = shape_of(g), shape_of(ans)
-    if gshape == ashape:
-        return g
-    extra = len(gshape) - len(ashape)
-    if extra > 0:
-        ashape = gshape[:extra] + ashape
-    return shape.broadcast_to(g, ashape)
-
-
-def defvjp_unbroadcast(fun: Callable, *makers) -> None:
-    """VJPs of a broadcasting binary function, each summed to its argument's shape."""
-
-    def ub(argnum, maker):
-        if maker is None:
-            return None
-
-        def m(ans, *args, **kwargs):
-            vjp = maker(ans, *args, **kwargs)
-            x = args[argnum]
-            return lambda g: unbroadcast(x, vjp(g))
-
-        return m
-
-    defvjp(fun, *[ub(i, m) for i, m in enumerate(makers)])
-
-
-def defjvp_broadcast(fun: Callable, *rules) -> None:
-    """JVPs of a broadcasting function, each broadcast to the answer's shape."""
-
-    def bc(rule):
-        if rule is None:
-            return None
-        return lambda g, ans, *args, **kwargs: broadcast_tangent(rule(g, ans, *args, **kwargs), ans)
-
-    defjvp(fun, *[bc(r) for r in rules])
-
-
-# Bound late: these modules wrap their functions with the helpers above.
-from . import manipulation as shape  # noqa: E402
-from . import reductions, ufuncs  # noqa: E402

@@ -501,10 +501,6 @@ class ArrayVSpace(VSpace):
         self.dtype = dt
 
     @property
-    def iscomplex(self):
-        return self.dtype.kind == "c"
-
-    @property
     def size(self):
         return int(_np.prod(self.shape))
 

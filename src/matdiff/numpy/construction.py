@@ -13,6 +13,7 @@ import numpy as _np
 
 from ..tracer import box_types, getval
 from . import manipulation as _shape
+from . import ufuncs as _uf
 from ._wrap import all_wrapped, export, shape_of
 
 
@@ -36,13 +37,13 @@ def _build(obj):
             f"array: the elements of a sequence have different shapes {sorted(shapes)}; "
             "a traced array must be rectangular (pad or reshape the elements first)"
         )
-    return _shape._stack(0, *items)
+    return _shape.stack(items)
 
 
 def _traced(obj, dtype, ndmin):
     out = obj if type(obj) in box_types else _build(obj)
     if dtype is not None:
-        out = _shape.astype(out, dtype)
+        out = _uf.astype(out, dtype)
     nd = len(shape_of(out))
     if ndmin > nd:
         out = _shape.reshape(out, (1,) * (ndmin - nd) + tuple(shape_of(out)))
@@ -121,7 +122,7 @@ def full(shape, fill_value: Any, dtype=None, order="C", *, like=None) -> Any:
         return out if out.dtype == dt else out.astype(dt)
     # 0 + v is v exactly; the sum carries v's derivative to every entry.
     out = _uf.add(zeros, fill_value)
-    return out if _np.result_type(getval(out)) == dt else _shape.astype(out, dt)
+    return out if _np.result_type(getval(out)) == dt else _uf.astype(out, dt)
 
 
 @export
@@ -165,7 +166,7 @@ def linspace(
         return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     # NumPy's result dtype, read before Python numbers become arrays (they are weak).
     dt = _np.result_type(getval(start), getval(stop), float(num))
-    start, stop = _shape.astype(asarray(start), dt), _shape.astype(asarray(stop), dt)
+    start, stop = _uf.astype(asarray(start), dt), _uf.astype(asarray(stop), dt)
     div = num - 1 if endpoint else num
     delta = _uf.subtract(stop, start)
     dshape = tuple(_np.broadcast_shapes(shape_of(start), shape_of(stop)))
@@ -184,7 +185,7 @@ def linspace(
     if axis != 0:
         y = _shape.moveaxis(y, 0, axis)
     if dtype is not None:
-        y = _shape.astype(y, dtype)
+        y = _uf.astype(y, dtype)
     return (y, step) if retstep else y
 
 
@@ -205,7 +206,7 @@ def logspace(
     if len(shape_of(base)) > 0:
         base = _shape.expand_dims(base, axis)
     out = _uf.power(base, y)
-    return out if dtype is None else _shape.astype(out, dtype)
+    return out if dtype is None else _uf.astype(out, dtype)
 
 
 @export
@@ -259,7 +260,7 @@ def geomspace(
     if dtype is None:
         # NumPy's result dtype: at least double precision.
         dtype = _np.result_type(s_dt, e_dt, _np.float64)
-    return _shape.astype(y, dtype)
+    return _uf.astype(y, dtype)
 
 
 @export
@@ -347,5 +348,3 @@ r_ = _Concatenator("r_", _np.r_, columns=False)
 c_ = _Concatenator("c_", _np.c_, columns=True)
 all_wrapped["r_"] = r_
 all_wrapped["c_"] = c_
-
-from . import ufuncs as _uf  # noqa: E402

@@ -34,10 +34,11 @@ from typing import Any
 import numpy as _np
 
 from ..core import defjvp, defvjp
-from ..tracer import getval, primitive
+from ..tracer import getval
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import is_complex, match_realness, shape_of, wrapped_for
+from ._broadcast import match_realness
+from ._wrap import export, is_complex, shape_of, wrap
 
 __all__ = [
     "fft",
@@ -92,12 +93,11 @@ def _irfftn_raw(a, s, axes, norm):
     return _np.fft.irfftn(a, s=s, axes=axes, norm=norm)
 
 
-_fftn = primitive(_fftn_raw, name="fftn")
-_ifftn = primitive(_ifftn_raw, name="ifftn")
-_rfftn = primitive(_rfftn_raw, name="rfftn")
-_irfftn = primitive(_irfftn_raw, name="irfftn")
-for _p in (_fftn, _ifftn, _rfftn, _irfftn):
-    _p.__module__ = "matdiff.numpy.fft"
+_HERE = "matdiff.numpy.fft"
+_fftn = wrap(_fftn_raw, "fftn", module=_HERE)
+_ifftn = wrap(_ifftn_raw, "ifftn", module=_HERE)
+_rfftn = wrap(_rfftn_raw, "rfftn", module=_HERE)
+_irfftn = wrap(_irfftn_raw, "irfftn", module=_HERE)
 
 
 def _fit(g, axes: tuple, like) -> Any:
@@ -499,7 +499,7 @@ def rfftfreq(n: int, d: Any = 1.0) -> Any:
 
 # A raw ``numpy.fft.fft(box)`` reaches these functions through __array_function__.
 for _name in __all__:
-    wrapped_for[getattr(_np.fft, _name)] = globals()[_name]
+    export(globals()[_name], module=_HERE, routes=(getattr(_np.fft, _name),))
 
 
 def __getattr__(name):

@@ -15,10 +15,16 @@ import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types, getval
-from . import manipulation as _shape
-from . import reductions as _red
 from . import ufuncs as _uf
+from ._broadcast import broadcast_to, reshape
+from ._broadcast import sum as _sum
 from ._wrap import example_value, export, is_complex, is_concrete, shape_of, wrap
+
+
+def _ravel(a):
+    # ravel(a), which manipulation builds on indexing, written with reshape.
+    return reshape(a, (-1,))
+
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -143,7 +149,7 @@ def take(a: ArrayLike, indices: ArrayLike, axis=None, out=None, mode="raise") ->
     if out is not None:
         raise TypeError("take: out= is not supported on traced values; use the return value")
     if axis is None:
-        a = _shape.ravel(a)
+        a = _ravel(a)
         axis = 0
     s = shape_of(a)
     ax = normalize_axis_index(axis, len(s))
@@ -242,7 +248,7 @@ def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis=-1) -> Any:
             "compute them with argsort, argmax or an integer array"
         )
     if axis is None:
-        arr = _shape.ravel(arr)
+        arr = _ravel(arr)
         axis = 0
     s = shape_of(arr)
     nd = len(s)
@@ -285,7 +291,7 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], defau
         result = _uf.where(c, choice, result)
     shape = _np.broadcast_shapes(*[shape_of(x) for x in condlist + choicelist + [default]])
     if shape_of(result) != shape:
-        result = _shape.broadcast_to(result, shape)
+        result = broadcast_to(result, shape)
     return result
 
 
@@ -303,7 +309,7 @@ def sort(a: ArrayLike, axis=-1, kind=None, order=None, *, stable=None) -> Any:
     if order is not None:
         raise TypeError("sort: order= (structured arrays) is not differentiable")
     if axis is None:
-        a = _shape.ravel(a)
+        a = _ravel(a)
         axis = -1
     if type(a) not in box_types:
         return _np.sort(a, axis=axis, kind=kind, stable=stable)
@@ -322,7 +328,7 @@ def partition(a: ArrayLike, kth, axis=-1, kind="introselect", order=None) -> Any
     if order is not None:
         raise TypeError("partition: order= (structured arrays) is not differentiable")
     if axis is None:
-        a = _shape.ravel(a)
+        a = _ravel(a)
         axis = -1
     if type(a) not in box_types:
         return _np.partition(a, kth, axis=axis, kind=kind)
@@ -344,7 +350,7 @@ def compress(condition: ArrayLike, a: ArrayLike, axis=None, out=None) -> Any:
     if cond.ndim != 1:
         raise ValueError(f"compress: condition must be 1-D, got shape {cond.shape}")
     if axis is None:
-        a = _shape.ravel(a)
+        a = _ravel(a)
         axis = 0
     s = shape_of(a)
     ax = normalize_axis_index(axis, len(s))
@@ -399,7 +405,7 @@ def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
         )
     # Each piece is selected with where, in order, so a later condition wins as in NumPy's
     # sequential assignment. No index depends on the data, so jit can record it all.
-    flat = _shape.ravel(x)
+    flat = _ravel(x)
     flat_shape = (int(_np.prod(x_shape)),)
     out = _np.zeros(flat_shape, x_dtype)
     for c, f in zip(conds, funclist):
@@ -416,14 +422,14 @@ def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
             if is_concrete(k):
                 owned = getitem(flat, int(k))
             else:
-                owned = _red.sum(_uf.where(_np.arange(flat_shape[0]) == k, flat, 0))
+                owned = _sum(_uf.where(_np.arange(flat_shape[0]) == k, flat, 0))
             vals = f(_uf.where(c, flat, owned), *args, **kw)
         else:
             vals = f
         if _np.result_type(getval(vals)) != x_dtype:
-            vals = _shape.astype(vals, x_dtype)  # NumPy writes into an array like x
+            vals = _uf.astype(vals, x_dtype)  # NumPy writes into an array like x
         out = _uf.where(c, vals, out)
-    return _shape.reshape(out, x_shape)
+    return reshape(out, x_shape)
 
 
 def _is_bare_condition(condlist, x_ndim: int) -> bool:
@@ -514,7 +520,7 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left=None, right=None, pe
     # NumPy interpolates in double precision whatever the inputs' precision.
     out_dtype = _np.complex128 if is_complex(val) else _np.float64
     if _np.result_type(getval(val)) != out_dtype:
-        val = _shape.astype(val, out_dtype)
+        val = _uf.astype(val, out_dtype)
     return val
 
 
@@ -526,9 +532,7 @@ def _interp_segment_raw(x, xp):
 # A primitive (with no derivative: the segment is piecewise constant) rather than NumPy on
 # values: its answer is traced like any other, so jit records the index and getitem can
 # take it as an operand, where an index read from the values could not be recorded.
-_interp_segment = wrap(_interp_segment_raw, "_interp_segment")
-defvjp(_interp_segment, None, None)
-defjvp(_interp_segment, None, None)
+_interp_segment = wrap(_interp_segment_raw, "_interp_segment", vjp=(None, None), jvp=(None, None))
 
 
 def _getitem_raw_of(a, i):

@@ -36,21 +36,34 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as _np
-import scipy.linalg as _scipy_linalg
 import scipy.linalg.lapack as _lapack
 from numpy.linalg import LinAlgError
 
 from ..core import defjvp, defvjp
-from ..tracer import box_types, getval, nondifferentiable, primitive
+from ..tracer import getval
 from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import all_wrapped, match_realness, shape_of, unbroadcast, wrapped_for
+from ._broadcast import expand_to, match_realness, unbroadcast
+from ._linalg_common import concat_cols as _concat_cols
+from ._linalg_common import concat_last as _concat_last
+from ._linalg_common import concat_rows as _concat_rows
+from ._linalg_common import iscomplexobj as _is_cplx
+from ._linalg_common import mH as _H
+from ._linalg_common import mT as _T
+from ._linalg_common import slice_last as _slice_last
+from ._linalg_common import solve_triangular as _solve_tri
+from ._linalg_common import take_cols as _take_cols
+from ._linalg_common import take_rows as _take_rows
+from ._linalg_common import traced as _traced
+from ._linalg_common import tri_mask as _tri_mask
+from ._linalg_common import tril as _tril
+from ._wrap import export, shape_of, wrap
 
 __all__ = [
     "LinAlgError",
@@ -96,48 +109,12 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
 
 
-def _prim(raw: Callable, name: str, np_fun: Callable | None = None) -> Callable:
-    f = primitive(raw, name=name)
-    f.__module__ = "matdiff.numpy.linalg"
-    if np_fun is not None:
-        wrapped_for[np_fun] = f
-    return f
-
-
-def _public(np_fun: Callable | None) -> Callable:
-    """Register a composite so that ``numpy.linalg.<name>(box)`` routes to it."""
-
-    def deco(f):
-        f.__module__ = "matdiff.numpy.linalg"
-        if np_fun is not None:
-            wrapped_for[np_fun] = f
-        return f
-
-    return deco
-
-
-def _traced(*xs) -> bool:
-    return any(type(x) in box_types for x in xs)
-
-
-def _is_cplx(x) -> bool:
-    return _np.iscomplexobj(getval(x))
+# Primitives and composites here are documented as matdiff.numpy.linalg's and are not
+# exported from matdiff.numpy itself.
+_HERE = "matdiff.numpy.linalg"
 
 
 # ---------------------------------------------------------------- small traced helpers
-
-
-def _T(x):
-    """Swap the last two axes (the matrix transpose of a stack)."""
-    nd = len(shape_of(x))
-    axes = list(range(nd))
-    axes[-1], axes[-2] = axes[-2], axes[-1]
-    return _shape.transpose(x, tuple(axes))
-
-
-def _H(x):
-    t = _T(x)
-    return _uf.conj(t) if _is_cplx(x) else t
 
 
 def _conj(x):
@@ -161,14 +138,6 @@ def _tri(n: int, k: int) -> _np.ndarray:
     return _tri_mask(n, n, k, True)
 
 
-@functools.lru_cache(maxsize=128)
-def _tri_mask(rows: int, cols: int, k: int, lower: bool) -> _np.ndarray:
-    ones = _np.ones((rows, cols))
-    t = _np.tril(ones, k) if lower else _np.triu(ones, k)
-    t.flags.writeable = False
-    return t
-
-
 def _diag(x):
     """The diagonals of a stack of square matrices, shape ``(..., n)``."""
     n = shape_of(x)[-1]
@@ -189,16 +158,6 @@ def _row(v):
 def _col(v):
     s = shape_of(v)
     return _shape.reshape(v, s + (1,))
-
-
-def _tril(x, k=0):
-    s = shape_of(x)
-    return _uf.multiply(x, _tri_mask(s[-2], s[-1], k, True))
-
-
-def _triu(x, k=0):
-    s = shape_of(x)
-    return _uf.multiply(x, _tri_mask(s[-2], s[-1], k, False))
 
 
 def _trace(x):
@@ -331,59 +290,6 @@ def _check_clusters(fname, what, same, gvals=None, m=None, c=None, check_phase=F
 # ---------------------------------------------------------------- packing several results
 
 
-def _concat_last_raw(*xs):
-    return _np.concatenate(xs, axis=-1)
-
-
-def _slice_last_raw(x, start, stop):
-    return x[..., start:stop]
-
-
-def _pad_last_raw(g, start, total, like_dtype):
-    s = _np.shape(g)
-    out = _np.zeros(s[:-1] + (total,), dtype=_np.result_type(g, like_dtype))
-    out[..., start : start + s[-1]] = g
-    return out
-
-
-_concat_last = _prim(_concat_last_raw, "_concat_last")
-_slice_last = _prim(_slice_last_raw, "_slice_last")
-_pad_last = _prim(_pad_last_raw, "_pad_last")
-
-
-def _concat_argnum_vjp(i):
-    def maker(ans, *xs):
-        start = sum(shape_of(x)[-1] for x in xs[:i])
-        stop = start + shape_of(xs[i])[-1]
-        return lambda g: match_realness(xs[i], _slice_last(g, start, stop))
-
-    return maker
-
-
-def _concat_argnum_jvp(i):
-    def rule(g, ans, *xs):
-        start = sum(shape_of(x)[-1] for x in xs[:i])
-        return _pad_last(g, start, shape_of(ans)[-1], getval(ans).dtype)
-
-    return rule
-
-
-defvjp(_concat_last, *[_concat_argnum_vjp(i) for i in range(4)])
-defjvp(_concat_last, *[_concat_argnum_jvp(i) for i in range(4)])
-defvjp(
-    _slice_last,
-    lambda ans, x, start, stop: lambda g: _pad_last(g, start, shape_of(x)[-1], getval(x).dtype),
-)
-defjvp(_slice_last, "same")
-defvjp(
-    _pad_last,
-    lambda ans, g, start, total, dt: (
-        lambda h: match_realness(g, _slice_last(h, start, start + shape_of(g)[-1]))
-    ),
-)
-defjvp(_pad_last, "same")
-
-
 def _pack(*parts):
     """Lay ``(array, batch_ndim)`` parts side by side, each flattened after its batch axes."""
     flat = [_shape.reshape(p, shape_of(p)[:batch] + (-1,)) for p, batch in parts]
@@ -420,7 +326,14 @@ def _check_square(fname: str, a) -> None:
 # ---------------------------------------------------------------- inv
 
 
-inv = _prim(_la.inv, "inv", _la.inv)
+inv = wrap(
+    _la.inv,
+    "inv",
+    module=_HERE,
+    routes=(_la.inv,),
+    vjp=lambda ans, a: lambda g: _uf.negative(_mm(_T(ans), _mm(g, _T(ans)))),
+    jvp=lambda g, ans, a: _uf.negative(_mm(ans, _mm(g, ans))),
+)
 inv.__doc__ = """The inverse of each matrix in a stack: ``numpy.linalg.inv``.
 
 d(X⁻¹) = −X⁻¹ dX X⁻¹; the gradient of a scalar ``f(X⁻¹)`` is −X⁻ᵀ Ḡ X⁻ᵀ.
@@ -430,8 +343,6 @@ d(X⁻¹) = −X⁻¹ dX X⁻¹; the gradient of a scalar ``f(X⁻¹)`` is −X�
 array([[0.5 , 0.  ],
        [0.  , 0.25]])
 """
-defvjp(inv, lambda ans, a: lambda g: _uf.negative(_mm(_T(ans), _mm(g, _T(ans)))))
-defjvp(inv, lambda g, ans, a: _uf.negative(_mm(ans, _mm(g, ans))))
 
 
 # ---------------------------------------------------------------- solve
@@ -441,7 +352,7 @@ def _solve_raw(a, b):
     return _la.solve(a, b)
 
 
-_solve_mat = _prim(_solve_raw, "solve")
+_solve_mat = wrap(_solve_raw, "solve", module=_HERE)
 """Solve ``a x = b`` for stacks of matrices ``b`` (never the vector case)."""
 
 
@@ -465,7 +376,7 @@ defjvp(
 )
 
 
-@_public(_la.solve)
+@export(module=_HERE, routes=(_la.solve,))
 def solve(a: ArrayLike, b: ArrayLike) -> Any:
     """Solve ``a @ x = b`` for ``x``; ``b`` is a vector when it is 1-D (NumPy 2 rules).
 
@@ -551,7 +462,7 @@ def _logabsdet_raw(a):
     return ans
 
 
-_logabsdet = _prim(_logabsdet_raw, "slogdet")
+_logabsdet = wrap(_logabsdet_raw, "slogdet", module=_HERE)
 
 
 def _inv_T(ans, a):
@@ -582,7 +493,7 @@ defvjp(_logabsdet, _logabsdet_vjp)
 defjvp(_logabsdet, _logabsdet_jvp)
 
 
-@_public(_la.slogdet)
+@export(module=_HERE, routes=(_la.slogdet,))
 def slogdet(a: ArrayLike) -> Any:
     """``(sign, log|det a|)`` of each matrix in a stack, as ``numpy.linalg.slogdet``.
 
@@ -621,10 +532,10 @@ def _det_raw(a):
     return ans
 
 
-_det = _prim(_det_raw, "det")
+_det = wrap(_det_raw, "det", module=_HERE)
 
 
-@_public(_la.det)
+@export(module=_HERE, routes=(_la.det,))
 def det(a: ArrayLike) -> Any:
     """The determinant of each matrix in a stack: ``numpy.linalg.det``.
 
@@ -665,7 +576,7 @@ def _cholesky_raw(a, upper=False):
     return _la.cholesky(a, upper=upper)
 
 
-_cholesky = _prim(_cholesky_raw, "cholesky")
+_cholesky = wrap(_cholesky_raw, "cholesky", module=_HERE)
 
 
 def _phi(x):
@@ -704,7 +615,7 @@ defvjp(_cholesky, _cholesky_vjp)
 defjvp(_cholesky, _cholesky_jvp)
 
 
-@_public(_la.cholesky)
+@export(module=_HERE, routes=(_la.cholesky,))
 def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Any:
     """The Cholesky factor ``L`` (``a = L Lᴴ``), or ``Lᴴ`` with ``upper=True``.
 
@@ -722,40 +633,6 @@ def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Any:
 # ---------------------------------------------------------------- triangular solve
 
 
-def _solve_tri_raw(a, b, lower=True):
-    return _scipy_linalg.solve_triangular(a, b, lower=lower, check_finite=False)
-
-
-_solve_tri = _prim(_solve_tri_raw, "solve_triangular")
-"""``a x = b`` with ``a`` triangular (only its ``lower``/upper triangle is read)."""
-
-
-def _tri_part(x, lower):
-    return _tril(x) if lower else _triu(x)
-
-
-def _solve_tri_vjp_a(ans, a, b, lower=True):
-    def vjp(g):
-        gb = _solve_tri(_T(a), g, lower=not lower)
-        return unbroadcast(a, _tri_part(_uf.negative(_mm(gb, _T(ans))), lower))
-
-    return vjp
-
-
-defvjp(
-    _solve_tri,
-    _solve_tri_vjp_a,
-    lambda ans, a, b, lower=True: lambda g: unbroadcast(b, _solve_tri(_T(a), g, lower=not lower)),
-)
-defjvp(
-    _solve_tri,
-    lambda g, ans, a, b, lower=True: _uf.negative(
-        _solve_tri(a, _mm(_tri_part(g, lower), ans), lower=lower)
-    ),
-    lambda g, ans, a, b, lower=True: _solve_tri(a, g, lower=lower),
-)
-
-
 # ---------------------------------------------------------------- eigh and eigvalsh
 
 
@@ -764,7 +641,7 @@ def _eigh_packed_raw(a, UPLO="L"):
     return _pack_raw(a.ndim - 2, w.astype(v.dtype), v)
 
 
-_eigh_packed = _prim(_eigh_packed_raw, "eigh")
+_eigh_packed = wrap(_eigh_packed_raw, "eigh", module=_HERE)
 _EIGH_WORDS = ("eigenvalues", "eigenvectors", "eigvalsh")
 
 
@@ -803,7 +680,7 @@ defvjp(_eigh_packed, _eigh_vjp)
 defjvp(_eigh_packed, _eigh_jvp)
 
 
-@_public(_la.eigh)
+@export(module=_HERE, routes=(_la.eigh,))
 def eigh(a: ArrayLike, UPLO: str = "L") -> Any:
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric/Hermitian matrices.
 
@@ -827,7 +704,7 @@ def _eigvalsh_raw(a, UPLO="L"):
     return _la.eigvalsh(a, UPLO=UPLO)
 
 
-eigvalsh = _prim(_eigvalsh_raw, "eigvalsh", _la.eigvalsh)
+eigvalsh = wrap(_eigvalsh_raw, "eigvalsh", module=_HERE, routes=(_la.eigvalsh,))
 eigvalsh.__doc__ = """The eigenvalues (ascending) of symmetric/Hermitian matrices.
 
 dλᵢ = vᵢᴴ dA vᵢ. At a repeated eigenvalue the individual values have one-sided
@@ -870,7 +747,7 @@ def _eig_packed_raw(a):
     return _pack_raw(a.ndim - 2, w.astype(dt), v.astype(dt))
 
 
-_eig_packed = _prim(_eig_packed_raw, "eig")
+_eig_packed = wrap(_eig_packed_raw, "eig", module=_HERE)
 _EIG_WORDS = ("eigenvalues", "eigenvectors", "eigvals")
 
 
@@ -916,7 +793,7 @@ defvjp(_eig_packed, _eig_vjp)
 defjvp(_eig_packed, _eig_jvp)
 
 
-@_public(_la.eig)
+@export(module=_HERE, routes=(_la.eig,))
 def eig(a: ArrayLike) -> Any:
     """Eigenvalues and unit-norm right eigenvectors of general square matrices.
 
@@ -941,7 +818,7 @@ def _eigvals_raw(a):
     return w.astype(_np.result_type(w, _np.complex64))
 
 
-eigvals = _prim(_eigvals_raw, "eigvals", _la.eigvals)
+eigvals = wrap(_eigvals_raw, "eigvals", module=_HERE, routes=(_la.eigvals,))
 eigvals.__doc__ = """The eigenvalues of general square matrices (complex when traced).
 
 dλᵢ = (V⁻¹ dA V)ᵢᵢ for distinct eigenvalues.
@@ -980,7 +857,7 @@ def _svd_packed_raw(a, full_matrices=True, hermitian=False):
     return _pack_raw(a.ndim - 2, u, s.astype(u.dtype), vh)
 
 
-_svd_packed = _prim(_svd_packed_raw, "svd")
+_svd_packed = wrap(_svd_packed_raw, "svd", module=_HERE)
 _SVD_WORDS = ("singular values", "singular vectors", "svdvals")
 
 
@@ -1011,16 +888,6 @@ def _svd_parts(packed, a, full_matrices):
     specs, *_ = _svd_specs(a, full_matrices)
     u, s, vh = _unpack(packed, specs)
     return u, (_uf.real(s) if _is_cplx(s) else s), vh
-
-
-def _take_cols(x, start, stop):
-    """Columns ``start:stop`` of each matrix in a stack."""
-    return _slice_last(x, start, stop) if start or stop != shape_of(x)[-1] else x
-
-
-def _take_rows(x, start, stop):
-    """Rows ``start:stop`` of each matrix in a stack."""
-    return _T(_slice_last(_T(x), start, stop)) if start or stop != shape_of(x)[-2] else x
 
 
 def _svd_jvp(g, ans, a, full_matrices=True, hermitian=False):
@@ -1061,14 +928,6 @@ def _svd_jvp(g, ans, a, full_matrices=True, hermitian=False):
     return _pack(
         (du, len(shape_of(du)) - 2), (ds, len(shape_of(ds)) - 1), (_H(dv), len(shape_of(dv)) - 2)
     )
-
-
-def _concat_cols(x, y):
-    return _concat_last(x, y)
-
-
-def _concat_rows(x, y):
-    return _T(_concat_last(_T(x), _T(y)))
 
 
 def _safe_recip(s):
@@ -1145,7 +1004,7 @@ defvjp(_svd_packed, _svd_vjp)
 defjvp(_svd_packed, _svd_jvp)
 
 
-@_public(_la.svd)
+@export(module=_HERE, routes=(_la.svd,))
 def svd(
     a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
 ) -> Any:
@@ -1175,7 +1034,7 @@ def _svdvals_raw(x):
     return _la.svd(x, compute_uv=False)
 
 
-svdvals = _prim(_svdvals_raw, "svdvals", getattr(_la, "svdvals", None))
+svdvals = wrap(_svdvals_raw, "svdvals", module=_HERE, routes=(getattr(_la, "svdvals", None),))
 svdvals.__doc__ = """The singular values (descending) of each matrix in a stack.
 
 dσᵢ = Re(uᵢᴴ dA vᵢ): no coupling between values, so repeated singular values give no
@@ -1216,7 +1075,7 @@ def _qr_packed_raw(a, complete=False):
     return _pack_raw(a.ndim - 2, q, r)
 
 
-_qr_packed = _prim(_qr_packed_raw, "qr")
+_qr_packed = wrap(_qr_packed_raw, "qr", module=_HERE)
 
 
 def _qr_specs(a, complete):
@@ -1316,7 +1175,7 @@ defvjp(_qr_packed, _qr_vjp)
 defjvp(_qr_packed, _qr_jvp)
 
 
-@_public(_la.qr)
+@export(module=_HERE, routes=(_la.qr,))
 def qr(a: ArrayLike, mode: str = "reduced") -> Any:
     """QR factorization of each matrix in a stack; ``mode`` is reduced, complete or r.
 
@@ -1355,7 +1214,7 @@ def _pinv_raw(a, rcond=None, hermitian=False, *, rtol=None):
     return _la.pinv(a, **kwargs)
 
 
-_pinv = _prim(_pinv_raw, "pinv")
+_pinv = wrap(_pinv_raw, "pinv", module=_HERE)
 
 
 def _pinv_terms(x, a):
@@ -1392,7 +1251,7 @@ defvjp(_pinv, _pinv_vjp)
 defjvp(_pinv, _pinv_jvp)
 
 
-@_public(_la.pinv)
+@export(module=_HERE, routes=(_la.pinv,))
 def pinv(a: ArrayLike, rcond=None, hermitian: bool = False, *, rtol=None) -> Any:
     """The Moore–Penrose pseudo-inverse of each matrix in a stack.
 
@@ -1407,7 +1266,7 @@ def pinv(a: ArrayLike, rcond=None, hermitian: bool = False, *, rtol=None) -> Any
     return _pinv(a, rcond, hermitian, rtol=rtol)
 
 
-@_public(_la.lstsq)
+@export(module=_HERE, routes=(_la.lstsq,))
 def lstsq(a: ArrayLike, b: ArrayLike, rcond=None) -> Any:
     """Least-squares solution ``x`` minimizing ``|b - a x|``: ``(x, residuals, rank, s)``.
 
@@ -1452,8 +1311,6 @@ def _normalize_axes(axis, nd):
 
 def _expand_reduced(r, x_shape, axis, keepdims):
     """Broadcast a reduction's result back over the reduced axes."""
-    from .reductions import expand_to
-
     return expand_to(r, x_shape, axis, keepdims)
 
 
@@ -1465,7 +1322,7 @@ def _pnorm_raw(x, p, axis=None, keepdims=False):
         return _np.sum(absx**p, axis=axis, keepdims=keepdims) ** (1.0 / p)
 
 
-_pnorm = _prim(_pnorm_raw, "vector_norm")
+_pnorm = wrap(_pnorm_raw, "vector_norm", module=_HERE)
 
 
 def _pnorm_grad(x, ans, p, axis, keepdims):
@@ -1513,7 +1370,7 @@ def _amax_raw(x, axis=None, keepdims=False, smallest=False):
     return f(x, axis=axis, keepdims=keepdims)
 
 
-_amax = _prim(_amax_raw, "amax")
+_amax = wrap(_amax_raw, "amax", module=_HERE)
 
 
 def _amax_weights(x, ans, axis, keepdims):
@@ -1557,7 +1414,7 @@ def _vector_norm_impl(x, ord, axis, keepdims):
     return _pnorm(x, float(ord), axis=axis, keepdims=keepdims)
 
 
-@_public(getattr(_la, "vector_norm", None))
+@export(module=_HERE, routes=(getattr(_la, "vector_norm", None),))
 def vector_norm(x: ArrayLike, /, *, axis=None, keepdims: bool = False, ord=2) -> Any:
     """``numpy.linalg.vector_norm``: the ``ord``-norm over ``axis`` (all axes by default).
 
@@ -1619,7 +1476,7 @@ def _matrix_norm_axes(x, ord, axes, keepdims):
     return r
 
 
-@_public(getattr(_la, "matrix_norm", None))
+@export(module=_HERE, routes=(getattr(_la, "matrix_norm", None),))
 def matrix_norm(x: ArrayLike, /, *, keepdims: bool = False, ord="fro") -> Any:
     """``numpy.linalg.matrix_norm``: the norm of each matrix (last two axes) in a stack.
 
@@ -1637,7 +1494,7 @@ def matrix_norm(x: ArrayLike, /, *, keepdims: bool = False, ord="fro") -> Any:
     return _matrix_norm_axes(x, ord, (-2, -1), keepdims)
 
 
-@_public(_la.norm)
+@export(module=_HERE, routes=(_la.norm,))
 def norm(x: ArrayLike, ord=None, axis=None, keepdims: bool = False) -> Any:
     """``numpy.linalg.norm``: vector norms over one axis, matrix norms over two.
 
@@ -1671,7 +1528,7 @@ def norm(x: ArrayLike, ord=None, axis=None, keepdims: bool = False) -> Any:
 # ---------------------------------------------------------------- composites
 
 
-@_public(_la.matrix_power)
+@export(module=_HERE, routes=(_la.matrix_power,))
 def matrix_power(a: ArrayLike, n: int) -> Any:
     """``a`` raised to the integer power ``n`` (negative: of the inverse), by squaring.
 
@@ -1721,7 +1578,7 @@ def _chain_order(dims):
     return split
 
 
-@_public(_la.multi_dot)
+@export(module=_HERE, routes=(_la.multi_dot,))
 def multi_dot(arrays: Sequence, *, out=None) -> Any:
     """The product of a chain of matrices, multiplied in the cheapest order.
 
@@ -1771,7 +1628,7 @@ def multi_dot(arrays: Sequence, *, out=None) -> Any:
     return res
 
 
-@_public(_la.cond)
+@export(module=_HERE, routes=(_la.cond,))
 def cond(x: ArrayLike, p=None) -> Any:
     """The condition number of each matrix in a stack, in the norm ``p``.
 
@@ -1792,7 +1649,7 @@ def cond(x: ArrayLike, p=None) -> Any:
     return _uf.multiply(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
 
 
-@_public(_la.tensorinv)
+@export(module=_HERE, routes=(_la.tensorinv,))
 def tensorinv(a: ArrayLike, ind: int = 2) -> Any:
     """The inverse of ``a`` as a linear map from its last axes to its first ``ind`` axes.
 
@@ -1814,7 +1671,7 @@ def tensorinv(a: ArrayLike, ind: int = 2) -> Any:
     return _shape.reshape(ia, out_shape)
 
 
-@_public(_la.tensorsolve)
+@export(module=_HERE, routes=(_la.tensorsolve,))
 def tensorsolve(a: ArrayLike, b: ArrayLike, axes=None) -> Any:
     """Solve ``tensordot(a, x, axes=x.ndim) = b`` for ``x``.
 
@@ -1842,8 +1699,9 @@ def tensorsolve(a: ArrayLike, b: ArrayLike, axes=None) -> Any:
     return _shape.reshape(x, x_shape)
 
 
-matrix_rank = nondifferentiable(_la.matrix_rank, "matrix_rank")
-matrix_rank.__module__ = "matdiff.numpy.linalg"
+matrix_rank = wrap(
+    _la.matrix_rank, "matrix_rank", nondiff=True, module=_HERE, routes=(_la.matrix_rank,)
+)
 matrix_rank.__doc__ = """The rank of each matrix in a stack (``numpy.linalg.matrix_rank``).
 
 An integer: it has no derivative, and traced input is read as its value.
@@ -1852,10 +1710,9 @@ An integer: it has no derivative, and traced input is read as its value.
 >>> int(np.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]])))
 1
 """
-wrapped_for[_la.matrix_rank] = matrix_rank
 
 
-@_public(getattr(_la, "matrix_transpose", None))
+@export(module=_HERE, routes=(getattr(_la, "matrix_transpose", None),))
 def matrix_transpose(x: ArrayLike, /) -> Any:
     """Swap the last two axes of a stack of matrices.
 
@@ -1866,16 +1723,14 @@ def matrix_transpose(x: ArrayLike, /) -> Any:
     return _T(x)
 
 
-matmul = _prod.matmul
-wrapped_for[_la.matmul] = matmul
+matmul = export(_prod.matmul, routes=(_la.matmul,), public=False)
 
 
 # numpy.linalg's array-API spellings of functions matdiff.numpy already differentiates:
-# they act on the last axes. Looked up at call time, as matdiff.numpy imports this module
-# before it has all its wrappers.
+# they act on the last axes.
 
 
-@_public(_la.outer)
+@export(module=_HERE, routes=(_la.outer,))
 def outer(x1: ArrayLike, x2: ArrayLike, /) -> Any:
     """The outer product of two vectors (``numpy.linalg.outer``).
 
@@ -1884,10 +1739,10 @@ def outer(x1: ArrayLike, x2: ArrayLike, /) -> Any:
     array([[3., 4.],
            [6., 8.]])
     """
-    return all_wrapped["outer"](x1, x2)
+    return _prod.outer(x1, x2)
 
 
-@_public(_la.trace)
+@export(module=_HERE, routes=(_la.trace,))
 def trace(x: ArrayLike, /, *, offset: int = 0, dtype=None) -> Any:
     """The trace of each matrix in a stack (``numpy.linalg.trace``: the last two axes).
 
@@ -1895,10 +1750,10 @@ def trace(x: ArrayLike, /, *, offset: int = 0, dtype=None) -> Any:
     >>> float(np.linalg.trace(np.array([[1.0, 2.0], [3.0, 4.0]])))
     5.0
     """
-    return all_wrapped["trace"](x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
+    return _shape.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
 
 
-@_public(_la.diagonal)
+@export(module=_HERE, routes=(_la.diagonal,))
 def diagonal(x: ArrayLike, /, *, offset: int = 0) -> Any:
     """The diagonals of a stack of matrices (``numpy.linalg.diagonal``: the last two axes).
 
@@ -1906,10 +1761,10 @@ def diagonal(x: ArrayLike, /, *, offset: int = 0) -> Any:
     >>> np.linalg.diagonal(np.array([[1.0, 2.0], [3.0, 4.0]]))
     array([1., 4.])
     """
-    return all_wrapped["diagonal"](x, offset=offset, axis1=-2, axis2=-1)
+    return _shape.diagonal(x, offset=offset, axis1=-2, axis2=-1)
 
 
-@_public(_la.tensordot)
+@export(module=_HERE, routes=(_la.tensordot,))
 def tensordot(x1: ArrayLike, x2: ArrayLike, /, *, axes=2) -> Any:
     """``numpy.linalg.tensordot``.
 
@@ -1917,10 +1772,10 @@ def tensordot(x1: ArrayLike, x2: ArrayLike, /, *, axes=2) -> Any:
     >>> float(np.linalg.tensordot(np.eye(2), np.eye(2)))
     2.0
     """
-    return all_wrapped["tensordot"](x1, x2, axes=axes)
+    return _prod.tensordot(x1, x2, axes=axes)
 
 
-@_public(_la.cross)
+@export(module=_HERE, routes=(_la.cross,))
 def cross(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
     """The cross product of 3-vectors (``numpy.linalg.cross``).
 
@@ -1928,10 +1783,10 @@ def cross(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
     >>> np.linalg.cross(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
     array([0., 0., 1.])
     """
-    return all_wrapped["cross"](x1, x2, axis=axis)
+    return _prod.cross(x1, x2, axis=axis)
 
 
-@_public(_la.vecdot)
+@export(module=_HERE, routes=(_la.vecdot,))
 def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
     """``sum(conj(x1) * x2, axis)``, broadcasting (``numpy.linalg.vecdot``).
 

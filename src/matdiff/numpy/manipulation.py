@@ -1,8 +1,9 @@
 """Shape manipulation: reshape, transpose, joining, splitting, padding, diagonals.
 
-Few primitives, the rest composed. The primitives are ``reshape``, ``transpose``,
-``broadcast_to``, ``_concatenate``, ``_stack``, ``_pad_constant``, ``_diag_from_vector``,
-``_tril``, ``_triu``, ``_astype`` and ``copy`` (plus ``getitem`` in ``indexing.py``); each
+Few primitives, the rest composed. The primitives are ``reshape`` and ``broadcast_to``
+(made in ``_broadcast.py``, which every rule needs), ``transpose``, ``_concatenate``,
+``_stack``, ``_pad_constant``, ``_diag_from_vector``, ``_tril``, ``_triu`` and ``copy``
+(plus ``getitem`` in ``indexing.py`` and the cast ``astype`` in ``ufuncs.py``); each
 is linear in its array arguments, so its JVP is itself applied to the tangent and its VJP
 is its transpose.
 Everything else (``moveaxis``, ``tile``, ``repeat``, ``roll``, ``rot90``, ``diagonal``...)
@@ -19,9 +20,10 @@ import numpy as _np
 from ..core import def_linear, defjvp, defvjp, jvp_rules, vjp_rules
 from ..tracer import box_types, getval
 from . import indexing as _ix
-from . import reductions as _red
 from . import ufuncs as _uf
-from ._wrap import alias, export, is_complex, shape_of, unbroadcast, wrap, wrap_nondiff
+from ._broadcast import broadcast_to, reshape, unbroadcast
+from ._broadcast import sum as _sum
+from ._wrap import VarargTable, alias, export, shape_of, wrap
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -38,47 +40,8 @@ def _ndim(x) -> int:
     return len(shape_of(x))
 
 
-class _VarargTable(list):
-    """A rule table for ``f(static, *arrays)``: one rule per array position, made on demand.
-
-    ``make(i)`` builds the rule for argument position ``i`` (``i >= 1``); rules are cached
-    so that recording a node does not build a closure each time.
-    """
-
-    def __init__(self, make):
-        super().__init__()
-        self.make = make
-        self.cache = {}
-
-    def __len__(self):
-        return 1 << 30
-
-    def __getitem__(self, i):
-        if i == 0:
-            return None
-        rule = self.cache.get(i)
-        if rule is None:
-            rule = self.cache[i] = self.make(i)
-        return rule
-
-
 # ---------------------------------------------------------------- reshape and transpose
-
-
-def _reshape_raw(x, shape, order="C"):
-    """``numpy.reshape``: the same elements in a new shape.
-
-    >>> import matdiff.numpy as np
-    >>> np.reshape(np.arange(6.0), (2, -1)).shape
-    (2, 3)
-    """
-    return _np.reshape(x, shape, order=order)
-
-
-reshape = wrap(_reshape_raw, "reshape")
-alias("reshape", reshape)
-defvjp(reshape, lambda ans, x, shape, order="C": lambda g: reshape(g, shape_of(x), order=order))
-def_linear(reshape)
+# reshape is made in _broadcast.
 
 
 @export
@@ -216,22 +179,7 @@ def squeeze(a: ArrayLike, axis=None) -> Any:
 
 
 # ---------------------------------------------------------------- broadcasting
-
-
-def _broadcast_to_raw(x, shape):
-    """``numpy.broadcast_to``: a read-only view of ``x`` broadcast to ``shape``.
-
-    >>> import matdiff.numpy as np
-    >>> np.broadcast_to(np.ones(3), (2, 3)).shape
-    (2, 3)
-    """
-    return _np.broadcast_to(x, shape)
-
-
-broadcast_to = wrap(_broadcast_to_raw, "broadcast_to")
-alias("broadcast_to", broadcast_to)
-defvjp(broadcast_to, lambda ans, x, shape: lambda g: unbroadcast(x, g))
-def_linear(broadcast_to)
+# broadcast_to is made in _broadcast.
 
 
 @export
@@ -246,9 +194,9 @@ def broadcast_arrays(*args: ArrayLike) -> Any:
     return tuple(a if shape_of(a) == shape else broadcast_to(a, shape) for a in args)
 
 
-shape = wrap_nondiff(_np.shape)
-ndim = wrap_nondiff(_np.ndim)
-size = wrap_nondiff(_np.size)
+shape = wrap(_np.shape, nondiff=True)
+ndim = wrap(_np.ndim, nondiff=True)
+size = wrap(_np.size, nondiff=True)
 
 
 # ---------------------------------------------------------------- joining
@@ -294,8 +242,8 @@ def _def_join_rules(fun, piece) -> None:
 
         return rule
 
-    vjp_rules[fun] = _VarargTable(vjp)
-    jvp_rules[fun] = _VarargTable(jvp)
+    vjp_rules[fun] = VarargTable(vjp)
+    jvp_rules[fun] = VarargTable(jvp)
 
 
 _def_join_rules(_concatenate, _concatenate_piece)
@@ -709,7 +657,7 @@ def _interior(pad_width, out_shape):
 def _pad_vjp_cv(ans, x, pad_width, cv):
     # The constant fills everything outside the interior: its cotangent is the sum there.
     inner = _interior(pad_width, shape_of(ans))
-    return lambda g: unbroadcast(cv, _uf.subtract(_red.sum(g), _red.sum(_ix.getitem(g, inner))))
+    return lambda g: unbroadcast(cv, _uf.subtract(_sum(g), _sum(_ix.getitem(g, inner))))
 
 
 def _pad_jvp_cv(g, ans, x, pad_width, cv):
@@ -780,9 +728,12 @@ def _diag_from_vector_raw(v, k=0):
     return _np.diag(v, k)
 
 
-_diag_from_vector = wrap(_diag_from_vector_raw, "_diag_from_vector")
-defvjp(_diag_from_vector, lambda ans, v, k=0: lambda g: diagonal(g, k))
-def_linear(_diag_from_vector)
+_diag_from_vector = wrap(
+    _diag_from_vector_raw,
+    "_diag_from_vector",
+    vjp=lambda ans, v, k=0: lambda g: diagonal(g, k),
+    linear=True,
+)
 
 
 @export
@@ -847,7 +798,7 @@ def trace(a: ArrayLike, offset=0, axis1=0, axis2=1, dtype=None) -> Any:
     >>> float(np.trace(np.eye(3)))
     3.0
     """
-    return _red.sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+    return _sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
 def _tri_raw(np_fun):
@@ -900,65 +851,8 @@ def triu(m: ArrayLike, k=0) -> Any:
     return _triangle(_triu, "triu", m, k)
 
 
-# ---------------------------------------------------------------- dtype and copies
-
-
-def _astype_raw(x, dtype):
-    # A derivative-free staged value (jit) records its own astype; np.asarray would
-    # demand its concrete value.
-    if not hasattr(x, "astype"):
-        x = _np.asarray(x)
-    return x.astype(dtype)
-
-
-_astype = wrap(_astype_raw, "_astype")
-
-
-def _astype_vjp(ans, x, dtype):
-    x_dtype = _np.result_type(getval(x))
-    x_complex = x_dtype.kind == "c"
-
-    def vjp(g):
-        if is_complex(g) and not x_complex:
-            g = _uf.real(g)
-        if x_dtype.kind in "fc" and _np.result_type(getval(g)) != x_dtype:
-            g = _astype(g, x_dtype)
-        return g
-
-    return vjp
-
-
-defvjp(_astype, _astype_vjp)
-
-
-def _astype_jvp(g, ans, x, dtype):
-    target = _np.result_type(getval(ans))
-    if is_complex(g) and target.kind != "c":
-        g = _uf.real(g)  # the tangent of dropping the imaginary part
-    return _astype(g, target)
-
-
-defjvp(_astype, _astype_jvp)
-
-
-@export
-def astype(x: ArrayLike, dtype, /, *, copy=True, device=None) -> Any:
-    """``numpy.astype``: cast to ``dtype``.
-
-    Casting to a floating or complex dtype is differentiable (the VJP casts back).
-    Casting to an integer or boolean dtype is piecewise constant, so the result is an
-    untraced constant: its derivative is zero wherever it exists.
-
-    >>> import matdiff.numpy as np
-    >>> np.astype(np.array([1.5, 2.5]), np.float32).dtype
-    dtype('float32')
-    """
-    dt = _np.dtype(dtype)
-    if type(x) not in box_types:
-        return _np.asarray(x).astype(dt, copy=copy)
-    if dt.kind not in "fc":
-        return _np.asarray(getval(x)).astype(dt)
-    return _astype(x, dt)
+# ---------------------------------------------------------------- copies
+# astype, a cast entry by entry, is in ufuncs.
 
 
 def _copy_raw(a, order="K"):
@@ -971,10 +865,8 @@ def _copy_raw(a, order="K"):
     return _np.copy(a, order=order)
 
 
-copy = wrap(_copy_raw, "copy")
+copy = wrap(_copy_raw, "copy", vjp=lambda ans, a, order="K": lambda g: g, linear=True)
 alias("copy", copy)
-defvjp(copy, lambda ans, a, order="K": lambda g: g)
-def_linear(copy)
 
 
 # ---------------------------------------------------------------- axes, differences
@@ -1216,7 +1108,7 @@ def make_diagonal(D: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1)
     i = _np.arange(n)
     place[i, i + max(-offset, 0), i + max(offset, 0)] = 1
     spread = _uf.multiply(reshape(D, s + (1, 1)), place)
-    return moveaxis(_red.sum(spread, axis=-3), (-2, -1), (a1, a2))
+    return moveaxis(_sum(spread, axis=-3), (-2, -1), (a1, a2))
 
 
 @export

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as _np
 
 from ..tracer import getval, isbox
-from ._wrap import export, wrap_nondiff
+from . import ufuncs as _ufuncs
+from ._wrap import export, wrap
 
 _NAMES = (
     # rounding
@@ -35,7 +36,7 @@ _NAMES = (
 ).split()
 
 for _name in _NAMES:
-    globals()[_name] = wrap_nondiff(getattr(_np, _name), _name)
+    globals()[_name] = wrap(getattr(_np, _name), _name, nondiff=True)
 del _name
 
 
@@ -56,6 +57,3 @@ def full_like(a: Any, fill_value: Any, dtype=None, order="K", subok=True, shape=
         return out
     # 0 + v is v exactly; the sum carries v's derivative to every entry.
     return _ufuncs.add(_np.zeros_like(out), fill_value)
-
-
-from . import ufuncs as _ufuncs  # noqa: E402

@@ -19,8 +19,9 @@ from ..tracer import box_types, getval
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import export, is_complex, match_realness, shape_of, sum_to_shape, unbroadcast, wrap
-from .manipulation import ArrayLike, _VarargTable
+from ._broadcast import match_realness, sum_to_shape, unbroadcast
+from ._wrap import VarargTable, export, is_complex, shape_of, wrap
+from .manipulation import ArrayLike
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -396,8 +397,8 @@ def _einsum_jvp(i):
     return rule
 
 
-vjp_rules[_einsum] = _VarargTable(_einsum_vjp)
-jvp_rules[_einsum] = _VarargTable(_einsum_jvp)
+vjp_rules[_einsum] = VarargTable(_einsum_vjp)
+jvp_rules[_einsum] = VarargTable(_einsum_jvp)
 
 
 def _from_sublists(args):
@@ -450,7 +451,7 @@ def einsum(*operands: Any, optimize=False, **kwargs) -> Any:
         subscripts += "->" + _implicit_output(subscripts)
     ans = _einsum(subscripts, *ops, optimize=optimize)
     if dtype is not None:
-        ans = _shape.astype(ans, dtype)
+        ans = _uf.astype(ans, dtype)
     return ans
 
 

@@ -12,35 +12,22 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defjvp, defvjp
+from ..core import defjvp, defvjp
 from ..tracer import box_types as _box_types
 from ..tracer import getval as _getval
+from . import indexing as _ix
 from . import manipulation as _shape
-from ._wrap import alias, export, is_complex, match_realness, shape_of, wrap
-
-# ``ufuncs`` and ``indexing`` import this module (through ``_wrap``), so they are
-# reached lazily through ``_u`` / ``_ix`` below, bound at the end of the module.
-
+from . import products as _products
+from . import ufuncs as _u
+from ._broadcast import expand_to, sum
+from ._broadcast import no_out as _no_out
+from ._broadcast import normalize_axis as _normalize_axis
+from ._broadcast import numpy_name as _numpy_name
+from ._broadcast import real_for_real_input as _real_for_real_input
+from ._wrap import alias, export, is_complex, shape_of, wrap
 
 # ``a`` and the results are arrays, numbers or traced values of them.
 Axis = int | tuple[int, ...] | None
-
-
-def _normalize_axis(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, int):
-        axis = (axis,)
-    return tuple(a % ndim if ndim else a for a in axis)
-
-
-def expand_to(g, x_shape, axis, keepdims):
-    """Broadcast a reduced cotangent ``g`` back to ``x_shape``."""
-    if not keepdims and x_shape:
-        axes = _normalize_axis(axis, len(x_shape))
-        kept = tuple(1 if i in axes else n for i, n in enumerate(x_shape))
-        g = _shape.reshape(g, kept)
-    return _shape.broadcast_to(g, x_shape)
 
 
 def _count(x_shape, axis):
@@ -48,26 +35,6 @@ def _count(x_shape, axis):
     for a in _normalize_axis(axis, len(x_shape)):
         n *= x_shape[a]
     return n
-
-
-def _numpy_name(name):
-    """Name a raw function after its NumPy function, so that Python's own errors about
-    its arguments (an unknown keyword, too many positions) say which function it is."""
-
-    def name_it(raw):
-        raw.__qualname__ = f"matdiff.numpy.{name}"
-        return raw
-
-    return name_it
-
-
-def _no_out(fname, out):
-    if out is not None:
-        raise TypeError(
-            f"{fname}: out= is not supported by matdiff.numpy, because writing into an "
-            f"existing array would lose its derivative; use the returned value instead "
-            f"(y = np.{fname}(x, ...))"
-        )
 
 
 def _real_dtype(xv):
@@ -110,47 +77,7 @@ def _weighted_rules(fun, weights):
 
 
 # ---------------------------------------------------------------- sum and mean
-
-
-@_numpy_name("sum")
-def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
-    """``numpy.sum`` over ``axis`` (int, tuple or None), with ``keepdims``.
-
-    >>> import matdiff.numpy as np
-    >>> from matdiff import grad
-    >>> grad(lambda x: np.sum(np.sum(x, axis=1) ** 2))(np.array([[1.0, 2.0], [0.0, 1.0]]))
-    array([[6., 6.],
-           [2., 2.]])
-    """
-    _no_out("sum", out)
-    return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
-
-
-sum = wrap(_sum_raw, "sum")
-alias("sum", sum)
-
-
-def _real_for_real_input(maker):
-    """``maker``, except that a real ``x`` reduced with a complex ``dtype`` gets a real
-    cotangent: the dtype is a cast, and the cotangent of a real input is real (as with
-    ``astype``). Every maker here takes ``(ans, x, axis, dtype, ...)``."""
-
-    def wrapped(ans, x, *args, **kwargs):
-        vjp = maker(ans, x, *args, **kwargs)
-        dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
-        if dtype is None or is_complex(x):
-            return vjp
-        return lambda g: match_realness(x, vjp(g))
-
-    return wrapped
-
-
-def _sum_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
-    return lambda g: expand_to(g, shape_of(x), axis, keepdims)
-
-
-defvjp(sum, _real_for_real_input(_sum_vjp))
-def_linear(sum)
+# sum is made in _broadcast: the broadcasting rules are written with it.
 
 
 @_numpy_name("mean")
@@ -166,11 +93,10 @@ def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-mean = wrap(_mean_raw, "mean")
-alias("mean", mean)
-defvjp(
-    mean,
-    _real_for_real_input(
+mean = wrap(
+    _mean_raw,
+    "mean",
+    vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             # Divide the reduced cotangent, then broadcast: one small division, not a
             # pass over the whole input.
@@ -179,8 +105,9 @@ defvjp(
             )
         )
     ),
+    linear=True,
 )
-def_linear(mean)
+alias("mean", mean)
 
 # ---------------------------------------------------------------- NaN-ignoring sums
 
@@ -203,22 +130,19 @@ def _zero_nans(x, g):
     return _u.where(_np.isnan(_getval(x)), 0.0, g)
 
 
-nansum = wrap(_nansum_raw, "nansum")
-alias("nansum", nansum)
-defvjp(
-    nansum,
-    _real_for_real_input(
+nansum = wrap(
+    _nansum_raw,
+    "nansum",
+    vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
         )
     ),
-)
-defjvp(
-    nansum,
-    lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: sum(
+    jvp=lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: sum(
         _zero_nans(x, g), axis=axis, keepdims=keepdims
     ),
 )
+alias("nansum", nansum)
 
 
 def _nan_count(x, axis, keepdims):
@@ -240,11 +164,10 @@ def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     return _np.nanmean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-nanmean = wrap(_nanmean_raw, "nanmean")
-alias("nanmean", nanmean)
-defvjp(
-    nanmean,
-    _real_for_real_input(
+nanmean = wrap(
+    _nanmean_raw,
+    "nanmean",
+    vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(
                 x,
@@ -255,13 +178,11 @@ defvjp(
             )
         )
     ),
-)
-defjvp(
-    nanmean,
-    lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: _u.divide(
+    jvp=lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: _u.divide(
         sum(_zero_nans(x, g), axis=axis, keepdims=keepdims), _nan_count(x, axis, keepdims)
     ),
 )
+alias("nanmean", nanmean)
 
 # ---------------------------------------------------------------- variance
 
@@ -309,10 +230,8 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
     return _u.divide(t, _count(shape_of(x), axis) - ddof)
 
 
-var = wrap(_var_raw, "var")
+var = wrap(_var_raw, "var", vjp=_real_for_real_input(_var_vjp), jvp=_var_jvp)
 alias("var", var)
-defvjp(var, _real_for_real_input(_var_vjp))
-defjvp(var, _var_jvp)
 
 
 @_numpy_name("nanvar")
@@ -347,10 +266,8 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
     return _u.divide(t, _nan_count(x, axis, keepdims) - ddof)
 
 
-nanvar = wrap(_nanvar_raw, "nanvar")
+nanvar = wrap(_nanvar_raw, "nanvar", vjp=_real_for_real_input(_nanvar_vjp), jvp=_nanvar_jvp)
 alias("nanvar", nanvar)
-defvjp(nanvar, _real_for_real_input(_nanvar_vjp))
-defjvp(nanvar, _nanvar_jvp)
 
 
 @export
@@ -628,10 +545,8 @@ def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumsum = wrap(_cumsum_raw, "cumsum")
+cumsum = wrap(_cumsum_raw, "cumsum", vjp=_real_for_real_input(_cumsum_vjp), linear=True)
 alias("cumsum", cumsum)
-defvjp(cumsum, _real_for_real_input(_cumsum_vjp))
-def_linear(cumsum)
 
 
 @_numpy_name("cumprod")
@@ -667,10 +582,8 @@ def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumprod = wrap(_cumprod_raw, "cumprod")
+cumprod = wrap(_cumprod_raw, "cumprod", vjp=_real_for_real_input(_cumprod_vjp), jvp=_cumprod_jvp)
 alias("cumprod", cumprod)
-defvjp(cumprod, _real_for_real_input(_cumprod_vjp))
-defjvp(cumprod, _cumprod_jvp)
 
 
 def _product_of_others(x, axis):
@@ -714,10 +627,8 @@ def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
     return sum(_u.multiply(g, _product_of_others(x, axis)), axis=axis, keepdims=keepdims)
 
 
-prod = wrap(_prod_raw, "prod")
+prod = wrap(_prod_raw, "prod", vjp=_real_for_real_input(_prod_vjp), jvp=_prod_jvp)
 alias("prod", prod)
-defvjp(prod, _real_for_real_input(_prod_vjp))
-defjvp(prod, _prod_jvp)
 
 
 # ---------------------------------------------------------------- NaN-skipping variants
@@ -926,7 +837,7 @@ def cov(
     if y is not None:
         x = _shape.concatenate([x, _as_rows(y, rowvar)], axis=0)
     # NumPy computes a covariance in at least double precision.
-    x = _shape.astype(x, dtype if dtype is not None else _np.result_type(_getval(x), _np.float64))
+    x = _u.astype(x, dtype if dtype is not None else _np.result_type(_getval(x), _np.float64))
     if ddof is None:
         ddof = 0 if bias else 1
     n = shape_of(x)[1]
@@ -966,9 +877,6 @@ def cov(
             f"cov: the degrees of freedom are {_getval(fact)} (observations minus ddof={ddof}); "
             "pass more observations or a smaller ddof"
         )
-    # products imports this module (through manipulation), so it is reached at call time.
-    from . import products as _products
-
     xc = _u.subtract(x, avg)
     xw = xc if w is None else _u.multiply(xc, w)
     c = _u.divide(_products.matmul(xc, _u.conj(_shape.transpose(xw))), fact)
@@ -1058,7 +966,7 @@ def quantile(
     hi = _np.minimum(lo + 1, n - 1)
     # NumPy's result dtype: the data's and q's, with a Python number for q being weak.
     out_dtype = _np.result_type(_getval(x), q if isinstance(q, float | int) else qv)
-    t = _shape.astype(_u.subtract(_u.multiply(q, n - 1), lo), out_dtype)
+    t = _u.astype(_u.subtract(_u.multiply(q, n - 1), lo), out_dtype)
     tv = pos_v - lo
     # Order statistics gathered at q's positions (q's axes where ``ax`` was), then q's
     # axes moved to the front, as NumPy lays out the result.
@@ -1116,7 +1024,3 @@ def percentile(
         weights=weights,
         interpolation=interpolation,
     )
-
-
-from . import indexing as _ix  # noqa: E402
-from . import ufuncs as _u  # noqa: E402

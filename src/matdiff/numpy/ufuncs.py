@@ -23,13 +23,15 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defjvp, defvjp
+from ..core import defjvp, defvjp
 from ..errors import StagingError, user_site
+from ..tracer import box_types
 from ..tracer import getval as _getval
-from ..tracer import primitive as _primitive
+from ._broadcast import broadcast_tangent as _bt
+from ._broadcast import multiply, real
+from ._broadcast import real_part_for as _real_part_for
+from ._broadcast import unbroadcast as _ub
 from ._wrap import alias, export, is_complex, is_concrete, wrap
-from ._wrap import broadcast_tangent as _bt
-from ._wrap import unbroadcast as _ub
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -48,73 +50,65 @@ def _real_dtype(like):
     return _np.finfo(dt).dtype if dt.kind == "c" else dt
 
 
+def _unary(raw, scale):
+    """The elementwise primitive for ``raw`` whose derivative acts as ``scale(g, ans, x)``.
+
+    ``scale`` is g times f'(x), written once: a one-argument elementwise derivative is a
+    scalar at each entry, so the same product is both the JVP and the VJP (for complex x,
+    the transpose of the holomorphic derivative, with no conjugate).
+    """
+    return wrap(raw, vjp=lambda ans, x: lambda g: scale(g, ans, x), jvp=scale)
+
+
 # ---------------------------------------------------------------- arithmetic
 # add, subtract, multiply, divide and negative are the per-operation hot path: their
 # rules are one or two wrapped calls and never test dtypes beyond what ``_ub`` does.
 
-add = wrap(_np.add)
-defvjp(add, lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, g))
-defjvp(add, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(g, ans))
-
-negative = wrap(_np.negative)
-defvjp(negative, lambda ans, x: negative)
-def_linear(negative)
-
-positive = wrap(_np.positive)
-defvjp(positive, lambda ans, x: positive)
-def_linear(positive)
-
-subtract = wrap(_np.subtract)
-defvjp(
-    subtract,
-    lambda ans, x, y: lambda g: _ub(x, g),
-    lambda ans, x, y: lambda g: _ub(y, negative(g)),
-)
-defjvp(subtract, lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans))
-
-multiply = wrap(_np.multiply)
-defvjp(
-    multiply,
-    lambda ans, x, y: lambda g: _ub(x, multiply(g, y)),
-    lambda ans, x, y: lambda g: _ub(y, multiply(g, x)),
-)
-defjvp(
-    multiply,
-    lambda g, ans, x, y: _bt(multiply(g, y), ans),
-    lambda g, ans, x, y: _bt(multiply(x, g), ans),
+add = wrap(
+    _np.add,
+    vjp=(lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, g)),
+    jvp=(lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(g, ans)),
 )
 
-divide = wrap(_np.divide)
+negative = wrap(_np.negative, vjp=lambda ans, x: negative, linear=True)
+
+positive = wrap(_np.positive, vjp=lambda ans, x: positive, linear=True)
+
+subtract = wrap(
+    _np.subtract,
+    vjp=(lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, negative(g))),
+    jvp=(lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans)),
+)
+
+# multiply is made in _broadcast, with real: the broadcasting rules are written with them.
+
+divide = wrap(
+    _np.divide,
+    vjp=(
+        lambda ans, x, y: lambda g: _ub(x, divide(g, y)),
+        lambda ans, x, y: lambda g: _ub(y, negative(divide(multiply(g, ans), y))),
+    ),
+    jvp=(
+        lambda g, ans, x, y: _bt(divide(g, y), ans),
+        lambda g, ans, x, y: _bt(negative(divide(multiply(g, ans), y)), ans),
+    ),
+)
 true_divide = alias("true_divide", divide)
-defvjp(
-    divide,
-    lambda ans, x, y: lambda g: _ub(x, divide(g, y)),
-    lambda ans, x, y: lambda g: _ub(y, negative(divide(multiply(g, ans), y))),
-)
-defjvp(
-    divide,
-    lambda g, ans, x, y: _bt(divide(g, y), ans),
-    lambda g, ans, x, y: _bt(negative(divide(multiply(g, ans), y)), ans),
-)
 
-reciprocal = wrap(_np.reciprocal)
-defvjp(reciprocal, lambda ans, x: lambda g: negative(multiply(g, square(ans))))
-defjvp(reciprocal, lambda g, ans, x: negative(multiply(g, square(ans))))
+reciprocal = _unary(_np.reciprocal, lambda g, ans, x: negative(multiply(g, square(ans))))
 
-square = wrap(_np.square)
 # (2g) x rather than g (2x): the same values, and under forward-over-reverse (Hessians)
 # x is the traced one, so its tangent is scaled once rather than twice.
-defvjp(square, lambda ans, x: lambda g: multiply(multiply(g, 2.0), x))
-defjvp(square, lambda g, ans, x: multiply(g, multiply(2.0, x)))
+square = wrap(
+    _np.square,
+    vjp=lambda ans, x: lambda g: multiply(multiply(g, 2.0), x),
+    jvp=lambda g, ans, x: multiply(g, multiply(2.0, x)),
+)
 
-sqrt = wrap(_np.sqrt)
 # At 0 this is g / 0 = inf: the true one-sided derivative (docs/conventions.md).
-defvjp(sqrt, lambda ans, x: lambda g: divide(g, multiply(2.0, ans)))
-defjvp(sqrt, lambda g, ans, x: divide(g, multiply(2.0, ans)))
+sqrt = _unary(_np.sqrt, lambda g, ans, x: divide(g, multiply(2.0, ans)))
 
-cbrt = wrap(_np.cbrt)
-defvjp(cbrt, lambda ans, x: lambda g: divide(g, multiply(3.0, square(ans))))
-defjvp(cbrt, lambda g, ans, x: divide(g, multiply(3.0, square(ans))))
+cbrt = _unary(_np.cbrt, lambda g, ans, x: divide(g, multiply(3.0, square(ans))))
 
 
 def _make_power_rules(pow_fun):
@@ -199,41 +193,23 @@ fmod = wrap(_np.fmod)
 _mod_rules(fmod, _trunc_quotient)
 
 
-def _unary(fun, deriv):
-    """Rules of an elementwise ``fun`` whose derivative is ``deriv(ans, x)``."""
-    defvjp(fun, lambda ans, x: lambda g: multiply(g, deriv(ans, x)))
-    defjvp(fun, lambda g, ans, x: multiply(g, deriv(ans, x)))
-
-
 # ---------------------------------------------------------------- exp and log
 
-exp = wrap(_np.exp)
-defvjp(exp, lambda ans, x: lambda g: multiply(g, ans))
-defjvp(exp, lambda g, ans, x: multiply(g, ans))
+exp = _unary(_np.exp, lambda g, ans, x: multiply(g, ans))
 
-log = wrap(_np.log)
-defvjp(log, lambda ans, x: lambda g: divide(g, x))
-defjvp(log, lambda g, ans, x: divide(g, x))
+log = _unary(_np.log, lambda g, ans, x: divide(g, x))
 
-exp2 = wrap(_np.exp2)
-_unary(exp2, lambda ans, x: multiply(ans, _LN2))
+exp2 = _unary(_np.exp2, lambda g, ans, x: multiply(g, multiply(ans, _LN2)))
 
 # expm1 and log1p: the derivatives use the accurate answer (ans + 1 = exp(x)) or 1 + x,
 # which stay exact where exp(x) - 1 or log(1 + x) would cancel.
-expm1 = wrap(_np.expm1)
-_unary(expm1, lambda ans, x: add(ans, 1.0))
+expm1 = _unary(_np.expm1, lambda g, ans, x: multiply(g, add(ans, 1.0)))
 
-log2 = wrap(_np.log2)
-defvjp(log2, lambda ans, x: lambda g: divide(g, multiply(x, _LN2)))
-defjvp(log2, lambda g, ans, x: divide(g, multiply(x, _LN2)))
+log2 = _unary(_np.log2, lambda g, ans, x: divide(g, multiply(x, _LN2)))
 
-log10 = wrap(_np.log10)
-defvjp(log10, lambda ans, x: lambda g: divide(g, multiply(x, _LN10)))
-defjvp(log10, lambda g, ans, x: divide(g, multiply(x, _LN10)))
+log10 = _unary(_np.log10, lambda g, ans, x: divide(g, multiply(x, _LN10)))
 
-log1p = wrap(_np.log1p)
-defvjp(log1p, lambda ans, x: lambda g: divide(g, add(1.0, x)))
-defjvp(log1p, lambda g, ans, x: divide(g, add(1.0, x)))
+log1p = _unary(_np.log1p, lambda g, ans, x: divide(g, add(1.0, x)))
 
 
 def _def_logaddexp(fun, base_power) -> None:
@@ -265,44 +241,27 @@ _def_logaddexp(logaddexp2, exp2)
 
 # ---------------------------------------------------------------- trigonometric
 
-sin = wrap(_np.sin)
-defvjp(sin, lambda ans, x: lambda g: multiply(g, cos(x)))
-defjvp(sin, lambda g, ans, x: multiply(g, cos(x)))
+sin = _unary(_np.sin, lambda g, ans, x: multiply(g, cos(x)))
 
-cos = wrap(_np.cos)
-defvjp(cos, lambda ans, x: lambda g: negative(multiply(g, sin(x))))
-defjvp(cos, lambda g, ans, x: negative(multiply(g, sin(x))))
+cos = _unary(_np.cos, lambda g, ans, x: negative(multiply(g, sin(x))))
 
-tan = wrap(_np.tan)
-_unary(tan, lambda ans, x: add(1.0, square(ans)))
+tan = _unary(_np.tan, lambda g, ans, x: multiply(g, add(1.0, square(ans))))
 
-arcsin = wrap(_np.arcsin)
-defvjp(arcsin, lambda ans, x: lambda g: divide(g, sqrt(subtract(1.0, square(x)))))
-defjvp(arcsin, lambda g, ans, x: divide(g, sqrt(subtract(1.0, square(x)))))
+arcsin = _unary(_np.arcsin, lambda g, ans, x: divide(g, sqrt(subtract(1.0, square(x)))))
 
-arccos = wrap(_np.arccos)
-defvjp(arccos, lambda ans, x: lambda g: negative(divide(g, sqrt(subtract(1.0, square(x))))))
-defjvp(arccos, lambda g, ans, x: negative(divide(g, sqrt(subtract(1.0, square(x))))))
+arccos = _unary(_np.arccos, lambda g, ans, x: negative(divide(g, sqrt(subtract(1.0, square(x))))))
 
-arctan = wrap(_np.arctan)
-defvjp(arctan, lambda ans, x: lambda g: divide(g, add(1.0, square(x))))
-defjvp(arctan, lambda g, ans, x: divide(g, add(1.0, square(x))))
+arctan = _unary(_np.arctan, lambda g, ans, x: divide(g, add(1.0, square(x))))
 
 # ---------------------------------------------------------------- hyperbolic
 
-sinh = wrap(_np.sinh)
-_unary(sinh, lambda ans, x: cosh(x))
+sinh = _unary(_np.sinh, lambda g, ans, x: multiply(g, cosh(x)))
 
-cosh = wrap(_np.cosh)
-_unary(cosh, lambda ans, x: sinh(x))
+cosh = _unary(_np.cosh, lambda g, ans, x: multiply(g, sinh(x)))
 
-tanh = wrap(_np.tanh)
-defvjp(tanh, lambda ans, x: lambda g: multiply(g, subtract(1.0, square(ans))))
-defjvp(tanh, lambda g, ans, x: multiply(g, subtract(1.0, square(ans))))
+tanh = _unary(_np.tanh, lambda g, ans, x: multiply(g, subtract(1.0, square(ans))))
 
-arcsinh = wrap(_np.arcsinh)
-defvjp(arcsinh, lambda ans, x: lambda g: divide(g, sqrt(add(square(x), 1.0))))
-defjvp(arcsinh, lambda g, ans, x: divide(g, sqrt(add(square(x), 1.0))))
+arcsinh = _unary(_np.arcsinh, lambda g, ans, x: divide(g, sqrt(add(square(x), 1.0))))
 
 
 def _arccosh_denominator(x):
@@ -311,26 +270,22 @@ def _arccosh_denominator(x):
     return multiply(sqrt(subtract(x, 1.0)), sqrt(add(x, 1.0)))
 
 
-arccosh = wrap(_np.arccosh)
-defvjp(arccosh, lambda ans, x: lambda g: divide(g, _arccosh_denominator(x)))
-defjvp(arccosh, lambda g, ans, x: divide(g, _arccosh_denominator(x)))
+arccosh = _unary(_np.arccosh, lambda g, ans, x: divide(g, _arccosh_denominator(x)))
 
-arctanh = wrap(_np.arctanh)
-defvjp(arctanh, lambda ans, x: lambda g: divide(g, subtract(1.0, square(x))))
-defjvp(arctanh, lambda g, ans, x: divide(g, subtract(1.0, square(x))))
+arctanh = _unary(_np.arctanh, lambda g, ans, x: divide(g, subtract(1.0, square(x))))
 
 # ---------------------------------------------------------------- two-argument geometry
 
-hypot = wrap(_np.hypot)
-defvjp(
-    hypot,
-    lambda ans, x, y: lambda g: _ub(x, multiply(g, divide(x, ans))),
-    lambda ans, x, y: lambda g: _ub(y, multiply(g, divide(y, ans))),
-)
-defjvp(
-    hypot,
-    lambda g, ans, x, y: _bt(multiply(g, divide(x, ans)), ans),
-    lambda g, ans, x, y: _bt(multiply(g, divide(y, ans)), ans),
+hypot = wrap(
+    _np.hypot,
+    vjp=(
+        lambda ans, x, y: lambda g: _ub(x, multiply(g, divide(x, ans))),
+        lambda ans, x, y: lambda g: _ub(y, multiply(g, divide(y, ans))),
+    ),
+    jvp=(
+        lambda g, ans, x, y: _bt(multiply(g, divide(x, ans)), ans),
+        lambda g, ans, x, y: _bt(multiply(g, divide(y, ans)), ans),
+    ),
 )
 
 
@@ -338,27 +293,23 @@ def _arctan2_scale(y, x):
     return add(square(x), square(y))
 
 
-arctan2 = wrap(_np.arctan2)
-defvjp(
-    arctan2,
-    lambda ans, y, x: lambda g: _ub(y, divide(multiply(g, x), _arctan2_scale(y, x))),
-    lambda ans, y, x: lambda g: _ub(x, negative(divide(multiply(g, y), _arctan2_scale(y, x)))),
-)
-defjvp(
-    arctan2,
-    lambda g, ans, y, x: _bt(divide(multiply(g, x), _arctan2_scale(y, x)), ans),
-    lambda g, ans, y, x: _bt(negative(divide(multiply(g, y), _arctan2_scale(y, x))), ans),
+arctan2 = wrap(
+    _np.arctan2,
+    vjp=(
+        lambda ans, y, x: lambda g: _ub(y, divide(multiply(g, x), _arctan2_scale(y, x))),
+        lambda ans, y, x: lambda g: _ub(x, negative(divide(multiply(g, y), _arctan2_scale(y, x)))),
+    ),
+    jvp=(
+        lambda g, ans, y, x: _bt(divide(multiply(g, x), _arctan2_scale(y, x)), ans),
+        lambda g, ans, y, x: _bt(negative(divide(multiply(g, y), _arctan2_scale(y, x))), ans),
+    ),
 )
 
-deg2rad = wrap(_np.deg2rad)
+deg2rad = wrap(_np.deg2rad, vjp=lambda ans, x: deg2rad, linear=True)
 radians = alias("radians", deg2rad)
-defvjp(deg2rad, lambda ans, x: deg2rad)
-def_linear(deg2rad)
 
-rad2deg = wrap(_np.rad2deg)
+rad2deg = wrap(_np.rad2deg, vjp=lambda ans, x: rad2deg, linear=True)
 degrees = alias("degrees", rad2deg)
-defvjp(rad2deg, lambda ans, x: rad2deg)
-def_linear(rad2deg)
 
 # ---------------------------------------------------------------- sinc
 # sinc(x) = sin(pi x) / (pi x). Its derivatives are removable singularities at 0, so
@@ -390,38 +341,25 @@ def _sinc_derivative_raw(x, k):
 
 
 # Private: a primitive with rules, but not a NumPy name, so it is not exported.
-_sinc_derivative = _primitive(_sinc_derivative_raw, "_sinc_derivative")
-defvjp(_sinc_derivative, lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)))
-defjvp(_sinc_derivative, lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)))
+_sinc_derivative = wrap(
+    _sinc_derivative_raw,
+    "_sinc_derivative",
+    public=False,
+    vjp=lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)),
+    jvp=lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)),
+)
 
-sinc = wrap(_np.sinc)
-_unary(sinc, lambda ans, x: _sinc_derivative(x, 1))
+sinc = _unary(_np.sinc, lambda g, ans, x: multiply(g, _sinc_derivative(x, 1)))
 
 # ---------------------------------------------------------------- complex parts
+# real is made in _broadcast, beside multiply.
 
-
-def _real_part_for(x, g):
-    # A real input keeps the real part of its cotangent; a complex input gets a complex
-    # one even where every path to it was real (grad of sum(real(z)) is 1 + 0j, not 1.0).
-    if is_complex(x):
-        return g if is_complex(g) else multiply(g, 1 + 0j)
-    return real(g)
-
-
-real = wrap(_np.real)
-defvjp(real, lambda ans, x: lambda g: _real_part_for(x, g))
-def_linear(real)
-
-imag = wrap(_np.imag)
 # imag(z) = y, so its gradient is df/dx - i df/dy = -i; a real input has no imaginary part.
-defvjp(imag, lambda ans, x: lambda g: _real_part_for(x, multiply(-1j, g)))
-def_linear(imag)
+imag = wrap(_np.imag, vjp=lambda ans, x: lambda g: _real_part_for(x, multiply(-1j, g)), linear=True)
 
-conj = wrap(_np.conj, "conj")
-conjugate = alias("conjugate", conj)
 # Re(u conj(v)) = Re(conj(u) v): the cotangent of conj is the conjugate cotangent.
-defvjp(conj, lambda ans, x: conj)
-def_linear(conj)
+conj = wrap(_np.conj, "conj", vjp=lambda ans, x: conj, linear=True)
+conjugate = alias("conjugate", conj)
 
 
 def _angle_vjp(ans, x):
@@ -438,9 +376,7 @@ def _angle_jvp(g, ans, x):
     return imag(divide(g, x))
 
 
-angle = wrap(_np.angle)
-defvjp(angle, _angle_vjp)
-defjvp(angle, _angle_jvp)
+angle = wrap(_np.angle, vjp=_angle_vjp, jvp=_angle_jvp)
 
 # ---------------------------------------------------------------- abs and sign
 
@@ -465,14 +401,10 @@ def _abs_jvp(g, ans, x):
     return multiply(g, _np.sign(_getval(x)))
 
 
-absolute = wrap(_np.absolute, "absolute")
+absolute = wrap(_np.absolute, "absolute", vjp=_abs_vjp, jvp=_abs_jvp)
 abs = alias("abs", absolute)
-defvjp(absolute, _abs_vjp)
-defjvp(absolute, _abs_jvp)
 
-fabs = wrap(_np.fabs)
-defvjp(fabs, _abs_vjp)
-defjvp(fabs, _abs_jvp)
+fabs = wrap(_np.fabs, vjp=_abs_vjp, jvp=_abs_jvp)
 
 
 def _sign_vjp(ans, x):
@@ -493,9 +425,7 @@ def _sign_jvp(g, ans, x):
     )
 
 
-sign = wrap(_np.sign)
-defvjp(sign, _sign_vjp)
-defjvp(sign, _sign_jvp)
+sign = wrap(_np.sign, vjp=_sign_vjp, jvp=_sign_jvp)
 
 # ---------------------------------------------------------------- maximum and minimum
 # The cotangent goes to the selected argument; at a tie it is split evenly (0.5 each),
@@ -589,9 +519,13 @@ def _clip_raw(a, a_min, a_max):
     return _np.clip(a, a_min, a_max)
 
 
-_clip = _primitive(_clip_raw, "clip")
-defvjp(_clip, _clip_vjp(0), _clip_vjp(1), _clip_vjp(2))
-defjvp(_clip, _clip_jvp(0), _clip_jvp(1), _clip_jvp(2))
+_clip = wrap(
+    _clip_raw,
+    "clip",
+    public=False,
+    vjp=(_clip_vjp(0), _clip_vjp(1), _clip_vjp(2)),
+    jvp=(_clip_jvp(0), _clip_jvp(1), _clip_jvp(2)),
+)
 
 
 @export
@@ -634,20 +568,21 @@ def _where_raw(condition, x=None, y=None):
     return _np.where(condition, x, y)
 
 
-where = wrap(_where_raw, "where")
+where = wrap(
+    _where_raw,
+    "where",
+    vjp=(
+        None,
+        lambda ans, c, x, y: lambda g: _ub(x, where(c, g, 0.0)),
+        lambda ans, c, x, y: lambda g: _ub(y, where(c, 0.0, g)),
+    ),
+    jvp=(
+        None,
+        lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
+        lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
+    ),
+)
 alias("where", where)
-defvjp(
-    where,
-    None,
-    lambda ans, c, x, y: lambda g: _ub(x, where(c, g, 0.0)),
-    lambda ans, c, x, y: lambda g: _ub(y, where(c, 0.0, g)),
-)
-defjvp(
-    where,
-    None,
-    lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
-    lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
-)
 
 
 # ---------------------------------------------------------------- signs, scaling, cleanup
@@ -678,11 +613,76 @@ def _ldexp_raw(x, n):
     return _np.ldexp(x, n)
 
 
-ldexp = wrap(_ldexp_raw, "ldexp")
-alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
 # ldexp(x, n) = x * 2**n with an integer exponent n: linear in x, no derivative in n.
-defvjp(ldexp, lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None)
-defjvp(ldexp, lambda g, ans, x, n: _bt(ldexp(g, n), ans), None)
+ldexp = wrap(
+    _ldexp_raw,
+    "ldexp",
+    vjp=(lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None),
+    jvp=(lambda g, ans, x, n: _bt(ldexp(g, n), ans), None),
+)
+alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
+
+
+# ---------------------------------------------------------------- casts
+# A cast acts entry by entry: it lives with the elementwise functions.
+
+
+def _astype_raw(x, dtype):
+    # A derivative-free staged value (jit) records its own astype; np.asarray would
+    # demand its concrete value.
+    if not hasattr(x, "astype"):
+        x = _np.asarray(x)
+    return x.astype(dtype)
+
+
+_astype = wrap(_astype_raw, "_astype")
+
+
+def _astype_vjp(ans, x, dtype):
+    x_dtype = _np.result_type(_getval(x))
+    x_complex = x_dtype.kind == "c"
+
+    def vjp(g):
+        if is_complex(g) and not x_complex:
+            g = real(g)
+        if x_dtype.kind in "fc" and _np.result_type(_getval(g)) != x_dtype:
+            g = _astype(g, x_dtype)
+        return g
+
+    return vjp
+
+
+defvjp(_astype, _astype_vjp)
+
+
+def _astype_jvp(g, ans, x, dtype):
+    target = _np.result_type(_getval(ans))
+    if is_complex(g) and target.kind != "c":
+        g = real(g)  # the tangent of dropping the imaginary part
+    return _astype(g, target)
+
+
+defjvp(_astype, _astype_jvp)
+
+
+@export
+def astype(x: Any, dtype, /, *, copy=True, device=None) -> Any:
+    """``numpy.astype``: cast to ``dtype``.
+
+    Casting to a floating or complex dtype is differentiable (the VJP casts back).
+    Casting to an integer or boolean dtype is piecewise constant, so the result is an
+    untraced constant: its derivative is zero wherever it exists.
+
+    >>> import matdiff.numpy as np
+    >>> np.astype(np.array([1.5, 2.5]), np.float32).dtype
+    dtype('float32')
+    """
+    dt = _np.dtype(dtype)
+    if type(x) not in box_types:
+        return _np.asarray(x).astype(dt, copy=copy)
+    if dt.kind not in "fc":
+        return _np.asarray(_getval(x)).astype(dt)
+    return _astype(x, dt)
 
 
 def _array_value(x: Any) -> Any:

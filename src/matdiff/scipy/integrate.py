@@ -38,8 +38,8 @@ from .. import numpy as _mnp
 from ..core import jvp_rules, vjp_rules, vspace
 from ..differential_operators import jvp as _jvp
 from ..differential_operators import vjp as _vjp
-from ..numpy._wrap import shape_of
-from ..tracer import getval, isbox, primitive
+from ..numpy._wrap import shape_of, wrap
+from ..tracer import getval, isbox
 from ..tree import tree_flatten, tree_unflatten
 
 __all__ = ["odeint", "solve_ivp"]
@@ -51,7 +51,7 @@ def _concat_raw(*parts):
     return _np.concatenate(parts)
 
 
-_concat = primitive(_concat_raw, "_concat")
+_concat = wrap(_concat_raw, "_concat", module="matdiff.scipy.integrate")
 """1-D concatenation of any number of traced parts (the augmented ODE states)."""
 
 
@@ -165,7 +165,7 @@ def _integrate_raw(y0, t, *args, rhs, solver):
     return solver.run(rhs, y0, t, args)
 
 
-_integrate = primitive(_integrate_raw, "odeint")
+_integrate = wrap(_integrate_raw, "odeint", module="matdiff.scipy.integrate")
 """States (len(t), n) of y' = rhs(y, t, *args) from y(t[0]) = y0 (y0 flat, t 1-D)."""
 
 

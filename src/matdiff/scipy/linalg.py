@@ -31,21 +31,19 @@ from ..numpy import linalg as _nla
 from ..numpy import manipulation as _shape
 from ..numpy import products as _prod
 from ..numpy import ufuncs as _uf
-from ..numpy._wrap import shape_of
-from ..numpy.linalg import (
-    _H,
-    _T,
-    _concat_last,
-    _concat_rows,
-    _is_cplx,
-    _solve_tri,
-    _take_cols,
-    _take_rows,
-    _traced,
-    _tril,
-    _triu,
-)
-from ..tracer import getval, primitive
+from ..numpy._linalg_common import concat_last as _concat_last
+from ..numpy._linalg_common import concat_rows as _concat_rows
+from ..numpy._linalg_common import iscomplexobj as _is_cplx
+from ..numpy._linalg_common import mH as _H
+from ..numpy._linalg_common import mT as _T
+from ..numpy._linalg_common import solve_triangular as _solve_tri
+from ..numpy._linalg_common import take_cols as _take_cols
+from ..numpy._linalg_common import take_rows as _take_rows
+from ..numpy._linalg_common import traced as _traced
+from ..numpy._linalg_common import tril as _tril
+from ..numpy._linalg_common import triu as _triu
+from ..numpy._wrap import export, shape_of, wrap
+from ..tracer import getval
 
 __all__ = [
     "expm",
@@ -79,15 +77,7 @@ ArrayLike = Any  # an array, a number, a nested list, or a traced value
 _mm = _prod.matmul
 
 
-def _prim(raw, name):
-    f = primitive(raw, name=name)
-    f.__module__ = "matdiff.scipy.linalg"
-    return f
-
-
-def _public(f):
-    f.__module__ = "matdiff.scipy.linalg"
-    return f
+_HERE = "matdiff.scipy.linalg"
 
 
 # ---------------------------------------------------------------- matrix functions
@@ -131,7 +121,7 @@ def _expm_raw(a):
     return _sl.expm(a)
 
 
-expm = _prim(_expm_raw, "expm")
+expm = wrap(_expm_raw, "expm", module=_HERE)
 expm.__doc__ = """The matrix exponential of each matrix in a stack (``scipy.linalg.expm``).
 
 Its derivative is the Fréchet derivative L(A, E) = ∫₀¹ e^{sA} E e^{(1-s)A} ds, computed
@@ -168,7 +158,7 @@ def _logm_raw(a):
     return _sl.logm(a)
 
 
-logm = _prim(_logm_raw, "logm")
+logm = wrap(_logm_raw, "logm", module=_HERE)
 logm.__doc__ = """The principal matrix logarithm (``scipy.linalg.logm``).
 
 Differentiable where no eigenvalue lies on the closed negative real axis; elsewhere the
@@ -186,7 +176,7 @@ def _sqrtm_raw(a):
     return _sl.sqrtm(a)
 
 
-sqrtm = _prim(_sqrtm_raw, "sqrtm")
+sqrtm = wrap(_sqrtm_raw, "sqrtm", module=_HERE)
 sqrtm.__doc__ = """The principal matrix square root (``scipy.linalg.sqrtm``).
 
 Differentiable where no eigenvalue lies on the closed negative real axis (in particular
@@ -211,7 +201,7 @@ def _effective_triangle(a, lower, unit_diagonal):
     return t
 
 
-@_public
+@export(module=_HERE)
 def solve_triangular(
     a: ArrayLike,
     b: ArrayLike,
@@ -253,7 +243,7 @@ def solve_triangular(
 # ---------------------------------------------------------------- Cholesky solves
 
 
-@_public
+@export(module=_HERE)
 def cho_factor(
     a: ArrayLike, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True
 ) -> Any:
@@ -271,7 +261,7 @@ def cho_factor(
     return _nla.cholesky(a, upper=not lower), lower
 
 
-@_public
+@export(module=_HERE)
 def cho_solve(
     c_and_lower, b: ArrayLike, overwrite_b: bool = False, check_finite: bool = True
 ) -> Any:
@@ -314,7 +304,7 @@ def _lu_raw(a, lu=None, piv=None):
     return lu
 
 
-_lu = _prim(_lu_raw, "lu_factor")
+_lu = wrap(_lu_raw, "lu_factor", module=_HERE)
 
 
 def _lu_factors(lu):
@@ -349,7 +339,7 @@ defvjp(_lu, _lu_vjp)
 defjvp(_lu, _lu_jvp)
 
 
-@_public
+@export(module=_HERE)
 def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True) -> Any:
     """``(lu, piv)``: the pivoted LU factorization of square ``a`` (``scipy.linalg.lu_factor``).
 
@@ -373,7 +363,7 @@ def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True
     return _lu(a, lu=lu_val, piv=piv), piv
 
 
-@_public
+@export(module=_HERE)
 def lu_solve(
     lu_and_piv, b: ArrayLike, trans: int = 0, overwrite_b: bool = False, check_finite: bool = True
 ) -> Any:
@@ -409,7 +399,7 @@ def _solve_sylvester_raw(a, b, q):
     return _sl.solve_sylvester(a, b, q)
 
 
-solve_sylvester = _prim(_solve_sylvester_raw, "solve_sylvester")
+solve_sylvester = wrap(_solve_sylvester_raw, "solve_sylvester", module=_HERE)
 solve_sylvester.__doc__ = """Solve ``a x + x b = q`` for ``x`` (``scipy.linalg.solve_sylvester``).
 
 d x solves the same equation with right side dq − da x − x db; the adjoint ``y`` solves
@@ -453,7 +443,7 @@ defjvp(
 )
 
 
-@_public
+@export(module=_HERE)
 def solve_continuous_lyapunov(a: ArrayLike, q: ArrayLike) -> Any:
     """Solve ``a x + x aᴴ = q`` for ``x`` (``scipy.linalg.solve_continuous_lyapunov``).
 
@@ -474,7 +464,7 @@ inv = _nla.inv
 svdvals = _nla.svdvals
 
 
-@_public
+@export(module=_HERE)
 def solve(
     a: ArrayLike,
     b: ArrayLike,
@@ -498,7 +488,7 @@ def solve(
     return _nla.solve(_T(a) if transposed else a, b)
 
 
-@_public
+@export(module=_HERE)
 def cholesky(
     a: ArrayLike, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True
 ) -> Any:
@@ -514,7 +504,7 @@ def cholesky(
     return _nla.cholesky(a, upper=not lower)
 
 
-@_public
+@export(module=_HERE)
 def qr(
     a: ArrayLike,
     overwrite_a=False,
@@ -557,7 +547,7 @@ def _changes_the_problem(kwargs: dict) -> bool:
     return any(k not in _ALGORITHM_ONLY for k in kwargs)
 
 
-@_public
+@export(module=_HERE)
 def eigh(a: ArrayLike, b=None, *, lower: bool = True, eigvals_only: bool = False, **kwargs) -> Any:
     """``scipy.linalg.eigh`` for the standard problem: ``(w, v)`` or ``w``.
 
@@ -578,7 +568,7 @@ def eigh(a: ArrayLike, b=None, *, lower: bool = True, eigvals_only: bool = False
     return tuple(_nla.eigh(a, UPLO=uplo))
 
 
-@_public
+@export(module=_HERE)
 def eigvalsh(a: ArrayLike, b=None, *, lower: bool = True, **kwargs) -> Any:
     """``scipy.linalg.eigvalsh`` for the standard problem.
 
@@ -589,7 +579,7 @@ def eigvalsh(a: ArrayLike, b=None, *, lower: bool = True, **kwargs) -> Any:
     return eigh(a, b, lower=lower, eigvals_only=True, **kwargs)
 
 
-@_public
+@export(module=_HERE)
 def eig(a: ArrayLike, b=None, left: bool = False, right: bool = True, **kwargs) -> Any:
     """``scipy.linalg.eig`` for the standard problem: ``(w, vr)`` or ``w``.
 
@@ -607,7 +597,7 @@ def eig(a: ArrayLike, b=None, left: bool = False, right: bool = True, **kwargs) 
     return (w, v) if right else w
 
 
-@_public
+@export(module=_HERE)
 def eigvals(a: ArrayLike, b=None, **kwargs) -> Any:
     """``scipy.linalg.eigvals`` for the standard problem.
 
@@ -622,7 +612,7 @@ def eigvals(a: ArrayLike, b=None, **kwargs) -> Any:
     return _nla.eigvals(a)
 
 
-@_public
+@export(module=_HERE)
 def svd(a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True, **kwargs) -> Any:
     """``scipy.linalg.svd``: ``(U, s, Vh)``, or ``s`` with ``compute_uv=False``.
 
@@ -636,7 +626,7 @@ def svd(a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True, **kwa
     return tuple(res) if compute_uv else res
 
 
-@_public
+@export(module=_HERE)
 def norm(
     a: ArrayLike, ord=None, axis=None, keepdims: bool = False, check_finite: bool = True
 ) -> Any:
@@ -651,7 +641,7 @@ def norm(
     return _nla.norm(a, ord=ord, axis=axis, keepdims=keepdims)
 
 
-@_public
+@export(module=_HERE)
 def pinv(
     a: ArrayLike, *, atol=None, rtol=None, return_rank: bool = False, check_finite: bool = True
 ) -> Any:
@@ -678,7 +668,7 @@ def pinv(
     return x
 
 
-@_public
+@export(module=_HERE)
 def lstsq(
     a: ArrayLike,
     b: ArrayLike,

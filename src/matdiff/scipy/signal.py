@@ -23,8 +23,8 @@ import scipy.signal as _sig
 
 from .. import numpy as _mnp
 from ..core import def_linear, defvjp
-from ..numpy._wrap import shape_of
-from ..tracer import getval, primitive
+from ..numpy._wrap import shape_of, wrap
+from ..tracer import getval
 
 __all__ = ["convolve", "correlate"]
 
@@ -37,7 +37,7 @@ def _embed_raw(g, shape, index):
     return out
 
 
-_embed = primitive(_embed_raw, "_embed")
+_embed = wrap(_embed_raw, "_embed", module="matdiff.scipy.signal")
 """``g`` placed into zeros of ``shape`` at ``index`` (slices): the transpose of a window."""
 defvjp(_embed, lambda ans, g, shape, index: lambda h: _mnp.getitem(h, index))
 def_linear(_embed)
@@ -64,7 +64,7 @@ def _convolve_raw(in1, in2, mode, method):
     return _sig.convolve(in1, in2, mode=mode, method=method)
 
 
-_convolve = primitive(_convolve_raw, "convolve")
+_convolve = wrap(_convolve_raw, "convolve", module="matdiff.scipy.signal")
 
 
 def _transpose_maker(argnum):

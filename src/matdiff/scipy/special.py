@@ -28,16 +28,15 @@ import scipy.special as _sp
 
 from .. import numpy as _mnp
 from ..core import defjvp, defvjp
-from ..numpy._wrap import (
+from ..numpy._broadcast import (
     broadcast_tangent,
     defjvp_broadcast,
     defvjp_unbroadcast,
-    shape_of,
+    expand_to,
     unbroadcast,
-    wrapped_for,
 )
-from ..numpy.reductions import expand_to
-from ..tracer import NotDifferentiableError, getval, isbox, primitive
+from ..numpy._wrap import export, shape_of, wrap
+from ..tracer import NotDifferentiableError, getval, isbox
 
 __all__ = [
     "expit",
@@ -111,31 +110,30 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _register(raw: Callable, f: Callable, name: str) -> Callable:
-    """Name ``f`` and route raw calls of ``raw`` on traced values to it.
-
-    Only ufuncs (and NumPy's dispatched ``sinc``) reach ``wrapped_for`` through the array
-    protocols; SciPy's plain Python functions never do, and their entries are inert.
-    """
-    f.__module__ = "matdiff.scipy.special"
-    f.__name__ = f.__qualname__ = name
-    # NumPy's own functions (sinc) keep the matdiff.numpy wrapper if there is one.
-    wrapped_for.setdefault(raw, f)
-    return f
+# Every function here is named in matdiff.scipy.special, and a raw call of its SciPy
+# counterpart on a traced value routes to it. Only ufuncs (and NumPy's dispatched
+# ``sinc``, which keeps its matdiff.numpy wrapper) reach the routes, through the array
+# protocols; SciPy's plain Python functions never do, and their routes are inert.
+_HERE = "matdiff.scipy.special"
 
 
 def _unary(raw: Callable, name: str, deriv: Callable, doc: str) -> Callable:
     """A primitive ``f(x)`` with f'(x) = ``deriv(ans, x)`` (written with wrapped functions)."""
-    f = primitive(raw, name)
-    defvjp(f, lambda ans, x: lambda g: _multiply(g, deriv(ans, x)))
-    defjvp(f, lambda g, ans, x: _multiply(g, deriv(ans, x)))
+    f = wrap(
+        raw,
+        name,
+        module=_HERE,
+        routes=(raw,),
+        vjp=lambda ans, x: lambda g: _multiply(g, deriv(ans, x)),
+        jvp=lambda g, ans, x: _multiply(g, deriv(ans, x)),
+    )
     f.__doc__ = doc
-    return _register(raw, f, name)
+    return f
 
 
 def _binary(raw: Callable, name: str, dx: Callable, dy: Callable, doc: str) -> Callable:
     """A broadcasting primitive ``f(x, y)`` with partials ``dx(ans, x, y)``, ``dy(ans, x, y)``."""
-    f = primitive(raw, name)
+    f = wrap(raw, name, module=_HERE, routes=(raw,))
     defvjp_unbroadcast(
         f,
         lambda ans, x, y: lambda g: _multiply(g, dx(ans, x, y)),
@@ -147,7 +145,7 @@ def _binary(raw: Callable, name: str, dx: Callable, dy: Callable, doc: str) -> C
         lambda g, ans, x, y: _multiply(g, dy(ans, x, y)),
     )
     f.__doc__ = doc
-    return _register(raw, f, name)
+    return f
 
 
 def _no_derivative(fname: str, argname: str, what: str) -> NotDifferentiableError:
@@ -167,7 +165,7 @@ def _with_static_order(prim: Callable, raw: Callable, name: str, argname: str, w
         return prim(v, x)
 
     f.__doc__ = doc
-    return _register(raw, f, name)
+    return export(f, name, module=_HERE, routes=(raw,))
 
 
 def _sign(x):
@@ -368,17 +366,19 @@ def _polygamma_raw(n, x):
     return _sp.polygamma(n, x)
 
 
-_polygamma = primitive(_polygamma_raw, "polygamma")
 # The static n may broadcast x to a larger shape: the VJP sums back to x's shape.
-defvjp(
-    _polygamma,
-    None,
-    lambda ans, n, x: lambda g: unbroadcast(x, _multiply(g, _polygamma(_np.add(n, 1), x))),
-)
-defjvp(
-    _polygamma,
-    None,
-    lambda g, ans, n, x: broadcast_tangent(_multiply(g, _polygamma(_np.add(n, 1), x)), ans),
+_polygamma = wrap(
+    _polygamma_raw,
+    "polygamma",
+    module=_HERE,
+    vjp=(
+        None,
+        lambda ans, n, x: lambda g: unbroadcast(x, _multiply(g, _polygamma(_np.add(n, 1), x))),
+    ),
+    jvp=(
+        None,
+        lambda g, ans, n, x: broadcast_tangent(_multiply(g, _polygamma(_np.add(n, 1), x)), ans),
+    ),
 )
 
 polygamma = _with_static_order(
@@ -450,7 +450,7 @@ def _multigammaln_raw(a, d):
     return _sp.multigammaln(a, d)
 
 
-_multigammaln = primitive(_multigammaln_raw, "multigammaln")
+_multigammaln = wrap(_multigammaln_raw, "multigammaln", module=_HERE)
 
 
 def _multigammaln_deriv(a, d):
@@ -478,7 +478,7 @@ def multigammaln(a: Any, d: int) -> Any:
     return _multigammaln(a, d)
 
 
-_register(_sp.multigammaln, multigammaln, "multigammaln")
+export(multigammaln, "multigammaln", module=_HERE, routes=(_sp.multigammaln,))
 
 
 def _digamma_diff(x, y):
@@ -611,7 +611,7 @@ kl_div = _binary(
 
 def _order_primitive(raw, name, deriv):
     # An array of orders may broadcast x to a larger shape: the VJP sums back to x's shape.
-    p = primitive(raw, "_" + name)
+    p = wrap(raw, "_" + name, module=_HERE)
     defvjp(p, None, lambda ans, v, x: lambda g: unbroadcast(x, _multiply(g, deriv(ans, v, x))))
     defjvp(p, None, lambda g, ans, v, x: broadcast_tangent(_multiply(g, deriv(ans, v, x)), ans))
     return p
@@ -946,9 +946,13 @@ def _sinc_deriv_raw(n, x):
     return out if out.ndim else out[()]
 
 
-_sinc_deriv = primitive(_sinc_deriv_raw, "_sinc_deriv")
-defvjp(_sinc_deriv, None, lambda ans, n, x: lambda g: _multiply(g, _sinc_deriv(n + 1, x)))
-defjvp(_sinc_deriv, None, lambda g, ans, n, x: _multiply(g, _sinc_deriv(n + 1, x)))
+_sinc_deriv = wrap(
+    _sinc_deriv_raw,
+    "_sinc_deriv",
+    module=_HERE,
+    vjp=(None, lambda ans, n, x: lambda g: _multiply(g, _sinc_deriv(n + 1, x))),
+    jvp=(None, lambda g, ans, n, x: _multiply(g, _sinc_deriv(n + 1, x))),
+)
 
 sinc = _unary(
     _np.sinc,
@@ -969,7 +973,7 @@ def _lse_raw(a, b, axis, keepdims):
     return _sp.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=True)[0]
 
 
-_lse = primitive(_lse_raw, "logsumexp")
+_lse = wrap(_lse_raw, "logsumexp", module=_HERE)
 
 
 def _lse_sign(a, b, axis, keepdims):
@@ -1061,7 +1065,7 @@ def logsumexp(
     return val
 
 
-_register(_sp.logsumexp, logsumexp, "logsumexp")
+export(logsumexp, "logsumexp", module=_HERE, routes=(_sp.logsumexp,))
 
 
 def _softmax_raw(x, axis):
@@ -1076,22 +1080,27 @@ def _ksum(g, axis):
     return _mnp.sum(g, axis=axis, keepdims=True)
 
 
-_softmax = primitive(_softmax_raw, "softmax")
 # The Jacobian diag(s) - s s^T is symmetric, so the VJP and JVP share one formula.
-defvjp(_softmax, lambda ans, x, axis: lambda g: _softmax_jac(g, ans, axis))
-defjvp(_softmax, lambda g, ans, x, axis: _softmax_jac(g, ans, axis))
+_softmax = wrap(
+    _softmax_raw,
+    "softmax",
+    module=_HERE,
+    vjp=lambda ans, x, axis: lambda g: _softmax_jac(g, ans, axis),
+    jvp=lambda g, ans, x, axis: _softmax_jac(g, ans, axis),
+)
 
 
 def _softmax_jac(g, s, axis):
     return _multiply(s, _subtract(g, _ksum(_multiply(g, s), axis)))
 
 
-_log_softmax = primitive(_log_softmax_raw, "log_softmax")
-defvjp(
-    _log_softmax,
-    lambda ans, x, axis: lambda g: _subtract(g, _multiply(_exp(ans), _ksum(g, axis))),
+_log_softmax = wrap(
+    _log_softmax_raw,
+    "log_softmax",
+    module=_HERE,
+    vjp=lambda ans, x, axis: lambda g: _subtract(g, _multiply(_exp(ans), _ksum(g, axis))),
+    jvp=lambda g, ans, x, axis: _subtract(g, _ksum(_multiply(_exp(ans), g), axis)),
 )
-defjvp(_log_softmax, lambda g, ans, x, axis: _subtract(g, _ksum(_multiply(_exp(ans), g), axis)))
 
 
 def softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
@@ -1116,8 +1125,8 @@ def log_softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
     return _log_softmax(x, axis)
 
 
-_register(_sp.softmax, softmax, "softmax")
-_register(_sp.log_softmax, log_softmax, "log_softmax")
+export(softmax, "softmax", module=_HERE, routes=(_sp.softmax,))
+export(log_softmax, "log_softmax", module=_HERE, routes=(_sp.log_softmax,))
 
 
 # ---------------------------------------------------------------- incomplete gamma and beta
@@ -1137,12 +1146,12 @@ def _shape_static(prim: Callable, raw: Callable, name: str, shapes: tuple[str, .
         return prim(*args)
 
     f.__doc__ = doc
-    return _register(raw, f, name)
+    return export(f, name, module=_HERE, routes=(raw,))
 
 
 def _in_x_only(raw: Callable, name: str, nshapes: int, deriv: Callable) -> Callable:
     # Shape parameters may broadcast x to a larger shape: the VJP sums back to x's shape.
-    p = primitive(raw, "_" + name)
+    p = wrap(raw, "_" + name, module=_HERE)
     none = [None] * nshapes
 
     def vjp_x(ans, *args):

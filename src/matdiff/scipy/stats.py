@@ -23,6 +23,7 @@ import math
 import numpy as _np
 
 from .. import numpy as _mnp
+from ..numpy import linalg as _nla
 from ..tracer import NotDifferentiableError, getval, isbox
 from . import special as _sp
 
@@ -517,13 +518,6 @@ dirichlet = _Dirichlet()
 # ---------------------------------------------------------------- multivariate
 
 
-def _linalg():
-    # Looked up at call time: matdiff.numpy.linalg's solve and slogdet carry the rules.
-    from ..numpy import linalg
-
-    return linalg
-
-
 def _mv_setup(fname: str, x, mean, cov):
     """(residuals (m, k), result shape, k, cov as a (k, k) matrix) with SciPy's conventions."""
     mv = _value(mean)
@@ -572,10 +566,9 @@ def _mv_setup(fname: str, x, mean, cov):
 
 def _mahalanobis(d, cov):
     """(d_i^T cov^-1 d_i for each row, log det cov)."""
-    la = _linalg()
-    sol = la.solve(cov, _mnp.transpose(d))
+    sol = _nla.solve(cov, _mnp.transpose(d))
     maha = _mnp.sum(_mnp.multiply(_mnp.transpose(d), sol), axis=0)
-    logdet = la.slogdet(cov)[1]
+    logdet = _nla.slogdet(cov)[1]
     return maha, logdet
 
 

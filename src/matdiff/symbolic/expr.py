@@ -180,10 +180,6 @@ def is_zero(e: Expr) -> bool:
     return e.op in ("const", "fill") and e.data == 0.0
 
 
-def const_value(e: Expr) -> float | None:
-    return e.data if e.op == "const" else None
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -205,15 +201,6 @@ def split_coeff(e: Expr) -> tuple[float, Expr]:
             return e.args[0].data, rest[0]
         return e.args[0].data, Expr.make("mul", rest, ns - 1, e.shape)
     return 1.0, e
-
-
-def mul_parts(e: Expr) -> tuple[tuple, tuple]:
-    """(scalar factors, matrix chain) of a product; any other node is a one-element chain."""
-    if e.op == "mul":
-        return e.args[: e.data], e.args[e.data :]
-    if e.is_scalar:
-        return (e,), ()
-    return (), (e,)
 
 
 def _power_parts(e: Expr) -> tuple[Expr, float]:
