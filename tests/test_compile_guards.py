@@ -99,3 +99,18 @@ def test_power_with_traced_exponent_including_zero_to_the_zero():
     x0, y0 = onp.array([0.0, 2.0]), onp.array([0.0, 0.5])
     for a, b in zip(g(x0, y0), grad(f, argnums=(0, 1))(x0, y0)):
         onp.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+def test_a_rule_that_branches_without_branch_is_refused_with_the_way_out():
+    def careless_grad(x, g):
+        if onp.any(onp.equal(getval(x), 0.0)):
+            return g * 0.0
+        return g / x
+
+    careless_log = primitive(lambda x: onp.log(x), "careless_log")
+    defvjp(careless_log, lambda ans, x: lambda g: careless_grad(x, g))
+    onp.testing.assert_allclose(grad(lambda x: np.sum(careless_log(x)))(X), 1 / X)
+    with pytest.raises(
+        StagingError, match=r"truth value \(bool\).*np\.where.*extend\.branch\(cond\)"
+    ):
+        jit(grad(lambda x: np.sum(careless_log(x))))(X)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import operator
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -44,15 +43,6 @@ __all__ = [
 _COMPILE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _asked_by_rule() -> bool:
-    """The caller of the caller is matdiff's own code (a rule), not the user's."""
-    fn = os.path.abspath(sys._getframe(2).f_code.co_filename)
-    return fn.startswith(_PKG_DIR) and not fn.startswith(_COMPILE_DIR)
-
-
-_PKG_DIR = os.path.dirname(_COMPILE_DIR)
-
-
 def concrete_error(what: str) -> StagingError:
     rule = library_site(_COMPILE_DIR)
     inside = (
@@ -67,7 +57,16 @@ def concrete_error(what: str) -> StagingError:
         "value computed from the jitted function's inputs cannot be recorded. Choose values "
         "elementwise with np.where(condition, a, b) instead, or pass the argument this value "
         "depends on as static, e.g. jit(f, static_argnums=(1,)), so it is known at compile time."
+        + (
+            " A derivative rule that branches on data to save work says so with "
+            "matdiff.extend.branch(cond), which compiles to a check at run time."
+            if what == _TRUTH
+            else ""
+        )
     )
+
+
+_TRUTH = "the truth value (bool)"
 
 
 # ---------------------------------------------------------------- the trace
@@ -341,7 +340,7 @@ class StagedBox(_NoConcreteValue, ArrayBox):
         self._node = var
 
     def __bool__(self):
-        raise concrete_error("the truth value (bool)")
+        raise concrete_error(_TRUTH)
 
     def __array__(self, dtype=None, copy=None):
         raise concrete_error("conversion to a NumPy array (np.asarray, np.array, indexing)")
@@ -417,9 +416,8 @@ class StagedValue(_NoConcreteValue):
 
     # -- concrete values are not
     def __bool__(self):
-        if _asked_by_rule():
-            return self.guarded_truth()
-        raise concrete_error("the truth value (bool)")
+        # User control flow on data cannot be recorded; a rule asks with branch().
+        raise concrete_error(_TRUTH)
 
     def guarded_truth(self) -> bool:
         """A rule branching for speed (``if branch(np.any(mask))``): take the example's

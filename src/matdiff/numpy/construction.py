@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as _np
 
-from ..tracer import box_types, getval
+from ..tracer import box_types, branch, getval
 from . import manipulation as _shape
 from . import ufuncs as _uf
 from ._wrap import all_wrapped, export, shape_of
@@ -232,10 +232,10 @@ def geomspace(
             "geomspace: complex end points are not supported with traced values; "
             "use np.exp(np.linspace(np.log(start), np.log(stop), num))"
         )
-    if _np.any(sv == 0) or _np.any(ev == 0):
+    if branch(_np.any(sv == 0)) or branch(_np.any(ev == 0)):
         raise ValueError("geomspace: a geometric sequence cannot include zero")
     sign = _np.sign(sv)
-    if _np.any(_np.sign(ev) != sign):
+    if branch(_np.any(_np.sign(ev) != sign)):
         raise ValueError(
             "geomspace: start and stop must have the same sign; the sequence would pass zero"
         )

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
-from ..tracer import box_types, getval
+from ..tracer import box_types, branch, getval
 from . import ufuncs as _uf
 from ._broadcast import broadcast_to, reshape
 from ._broadcast import sum as _sum
@@ -410,7 +410,7 @@ def piecewise(x: ArrayLike, condlist, funclist, *args, **kw) -> Any:
     out = _np.zeros(flat_shape, x_dtype)
     for c, f in zip(conds, funclist):
         c = _np.ravel(c)
-        if not _np.any(c):
+        if not branch(_np.any(c)):
             continue  # NumPy does not call a function that owns no entry
         if callable(f):
             # f sees every entry, but those c does not own are replaced by one it owns (the

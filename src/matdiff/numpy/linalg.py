@@ -44,7 +44,7 @@ import scipy.linalg.lapack as _lapack
 from numpy.linalg import LinAlgError
 
 from ..core import defjvp, defvjp
-from ..tracer import getval
+from ..tracer import branch, getval
 from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
@@ -189,7 +189,7 @@ def _same_pairs(w) -> _np.ndarray | None:
     tol = 64 * n * _np.finfo(_np.result_type(wv, float)).eps * _np.maximum(scale, 1e-300)
     same = _np.abs(wv[..., None, :] - wv[..., :, None]) <= tol
     same &= ~_np.eye(n, dtype=bool)
-    return same if same.any() else None
+    return same if branch(same.any()) else None
 
 
 def _inv_gaps(w, squared=False, same=None):
@@ -431,7 +431,7 @@ def _lu_logdet(lu, piv):
         sign = sign * _np.prod(_np.sign(d))
     with _np.errstate(divide="ignore"):
         logabs = _np.sum(_np.log(_np.abs(d)))
-    if _np.any(d == 0):
+    if branch(_np.any(d == 0)):
         return d.dtype.type(0), -_np.inf
     return sign, logabs
 
@@ -973,7 +973,7 @@ def _svd_vjp(ans, a, full_matrices=True, hermitian=False):
         same = _same_pairs(s)
         # Only a loss that reads the singular vectors needs them determined: the common
         # np.sum(svd(x)[1]) gets the values' subgradient, as svdvals does.
-        if _np.any(getval(gu1) != 0) or _np.any(getval(gv1) != 0):
+        if branch(_np.any(getval(gu1) != 0)) or branch(_np.any(getval(gv1) != 0)):
             _refuse_rank_deficient(s, m, n)
         _check_clusters(
             "svd", _SVD_WORDS, same, gvals=gs, m=_uf.add(j, kk), check_phase=_is_cplx(u)

@@ -14,6 +14,7 @@ import numpy as _np
 
 from ..core import defjvp, defvjp
 from ..tracer import box_types as _box_types
+from ..tracer import branch
 from ..tracer import getval as _getval
 from . import indexing as _ix
 from . import manipulation as _shape
@@ -639,14 +640,14 @@ alias("prod", prod)
 def _nan_filled(x, fill):
     xv = _getval(x)
     mask = _np.isnan(xv)
-    return _u.where(mask, fill, x) if mask.any() else x
+    return _u.where(mask, fill, x) if branch(mask.any()) else x
 
 
 def _nan_extremum(fname, reduce, fill, a, axis, out, keepdims):
     _no_out(fname, out)
     res = reduce(_nan_filled(a, fill), axis=axis, keepdims=keepdims)
     all_nan = _np.all(_np.isnan(_getval(a)), axis=axis, keepdims=keepdims)
-    if _np.any(all_nan):
+    if branch(_np.any(all_nan)):
         # NumPy's value for a slice with no numbers (it also warns); no derivative.
         res = _u.where(all_nan, _np.nan, res)
     return res
@@ -981,7 +982,7 @@ def quantile(
     t_b = _shape.reshape(t, qv.shape + (1,) * rest)
     res = _lerp(lo_vals, hi_vals, t_b, _np.reshape(tv, qv.shape + (1,) * rest))
     has_nan = _np.any(_np.isnan(_getval(x)), axis=ax)
-    if _np.any(has_nan):
+    if branch(_np.any(has_nan)):
         res = _u.where(has_nan, _np.nan, res)  # NumPy's answer for a slice with NaN
     if keepdims:
         kept = [1 if i in axes else n_i for i, n_i in enumerate(a_shape)]

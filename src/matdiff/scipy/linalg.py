@@ -43,7 +43,7 @@ from ..numpy._linalg_common import traced as _traced
 from ..numpy._linalg_common import tril as _tril
 from ..numpy._linalg_common import triu as _triu
 from ..numpy._wrap import export, shape_of, wrap
-from ..tracer import getval
+from ..tracer import branch, getval
 
 __all__ = [
     "expm",
@@ -143,7 +143,7 @@ def _principal_domain(fname):
         scale = max(float(_np.max(_np.abs(w))), 1e-300) if w.size else 1.0
         tol = 1e3 * _np.finfo(float).eps * scale
         bad = (_np.abs(w.imag) <= tol) & (w.real <= tol)
-        if _np.any(bad):
+        if branch(_np.any(bad)):
             raise ValueError(
                 f"{fname}: no derivative at this matrix: it has an eigenvalue on the closed "
                 "negative real axis (or zero), where the principal branch is singular or "
@@ -226,7 +226,7 @@ def solve_triangular(
         )
     if trans not in (0, 1, 2, "N", "T", "C"):
         raise ValueError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
-    if check_finite and not _np.all(_np.isfinite(getval(a))):
+    if check_finite and not branch(_np.all(_np.isfinite(getval(a)))):
         raise ValueError("array must not contain infs or NaNs")
     t = _effective_triangle(a, lower, unit_diagonal)
     low = lower

@@ -36,7 +36,7 @@ from ..numpy._broadcast import (
     unbroadcast,
 )
 from ..numpy._wrap import export, shape_of, wrap
-from ..tracer import NotDifferentiableError, getval, isbox
+from ..tracer import NotDifferentiableError, branch, getval, isbox
 
 __all__ = [
     "expit",
@@ -519,7 +519,7 @@ def _safe_where_both_zero(x, y, fill):
     # is taken as 0: replace y by ``fill`` there, so x / y is 0 / fill and no NaN appears.
     xv, yv = getval(x), getval(y)
     both = _np.logical_and(_np.equal(xv, 0), _np.equal(yv, 0))
-    if _np.any(both):
+    if branch(_np.any(both)):
         return _where(both, fill, y)
     return y
 
@@ -557,7 +557,7 @@ def _positive_or_one(x):
     # computed on a placeholder so that no NaN is made in an untaken branch.
     xv = getval(x)
     bad = _np.less(xv, 0)
-    return (_where(bad, 1.0, x), bad) if _np.any(bad) else (x, None)
+    return (_where(bad, 1.0, x), bad) if branch(_np.any(bad)) else (x, None)
 
 
 def _entr_deriv(ans, x):
@@ -1060,7 +1060,7 @@ def logsumexp(
     if return_sign:
         return val, sign
     negative = _np.less(sign, 0)
-    if _np.any(negative):
+    if branch(_np.any(negative)):
         val = _where(negative, _np.nan, val)
     return val
 

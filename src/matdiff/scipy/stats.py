@@ -24,7 +24,7 @@ import numpy as _np
 
 from .. import numpy as _mnp
 from ..numpy import linalg as _nla
-from ..tracer import NotDifferentiableError, getval, isbox
+from ..tracer import NotDifferentiableError, branch, getval, isbox
 from . import special as _sp
 
 __all__ = [
@@ -50,7 +50,7 @@ _exp = _mnp.exp
 def _mask(cond, *args):
     """A boolean mask from the values of ``args`` (no derivative), or None if all False."""
     m = cond(*[_value(a) for a in args])
-    return m if _np.any(m) else None
+    return m if branch(_np.any(m)) else None
 
 
 def _value(a):
@@ -440,7 +440,7 @@ class _Poisson:
         outside = (kk < 0) | (kk != _np.floor(kk))
         ks = _np.where(outside, 0.0, kk)
         val = _mnp.subtract(_sp.xlogy(ks, mu), _mnp.add(mu, _sp.gammaln(ks + 1.0)))
-        val = _fill(val, outside if _np.any(outside) else None, -_np.inf)
+        val = _fill(val, outside if branch(_np.any(outside)) else None, -_np.inf)
         return _fill(val, bad_mu, _np.nan)
 
     def pmf(self, k, mu, loc=0):
@@ -478,7 +478,7 @@ class _Dirichlet:
             raise ValueError(
                 f"Parameter vector 'a' must be one dimensional, but a.shape = {av.shape}."
             )
-        if _np.any(av <= 0):
+        if branch(_np.any(av <= 0)):
             raise ValueError("All parameters must be greater than 0")
         k = av.shape[0]
         xv = _value(x)
@@ -492,11 +492,11 @@ class _Dirichlet:
                 f"fewer than, parameter vector 'a', but alpha.shape = {av.shape} and "
                 f"x.shape = {xv.shape}."
             )
-        if _np.any(xv < 0):
+        if branch(_np.any(xv < 0)):
             raise ValueError("Each entry in 'x' must be greater than or equal to zero.")
-        if _np.any(xv > 1):
+        if branch(_np.any(xv > 1)):
             raise ValueError("Each entry in 'x' must be smaller or equal one.")
-        if _np.any(_np.abs(_np.sum(xv, 0) - 1.0) > 10e-10):
+        if branch(_np.any(_np.abs(_np.sum(xv, 0) - 1.0) > 10e-10)):
             raise ValueError(
                 "The input vector 'x' must lie within the normal simplex. but "
                 f"np.sum(x, 0) = {_np.sum(xv, 0)}."
@@ -543,7 +543,7 @@ def _mv_setup(fname: str, x, mean, cov):
     cov = _mnp.add(
         _mnp.multiply(cov, lower), _mnp.transpose(_mnp.multiply(cov, lower - _np.eye(k)))
     )
-    if _np.min(_np.linalg.eigvalsh(_value(cov))) <= 0:
+    if branch(_np.min(_np.linalg.eigvalsh(_value(cov))) <= 0):
         raise ValueError(
             f"{fname}: The input matrix must be symmetric positive semidefinite (as in "
             "SciPy); singular matrices are not supported, pass a positive definite one"
@@ -627,7 +627,7 @@ class _MultivariateT:
         """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
         if loc is None:
             loc = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
-        if _np.any(_value(df) <= 0):
+        if branch(_np.any(_value(df) <= 0)):
             raise ValueError("'df' must be greater than zero.")
         d, out_shape, k, shape = _mv_setup("multivariate_t.logpdf", x, loc, shape)
         maha, logdet = _mahalanobis(d, shape)
