@@ -134,7 +134,7 @@ class StagingTrace(Trace):
                 f"jit: {prim_name(fun)} got a traced value inside a {t.__name__}; only top-level "
                 "array arguments can be traced. Pass the traced values as separate arguments."
             )
-        return Lit(a)
+        return Lit.of(a)
 
     def value_var(self, a: StagedValue) -> Var:
         """The variable for a derivative-free value used as an operand or an output."""
@@ -177,7 +177,7 @@ class StagingTrace(Trace):
                 )
                 inputs.append(None)
             else:
-                inputs.append(Lit(a))
+                inputs.append(Lit.of(a))
         for key, v in kwargs.items():
             if _contains_traced(v):
                 error = f"jit: numpy.{name}: keyword argument {key} must not be traced"
@@ -225,7 +225,7 @@ class StagingTrace(Trace):
                 f"jit: output {k} is a {t.__name__}; a jitted function must return arrays, "
                 "numbers, or pytrees (tuples, lists, dicts) of them"
             )
-        return Lit(o)
+        return Lit.of(o)
 
 
 class CapturedTracedValue(StagingError):
@@ -591,7 +591,26 @@ for _name, _uf in [
     setattr(StagedValue, f"__{_name}__", _binary(_uf)[0])
 StagedValue.__hash__ = None
 
-register_vspace(lambda sv: ArrayVSpace(sv.value), StagedValue)
+
+class _StagedVSpace(ArrayVSpace):
+    """The space of a staged value. Its ``ones`` (the seed of ``grad``) is recorded, not a
+    plain array: the backward pass computed from it is then recorded too, so arrays it
+    meets (one captured by closure, say) are read when the program runs, not frozen at
+    their values while staging."""
+
+    __slots__ = ("trace",)
+
+    def __init__(self, sv: StagedValue) -> None:
+        super().__init__(sv.value)
+        self.trace = sv.trace
+
+    def ones(self):
+        if self.trace.done:
+            return super().ones()
+        return self.trace.record_raw(_np.ones, (self.shape,), {"dtype": self.dtype})
+
+
+register_vspace(_StagedVSpace, StagedValue)
 # A primitive whose raw function indexes with a staged operand (take_along_axis's
 # indices) computes its example answer from the example value; its equation keeps the
 # operand, so the program recomputes the index at run time.
@@ -627,7 +646,37 @@ def stage(fun: Callable, leaves: list) -> tuple[Program, Any]:
         outvars = [trace.out_atom(o, k) for k, o in enumerate(out_leaves)]
     finally:
         trace.done = True
+    del out, out_leaves, boxes
+    _know_private_arrays(trace.eqns)
     return Program(invars, trace.eqns, outvars), out_tree
+
+
+def _know_private_arrays(eqns: list) -> None:
+    """Let the passes fold arrays that nothing outside the program can reach.
+
+    Every array operand is first held by reference, as one captured by closure must be
+    (it may change in place before the next call). An array made while staging (a
+    constant ``np.ones(3)`` in the function, an identity a derivative rule built) that owns
+    its data and is referred to by the program alone cannot change: it is known by value.
+    """
+    if not hasattr(sys, "getrefcount"):
+        return
+    held: dict[int, list] = {}
+    for e in eqns:
+        for a in e.inputs:
+            if type(a) is Lit and a.ref and type(a.value) is _np.ndarray:
+                entry = held.get(id(a.value))
+                if entry is None:
+                    held[id(a.value)] = [a.value, a]
+                else:
+                    entry.append(a)
+    for entry in held.values():
+        value, lits = entry[0], entry[1:]
+        # References: one per literal, the entry's, the loop's ``value`` and the call's own.
+        if value.base is None and sys.getrefcount(value) == len(lits) + 3:
+            for lit in lits:
+                lit.ref = False
+        del value
 
 
 # NumPy functions returning several arrays whose shapes follow from the inputs' shapes alone.
