@@ -66,3 +66,119 @@ def test_numbers_and_arrays_made_inside_are_still_folded():
     f = jit(lambda x: x * 1.0 + x * onp.ones(3))
     f(onp.ones(3))
     assert [e.prim.__name__ for e in f.program.eqns] == ["add"]
+
+
+# ---------------------------------------------------------------- static arguments
+
+
+def test_static_arguments_are_keyed_by_type_and_value():
+    f = jit(lambda x, k: x * 2.0 if type(k) is bool else x + k, static_argnums=1)
+    x = onp.ones(2)
+    assert f(x, 1).tolist() == [2.0, 2.0]
+    assert f(x, True).tolist() == [2.0, 2.0]  # the bool branch, not the program for 1
+    assert f(x, 1.0).tolist() == [2.0, 2.0]
+    assert f.trace_count == 3
+    f(x, 1)
+    assert f.trace_count == 3
+
+
+def test_static_tuples_are_keyed_by_the_types_inside():
+    f = jit(lambda x, k: x * 2.0 if type(k[1]) is bool else x + k[1], static_argnums=1)
+    x = onp.ones(2)
+    assert f(x, ("a", 1)).tolist() == [2.0, 2.0]
+    assert f(x, ("a", True)).tolist() == [2.0, 2.0]
+    assert f.trace_count == 2
+
+
+def test_static_signed_zeros_compile_apart():
+    g = jit(lambda x, k: x * onp.copysign(1.0, k), static_argnums=1)
+    assert g(onp.ones(1), 0.0).tolist() == [1.0]
+    assert g(onp.ones(1), -0.0).tolist() == [-1.0]
+    assert g.trace_count == 2
+
+
+# ---------------------------------------------------------------- pickling, the cache
+
+
+def _square_sum(x):
+    return np.sum(x**2)
+
+
+@jit
+def _decorated(x):
+    return np.sin(x) * 2.0
+
+
+def test_a_jitted_function_pickles_after_it_has_run():
+    import pickle
+
+    f = jit(_square_sum)
+    x = onp.array([1.0, 2.0])
+    assert f(x) == 5.0
+    g = pickle.loads(pickle.dumps(f))
+    assert g(x) == 5.0 and g.trace_count == 1 and f.trace_count == 1
+    _decorated(x)
+    assert pickle.loads(pickle.dumps(_decorated)) is _decorated
+
+
+def test_options_survive_pickling():
+    import pickle
+
+    f = jit(_square_sum, static_argnums=(), cache_size=3, optimize=False)
+    f(onp.ones(2))
+    g = pickle.loads(pickle.dumps(f))
+    assert (g.cache_size, g.optimize, g.static_argnums) == (3, False, ())
+
+
+def test_the_cache_keeps_the_most_recently_used_compilations():
+    import linecache
+
+    def generated():
+        return sum(1 for k in linecache.cache if str(k).startswith("<matdiff.jit"))
+
+    before = generated()
+    f = jit(_square_sum, cache_size=3)
+    for n in range(1, 8):
+        f(onp.ones(n))
+    assert len(f._cache) == 3 and f.trace_count == 7
+    assert generated() - before == 3  # evicted programs' source lines are released
+    f(onp.ones(5))  # recently used: still compiled
+    assert f.trace_count == 7
+    f(onp.ones(1))  # evicted long ago: compiled again, and 6 goes
+    assert f.trace_count == 8
+    f(onp.ones(5))
+    f(onp.ones(7))
+    assert f.trace_count == 8
+    del f
+    import gc
+
+    gc.collect()
+    assert generated() == before
+
+
+def test_cache_size_must_be_positive():
+    with pytest.raises(ValueError, match="cache_size"):
+        jit(_square_sum, cache_size=0)
+
+
+# ---------------------------------------------------------------- generated names
+
+
+@pytest.mark.parametrize("name", ["ﬁt", "ｆｕｎ", "x²", "λ", "class", "3d", "np_sin", "c_0", ""])
+def test_any_function_name_compiles(name):
+    def f(x):
+        return np.sin(x) * 2.0
+
+    f.__name__ = name
+    j = jit(f)
+    onp.testing.assert_allclose(j(onp.ones(2)), onp.sin(1.0) * 2.0)
+    assert j.source.isascii()
+
+
+@pytest.mark.parametrize("name", ["ﬁ", "ｆｕｎ", "x²"])
+def test_any_primitive_name_compiles(name):
+    from matdiff.extend import primitive
+
+    p = primitive(lambda x: x * 2.0, name=name)
+    j = jit(lambda x: p(np.sin(x)))
+    onp.testing.assert_allclose(j(onp.ones(2)), onp.sin(1.0) * 2.0)
