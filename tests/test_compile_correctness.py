@@ -182,3 +182,108 @@ def test_any_primitive_name_compiles(name):
     p = primitive(lambda x: x * 2.0, name=name)
     j = jit(lambda x: p(np.sin(x)))
     onp.testing.assert_allclose(j(onp.ones(2)), onp.sin(1.0) * 2.0)
+
+
+# ---------------------------------------------------------------- hessians with kinks
+
+KINKED = {
+    "abs": lambda x: np.sum(np.abs(x) ** 3) + np.abs(x[0]) * x[1] ** 2,
+    "max": lambda x: np.max(x) ** 2 + np.sum(x**3),
+    "max_axis": lambda x: np.sum(np.max(np.reshape(x, (2, 3)), axis=1) ** 3),
+    "maximum": lambda x: np.sum(np.maximum(x, 0.1) ** 3),
+    "maximum_of_two": lambda x: np.sum(np.maximum(x, x[::-1] * 0.5) ** 2 * x),
+    "min": lambda x: np.min(x * x[0]) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(KINKED))
+def test_jit_hessian_through_kinks(name):
+    from matdiff import hessian
+
+    f = KINKED[name]
+    jh = jit(hessian(f))
+    rng = onp.random.default_rng(3)
+    for _ in range(4):  # masks and signs change between calls: recomputed, not frozen
+        x = rng.standard_normal(6)
+        onp.testing.assert_allclose(jh(x), hessian(f)(x), rtol=1e-12, atol=1e-12)
+    assert jh.trace_count == 1
+
+
+def test_raw_numpy_on_a_sequence_of_staged_values_is_recorded():
+    from matdiff import stop_gradient
+
+    f = lambda x: x * onp.stack([stop_gradient(x), onp.ones(3)]).sum(axis=0)  # noqa: E731
+    jf = jit(f)
+    for x in (onp.array([1.0, -2.0, 3.0]), onp.array([0.5, 0.0, -1.0])):
+        onp.testing.assert_allclose(jf(x), f(x))
+
+
+# ---------------------------------------------------------------- linear algebra under jit(grad)
+
+
+def _matrix(rng, shape):
+    return rng.standard_normal(shape) + 3.0 * onp.eye(*shape)
+
+
+@pytest.mark.parametrize("mode", ["reduced", "complete", "r"])
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 4)])
+def test_jit_grad_through_qr(shape, mode):
+    def f(A):
+        out = np.linalg.qr(A, mode=mode)
+        if mode == "r":
+            return np.sum(out**2)
+        q, r = out
+        return np.sum(q[:, :1] * 2.0) + np.sum(r**3)
+
+    jg = jit(grad(f))
+    rng = onp.random.default_rng(0)
+    for _ in range(2):
+        A = _matrix(rng, shape)
+        onp.testing.assert_allclose(jg(A), grad(f)(A), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("bshape", [(5,), (5, 2)])
+def test_jit_grad_through_lstsq(bshape):
+    rng = onp.random.default_rng(1)
+    b = rng.standard_normal(bshape)
+
+    def f(A):
+        x, res, rank, s = np.linalg.lstsq(A, b)
+        return np.sum(x**2) + np.sum(res) + np.sum(s)
+
+    jg = jit(grad(f))
+    for _ in range(2):
+        A = rng.standard_normal((5, 3))
+        onp.testing.assert_allclose(jg(A), grad(f)(A), rtol=1e-10, atol=1e-10)
+    A[:, 2] = A[:, 0]  # the rank drops: the compiled branch no longer applies
+    onp.testing.assert_allclose(jg(A), grad(f)(A), rtol=1e-10, atol=1e-10)
+    assert jg.trace_count == 1 and jg.fallback_count == 1
+
+
+def test_lstsq_residuals_of_traced_values_are_refused_by_name():
+    from matdiff import stop_gradient
+    from matdiff.compile import StagingError
+
+    b = onp.ones(4)
+    f = lambda A: np.sum(A) * onp.linalg.lstsq(stop_gradient(A), b)[1]  # noqa: E731
+    with pytest.raises(StagingError, match="residuals of numpy.linalg.lstsq .* rank"):
+        jit(f)(onp.eye(4, 3))
+
+
+@pytest.mark.parametrize("name", ["sqrtm", "logm"])
+def test_jit_grad_through_principal_matrix_functions(name):
+    import matdiff.scipy.linalg as sla
+
+    fn = getattr(sla, name)
+    f = lambda A: np.sum(fn(A) ** 2)  # noqa: E731
+    jg = jit(grad(f))
+    A = onp.array([[2.0, 0.3, 0.1], [0.2, 3.0, 0.4], [0.1, 0.5, 4.0]])
+    for B in (A, A + 0.5, A.T):
+        onp.testing.assert_allclose(jg(B), grad(f)(B), rtol=1e-9, atol=1e-9)
+    # Off the domain the compiled check fails and the function runs as itself: it raises.
+    import warnings
+
+    with pytest.raises(ValueError, match="negative real axis"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SciPy warns that the matrix is singular
+        jg(onp.diag([0.0, 1.0, 4.0]))
+    assert jg.trace_count == 1 and jg.fallback_count == 1

@@ -57,7 +57,8 @@ def concrete_error(what: str) -> StagingError:
     rule = library_site(_COMPILE_DIR)
     inside = (
         f" It was asked inside matdiff ({rule}): that derivative rule reads a traced value "
-        "concretely, so functions using it cannot be compiled yet; please report it."
+        "concretely, so functions using it cannot be compiled (docs/compile.md lists the known "
+        "ones; please report any other)."
         if rule
         else ""
     )
@@ -161,6 +162,8 @@ class StagingTrace(Trace):
         """Record a raw NumPy call on staged values (no derivative); a staged result."""
         self._check_open()
         name = prim_name(prim)
+        if any(type(a) in (tuple, list) and _contains_traced(a) for a in args):
+            prim, args = _flatten_sequences(prim, args)
         inputs = []
         error = None
         for a in args:
@@ -189,8 +192,12 @@ class StagingTrace(Trace):
         value = prim(*_plain(args), **_plain(kwargs))
         if isinstance(value, (tuple, list)) and error is None and name in _FIXED_SHAPE_TUPLES:
             # Results of fixed shape (slogdet's sign, eigh's vectors...): one equation per part.
+            fixed = _FIXED_SHAPE_TUPLES[name]
             parts = [
-                self.record_raw(_part_of(prim, name, k), args, kwargs) for k in range(len(value))
+                self.record_raw(_part_of(prim, name, k), args, kwargs)
+                if fixed is None or k in fixed
+                else StagedValue(self, None, v, _VARIABLE_PARTS[name])
+                for k, v in enumerate(value)
             ]
             return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
         if isinstance(value, (tuple, list)):
@@ -226,6 +233,62 @@ class StagingTrace(Trace):
                 "numbers, or pytrees (tuples, lists, dicts) of them"
             )
         return Lit.of(o)
+
+
+class _SequenceCall:
+    """``prim`` called with some arguments packed into tuples or lists again.
+
+    NumPy takes several arrays as one sequence (``np.stack((a, b))``); an equation's
+    operands are atoms. Recorded as ``_SequenceCall(np.stack, ((tuple, 2),))(a, b)``,
+    each array is an operand of its own. One object per layout, so equal calls are shared.
+    """
+
+    __slots__ = ("prim", "layout", "__name__")
+
+    def __init__(self, prim: Callable, layout: tuple) -> None:
+        self.prim = prim
+        self.layout = layout
+        self.__name__ = prim_name(prim)
+
+    def __call__(self, *flat, **kwargs):
+        args = []
+        k = 0
+        for part in self.layout:
+            if part is None:
+                args.append(flat[k])
+                k += 1
+            else:
+                kind, n = part
+                args.append(kind(flat[k : k + n]))
+                k += n
+        return self.prim(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__} of sequences>"
+
+
+_sequence_calls: dict[tuple, _SequenceCall] = {}
+
+
+def _flatten_sequences(prim: Callable, args: tuple) -> tuple[Callable, tuple]:
+    """``(prim', flat)`` with ``prim'(*flat) == prim(*args)``, each tuple or list argument
+    that holds traced values spread into separate operands (one level deep)."""
+    layout = []
+    flat: list = []
+    for a in args:
+        if type(a) in (tuple, list) and _contains_traced(a):
+            if any(type(x) in (tuple, list, dict) and _contains_traced(x) for x in a):
+                return prim, args  # nested deeper: refused with the usual message
+            layout.append((type(a), len(a)))
+            flat.extend(a)
+        else:
+            layout.append(None)
+            flat.append(a)
+    key = (prim, tuple(layout))
+    call = _sequence_calls.get(key)
+    if call is None:
+        call = _sequence_calls[key] = _SequenceCall(prim, key[1])
+    return call, tuple(flat)
 
 
 class CapturedTracedValue(StagingError):
@@ -593,10 +656,10 @@ StagedValue.__hash__ = None
 
 
 class _StagedVSpace(ArrayVSpace):
-    """The space of a staged value. Its ``ones`` (the seed of ``grad``) is recorded, not a
-    plain array: the backward pass computed from it is then recorded too, so arrays it
-    meets (one captured by closure, say) are read when the program runs, not frozen at
-    their values while staging."""
+    """The space of a staged value. Its ``ones`` (the seed of ``grad``) is a staged value
+    made by an equation, not a plain array: the backward pass computed from it is then
+    recorded, as it is for ``vjp`` with a traced cotangent, so the arrays it meets (one
+    captured by closure, say) are read when the program runs, not frozen while staging."""
 
     __slots__ = ("trace",)
 
@@ -605,9 +668,13 @@ class _StagedVSpace(ArrayVSpace):
         self.trace = sv.trace
 
     def ones(self):
-        if self.trace.done:
-            return super().ones()
-        return self.trace.record_raw(_np.ones, (self.shape,), {"dtype": self.dtype})
+        value = super().ones()
+        trace = self.trace
+        if trace.done:
+            return value
+        var = Var(self.shape, self.dtype)
+        trace.eqns.append(Eqn(_np.ones, (), {"shape": self.shape, "dtype": self.dtype}, var))
+        return StagedBox(value, trace, var)
 
 
 register_vspace(_StagedVSpace, StagedValue)
@@ -679,19 +746,29 @@ def _know_private_arrays(eqns: list) -> None:
         del value
 
 
-# NumPy functions returning several arrays whose shapes follow from the inputs' shapes alone.
-_FIXED_SHAPE_TUPLES = {
-    "slogdet",
-    "eigh",
-    "eig",
-    "svd",
-    "qr",
-    "lu_factor",
-    "cho_factor",
-    "frexp",
-    "modf",
-    "divmod",
-    "broadcast_arrays",
+# NumPy functions returning several arrays whose shapes follow from the inputs' shapes
+# alone: all of them (None), or those listed (the others are refused when used).
+_FIXED_SHAPE_TUPLES: dict[str, tuple | None] = {
+    "slogdet": None,
+    "eigh": None,
+    "eig": None,
+    "svd": None,
+    "qr": None,
+    "lu_factor": None,
+    "cho_factor": None,
+    "frexp": None,
+    "modf": None,
+    "divmod": None,
+    "broadcast_arrays": None,
+    # (x, residuals, rank, s): residuals is empty unless the rank is full.
+    "lstsq": (0, 2, 3),
+}
+_VARIABLE_PARTS = {
+    "lstsq": (
+        "jit: the residuals of numpy.linalg.lstsq have a shape that depends on the rank of "
+        "the traced matrix (empty unless it is full), which cannot be compiled; compute "
+        "np.sum((b - a @ x) ** 2, axis=0) from the solution x instead"
+    ),
 }
 
 

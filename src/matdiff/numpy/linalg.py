@@ -45,7 +45,7 @@ import scipy.linalg.lapack as _lapack
 from numpy.linalg import LinAlgError
 
 from ..core import defjvp, defvjp
-from ..tracer import box_types, getval, nondifferentiable, primitive
+from ..tracer import box_types, branch, getval, nondifferentiable, primitive
 from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
@@ -1082,7 +1082,8 @@ def _check_complement(fname, basis, gbasis):
     m = _mm(_T(basis), gbasis)
     skew = _uf.subtract(m, _H(m))
     mv = _np.abs(getval(skew))
-    if mv.size and _np.max(mv) > 1e-6 * max(float(_np.max(_np.abs(getval(m)))), 1e-30) + 1e-12:
+    scale = _np.maximum(_np.max(_np.abs(getval(m))), 1e-30) if mv.size else 0.0
+    if mv.size and branch(_np.max(mv) > 1e-6 * scale + 1e-12):
         raise ValueError(
             f"{fname}: the loss depends on the particular basis NumPy chose for the "
             "complement columns of a full_matrices/complete factorization; only their "

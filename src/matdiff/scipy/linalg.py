@@ -45,7 +45,7 @@ from ..numpy.linalg import (
     _tril,
     _triu,
 )
-from ..tracer import getval, primitive
+from ..tracer import branch, getval, primitive
 
 __all__ = [
     "expm",
@@ -150,10 +150,10 @@ def _principal_domain(fname):
 
     def check(a):
         w = _np.linalg.eigvals(getval(a))
-        scale = max(float(_np.max(_np.abs(w))), 1e-300) if w.size else 1.0
+        scale = _np.maximum(_np.max(_np.abs(w)), 1e-300) if w.size else 1.0
         tol = 1e3 * _np.finfo(float).eps * scale
         bad = (_np.abs(w.imag) <= tol) & (w.real <= tol)
-        if _np.any(bad):
+        if branch(_np.any(bad)):
             raise ValueError(
                 f"{fname}: no derivative at this matrix: it has an eigenvalue on the closed "
                 "negative real axis (or zero), where the principal branch is singular or "
