@@ -58,9 +58,12 @@ def test_traced_value_inside_a_container_argument():
 
 
 def test_traced_value_inside_a_raw_numpy_list():
-    f = lambda x: x * onp.concatenate([stop_gradient(x), onp.zeros(1)])[:3]
-    with pytest.raises(StagingError, match="numpy.concatenate got a traced value inside a list"):
+    # One level of sequence is recorded (each element an operand); nested lists are not.
+    f = lambda x: x * onp.block([[stop_gradient(x), onp.zeros(1)]])[0, :3]
+    with pytest.raises(StagingError, match="numpy.block got a traced value inside a list"):
         jit(f)(X)
+    g = lambda x: x * onp.concatenate([stop_gradient(x), onp.zeros(1)])[:3]
+    onp.testing.assert_allclose(jit(g)(X), g(X))
 
 
 def test_traced_keyword_of_a_raw_numpy_call():

@@ -76,8 +76,27 @@ def test_cse_keeps_different_params_and_literals_apart():
 
 
 def test_cse_matches_equal_small_array_literals():
+    # Literals known by value (made by the passes, or built by hand) are shared by value.
+    x = Var((3,), onp.float64)
+    a, b, d = (Var((3,), onp.float64) for _ in range(3))
+    prog = Program(
+        [x],
+        [
+            Eqn(np.multiply, (x, Lit(onp.arange(3.0))), {}, a),
+            Eqn(np.multiply, (x, Lit(onp.arange(3.0))), {}, b),
+            Eqn(np.subtract, (a, b), {}, d),
+        ],
+        [d],
+    )
+    assert names(cse(prog)) == ["multiply", "subtract"]
+
+
+def test_cse_keeps_captured_arrays_apart_unless_the_same_object():
+    # Captured arrays are held by reference: equal now, they may differ at the next call.
     c1, c2 = onp.arange(3.0), onp.arange(3.0)
     _, after = check(cse, lambda x: x * c1 - x * c2, (3,))
+    assert names(after) == ["multiply", "multiply", "subtract"]
+    _, after = check(cse, lambda x: x * c1 - x * c1, (3,))
     assert names(after) == ["multiply", "subtract"]
 
 

@@ -18,6 +18,7 @@ import keyword
 import linecache
 import math
 import operator
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -40,10 +41,31 @@ from .ir import (
     show_value,
 )
 
-__all__ = ["generate"]
+__all__ = ["generate", "identifier"]
 
 _INF = math.inf
 _counter = itertools.count()
+
+
+def identifier(name: str, default: str = "compiled") -> str:
+    """An ASCII Python identifier made from ``name``, for generated code.
+
+    Python reads identifiers in NFKC normal form (``ﬁ`` is ``fi``) and refuses characters
+    such as ``²``, so a name from ``__name__`` is never used as it is.
+
+    >>> identifier("ﬁt"), identifier("x²"), identifier("my model"), identifier("<lambda>")
+    ('fit', 'x2', 'my_model', 'compiled')
+    """
+    text = unicodedata.normalize("NFKC", str(name))
+    ident = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in text)
+    while "__" in ident:
+        ident = ident.replace("__", "_")
+    ident = ident.strip("_")
+    if ident[:1].isdigit():
+        ident = f"{default}_{ident}"
+    if not ident or not ident.isidentifier() or keyword.iskeyword(ident):
+        return default
+    return ident
 
 
 def _python_names():
@@ -75,7 +97,7 @@ class _Emitter:
         key = id(obj)
         name = self.by_obj.get(key)
         if name is None:
-            base = "np_" + "".join(c if c.isalnum() else "_" for c in hint).strip("_")
+            base = "np_" + identifier(hint, "fn")
             name = base
             k = 2
             while name in self.globals:
@@ -370,6 +392,7 @@ def generate(
     >>> fn(np.zeros(3))
     (array([0., 0., 0.]),)
     """
+    name = identifier(name)
     em = _Emitter()
     params = [em.var(v) for v in program.invars]
     plan = _plan_buffers(program)
@@ -417,4 +440,8 @@ def generate(
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = dict(em.globals)
     exec(code, namespace)  # noqa: S102 - our own generated source
-    return source, namespace[name]
+    fn = namespace[name]
+    # Tracebacks show the generated lines while linecache holds them; the owner of the
+    # function removes this entry when it drops the function.
+    fn.source_file = filename
+    return source, fn

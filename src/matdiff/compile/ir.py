@@ -58,18 +58,40 @@ class Var:
 
 
 class Lit:
-    """A constant operand: a number, an array, or static data such as an index or a shape."""
+    """A constant operand: a number, an array, or static data such as an index or a shape.
 
-    __slots__ = ("value",)
+    ``ref`` marks a value the program holds by reference (an array, a list: anything that
+    can change in place after staging, such as an array captured by closure). It is read
+    when the program runs, so no pass may fold, simplify or share it by its current value.
+    """
 
-    def __init__(self, value: Any) -> None:
+    __slots__ = ("value", "ref")
+
+    def __init__(self, value: Any, ref: bool = False) -> None:
         self.value = value
+        self.ref = ref
+
+    @classmethod
+    def of(cls, value: Any) -> Lit:
+        """The literal for an operand met while staging: by reference unless immutable."""
+        return cls(value, not is_immutable(value))
 
     def __repr__(self) -> str:
         return f"Lit({show_value(self.value)})"
 
 
 Atom = Var | Lit
+
+_IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, slice, type(Ellipsis), _np.dtype)
+
+
+def is_immutable(v: Any) -> bool:
+    """``v`` cannot change after staging, so its value may be folded into the program."""
+    if isinstance(v, (_IMMUTABLE, _np.generic)) or isinstance(v, type):
+        return True
+    if type(v) is tuple:
+        return all(is_immutable(x) for x in v)
+    return False
 
 
 @dataclass

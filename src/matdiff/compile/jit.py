@@ -15,7 +15,10 @@ original function instead (``fallback_count`` counts those calls), so it is alwa
 
 from __future__ import annotations
 
-import keyword
+import linecache
+import sys
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,12 +26,15 @@ import numpy as _np
 
 from ..tracer import box_types, getval
 from ..tree import TreeDef, tree_flatten, tree_unflatten
-from .codegen import generate
+from .codegen import generate, identifier
 from .ir import Program
 from .passes import optimize
 from .staging import CapturedTracedValue, stage
 
-__all__ = ["jit", "make_program", "Compiled", "JittedFunction"]
+__all__ = ["jit", "make_program", "Compiled", "JittedFunction", "DEFAULT_CACHE_SIZE"]
+
+# Compilations kept per jitted function; the least recently used is dropped beyond it.
+DEFAULT_CACHE_SIZE = 256
 
 _ndarray = _np.ndarray
 _SCALARS = (float, int, complex, bool)
@@ -42,7 +48,17 @@ class Compiled:
     the generated Python.
     """
 
-    __slots__ = ("program", "staged", "source", "fn", "out_tree", "single")
+    __slots__ = (
+        "program",
+        "staged",
+        "source",
+        "fn",
+        "out_tree",
+        "single",
+        "fast_sig",
+        "release",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -56,7 +72,11 @@ class Compiled:
         self.program = program
         self.out_tree = out_tree
         self.single = out_tree.kind == "leaf"
+        self.fast_sig = None
         self.source, self.fn = generate(program, name, self.single, fallback)
+        # The generated source's lines stay in linecache (for tracebacks) while this
+        # compilation lives; release() drops them when the cache evicts it.
+        self.release = weakref.finalize(self, linecache.cache.pop, self.fn.source_file, None)
 
     def __call__(self, *leaves: Any) -> Any:
         if self.single:
@@ -65,6 +85,26 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"Compiled({len(self.program.eqns)} equations)\n{self.source}"
+
+
+def _static_key(v: Any) -> Any:
+    """``v`` as a cache key that tells apart what Python's ``==`` does not.
+
+    ``1 == 1.0 == True`` and ``0.0 == -0.0``, but a function may branch on the type or
+    the sign, so each is keyed by its type and exact value; NaNs are one key.
+    """
+    t = type(v)
+    if isinstance(v, tuple):
+        return (t, tuple(_static_key(x) for x in v))
+    if isinstance(v, frozenset):
+        return (t, frozenset(_static_key(x) for x in v))
+    if t is float:
+        return (t, v.hex())
+    if t is complex:
+        return (t, v.real.hex(), v.imag.hex())
+    if isinstance(v, _np.generic) and v.dtype.kind in "fcb":
+        return (t, v.tobytes())
+    return (t, v)
 
 
 def _leaf_sig(x: Any, where: Callable[[], str]) -> Any:
@@ -90,15 +130,6 @@ def _any_traced(tree: Any) -> bool:
     return any(type(x) in box_types for x in tree_flatten(tree)[0])
 
 
-def _identifier(name: str) -> str:
-    ident = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-    while "__" in ident:
-        ident = ident.replace("__", "_")
-    if not ident or not ident.isidentifier() or keyword.iskeyword(ident):
-        return "compiled"
-    return ident
-
-
 class JittedFunction:
     """A function compiled to straight-line NumPy on first call per input signature.
 
@@ -109,10 +140,17 @@ class JittedFunction:
     array([ 0.72686198, -0.63970001])
     >>> f.trace_count
     1
+
+    It keeps the ``cache_size`` most recently used compilations. It pickles by reference
+    to the function it compiles (which must pickle), and compiles again after loading.
     """
 
     def __init__(
-        self, fun: Callable, static_argnums: int | Sequence[int] = (), optimize: bool = True
+        self,
+        fun: Callable,
+        static_argnums: int | Sequence[int] = (),
+        optimize: bool = True,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ):
         if not callable(fun):
             raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
@@ -123,18 +161,38 @@ class JittedFunction:
                 raise TypeError(
                     f"jit: static_argnums must be integers (positions of arguments), got {a!r}"
                 )
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(
+                f"jit: cache_size must be a positive integer (compilations kept), got "
+                f"{cache_size!r}"
+            )
         self.fun = fun
         self.static_argnums = tuple(static_argnums)
         self._plain = not self.static_argnums
         self.optimize = optimize
+        self.cache_size = cache_size
         self.trace_count = 0
         self.fallback_count = 0
-        self._cache: dict = {}
-        self._fast: dict = {}
+        self._cache: OrderedDict = OrderedDict()
+        self._fast: dict = {}  # signature of positional ndarrays -> (run, cache key)
         self._last: Compiled | None = None
         self.__name__ = f"jit({getattr(fun, '__name__', 'f')})"
         self.__doc__ = getattr(fun, "__doc__", None)
         self.__wrapped__ = fun
+        # Where a module-level ``@jit`` function is found again when unpickled.
+        self.__module__ = getattr(fun, "__module__", None)
+        self.__qualname__ = getattr(fun, "__qualname__", self.__name__)
+
+    def __reduce__(self):
+        # The compilations (generated code, cached programs) are not pickled: the function
+        # and the options are, and the copy compiles again on its first call.
+        module = sys.modules.get(self.__module__ or "")
+        found = module
+        for part in self.__qualname__.split("."):
+            found = getattr(found, part, None)
+        if found is self:
+            return self.__qualname__  # a module-level @jit function: pickled by name
+        return (_rebuild, (self.fun, self.static_argnums, self.optimize, self.cache_size))
 
     # -- the hot path: positional ndarrays, nothing static
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -147,9 +205,10 @@ class JittedFunction:
                 for a in args:
                     sig.append((a.shape, a.dtype) if type(a) is _ndarray else _SLOW)
                 sig = tuple(sig)
-            run = self._fast.get(sig)
-            if run is not None:
-                return run(*args)
+            hit = self._fast.get(sig)
+            if hit is not None:
+                self._cache.move_to_end(hit[1])
+                return hit[0](*args)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
@@ -175,9 +234,22 @@ class JittedFunction:
             positional = not kwargs and not self.static_argnums and len(leaves) == len(args)
             if positional and all(type(getval(x)) is _ndarray for x in leaves):
                 run = compiled.fn if compiled.single else compiled
-                self._fast[tuple((x.shape, x.dtype) for x in map(getval, leaves))] = run
+                compiled.fast_sig = tuple((x.shape, x.dtype) for x in map(getval, leaves))
+                self._fast[compiled.fast_sig] = (run, key)
+            while len(self._cache) > self.cache_size:
+                self._evict()
+        else:
+            self._cache.move_to_end(key)
         self._last = compiled
         return compiled, leaves
+
+    def _evict(self) -> None:
+        """Drop the least recently used compilation, and its generated source's lines."""
+        _, old = self._cache.popitem(last=False)
+        if old.fast_sig is not None:
+            self._fast.pop(old.fast_sig, None)
+        if old is not self._last:
+            old.release()
 
     def _flatten(self, args: tuple, kwargs: dict) -> tuple[tuple, list, Callable]:
         """The cache key, the traced leaves, and ``fun`` as a function of those leaves."""
@@ -193,7 +265,7 @@ class JittedFunction:
         static_vals = tuple(args[i] for i in static)
         for i, v in zip(static, static_vals):
             try:
-                hash(v)
+                hash(_static_key(v))
             except TypeError:
                 raise TypeError(
                     f"jit: static argument {i} is a {type(v).__name__}, which is not hashable, "
@@ -217,7 +289,8 @@ class JittedFunction:
                 full.insert(i, v)
             return fun(*full, **kw)
 
-        return (treedef, sig, tuple(static), static_vals), leaves, flat_fun
+        static_key = tuple(_static_key(v) for v in static_vals)
+        return (treedef, sig, tuple(static), static_key), leaves, flat_fun
 
     def _compile(self, flat_fun: Callable, leaves: list) -> Compiled:
         staged, out_tree = stage(flat_fun, leaves)
@@ -230,7 +303,7 @@ class JittedFunction:
             outs = tree_flatten(flat_fun(*flat))[0]
             return outs[0] if out_tree.kind == "leaf" else tuple(outs)
 
-        return Compiled(staged, program, out_tree, _identifier(self.__name__[4:-1]), fallback)
+        return Compiled(staged, program, out_tree, identifier(self.__name__[4:-1]), fallback)
 
     def lower(self, *args: Any, **kwargs: Any) -> Compiled:
         """The :class:`Compiled` for these arguments (compiling if needed), without running it.
@@ -267,13 +340,23 @@ class JittedFunction:
         return f"<{self.__name__}: {len(self._cache)} compiled>"
 
 
+def _rebuild(fun, static_argnums, optimize, cache_size) -> JittedFunction:
+    return JittedFunction(fun, static_argnums, optimize, cache_size)
+
+
 def jit(
-    fun: Callable, static_argnums: int | Sequence[int] = (), *, optimize: bool = True
+    fun: Callable,
+    static_argnums: int | Sequence[int] = (),
+    *,
+    optimize: bool = True,
+    cache_size: int = DEFAULT_CACHE_SIZE,
 ) -> JittedFunction:
     """Compile ``fun`` to straight-line NumPy, once per input signature (JAX's ``jit``).
 
-    Arguments in ``static_argnums`` are not traced: their values are part of the cache key
-    and Python control flow may depend on them. ``jit`` composes with every transformation:
+    Arguments in ``static_argnums`` are not traced: their types and values are part of the
+    cache key (``1``, ``1.0`` and ``True`` compile apart) and Python control flow may
+    depend on them. The ``cache_size`` most recently used compilations are kept.
+    ``jit`` composes with every transformation:
     ``jit(grad(f))`` compiles the whole backward pass; under an enclosing ``grad`` (as in
     ``grad(jit(f))``) the function runs traced, as it would without ``jit``.
 
@@ -282,7 +365,7 @@ def jit(
     >>> f(np.array([1.0, 2.0]), 3)
     np.float64(9.0)
     """
-    return JittedFunction(fun, static_argnums, optimize)
+    return JittedFunction(fun, static_argnums, optimize, cache_size)
 
 
 def make_program(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., Program]:

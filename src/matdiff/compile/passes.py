@@ -25,7 +25,7 @@ from ..numpy import manipulation as _shape
 from ..numpy import products as _products
 from ..numpy import reductions as _reductions
 from ..numpy import ufuncs as _ufuncs
-from .ir import Eqn, Lit, Program, Var, bind_args, guard, raw_callable
+from .ir import Eqn, Lit, Program, Var, bind_args, guard, is_immutable, raw_callable
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "optimize"]
 
@@ -69,16 +69,16 @@ def dce(program: Program) -> Program:
 
 
 def _lit_key(v: Any) -> Any:
+    if not is_immutable(v):
+        # Held by reference (a captured array may change after staging): two such
+        # operands are the same only if they are the same object.
+        return ("id", id(v))
     t = type(v)
     if v is None or t in (bool, int, float, complex, str):
         return (t, repr(v))
     if isinstance(v, _np.generic):
         return (t, v.tobytes())
-    if t is _np.ndarray:
-        if v.size <= 64:
-            return ("a", v.dtype.str, v.shape, v.tobytes())
-        return ("id", id(v))
-    if t in (tuple, list):
+    if t is tuple:
         return (t, tuple(_lit_key(x) for x in v))
     if t is slice:
         return (t, _lit_key(v.start), _lit_key(v.stop), _lit_key(v.step))
@@ -88,7 +88,13 @@ def _lit_key(v: Any) -> Any:
 
 
 def _atom_key(a) -> Any:
-    return ("v", a.id) if type(a) is Var else ("l", _lit_key(a.value))
+    if type(a) is Var:
+        return ("v", a.id)
+    if a.ref or type(a.value) is not _np.ndarray:
+        return ("l", _lit_key(a.value))
+    # An array the passes made themselves (a folded constant): nothing else holds it.
+    v = a.value
+    return ("a", v.dtype.str, v.shape, v.tobytes()) if v.size <= 64 else ("id", id(v))
 
 
 def _eqn_key(e: Eqn) -> Any:
@@ -124,8 +130,15 @@ def cse(program: Program) -> Program:
 # ---------------------------------------------------------------- constants
 
 
+def _foldable(e: Eqn) -> bool:
+    """Every operand of ``e`` is a literal known by value (none is held by reference)."""
+    return all(type(a) is Lit and not a.ref for a in e.inputs) and all(
+        is_immutable(v) for v in e.params.values()
+    )
+
+
 def _evaluate(e: Eqn) -> Lit | None:
-    """The literal value of ``e`` when all its operands are literals."""
+    """The literal value of ``e`` when all its operands are literals known by value."""
     try:
         value = raw_callable(e.prim)(*[a.value for a in e.inputs], **e.params)
     except Exception:  # noqa: BLE001 - a failure here is reported when the program runs
@@ -149,7 +162,7 @@ def fold_constants(program: Program) -> Program:
     for e in program.eqns:
         ins = tuple(_subst(a, sub) for a in e.inputs)
         e = Eqn(e.prim, ins, e.params, e.out)
-        if all(type(a) is Lit for a in ins):
+        if _foldable(e):
             lit = _evaluate(e)
             if lit is not None:
                 sub[e.out.id] = lit
@@ -162,7 +175,7 @@ def fold_constants(program: Program) -> Program:
 
 
 def _is_const(a, c: float) -> bool:
-    if type(a) is not Lit:
+    if type(a) is not Lit or a.ref:
         return False
     v = a.value
     if type(v) in (int, float, complex):
@@ -290,7 +303,12 @@ def _r_divide(rw: _Rewriter, e: Eqn):
     x, y = e.inputs
     if _is_const(y, 1) and _same_aval(x, e.out):
         return x
-    if _is_const(x, 0) and type(y) is Lit and bool(_np.all(_np.asarray(y.value) != 0)):
+    if (
+        _is_const(x, 0)
+        and type(y) is Lit
+        and not y.ref
+        and bool(_np.all(_np.asarray(y.value) != 0))
+    ):
         return _zeros(e.out)
     return None
 
@@ -469,7 +487,7 @@ def simplify(program: Program) -> Program:
     for e in program.eqns:
         ins = tuple(_subst(a, sub) for a in e.inputs)
         e = Eqn(e.prim, ins, e.params, e.out)
-        if all(type(a) is Lit for a in ins):
+        if _foldable(e):
             lit = _evaluate(e)
             if lit is not None:
                 sub[e.out.id] = lit

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,8 @@ def concrete_error(what: str) -> StagingError:
     rule = library_site(_COMPILE_DIR)
     inside = (
         f" It was asked inside matdiff ({rule}): that derivative rule reads a traced value "
-        "concretely, so functions using it cannot be compiled yet; please report it."
+        "concretely, so functions using it cannot be compiled (docs/compile.md lists the known "
+        "ones; please report any other)."
         if rule
         else ""
     )
@@ -133,7 +135,7 @@ class StagingTrace(Trace):
                 f"jit: {prim_name(fun)} got a traced value inside a {t.__name__}; only top-level "
                 "array arguments can be traced. Pass the traced values as separate arguments."
             )
-        return Lit(a)
+        return Lit.of(a)
 
     def value_var(self, a: StagedValue) -> Var:
         """The variable for a derivative-free value used as an operand or an output."""
@@ -160,6 +162,8 @@ class StagingTrace(Trace):
         """Record a raw NumPy call on staged values (no derivative); a staged result."""
         self._check_open()
         name = prim_name(prim)
+        if any(type(a) in (tuple, list) and _contains_traced(a) for a in args):
+            prim, args = _flatten_sequences(prim, args)
         inputs = []
         error = None
         for a in args:
@@ -176,7 +180,7 @@ class StagingTrace(Trace):
                 )
                 inputs.append(None)
             else:
-                inputs.append(Lit(a))
+                inputs.append(Lit.of(a))
         for key, v in kwargs.items():
             if _contains_traced(v):
                 error = f"jit: numpy.{name}: keyword argument {key} must not be traced"
@@ -188,8 +192,12 @@ class StagingTrace(Trace):
         value = prim(*_plain(args), **_plain(kwargs))
         if isinstance(value, (tuple, list)) and error is None and name in _FIXED_SHAPE_TUPLES:
             # Results of fixed shape (slogdet's sign, eigh's vectors...): one equation per part.
+            fixed = _FIXED_SHAPE_TUPLES[name]
             parts = [
-                self.record_raw(_part_of(prim, name, k), args, kwargs) for k in range(len(value))
+                self.record_raw(_part_of(prim, name, k), args, kwargs)
+                if fixed is None or k in fixed
+                else StagedValue(self, None, v, _VARIABLE_PARTS[name])
+                for k, v in enumerate(value)
             ]
             return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
         if isinstance(value, (tuple, list)):
@@ -224,7 +232,63 @@ class StagingTrace(Trace):
                 f"jit: output {k} is a {t.__name__}; a jitted function must return arrays, "
                 "numbers, or pytrees (tuples, lists, dicts) of them"
             )
-        return Lit(o)
+        return Lit.of(o)
+
+
+class _SequenceCall:
+    """``prim`` called with some arguments packed into tuples or lists again.
+
+    NumPy takes several arrays as one sequence (``np.stack((a, b))``); an equation's
+    operands are atoms. Recorded as ``_SequenceCall(np.stack, ((tuple, 2),))(a, b)``,
+    each array is an operand of its own. One object per layout, so equal calls are shared.
+    """
+
+    __slots__ = ("prim", "layout", "__name__")
+
+    def __init__(self, prim: Callable, layout: tuple) -> None:
+        self.prim = prim
+        self.layout = layout
+        self.__name__ = prim_name(prim)
+
+    def __call__(self, *flat, **kwargs):
+        args = []
+        k = 0
+        for part in self.layout:
+            if part is None:
+                args.append(flat[k])
+                k += 1
+            else:
+                kind, n = part
+                args.append(kind(flat[k : k + n]))
+                k += n
+        return self.prim(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__} of sequences>"
+
+
+_sequence_calls: dict[tuple, _SequenceCall] = {}
+
+
+def _flatten_sequences(prim: Callable, args: tuple) -> tuple[Callable, tuple]:
+    """``(prim', flat)`` with ``prim'(*flat) == prim(*args)``, each tuple or list argument
+    that holds traced values spread into separate operands (one level deep)."""
+    layout = []
+    flat: list = []
+    for a in args:
+        if type(a) in (tuple, list) and _contains_traced(a):
+            if any(type(x) in (tuple, list, dict) and _contains_traced(x) for x in a):
+                return prim, args  # nested deeper: refused with the usual message
+            layout.append((type(a), len(a)))
+            flat.extend(a)
+        else:
+            layout.append(None)
+            flat.append(a)
+    key = (prim, tuple(layout))
+    call = _sequence_calls.get(key)
+    if call is None:
+        call = _sequence_calls[key] = _SequenceCall(prim, key[1])
+    return call, tuple(flat)
 
 
 class CapturedTracedValue(StagingError):
@@ -589,7 +653,30 @@ for _name, _uf in [
     setattr(StagedValue, f"__{_name}__", _binary(_uf)[0])
 StagedValue.__hash__ = None
 
-register_vspace(lambda sv: ArrayVSpace(sv.value), StagedValue)
+
+class _StagedVSpace(ArrayVSpace):
+    """The space of a staged value. Its ``ones`` (the seed of ``grad``) is a staged value
+    made by an equation, not a plain array: the backward pass computed from it is then
+    recorded, as it is for ``vjp`` with a traced cotangent, so the arrays it meets (one
+    captured by closure, say) are read when the program runs, not frozen while staging."""
+
+    __slots__ = ("trace",)
+
+    def __init__(self, sv: StagedValue) -> None:
+        super().__init__(sv.value)
+        self.trace = sv.trace
+
+    def ones(self):
+        value = super().ones()
+        trace = self.trace
+        if trace.done:
+            return value
+        var = Var(self.shape, self.dtype)
+        trace.eqns.append(Eqn(_np.ones, (), {"shape": self.shape, "dtype": self.dtype}, var))
+        return StagedBox(value, trace, var)
+
+
+register_vspace(_StagedVSpace, StagedValue)
 # A primitive whose raw function indexes with a staged operand (take_along_axis's
 # indices) computes its example answer from the example value; its equation keeps the
 # operand, so the program recomputes the index at run time.
@@ -625,22 +712,62 @@ def stage(fun: Callable, leaves: list) -> tuple[Program, Any]:
         outvars = [trace.out_atom(o, k) for k, o in enumerate(out_leaves)]
     finally:
         trace.done = True
+    del out, out_leaves, boxes
+    _know_private_arrays(trace.eqns)
     return Program(invars, trace.eqns, outvars), out_tree
 
 
-# NumPy functions returning several arrays whose shapes follow from the inputs' shapes alone.
-_FIXED_SHAPE_TUPLES = {
-    "slogdet",
-    "eigh",
-    "eig",
-    "svd",
-    "qr",
-    "lu_factor",
-    "cho_factor",
-    "frexp",
-    "modf",
-    "divmod",
-    "broadcast_arrays",
+def _know_private_arrays(eqns: list) -> None:
+    """Let the passes fold arrays that nothing outside the program can reach.
+
+    Every array operand is first held by reference, as one captured by closure must be
+    (it may change in place before the next call). An array made while staging (a
+    constant ``np.ones(3)`` in the function, an identity a derivative rule built) that owns
+    its data and is referred to by the program alone cannot change: it is known by value.
+    """
+    if not hasattr(sys, "getrefcount"):
+        return
+    held: dict[int, list] = {}
+    for e in eqns:
+        for a in e.inputs:
+            if type(a) is Lit and a.ref and type(a.value) is _np.ndarray:
+                entry = held.get(id(a.value))
+                if entry is None:
+                    held[id(a.value)] = [a.value, a]
+                else:
+                    entry.append(a)
+    for entry in held.values():
+        value, lits = entry[0], entry[1:]
+        # References: one per literal, the entry's, the loop's ``value`` and the call's own.
+        if value.base is None and sys.getrefcount(value) == len(lits) + 3:
+            for lit in lits:
+                lit.ref = False
+        del value
+
+
+# NumPy functions returning several arrays whose shapes follow from the inputs' shapes
+# alone: all of them (None), or those listed (the others are refused when used).
+_FIXED_SHAPE_TUPLES: dict[str, tuple | None] = {
+    "slogdet": None,
+    "eigh": None,
+    "eig": None,
+    "svd": None,
+    "qr": None,
+    "lu_factor": None,
+    "cho_factor": None,
+    "frexp": None,
+    "modf": None,
+    "divmod": None,
+    "broadcast_arrays": None,
+    # (x, residuals, rank, s): residuals is empty unless the rank is full.
+    "lstsq": (0, 2, 3),
+}
+_VARIABLE_PARTS = {
+    "lstsq": (
+        "jit: the residuals of numpy.linalg.lstsq have a shape that depends on the rank of "
+        "the traced matrix (empty unless it is full), which cannot be compiled; compute "
+        "np.sum((b - a @ x) ** 2, axis=0) from the solution x instead"
+    ),
 }
 
 

@@ -941,7 +941,8 @@ def _check_complement(fname, basis, gbasis):
     m = _mm(_T(basis), gbasis)
     skew = _uf.subtract(m, _H(m))
     mv = _np.abs(getval(skew))
-    if mv.size and _np.max(mv) > 1e-6 * max(float(_np.max(_np.abs(getval(m)))), 1e-30) + 1e-12:
+    scale = _np.maximum(_np.max(_np.abs(getval(m))), 1e-30) if mv.size else 0.0
+    if mv.size and branch(_np.max(mv) > 1e-6 * scale + 1e-12):
         raise ValueError(
             f"{fname}: the loss depends on the particular basis NumPy chose for the "
             "complement columns of a full_matrices/complete factorization; only their "
@@ -1287,7 +1288,7 @@ def lstsq(a: ArrayLike, b: ArrayLike, rcond=None) -> Any:
     m, n = av.shape
     cutoff = (_np.finfo(_np.result_type(av, float)).eps * max(m, n)) if rcond is None else rcond
     x = _mm(pinv(a, rtol=cutoff), b)
-    if rank == n and m > n:
+    if branch(rank == n) and m > n:
         r = _uf.subtract(b, _mm(a, x))
         rr = _uf.real(_uf.multiply(_uf.conj(r), r)) if _is_cplx(r) else _uf.multiply(r, r)
         residuals = _red.sum(rr, axis=0)

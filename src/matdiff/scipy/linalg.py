@@ -140,7 +140,7 @@ def _principal_domain(fname):
 
     def check(a):
         w = _np.linalg.eigvals(getval(a))
-        scale = max(float(_np.max(_np.abs(w))), 1e-300) if w.size else 1.0
+        scale = _np.maximum(_np.max(_np.abs(w)), 1e-300) if w.size else 1.0
         tol = 1e3 * _np.finfo(float).eps * scale
         bad = (_np.abs(w.imag) <= tol) & (w.real <= tol)
         if branch(_np.any(bad)):
