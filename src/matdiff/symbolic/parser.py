@@ -18,6 +18,7 @@ import lark
 
 from . import expr as E
 from .errors import SymbolicError
+from .printers import to_text
 
 MAX_LENGTH = 5000
 MAX_DEPTH = 80
@@ -191,7 +192,7 @@ class Parsed:
 
     @property
     def text(self) -> str:
-        return E.Expr.sort_key(self.expr)
+        return to_text(self.expr)
 
 
 class _Parser:
@@ -528,9 +529,9 @@ class _Parser:
             return E.eye(self.final_dim(p.shape[0]))
         if op == "fill":
             c = self.build(p.args[0], defs)
-            if c.op != "const":
+            if not isinstance(c, E.Const):
                 raise self.error("vector(c) and matrix(c) need a number c", p.pos)
-            return E.fill(c.data, self.final_shape(p.shape))
+            return E.fill(c.value, self.final_shape(p.shape))
         args = [self.build(a, defs) for a in p.args]
         if op == "T":
             return E.transpose(args[0])
@@ -550,11 +551,11 @@ class _Parser:
             return E.had(args[0], E.pow_(args[1], -1.0))
         if op in ("epow", "matpow"):
             base, ex = args
-            if ex.op != "const":
+            if not isinstance(ex, E.Const):
                 raise self.error("an exponent must be a number", p.args[1].pos)
             if op == "epow":
-                return E.pow_(base, ex.data)
-            k = ex.data
+                return E.pow_(base, ex.value)
+            k = ex.value
             if not k.is_integer():
                 raise self.error("a matrix power needs an integer exponent", p.args[1].pos)
             if abs(k) > MAX_MATRIX_POWER:

@@ -24,7 +24,7 @@ MAX_TERMS = 64
 
 
 def _terms(e: Expr) -> tuple:
-    return e.args if e.op == "add" else (e,)
+    return e.args if isinstance(e, E.Add) else (e,)
 
 
 def expand(e: Expr) -> Expr:
@@ -36,12 +36,12 @@ def expand(e: Expr) -> Expr:
         if hit is not None:
             return hit
         args = [go(a) for a in n.args]
-        if n.op in ("mul", "had") and any(a.op == "add" for a in args):
+        if isinstance(n, (E.Mul, E.Had)) and any(isinstance(a, E.Add) for a in args):
             count = 1
             for a in args:
                 count *= len(_terms(a))
             if count <= MAX_TERMS:
-                build = E.mul if n.op == "mul" else E.had
+                build = E.mul if isinstance(n, E.Mul) else E.had
                 out = E.add(*[build(*combo) for combo in itertools.product(*map(_terms, args))])
                 # a product of expanded sums may hold new sums (from transposes); once more
                 out = E.add(*[go(t) if t is not n else t for t in _terms(out)])
@@ -65,7 +65,7 @@ def factor(e: Expr) -> Expr:
             return hit
         args = [go(a) for a in n.args]
         out = E.rebuild(n, args) if n.args else n
-        if out.op == "add":
+        if isinstance(out, E.Add):
             out = _factor_sum(list(out.args))
         memo[n] = out
         return out
@@ -95,8 +95,8 @@ def simplify(e: Expr) -> Expr:
 
 
 def _chain_of(t: Expr) -> tuple[tuple, tuple]:
-    if t.op == "mul":
-        return t.args[: t.data], t.args[t.data :]
+    if isinstance(t, E.Mul):
+        return t.scalars, t.chain
     if t.is_scalar:
         return (t,), ()
     return (), (t,)
@@ -112,7 +112,7 @@ def _factor_sum(terms: list[Expr]) -> Expr:
         )
         if new is None:
             break
-        if new.op != "add":
+        if not isinstance(new, E.Add):
             return new
         if len(new.args) >= len(terms):
             return new
@@ -127,15 +127,11 @@ def _factor_chain(terms: list[Expr], side: int) -> Expr | None:
         _, chain = _chain_of(t)
         if len(chain) >= 2:
             groups.setdefault(chain[side], []).append(i)
-    best = None
-    for f, idx in groups.items():
-        if len(idx) >= 2 and (
-            best is None or (len(idx), _neg_key(f)) > (len(best[1]), _neg_key(best[0]))
-        ):
-            best = (f, idx)
-    if best is None:
+    candidates = [(f, idx) for f, idx in groups.items() if len(idx) >= 2]
+    if not candidates:
         return None
-    f, idx = best
+    # the factor shared by the most terms; among those, the first in the structural order
+    f, idx = min(candidates, key=lambda c: (-len(c[1]), c[0].sort_key()))
     inner = []
     for i in idx:
         scal, chain = _chain_of(terms[i])
@@ -147,36 +143,31 @@ def _factor_chain(terms: list[Expr], side: int) -> Expr | None:
     return E.add(*others, grouped) if others else grouped
 
 
-def _neg_key(e: Expr) -> tuple:
-    # max() over keys must prefer the smallest text: invert it
-    return tuple(-ord(c) for c in e.sort_key())
-
-
 def _factors_of(t: Expr) -> tuple[float, dict] | None:
     """A term as coefficient * product of powers (elementwise for arrays, plain for scalars)."""
     c, core = E.split_coeff(t)
     if t.is_scalar:
-        if core.op == "mul" and core.data == len(core.args):
+        if isinstance(core, E.Mul) and core.nscalars == len(core.args):
             parts = core.args
-        elif core.op == "const":
+        elif isinstance(core, E.Const):
             parts = ()
         else:
             parts = (core,)
     else:
-        if core.op == "had":
+        if isinstance(core, E.Had):
             parts = core.args
-        elif core.op == "fill":
+        elif isinstance(core, E.Fill):
             parts = ()
-        elif core.op == "mul" and core.data:
+        elif isinstance(core, E.Mul) and core.nscalars:
             # scalars times a matrix product: the product is one (elementwise) factor
-            parts = core.args[: core.data] + (E.mul(*core.args[core.data :]),)
+            parts = core.scalars + (E.mul(*core.chain),)
         else:
             parts = (core,)
     out: dict[Expr, float] = {}
     for p in parts:
-        if p.op in ("fill", "const"):
+        if isinstance(p, (E.Fill, E.Const)):
             continue  # ones are neutral; a factor of them would never shrink the sum
-        base, power = (p.args[0], p.data) if p.op == "pow" else (p, 1.0)
+        base, power = (p.args[0], p.p) if isinstance(p, E.Pow) else (p, 1.0)
         out[base] = out.get(base, 0.0) + power
     return c, out
 
@@ -227,7 +218,7 @@ def _group_on(terms, decomposed, base, idx) -> Expr | None:
     def remainder(i):
         c, powers = decomposed[i]
         rest = [E.pow_(b, p - common.get(b, 0.0)) for b, p in powers.items()]
-        return c, [r for r in rest if not (r.op in ("const", "fill") and r.data == 1.0)]
+        return c, [r for r in rest if not (isinstance(r, (E.Const, E.Fill)) and r.value == 1.0)]
 
     if array and any(not b.is_scalar for b in common):
         # an array factor out of a term that is a scalar times it would leave
@@ -274,7 +265,7 @@ def _factor_coefficient(terms: list[Expr]) -> Expr | None:
 
 # ---------------------------------------------------------------- temporaries
 
-_NAMEABLE = {"add", "mul", "had", "pow", "fn", "sum", "tr", "det", "logdet", "inv", "adj"}
+_NAMEABLE = (E.Add, E.Mul, E.Had, E.Pow, E.Fn, E.Sum, E.Tr, E.Det, E.LogDet, E.Inv, E.Adj)
 
 
 def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
@@ -294,14 +285,14 @@ def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
             if n in seen:
                 continue
             seen.add(n)
-            if refs.get(n, 0) >= 2 and n.op in _NAMEABLE and n.size >= 3 and not _cheap(n):
+            if refs.get(n, 0) >= 2 and isinstance(n, _NAMEABLE) and n.size >= 3 and not _cheap(n):
                 order.append(n)
     return order
 
 
 def _cheap(n: Expr) -> bool:
     # x' and -x are not worth a name
-    if n.op == "mul" and len(n.args) == 2 and n.args[0].op == "const":
+    if isinstance(n, E.Mul) and len(n.args) == 2 and isinstance(n.args[0], E.Const):
         return n.args[1].size <= 2
     return False
 
@@ -312,7 +303,7 @@ def _subset_candidate(roots: list[Expr]) -> tuple[Expr, list[Expr]] | None:
     ``t0.*t1`` inside ``t0.*t1.*y.^2.*(1 - t0.*t1)`` is shared even though the flat
     product holds no node for it; naming it gives ``t.*y.^2.*(1 - t)``.
     """
-    hads = [n for r in roots for n in E.nodes(r) if n.op == "had" and len(n.args) >= 2]
+    hads = [n for r in roots for n in E.nodes(r) if isinstance(n, E.Had) and len(n.args) >= 2]
     hads = list(dict.fromkeys(hads))
     best = None
     for h1 in hads:
@@ -399,6 +390,6 @@ def with_temporaries(
     rename = {}
     for p in order:
         name = next(nm for nm in names if nm not in taken)
-        rename[p] = E.var(name, p.data[1], p.shape)
-    defs = [(rename[p].data[0], E.substitute(bodies[p], rename)) for p in order]
+        rename[p] = E.var(name, p.declared, p.shape)
+    defs = [(rename[p].name, E.substitute(bodies[p], rename)) for p in order]
     return defs, [E.substitute(r, rename) for r in roots]
