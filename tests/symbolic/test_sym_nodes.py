@@ -87,3 +87,16 @@ def test_the_node_module_does_not_import_the_printers():
         if isinstance(node, ast.ImportFrom) and node.module is not None
     }
     assert "printers" not in imported
+
+
+def test_the_product_constructor_is_thin_and_rewrites_live_in_simplify():
+    from matdiff.symbolic.simplify import rewrite
+
+    A = E.var("A", "matrix", ("n", "n"))
+    x, v = (E.var(name, "vector", ("n", 1)) for name in "xv")
+    assert str(E.mul(A, E.inv(A), x)) == "A*inv(A)*x"
+    assert str(rewrite(E.mul(A, E.inv(A), x))) == "x"
+    assert str(rewrite(E.mul(E.eye("n"), A))) == "A"
+    assert str(rewrite(E.mul(E.diagm(x), E.diagm(v)))) == "diag(v.*x)"
+    # the parser applies the rewrites to what it builds
+    assert str(parse("A*inv(A)*x", {"A": "n x n"})) == "x"

@@ -23,6 +23,7 @@ from . import expr as E
 from .errors import SymbolicError
 from .expr import Expr
 from .printers import to_text
+from .simplify import product
 
 
 def _zero_like(e: Expr) -> Expr:
@@ -76,11 +77,11 @@ def inner(a: Expr, b: Expr) -> Expr:
     """<a, b>: the sum of the entrywise products, spelled as a person would."""
     kind = a.kind
     if kind == "scalar":
-        return E.mul(a, b)
+        return product(a, b)
     if kind == "vector":
-        return E.mul(E.transpose(a), b)
+        return product(E.transpose(a), b)
     if kind == "row":
-        return E.mul(a, E.transpose(b))
+        return product(a, E.transpose(b))
     return E.sum_(E.had(a, b))
 
 
@@ -112,7 +113,7 @@ def _d_sum(n, d, depends):
     (x,) = n.args
     if isinstance(x, E.Kron):
         # a gradient cannot be read off through kron; sum(kron(P, Q)) = sum(P) sum(Q)
-        return d(E.mul(*(E.sum_(f) for f in x.args)))
+        return d(product(*(E.sum_(f) for f in x.args)))
     return E.sum_(d(x))
 
 
@@ -120,7 +121,7 @@ def _d_tr(n, d, depends):
     (x,) = n.args
     if isinstance(x, E.Kron) and all(_is_square(f) for f in x.args):
         # likewise tr(kron(P, Q)) = tr(P) tr(Q) for square P and Q
-        return d(E.mul(*(E.tr(f) for f in x.args)))
+        return d(product(*(E.tr(f) for f in x.args)))
     return E.tr(d(x))
 
 
@@ -128,8 +129,8 @@ def _d_adj(n, d, depends):
     (X,) = n.args
     dX = d(X)
     iX = E.inv(X)
-    dd = E.mul(E.det(X), E.tr(E.mul(iX, dX)))
-    return E.add(E.mul(dd, iX), E.neg(E.mul(E.det(X), iX, dX, iX)))
+    dd = product(E.det(X), E.tr(product(iX, dX)))
+    return E.add(product(dd, iX), E.neg(product(E.det(X), iX, dX, iX)))
 
 
 def _constant(n, d, depends):
@@ -144,7 +145,7 @@ DIFFERENTIALS = {
     E.Fill: Rule(None, _constant),
     E.Eye: Rule(None, _constant),
     E.Add: Rule("d(X + Y) = dX + dY", lambda n, d, dep: E.add(*[d(t) for t in n.args])),
-    E.Mul: Rule("d(XY) = dX Y + X dY", _product_rule(E.mul)),
+    E.Mul: Rule("d(XY) = dX Y + X dY", _product_rule(product)),
     E.Had: Rule("d(X .* Y) = dX .* Y + X .* dY", _product_rule(E.had)),
     E.Pow: Rule(
         "d(X.^p) = p X.^(p-1) .* dX",
@@ -159,13 +160,15 @@ DIFFERENTIALS = {
     E.Tr: Rule("d tr(X) = tr(dX)", _d_tr),
     E.Det: Rule(
         "d det(X) = det(X) tr(inv(X) dX)",
-        lambda n, d, dep: E.mul(n, E.tr(E.mul(E.inv(n.args[0]), d(n.args[0])))),
+        lambda n, d, dep: product(n, E.tr(product(E.inv(n.args[0]), d(n.args[0])))),
     ),
     E.LogDet: Rule(
         "d logdet(X) = tr(inv(X) dX)",
-        lambda n, d, dep: E.tr(E.mul(E.inv(n.args[0]), d(n.args[0]))),
+        lambda n, d, dep: E.tr(product(E.inv(n.args[0]), d(n.args[0]))),
     ),
-    E.Inv: Rule("d inv(X) = -inv(X) dX inv(X)", lambda n, d, dep: E.neg(E.mul(n, d(n.args[0]), n))),
+    E.Inv: Rule(
+        "d inv(X) = -inv(X) dX inv(X)", lambda n, d, dep: E.neg(product(n, d(n.args[0]), n))
+    ),
     E.Adj: Rule("d adj(X) = d(det(X) inv(X))", _d_adj),
     E.DiagM: Rule("d diag(x) = diag(dx)", lambda n, d, dep: E.diagm(d(n.args[0]))),
     E.DiagV: Rule("d diag(X) = diag(dX)", lambda n, d, dep: E.diagv(d(n.args[0]))),
@@ -175,7 +178,7 @@ DIFFERENTIALS = {
     ),
     E.Norm2: Rule(
         "d norm2(X) = <X, dX>/norm2(X)",
-        lambda n, d, dep: E.mul(E.pow_(n, -1.0), inner(n.args[0], d(n.args[0]))),
+        lambda n, d, dep: product(E.pow_(n, -1.0), inner(n.args[0], d(n.args[0]))),
     ),
     E.Kron: Rule("d kron(X, Y) = kron(dX, Y) + kron(X, dY)", _product_rule(E.kron)),
 }
@@ -255,13 +258,13 @@ def gradient_from(df: Expr, x: Expr, steps: list | None = None) -> Expr:
             k = _delta_factor(args)
             ns = L.nscalars
             if k < ns:
-                rest = E.mul(*args[:k], *args[k + 1 :])
+                rest = product(*args[:k], *args[k + 1 :])
                 back(args[k], inner(seed, rest))
                 return
             scal, chain = args[:ns], args[ns:]
             kc = k - ns
             P, Q = chain[:kc], chain[kc + 1 :]
-            new = E.mul(
+            new = product(
                 *scal,
                 *[E.transpose(p) for p in reversed(P)],
                 seed,
@@ -274,10 +277,10 @@ def gradient_from(df: Expr, x: Expr, steps: list | None = None) -> Expr:
             back(L.args[k], E.had(seed, *L.args[:k], *L.args[k + 1 :]))
             return
         if isinstance(L, E.Sum):
-            back(L.args[0], E.mul(seed, _ones(L.args[0].shape)))
+            back(L.args[0], product(seed, _ones(L.args[0].shape)))
             return
         if isinstance(L, E.Tr):
-            back(L.args[0], E.mul(seed, E.eye(L.args[0].shape[0])))
+            back(L.args[0], product(seed, E.eye(L.args[0].shape[0])))
             return
         if isinstance(L, E.DiagM):
             back(L.args[0], E.diagv(seed))
@@ -316,39 +319,39 @@ def jacobian_from(L: Expr, x: Expr) -> Expr:
             k = _delta_factor(args)
             ns = L.nscalars
             if k < ns:
-                rest = E.mul(*args[:k], *args[k + 1 :])
-                return E.mul(_as_col(rest), jac(args[k]))
+                rest = product(*args[:k], *args[k + 1 :])
+                return product(_as_col(rest), jac(args[k]))
             scal, chain = args[:ns], args[ns:]
             kc = k - ns
             F, P, Q = chain[kc], chain[:kc], chain[kc + 1 :]
             if F.kind == "vector" and not Q:
-                return E.mul(*scal, *P, jac(F))
+                return product(*scal, *P, jac(F))
             if F.kind == "row" and not P:
-                return E.mul(*scal, *([E.transpose(E.mul(*Q))] if Q else []), jac(F))
+                return product(*scal, *([E.transpose(product(*Q))] if Q else []), jac(F))
             if F.kind == "matrix":
                 if L.kind == "vector" and Q:
-                    return E.mul(*scal, *P, jac_mv(F, E.mul(*Q)))
+                    return product(*scal, *P, jac_mv(F, product(*Q)))
                 if L.kind == "row" and P:
-                    p = E.mul(*P)
-                    Qt = [E.transpose(E.mul(*Q))] if Q else []
-                    return E.mul(*scal, *Qt, jac_mv(E.transpose(F), E.transpose(p)))
+                    p = product(*P)
+                    Qt = [E.transpose(product(*Q))] if Q else []
+                    return product(*scal, *Qt, jac_mv(E.transpose(F), E.transpose(p)))
                 if L.kind == "scalar" and P and Q:
-                    return E.mul(*scal, E.mul(*P), jac_mv(F, E.mul(*Q)))
+                    return product(*scal, product(*P), jac_mv(F, product(*Q)))
             raise _cannot(L)
         if isinstance(L, E.Had):
             k = _delta_factor(L.args)
             M = E.had(*L.args[:k], *L.args[k + 1 :])
             if L.is_scalar:
-                return E.mul(M, jac(L.args[k]))
-            return E.mul(E.diagm(_as_col(M)), jac(L.args[k]))
+                return product(M, jac(L.args[k]))
+            return product(E.diagm(_as_col(M)), jac(L.args[k]))
         if isinstance(L, E.Sum):
             F = L.args[0]
             if F.kind in ("vector", "row"):
                 m = F.shape[0] if F.kind == "vector" else F.shape[1]
-                return E.mul(E.transpose(_ones((m, 1))), jac(F))
+                return product(E.transpose(_ones((m, 1))), jac(F))
             if F.kind == "matrix":
                 ones_row = E.transpose(_ones((F.shape[0], 1)))
-                return E.mul(ones_row, jac_mv(F, _ones((F.shape[1], 1))))
+                return product(ones_row, jac_mv(F, _ones((F.shape[1], 1))))
         if isinstance(L, E.Tr):
             return jac_trace(L.args[0])
         raise _cannot(L)
@@ -357,7 +360,7 @@ def jacobian_from(L: Expr, x: Expr) -> Expr:
         if isinstance(M, E.Add):
             return E.add(*[jac_trace(t) for t in M.args if t.has_delta])
         if isinstance(M, E.DiagM):
-            return E.mul(E.transpose(_ones(M.args[0].shape)), jac(M.args[0]))
+            return product(E.transpose(_ones(M.args[0].shape)), jac(M.args[0]))
         if isinstance(M, E.Mul):
             args = M.args
             k = _delta_factor(args)
@@ -368,22 +371,22 @@ def jacobian_from(L: Expr, x: Expr) -> Expr:
                 F = chain[kc]
                 R = list(chain[kc + 1 :]) + list(chain[:kc])
                 if F.kind == "vector" and R:
-                    return E.mul(*scal, *R, jac(F))
+                    return product(*scal, *R, jac(F))
                 if F.kind == "row" and R:
-                    return E.mul(*scal, E.transpose(E.mul(*R)), jac(F))
+                    return product(*scal, E.transpose(product(*R)), jac(F))
                 if isinstance(F, E.DiagM):
-                    rest = E.diagv(E.mul(*R)) if R else _ones(F.args[0].shape)
-                    return E.mul(*scal, E.transpose(rest), jac(F.args[0]))
+                    rest = E.diagv(product(*R)) if R else _ones(F.args[0].shape)
+                    return product(*scal, E.transpose(rest), jac(F.args[0]))
         raise _cannot(M)
 
     def jac_mv(F: Expr, q: Expr) -> Expr:
         """Jacobian of F(dx)*q for a matrix F linear in dx and a constant vector q."""
         if isinstance(F, E.DiagM):
-            return E.mul(E.diagm(q), jac(F.args[0]))
+            return product(E.diagm(q), jac(F.args[0]))
         if isinstance(F, E.Add):
             return E.add(*[jac_mv(t, q) for t in F.args if t.has_delta])
         if isinstance(F, E.Mul):
-            return jac(E.mul(F, q))
+            return jac(product(F, q))
         if isinstance(F, E.Had):
             k = _delta_factor(F.args)
             M = E.had(*F.args[:k], *F.args[k + 1 :])
@@ -392,9 +395,9 @@ def jacobian_from(L: Expr, x: Expr) -> Expr:
                 a, b = G.args
                 if a.kind == "vector" and b.kind == "row":
                     if a.has_delta:  # (M .* (u*b))*q = u .* (M*(b'.*q))
-                        return E.mul(E.diagm(E.mul(M, E.had(E.transpose(b), q))), jac(a))
+                        return product(E.diagm(product(M, E.had(E.transpose(b), q))), jac(a))
                     # (M .* (a*u'))*q = a .* (M*(u.*q))
-                    return E.mul(E.diagm(a), M, E.diagm(q), jac(b))
+                    return product(E.diagm(a), M, E.diagm(q), jac(b))
         raise _cannot(F)
 
     return jac(L)
@@ -439,14 +442,14 @@ def expand_linear(L: Expr) -> list[Expr]:
             # for vectors a.*F is diag(a)*F: it puts dX back into a matrix product
             others = E.had(*L.args[:k], *L.args[k + 1 :])
             if L.kind == "vector":
-                return expand_linear(E.mul(E.diagm(others), F))
-            return expand_linear(E.mul(F, E.diagm(E.transpose(others))))
+                return expand_linear(product(E.diagm(others), F))
+            return expand_linear(product(F, E.diagm(E.transpose(others))))
     if isinstance(L, (E.Mul, E.Had)):
         k = _delta_factor(L.args)
         inner_terms = expand_linear(L.args[k])
         if len(inner_terms) == 1 and inner_terms[0] is L.args[k]:
             return [L]
-        build = E.mul if isinstance(L, E.Mul) else E.had
+        build = product if isinstance(L, E.Mul) else E.had
         out = []
         for t in inner_terms:
             new = build(*L.args[:k], t, *L.args[k + 1 :])
@@ -473,7 +476,7 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
             and isinstance(t.chain[0], E.Had)
         ):
             # b*(M.*dX): an elementwise term with a scalar coefficient
-            scalars, t = E.mul(*t.args[:-1]), t.args[-1]
+            scalars, t = product(*t.args[:-1]), t.args[-1]
         if isinstance(t, E.Delta):
             terms.append(Term("kron", one))
             continue
@@ -485,16 +488,16 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
             k = _delta_factor(args)
             ns = t.nscalars
             if k < ns:
-                rest = E.mul(*args[:k], *args[k + 1 :])
+                rest = product(*args[:k], *args[k + 1 :])
                 g = gradient_from(args[k], x)
                 terms.append(Term("outer", one, mat=rest, grad=g))
                 continue
             scal, chain = args[:ns], args[ns:]
             kc = k - ns
             F = chain[kc]
-            P = E.mul(*chain[:kc]) if kc else None
-            Q = E.mul(*chain[kc + 1 :]) if kc + 1 < len(chain) else None
-            coef = E.mul(*scal) if scal else one
+            P = product(*chain[:kc]) if kc else None
+            Q = product(*chain[kc + 1 :]) if kc + 1 < len(chain) else None
+            coef = product(*scal) if scal else one
             if isinstance(F, E.Delta):
                 terms.append(Term("kron", coef, left=P, right=Q))
                 continue
@@ -524,5 +527,5 @@ def kron_text_expr(terms: list[Term], x: Expr) -> Expr | None:
     for t in terms:
         P = t.left if t.left is not None else E.eye(m)
         Q = t.right if t.right is not None else E.eye(n)
-        parts.append(E.mul(t.coef, E.kron(E.transpose(Q), P)))
+        parts.append(product(t.coef, E.kron(E.transpose(Q), P)))
     return E.add(*parts)

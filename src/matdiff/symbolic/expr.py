@@ -1,9 +1,10 @@
-"""Immutable expression nodes and the smart constructors that keep them canonical.
+"""Immutable expression nodes, one class per node kind, and the constructors that build them.
 
 Every node is hash-consed: structurally equal nodes are the same object, so equality and
 hashing are O(1) and common subexpressions are found by identity. Nodes are only ever
 built through the constructors below (``add``, ``mul``, ``had``, ``transpose``, ...), which
-check shapes and apply the local simplifications that make a form canonical:
+check shapes and keep one spelling for each form (identities such as ``inv(X)*X = eye``
+are rewrites, in ``simplify``):
 
 * sums are flat, like terms are collected, terms are sorted;
 * a product is ``scalars * chain``: commuting 1x1 factors first, then the matrix chain;
@@ -699,14 +700,6 @@ def term_key(e: Expr) -> tuple:
     return (not isinstance(core, (Const, Fill)), core.sort_key(), c)
 
 
-def _inverse_pair(a: Expr, b: Expr) -> bool:
-    if isinstance(a, Inv) and a.args[0] is b or isinstance(b, Inv) and b.args[0] is a:
-        return True
-    if isinstance(a, T) and isinstance(b, T):
-        return _inverse_pair(b.args[0], a.args[0])
-    return False
-
-
 def _merge_scalar_powers(factors: list[Expr]) -> list[Expr]:
     powers: dict[Expr, float] = {}
     for f in factors:
@@ -770,39 +763,10 @@ def mul(*factors: Expr) -> Expr:
     if not math.isfinite(coeff):
         raise _fail("a constant overflows")
 
+    # move a 1x1 stretch of the chain to the scalars when what is left still chains
     changed = True
     while changed:
         changed = False
-        if len(chain) > 1 and any(isinstance(f, Eye) for f in chain):
-            chain = [f for f in chain if not isinstance(f, Eye)]
-            changed = True
-        for i in range(len(chain) - 1):
-            a, b = chain[i], chain[i + 1]
-            if _inverse_pair(a, b):
-                chain = chain[:i] + chain[i + 2 :]
-                if not chain:
-                    chain = [eye(a.shape[0])]
-                changed = True
-                break
-            if isinstance(a, DiagM) and isinstance(b, DiagM):
-                chain = chain[:i] + [diagm(had(a.args[0], b.args[0]))] + chain[i + 2 :]
-                changed = True
-                break
-            # 1'*diag(v) is v' and diag(v)*1 is v
-            if isinstance(a, Fill) and a.kind == "row" and a.value == 1 and isinstance(b, DiagM):
-                chain = chain[:i] + [transpose(b.args[0])] + chain[i + 2 :]
-                changed = True
-                break
-            if isinstance(a, DiagM) and isinstance(b, Fill) and b.kind == "vector" and b.value == 1:
-                chain = chain[:i] + [a.args[0]] + chain[i + 2 :]
-                changed = True
-                break
-        if changed:
-            if any(isinstance(f, Mul) for f in chain):
-                # a rewrite produced a product (diag(-v), (A*x)'): flatten it from the top
-                return mul(const(coeff), *rest, *chain)
-            continue
-        # move a 1x1 stretch of the chain to the scalars when what is left still chains
         for i, f in enumerate(chain):
             if f.shape[0] != 1:
                 continue

@@ -19,6 +19,7 @@ import lark
 from . import expr as E
 from .errors import SymbolicError
 from .printers import to_text
+from .simplify import rewrite
 
 MAX_LENGTH = 5000
 MAX_DEPTH = 80
@@ -509,7 +510,7 @@ class _Parser:
 
     def build(self, p: _P, built_defs: dict) -> E.Expr:
         try:
-            node = self._build(p, built_defs)
+            node = rewrite(self._build(p, built_defs))
             self.positions.setdefault(node, p.pos)
             return node
         except SymbolicError as err:

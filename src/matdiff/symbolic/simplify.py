@@ -1,7 +1,10 @@
 """The simplifier: expand, then factor, so that equal results print the same.
 
-The constructors in ``expr`` already fold constants, drop zeros and identities, collect
-like terms and push transposes to the leaves. Two passes finish the job:
+The constructors in ``expr`` fold constants, drop zeros, collect like terms and push
+transposes to the leaves. ``rewrite`` applies the identities of matrix products
+(``eye*A`` is ``A``, ``inv(X)*X`` is ``eye``, ``diag(a)*diag(b)`` is ``diag(a.*b)``); the
+parser applies it to every node it builds, and the passes below to every node they
+rebuild. Two passes finish the job:
 
 1. ``expand`` distributes products and elementwise products over sums (within a size
    budget), so that every result reaches the same sum of monomials;
@@ -27,6 +30,75 @@ def _terms(e: Expr) -> tuple:
     return e.args if isinstance(e, E.Add) else (e,)
 
 
+# ---------------------------------------------------------------- identities of products
+
+
+def _inverse_pair(a: Expr, b: Expr) -> bool:
+    if isinstance(a, E.Inv) and a.args[0] is b or isinstance(b, E.Inv) and b.args[0] is a:
+        return True
+    if isinstance(a, E.T) and isinstance(b, E.T):
+        return _inverse_pair(b.args[0], a.args[0])
+    return False
+
+
+def _is_ones(e: Expr, kind: str) -> bool:
+    return isinstance(e, E.Fill) and e.kind == kind and e.value == 1
+
+
+def _adjacent(a: Expr, b: Expr) -> list | None:
+    """What the neighbouring factors ``a*b`` of a chain become, when an identity applies."""
+    if _inverse_pair(a, b):
+        return []
+    if isinstance(a, E.DiagM) and isinstance(b, E.DiagM):
+        return [E.diagm(E.had(a.args[0], b.args[0]))]
+    # 1'*diag(v) is v' and diag(v)*1 is v
+    if _is_ones(a, "row") and isinstance(b, E.DiagM):
+        return [E.transpose(b.args[0])]
+    if isinstance(a, E.DiagM) and _is_ones(b, "vector"):
+        return [a.args[0]]
+    return None
+
+
+def rewrite(e: Expr) -> Expr:
+    """``e`` with the identities of products applied, for a node whose children have been.
+
+    >>> from matdiff.symbolic import parse
+    >>> from matdiff.symbolic.expr import inv, mul
+    >>> A = parse("A", {"A": "n x n"})
+    >>> print(mul(A, inv(A), A))
+    A*inv(A)*A
+    >>> print(rewrite(mul(A, inv(A), A)))
+    A
+    """
+    while isinstance(e, E.Mul):
+        chain = list(e.chain)
+        if len(chain) > 1 and any(isinstance(f, E.Eye) for f in chain):
+            chain = [f for f in chain if not isinstance(f, E.Eye)]
+        for i in range(len(chain) - 1):
+            new = _adjacent(chain[i], chain[i + 1])
+            if new is not None:
+                n = chain[i].shape[0]
+                chain = chain[:i] + new + chain[i + 2 :] or [E.eye(n)]
+                break
+        if len(chain) == len(e.chain) and all(a is b for a, b in zip(chain, e.chain)):
+            return e
+        # the product of what is left may hold new neighbours: once more
+        e = E.mul(*e.scalars, *chain)
+    return e
+
+
+def _rebuilt(n: Expr, args: list) -> Expr:
+    return rewrite(E.rebuild(n, args)) if n.args else n
+
+
+def product(*factors: Expr) -> Expr:
+    """The matrix product with the identities of products applied (``rewrite``)."""
+    return rewrite(E.mul(*factors))
+
+
+# ---------------------------------------------------------------- expanding and factoring
+
+
 def expand(e: Expr) -> Expr:
     """Distribute ``*`` and ``.*`` over sums, bottom up, within a budget of terms."""
     memo: dict[Expr, Expr] = {}
@@ -41,14 +113,14 @@ def expand(e: Expr) -> Expr:
             for a in args:
                 count *= len(_terms(a))
             if count <= MAX_TERMS:
-                build = E.mul if isinstance(n, E.Mul) else E.had
+                build = product if isinstance(n, E.Mul) else E.had
                 out = E.add(*[build(*combo) for combo in itertools.product(*map(_terms, args))])
                 # a product of expanded sums may hold new sums (from transposes); once more
                 out = E.add(*[go(t) if t is not n else t for t in _terms(out)])
             else:
-                out = E.rebuild(n, args)
+                out = _rebuilt(n, args)
         else:
-            out = E.rebuild(n, args) if n.args else n
+            out = _rebuilt(n, args)
         memo[n] = out
         return out
 
@@ -64,7 +136,7 @@ def factor(e: Expr) -> Expr:
         if hit is not None:
             return hit
         args = [go(a) for a in n.args]
-        out = E.rebuild(n, args) if n.args else n
+        out = _rebuilt(n, args)
         if isinstance(out, E.Add):
             out = _factor_sum(list(out.args))
         memo[n] = out
