@@ -433,6 +433,9 @@ class Function(Expr):
     __slots__ = ()
     word = ""
 
+    def rebuild(self, args: tuple) -> Expr:
+        return UNARY[self.op](args[0])
+
     def _key_parts(self) -> tuple:
         return (self.word, "(", *self.args[0].sort_key(), ")")
 
@@ -441,48 +444,30 @@ class Sum(Function):
     __slots__ = ()
     op = word = "sum"
 
-    def rebuild(self, args: tuple) -> Expr:
-        return sum_(args[0])
-
 
 class Tr(Function):
     __slots__ = ()
     op = word = "tr"
-
-    def rebuild(self, args: tuple) -> Expr:
-        return tr(args[0])
 
 
 class Det(Function):
     __slots__ = ()
     op = word = "det"
 
-    def rebuild(self, args: tuple) -> Expr:
-        return det(args[0])
-
 
 class LogDet(Function):
     __slots__ = ()
     op = word = "logdet"
-
-    def rebuild(self, args: tuple) -> Expr:
-        return logdet(args[0])
 
 
 class Inv(Function):
     __slots__ = ()
     op = word = "inv"
 
-    def rebuild(self, args: tuple) -> Expr:
-        return inv(args[0])
-
 
 class Adj(Function):
     __slots__ = ()
     op = word = "adj"
-
-    def rebuild(self, args: tuple) -> Expr:
-        return adj(args[0])
 
 
 class DiagM(Function):
@@ -491,9 +476,6 @@ class DiagM(Function):
     __slots__ = ()
     op, word = "diagm", "diag"
 
-    def rebuild(self, args: tuple) -> Expr:
-        return diagm(args[0])
-
 
 class DiagV(Function):
     """The vector of the diagonal of a matrix."""
@@ -501,24 +483,15 @@ class DiagV(Function):
     __slots__ = ()
     op, word = "diagv", "diag"
 
-    def rebuild(self, args: tuple) -> Expr:
-        return diagv(args[0])
-
 
 class Norm1(Function):
     __slots__ = ()
     op = word = "norm1"
 
-    def rebuild(self, args: tuple) -> Expr:
-        return norm1(args[0])
-
 
 class Norm2(Function):
     __slots__ = ()
     op = word = "norm2"
-
-    def rebuild(self, args: tuple) -> Expr:
-        return norm2(args[0])
 
 
 def node_kinds() -> list[type]:
