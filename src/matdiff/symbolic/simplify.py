@@ -59,17 +59,7 @@ def _adjacent(a: Expr, b: Expr) -> list | None:
     return None
 
 
-def rewrite(e: Expr) -> Expr:
-    """``e`` with the identities of products applied, for a node whose children have been.
-
-    >>> from matdiff.symbolic import parse
-    >>> from matdiff.symbolic.expr import inv, mul
-    >>> A = parse("A", {"A": "n x n"})
-    >>> print(mul(A, inv(A), A))
-    A*inv(A)*A
-    >>> print(rewrite(mul(A, inv(A), A)))
-    A
-    """
+def _rewrite_product(e: Expr) -> Expr:
     while isinstance(e, E.Mul):
         chain = list(e.chain)
         if len(chain) > 1 and any(isinstance(f, E.Eye) for f in chain):
@@ -85,6 +75,25 @@ def rewrite(e: Expr) -> Expr:
         # the product of what is left may hold new neighbours: once more
         e = E.mul(*e.scalars, *chain)
     return e
+
+
+#: The identities of each node kind that has some, applied by ``rewrite``.
+REWRITES = {E.Mul: _rewrite_product}
+
+
+def rewrite(e: Expr) -> Expr:
+    """``e`` with the identities of its kind applied, for a node whose children have been.
+
+    >>> from matdiff.symbolic import parse
+    >>> from matdiff.symbolic.expr import inv, mul
+    >>> A = parse("A", {"A": "n x n"})
+    >>> print(mul(A, inv(A), A))
+    A*inv(A)*A
+    >>> print(rewrite(mul(A, inv(A), A)))
+    A
+    """
+    apply = REWRITES.get(type(e))
+    return e if apply is None else apply(e)
 
 
 def _rebuilt(n: Expr, args: list) -> Expr:
