@@ -66,14 +66,8 @@ def domains(e: E.Expr) -> dict[str, str]:
                 out[name] = need
 
     for n in E.nodes(e):
-        if isinstance(n, (E.Det, E.LogDet, E.Inv, E.Adj)):
-            mark(n.args[0], "spd")
-        elif isinstance(n, E.Fn) and n.name in ("log", "sqrt"):
-            mark(n.args[0], "positive")
-        elif isinstance(n, E.Fn) and n.name in ("arcsin", "arccos"):
-            mark(n.args[0], "unit")
-        elif isinstance(n, E.Pow) and not (n.p.is_integer() and n.p > 0):
-            mark(n.args[0], "positive")
+        if n.argument_domain is not None:
+            mark(n.args[0], n.argument_domain)
     return out
 
 

@@ -48,6 +48,9 @@ ELEMENTWISE = {
     "relu": lambda v: max(v, 0.0),
 }
 
+#: Where an elementwise function is defined, when not everywhere.
+ELEMENTWISE_DOMAINS = {"log": "positive", "sqrt": "positive", "arcsin": "unit", "arccos": "unit"}
+
 # A cap on the size of any one node, so that adversarial input fails with a message
 # instead of exhausting memory or time.
 MAX_NODES = 20000
@@ -78,6 +81,8 @@ class Expr:
     op = "expr"
     #: Names of the non-child attributes that, with the children, identify a node.
     fields: tuple = ()
+    #: Whether a copy used more than once is worth a temporary (``t0 = ...``) of its own.
+    shareable = False
 
     args: tuple
     shape: Shape
@@ -124,6 +129,11 @@ class Expr:
     def rebuild(self, args: tuple) -> Expr:
         """This node with new children, through the canonicalizing constructor."""
         return self
+
+    @property
+    def argument_domain(self) -> str | None:
+        """What the argument must be for a value: ``spd``, ``positive``, ``unit`` or None."""
+        return None
 
     def sort_key(self) -> tuple:
         """The structural order of nodes: names and operators in reading order.
@@ -256,6 +266,7 @@ class Add(Expr):
 
     __slots__ = ()
     op = "add"
+    shareable = True
 
     @property
     def binding(self) -> int:
@@ -287,6 +298,7 @@ class Mul(Expr):
 
     __slots__ = ("nscalars",)
     op = "mul"
+    shareable = True
     fields = ("nscalars",)
 
     @property
@@ -343,6 +355,7 @@ class Had(Expr):
 
     __slots__ = ()
     op = "had"
+    shareable = True
 
     @property
     def binding(self) -> int:
@@ -365,6 +378,7 @@ class Pow(Expr):
 
     __slots__ = ("p",)
     op = "pow"
+    shareable = True
     fields = ("p",)
 
     @property
@@ -373,6 +387,10 @@ class Pow(Expr):
 
     def rebuild(self, args: tuple) -> Expr:
         return pow_(args[0], self.p)
+
+    @property
+    def argument_domain(self) -> str | None:
+        return None if self.p.is_integer() and self.p > 0 else "positive"
 
     def _key_parts(self) -> tuple:
         hat = "^" if self.is_scalar else ".^"
@@ -387,10 +405,15 @@ class Fn(Expr):
 
     __slots__ = ("name",)
     op = "fn"
+    shareable = True
     fields = ("name",)
 
     def rebuild(self, args: tuple) -> Expr:
         return fn(self.name, args[0])
+
+    @property
+    def argument_domain(self) -> str | None:
+        return ELEMENTWISE_DOMAINS.get(self.name)
 
     def _key_parts(self) -> tuple:
         return (self.name, "(", *self.args[0].sort_key(), ")")
@@ -443,31 +466,41 @@ class Function(Expr):
 class Sum(Function):
     __slots__ = ()
     op = word = "sum"
+    shareable = True
 
 
 class Tr(Function):
     __slots__ = ()
     op = word = "tr"
+    shareable = True
 
 
 class Det(Function):
     __slots__ = ()
     op = word = "det"
+    shareable = True
+    argument_domain = "spd"
 
 
 class LogDet(Function):
     __slots__ = ()
     op = word = "logdet"
+    shareable = True
+    argument_domain = "spd"
 
 
 class Inv(Function):
     __slots__ = ()
     op = word = "inv"
+    shareable = True
+    argument_domain = "spd"
 
 
 class Adj(Function):
     __slots__ = ()
     op = word = "adj"
+    shareable = True
+    argument_domain = "spd"
 
 
 class DiagM(Function):

@@ -397,8 +397,6 @@ _NP_FUNC = {
 # NumPy precedence: + - 1, * / @ 2, unary - 3, ** 4, call/attribute/subscript 5
 _PY_ADD, _PY_MUL, _PY_NEG, _PY_POW, _PY_ATOM = 1, 2, 3, 4, 5
 
-_WORTH_NAMING = (E.Add, E.Mul, E.Had, E.Pow, E.Fn, E.Sum, E.Tr, E.Det, E.LogDet, E.Inv, E.Adj)
-
 
 def check_identifier(name: str) -> str:
     """A user name that is safe to use as a Python parameter in generated code."""
@@ -443,7 +441,7 @@ class NumpyPrinter:
 
         for r in roots:
             visit(r)
-        self._to_name = {n for n, k in uses.items() if k > 1 and isinstance(n, _WORTH_NAMING)}
+        self._to_name = {n for n, k in uses.items() if k > 1 and n.shareable}
 
     def emit(self, e: Expr) -> str:
         return self._code(e)[0]

@@ -346,8 +346,6 @@ def _factor_coefficient(terms: list[Expr]) -> Expr | None:
 
 # ---------------------------------------------------------------- temporaries
 
-_NAMEABLE = (E.Add, E.Mul, E.Had, E.Pow, E.Fn, E.Sum, E.Tr, E.Det, E.LogDet, E.Inv, E.Adj)
-
 
 def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
     """Non-trivial nodes referenced more than once among ``roots``, children first."""
@@ -366,7 +364,7 @@ def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
             if n in seen:
                 continue
             seen.add(n)
-            if refs.get(n, 0) >= 2 and isinstance(n, _NAMEABLE) and n.size >= 3 and not _cheap(n):
+            if refs.get(n, 0) >= 2 and n.shareable and n.size >= 3 and not _cheap(n):
                 order.append(n)
     return order
 
