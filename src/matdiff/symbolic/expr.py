@@ -140,6 +140,9 @@ class Expr:
 
         Sums and commuting factors are sorted by it, so ``A + A'`` and ``a*b*x``; it is a
         tuple of strings built from the fields and the children's keys, never from a printer.
+        Its tokens follow the order in which the language writes a node (a positive term
+        first, a product's number first, divisors last), so that canonical forms sort as
+        their text reads.
         """
         if self._key is None:
             self._key = self._key_parts()
