@@ -45,8 +45,12 @@ def _sample(kind):
     return parse(SAMPLES[kind])
 
 
-@pytest.mark.parametrize("table", [TEXT, LATEX, NUMPY, DIFFERENTIALS], ids=lambda t: str(id(t)))
-def test_every_node_kind_has_an_entry_in_every_table(table):
+TABLES = {"text": TEXT, "latex": LATEX, "numpy": NUMPY, "differential": DIFFERENTIALS}
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_every_node_kind_has_an_entry_in_every_table(name):
+    table = TABLES[name]
     missing = [k.__name__ for k in KINDS if k not in table]
     assert not missing, f"node kinds without an entry: {missing}"
 
