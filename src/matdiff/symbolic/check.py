@@ -56,24 +56,18 @@ def domains(e: E.Expr) -> dict[str, str]:
 
     def mark(n: E.Expr, what: str) -> None:
         for v in E.nodes(n):
-            if v.op != "var":
+            if not isinstance(v, E.Var):
                 continue
             need = what
             if what == "spd" and not (v.kind == "matrix" and v.shape[0] == v.shape[1]):
                 need = "positive"
-            name = v.data[0]
+            name = v.name
             if rank[need] > rank.get(out.get(name, ""), 0):
                 out[name] = need
 
     for n in E.nodes(e):
-        if n.op in ("det", "logdet", "inv", "adj"):
-            mark(n.args[0], "spd")
-        elif n.op == "fn" and n.data in ("log", "sqrt"):
-            mark(n.args[0], "positive")
-        elif n.op == "fn" and n.data in ("arcsin", "arccos"):
-            mark(n.args[0], "unit")
-        elif n.op == "pow" and not (n.data.is_integer() and n.data > 0):
-            mark(n.args[0], "positive")
+        if n.argument_domain is not None:
+            mark(n.args[0], n.argument_domain)
     return out
 
 
@@ -96,7 +90,7 @@ def random_inputs(d, rng: np.random.Generator, sizes: dict, domain_of: dict) -> 
     for name, v in d.parsed.variables.items():
         r, c = (sizes[x] if x != 1 else 1 for x in v.shape)
         dom = domain_of.get(name)
-        kind = v.data[1]
+        kind = v.declared
         if kind == "scalar":
             val = rng.uniform(0.5, 1.5) if dom in ("positive", "spd") else rng.normal()
             if dom == "unit":
@@ -240,7 +234,7 @@ def check(
         fd = finite_differences(value, inputs, d.wrt, d.order)
     got = np.asarray(got, dtype=float)
     var = d.parsed.variables[d.wrt]
-    symmetric = var.data[1] == "symmetric"
+    symmetric = var.declared == "symmetric"
     ndim_var = len([x for x in var.shape if x != 1])
     if symmetric:
         fd = _symmetrize(fd, d.order, ndim_var)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy
 
 from . import expr as E
+from .check import CheckReport
+from .check import check as check_derivative
 from .differentials import (
-    RULES,
     Term,
     differential,
     gradient_from,
     jacobian_from,
     kron_text_expr,
+    rule_statements,
     tensor_terms,
 )
 from .errors import SymbolicError
@@ -22,9 +24,6 @@ from .expr import Expr
 from .parser import Parsed, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
-
-if TYPE_CHECKING:
-    from .check import CheckReport
 
 
 class Step(NamedTuple):
@@ -217,7 +216,7 @@ class Derivative:
             pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
             first = False
         for t in self.terms:
-            coef = "" if (t.coef.op == "const" and t.coef.data == 1.0) else pr.emit(t.coef)
+            coef = "" if (isinstance(t.coef, E.Const) and t.coef.value == 1.0) else pr.emit(t.coef)
             scale = f"({coef}) * " if coef else ""
             if t.form == "kron" and t.left is None:
                 # I*dX*Q: T[i, j, i, l] = Q[l, j] -- write the blocks, no products with eye
@@ -256,19 +255,19 @@ class Derivative:
             shape = [pr.dim(d) for d in dims]
             shape_code = "(" + ", ".join(shape) + ("," if len(shape) == 1 else "") + ")"
             pr.assign("_deriv", f"_T.reshape({shape_code})")
-        if x.data[1] == "symmetric":
+        if x.declared == "symmetric":
             # only symmetric directions dX exist: project the input pair onto them
             pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-1, -2))")
 
     def _basis_code(self, pr: NumpyPrinter, dm: str, dn: str, dp: str, dq: str) -> None:
         """The tensor column by column: the differential evaluated at each dX = E_kl."""
         x = self.var
-        direction = E.var("_E", x.data[1], x.shape)
+        direction = E.var("_E", x.declared, x.shape)
         L = E.substitute(self.linear_form, {E.delta(x): direction})
         # what does not depend on the direction is computed once, before the loop
         invariant = []
         for n in E.nodes(L):
-            if n.op not in ("var", "const", "fill", "eye") and not E.depends_on(n, "_E"):
+            if not isinstance(n, (E.Var, E.Const, E.Fill, E.Eye)) and not E.depends_on(n, "_E"):
                 if any(n in a.args for a in E.nodes(L) if E.depends_on(a, "_E")):
                     invariant.append(n)
         for n in invariant:
@@ -362,9 +361,7 @@ class Derivative:
 
         Returns a ``CheckReport``; raises ``CheckError`` on a mismatch.
         """
-        from .check import check
-
-        return check(self, seed=seed, **options)
+        return check_derivative(self, seed=seed, **options)
 
 
 def _compile(source: str, name: str, module: Any) -> Callable:
@@ -430,7 +427,7 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
 def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:
     """Where the derivative fails: the smallest written subexpression that fails alone."""
     for node in E.nodes(parsed.expr):
-        if node.op == "var" or not E.depends_on(node, x.data[0]):
+        if isinstance(node, E.Var) or not E.depends_on(node, x.name):
             continue
         where = parsed.locate(node)
         if where is None:
@@ -443,7 +440,7 @@ def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:
 
 
 def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
-    wrt = x.data[0]
+    wrt = x.name
     steps = Steps([Step("expression", f"f = {to_text(f)}")])
     if order == 2 and not f.is_scalar:
         raise SymbolicError(
@@ -451,75 +448,57 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
             "take the derivative (order=1)"
         )
 
-    def read_gradient(fun: Expr, label: str) -> Expr:
+    def differentiate(fun: Expr, label: str) -> Expr:
+        """The simplified differential of ``fun``, recorded as two steps."""
         used: set = set()
-        df = differential(fun, x, used)
-        rules = "; ".join(RULES[r] for r in sorted(used) if r in RULES) or "d(X) = dX"
-        steps.append(Step(rules, f"d{label} = {to_text(df)}"))
-        df = simplify(df)
-        steps.append(Step("simplify", f"d{label} = {to_text(df)}"))
-        g = gradient_from(df, x)
+        L = differential(fun, x, used)
+        steps.append(Step(rule_statements(used), f"d{label} = {to_text(L)}"))
+        L = simplify(L)
+        steps.append(Step("simplify", f"d{label} = {to_text(L)}"))
+        return L
+
+    def read_gradient(fun: Expr, label: str) -> Expr:
+        g = gradient_from(differentiate(fun, label), x)
         steps.append(
-            Step(
-                f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>",
-                to_text(g),
-            )
+            Step(f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>", to_text(g))
         )
-        if x.data[1] == "symmetric":
+        if x.declared == "symmetric":
             g = E.scale(0.5, E.add(g, E.transpose(g)))
             steps.append(Step("symmetric variable: sym(G) = (G + G')/2", to_text(g)))
         g = simplify(g)
         steps.append(Step("simplify", to_text(g)))
         return g
 
-    def linear_map(fun: Expr, label: str) -> Expr:
-        used: set = set()
-        L = differential(fun, x, used)
-        rules = "; ".join(RULES[r] for r in sorted(used) if r in RULES) or "d(X) = dX"
-        steps.append(Step(rules, f"d{label} = {to_text(L)}"))
-        L = simplify(L)
-        steps.append(Step("simplify", f"d{label} = {to_text(L)}"))
-        return L
-
     if order == 1 and f.is_scalar:
         g = read_gradient(f, "f")
         return Derivative(parsed, wrt, 1, "gradient", g, None, None, "matrix", steps, dims, x.shape)
 
     if order == 2:
-        g = read_gradient(f, "f")
-        target, label, what = g, "g", "hessian"
+        target, label, what = read_gradient(f, "f"), "g", "hessian"
     else:
-        target, label, what = (
-            f,
-            "f",
-            "jacobian" if f.kind != "matrix" and x.kind != "matrix" else "derivative",
+        both_arrays = f.kind != "matrix" and x.kind != "matrix"
+        target, label, what = f, "f", "jacobian" if both_arrays else "derivative"
+
+    def done(result, form, terms=None, linear_form=None) -> Derivative:
+        return Derivative(
+            parsed, wrt, order, what, result, terms, linear_form, form, steps, dims, target.shape
         )
 
+    if x.is_scalar and target.is_scalar:
+        return done(read_gradient(target, label), "matrix")
+    L = differentiate(target, label)
     if x.is_scalar:
-        if target.is_scalar:
-            h = read_gradient(target, label)
-            return Derivative(
-                parsed, wrt, order, what, h, None, None, "matrix", steps, dims, target.shape
-            )
-        L = linear_map(target, label)
         d = simplify(E.substitute(L, {E.delta(x): E.const(1.0)}))
         steps.append(Step(f"read off d{label} = D*d{wrt}", to_text(d)))
-        return Derivative(
-            parsed, wrt, order, what, d, None, None, "matrix", steps, dims, target.shape
-        )
-
-    L = linear_map(target, label)
+        return done(d, "matrix")
     if x.kind == "vector" and target.kind in ("vector", "row", "scalar"):
         try:
-            J = jacobian_from(L, x)
+            J = simplify(jacobian_from(L, x))
         except SymbolicError:
             J = None
         if J is not None:
-            J = simplify(J)
             steps.append(Step(f"read off d{label} = J*d{wrt}", to_text(J)))
-            return Derivative(
-                parsed, wrt, order, what, J, None, None, "matrix", steps, dims, target.shape
-            )
+            return done(J, "matrix")
     try:
         terms = tensor_terms(L, x)
     except SymbolicError:
@@ -528,9 +507,7 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
         steps.append(
             Step("no matrix form: the tensor is evaluated from the differential", to_text(L))
         )
-        return Derivative(
-            parsed, wrt, order, what, None, None, L, "tensor", steps, dims, target.shape
-        )
+        return done(None, "tensor", linear_form=L)
     K = kron_text_expr(terms, x) if terms else E.const(0.0)
     if K is not None:
         K = simplify(K)
@@ -540,11 +517,11 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
                 to_text(K),
             )
         )
-        return Derivative(parsed, wrt, order, what, K, terms, L, "kron", steps, dims, target.shape)
+        return done(K, "kron", terms, L)
     steps.append(
         Step("no Kronecker form: the tensor is evaluated from the differential", to_text(L))
     )
-    return Derivative(parsed, wrt, order, what, None, terms, L, "tensor", steps, dims, target.shape)
+    return done(None, "tensor", terms, L)
 
 
 def lambdify(

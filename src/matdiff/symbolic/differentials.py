@@ -15,11 +15,15 @@ linear in ``dx``. The derivative is then read off that linear form:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import expr as E
 from .errors import SymbolicError
 from .expr import Expr
+from .printers import to_text
+from .simplify import product
 
 
 def _zero_like(e: Expr) -> Expr:
@@ -73,46 +77,125 @@ def inner(a: Expr, b: Expr) -> Expr:
     """<a, b>: the sum of the entrywise products, spelled as a person would."""
     kind = a.kind
     if kind == "scalar":
-        return E.mul(a, b)
+        return product(a, b)
     if kind == "vector":
-        return E.mul(E.transpose(a), b)
+        return product(E.transpose(a), b)
     if kind == "row":
-        return E.mul(a, E.transpose(b))
+        return product(a, E.transpose(b))
     return E.sum_(E.had(a, b))
-
-
-#: Names of the rules, as shown in the derivation steps.
-RULES = {
-    "add": "d(X + Y) = dX + dY",
-    "mul": "d(XY) = dX Y + X dY",
-    "had": "d(X .* Y) = dX .* Y + X .* dY",
-    "pow": "d(X.^p) = p X.^(p-1) .* dX",
-    "fn": "d f(X) = f'(X) .* dX",
-    "T": "d(X') = (dX)'",
-    "sum": "d sum(X) = sum(dX)",
-    "tr": "d tr(X) = tr(dX)",
-    "det": "d det(X) = det(X) tr(inv(X) dX)",
-    "logdet": "d logdet(X) = tr(inv(X) dX)",
-    "inv": "d inv(X) = -inv(X) dX inv(X)",
-    "adj": "d adj(X) = d(det(X) inv(X))",
-    "diagm": "d diag(x) = diag(dx)",
-    "diagv": "d diag(X) = diag(dX)",
-    "norm1": "d norm1(X) = sum(sign(X) .* dX)",
-    "norm2": "d norm2(X) = <X, dX>/norm2(X)",
-    "kron": "d kron(X, Y) = kron(dX, Y) + kron(X, dY)",
-}
 
 
 def _is_square(e: Expr) -> bool:
     return e.shape[0] == e.shape[1]
 
 
+class Rule(NamedTuple):
+    """The differential of one node kind: its textbook statement and its application.
+
+    ``apply(n, d, depends)`` gets the node, ``d`` (the differential of a child) and
+    ``depends`` (whether a child depends on the variable).
+    """
+
+    statement: str | None
+    apply: Callable
+
+
+def _product_rule(build):
+    # the product rule, for the matrix, the elementwise and the Kronecker product alike
+    def apply(n, d, depends):
+        a = n.args
+        return E.add(*[build(*a[:i], d(f), *a[i + 1 :]) for i, f in enumerate(a) if depends(f)])
+
+    return apply
+
+
+def _d_sum(n, d, depends):
+    (x,) = n.args
+    if isinstance(x, E.Kron):
+        # a gradient cannot be read off through kron; sum(kron(P, Q)) = sum(P) sum(Q)
+        return d(product(*(E.sum_(f) for f in x.args)))
+    return E.sum_(d(x))
+
+
+def _d_tr(n, d, depends):
+    (x,) = n.args
+    if isinstance(x, E.Kron) and all(_is_square(f) for f in x.args):
+        # likewise tr(kron(P, Q)) = tr(P) tr(Q) for square P and Q
+        return d(product(*(E.tr(f) for f in x.args)))
+    return E.tr(d(x))
+
+
+def _d_adj(n, d, depends):
+    (X,) = n.args
+    dX = d(X)
+    iX = E.inv(X)
+    dd = product(E.det(X), E.tr(product(iX, dX)))
+    return E.add(product(dd, iX), E.neg(product(E.det(X), iX, dX, iX)))
+
+
+def _constant(n, d, depends):
+    return _zero_like(n)  # not reached: a node that does not depend on x has d = 0
+
+
+#: The differential of every node kind; a variable's is dx, given by ``differential``.
+DIFFERENTIALS = {
+    E.Var: Rule(None, _constant),
+    E.Delta: Rule(None, _constant),
+    E.Const: Rule(None, _constant),
+    E.Fill: Rule(None, _constant),
+    E.Eye: Rule(None, _constant),
+    E.Add: Rule("d(X + Y) = dX + dY", lambda n, d, dep: E.add(*[d(t) for t in n.args])),
+    E.Mul: Rule("d(XY) = dX Y + X dY", _product_rule(product)),
+    E.Had: Rule("d(X .* Y) = dX .* Y + X .* dY", _product_rule(E.had)),
+    E.Pow: Rule(
+        "d(X.^p) = p X.^(p-1) .* dX",
+        lambda n, d, dep: E.had(E.scale(n.p, E.pow_(n.args[0], n.p - 1.0)), d(n.args[0])),
+    ),
+    E.Fn: Rule(
+        "d f(X) = f'(X) .* dX",
+        lambda n, d, dep: E.had(_elementwise_derivative(n.name, n.args[0]), d(n.args[0])),
+    ),
+    E.T: Rule("d(X') = (dX)'", lambda n, d, dep: E.transpose(d(n.args[0]))),
+    E.Sum: Rule("d sum(X) = sum(dX)", _d_sum),
+    E.Tr: Rule("d tr(X) = tr(dX)", _d_tr),
+    E.Det: Rule(
+        "d det(X) = det(X) tr(inv(X) dX)",
+        lambda n, d, dep: product(n, E.tr(product(E.inv(n.args[0]), d(n.args[0])))),
+    ),
+    E.LogDet: Rule(
+        "d logdet(X) = tr(inv(X) dX)",
+        lambda n, d, dep: E.tr(product(E.inv(n.args[0]), d(n.args[0]))),
+    ),
+    E.Inv: Rule(
+        "d inv(X) = -inv(X) dX inv(X)", lambda n, d, dep: E.neg(product(n, d(n.args[0]), n))
+    ),
+    E.Adj: Rule("d adj(X) = d(det(X) inv(X))", _d_adj),
+    E.DiagM: Rule("d diag(x) = diag(dx)", lambda n, d, dep: E.diagm(d(n.args[0]))),
+    E.DiagV: Rule("d diag(X) = diag(dX)", lambda n, d, dep: E.diagv(d(n.args[0]))),
+    E.Norm1: Rule(
+        "d norm1(X) = sum(sign(X) .* dX)",
+        lambda n, d, dep: E.sum_(E.had(E.fn("sign", n.args[0]), d(n.args[0]))),
+    ),
+    E.Norm2: Rule(
+        "d norm2(X) = <X, dX>/norm2(X)",
+        lambda n, d, dep: product(E.pow_(n, -1.0), inner(n.args[0], d(n.args[0]))),
+    ),
+    E.Kron: Rule("d kron(X, Y) = kron(dX, Y) + kron(X, dY)", _product_rule(E.kron)),
+}
+
+
+def rule_statements(used: set) -> str:
+    """The statements of the rules of the node kinds in ``used``, in a fixed order."""
+    kinds = sorted(used, key=lambda k: k.op)
+    return "; ".join(DIFFERENTIALS[k].statement for k in kinds) or "d(X) = dX"
+
+
 def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
     """d(e) with respect to the variable ``x``, linear in ``dx``.
 
-    ``used`` collects the names of the rules applied, for the derivation steps.
+    ``used`` collects the node kinds whose rules were applied, for the derivation steps.
     """
-    name = x.data[0]
+    name = x.name
     dx = E.delta(x)
     memo: dict[Expr, Expr] = {}
     dep: dict[Expr, bool] = {}
@@ -121,7 +204,7 @@ def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
     def depends(n: Expr) -> bool:
         hit = dep.get(n)
         if hit is None:
-            hit = (n.op == "var" and n.data[0] == name) or any(depends(a) for a in n.args)
+            hit = (isinstance(n, E.Var) and n.name == name) or any(depends(a) for a in n.args)
             dep[n] = hit
         return hit
 
@@ -131,67 +214,14 @@ def differential(e: Expr, x: Expr, used: set | None = None) -> Expr:
         hit = memo.get(n)
         if hit is not None:
             return hit
-        out = rule(n)
+        if isinstance(n, E.Var):
+            out = dx
+        else:
+            rule = DIFFERENTIALS[type(n)]
+            used.add(type(n))
+            out = rule.apply(n, d, depends)
         memo[n] = out
         return out
-
-    def rule(n: Expr) -> Expr:
-        op = n.op
-        a = n.args
-        if op == "var":
-            return dx
-        used.add(op)
-        if op == "add":
-            return E.add(*[d(t) for t in a])
-        if op in ("mul", "had"):
-            # The product rule, for the matrix and the elementwise product alike.
-            build = E.mul if op == "mul" else E.had
-            return E.add(*[build(*a[:i], d(f), *a[i + 1 :]) for i, f in enumerate(a) if depends(f)])
-        if op == "pow":
-            p = n.data
-            return E.had(E.scale(p, E.pow_(a[0], p - 1.0)), d(a[0]))
-        if op == "fn":
-            return E.had(_elementwise_derivative(n.data, a[0]), d(a[0]))
-        if op == "T":
-            return E.transpose(d(a[0]))
-        if op == "sum":
-            if a[0].op == "kron":
-                # a gradient cannot be read off through kron; sum(kron(P, Q)) = sum(P) sum(Q)
-                return d(E.mul(*(E.sum_(f) for f in a[0].args)))
-            return E.sum_(d(a[0]))
-        if op == "tr":
-            if a[0].op == "kron" and all(_is_square(f) for f in a[0].args):
-                # likewise tr(kron(P, Q)) = tr(P) tr(Q) for square P and Q
-                return d(E.mul(*(E.tr(f) for f in a[0].args)))
-            return E.tr(d(a[0]))
-        if op == "diagm":
-            return E.diagm(d(a[0]))
-        if op == "diagv":
-            return E.diagv(d(a[0]))
-        if op == "det":
-            return E.mul(n, E.tr(E.mul(E.inv(a[0]), d(a[0]))))
-        if op == "logdet":
-            return E.tr(E.mul(E.inv(a[0]), d(a[0])))
-        if op == "inv":
-            return E.neg(E.mul(n, d(a[0]), n))
-        if op == "adj":
-            X = a[0]
-            dX = d(X)
-            iX = E.inv(X)
-            dd = E.mul(E.det(X), E.tr(E.mul(iX, dX)))
-            return E.add(E.mul(dd, iX), E.neg(E.mul(E.det(X), iX, dX, iX)))
-        if op == "norm1":
-            return E.sum_(E.had(E.fn("sign", a[0]), d(a[0])))
-        if op == "norm2":
-            return E.mul(E.pow_(n, -1.0), inner(a[0], d(a[0])))
-        if op == "kron":
-            # kron is bilinear: the product rule, one term per factor that depends on x
-            terms = []
-            for k, f in enumerate(a):
-                if depends(f):
-                    terms.append(E.kron(*(d(g) if i == k else g for i, g in enumerate(a))))
-            return E.add(*terms)
-        raise SymbolicError(f"cannot differentiate {op} with respect to {name}")
 
     return d(e)
 
@@ -213,29 +243,28 @@ def gradient_from(df: Expr, x: Expr, steps: list | None = None) -> Expr:
     def back(L: Expr, seed: Expr) -> None:
         if not L.has_delta:
             return
-        op = L.op
-        if op == "delta":
+        if isinstance(L, E.Delta):
             out.append(seed)
             return
-        if op == "T":
+        if isinstance(L, E.T):
             back(L.args[0], E.transpose(seed))
             return
-        if op == "add":
+        if isinstance(L, E.Add):
             for t in L.args:
                 back(t, seed)
             return
-        if op == "mul":
+        if isinstance(L, E.Mul):
             args = L.args
             k = _delta_factor(args)
-            ns = L.data
+            ns = L.nscalars
             if k < ns:
-                rest = E.mul(*args[:k], *args[k + 1 :])
+                rest = product(*args[:k], *args[k + 1 :])
                 back(args[k], inner(seed, rest))
                 return
             scal, chain = args[:ns], args[ns:]
             kc = k - ns
             P, Q = chain[:kc], chain[kc + 1 :]
-            new = E.mul(
+            new = product(
                 *scal,
                 *[E.transpose(p) for p in reversed(P)],
                 seed,
@@ -243,23 +272,23 @@ def gradient_from(df: Expr, x: Expr, steps: list | None = None) -> Expr:
             )
             back(chain[kc], new)
             return
-        if op == "had":
+        if isinstance(L, E.Had):
             k = _delta_factor(L.args)
             back(L.args[k], E.had(seed, *L.args[:k], *L.args[k + 1 :]))
             return
-        if op == "sum":
-            back(L.args[0], E.mul(seed, _ones(L.args[0].shape)))
+        if isinstance(L, E.Sum):
+            back(L.args[0], product(seed, _ones(L.args[0].shape)))
             return
-        if op == "tr":
-            back(L.args[0], E.mul(seed, E.eye(L.args[0].shape[0])))
+        if isinstance(L, E.Tr):
+            back(L.args[0], product(seed, E.eye(L.args[0].shape[0])))
             return
-        if op == "diagm":
+        if isinstance(L, E.DiagM):
             back(L.args[0], E.diagv(seed))
             return
-        if op == "diagv":
+        if isinstance(L, E.DiagV):
             back(L.args[0], E.diagm(seed))
             return
-        raise SymbolicError(f"cannot read a gradient off a differential through {op}")
+        raise SymbolicError(f"cannot read a gradient off a differential through {L.op}")
 
     back(df, E.const(1.0) if df.is_scalar else _ones(df.shape))
     if not out:
@@ -279,105 +308,103 @@ def jacobian_from(L: Expr, x: Expr) -> Expr:
     n = x.shape[0]
 
     def jac(L: Expr) -> Expr:
-        op = L.op
-        if op == "delta":
+        if isinstance(L, E.Delta):
             return E.eye(n)
-        if op == "T":
+        if isinstance(L, E.T):
             return jac(L.args[0])
-        if op == "add":
+        if isinstance(L, E.Add):
             return E.add(*[jac(t) for t in L.args if t.has_delta])
-        if op == "mul":
+        if isinstance(L, E.Mul):
             args = L.args
             k = _delta_factor(args)
-            ns = L.data
+            ns = L.nscalars
             if k < ns:
-                rest = E.mul(*args[:k], *args[k + 1 :])
-                return E.mul(_as_col(rest), jac(args[k]))
+                rest = product(*args[:k], *args[k + 1 :])
+                return product(_as_col(rest), jac(args[k]))
             scal, chain = args[:ns], args[ns:]
             kc = k - ns
             F, P, Q = chain[kc], chain[:kc], chain[kc + 1 :]
             if F.kind == "vector" and not Q:
-                return E.mul(*scal, *P, jac(F))
+                return product(*scal, *P, jac(F))
             if F.kind == "row" and not P:
-                return E.mul(*scal, *([E.transpose(E.mul(*Q))] if Q else []), jac(F))
+                return product(*scal, *([E.transpose(product(*Q))] if Q else []), jac(F))
             if F.kind == "matrix":
                 if L.kind == "vector" and Q:
-                    return E.mul(*scal, *P, jac_mv(F, E.mul(*Q)))
+                    return product(*scal, *P, jac_mv(F, product(*Q)))
                 if L.kind == "row" and P:
-                    p = E.mul(*P)
-                    Qt = [E.transpose(E.mul(*Q))] if Q else []
-                    return E.mul(*scal, *Qt, jac_mv(E.transpose(F), E.transpose(p)))
+                    p = product(*P)
+                    Qt = [E.transpose(product(*Q))] if Q else []
+                    return product(*scal, *Qt, jac_mv(E.transpose(F), E.transpose(p)))
                 if L.kind == "scalar" and P and Q:
-                    return E.mul(*scal, E.mul(*P), jac_mv(F, E.mul(*Q)))
+                    return product(*scal, product(*P), jac_mv(F, product(*Q)))
             raise _cannot(L)
-        if op == "had":
+        if isinstance(L, E.Had):
             k = _delta_factor(L.args)
             M = E.had(*L.args[:k], *L.args[k + 1 :])
             if L.is_scalar:
-                return E.mul(M, jac(L.args[k]))
-            return E.mul(E.diagm(_as_col(M)), jac(L.args[k]))
-        if op == "sum":
+                return product(M, jac(L.args[k]))
+            return product(E.diagm(_as_col(M)), jac(L.args[k]))
+        if isinstance(L, E.Sum):
             F = L.args[0]
             if F.kind in ("vector", "row"):
                 m = F.shape[0] if F.kind == "vector" else F.shape[1]
-                return E.mul(E.transpose(_ones((m, 1))), jac(F))
+                return product(E.transpose(_ones((m, 1))), jac(F))
             if F.kind == "matrix":
                 ones_row = E.transpose(_ones((F.shape[0], 1)))
-                return E.mul(ones_row, jac_mv(F, _ones((F.shape[1], 1))))
-        if op == "tr":
+                return product(ones_row, jac_mv(F, _ones((F.shape[1], 1))))
+        if isinstance(L, E.Tr):
             return jac_trace(L.args[0])
         raise _cannot(L)
 
     def jac_trace(M: Expr) -> Expr:
-        if M.op == "add":
+        if isinstance(M, E.Add):
             return E.add(*[jac_trace(t) for t in M.args if t.has_delta])
-        if M.op == "diagm":
-            return E.mul(E.transpose(_ones(M.args[0].shape)), jac(M.args[0]))
-        if M.op == "mul":
+        if isinstance(M, E.DiagM):
+            return product(E.transpose(_ones(M.args[0].shape)), jac(M.args[0]))
+        if isinstance(M, E.Mul):
             args = M.args
             k = _delta_factor(args)
-            ns = M.data
+            ns = M.nscalars
             if k >= ns:
                 scal, chain = args[:ns], args[ns:]
                 kc = k - ns
                 F = chain[kc]
                 R = list(chain[kc + 1 :]) + list(chain[:kc])
                 if F.kind == "vector" and R:
-                    return E.mul(*scal, *R, jac(F))
+                    return product(*scal, *R, jac(F))
                 if F.kind == "row" and R:
-                    return E.mul(*scal, E.transpose(E.mul(*R)), jac(F))
-                if F.op == "diagm":
-                    rest = E.diagv(E.mul(*R)) if R else _ones(F.args[0].shape)
-                    return E.mul(*scal, E.transpose(rest), jac(F.args[0]))
+                    return product(*scal, E.transpose(product(*R)), jac(F))
+                if isinstance(F, E.DiagM):
+                    rest = E.diagv(product(*R)) if R else _ones(F.args[0].shape)
+                    return product(*scal, E.transpose(rest), jac(F.args[0]))
         raise _cannot(M)
 
     def jac_mv(F: Expr, q: Expr) -> Expr:
         """Jacobian of F(dx)*q for a matrix F linear in dx and a constant vector q."""
-        op = F.op
-        if op == "diagm":
-            return E.mul(E.diagm(q), jac(F.args[0]))
-        if op == "add":
+        if isinstance(F, E.DiagM):
+            return product(E.diagm(q), jac(F.args[0]))
+        if isinstance(F, E.Add):
             return E.add(*[jac_mv(t, q) for t in F.args if t.has_delta])
-        if op == "mul":
-            return jac(E.mul(F, q))
-        if op == "had":
+        if isinstance(F, E.Mul):
+            return jac(product(F, q))
+        if isinstance(F, E.Had):
             k = _delta_factor(F.args)
             M = E.had(*F.args[:k], *F.args[k + 1 :])
             G = F.args[k]
-            if G.op == "mul" and G.data == 0 and len(G.args) == 2:
+            if isinstance(G, E.Mul) and G.nscalars == 0 and len(G.args) == 2:
                 a, b = G.args
                 if a.kind == "vector" and b.kind == "row":
                     if a.has_delta:  # (M .* (u*b))*q = u .* (M*(b'.*q))
-                        return E.mul(E.diagm(E.mul(M, E.had(E.transpose(b), q))), jac(a))
+                        return product(E.diagm(product(M, E.had(E.transpose(b), q))), jac(a))
                     # (M .* (a*u'))*q = a .* (M*(u.*q))
-                    return E.mul(E.diagm(a), M, E.diagm(q), jac(b))
+                    return product(E.diagm(a), M, E.diagm(q), jac(b))
         raise _cannot(F)
 
     return jac(L)
 
 
 def _cannot(L: Expr) -> SymbolicError:
-    return SymbolicError(f"cannot write the derivative of {E.Expr.sort_key(L)} in matrix notation")
+    return SymbolicError(f"cannot write the derivative of {to_text(L)} in matrix notation")
 
 
 # ---------------------------------------------------------------- matrix variables
@@ -403,33 +430,32 @@ def expand_linear(L: Expr) -> list[Expr]:
     """The terms of a linear form, each with a single occurrence of dx."""
     if not L.has_delta:
         return []
-    op = L.op
-    if op == "add":
+    if isinstance(L, E.Add):
         out = []
         for t in L.args:
             out.extend(expand_linear(t))
         return out
-    if op == "had" and L.kind in ("vector", "row"):
+    if isinstance(L, E.Had) and L.kind in ("vector", "row"):
         k = _delta_factor(L.args)
         F = L.args[k]
-        if not (F.op == "delta" or F.op == "T" and F.args[0].op == "delta"):
+        if not (isinstance(F, E.Delta) or isinstance(F, E.T) and isinstance(F.args[0], E.Delta)):
             # for vectors a.*F is diag(a)*F: it puts dX back into a matrix product
             others = E.had(*L.args[:k], *L.args[k + 1 :])
             if L.kind == "vector":
-                return expand_linear(E.mul(E.diagm(others), F))
-            return expand_linear(E.mul(F, E.diagm(E.transpose(others))))
-    if op in ("mul", "had"):
+                return expand_linear(product(E.diagm(others), F))
+            return expand_linear(product(F, E.diagm(E.transpose(others))))
+    if isinstance(L, (E.Mul, E.Had)):
         k = _delta_factor(L.args)
         inner_terms = expand_linear(L.args[k])
         if len(inner_terms) == 1 and inner_terms[0] is L.args[k]:
             return [L]
-        build = E.mul if op == "mul" else E.had
+        build = product if isinstance(L, E.Mul) else E.had
         out = []
         for t in inner_terms:
             new = build(*L.args[:k], t, *L.args[k + 1 :])
-            out.extend(expand_linear(new) if new.op == "add" else [new])
+            out.extend(expand_linear(new) if isinstance(new, E.Add) else [new])
         return out
-    if op == "T":
+    if isinstance(L, E.T):
         inner_terms = expand_linear(L.args[0])
         if len(inner_terms) == 1 and inner_terms[0] is L.args[0]:
             return [L]
@@ -443,44 +469,49 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
     one = E.const(1.0)
     for t in expand_linear(L):
         scalars = one
-        if t.op == "mul" and t.data and len(t.args) == t.data + 1 and t.args[-1].op == "had":
+        if (
+            isinstance(t, E.Mul)
+            and t.nscalars
+            and len(t.chain) == 1
+            and isinstance(t.chain[0], E.Had)
+        ):
             # b*(M.*dX): an elementwise term with a scalar coefficient
-            scalars, t = E.mul(*t.args[:-1]), t.args[-1]
-        if t.op == "delta":
+            scalars, t = product(*t.args[:-1]), t.args[-1]
+        if isinstance(t, E.Delta):
             terms.append(Term("kron", one))
             continue
-        if t.op == "T" and t.args[0].op == "delta":
+        if isinstance(t, E.T) and isinstance(t.args[0], E.Delta):
             terms.append(Term("kronT", one))
             continue
-        if t.op == "mul":
+        if isinstance(t, E.Mul):
             args = t.args
             k = _delta_factor(args)
-            ns = t.data
+            ns = t.nscalars
             if k < ns:
-                rest = E.mul(*args[:k], *args[k + 1 :])
+                rest = product(*args[:k], *args[k + 1 :])
                 g = gradient_from(args[k], x)
                 terms.append(Term("outer", one, mat=rest, grad=g))
                 continue
             scal, chain = args[:ns], args[ns:]
             kc = k - ns
             F = chain[kc]
-            P = E.mul(*chain[:kc]) if kc else None
-            Q = E.mul(*chain[kc + 1 :]) if kc + 1 < len(chain) else None
-            coef = E.mul(*scal) if scal else one
-            if F.op == "delta":
+            P = product(*chain[:kc]) if kc else None
+            Q = product(*chain[kc + 1 :]) if kc + 1 < len(chain) else None
+            coef = product(*scal) if scal else one
+            if isinstance(F, E.Delta):
                 terms.append(Term("kron", coef, left=P, right=Q))
                 continue
-            if F.op == "T" and F.args[0].op == "delta":
+            if isinstance(F, E.T) and isinstance(F.args[0], E.Delta):
                 terms.append(Term("kronT", coef, left=P, right=Q))
                 continue
-        if t.op == "had":
+        if isinstance(t, E.Had):
             k = _delta_factor(t.args)
             F = t.args[k]
             M = E.had(*t.args[:k], *t.args[k + 1 :])
-            if F.op == "delta":
+            if isinstance(F, E.Delta):
                 terms.append(Term("had", scalars, mat=M))
                 continue
-            if F.op == "T" and F.args[0].op == "delta":
+            if isinstance(F, E.T) and isinstance(F.args[0], E.Delta):
                 terms.append(Term("hadT", scalars, mat=M))
                 continue
         raise _cannot(t)
@@ -496,5 +527,5 @@ def kron_text_expr(terms: list[Term], x: Expr) -> Expr | None:
     for t in terms:
         P = t.left if t.left is not None else E.eye(m)
         Q = t.right if t.right is not None else E.eye(n)
-        parts.append(E.mul(t.coef, E.kron(E.transpose(Q), P)))
+        parts.append(product(t.coef, E.kron(E.transpose(Q), P)))
     return E.add(*parts)

@@ -1,9 +1,10 @@
-"""Immutable expression nodes and the smart constructors that keep them canonical.
+"""Immutable expression nodes, one class per node kind, and the constructors that build them.
 
 Every node is hash-consed: structurally equal nodes are the same object, so equality and
 hashing are O(1) and common subexpressions are found by identity. Nodes are only ever
 built through the constructors below (``add``, ``mul``, ``had``, ``transpose``, ...), which
-check shapes and apply the local simplifications that make a form canonical:
+check shapes and keep one spelling for each form (identities such as ``inv(X)*X = eye``
+are rewrites, in ``simplify``):
 
 * sums are flat, like terms are collected, terms are sorted;
 * a product is ``scalars * chain``: commuting 1x1 factors first, then the matrix chain;
@@ -47,6 +48,9 @@ ELEMENTWISE = {
     "relu": lambda v: max(v, 0.0),
 }
 
+#: Where an elementwise function is defined, when not everywhere.
+ELEMENTWISE_DOMAINS = {"log": "positive", "sqrt": "positive", "arcsin": "unit", "arccos": "unit"}
+
 # A cap on the size of any one node, so that adversarial input fails with a message
 # instead of exhausting memory or time.
 MAX_NODES = 20000
@@ -54,35 +58,51 @@ MAX_NODES = 20000
 _INTERN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
+def fmt_number(v: float) -> str:
+    """A number as the language spells it: ``2``, ``0.5``, ``-1``."""
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
+
+
+# Binding strength of a node kind, for the structural key's brackets and the printers'.
+ADD, MUL, NEG, POW, POST, ATOM = 1, 2, 3, 4, 5, 6
+
+
 class Expr:
-    """One node: ``op`` names the operation, ``args`` are child nodes, ``data`` the rest.
+    """One node. Each node kind is a subclass with named ``fields``; ``args`` are children.
 
     Do not construct directly; use the module's constructors.
     """
 
-    __slots__ = ("op", "args", "data", "shape", "size", "has_delta", "_sort", "__weakref__")
+    __slots__ = ("args", "shape", "size", "has_delta", "_key", "__weakref__")
 
-    op: str
+    #: The kind's name, as used in rule names and messages.
+    op = "expr"
+    #: Names of the non-child attributes that, with the children, identify a node.
+    fields: tuple = ()
+    #: Whether a copy used more than once is worth a temporary (``t0 = ...``) of its own.
+    shareable = False
+
     args: tuple
-    data: object
     shape: Shape
 
-    @staticmethod
-    def make(op: str, args: tuple, data: object, shape: Shape) -> Expr:
-        key = (op, data, shape, tuple(id(a) for a in args))
+    @classmethod
+    def make(cls, args: tuple, shape: Shape, *values) -> Expr:
+        key = (cls, values, shape, tuple(id(a) for a in args))
         node = _INTERN.get(key)
         if node is not None:
             return node
-        node = Expr()
-        node.op = op
+        node = object.__new__(cls)
+        for name, value in zip(cls.fields, values):
+            object.__setattr__(node, name, value)
         node.args = args
-        node.data = data
         node.shape = shape
         node.size = 1 + sum(a.size for a in args)
         if node.size > MAX_NODES:
             raise SymbolicError(f"expression too large (more than {MAX_NODES} nodes)")
-        node.has_delta = op == "delta" or any(a.has_delta for a in args)
-        node._sort = None
+        node.has_delta = cls is Delta or any(a.has_delta for a in args)
+        node._key = None
         _INTERN[key] = node
         return node
 
@@ -101,18 +121,45 @@ class Expr:
             return "row"
         return "matrix"
 
-    def sort_key(self) -> str:
-        if self._sort is None:
-            from .printers import to_text
+    @property
+    def binding(self) -> int:
+        """How tightly the node's spelling binds: brackets go around looser children."""
+        return ATOM
 
-            self._sort = to_text(self)
-        return self._sort
+    def rebuild(self, args: tuple) -> Expr:
+        """This node with new children, through the canonicalizing constructor."""
+        return self
 
-    def __repr__(self) -> str:
-        return f"<{self.sort_key()}>"
+    @property
+    def argument_domain(self) -> str | None:
+        """What the argument must be for a value: ``spd``, ``positive``, ``unit`` or None."""
+        return None
+
+    def sort_key(self) -> tuple:
+        """The structural order of nodes: names and operators in reading order.
+
+        Sums and commuting factors are sorted by it, so ``A + A'`` and ``a*b*x``; it is a
+        tuple of strings built from the fields and the children's keys, never from a printer.
+        Its tokens follow the order in which the language writes a node (a positive term
+        first, a product's number first, divisors last), so that canonical forms sort as
+        their text reads.
+        """
+        if self._key is None:
+            self._key = self._key_parts()
+        return self._key
+
+    def _key_parts(self) -> tuple:
+        raise NotImplementedError
 
     def __str__(self) -> str:
-        return self.sort_key()
+        show = Expr.to_text
+        return show(self) if show is not None else " ".join(self.sort_key())
+
+    def __repr__(self) -> str:
+        return f"<{self}>"
+
+    #: The text printer; ``printers`` installs it, building on this module.
+    to_text = None
 
     # nodes stay unique because they are interned; copying would break identity
     def __copy__(self):
@@ -123,6 +170,378 @@ class Expr:
 
     def __reduce__(self):
         raise TypeError("symbolic expressions are not picklable; keep their text")
+
+
+def _bracket(e: Expr, level: int) -> tuple:
+    key = e.sort_key()
+    return ("(", *key, ")") if e.binding < level else key
+
+
+def _joined(keys: list, sep: str) -> tuple:
+    out: tuple = ()
+    for k in keys:
+        out += (sep, *k) if out else k
+    return out
+
+
+def _factor_key(f: Expr) -> tuple:
+    if isinstance(f, Mul) and f.nscalars == 0 and f.is_scalar:
+        return f.sort_key()  # a scalar chain reads as its factors: 2*x'*y
+    return _bracket(f, NEG)
+
+
+def _is_reciprocal(f: Expr) -> bool:
+    return isinstance(f, Pow) and f.p < 0
+
+
+def _divisor_key(f: Expr) -> tuple:
+    """The key of what a reciprocal ``f`` divides by: ``x`` in ``1./x``."""
+    base = _bracket(f.args[0], POST)
+    return base if f.p == -1 else (*base, ".^", fmt_number(-f.p))
+
+
+class Var(Expr):
+    """A variable: ``declared`` is its kind as declared (``symmetric``, ``vector``, ...)."""
+
+    __slots__ = ("name", "declared")
+    op = "var"
+    fields = ("name", "declared")
+
+    def _key_parts(self) -> tuple:
+        return (self.name,)
+
+
+class Delta(Expr):
+    """The differential ``dX`` of the variable ``X``."""
+
+    __slots__ = ("name", "declared")
+    op = "delta"
+    fields = ("name", "declared")
+
+    def _key_parts(self) -> tuple:
+        return ("d" + self.name,)
+
+
+class Const(Expr):
+    """A number."""
+
+    __slots__ = ("value",)
+    op = "const"
+    fields = ("value",)
+
+    @property
+    def binding(self) -> int:
+        return NEG if self.value < 0 else ATOM
+
+    def _key_parts(self) -> tuple:
+        return (fmt_number(self.value),)
+
+
+class Fill(Expr):
+    """A constant array: every entry is ``value``."""
+
+    __slots__ = ("value",)
+    op = "fill"
+    fields = ("value",)
+
+    @property
+    def binding(self) -> int:
+        return POST if self.kind == "row" else ATOM
+
+    def _key_parts(self) -> tuple:
+        word = "matrix(" if self.kind == "matrix" else "vector("
+        tail = ("'",) if self.kind == "row" else ()
+        return (word, fmt_number(self.value), ")", *tail)
+
+
+class Eye(Expr):
+    """The identity matrix."""
+
+    __slots__ = ()
+    op = "eye"
+
+    def _key_parts(self) -> tuple:
+        return ("eye",)
+
+
+class Add(Expr):
+    """A sum; its ``args`` are the terms."""
+
+    __slots__ = ()
+    op = "add"
+    shareable = True
+
+    @property
+    def binding(self) -> int:
+        return ADD
+
+    def rebuild(self, args: tuple) -> Expr:
+        return add(*args)
+
+    def _key_parts(self) -> tuple:
+        terms = list(self.args)
+        # a positive term leads, so that b - a reads as such
+        for i, t in enumerate(terms):
+            if split_coeff(t)[0] > 0:
+                terms.insert(0, terms.pop(i))
+                break
+        out: tuple = ()
+        for t in terms:
+            c, core = split_coeff(t)
+            if out and c < 0:
+                t = mul(const(-c), core)
+            # a constant array in a sum reads as its number: 1 + t
+            key = (fmt_number(t.value),) if isinstance(t, Fill) else t.sort_key()
+            out += (" - " if c < 0 else " + ", *key) if out else key
+        return out
+
+
+class Mul(Expr):
+    """A product: ``nscalars`` commuting 1x1 factors first, then the matrix chain."""
+
+    __slots__ = ("nscalars",)
+    op = "mul"
+    shareable = True
+    fields = ("nscalars",)
+
+    @property
+    def scalars(self) -> tuple:
+        return self.args[: self.nscalars]
+
+    @property
+    def chain(self) -> tuple:
+        return self.args[self.nscalars :]
+
+    @property
+    def binding(self) -> int:
+        lead = self.args[0]
+        return NEG if isinstance(lead, Const) and lead.value < 0 else MUL
+
+    def rebuild(self, args: tuple) -> Expr:
+        return mul(*args)
+
+    def _key_parts(self) -> tuple:
+        scal, chain = list(self.scalars), list(self.chain)
+        sign: tuple = ()
+        num: list = []
+        if scal and isinstance(scal[0], Const):
+            c = scal.pop(0).value
+            sign = ("-",) if c < 0 else ()
+            if c != -1:
+                num.append((fmt_number(abs(c)),))
+        num += [_factor_key(f) for f in scal if not _is_reciprocal(f)]
+        den = [f for f in scal if _is_reciprocal(f)]
+        if len(chain) == 1 and _is_reciprocal(chain[0]) and not den:
+            return (*sign, *(_joined(num, "*") or ("1",)), "./", *_divisor_key(chain[0]))
+        if len(chain) == 1 and isinstance(chain[0], Had):
+            num.append(chain.pop().sort_key())
+        i = 0
+        while i < len(chain):
+            # a run of one factor reads as a power: A^2
+            j = i
+            while j + 1 < len(chain) and chain[j + 1] is chain[i]:
+                j += 1
+            if j > i:
+                num.append((*_bracket(chain[i], POST), "^", str(j - i + 1)))
+            else:
+                num.append(_factor_key(chain[i]))
+            i = j + 1
+        out = _joined(num, "*") or ("1",)
+        if den:
+            d = mul(*[pow_(f.args[0], -f.p) for f in den])
+            out += ("/", *_bracket(d, NEG))
+        return (*sign, *out)
+
+
+class Had(Expr):
+    """An elementwise (Hadamard) product."""
+
+    __slots__ = ()
+    op = "had"
+    shareable = True
+
+    @property
+    def binding(self) -> int:
+        return MUL
+
+    def rebuild(self, args: tuple) -> Expr:
+        return had(*args)
+
+    def _key_parts(self) -> tuple:
+        num = [_factor_key(f) for f in self.args if not _is_reciprocal(f)]
+        out = _joined(num, ".*") or ("1",)
+        for f in self.args:
+            if _is_reciprocal(f):
+                out += ("./", *_divisor_key(f))
+        return out
+
+
+class Pow(Expr):
+    """An elementwise power ``base.^p`` with a number ``p`` (``^`` for a scalar)."""
+
+    __slots__ = ("p",)
+    op = "pow"
+    shareable = True
+    fields = ("p",)
+
+    @property
+    def binding(self) -> int:
+        return MUL if self.p < 0 else POW
+
+    def rebuild(self, args: tuple) -> Expr:
+        return pow_(args[0], self.p)
+
+    @property
+    def argument_domain(self) -> str | None:
+        return None if self.p.is_integer() and self.p > 0 else "positive"
+
+    def _key_parts(self) -> tuple:
+        hat = "^" if self.is_scalar else ".^"
+        if self.p < 0:
+            tail = () if self.p == -1 else (hat, fmt_number(-self.p))
+            return ("1/" if self.is_scalar else "1./", *_bracket(self.args[0], POST), *tail)
+        return (*_bracket(self.args[0], POST), hat, fmt_number(self.p))
+
+
+class Fn(Expr):
+    """An elementwise function of the language, ``name`` one of ``ELEMENTWISE``."""
+
+    __slots__ = ("name",)
+    op = "fn"
+    shareable = True
+    fields = ("name",)
+
+    def rebuild(self, args: tuple) -> Expr:
+        return fn(self.name, args[0])
+
+    @property
+    def argument_domain(self) -> str | None:
+        return ELEMENTWISE_DOMAINS.get(self.name)
+
+    def _key_parts(self) -> tuple:
+        return (self.name, "(", *self.args[0].sort_key(), ")")
+
+
+class T(Expr):
+    """A transpose; it sits on leaves and on ``inv`` and ``adj`` only."""
+
+    __slots__ = ()
+    op = "T"
+
+    @property
+    def binding(self) -> int:
+        return POST
+
+    def rebuild(self, args: tuple) -> Expr:
+        return transpose(args[0])
+
+    def _key_parts(self) -> tuple:
+        return (*_bracket(self.args[0], POST), "'")
+
+
+class Kron(Expr):
+    """The Kronecker product of two matrices."""
+
+    __slots__ = ()
+    op = "kron"
+
+    def rebuild(self, args: tuple) -> Expr:
+        return kron(*args)
+
+    def _key_parts(self) -> tuple:
+        a, b = self.args
+        return ("kron(", *a.sort_key(), ", ", *b.sort_key(), ")")
+
+
+class Function(Expr):
+    """A function of one matrix argument; ``word`` is how the language calls it."""
+
+    __slots__ = ()
+    word = ""
+
+    def rebuild(self, args: tuple) -> Expr:
+        return UNARY[self.op](args[0])
+
+    def _key_parts(self) -> tuple:
+        return (self.word, "(", *self.args[0].sort_key(), ")")
+
+
+class Sum(Function):
+    __slots__ = ()
+    op = word = "sum"
+    shareable = True
+
+
+class Tr(Function):
+    __slots__ = ()
+    op = word = "tr"
+    shareable = True
+
+
+class Det(Function):
+    __slots__ = ()
+    op = word = "det"
+    shareable = True
+    argument_domain = "spd"
+
+
+class LogDet(Function):
+    __slots__ = ()
+    op = word = "logdet"
+    shareable = True
+    argument_domain = "spd"
+
+
+class Inv(Function):
+    __slots__ = ()
+    op = word = "inv"
+    shareable = True
+    argument_domain = "spd"
+
+
+class Adj(Function):
+    __slots__ = ()
+    op = word = "adj"
+    shareable = True
+    argument_domain = "spd"
+
+
+class DiagM(Function):
+    """The diagonal matrix of a vector."""
+
+    __slots__ = ()
+    op, word = "diagm", "diag"
+
+
+class DiagV(Function):
+    """The vector of the diagonal of a matrix."""
+
+    __slots__ = ()
+    op, word = "diagv", "diag"
+
+
+class Norm1(Function):
+    __slots__ = ()
+    op = word = "norm1"
+
+
+class Norm2(Function):
+    __slots__ = ()
+    op = word = "norm2"
+
+
+def node_kinds() -> list[type]:
+    """Every concrete node kind, for tables that must cover them all."""
+    out = []
+    stack = list(Expr.__subclasses__())
+    while stack:
+        k = stack.pop(0)
+        subs = k.__subclasses__()
+        if subs:
+            stack[:0] = subs
+        else:
+            out.append(k)
+    return out
 
 
 def shape_str(shape: Shape) -> str:
@@ -137,12 +556,12 @@ def _fail(message: str) -> SymbolicError:
 
 
 def var(name: str, kind: str, shape: Shape) -> Expr:
-    return Expr.make("var", (), (name, kind), shape)
+    return Var.make((), shape, name, kind)
 
 
-def delta(v: Expr) -> Expr:
+def delta(v: Var) -> Expr:
     """The differential ``dX`` of a variable ``X``."""
-    return Expr.make("delta", (), v.data, v.shape)
+    return Delta.make((), v.shape, v.name, v.declared)
 
 
 def const(value: float) -> Expr:
@@ -151,7 +570,7 @@ def const(value: float) -> Expr:
         raise _fail(f"number {value} is out of range")
     if value == 0.0:
         value = 0.0  # no negative zero, so that 0 and -0 are one node
-    return Expr.make("const", (), value, SCALAR)
+    return Const.make((), SCALAR, value)
 
 
 def fill(value: float, shape: Shape) -> Expr:
@@ -163,7 +582,7 @@ def fill(value: float, shape: Shape) -> Expr:
         raise _fail(f"number {value} is out of range")
     if value == 0.0:
         value = 0.0
-    return Expr.make("fill", (), value, shape)
+    return Fill.make((), shape, value)
 
 
 def zero(shape: Shape) -> Expr:
@@ -173,11 +592,11 @@ def zero(shape: Shape) -> Expr:
 def eye(n: Dim) -> Expr:
     if n == 1:
         return const(1.0)
-    return Expr.make("eye", (), None, (n, n))
+    return Eye.make((), (n, n))
 
 
 def is_zero(e: Expr) -> bool:
-    return e.op in ("const", "fill") and e.data == 0.0
+    return isinstance(e, (Const, Fill)) and e.value == 0.0
 
 
 # ---------------------------------------------------------------- helpers
@@ -190,22 +609,22 @@ def is_symmetric(e: Expr) -> bool:
 
 def split_coeff(e: Expr) -> tuple[float, Expr]:
     """``e`` as ``c * core`` with a numeric ``c`` and a core carrying no number."""
-    if e.op == "const":
-        return e.data, const(1.0)
-    if e.op == "fill":
-        return e.data, fill(1.0, e.shape)
-    if e.op == "mul" and e.args[0].op == "const":
-        ns = e.data
+    if isinstance(e, Const):
+        return e.value, const(1.0)
+    if isinstance(e, Fill):
+        return e.value, fill(1.0, e.shape)
+    if isinstance(e, Mul) and isinstance(e.args[0], Const):
+        ns = e.nscalars
         rest = e.args[1:]
         if len(rest) == 1:
-            return e.args[0].data, rest[0]
-        return e.args[0].data, Expr.make("mul", rest, ns - 1, e.shape)
+            return e.args[0].value, rest[0]
+        return e.args[0].value, Mul.make(rest, e.shape, ns - 1)
     return 1.0, e
 
 
 def _power_parts(e: Expr) -> tuple[Expr, float]:
-    if e.op == "pow":
-        return e.args[0], e.data
+    if isinstance(e, Pow):
+        return e.args[0], e.p
     return e, 1.0
 
 
@@ -216,7 +635,7 @@ def add(*terms: Expr) -> Expr:
     """Sum of equally shaped terms; like terms collected, terms sorted."""
     flat: list[Expr] = []
     for t in terms:
-        flat.extend(t.args if t.op == "add" else (t,))
+        flat.extend(t.args if isinstance(t, Add) else (t,))
     if not flat:
         raise _fail("empty sum")
     shape = flat[0].shape
@@ -227,7 +646,7 @@ def add(*terms: Expr) -> Expr:
     diag_parts: list[Expr] = []
     for t in flat:
         c, core = split_coeff(t)
-        if core.op == "diagm":
+        if isinstance(core, DiagM):
             # diag is linear: diag(a) + 2*diag(b) is diag(a + 2*b)
             diag_parts.append(mul(const(c), core.args[0]))
             continue
@@ -246,7 +665,7 @@ def add(*terms: Expr) -> Expr:
     if len(kept) == 1:
         return kept[0]
     kept.sort(key=term_key)
-    return Expr.make("add", tuple(kept), None, shape)
+    return Add.make(tuple(kept), shape)
 
 
 def neg(e: Expr) -> Expr:
@@ -264,38 +683,30 @@ def _chain_node(chain: list[Expr]) -> Expr:
     """A bare chain whose product is 1x1, spelled in its canonical orientation.
 
     A scalar equals its transpose, so ``y'*x`` and ``x'*y`` are one node: keep the
-    orientation whose text sorts first.
+    orientation whose key sorts first.
     """
-    node = Expr.make("mul", tuple(chain), 0, (chain[0].shape[0], chain[-1].shape[1]))
+    node = Mul.make(tuple(chain), (chain[0].shape[0], chain[-1].shape[1]), 0)
     flipped = [transpose(f) for f in reversed(chain)]
-    if any(f.op == "mul" or f.is_scalar for f in flipped):
+    if any(isinstance(f, Mul) or f.is_scalar for f in flipped):
         return node
-    other = Expr.make("mul", tuple(flipped), 0, node.shape)
+    other = Mul.make(tuple(flipped), node.shape, 0)
     return min(node, other, key=_orientation_key)
 
 
 def _orientation_key(e: Expr) -> tuple:
-    text = e.sort_key()
-    return (text.count("'"), text)
+    key = e.sort_key()
+    return (key.count("'"), key)  # fewer transposes first
 
 
 def factor_key(e: Expr) -> tuple:
     """Order of commuting factors: simple ones first, so ``y.*(X*w)`` and ``2*a*b``."""
-    return (e.op != "var", e.size, e.sort_key())
+    return (not isinstance(e, Var), e.size, e.sort_key())
 
 
 def term_key(e: Expr) -> tuple:
-    """Order of the terms of a sum: constants first (``1 + t``), then by text."""
+    """Order of the terms of a sum: constants first (``1 + t``), then by key."""
     c, core = split_coeff(e)
-    return (core.op not in ("const", "fill"), core.sort_key(), c)
-
-
-def _inverse_pair(a: Expr, b: Expr) -> bool:
-    if a.op == "inv" and a.args[0] is b or b.op == "inv" and b.args[0] is a:
-        return True
-    if a.op == "T" and b.op == "T":
-        return _inverse_pair(b.args[0], a.args[0])
-    return False
+    return (not isinstance(core, (Const, Fill)), core.sort_key(), c)
 
 
 def _merge_scalar_powers(factors: list[Expr]) -> list[Expr]:
@@ -315,11 +726,11 @@ def mul(*factors: Expr) -> Expr:
     scal: list[Expr] = []
     chain: list[Expr] = []
     for f in factors:
-        if f.op == "mul":
-            s, c = f.args[: f.data], f.args[f.data :]
+        if isinstance(f, Mul):
+            s, c = f.scalars, f.chain
             scal.extend(s)
             if c and f.is_scalar:
-                scal.append(Expr.make("mul", c, 0, SCALAR))
+                scal.append(Mul.make(c, SCALAR, 0))
             else:
                 chain.extend(c)
         elif f.is_scalar:
@@ -345,14 +756,14 @@ def mul(*factors: Expr) -> Expr:
     chain = [f.e if isinstance(f, _Negated) else f for f in chain]
     rest: list[Expr] = []
     for s in scal:
-        if s.op == "const":
-            coeff *= s.data
+        if isinstance(s, Const):
+            coeff *= s.value
         else:
             rest.append(s)
     new_chain = []
     for f in chain:
-        if f.op == "fill" and f.data != 1.0:
-            coeff *= f.data
+        if isinstance(f, Fill) and f.value != 1.0:
+            coeff *= f.value
             f = fill(1.0, f.shape)
         new_chain.append(f)
     chain = new_chain
@@ -361,39 +772,10 @@ def mul(*factors: Expr) -> Expr:
     if not math.isfinite(coeff):
         raise _fail("a constant overflows")
 
+    # move a 1x1 stretch of the chain to the scalars when what is left still chains
     changed = True
     while changed:
         changed = False
-        if len(chain) > 1 and any(f.op == "eye" for f in chain):
-            chain = [f for f in chain if f.op != "eye"]
-            changed = True
-        for i in range(len(chain) - 1):
-            a, b = chain[i], chain[i + 1]
-            if _inverse_pair(a, b):
-                chain = chain[:i] + chain[i + 2 :]
-                if not chain:
-                    chain = [eye(a.shape[0])]
-                changed = True
-                break
-            if a.op == "diagm" and b.op == "diagm":
-                chain = chain[:i] + [diagm(had(a.args[0], b.args[0]))] + chain[i + 2 :]
-                changed = True
-                break
-            # 1'*diag(v) is v' and diag(v)*1 is v
-            if a.op == "fill" and a.data == 1.0 and a.kind == "row" and b.op == "diagm":
-                chain = chain[:i] + [transpose(b.args[0])] + chain[i + 2 :]
-                changed = True
-                break
-            if a.op == "diagm" and b.op == "fill" and b.data == 1.0 and b.kind == "vector":
-                chain = chain[:i] + [a.args[0]] + chain[i + 2 :]
-                changed = True
-                break
-        if changed:
-            if any(f.op == "mul" for f in chain):
-                # a rewrite produced a product (diag(-v), (A*x)'): flatten it from the top
-                return mul(const(coeff), *rest, *chain)
-            continue
-        # move a 1x1 stretch of the chain to the scalars when what is left still chains
         for i, f in enumerate(chain):
             if f.shape[0] != 1:
                 continue
@@ -420,12 +802,12 @@ def mul(*factors: Expr) -> Expr:
     # numbers hiding in scalar factors (a folded power, say) join the coefficient
     merged = []
     for s in _merge_scalar_powers(rest):
-        if s.op == "const":
-            coeff *= s.data
-        elif s.op == "mul" and s.data == len(s.args):  # merged power produced a product
+        if isinstance(s, Const):
+            coeff *= s.value
+        elif isinstance(s, Mul) and s.nscalars == len(s.args):  # merged power produced a product
             for t in s.args:
-                if t.op == "const":
-                    coeff *= t.data
+                if isinstance(t, Const):
+                    coeff *= t.value
                 else:
                     merged.append(t)
         else:
@@ -434,8 +816,8 @@ def mul(*factors: Expr) -> Expr:
     if coeff == 0.0:
         return zero(shape)
     rest.sort(key=factor_key)
-    if len(chain) == 1 and chain[0].op == "fill" and not rest:
-        return fill(coeff * chain[0].data, chain[0].shape)
+    if len(chain) == 1 and isinstance(chain[0], Fill) and not rest:
+        return fill(coeff * chain[0].value, chain[0].shape)
     head = [const(coeff)] if coeff != 1.0 else []
     scal_all = head + rest
     if not chain:
@@ -443,12 +825,12 @@ def mul(*factors: Expr) -> Expr:
             return const(1.0)
         if len(scal_all) == 1:
             return scal_all[0]
-        return Expr.make("mul", tuple(scal_all), len(scal_all), SCALAR)
+        return Mul.make(tuple(scal_all), SCALAR, len(scal_all))
     if not scal_all and len(chain) == 1:
         return chain[0]
     if not scal_all and chain[0].shape[0] == 1 and chain[-1].shape[1] == 1:
         return _chain_node(chain)
-    return Expr.make("mul", tuple(scal_all + chain), len(scal_all), shape)
+    return Mul.make(tuple(scal_all + chain), shape, len(scal_all))
 
 
 class _Negated:
@@ -459,7 +841,7 @@ class _Negated:
 
 
 def _positive_sum(f: Expr):
-    if f.op == "add" and split_coeff(f.args[0])[0] < 0:
+    if isinstance(f, Add) and split_coeff(f.args[0])[0] < 0:
         return _Negated(add(*[mul(const(-1.0), t) for t in f.args]))
     return f
 
@@ -476,17 +858,17 @@ def had(*factors: Expr) -> Expr:
     flat: list[Expr] = []
     scalars: list[Expr] = []
     for f in factors:
-        if f.op == "had":
+        if isinstance(f, Had):
             flat.extend(f.args)
         elif f.is_scalar:
             scalars.append(f)
-        elif f.op == "mul" and any(a.is_scalar for a in f.args[: f.data]):
+        elif isinstance(f, Mul) and any(a.is_scalar for a in f.scalars):
             # pull the scalars of a scaled product out: (c*A).*B is c*(A.*B)
-            s, c = f.args[: f.data], f.args[f.data :]
+            s, c = f.scalars, f.chain
             scalars.extend(s)
             flat.append(mul(*c))
-        elif f.op == "fill":
-            scalars.append(const(f.data))
+        elif isinstance(f, Fill):
+            scalars.append(const(f.value))
             flat.append(fill(1.0, f.shape))
         else:
             g = _positive_sum(f)
@@ -504,7 +886,7 @@ def had(*factors: Expr) -> Expr:
             )
     powers: dict[Expr, float] = {}
     for f in flat:
-        if f.op == "fill":
+        if isinstance(f, Fill):
             continue  # a fill of ones; its value went to the scalars
         base, p = _power_parts(f)
         powers[base] = powers.get(base, 0.0) + p
@@ -513,7 +895,7 @@ def had(*factors: Expr) -> Expr:
         if p == 0.0:
             continue
         term = pow_(base, p)
-        if term.op == "had":
+        if isinstance(term, Had):
             kept.extend(term.args)
         else:
             kept.append(term)
@@ -523,7 +905,7 @@ def had(*factors: Expr) -> Expr:
         core = kept[0]
     else:
         kept.sort(key=factor_key)
-        core = Expr.make("had", tuple(kept), None, shape)
+        core = Had.make(tuple(kept), shape)
     return mul(*scalars, core) if scalars else core
 
 
@@ -536,46 +918,46 @@ def pow_(base: Expr, p: float) -> Expr:
         return fill(1.0, base.shape)
     if p == 1.0:
         return base
-    if base.op in ("const", "fill"):
+    if isinstance(base, (Const, Fill)):
         try:
-            value = base.data**p
+            value = base.value**p
         except (OverflowError, ZeroDivisionError):
             raise _fail("a constant power overflows or divides by zero") from None
         if isinstance(value, complex):
-            raise _fail(f"{base.data} ^ {p} is not real")
+            raise _fail(f"{base.value} ^ {p} is not real")
         return fill(value, base.shape)
-    if base.op == "pow" and p.is_integer():
-        return pow_(base.args[0], base.data * p)
+    if isinstance(base, Pow) and p.is_integer():
+        return pow_(base.args[0], base.p * p)
     if p.is_integer():
-        if base.op == "had":
+        if isinstance(base, Had):
             return had(*[pow_(f, p) for f in base.args])
-        if base.op == "mul" and base.is_scalar and base.data == len(base.args):
+        if isinstance(base, Mul) and base.is_scalar and base.nscalars == len(base.args):
             return mul(*[pow_(f, p) for f in base.args])
-        if base.op == "mul" and base.args[0].op == "const" and not base.is_scalar:
+        if isinstance(base, Mul) and isinstance(base.args[0], Const) and not base.is_scalar:
             c, core = split_coeff(base)
             return mul(const(c**p), pow_(core, p))
-    if base.op == "fn" and base.data == "sqrt" and p == 2.0:
+    if isinstance(base, Fn) and base.name == "sqrt" and p == 2.0:
         return base.args[0]
-    return Expr.make("pow", (base,), p, base.shape)
+    return Pow.make((base,), base.shape, p)
 
 
 def fn(name: str, x: Expr) -> Expr:
     """An elementwise function such as ``exp`` or ``relu``."""
     if name not in ELEMENTWISE:
         raise _fail(f"unknown elementwise function {name!r}")
-    if x.op in ("const", "fill"):
+    if isinstance(x, (Const, Fill)):
         try:
-            value = ELEMENTWISE[name](x.data)
+            value = ELEMENTWISE[name](x.value)
         except (ValueError, OverflowError):
-            raise _fail(f"{name}({x.data:g}) is undefined") from None
+            raise _fail(f"{name}({x.value:g}) is undefined") from None
         return fill(value, x.shape)
-    if name == "log" and x.op == "fn" and x.data == "exp":
+    if name == "log" and isinstance(x, Fn) and x.name == "exp":
         return x.args[0]
-    if name == "exp" and x.op == "fn" and x.data == "log":
+    if name == "exp" and isinstance(x, Fn) and x.name == "log":
         return x.args[0]
-    if name in ("abs", "sign", "relu") and x.op == "fn" and x.data == name:
+    if name in ("abs", "sign", "relu") and isinstance(x, Fn) and x.name == name:
         return x  # idempotent
-    return Expr.make("fn", (x,), name, x.shape)
+    return Fn.make((x,), x.shape, name)
 
 
 # ---------------------------------------------------------------- transpose
@@ -586,33 +968,27 @@ def transpose(e: Expr) -> Expr:
     r, c = e.shape
     if r == 1 and c == 1:
         return e
-    op = e.op
-    if op == "T":
+    if isinstance(e, T):
         return e.args[0]
-    if op in ("var", "delta"):
-        if e.data[1] == "symmetric":
+    if isinstance(e, (Var, Delta)):
+        if e.declared == "symmetric":
             return e
-        return Expr.make("T", (e,), None, (c, r))
-    if op == "fill":
-        return fill(e.data, (c, r))
-    if op in ("eye", "diagm"):
+        return T.make((e,), (c, r))
+    if isinstance(e, Fill):
+        return fill(e.value, (c, r))
+    if isinstance(e, (Eye, DiagM)):
         return e
-    if op == "add":
-        return add(*[transpose(a) for a in e.args])
-    if op == "mul":
-        s, chain = e.args[: e.data], e.args[e.data :]
-        return mul(*s, *[transpose(a) for a in reversed(chain)])
-    if op == "had":
-        return had(*[transpose(a) for a in e.args])
-    if op == "pow":
-        return pow_(transpose(e.args[0]), e.data)
-    if op == "fn":
-        return fn(e.data, transpose(e.args[0]))
-    if op == "kron":
-        return kron(transpose(e.args[0]), transpose(e.args[1]))
-    if op in ("inv", "adj") and is_symmetric(e.args[0]):
+    if isinstance(e, Mul):
+        return mul(*e.scalars, *[transpose(a) for a in reversed(e.chain)])
+    if isinstance(e, Pow):
+        return pow_(transpose(e.args[0]), e.p)
+    if isinstance(e, Fn):
+        return fn(e.name, transpose(e.args[0]))
+    if isinstance(e, (Add, Had, Kron)):
+        return e.rebuild(tuple(transpose(a) for a in e.args))
+    if isinstance(e, (Inv, Adj)) and is_symmetric(e.args[0]):
         return e
-    return Expr.make("T", (e,), None, (c, r))
+    return T.make((e,), (c, r))
 
 
 # ---------------------------------------------------------------- reductions and linear algebra
@@ -627,16 +1003,16 @@ def sum_(x: Expr) -> Expr:
     """Sum of all entries."""
     if x.is_scalar:
         return x
-    if x.op == "T":
+    if isinstance(x, T):
         return sum_(x.args[0])
-    if x.op == "add":
+    if isinstance(x, Add):
         return add(*[sum_(a) for a in x.args])
-    if x.op == "mul" and x.data and x.args[0].is_scalar:
-        s, c = x.args[: x.data], x.args[x.data :]
+    if isinstance(x, Mul) and x.nscalars and x.args[0].is_scalar:
+        s, c = x.scalars, x.chain
         return mul(*s, sum_(mul(*c)))
-    if x.op == "diagm":
+    if isinstance(x, DiagM):
         return sum_(x.args[0])
-    return Expr.make("sum", (x,), None, SCALAR)
+    return Sum.make((x,), SCALAR)
 
 
 def tr(x: Expr) -> Expr:
@@ -644,14 +1020,14 @@ def tr(x: Expr) -> Expr:
     if x.is_scalar:
         return x
     _square(x, "tr")
-    if x.op == "T":
+    if isinstance(x, T):
         return tr(x.args[0])
-    if x.op == "add":
+    if isinstance(x, Add):
         return add(*[tr(a) for a in x.args])
-    if x.op == "diagm":
+    if isinstance(x, DiagM):
         return sum_(x.args[0])
-    if x.op == "mul":
-        s, chain = list(x.args[: x.data]), list(x.args[x.data :])
+    if isinstance(x, Mul):
+        s, chain = list(x.scalars), list(x.chain)
         if s:
             return mul(*s, tr(mul(*chain)))
         rotations = [chain[i:] + chain[:i] for i in range(len(chain))]
@@ -661,53 +1037,51 @@ def tr(x: Expr) -> Expr:
         candidates = []
         for rot in rotations:
             shape = (rot[0].shape[0], rot[-1].shape[1])
-            candidates.append(
-                Expr.make("tr", (Expr.make("mul", tuple(rot), 0, shape),), None, SCALAR)
-            )
+            candidates.append(Tr.make((Mul.make(tuple(rot), shape, 0),), SCALAR))
         return min(candidates, key=_orientation_key)
-    return Expr.make("tr", (x,), None, SCALAR)
+    return Tr.make((x,), SCALAR)
 
 
 def det(x: Expr) -> Expr:
     if x.is_scalar:
         return x
     _square(x, "det")
-    if x.op == "T":
+    if isinstance(x, T):
         return det(x.args[0])
-    if x.op == "inv":
+    if isinstance(x, Inv):
         return pow_(det(x.args[0]), -1.0)
-    if x.op == "eye":
+    if isinstance(x, Eye):
         return const(1.0)
-    return Expr.make("det", (x,), None, SCALAR)
+    return Det.make((x,), SCALAR)
 
 
 def logdet(x: Expr) -> Expr:
     if x.is_scalar:
         return fn("log", x)
     _square(x, "logdet")
-    if x.op == "T":
+    if isinstance(x, T):
         return logdet(x.args[0])
-    if x.op == "inv":
+    if isinstance(x, Inv):
         return neg(logdet(x.args[0]))
-    if x.op == "eye":
+    if isinstance(x, Eye):
         return const(0.0)
-    return Expr.make("logdet", (x,), None, SCALAR)
+    return LogDet.make((x,), SCALAR)
 
 
 def inv(x: Expr) -> Expr:
     if x.is_scalar:
         return pow_(x, -1.0)
     _square(x, "inv")
-    if x.op == "inv":
+    if isinstance(x, Inv):
         return x.args[0]
-    if x.op == "eye":
+    if isinstance(x, Eye):
         return x
-    if x.op == "T":
+    if isinstance(x, T):
         return transpose(inv(x.args[0]))
-    if x.op == "mul" and x.data and all(a.is_scalar for a in x.args[: x.data]):
-        s, chain = x.args[: x.data], x.args[x.data :]
+    if isinstance(x, Mul) and x.nscalars and all(a.is_scalar for a in x.scalars):
+        s, chain = x.scalars, x.chain
         return mul(pow_(mul(*s), -1.0), inv(mul(*chain)))
-    return Expr.make("inv", (x,), None, x.shape)
+    return Inv.make((x,), x.shape)
 
 
 def adj(x: Expr) -> Expr:
@@ -715,9 +1089,9 @@ def adj(x: Expr) -> Expr:
     if x.is_scalar:
         return const(1.0)
     _square(x, "adj")
-    if x.op == "T":
+    if isinstance(x, T):
         return transpose(adj(x.args[0]))
-    return Expr.make("adj", (x,), None, x.shape)
+    return Adj.make((x,), x.shape)
 
 
 def diagm(v: Expr) -> Expr:
@@ -728,12 +1102,12 @@ def diagm(v: Expr) -> Expr:
         return v
     if v.kind != "vector":
         raise _fail(f"diag of a {shape_str(v.shape)} matrix is not a diagonal matrix")
-    if v.op == "fill":
-        return mul(const(v.data), eye(v.shape[0]))
-    if v.op == "mul" and v.args[0].op == "const":
+    if isinstance(v, Fill):
+        return mul(const(v.value), eye(v.shape[0]))
+    if isinstance(v, Mul) and isinstance(v.args[0], Const):
         c, core = split_coeff(v)  # diag(-v) is -diag(v), so that signs can be collected
         return mul(const(c), diagm(core))
-    return Expr.make("diagm", (v,), None, (v.shape[0], v.shape[0]))
+    return DiagM.make((v,), (v.shape[0], v.shape[0]))
 
 
 def diagv(x: Expr) -> Expr:
@@ -741,29 +1115,29 @@ def diagv(x: Expr) -> Expr:
     if x.is_scalar:
         return x
     _square(x, "diag")
-    if x.op == "diagm":
+    if isinstance(x, DiagM):
         return x.args[0]
-    if x.op == "T":
+    if isinstance(x, T):
         return diagv(x.args[0])
-    if x.op == "eye":
+    if isinstance(x, Eye):
         return fill(1.0, (x.shape[0], 1))
-    if x.op == "mul" and len(x.args) - x.data == 2:
-        a, b = x.args[x.data :]
+    if isinstance(x, Mul) and len(x.chain) == 2:
+        a, b = x.chain
         if a.kind == "vector" and b.kind == "row":  # diag(a*b') is a.*b
-            return mul(*x.args[: x.data], had(a, transpose(b)))
-    return Expr.make("diagv", (x,), None, (x.shape[0], 1))
+            return mul(*x.scalars, had(a, transpose(b)))
+    return DiagV.make((x,), (x.shape[0], 1))
 
 
 def norm1(x: Expr) -> Expr:
-    return Expr.make("norm1", (x,), None, SCALAR) if not x.is_scalar else fn("abs", x)
+    return Norm1.make((x,), SCALAR) if not x.is_scalar else fn("abs", x)
 
 
 def norm2(x: Expr) -> Expr:
     if x.is_scalar:
         return fn("abs", x)
-    if x.op == "T":
+    if isinstance(x, T):
         return norm2(x.args[0])
-    return Expr.make("norm2", (x,), None, SCALAR)
+    return Norm2.make((x,), SCALAR)
 
 
 def kron(a: Expr, b: Expr) -> Expr:
@@ -772,17 +1146,17 @@ def kron(a: Expr, b: Expr) -> Expr:
         return mul(a, b)
     if b.is_scalar:
         return mul(b, a)
-    if a.op == "mul" and a.data and a.args[0].op == "const":
+    if isinstance(a, Mul) and a.nscalars and isinstance(a.args[0], Const):
         c, core = split_coeff(a)
         return mul(const(c), kron(core, b))
-    if b.op == "mul" and b.data and b.args[0].op == "const":
+    if isinstance(b, Mul) and b.nscalars and isinstance(b.args[0], Const):
         c, core = split_coeff(b)
         return mul(const(c), kron(a, core))
     r = _dim_product(a.shape[0], b.shape[0])
     c = _dim_product(a.shape[1], b.shape[1])
-    if a.op == "eye" and b.op == "eye":
+    if isinstance(a, Eye) and isinstance(b, Eye):
         return eye(r)
-    return Expr.make("kron", (a, b), None, (r, c))
+    return Kron.make((a, b), (r, c))
 
 
 def _dim_product(a: Dim, b: Dim) -> Dim:
@@ -793,32 +1167,7 @@ def _dim_product(a: Dim, b: Dim) -> Dim:
     return f"{a}*{b}"
 
 
-# ---------------------------------------------------------------- traversal
-
-
-def rebuild(e: Expr, args: Iterable[Expr]) -> Expr:
-    """The node ``e`` with new children, through the canonicalizing constructor."""
-    args = tuple(args)
-    op = e.op
-    if op in ("var", "delta", "const", "fill", "eye"):
-        return e
-    if op == "add":
-        return add(*args)
-    if op == "mul":
-        return mul(*args)
-    if op == "had":
-        return had(*args)
-    if op == "pow":
-        return pow_(args[0], e.data)
-    if op == "fn":
-        return fn(e.data, args[0])
-    if op == "T":
-        return transpose(args[0])
-    if op == "kron":
-        return kron(*args)
-    return UNARY[op](args[0])
-
-
+#: The language's functions of one argument, by the name the parser gives them.
 UNARY = {
     "sum": sum_,
     "tr": tr,
@@ -831,6 +1180,14 @@ UNARY = {
     "norm1": norm1,
     "norm2": norm2,
 }
+
+
+# ---------------------------------------------------------------- traversal
+
+
+def rebuild(e: Expr, args: Iterable[Expr]) -> Expr:
+    """The node ``e`` with new children, through the canonicalizing constructor."""
+    return e.rebuild(tuple(args))
 
 
 def substitute(e: Expr, mapping: dict) -> Expr:
@@ -855,8 +1212,8 @@ def variables(e: Expr) -> list[Expr]:
     seen: dict[str, Expr] = {}
 
     def go(n: Expr) -> None:
-        if n.op == "var":
-            seen.setdefault(n.data[0], n)
+        if isinstance(n, Var):
+            seen.setdefault(n.name, n)
         for a in n.args:
             go(a)
 
@@ -865,7 +1222,7 @@ def variables(e: Expr) -> list[Expr]:
 
 
 def depends_on(e: Expr, name: str) -> bool:
-    if e.op in ("var", "delta") and e.data[0] == name:
+    if isinstance(e, (Var, Delta)) and e.name == name:
         return True
     return any(depends_on(a, name) for a in e.args)
 

@@ -18,6 +18,8 @@ import lark
 
 from . import expr as E
 from .errors import SymbolicError
+from .printers import to_text
+from .simplify import rewrite
 
 MAX_LENGTH = 5000
 MAX_DEPTH = 80
@@ -191,7 +193,7 @@ class Parsed:
 
     @property
     def text(self) -> str:
-        return E.Expr.sort_key(self.expr)
+        return to_text(self.expr)
 
 
 class _Parser:
@@ -508,7 +510,7 @@ class _Parser:
 
     def build(self, p: _P, built_defs: dict) -> E.Expr:
         try:
-            node = self._build(p, built_defs)
+            node = rewrite(self._build(p, built_defs))
             self.positions.setdefault(node, p.pos)
             return node
         except SymbolicError as err:
@@ -517,59 +519,67 @@ class _Parser:
             raise
 
     def _build(self, p: _P, defs: dict) -> E.Expr:
-        op = p.op
-        if op == "const":
-            return E.const(p.data)
-        if op == "ref":
-            return defs[p.data]
-        if op == "var":
-            return E.var(p.data[0], p.data[1], self.final_shape(p.shape))
-        if op == "eye":
-            return E.eye(self.final_dim(p.shape[0]))
-        if op == "fill":
-            c = self.build(p.args[0], defs)
-            if c.op != "const":
-                raise self.error("vector(c) and matrix(c) need a number c", p.pos)
-            return E.fill(c.data, self.final_shape(p.shape))
+        leaf = _LEAVES.get(p.op)
+        if leaf is not None:
+            return leaf(self, p, defs)
         args = [self.build(a, defs) for a in p.args]
-        if op == "T":
-            return E.transpose(args[0])
-        if op == "neg":
-            return E.neg(args[0])
-        if op in ("add", "sub"):
-            a, b = args
-            a, b = _broadcast(a, b.shape), _broadcast(b, a.shape)
-            return E.add(a, b) if op == "add" else E.sub(a, b)
-        if op == "mul":
-            return E.mul(*args)
-        if op == "div":
-            return E.mul(args[0], E.pow_(args[1], -1.0))
-        if op == "hmul":
-            return E.had(*args)
-        if op == "hdiv":
-            return E.had(args[0], E.pow_(args[1], -1.0))
-        if op in ("epow", "matpow"):
-            base, ex = args
-            if ex.op != "const":
-                raise self.error("an exponent must be a number", p.args[1].pos)
-            if op == "epow":
-                return E.pow_(base, ex.data)
-            k = ex.data
-            if not k.is_integer():
-                raise self.error("a matrix power needs an integer exponent", p.args[1].pos)
-            if abs(k) > MAX_MATRIX_POWER:
-                raise self.error(f"matrix powers are limited to |k| <= {MAX_MATRIX_POWER}", p.pos)
-            if k == 0:
-                return E.eye(base.shape[0])
-            factor = base if k > 0 else E.inv(base)
-            return E.mul(*([factor] * int(abs(k))))
-        if op == "fn":
+        if p.op in ("epow", "matpow"):
+            return self._power(p, *args)
+        if p.op == "fn":
             return E.fn(p.data, args[0])
-        if op == "diag":
-            return args[0]
-        if op == "kron":
-            return E.kron(*args)
-        return E.UNARY[op](args[0])
+        return _OPERATORS[p.op](*args)
+
+    def _fill(self, p: _P, defs: dict) -> E.Expr:
+        c = self.build(p.args[0], defs)
+        if not isinstance(c, E.Const):
+            raise self.error("vector(c) and matrix(c) need a number c", p.pos)
+        return E.fill(c.value, self.final_shape(p.shape))
+
+    def _power(self, p: _P, base: E.Expr, ex: E.Expr) -> E.Expr:
+        if not isinstance(ex, E.Const):
+            raise self.error("an exponent must be a number", p.args[1].pos)
+        if p.op == "epow":
+            return E.pow_(base, ex.value)
+        k = ex.value
+        if not k.is_integer():
+            raise self.error("a matrix power needs an integer exponent", p.args[1].pos)
+        if abs(k) > MAX_MATRIX_POWER:
+            raise self.error(f"matrix powers are limited to |k| <= {MAX_MATRIX_POWER}", p.pos)
+        if k == 0:
+            return E.eye(base.shape[0])
+        factor = base if k > 0 else E.inv(base)
+        return E.mul(*([factor] * int(abs(k))))
+
+
+# What each node of the typed parse tree builds: leaves from their data...
+_LEAVES = {
+    "const": lambda parser, p, defs: E.const(p.data),
+    "ref": lambda parser, p, defs: defs[p.data],
+    "var": lambda parser, p, defs: E.var(p.data[0], p.data[1], parser.final_shape(p.shape)),
+    "eye": lambda parser, p, defs: E.eye(parser.final_dim(p.shape[0])),
+    "fill": _Parser._fill,
+}
+
+
+def _sum(a: E.Expr, b: E.Expr, subtract: bool = False) -> E.Expr:
+    a, b = _broadcast(a, b.shape), _broadcast(b, a.shape)
+    return E.sub(a, b) if subtract else E.add(a, b)
+
+
+# ... and operators and functions from their built arguments.
+_OPERATORS = {
+    "T": E.transpose,
+    "neg": E.neg,
+    "add": _sum,
+    "sub": lambda a, b: _sum(a, b, subtract=True),
+    "mul": E.mul,
+    "div": lambda a, b: E.mul(a, E.pow_(b, -1.0)),
+    "hmul": E.had,
+    "hdiv": lambda a, b: E.had(a, E.pow_(b, -1.0)),
+    "diag": lambda a: a,  # diag of a scalar
+    "kron": E.kron,
+    **E.UNARY,
+}
 
 
 def line_column(source: str, pos: int) -> tuple[int, int]:

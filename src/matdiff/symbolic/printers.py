@@ -1,37 +1,33 @@
 """Printers: text (re-parseable), LaTeX and NumPy source.
 
-Each printer dispatches on the node's ``op`` and parenthesizes by precedence. Levels:
-sum 1, product 2 (``*  /  .*  ./``), unary minus 3, power 4, postfix transpose 5, atom 6.
+Each printer is a table from node kind (the ``expr`` classes) to a function that returns
+the spelling and its binding level; the caller brackets a child that binds looser than
+its place needs. Levels: sum 1, product 2 (``*  /  .*  ./``), unary minus 3, power 4,
+postfix transpose 5, atom 6. ``tests/symbolic/test_sym_nodes.py`` checks that every node
+kind has an entry in every table.
 """
 
 from __future__ import annotations
 
 import keyword
 
+from . import expr as E
 from .errors import SymbolicError
-from .expr import SCALAR, Expr, const, mul, pow_, split_coeff
-
-ADD, MUL, NEG, POW, POST, ATOM = 1, 2, 3, 4, 5, 6
-
-_FUNC_TEXT = {
-    "sum": "sum",
-    "tr": "tr",
-    "det": "det",
-    "logdet": "logdet",
-    "inv": "inv",
-    "adj": "adj",
-    "diagm": "diag",
-    "diagv": "diag",
-    "norm1": "norm1",
-    "norm2": "norm2",
-}
-
-
-def fmt_number(v: float) -> str:
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
-
+from .expr import (
+    ADD,
+    ATOM,
+    MUL,
+    NEG,
+    POST,
+    POW,
+    SCALAR,
+    Expr,
+    const,
+    fmt_number,
+    mul,
+    pow_,
+    split_coeff,
+)
 
 # ---------------------------------------------------------------- text
 
@@ -47,52 +43,39 @@ def _wrap(pair: tuple[str, int], level: int) -> str:
 
 
 def _text(e: Expr, in_sum: bool) -> tuple[str, int]:
-    op = e.op
-    if op == "var":
-        return e.data[0], ATOM
-    if op == "delta":
-        return "d" + e.data[0], ATOM
-    if op == "const":
-        s = fmt_number(e.data)
-        return (s, NEG) if e.data < 0 else (s, ATOM)
-    if op == "fill":
-        s = fmt_number(e.data)
-        if in_sum:
-            return (s, NEG) if e.data < 0 else (s, ATOM)
-        r, c = e.shape
-        if c == 1:
-            return f"vector({s})", ATOM
-        if r == 1:
-            return f"vector({s})'", POST
-        return f"matrix({s})", ATOM
-    if op == "eye":
-        return "eye", ATOM
-    if op == "add":
-        return _text_add(e), ADD
-    if op == "mul":
-        return _text_mul(e)
-    if op == "had":
-        return _text_had(e), MUL
-    if op == "pow":
-        p = e.data
-        hat = "^" if e.is_scalar else ".^"
-        if p < 0:
-            inv = "1/" if e.is_scalar else "1./"
-            base = _wrap(_text(e.args[0], False), POST)
-            if p == -1:
-                return inv + base, MUL
-            return f"{inv}{base}{hat}{fmt_number(-p)}", MUL
-        return f"{_wrap(_text(e.args[0], False), POST)}{hat}{fmt_number(p)}", POW
-    if op == "T":
-        return _wrap(_text(e.args[0], False), POST) + "'", POST
-    if op == "fn":
-        return f"{e.data}({to_text(e.args[0])})", ATOM
-    if op == "kron":
-        return f"kron({to_text(e.args[0])}, {to_text(e.args[1])})", ATOM
-    return f"{_FUNC_TEXT[op]}({to_text(e.args[0])})", ATOM
+    return TEXT[type(e)](e, in_sum)
 
 
-def _text_add(e: Expr) -> str:
+def _text_number(e, in_sum):
+    s = fmt_number(e.value)
+    return (s, NEG) if e.value < 0 else (s, ATOM)
+
+
+def _text_fill(e, in_sum):
+    if in_sum:  # a constant in a sum broadcasts: 1 + t
+        return _text_number(e, in_sum)
+    s = fmt_number(e.value)
+    r, c = e.shape
+    if c == 1:
+        return f"vector({s})", ATOM
+    if r == 1:
+        return f"vector({s})'", POST
+    return f"matrix({s})", ATOM
+
+
+def _text_pow(e, in_sum):
+    p = e.p
+    hat = "^" if e.is_scalar else ".^"
+    base = _wrap(_text(e.args[0], False), POST)
+    if p < 0:
+        inv = "1/" if e.is_scalar else "1./"
+        if p == -1:
+            return inv + base, MUL
+        return f"{inv}{base}{hat}{fmt_number(-p)}", MUL
+    return f"{base}{hat}{fmt_number(p)}", POW
+
+
+def _text_add(e, in_sum):
     terms = list(e.args)
     # lead with a positive term when there is one: b - a rather than -a + b
     for i, t in enumerate(terms):
@@ -109,12 +92,12 @@ def _text_add(e: Expr) -> str:
             out += " - " + _wrap(_text(mul(const(-c), core), True), MUL)
         else:
             out += " + " + _wrap(_text(t, True), MUL)
-    return out
+    return out, ADD
 
 
 def _factor_text(f: Expr) -> str:
     s, p = _text(f, False)
-    if f.op == "mul" and f.data == 0 and f.is_scalar:
+    if isinstance(f, E.Mul) and f.nscalars == 0 and f.is_scalar:
         return s  # a scalar chain re-parses as the same scalar factor: 2*x'*y
     # products and elementwise products are bracketed inside a product: X'*(y.*t)
     return f"({s})" if p <= MUL else s
@@ -136,41 +119,45 @@ def _chain_text(chain) -> list[str]:
     return parts
 
 
-def _text_mul(e: Expr) -> tuple[str, int]:
-    scal = list(e.args[: e.data])
-    chain = list(e.args[e.data :])
+def _is_reciprocal(f: Expr) -> bool:
+    return isinstance(f, E.Pow) and f.p < 0
+
+
+def _text_mul(e, in_sum):
+    scal = list(e.scalars)
+    chain = list(e.chain)
     sign = ""
-    if scal and scal[0].op == "const":
-        c = scal.pop(0).data
+    if scal and isinstance(scal[0], E.Const):
+        c = scal.pop(0).value
         if c == -1:
             sign = "-"
         elif c < 0:
             sign = "-"
-            scal.insert(0, _num(-c))
+            scal.insert(0, const(-c))
         else:
-            scal.insert(0, _num(c))
+            scal.insert(0, const(c))
     num: list[str] = []
     den: list[Expr] = []
     for f in scal:
-        if f.op == "pow" and f.data < 0:
+        if _is_reciprocal(f):
             den.append(f)
         else:
             num.append(_factor_text(f))
-    if len(chain) == 1 and chain[0].op == "pow" and chain[0].data < 0 and not den:
+    if len(chain) == 1 and _is_reciprocal(chain[0]) and not den:
         # 0.5./sqrt(x) rather than 0.5*(1./sqrt(x))
         f = chain[0]
         base = _wrap(_text(f.args[0], False), POST)
-        tail = base if f.data == -1 else f"{base}.^{fmt_number(-f.data)}"
+        tail = base if f.p == -1 else f"{base}.^{fmt_number(-f.p)}"
         body = ("*".join(num) if num else "1") + "./" + tail
         return (sign + body, NEG) if sign else (body, MUL)
-    if len(chain) == 1 and chain[0].op == "had":
+    if len(chain) == 1 and isinstance(chain[0], E.Had):
         # -y.*z and 2*y.*z/a re-parse left to right into the same node
-        num.append(_text_had(chain[0]))
+        num.append(_text_had(chain[0], False)[0])
         chain = []
     num.extend(_chain_text(chain))
     body = "*".join(num) if num else "1"
     if den:
-        d = mul(*[pow_(f.args[0], -f.data) for f in den])
+        d = mul(*[pow_(f.args[0], -f.p) for f in den])
         ds, dp = _text(d, False)
         body += "/" + (f"({ds})" if dp <= MUL else ds)
     if sign:
@@ -178,23 +165,41 @@ def _text_mul(e: Expr) -> tuple[str, int]:
     return body, MUL
 
 
-def _num(v: float) -> Expr:
-    return const(v)
-
-
-def _text_had(e: Expr) -> str:
+def _text_had(e, in_sum):
     num: list[str] = []
     den: list[str] = []
     for f in e.args:
-        if f.op == "pow" and f.data < 0:
+        if _is_reciprocal(f):
             base = _wrap(_text(f.args[0], False), POST)
-            den.append(base if f.data == -1 else f"{base}.^{fmt_number(-f.data)}")
+            den.append(base if f.p == -1 else f"{base}.^{fmt_number(-f.p)}")
         else:
             num.append(_factor_text(f))
     out = ".*".join(num) if num else "1"
     for d in den:
         out += "./" + d
-    return out
+    return out, MUL
+
+
+TEXT = {
+    E.Var: lambda e, in_sum: (e.name, ATOM),
+    E.Delta: lambda e, in_sum: ("d" + e.name, ATOM),
+    E.Const: _text_number,
+    E.Fill: _text_fill,
+    E.Eye: lambda e, in_sum: ("eye", ATOM),
+    E.Add: _text_add,
+    E.Mul: _text_mul,
+    E.Had: _text_had,
+    E.Pow: _text_pow,
+    E.T: lambda e, in_sum: (_wrap(_text(e.args[0], False), POST) + "'", POST),
+    E.Fn: lambda e, in_sum: (f"{e.name}({to_text(e.args[0])})", ATOM),
+    E.Kron: lambda e, in_sum: (f"kron({to_text(e.args[0])}, {to_text(e.args[1])})", ATOM),
+    **{
+        kind: lambda e, in_sum: (f"{e.word}({to_text(e.args[0])})", ATOM)
+        for kind in E.Function.__subclasses__()
+    },
+}
+
+Expr.to_text = staticmethod(to_text)
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -239,115 +244,135 @@ def _lwrap(pair: tuple[str, int], level: int) -> str:
 
 
 def _latex(e: Expr) -> tuple[str, int]:
-    op = e.op
-    if op == "var":
-        return _latex_name(e.data[0]), ATOM
-    if op == "delta":
-        return r"\mathrm{d}" + _latex_name(e.data[0]), ATOM
-    if op == "const":
-        s = fmt_number(e.data)
-        return (s, NEG) if e.data < 0 else (s, ATOM)
-    if op == "fill":
-        s = fmt_number(e.data)
-        if e.data == 1:
-            return (r"\mathbb{1}", ATOM) if e.shape[0] != 1 else (r"\mathbb{1}^\top", POST)
-        return (rf"{s}\cdot\mathbb{{1}}", MUL)
-    if op == "eye":
-        return "I", ATOM
-    if op == "add":
-        out = ""
-        for i, t in enumerate(e.args):
-            c, core = split_coeff(t)
-            if t.op == "fill":  # a constant in a sum broadcasts: 1 + t
-                t = _num(t.data)
-            if i == 0:
-                out = _lwrap(_latex(t), ADD)
-            elif c < 0:
-                core = _num(1.0) if core.op == "fill" else core
-                out += " - " + _lwrap(_latex(_scaled(-c, core)), MUL)
-            else:
-                out += " + " + _lwrap(_latex(t), MUL)
-        return out, ADD
-    if op == "mul":
-        scal = list(e.args[: e.data])
-        chain = list(e.args[e.data :])
-        sign = ""
-        parts = []
-        den = [f for f in scal if f.op == "pow" and f.data < 0]
-        scal = [f for f in scal if not (f.op == "pow" and f.data < 0)]
-        for f in scal + chain:
-            if f.op == "const" and f.data == -1:
-                sign = "-"
-                continue
-            if f.op == "const" and f.data < 0:
-                sign = "-"
-                parts.append(fmt_number(-f.data))
-                continue
-            s, p = _latex(f)
-            parts.append(rf"\left({s}\right)" if p <= MUL else s)
-        body = " ".join(parts) or "1"
-        if den:
-            d = to_latex(mul(*[pow_(f.args[0], -f.data) for f in den]))
-            body = rf"\frac{{{body}}}{{{d}}}"
-        return (sign + body, NEG) if sign else (body, MUL)
-    if op == "had":
-        num, den = [], []
-        for f in e.args:
-            if f.op == "pow" and f.data < 0:
-                f = pow_(f.args[0], -f.data)
-                target = den
-            else:
-                target = num
-            s, p = _latex(f)
-            target.append(rf"\left({s}\right)" if p <= MUL else s)
-        out = r" \odot ".join(num) if num else r"\mathbb{1}"
-        for d in den:
-            out += r" \oslash " + d
-        return out, MUL
-    if op == "pow":
-        p = e.data
-        base = _lwrap(_latex(e.args[0]), ATOM)
-        exp = fmt_number(p)
-        if not e.is_scalar:
-            return rf"{base}^{{\circ {exp}}}", POW
-        return rf"{base}^{{{exp}}}", POW
-    if op == "T":
-        inner = e.args[0]
-        if inner.op == "inv":
-            return _lwrap(_latex(inner.args[0]), ATOM) + r"^{-\top}", POW
-        return _lwrap(_latex(inner), ATOM) + r"^\top", POW
-    if op == "fn":
-        arg = to_latex(e.args[0])
-        if e.data == "sqrt":
-            return rf"\sqrt{{{arg}}}", ATOM
-        return rf"{_FUNC_LATEX[e.data]}\left({arg}\right)", ATOM
-    if op == "inv":
-        return _lwrap(_latex(e.args[0]), ATOM) + "^{-1}", POW
-    if op == "sum":
-        return rf"\sum\left({to_latex(e.args[0])}\right)", ATOM
-    if op == "tr":
-        return rf"\operatorname{{tr}}\left({to_latex(e.args[0])}\right)", ATOM
-    if op == "det":
-        return rf"\det\left({to_latex(e.args[0])}\right)", ATOM
-    if op == "logdet":
-        return rf"\log\det\left({to_latex(e.args[0])}\right)", ATOM
-    if op == "adj":
-        return rf"\operatorname{{adj}}\left({to_latex(e.args[0])}\right)", ATOM
-    if op in ("diagm", "diagv"):
-        return rf"\operatorname{{diag}}\left({to_latex(e.args[0])}\right)", ATOM
-    if op == "norm1":
-        return rf"\left\|{to_latex(e.args[0])}\right\|_1", ATOM
-    if op == "norm2":
-        return rf"\left\|{to_latex(e.args[0])}\right\|_2", ATOM
-    if op == "kron":
-        a = _lwrap(_latex(e.args[0]), POST)
-        b = _lwrap(_latex(e.args[1]), POST)
-        return rf"{a} \otimes {b}", MUL
-    raise SymbolicError(f"no LaTeX for {op}")
+    return LATEX[type(e)](e)
 
 
-def _scaled(c: float, core: Expr) -> Expr:
-    return mul(const(c), core)
+def _latex_fill(e):
+    if e.value == 1:
+        return (r"\mathbb{1}", ATOM) if e.shape[0] != 1 else (r"\mathbb{1}^\top", POST)
+    return (rf"{fmt_number(e.value)}\cdot\mathbb{{1}}", MUL)
+
+
+def _latex_add(e):
+    out = ""
+    for i, t in enumerate(e.args):
+        c, core = split_coeff(t)
+        if isinstance(t, E.Fill):  # a constant in a sum broadcasts: 1 + t
+            t = const(t.value)
+        if i == 0:
+            out = _lwrap(_latex(t), ADD)
+        elif c < 0:
+            core = const(1.0) if isinstance(core, E.Fill) else core
+            out += " - " + _lwrap(_latex(mul(const(-c), core)), MUL)
+        else:
+            out += " + " + _lwrap(_latex(t), MUL)
+    return out, ADD
+
+
+def _latex_mul(e):
+    sign = ""
+    parts = []
+    den = [f for f in e.scalars if _is_reciprocal(f)]
+    scal = [f for f in e.scalars if not _is_reciprocal(f)]
+    for f in scal + list(e.chain):
+        if isinstance(f, E.Const) and f.value == -1:
+            sign = "-"
+            continue
+        if isinstance(f, E.Const) and f.value < 0:
+            sign = "-"
+            parts.append(fmt_number(-f.value))
+            continue
+        s, p = _latex(f)
+        parts.append(rf"\left({s}\right)" if p <= MUL else s)
+    body = " ".join(parts) or "1"
+    if den:
+        d = to_latex(mul(*[pow_(f.args[0], -f.p) for f in den]))
+        body = rf"\frac{{{body}}}{{{d}}}"
+    return (sign + body, NEG) if sign else (body, MUL)
+
+
+def _latex_had(e):
+    num, den = [], []
+    for f in e.args:
+        if _is_reciprocal(f):
+            f = pow_(f.args[0], -f.p)
+            target = den
+        else:
+            target = num
+        s, p = _latex(f)
+        target.append(rf"\left({s}\right)" if p <= MUL else s)
+    out = r" \odot ".join(num) if num else r"\mathbb{1}"
+    for d in den:
+        out += r" \oslash " + d
+    return out, MUL
+
+
+def _latex_pow(e):
+    base = _lwrap(_latex(e.args[0]), ATOM)
+    exp = fmt_number(e.p)
+    if not e.is_scalar:
+        return rf"{base}^{{\circ {exp}}}", POW
+    return rf"{base}^{{{exp}}}", POW
+
+
+def _latex_transpose(e):
+    inner = e.args[0]
+    if isinstance(inner, E.Inv):
+        return _lwrap(_latex(inner.args[0]), ATOM) + r"^{-\top}", POW
+    return _lwrap(_latex(inner), ATOM) + r"^\top", POW
+
+
+def _latex_fn(e):
+    arg = to_latex(e.args[0])
+    if e.name == "sqrt":
+        return rf"\sqrt{{{arg}}}", ATOM
+    return rf"{_FUNC_LATEX[e.name]}\left({arg}\right)", ATOM
+
+
+def _latex_call(command: str):
+    def spell(e):
+        return rf"{command}\left({to_latex(e.args[0])}\right)", ATOM
+
+    return spell
+
+
+def _latex_norm(p: int):
+    def spell(e):
+        return rf"\left\|{to_latex(e.args[0])}\right\|_{p}", ATOM
+
+    return spell
+
+
+def _latex_kron(e):
+    a = _lwrap(_latex(e.args[0]), POST)
+    b = _lwrap(_latex(e.args[1]), POST)
+    return rf"{a} \otimes {b}", MUL
+
+
+LATEX = {
+    E.Var: lambda e: (_latex_name(e.name), ATOM),
+    E.Delta: lambda e: (r"\mathrm{d}" + _latex_name(e.name), ATOM),
+    E.Const: lambda e: _text_number(e, False),
+    E.Fill: _latex_fill,
+    E.Eye: lambda e: ("I", ATOM),
+    E.Add: _latex_add,
+    E.Mul: _latex_mul,
+    E.Had: _latex_had,
+    E.Pow: _latex_pow,
+    E.T: _latex_transpose,
+    E.Fn: _latex_fn,
+    E.Kron: _latex_kron,
+    E.Inv: lambda e: (_lwrap(_latex(e.args[0]), ATOM) + "^{-1}", POW),
+    E.Sum: _latex_call(r"\sum"),
+    E.Tr: _latex_call(r"\operatorname{tr}"),
+    E.Det: _latex_call(r"\det"),
+    E.LogDet: _latex_call(r"\log\det"),
+    E.Adj: _latex_call(r"\operatorname{adj}"),
+    E.DiagM: _latex_call(r"\operatorname{diag}"),
+    E.DiagV: _latex_call(r"\operatorname{diag}"),
+    E.Norm1: _latex_norm(1),
+    E.Norm2: _latex_norm(2),
+}
 
 
 # ---------------------------------------------------------------- NumPy
@@ -371,8 +396,6 @@ _NP_FUNC = {
 
 # NumPy precedence: + - 1, * / @ 2, unary - 3, ** 4, call/attribute/subscript 5
 _PY_ADD, _PY_MUL, _PY_NEG, _PY_POW, _PY_ATOM = 1, 2, 3, 4, 5
-
-_WORTH_NAMING = {"add", "mul", "had", "pow", "fn", "sum", "tr", "det", "logdet", "inv", "adj"}
 
 
 def check_identifier(name: str) -> str:
@@ -407,7 +430,7 @@ class NumpyPrinter:
 
         def visit(n: Expr) -> None:
             uses[n] = uses.get(n, 0) + 1
-            if n.op == "T":
+            if isinstance(n, E.T):
                 visit(n.args[0])  # a transpose is free: inv(X) and inv(X)' share inv(X)
                 return
             if n in seen:
@@ -418,7 +441,7 @@ class NumpyPrinter:
 
         for r in roots:
             visit(r)
-        self._to_name = {n for n, k in uses.items() if k > 1 and n.op in _WORTH_NAMING}
+        self._to_name = {n for n, k in uses.items() if k > 1 and n.shareable}
 
     def emit(self, e: Expr) -> str:
         return self._code(e)[0]
@@ -490,109 +513,103 @@ class NumpyPrinter:
         return f"({s})" if p < level else s
 
     def _build(self, e: Expr) -> tuple[str, int]:
-        op = e.op
-        if op == "var":
-            return e.data[0], _PY_ATOM
-        if op == "const":
-            s = repr(float(e.data))
-            return (s, _PY_NEG) if e.data < 0 else (s, _PY_ATOM)
-        if op == "fill":
-            return f"_np.full({self._shape_code(e.shape)}, {float(e.data)!r})", _PY_ATOM
-        if op == "eye":
-            return f"_np.eye({self.dim(e.shape[0])})", _PY_ATOM
-        if op == "add":
-            parts = []
-            for i, t in enumerate(e.args):
-                c, core = split_coeff(t)
-                if t.op == "fill":
-                    code = repr(float(t.data))  # broadcasts against the other terms
-                    prec = _PY_NEG if t.data < 0 else _PY_ATOM
-                elif i > 0 and c < 0:
-                    parts.append(" - " + self._p(_scaled(-c, core), _PY_MUL))
-                    continue
-                else:
-                    code, prec = self._code(t)
-                if i == 0:
-                    parts.append(code)
-                else:
-                    parts.append(" + " + (f"({code})" if prec <= _PY_ADD else code))
-            return "".join(parts), _PY_ADD
-        if op == "mul":
-            return self._mul(e)
-        if op == "had":
-            num = []
-            den = []
-            for f in e.args:
-                if f.op == "pow" and f.data < 0:
-                    den.append(_pow_code(self, f.args[0], -f.data))
-                else:
-                    num.append(self._p(f, _PY_NEG))
-            out = " * ".join(num) if num else "1.0"
-            for d, prec in den:
-                out += " / " + (f"({d})" if prec <= _PY_MUL else d)
-            return out, _PY_MUL
-        if op == "pow":
-            if e.data == 2 and e.args[0].op == "norm2":
-                # norm2(r)^2 is sum(r.*r): no square root to undo
-                r = self._named(e.args[0].args[0])
-                return f"_np.sum({r} * {r})", _PY_ATOM
-            if e.data < 0:
-                d, prec = _pow_code(self, e.args[0], -e.data)
-                return "1.0 / " + (f"({d})" if prec <= _PY_MUL else d), _PY_MUL
-            return _pow_code(self, e.args[0], e.data)
-        if op == "T":
-            inner = e.args[0]
-            if inner.kind in ("vector", "row"):
-                return self._code(inner)
-            return self._p(inner, _PY_ATOM) + ".T", _PY_ATOM
-        if op == "fn":
-            arg = self.emit(e.args[0])
-            if e.data == "relu":
-                return f"_np.maximum({arg}, 0.0)", _PY_ATOM
-            return f"_np.{_NP_FUNC[e.data]}({arg})", _PY_ATOM
+        return NUMPY[type(e)](self, e)
+
+    def _differential(self, e: Expr) -> tuple[str, int]:
+        raise SymbolicError(f"no NumPy code for the differential d{e.name}")
+
+    def _number(self, e: Expr) -> tuple[str, int]:
+        s = repr(float(e.value))
+        return (s, _PY_NEG) if e.value < 0 else (s, _PY_ATOM)
+
+    def _add(self, e: Expr) -> tuple[str, int]:
+        parts = []
+        for i, t in enumerate(e.args):
+            c, core = split_coeff(t)
+            if isinstance(t, E.Fill):
+                code, prec = self._number(t)  # broadcasts against the other terms
+            elif i > 0 and c < 0:
+                parts.append(" - " + self._p(mul(const(-c), core), _PY_MUL))
+                continue
+            else:
+                code, prec = self._code(t)
+            if i == 0:
+                parts.append(code)
+            else:
+                parts.append(" + " + (f"({code})" if prec <= _PY_ADD else code))
+        return "".join(parts), _PY_ADD
+
+    def _had(self, e: Expr) -> tuple[str, int]:
+        num = []
+        den = []
+        for f in e.args:
+            if _is_reciprocal(f):
+                den.append(_pow_code(self, f.args[0], -f.p))
+            else:
+                num.append(self._p(f, _PY_NEG))
+        out = " * ".join(num) if num else "1.0"
+        for d, prec in den:
+            out += " / " + (f"({d})" if prec <= _PY_MUL else d)
+        return out, _PY_MUL
+
+    def _pow(self, e: Expr) -> tuple[str, int]:
+        if e.p == 2 and isinstance(e.args[0], E.Norm2):
+            # norm2(r)^2 is sum(r.*r): no square root to undo
+            r = self._named(e.args[0].args[0])
+            return f"_np.sum({r} * {r})", _PY_ATOM
+        if e.p < 0:
+            d, prec = _pow_code(self, e.args[0], -e.p)
+            return "1.0 / " + (f"({d})" if prec <= _PY_MUL else d), _PY_MUL
+        return _pow_code(self, e.args[0], e.p)
+
+    def _transpose(self, e: Expr) -> tuple[str, int]:
+        inner = e.args[0]
+        if inner.kind in ("vector", "row"):
+            return self._code(inner)
+        return self._p(inner, _PY_ATOM) + ".T", _PY_ATOM
+
+    def _fn(self, e: Expr) -> tuple[str, int]:
+        arg = self.emit(e.args[0])
+        if e.name == "relu":
+            return f"_np.maximum({arg}, 0.0)", _PY_ATOM
+        return f"_np.{_NP_FUNC[e.name]}({arg})", _PY_ATOM
+
+    def _tr(self, e: Expr) -> tuple[str, int]:
         arg = e.args[0]
-        if op == "sum":
-            return f"_np.sum({self.emit(arg)})", _PY_ATOM
-        if op == "tr":
-            if self.fast and arg.op == "mul" and arg.data == 0 and len(arg.args) == 2:
-                a, b = arg.args
-                if a.kind == "matrix" and b.kind == "matrix":
-                    # tr(A*B) without forming A*B
-                    return f"_np.sum({self._p(a, _PY_NEG)} * {self._p(b, _PY_ATOM)}.T)", _PY_ATOM
-            return f"_np.trace({self.emit(arg)})", _PY_ATOM
-        if op == "det":
-            return f"_np.linalg.det({self.emit(arg)})", _PY_ATOM
-        if op == "logdet":
-            if self.fast:
-                return f"_np.linalg.slogdet({self.emit(arg)})[1]", _PY_ATOM
-            return f"_np.log(_np.linalg.det({self.emit(arg)}))", _PY_ATOM
-        if op == "inv":
-            return f"_np.linalg.inv({self.emit(arg)})", _PY_ATOM
-        if op == "adj":
-            a = self.emit(arg)
-            return f"_np.linalg.det({a}) * _np.linalg.inv({a})", _PY_MUL
-        if op in ("diagm", "diagv"):
-            return f"_np.diag({self.emit(arg)})", _PY_ATOM
-        if op == "norm1":
-            return f"_np.sum(_np.abs({self.emit(arg)}))", _PY_ATOM
-        if op == "norm2":
-            a = self._named(arg)
-            return f"_np.sqrt(_np.sum({a} * {a}))", _PY_ATOM
-        if op == "kron":
-            code = f"_np.kron({self.as2d(e.args[0])}, {self.as2d(e.args[1])})"
-            if e.kind in ("vector", "row"):
-                # vectors are 1-D everywhere else, so the layout out.shape + var.shape holds
-                code = f"_np.ravel({code})"
-            return code, _PY_ATOM
-        raise SymbolicError(f"no NumPy code for {op}")
+        if self.fast and isinstance(arg, E.Mul) and arg.nscalars == 0 and len(arg.args) == 2:
+            a, b = arg.args
+            if a.kind == "matrix" and b.kind == "matrix":
+                # tr(A*B) without forming A*B
+                return f"_np.sum({self._p(a, _PY_NEG)} * {self._p(b, _PY_ATOM)}.T)", _PY_ATOM
+        return f"_np.trace({self.emit(arg)})", _PY_ATOM
+
+    def _logdet(self, e: Expr) -> tuple[str, int]:
+        if self.fast:
+            return f"_np.linalg.slogdet({self.emit(e.args[0])})[1]", _PY_ATOM
+        return f"_np.log(_np.linalg.det({self.emit(e.args[0])}))", _PY_ATOM
+
+    def _adj(self, e: Expr) -> tuple[str, int]:
+        a = self.emit(e.args[0])
+        return f"_np.linalg.det({a}) * _np.linalg.inv({a})", _PY_MUL
+
+    def _norm2(self, e: Expr) -> tuple[str, int]:
+        a = self._named(e.args[0])
+        return f"_np.sqrt(_np.sum({a} * {a}))", _PY_ATOM
+
+    def _kron(self, e: Expr) -> tuple[str, int]:
+        code = f"_np.kron({self.as2d(e.args[0])}, {self.as2d(e.args[1])})"
+        if e.kind in ("vector", "row"):
+            # vectors are 1-D everywhere else, so the layout out.shape + var.shape holds
+            code = f"_np.ravel({code})"
+        return code, _PY_ATOM
 
     def _mul(self, e: Expr) -> tuple[str, int]:
-        scal = list(e.args[: e.data])
-        chain = list(e.args[e.data :])
+        scal = list(e.scalars)
+        chain = list(e.chain)
         parts = []
         neg = False
         for s in scal:
-            if s.op == "const" and s.data == -1:
+            if isinstance(s, E.Const) and s.value == -1:
                 neg = True
                 continue
             parts.append(self._p(s, _PY_NEG))
@@ -609,9 +626,9 @@ class NumpyPrinter:
         return body, _PY_MUL if len(parts) > 1 else (_PY_MUL if chain else _PY_ATOM)
 
     def _item(self, f: Expr) -> tuple[str, str, int]:
-        if f.op == "diagm":
+        if isinstance(f, E.DiagM):
             return self._p(f.args[0], _PY_ATOM), "diag", _PY_ATOM
-        if f.op == "fill" and f.data == 1 and self.fast:
+        if isinstance(f, E.Fill) and f.value == 1 and self.fast:
             return "", "ones:" + f.kind, _PY_ATOM
         kind = {"vector": "col", "row": "row", "matrix": "mat"}[f.kind]
         code, prec = self._code(f)
@@ -667,6 +684,42 @@ class NumpyPrinter:
         if lk == "scalar" or rk == "scalar":
             return f"{par(lc, lp, _PY_NEG)} * {par(rc, rp, _PY_NEG)}", kind, _PY_MUL
         return f"{par(lc, lp, _PY_MUL)} @ {par(rc, rp, _PY_NEG)}", kind, _PY_MUL
+
+
+def _call(template: str):
+    def spell(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
+        return template.format(printer.emit(e.args[0])), _PY_ATOM
+
+    return spell
+
+
+NUMPY = {
+    E.Var: lambda pr, e: (e.name, _PY_ATOM),
+    E.Delta: NumpyPrinter._differential,
+    E.Const: NumpyPrinter._number,
+    E.Fill: lambda pr, e: (
+        f"_np.full({pr._shape_code(e.shape)}, {float(e.value)!r})",
+        _PY_ATOM,
+    ),
+    E.Eye: lambda pr, e: (f"_np.eye({pr.dim(e.shape[0])})", _PY_ATOM),
+    E.Add: NumpyPrinter._add,
+    E.Mul: NumpyPrinter._mul,
+    E.Had: NumpyPrinter._had,
+    E.Pow: NumpyPrinter._pow,
+    E.T: NumpyPrinter._transpose,
+    E.Fn: NumpyPrinter._fn,
+    E.Kron: NumpyPrinter._kron,
+    E.Sum: _call("_np.sum({})"),
+    E.Tr: NumpyPrinter._tr,
+    E.Det: _call("_np.linalg.det({})"),
+    E.LogDet: NumpyPrinter._logdet,
+    E.Inv: _call("_np.linalg.inv({})"),
+    E.Adj: NumpyPrinter._adj,
+    E.DiagM: _call("_np.diag({})"),
+    E.DiagV: _call("_np.diag({})"),
+    E.Norm1: _call("_np.sum(_np.abs({}))"),
+    E.Norm2: NumpyPrinter._norm2,
+}
 
 
 def _kind_of(shape) -> str:

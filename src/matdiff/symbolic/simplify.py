@@ -1,7 +1,10 @@
 """The simplifier: expand, then factor, so that equal results print the same.
 
-The constructors in ``expr`` already fold constants, drop zeros and identities, collect
-like terms and push transposes to the leaves. Two passes finish the job:
+The constructors in ``expr`` fold constants, drop zeros, collect like terms and push
+transposes to the leaves. ``rewrite`` applies the identities of matrix products
+(``eye*A`` is ``A``, ``inv(X)*X`` is ``eye``, ``diag(a)*diag(b)`` is ``diag(a.*b)``); the
+parser applies it to every node it builds, and the passes below to every node they
+rebuild. Two passes finish the job:
 
 1. ``expand`` distributes products and elementwise products over sums (within a size
    budget), so that every result reaches the same sum of monomials;
@@ -24,7 +27,85 @@ MAX_TERMS = 64
 
 
 def _terms(e: Expr) -> tuple:
-    return e.args if e.op == "add" else (e,)
+    return e.args if isinstance(e, E.Add) else (e,)
+
+
+# ---------------------------------------------------------------- identities of products
+
+
+def _inverse_pair(a: Expr, b: Expr) -> bool:
+    if isinstance(a, E.Inv) and a.args[0] is b or isinstance(b, E.Inv) and b.args[0] is a:
+        return True
+    if isinstance(a, E.T) and isinstance(b, E.T):
+        return _inverse_pair(b.args[0], a.args[0])
+    return False
+
+
+def _is_ones(e: Expr, kind: str) -> bool:
+    return isinstance(e, E.Fill) and e.kind == kind and e.value == 1
+
+
+def _adjacent(a: Expr, b: Expr) -> list | None:
+    """What the neighbouring factors ``a*b`` of a chain become, when an identity applies."""
+    if _inverse_pair(a, b):
+        return []
+    if isinstance(a, E.DiagM) and isinstance(b, E.DiagM):
+        return [E.diagm(E.had(a.args[0], b.args[0]))]
+    # 1'*diag(v) is v' and diag(v)*1 is v
+    if _is_ones(a, "row") and isinstance(b, E.DiagM):
+        return [E.transpose(b.args[0])]
+    if isinstance(a, E.DiagM) and _is_ones(b, "vector"):
+        return [a.args[0]]
+    return None
+
+
+def _rewrite_product(e: Expr) -> Expr:
+    while isinstance(e, E.Mul):
+        chain = list(e.chain)
+        if len(chain) > 1 and any(isinstance(f, E.Eye) for f in chain):
+            chain = [f for f in chain if not isinstance(f, E.Eye)]
+        for i in range(len(chain) - 1):
+            new = _adjacent(chain[i], chain[i + 1])
+            if new is not None:
+                n = chain[i].shape[0]
+                chain = chain[:i] + new + chain[i + 2 :] or [E.eye(n)]
+                break
+        if len(chain) == len(e.chain) and all(a is b for a, b in zip(chain, e.chain)):
+            return e
+        # the product of what is left may hold new neighbours: once more
+        e = E.mul(*e.scalars, *chain)
+    return e
+
+
+#: The identities of each node kind that has some, applied by ``rewrite``.
+REWRITES = {E.Mul: _rewrite_product}
+
+
+def rewrite(e: Expr) -> Expr:
+    """``e`` with the identities of its kind applied, for a node whose children have been.
+
+    >>> from matdiff.symbolic import parse
+    >>> from matdiff.symbolic.expr import inv, mul
+    >>> A = parse("A", {"A": "n x n"})
+    >>> print(mul(A, inv(A), A))
+    A*inv(A)*A
+    >>> print(rewrite(mul(A, inv(A), A)))
+    A
+    """
+    apply = REWRITES.get(type(e))
+    return e if apply is None else apply(e)
+
+
+def _rebuilt(n: Expr, args: list) -> Expr:
+    return rewrite(E.rebuild(n, args)) if n.args else n
+
+
+def product(*factors: Expr) -> Expr:
+    """The matrix product with the identities of products applied (``rewrite``)."""
+    return rewrite(E.mul(*factors))
+
+
+# ---------------------------------------------------------------- expanding and factoring
 
 
 def expand(e: Expr) -> Expr:
@@ -36,19 +117,19 @@ def expand(e: Expr) -> Expr:
         if hit is not None:
             return hit
         args = [go(a) for a in n.args]
-        if n.op in ("mul", "had") and any(a.op == "add" for a in args):
+        if isinstance(n, (E.Mul, E.Had)) and any(isinstance(a, E.Add) for a in args):
             count = 1
             for a in args:
                 count *= len(_terms(a))
             if count <= MAX_TERMS:
-                build = E.mul if n.op == "mul" else E.had
+                build = product if isinstance(n, E.Mul) else E.had
                 out = E.add(*[build(*combo) for combo in itertools.product(*map(_terms, args))])
                 # a product of expanded sums may hold new sums (from transposes); once more
                 out = E.add(*[go(t) if t is not n else t for t in _terms(out)])
             else:
-                out = E.rebuild(n, args)
+                out = _rebuilt(n, args)
         else:
-            out = E.rebuild(n, args) if n.args else n
+            out = _rebuilt(n, args)
         memo[n] = out
         return out
 
@@ -64,8 +145,8 @@ def factor(e: Expr) -> Expr:
         if hit is not None:
             return hit
         args = [go(a) for a in n.args]
-        out = E.rebuild(n, args) if n.args else n
-        if out.op == "add":
+        out = _rebuilt(n, args)
+        if isinstance(out, E.Add):
             out = _factor_sum(list(out.args))
         memo[n] = out
         return out
@@ -95,8 +176,8 @@ def simplify(e: Expr) -> Expr:
 
 
 def _chain_of(t: Expr) -> tuple[tuple, tuple]:
-    if t.op == "mul":
-        return t.args[: t.data], t.args[t.data :]
+    if isinstance(t, E.Mul):
+        return t.scalars, t.chain
     if t.is_scalar:
         return (t,), ()
     return (), (t,)
@@ -112,7 +193,7 @@ def _factor_sum(terms: list[Expr]) -> Expr:
         )
         if new is None:
             break
-        if new.op != "add":
+        if not isinstance(new, E.Add):
             return new
         if len(new.args) >= len(terms):
             return new
@@ -127,15 +208,11 @@ def _factor_chain(terms: list[Expr], side: int) -> Expr | None:
         _, chain = _chain_of(t)
         if len(chain) >= 2:
             groups.setdefault(chain[side], []).append(i)
-    best = None
-    for f, idx in groups.items():
-        if len(idx) >= 2 and (
-            best is None or (len(idx), _neg_key(f)) > (len(best[1]), _neg_key(best[0]))
-        ):
-            best = (f, idx)
-    if best is None:
+    candidates = [(f, idx) for f, idx in groups.items() if len(idx) >= 2]
+    if not candidates:
         return None
-    f, idx = best
+    # the factor shared by the most terms; among those, the first in the structural order
+    f, idx = min(candidates, key=lambda c: (-len(c[1]), c[0].sort_key()))
     inner = []
     for i in idx:
         scal, chain = _chain_of(terms[i])
@@ -147,36 +224,31 @@ def _factor_chain(terms: list[Expr], side: int) -> Expr | None:
     return E.add(*others, grouped) if others else grouped
 
 
-def _neg_key(e: Expr) -> tuple:
-    # max() over keys must prefer the smallest text: invert it
-    return tuple(-ord(c) for c in e.sort_key())
-
-
 def _factors_of(t: Expr) -> tuple[float, dict] | None:
     """A term as coefficient * product of powers (elementwise for arrays, plain for scalars)."""
     c, core = E.split_coeff(t)
     if t.is_scalar:
-        if core.op == "mul" and core.data == len(core.args):
+        if isinstance(core, E.Mul) and core.nscalars == len(core.args):
             parts = core.args
-        elif core.op == "const":
+        elif isinstance(core, E.Const):
             parts = ()
         else:
             parts = (core,)
     else:
-        if core.op == "had":
+        if isinstance(core, E.Had):
             parts = core.args
-        elif core.op == "fill":
+        elif isinstance(core, E.Fill):
             parts = ()
-        elif core.op == "mul" and core.data:
+        elif isinstance(core, E.Mul) and core.nscalars:
             # scalars times a matrix product: the product is one (elementwise) factor
-            parts = core.args[: core.data] + (E.mul(*core.args[core.data :]),)
+            parts = core.scalars + (E.mul(*core.chain),)
         else:
             parts = (core,)
     out: dict[Expr, float] = {}
     for p in parts:
-        if p.op in ("fill", "const"):
+        if isinstance(p, (E.Fill, E.Const)):
             continue  # ones are neutral; a factor of them would never shrink the sum
-        base, power = (p.args[0], p.data) if p.op == "pow" else (p, 1.0)
+        base, power = (p.args[0], p.p) if isinstance(p, E.Pow) else (p, 1.0)
         out[base] = out.get(base, 0.0) + power
     return c, out
 
@@ -227,7 +299,7 @@ def _group_on(terms, decomposed, base, idx) -> Expr | None:
     def remainder(i):
         c, powers = decomposed[i]
         rest = [E.pow_(b, p - common.get(b, 0.0)) for b, p in powers.items()]
-        return c, [r for r in rest if not (r.op in ("const", "fill") and r.data == 1.0)]
+        return c, [r for r in rest if not (isinstance(r, (E.Const, E.Fill)) and r.value == 1.0)]
 
     if array and any(not b.is_scalar for b in common):
         # an array factor out of a term that is a scalar times it would leave
@@ -274,8 +346,6 @@ def _factor_coefficient(terms: list[Expr]) -> Expr | None:
 
 # ---------------------------------------------------------------- temporaries
 
-_NAMEABLE = {"add", "mul", "had", "pow", "fn", "sum", "tr", "det", "logdet", "inv", "adj"}
-
 
 def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
     """Non-trivial nodes referenced more than once among ``roots``, children first."""
@@ -294,14 +364,14 @@ def shared_subexpressions(roots: list[Expr]) -> list[Expr]:
             if n in seen:
                 continue
             seen.add(n)
-            if refs.get(n, 0) >= 2 and n.op in _NAMEABLE and n.size >= 3 and not _cheap(n):
+            if refs.get(n, 0) >= 2 and n.shareable and n.size >= 3 and not _cheap(n):
                 order.append(n)
     return order
 
 
 def _cheap(n: Expr) -> bool:
     # x' and -x are not worth a name
-    if n.op == "mul" and len(n.args) == 2 and n.args[0].op == "const":
+    if isinstance(n, E.Mul) and len(n.args) == 2 and isinstance(n.args[0], E.Const):
         return n.args[1].size <= 2
     return False
 
@@ -312,7 +382,7 @@ def _subset_candidate(roots: list[Expr]) -> tuple[Expr, list[Expr]] | None:
     ``t0.*t1`` inside ``t0.*t1.*y.^2.*(1 - t0.*t1)`` is shared even though the flat
     product holds no node for it; naming it gives ``t.*y.^2.*(1 - t)``.
     """
-    hads = [n for r in roots for n in E.nodes(r) if n.op == "had" and len(n.args) >= 2]
+    hads = [n for r in roots for n in E.nodes(r) if isinstance(n, E.Had) and len(n.args) >= 2]
     hads = list(dict.fromkeys(hads))
     best = None
     for h1 in hads:
@@ -399,6 +469,6 @@ def with_temporaries(
     rename = {}
     for p in order:
         name = next(nm for nm in names if nm not in taken)
-        rename[p] = E.var(name, p.data[1], p.shape)
-    defs = [(rename[p].data[0], E.substitute(bodies[p], rename)) for p in order]
+        rename[p] = E.var(name, p.declared, p.shape)
+    defs = [(rename[p].name, E.substitute(bodies[p], rename)) for p in order]
     return defs, [E.substitute(r, rename) for r in roots]
