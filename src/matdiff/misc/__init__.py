@@ -1,4 +1,5 @@
-"""autograd's ``misc``: :func:`flatten` and the gradient-descent ``optimizers``.
+"""autograd's ``misc``: :func:`flatten` and :func:`flatten_func`, and the gradient-descent
+``optimizers``.
 
 >>> from matdiff.misc import flatten
 >>> flat, unflatten = flatten({"w": [1.0, 2.0], "b": 3.0})
@@ -9,6 +10,6 @@ array([3., 1., 2.])
 """
 
 from . import optimizers
-from .flatten import flatten
+from .flatten import flatten, flatten_func
 
-__all__ = ["flatten", "optimizers"]
+__all__ = ["flatten", "flatten_func", "optimizers"]
