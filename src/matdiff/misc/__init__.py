@@ -1,4 +1,5 @@
-"""autograd's ``misc``: :func:`flatten` and the gradient-descent ``optimizers``.
+"""autograd's ``misc``: :func:`flatten` and :func:`flatten_func`, :func:`fixed_point`, and the
+gradient-descent ``optimizers``.
 
 >>> from matdiff.misc import flatten
 >>> flat, unflatten = flatten({"w": [1.0, 2.0], "b": 3.0})
@@ -9,6 +10,7 @@ array([3., 1., 2.])
 """
 
 from . import optimizers
-from .flatten import flatten
+from .fixed_points import fixed_point
+from .flatten import flatten, flatten_func
 
-__all__ = ["flatten", "optimizers"]
+__all__ = ["fixed_point", "flatten", "flatten_func", "optimizers"]

@@ -1,4 +1,5 @@
-"""A pytree as one flat vector and back (autograd's ``misc.flatten``)."""
+"""A pytree as one flat vector and back, and a function of a pytree as a function of a vector
+(autograd's ``misc.flatten``: :func:`flatten` and :func:`flatten_func`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .. import numpy as mnp
 from ..tracer import getval
 from ..tree import tree_flatten, tree_unflatten
 
-__all__ = ["flatten"]
+__all__ = ["flatten", "flatten_func"]
 
 
 def flatten(value: Any) -> tuple[Any, Callable[[Any], Any]]:
@@ -55,3 +56,30 @@ def flatten(value: Any) -> tuple[Any, Callable[[Any], Any]]:
         return tree_unflatten(treedef, parts)
 
     return flat, unflatten
+
+
+def flatten_func(func: Callable, example: Any) -> tuple[Callable, Callable[[Any], Any], Any]:
+    """``(flat_func, unflatten, flat_example)``: ``func`` as a function of one flat vector.
+
+    ``func(x, *args)`` takes a pytree ``x`` shaped like ``example`` and returns a pytree;
+    ``flat_func(v, *args)`` is ``flatten(func(unflatten(v), *args))[0]``, a 1-D vector (a
+    scalar output comes back as shape (1,), as in autograd). ``unflatten`` and
+    ``flat_example`` are those of ``flatten(example)``. Everything is differentiable, so
+    an optimiser or a Hessian written for vectors runs on a function of a pytree.
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import jacobian
+    >>> loss = lambda p, k: k * np.sum(p["w"] ** 2) + p["b"]
+    >>> flat_loss, unflatten, v = flatten_func(loss, {"w": np.array([1.0, 2.0]), "b": 0.5})
+    >>> v, flat_loss(v, 3.0)
+    (array([0.5, 1. , 2. ]), array([15.5]))
+    >>> jacobian(flat_loss)(v, 3.0)
+    array([[ 1.,  6., 12.]])
+    """
+    flat_example, unflatten = flatten(example)
+
+    def flat_func(vector: Any, *args: Any) -> Any:
+        return flatten(func(unflatten(vector), *args))[0]
+
+    flat_func.__name__ = f"flat_{getattr(func, '__name__', 'func')}"
+    return flat_func, unflatten, flat_example

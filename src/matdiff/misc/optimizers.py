@@ -26,11 +26,26 @@ import numpy as _np
 
 from .flatten import flatten
 
-__all__ = ["sgd", "rmsprop", "adam"]
+__all__ = ["sgd", "rmsprop", "adam", "unflatten_optimizer"]
 
 
-def _on_vectors(optimizer: Callable) -> Callable:
-    """Run ``optimizer`` (written for a flat vector) on a pytree starting point."""
+def unflatten_optimizer(optimizer: Callable) -> Callable:
+    """Make ``optimizer(grad, x, callback, ...)``, written for a flat vector, run on pytrees.
+
+    autograd's decorator of the same name: the returned optimiser flattens ``x0``, hands
+    ``optimizer`` a gradient and a callback on the flat vector, and unflattens the result.
+
+    >>> import numpy
+    >>> @unflatten_optimizer
+    ... def descend(grad, x, callback=None, num_iters=50, step_size=0.5):
+    ...     for i in range(num_iters):
+    ...         x = x - step_size * grad(x, i)
+    ...     return x
+    >>> out = descend(lambda p, i: {"a": p["a"] - 1.0, "b": p["b"] + 2.0},
+    ...               {"a": numpy.zeros(2), "b": 0.0})
+    >>> numpy.round(out["a"], 6), round(float(out["b"]), 6)
+    (array([1., 1.]), -2.0)
+    """
 
     @functools.wraps(optimizer)
     def run(grad: Callable, x0: Any, callback: Callable | None = None, *args, **kwargs) -> Any:
@@ -73,7 +88,7 @@ def _schedule(step_size: float | Callable[[int], float]) -> Callable[[int], floa
     return lambda i: step_size
 
 
-@_on_vectors
+@unflatten_optimizer
 def sgd(grad, x, callback=None, num_iters=200, step_size=0.1, mass=0.9):
     """Stochastic gradient descent with momentum ``mass``.
 
@@ -94,7 +109,7 @@ def sgd(grad, x, callback=None, num_iters=200, step_size=0.1, mass=0.9):
     return x
 
 
-@_on_vectors
+@unflatten_optimizer
 def rmsprop(grad, x, callback=None, num_iters=100, step_size=0.1, gamma=0.9, eps=10**-8):
     """Root-mean-square propagation: steps scaled by a running RMS of the gradient.
 
@@ -117,7 +132,7 @@ def rmsprop(grad, x, callback=None, num_iters=100, step_size=0.1, gamma=0.9, eps
     return x
 
 
-@_on_vectors
+@unflatten_optimizer
 def adam(grad, x, callback=None, num_iters=100, step_size=0.001, b1=0.9, b2=0.999, eps=10**-8):
     """Adam (Kingma and Ba, 2015): bias-corrected running moments of the gradient.
 

@@ -108,14 +108,24 @@ def _dot(a, b):
 
 
 class _Solver:
-    """How to integrate: SciPy's ``odeint`` (LSODA) or ``solve_ivp`` with a method."""
+    """How to integrate: SciPy's ``odeint`` (LSODA) or ``solve_ivp`` with a method.
 
-    __slots__ = ("backend", "method", "options")
+    ``forward`` is ``(rhs, options)``: options that describe the user's own system (its
+    Jacobian ``Dfun``, band widths), given to SciPy only when that system is solved and
+    not for the adjoint and tangent systems built from it. ``info`` is SciPy's
+    ``full_output`` dictionary of the latest ``odeint`` solve of the user's system.
+    """
 
-    def __init__(self, backend: str, method: str | None, options: dict) -> None:
+    __slots__ = ("backend", "method", "options", "forward", "info")
+
+    def __init__(
+        self, backend: str, method: str | None, options: dict, forward: tuple | None = None
+    ) -> None:
         self.backend = backend
         self.method = method
         self.options = options
+        self.forward = forward
+        self.info = None
 
     def run(self, rhs: Callable, y0, t, args) -> _np.ndarray:
         """The states at the times ``t`` as an array (len(t), len(y0))."""
@@ -132,10 +142,13 @@ class _Solver:
             return _np.asarray(rhs(y, s, *args), dtype=float)
 
         if self.backend == "odeint":
+            options = self._odeint_options(rhs, tu, args)
             with warnings.catch_warnings():
                 # A failure is raised below with SciPy's message; its warning would repeat it.
                 warnings.simplefilter("ignore", _si.ODEintWarning)
-                ys, info = _si.odeint(f, y0, tu, full_output=True, **self.options)
+                ys, info = _si.odeint(f, y0, tu, full_output=True, **options)
+            if self.forward is not None and rhs is self.forward[0]:
+                self.info = info
             if info["message"] != "Integration successful.":
                 raise RuntimeError(
                     f"odeint: the integration failed ({info['message']}); the solution and "
@@ -159,6 +172,23 @@ class _Solver:
                 )
             ys = sol.y.T
         return ys[_np.cumsum(new) - 1]
+
+    def _odeint_options(self, rhs: Callable, t: _np.ndarray, args) -> dict:
+        options = dict(self.options)
+        if self.forward is not None and rhs is self.forward[0]:
+            options.update(self.forward[1])
+            jac = options.get("Dfun")
+            if jac is not None:
+                options["Dfun"] = lambda y, s: _np.asarray(jac(y, s, *args), dtype=float)
+            return options
+        # The adjoint solves run backwards between output times. LSODA wants the first
+        # step signed like the direction, and stops at critical times only when time
+        # increases; the backward solves already end at every output time.
+        if options.get("h0"):
+            options["h0"] = _np.copysign(options["h0"], t[-1] - t[0])
+        if t[-1] < t[0]:
+            options.pop("tcrit", None)
+        return options
 
 
 def _integrate_raw(y0, t, *args, rhs, solver):
@@ -318,15 +348,39 @@ def _flat_rhs(func: Callable, y_shape: tuple, treedef, tfirst: bool) -> Callable
     return rhs
 
 
+# SciPy's odeint keywords after ``args``; matdiff passes each one to SciPy.
+_ODEINT_KEYWORDS = (
+    "Dfun",
+    "col_deriv",
+    "full_output",
+    "ml",
+    "mu",
+    "rtol",
+    "atol",
+    "tcrit",
+    "h0",
+    "hmax",
+    "hmin",
+    "ixpr",
+    "mxstep",
+    "mxhnil",
+    "mxordn",
+    "mxords",
+    "printmessg",
+    "tfirst",
+)
+# These describe the user's system (its Jacobian and band structure), so they apply to
+# its solve only, not to the adjoint and tangent systems.
+_FORWARD_ONLY = ("col_deriv", "ml", "mu")
+
+
 def odeint(
     func: Callable,
     y0: Any,
     t: Any,
     *args: Any,
-    rtol: float = 1.4e-8,
-    atol: float = 1.4e-8,
-    mxstep: int = 0,
-    hmax: float = 0.0,
+    rtol: float | None = None,
+    atol: float | None = None,
     tfirst: bool = False,
     **kwargs: Any,
 ) -> Any:
@@ -335,9 +389,14 @@ def odeint(
     The result has shape (len(t),) + y0.shape. It is differentiable (both modes, any
     order) in ``y0``, ``t`` and every array in ``args`` (arrays or pytrees of arrays), by
     the adjoint method. ``func`` must be written with ``matdiff.numpy``. The forward solve
-    is ``scipy.integrate.odeint`` (LSODA) with these tolerances, and so are the adjoint
-    and tangent solves. ``args`` may also be given by keyword as in SciPy:
-    ``odeint(f, y0, t, args=(k,))``.
+    is ``scipy.integrate.odeint`` (LSODA) with SciPy's defaults (``rtol`` and ``atol``
+    1.49012e-8) and every keyword of SciPy's ``odeint`` passed through, so the states are
+    SciPy's own; the adjoint and tangent solves use the same tolerances and step options.
+    ``args`` may also be given by keyword as in SciPy: ``odeint(f, y0, t, args=(k,))``.
+    ``Dfun`` (called like ``func``), ``col_deriv``, ``ml`` and ``mu`` describe ``func``'s
+    Jacobian and apply to its solve only; ``tcrit`` applies to the solves that run
+    forward in time; ``full_output=True`` returns ``(states, info)`` with SciPy's ``info``
+    of the forward solve. A failed integration raises ``RuntimeError``.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
@@ -352,11 +411,14 @@ def odeint(
         if args:
             raise TypeError("odeint: pass the parameters as *args or as args=(...), not both")
         args = tuple(scipy_args) if isinstance(scipy_args, (tuple, list)) else (scipy_args,)
-    if kwargs:
+    unknown = sorted(set(kwargs) - set(_ODEINT_KEYWORDS))
+    if unknown:
         raise TypeError(
-            f"odeint: unsupported keyword arguments {sorted(kwargs)}; matdiff's odeint takes "
-            "rtol, atol, mxstep, hmax, tfirst and args"
+            f"odeint: unsupported keyword arguments {unknown}; matdiff's odeint takes "
+            f"args and scipy.integrate.odeint's keywords ({', '.join(_ODEINT_KEYWORDS)})"
         )
+    full_output = bool(kwargs.pop("full_output", False))
+    jac = kwargs.pop("Dfun", None)
     y0 = _as_float(y0, "odeint", "y0")
     t = _as_float(t, "odeint", "t")
     if len(shape_of(t)) != 1 or shape_of(t)[0] < 1:
@@ -364,11 +426,31 @@ def odeint(
     leaves, treedef = tree_flatten(tuple(args))
     leaves = [_as_float(x, "odeint", f"a leaf of args ({i})") for i, x in enumerate(leaves)]
     y_shape = shape_of(y0)
-    options = {"rtol": rtol, "atol": atol, "mxstep": mxstep, "hmax": hmax}
-    solver = _Solver("odeint", None, options)
+    options = {"rtol": rtol, "atol": atol, **kwargs}
+    forward_options = {k: options.pop(k) for k in _FORWARD_ONLY if k in options}
     rhs = _flat_rhs(func, y_shape, treedef, tfirst)
+    if jac is not None:
+        forward_options["Dfun"] = _flat_jac(jac, y_shape, treedef, tfirst)
+    solver = _Solver("odeint", None, options, forward=(rhs, forward_options))
     ys = _integrate(_flat(y0), t, *leaves, rhs=rhs, solver=solver)
-    return _mnp.reshape(ys, (shape_of(t)[0],) + tuple(y_shape))
+    ys = _mnp.reshape(ys, (shape_of(t)[0],) + tuple(y_shape))
+    if not full_output:
+        return ys
+    info = solver.info
+    if info is None:  # a single distinct time: nothing to integrate, as SciPy reports it
+        info = _si.odeint(lambda y, s: y, [0.0], [0.0], full_output=True)[1]
+    return ys, info
+
+
+def _flat_jac(jac: Callable, y_shape: tuple, treedef, tfirst: bool) -> Callable:
+    """``Dfun`` on flat states and plain parameter leaves, as SciPy calls it (y first)."""
+
+    def flat(y, t, *leaves):
+        ys = _np.reshape(y, y_shape)
+        params = tree_unflatten(treedef, list(leaves))
+        return jac(t, ys, *params) if tfirst else jac(ys, t, *params)
+
+    return flat
 
 
 class OdeSolution(dict):
