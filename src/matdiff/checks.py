@@ -181,12 +181,14 @@ def check_scalar_output(fname: str, ans: Any) -> None:
     check_float_leaf(fname, ans)
     v = getval(ans)
     shape = _np.shape(v)
-    if shape != ():
+    # autograd accepts any output of one element (shape (1,), (1, 1), ...): an objective
+    # ending in x @ A @ x with x of shape (1, n) is a scalar in all but shape.
+    if _np.size(v) != 1:
         raise TypeError(
-            f"{fname}: the function must return a scalar, but it returned an array of shape "
-            f"{shape}. For a vector- or matrix-valued function use jacobian (all partial "
-            "derivatives), elementwise_grad (the sum of the rows of the Jacobian), or vjp "
-            "(a vector-Jacobian product)."
+            f"{fname}: the function must return a scalar (or an array of one element), but "
+            f"it returned an array of shape {shape}. For a vector- or matrix-valued function "
+            "use jacobian (all partial derivatives), elementwise_grad (the sum of the rows of "
+            "the Jacobian), or vjp (a vector-Jacobian product)."
         )
     if dtype_of(v).kind == "c":
         raise TypeError(
