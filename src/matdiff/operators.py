@@ -122,6 +122,28 @@ def trace_vjp(
     return out, vjp_fn, aux
 
 
+def _scalar_as_array(leaf: Any) -> Any:
+    if type(leaf) is float or isinstance(leaf, _np.generic):
+        return _np.asarray(leaf)
+    return leaf
+
+
+def container_leaves_as_arrays(grads: tuple, single: bool) -> Any:
+    """Gradients by argument as autograd returns them: ``grads[0]`` when ``single``.
+
+    autograd differentiates a tuple of arguments, or an argument that is a container,
+    through the container's own rules, and those give each scalar leaf's gradient as a
+    0-d array (``array(2.)``); a lone scalar argument's gradient stays a NumPy scalar.
+    Printing and ``isinstance`` see the difference, so the types follow autograd's.
+    """
+    if single:
+        g = grads[0]
+        if type(g) is _np.ndarray or type(g) in box_types or tree_flatten(g)[1].kind == "leaf":
+            return g
+        return tree_map(_scalar_as_array, g)
+    return tree_map(_scalar_as_array, grads)
+
+
 def vjp(fun: Callable, *primals, has_aux: bool = False):
     """``(out, vjp_fn)`` with ``vjp_fn(cotangent)`` the tuple of input cotangents (JAX's).
 
@@ -153,8 +175,7 @@ def _value_and_grad(fun: Callable, name: str, argnums, has_aux: bool, args, kwar
             UserWarning,
             stacklevel=3,
         )
-    g = vjp_fn(vspace(ans).ones())
-    g = g[0] if single else g
+    g = container_leaves_as_arrays(vjp_fn(vspace(ans).ones()), single)
     return ((ans, aux), g) if has_aux else (ans, g)
 
 
@@ -224,7 +245,7 @@ def elementwise_grad(fun: Callable, argnums=0, *, argnum=None) -> Callable:
                 "a real output. Differentiate np.real(...) or np.abs(...)**2 instead."
             )
         g = vjp_fn(tree_map(lambda a: vspace(a).ones(), ans))
-        return g[0] if single else g
+        return container_leaves_as_arrays(g, single)
 
     egrad.__name__ = f"elementwise_grad({name_of(fun)})"
     return egrad
