@@ -1,0 +1,153 @@
+"""autograd programs run unchanged: each test restates what real autograd does.
+
+Where autograd is installed (the test extra), the numbers and types are compared with its
+own; the behaviour asserted is autograd's either way.
+"""
+
+from __future__ import annotations
+
+import numpy as onp
+import pytest
+
+import matdiff.numpy as np
+from matdiff import grad, value_and_grad
+from matdiff.differential_operators import make_vjp
+from matdiff.test_util import check_grads
+
+try:
+    import autograd
+    import autograd.numpy as anp
+except ImportError:  # pragma: no cover - the test extra installs it
+    autograd = anp = None
+
+needs_autograd = pytest.mark.skipif(autograd is None, reason="autograd is not installed")
+
+
+# ---------------------------------------------------------------- size-1 outputs
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (1, 1, 1)])
+def test_grad_accepts_an_output_of_one_element(shape):
+    x = onp.full(shape, 1.5)
+    g = grad(lambda x: x**2)(x)
+    ans, g2 = value_and_grad(lambda x: x**2)(x)
+    # As autograd: the value is the array as the function returned it, not a scalar.
+    assert ans.shape == shape and ans.flat[0] == 2.25
+    assert g.shape == shape and g2.shape == shape and g.flat[0] == 3.0
+
+
+def test_grad_of_a_quadratic_form_with_a_row_vector():
+    A = onp.array([[2.0, 1.0], [1.0, 3.0]])
+
+    def objective(x):  # x of shape (1, n): x @ A @ x.T has shape (1, 1)
+        return x @ A @ x.T
+
+    x = onp.array([[1.0, 2.0]])
+    ans, g = value_and_grad(objective)(x)
+    onp.testing.assert_allclose(g, 2 * x @ A)
+    assert ans.shape == (1, 1)
+
+
+@needs_autograd
+def test_size_one_outputs_match_autograd():
+    x = onp.array([[1.0, -2.0]])
+    A = onp.array([[2.0, 1.0], [1.0, 3.0]])
+    ours = value_and_grad(lambda x: np.sin(x @ A @ x.T))(x)
+    theirs = autograd.value_and_grad(lambda x: anp.sin(x @ A @ x.T))(x)
+    for a, b in zip(ours, theirs):
+        assert type(a) is type(b) and a.shape == b.shape
+        onp.testing.assert_allclose(a, b)
+
+
+def test_grad_still_refuses_an_output_of_several_elements():
+    with pytest.raises(TypeError, match=r"must return a scalar .*shape \(2,\).*jacobian"):
+        grad(lambda x: x**2)(onp.ones(2))
+
+
+# ---------------------------------------------------------------- return types
+
+
+def _f(x, y):
+    return np.sin(x) * y
+
+
+ARGS = {
+    "float64": (onp.float64(1.0), onp.float64(2.0)),
+    "float": (1.0, 2.0),
+    "0-d": (onp.array(1.0), onp.array(2.0)),
+    "float32": (onp.float32(1.0), onp.float32(2.0)),
+}
+
+
+@pytest.mark.parametrize("argnum", [0, (0, 1), (1,)])
+@pytest.mark.parametrize("kind", list(ARGS))
+def test_gradient_types_follow_autograd(kind, argnum):
+    # A tuple argnum gives 0-d arrays, one argnum a NumPy scalar (autograd's types).
+    args = ARGS[kind]
+    g = grad(_f, argnum)(*args)
+    v, g2 = value_and_grad(_f, argnum)(*args)
+    want_scalar_type = onp.float32 if kind == "float32" else onp.float64
+    assert type(v) is want_scalar_type
+    for got in (g, g2):
+        if isinstance(argnum, int):
+            assert type(got) is want_scalar_type
+        else:
+            assert type(got) is tuple and len(got) == len(argnum)
+            assert all(type(a) is onp.ndarray and a.shape == () for a in got)
+            assert all(a.dtype == want_scalar_type for a in got)
+    if autograd is not None:
+        theirs = autograd.grad(lambda x, y: anp.sin(x) * y, argnum)(*args)
+        assert repr(g) == repr(theirs)
+
+
+@needs_autograd
+@pytest.mark.parametrize(
+    "fun, arg",
+    [
+        (lambda t: t[0] * t[1], (1.0, 2.0)),
+        (lambda t: t[0] * t[1], [1.0, onp.float64(2.0)]),
+        (lambda t: t["a"] * t["b"], {"a": 1.0, "b": onp.array(2.0)}),
+        (lambda t: t[0] * t[1][0], (1.0, onp.array([2.0]))),
+        (lambda t: t[0] * 3.0, (1.0, 2.0)),
+    ],
+)
+def test_gradients_of_containers_print_as_autograds(fun, arg):
+    assert repr(grad(fun)(arg)) == repr(autograd.grad(fun)(arg))
+
+
+def test_make_vjp_with_a_tuple_argnum_gives_arrays():
+    vjp_fn, _ = make_vjp(lambda x, y: x * y, (0, 1))(1.0, 2.0)
+    assert repr(vjp_fn(1.0)) == "(array(2.), array(1.))"
+
+
+# ---------------------------------------------------------------- check_grads
+
+
+def test_check_grads_takes_autograds_positional_signature():
+    # check_grads(fun, argnum, modes, order)(*args, **kwargs), as autograd's.
+    check_grads(lambda x, y: np.sin(x) * y, 1, ["rev"], 1)(0.3, 2.0)
+    check_grads(lambda x, y: np.sin(x) * y, (0, 1), ["fwd", "rev"], 2)(0.3, 2.0)
+    check_grads(lambda x, y, k=1.0: np.sin(x) * y * k, 0)(0.3, 2.0, k=3.0)
+    # The argument left out of argnum is not perturbed: an integer one is fine there...
+    check_grads(lambda x, n: np.sin(x) * n, 0, modes=["rev"])(0.3, 2)
+    # ...and a wrong derivative in the argument checked is still caught.
+    bad = _wrong_rule()
+    with pytest.raises(AssertionError, match="reverse-mode"):
+        check_grads(lambda x, y: bad(x) * y, 0, ["rev"], 1)(0.3, 2.0)
+    check_grads(lambda x, y: bad(y) + x, 0, ["rev"], 1)(0.3, 2.0)
+
+
+def test_check_grads_keeps_its_keyword_and_positional_modes():
+    check_grads(np.sin, modes=("fwd", "rev"), order=2)(0.3)
+    check_grads(np.sin, ("rev",), 1)(0.3)
+    check_grads(np.sin, ["rev"], order=1)(0.3)
+    with pytest.raises(TypeError, match="modes were given both"):
+        check_grads(np.sin, ["rev"], ["fwd"])
+
+
+def _wrong_rule():
+    from matdiff.extend import defvjp, primitive
+
+    f = primitive(lambda x: x * 1.0, name="wrong")
+    defvjp(f, lambda ans, x: lambda g: 2.0 * g)
+    return f
