@@ -151,3 +151,81 @@ def _wrong_rule():
     f = primitive(lambda x: x * 1.0, name="wrong")
     defvjp(f, lambda ans, x: lambda g: 2.0 * g)
     return f
+
+
+# ---------------------------------------------------------------- recursion depth
+
+_DEEP = """
+import sys
+import numpy
+import matdiff.numpy as np
+from matdiff import grad, hessian, jvp
+
+def f(x, n):
+    return np.sin(x) if n == 0 else f(x, n - 1) * 1.0
+
+def plain(x, n):
+    return numpy.sin(x) if n == 0 else plain(x, n - 1) * 1.0
+
+assert sys.getrecursionlimit() == 1000
+plain(1.0, 990)
+print(float(grad(lambda x: f(x, 990))(1.0)))
+print(float(jvp(lambda x: f(x, 990), (1.0,), (1.0,))[1]))
+print(float(hessian(lambda x: f(x, 990))(1.0)))
+assert sys.getrecursionlimit() == 1000
+"""
+
+
+def test_a_user_recursion_990_deep_runs_under_grad_jvp_and_hessian():
+    # The issue's program in a fresh interpreter, where the limit is Python's 1000 and
+    # plain NumPy runs it: the derivative operators leave it that depth.
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _DEEP], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    g, t, h = map(float, out.stdout.split())
+    assert g == pytest.approx(onp.cos(1.0)) and t == pytest.approx(onp.cos(1.0))
+    assert h == pytest.approx(-onp.sin(1.0))
+
+
+def _deepest(run, start=0):
+    """The largest n for which run(n) does not raise RecursionError."""
+    n = start
+    while True:
+        try:
+            run(n + 1)
+        except RecursionError:
+            return n
+        n += 1
+
+
+@pytest.mark.parametrize("operator", ["grad", "jvp", "hessian", "vjp", "jacobian"])
+def test_operators_leave_user_code_the_depth_plain_numpy_has(operator):
+    import sys
+
+    from matdiff import hessian, jacobian, jvp, vjp
+
+    def f(x, n):
+        return np.sin(x) if n == 0 else f(x, n - 1) * 1.0
+
+    def plain(x, n):
+        return onp.sin(x) if n == 0 else plain(x, n - 1) * 1.0
+
+    limit = sys.getrecursionlimit()
+    run = {
+        "grad": lambda n: grad(lambda x: f(x, n))(1.0),
+        "jvp": lambda n: jvp(lambda x: f(x, n), (1.0,), (1.0,)),
+        "hessian": lambda n: hessian(lambda x: f(x, n))(1.0),
+        "vjp": lambda n: vjp(lambda x: f(x, n), 1.0)[1](1.0),
+        "jacobian": lambda n: jacobian(lambda x: f(x, n))(onp.ones(2)),
+    }[operator]
+    # From the deepest recursion plain NumPy runs here (one frame of the lambda
+    # above it, as the traced call has), the traced one must run as deep.
+    n = _deepest(lambda n: (lambda: plain(1.0, n))(), start=max(limit - 200, 0))
+    run(n)
+    assert sys.getrecursionlimit() == limit
+    # A failure inside the traced function restores the limit too.
+    with pytest.raises(RecursionError):
+        run(limit + 1000)
+    assert sys.getrecursionlimit() == limit

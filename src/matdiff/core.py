@@ -18,7 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .tracer import NotDifferentiableError, Trace, _box_for_type, box_types, getval, new_box
+from .tracer import (
+    NotDifferentiableError,
+    Trace,
+    _box_for_type,
+    box_types,
+    deeper_stack,
+    getval,
+    new_box,
+)
 
 __all__ = [
     "defvjp",
@@ -275,13 +283,15 @@ def make_vjp(fun: Callable, x: Any) -> tuple[Callable, Any]:
     """autograd's ``make_vjp`` for a single array argument: ``(vjp_fn, ans)``."""
     trace = ReverseTrace()
     start = trace.leaf(x)
-    out = fun(start)
+    with deeper_stack:
+        out = fun(start)
     if type(out) in box_types and out._trace is trace:
         end_node = out._node
         ans = out._value
 
         def vjp_fn(g):
-            grads = backward_pass(trace, {end_node: g})
+            with deeper_stack:
+                grads = backward_pass(trace, {end_node: g})
             res = grads.get(start._node)
             return vspace(x).zeros() if res is None else res
     else:
@@ -325,7 +335,8 @@ def make_jvp(fun: Callable, x: Any) -> Callable:
 
     def jvp_fn(v):
         trace = ForwardTrace()
-        out = fun(new_box(x, trace, v))
+        with deeper_stack:
+            out = fun(new_box(x, trace, v))
         if type(out) in box_types and out._trace is trace:
             return out._value, out._node
         return out, vspace(out).zeros()

@@ -41,7 +41,7 @@ from .checks import (
     split_aux,
 )
 from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
-from .tracer import box_types, getval, new_box
+from .tracer import box_types, deeper_stack, getval, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
 
 __all__ = [
@@ -85,7 +85,8 @@ def trace_vjp(
                 check_float(fname, names[i] if names else f"input leaf {i}", leaf)
     trace = ReverseTrace()
     boxes = [trace.leaf(x) for x in leaves]
-    result = fun(*tree_unflatten(treedef, boxes))
+    with deeper_stack:
+        result = fun(*tree_unflatten(treedef, boxes))
     if has_aux:
         result, aux = split_aux(fname, result)
         aux = tree_map(lambda a: _strip(a, trace), aux)
@@ -108,7 +109,8 @@ def trace_vjp(
             if type(o) in box_types and o._trace is trace:
                 prev = seeds.get(o._node)
                 seeds[o._node] = ct if prev is None else prev + ct
-        grads = backward_pass(trace, seeds) if seeds else {}
+        with deeper_stack:
+            grads = backward_pass(trace, seeds) if seeds else {}
         res = []
         for b, x in zip(boxes, leaves):
             g = grads.get(b._node)
@@ -270,7 +272,8 @@ def trace_jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
     check_tangents(fname, leaves, t_leaves)
     trace = ForwardTrace()
     boxes = [new_box(x, trace, t) for x, t in zip(leaves, t_leaves)]
-    result = fun(*tree_unflatten(treedef, boxes))
+    with deeper_stack:
+        result = fun(*tree_unflatten(treedef, boxes))
     out_leaves, out_def = tree_flatten(result)
     outs, touts = [], []
     for o in out_leaves:
@@ -310,7 +313,8 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
         check_float("linearize", f"primal {i}", leaf)
     trace = ReverseTrace()
     boxes = [trace.leaf(x) for x in leaves]
-    out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
+    with deeper_stack:
+        out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
     out_vals = [_strip(o, trace) for o in out_leaves]
     tape = trace.tape
     replayable = all(node.fun in jvp_rules for node in tape)
@@ -538,7 +542,8 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
     while start < n or not chunks:
         rows = min(step, n - start)
         directions = _directions(n, start, rows, xshape, dtype)
-        out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
+        with deeper_stack:
+            out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])
         start += rows
         peaks[key] = max(peaks.get(key, 1), trace.peak)

@@ -13,6 +13,7 @@ which is what makes nested derivatives exact.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from .errors import NotDifferentiableError
 __all__ = [
     "Box",
     "Trace",
+    "deeper_stack",
     "primitive",
     "nondifferentiable",
     "getval",
@@ -238,3 +240,33 @@ def nondifferentiable(f_raw: Callable, name: str | None = None) -> Callable:
     f_wrapped.__doc__ = getattr(f_raw, "__doc__", None)
     f_wrapped.__wrapped__ = f_raw
     return f_wrapped
+
+
+class _StackAllowance:
+    """``with deeper_stack:`` raises Python's recursion limit by ``frames`` while it runs.
+
+    A traced call puts a constant number of frames between the user's code and the
+    NumPy call (the operator's entry, the primitive wrapper, the trace's ``process``, a
+    rule), so a user recursion that plain NumPy runs just under the limit would fail
+    under ``grad``. Each transformation's forward and backward pass runs under this
+    allowance, which covers its own frames: user code keeps the depth it has without
+    tracing, however the transformations nest. The limit is raised and lowered by the
+    same amount (not saved and restored), so that threads tracing at once leave it
+    where it was.
+    """
+
+    __slots__ = ("frames",)
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+
+    def __enter__(self) -> None:
+        sys.setrecursionlimit(sys.getrecursionlimit() + self.frames)
+
+    def __exit__(self, *exc: object) -> None:
+        sys.setrecursionlimit(max(sys.getrecursionlimit() - self.frames, 1))
+
+
+# Several times the frames a trace level adds (about 10 for reverse mode and 20 for a
+# batched forward pass over a reverse one), so that nested calls inside rules fit too.
+deeper_stack = _StackAllowance(100)
