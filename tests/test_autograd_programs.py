@@ -229,3 +229,119 @@ def test_operators_leave_user_code_the_depth_plain_numpy_has(operator):
     with pytest.raises(RecursionError):
         run(limit + 1000)
     assert sys.getrecursionlimit() == limit
+
+
+# ---------------------------------------------------------------- the tracer API
+
+
+def _print_trace_example(np, trace, Node, grad):
+    """autograd's examples/print_trace.py, with its imports as arguments."""
+
+    class PrintNode(Node):
+        def __init__(self, value, fun, args, kwargs, parent_argnums, parents):
+            self.varname_generator = parents[0].varname_generator
+            self.varname = next(self.varname_generator)
+            args_or_vars = list(args)
+            for argnum, parent in zip(parent_argnums, parents):
+                args_or_vars[argnum] = parent.varname
+            print(f"{self.varname} = {fun.__name__}({','.join(map(str, args_or_vars))}) = {value}")
+
+        def initialize_root(self, x):
+            self.varname_generator = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            self.varname = next(self.varname_generator)
+            print(f"{self.varname} = {x}")
+
+    def print_trace(f, x):
+        start_node = PrintNode.new_root(x)
+        trace(start_node, f, x)
+        print()
+
+    def avg(x, y):
+        return (x + y) / 2
+
+    def fun(x):
+        y = np.sin(x + x)
+        return avg(y, y)
+
+    print_trace(fun, 1.23)
+    # Traces nest, so one can trace through grad(fun) too.
+    print_trace(grad(fun), 1.0)
+
+
+PRINTED_TRACE = """\
+A = 1.23
+B = add(A,A) = 2.46
+C = sin(B) = 0.6300306299958922
+D = add(C,C) = 1.2600612599917844
+E = divide(D,2) = 0.6300306299958922
+
+A = 1.0
+B = add(A,A) = 2.0
+C = sin(B) = 0.9092974268256817
+D = add(C,C) = 1.8185948536513634
+E = divide(D,2) = 0.9092974268256817
+F = cos(B) = -0.4161468365471424
+G = multiply(1.0,F) = -0.4161468365471424
+H = add(G,G) = -0.8322936730942848
+
+"""
+
+
+def test_autograds_print_trace_example_runs_on_matdiff(capsys):
+    from matdiff.tracer import Node, trace
+
+    _print_trace_example(np, trace, Node, grad)
+    ours = capsys.readouterr().out
+    assert ours == PRINTED_TRACE
+    if autograd is not None:
+        from autograd.tracer import Node as ANode
+        from autograd.tracer import trace as atrace
+
+        _print_trace_example(anp, atrace, ANode, autograd.grad)
+        theirs = capsys.readouterr().out.splitlines()
+        # autograd's backward pass adds cotangents with a primitive that takes the
+        # vector space as its first argument; the values are the same.
+        assert ours.splitlines()[:-2] == theirs[:-2]
+        assert theirs[-2].endswith("G,G) = -0.8322936730942848")
+
+
+def test_autograds_dot_graph_example_builds_the_graph():
+    from matdiff.tracer import Node, trace
+
+    class GraphNode(Node):
+        def __init__(self, value, fun, args, kwargs, parent_argnums, parents):
+            self.fun_name = fun.__name__
+            self.args = args
+            self.parents = dict(zip(parent_argnums, parents))
+            self.isroot = False
+
+        def initialize_root(self, x):
+            self.isroot = True
+
+    def fun(x):
+        y = np.sin(x)
+        return (y + np.exp(x) - 0.5) * y
+
+    value, node = trace(GraphNode.new_root(1.0), fun, 1.0)
+    assert value == pytest.approx((onp.sin(1.0) + onp.exp(1.0) - 0.5) * onp.sin(1.0))
+
+    def names(n):
+        if n.isroot:
+            return "x"
+        args = [names(n.parents[i]) if i in n.parents else repr(a) for i, a in enumerate(n.args)]
+        return f"{n.fun_name}({', '.join(args)})"
+
+    assert names(node) == "multiply(subtract(add(sin(x), exp(x)), 0.5), sin(x))"
+
+
+def test_trace_of_an_output_that_does_not_depend_on_the_input():
+    from matdiff.tracer import Node, trace
+
+    class Root(Node):
+        def initialize_root(self):
+            pass
+
+    with pytest.warns(UserWarning, match="does not depend on the input"):
+        assert trace(Root.new_root(), lambda x: 3.0, 1.0) == (3.0, None)
+    with pytest.raises(NotImplementedError, match="must define __init__"):
+        trace(Root.new_root(), np.sin, 1.0)
