@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as _np
 
+from .core import has_vspace
 from .tracer import getval
 from .tree import tree_flatten
 
@@ -50,7 +51,14 @@ def dtype_of(v: Any) -> _np.dtype:
         return _np.dtype(bool)
     if isinstance(v, int):
         return _np.dtype(int)
-    return _np.result_type(v)
+    try:
+        return _np.result_type(v)
+    except TypeError:
+        if not has_vspace(v):
+            raise
+        # A value of a user's registered vector space, not an array: its space answers
+        # for it, and it is differentiable as a real space's values are.
+        return _np.dtype(float)
 
 
 def check_float(fname: str, what: str, leaf: Any) -> None:

@@ -81,6 +81,11 @@ class Box:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._value!r}, level={self._trace.level})"
 
+    @classmethod
+    def register(cls, value_type: type) -> None:
+        """Box values of ``value_type`` with ``cls`` (autograd's :func:`register_box`)."""
+        register_box(cls, value_type)
+
 
 def register_box(box_class: type, *value_types: type) -> None:
     """Use ``box_class`` to box values of ``value_types``."""
@@ -100,7 +105,8 @@ def new_box(value: Any, trace: Trace, node: Any) -> Box:
                 return cls(value, trace, node)
         raise TypeError(
             f"matdiff cannot trace a value of type {type(value).__name__}: only arrays and "
-            "numbers (and pytrees of them) can be differentiated"
+            "numbers (and pytrees of them) can be differentiated, and types whose box and "
+            "vector space are registered (MyBox.register(MyType), MyVSpace.register(MyType))"
         ) from None
 
 
