@@ -345,3 +345,250 @@ def test_trace_of_an_output_that_does_not_depend_on_the_input():
         assert trace(Root.new_root(), lambda x: 3.0, 1.0) == (3.0, None)
     with pytest.raises(NotImplementedError, match="must define __init__"):
         trace(Root.new_root(), np.sin, 1.0)
+
+
+# ---------------------------------------------------------------- user vector spaces
+
+
+def _rkhs(primitive, defvjp, VSpace, Box):
+    """autograd's examples/rkhs.py (a function in a reproducing-kernel Hilbert space, as
+    a dict of coefficients by point), made for the library whose extension API is given."""
+
+    class RKHSFun:
+        def __init__(self, kernel, alphas=None):
+            self.alphas = {} if alphas is None else alphas
+            self.kernel = kernel
+            self.vs = RKHSFunVSpace(self)
+
+        @primitive
+        def __call__(self, x):
+            return sum([a * self.kernel(x, x_repr) for x_repr, a in self.alphas.items()], 0.0)
+
+        def __add__(self, f):
+            return self.vs.add(self, f)
+
+        def __mul__(self, a):
+            return self.vs.scalar_mul(self, a)
+
+    defvjp(RKHSFun.__call__, lambda ans, f, x: lambda g: RKHSFun(f.kernel, {x: 1}) * g)
+
+    class RKHSFunBox(Box, RKHSFun):
+        @property
+        def kernel(self):
+            return self._value.kernel
+
+    RKHSFunBox.register(RKHSFun)
+
+    class RKHSFunVSpace(VSpace):
+        def __init__(self, value):
+            self.kernel = value.kernel
+
+        def zeros(self):
+            return RKHSFun(self.kernel)
+
+        def _add(self, f, g):
+            assert f.kernel is g.kernel
+            d = dict(f.alphas)
+            for k, v in g.alphas.items():
+                d[k] = d[k] + v if k in d else v
+            return RKHSFun(f.kernel, d)
+
+        def _scalar_mul(self, f, a):
+            return RKHSFun(f.kernel, {x: a * a_cur for x, a_cur in f.alphas.items()})
+
+        def _inner_prod(self, f, g):
+            assert f.kernel is g.kernel
+            pairs = [(x1, a1, x2, a2) for x1, a1 in f.alphas.items() for x2, a2 in g.alphas.items()]
+            return sum([a1 * a2 * f.kernel(x1, x2) for x1, a1, x2, a2 in pairs], 0.0)
+
+    RKHSFunVSpace.register(RKHSFun)
+    return RKHSFun
+
+
+def _rkhs_fit(np, grad, RKHSFun, steps=100):
+    """The example's main loop: gradient ascent on the data's log-likelihood."""
+
+    def sq_exp_kernel(x1, x2):
+        return np.exp(-((x1 - x2) ** 2))
+
+    def logprob(f, xs, ys):
+        return -sum((f(x) - y) ** 2 for x, y in zip(xs, ys))
+
+    f = RKHSFun(sq_exp_kernel)
+    for _ in range(steps):
+        f = f + grad(logprob)(f, range(5), [1, 2, 3, 2, 1]) * 0.01
+    return f
+
+
+def _matdiff_rkhs():
+    from matdiff.extend import Box, VSpace, defvjp, primitive
+
+    return _rkhs(primitive, defvjp, VSpace, Box)
+
+
+def test_autograds_rkhs_example_runs_on_matdiff():
+    f = _rkhs_fit(np, grad, _matdiff_rkhs())
+    fitted = [float(f(x)) for x in range(5)]
+    onp.testing.assert_allclose(
+        fitted, [0.96611087, 1.99634318, 2.78398663, 1.99634318, 0.96611087]
+    )
+    if autograd is not None:
+        from autograd.extend import Box, VSpace, defvjp, primitive
+
+        theirs = _rkhs_fit(anp, autograd.grad, _rkhs(primitive, defvjp, VSpace, Box))
+        assert fitted == [float(theirs(x)) for x in range(5)]
+        assert sorted(f.alphas) == sorted(theirs.alphas)
+        onp.testing.assert_allclose(
+            [f.alphas[k] for k in sorted(f.alphas)],
+            [theirs.alphas[k] for k in sorted(theirs.alphas)],
+        )
+
+
+def test_vjp_and_grad_with_respect_to_a_user_vector_space():
+    from matdiff import vjp
+
+    RKHSFun = _matdiff_rkhs()
+    f = RKHSFun(lambda a, b: np.exp(-((a - b) ** 2)), {0.0: 1.0})
+    out, f_vjp = vjp(lambda f: f(2.0) * 3.0 + f(1.0), f)
+    assert out == pytest.approx(3 * onp.exp(-4.0) + onp.exp(-1.0))
+    (ct,) = f_vjp(2.0)
+    assert type(ct) is RKHSFun and ct.alphas == {2.0: 6.0, 1.0: 2.0}
+    # A function that does not use its argument: the space's zero, with the warning.
+    with pytest.warns(UserWarning, match="does not depend"):
+        g = grad(lambda f: 1.5)(f)
+    assert type(g) is RKHSFun and g.alphas == {}
+
+
+def test_the_space_operations_are_differentiable():
+    RKHSFun = _matdiff_rkhs()
+    f = RKHSFun(lambda a, b: np.exp(-((a - b) ** 2)), {0.0: 1.0, 1.0: -2.0})
+    vs = f.vs
+    ff = vs.inner_prod(f, f)
+
+    def energy(a):  # <a f, a f> = a^2 <f, f>
+        return vs.inner_prod(vs.scalar_mul(f, a), vs.scalar_mul(f, a))
+
+    assert grad(energy)(0.5) == pytest.approx(2 * 0.5 * ff)
+    assert grad(grad(energy))(0.5) == pytest.approx(2 * ff)
+    from matdiff import jvp
+
+    assert jvp(energy, (0.5,), (1.0,))[1] == pytest.approx(2 * 0.5 * ff)
+
+
+def test_sgd_runs_in_a_space_that_has_no_coordinates():
+    from matdiff.misc.optimizers import adam, sgd
+
+    RKHSFun = _matdiff_rkhs()
+
+    def loss(f):
+        return sum((f(x) - y) ** 2 for x, y in zip(range(5), [1, 2, 3, 2, 1]))
+
+    seen = []
+    f = sgd(
+        lambda f, i: grad(loss)(f),
+        RKHSFun(lambda a, b: np.exp(-((a - b) ** 2))),
+        callback=lambda f, i, g: seen.append((type(f), type(g))),
+        num_iters=300,
+        step_size=0.1,
+    )
+    assert type(f) is RKHSFun and seen[-1] == (RKHSFun, RKHSFun) and len(seen) == 300
+    assert loss(f) < 0.05
+    with pytest.raises(TypeError, match="defines no coordinates.*flatten.*sgd"):
+        adam(lambda f, i: grad(loss)(f), RKHSFun(lambda a, b: np.exp(-((a - b) ** 2))))
+
+
+# A function given by its coefficients on fixed centres, registered with matdiff's own
+# functions (register_box, register_vspace) and with coordinates for the optimizers.
+CENTRES = onp.linspace(0.0, 4.0, 5)
+XS, YS = onp.arange(5.0), onp.array([1.0, 2.0, 3.0, 2.0, 1.0])
+
+
+def _kernel(x):
+    return onp.exp(-((x - CENTRES) ** 2))
+
+
+class Expansion:
+    """f(x) = sum_i coeffs[i] k(x, centre_i); no arithmetic of its own."""
+
+    def __init__(self, coeffs):
+        self.coeffs = onp.asarray(coeffs, dtype=float)
+
+    def __call__(self, x):
+        return evaluate(self, x)
+
+
+def _register_expansion():
+    from matdiff.extend import Box, VSpace, defvjp, primitive, register_box, register_vspace
+
+    global evaluate
+
+    @primitive
+    def evaluate(f, x):
+        return f.coeffs @ _kernel(x)
+
+    defvjp(evaluate, lambda ans, f, x: lambda g: Expansion(g * _kernel(x)))
+
+    class ExpansionBox(Box):
+        def __call__(self, x):
+            return evaluate(self, x)
+
+    class ExpansionVSpace(VSpace):
+        def __init__(self, value):
+            self.n = len(value.coeffs)
+
+        def zeros(self):
+            return Expansion(onp.zeros(self.n))
+
+        def _add(self, f, g):
+            return Expansion(f.coeffs + g.coeffs)
+
+        def _scalar_mul(self, f, a):
+            return Expansion(f.coeffs * a)
+
+        def _inner_prod(self, f, g):
+            return f.coeffs @ g.coeffs
+
+        def flatten(self, value):
+            return value.coeffs
+
+        def unflatten(self, vector):
+            return Expansion(vector)
+
+    register_box(ExpansionBox, Expansion)
+    register_vspace(ExpansionVSpace, Expansion)
+
+
+_register_expansion()
+
+
+def _expansion_loss(f, i=0):
+    return sum((f(x) - y) ** 2 for x, y in zip(XS, YS))
+
+
+def test_grad_in_a_space_registered_with_matdiffs_functions():
+    c = onp.array([0.5, -1.0, 2.0, 0.0, 1.0])
+    g = grad(_expansion_loss)(Expansion(c))
+    K = onp.stack([_kernel(x) for x in XS])
+    # Several evaluations add their cotangents with the space's add (no __add__ here).
+    assert type(g) is Expansion
+    onp.testing.assert_allclose(g.coeffs, 2 * K.T @ (K @ c - YS))
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam"])
+def test_optimizers_run_in_the_coordinates_a_space_defines(name):
+    from matdiff.misc import optimizers
+
+    K = onp.stack([_kernel(x) for x in XS])
+    best = onp.linalg.solve(K, YS)
+    # rmsprop's steps do not shrink with the gradient: a smaller step lands nearer.
+    kwargs = {"num_iters": 1000, "step_size": 0.005 if name == "rmsprop" else 0.05}
+    seen = []
+    f = getattr(optimizers, name)(
+        grad(_expansion_loss),
+        Expansion(onp.zeros(5)),
+        callback=lambda f, i, g: seen.append((type(f), type(g))),
+        **kwargs,
+    )
+    assert type(f) is Expansion and seen[0] == (Expansion, Expansion)
+    assert _expansion_loss(f) < 1e-3
+    onp.testing.assert_allclose(f.coeffs, best, atol=0.05)
