@@ -332,7 +332,7 @@ class ForwardTrace(Trace):
             if rule is None:
                 continue
             t = rule(b._node, ans, *argvals, **kwargs)
-            tangent = t if tangent is None else add_any(tangent, t)
+            tangent = t if tangent is None else _add_any(tangent, t)
         if tangent is None:
             return ans
         return new_box(ans, self, tangent)
@@ -466,7 +466,7 @@ defjvp(VSpace.inner_prod, None, "same", "same")
 defjvp(VSpace.covector, None, "same")
 
 
-def add_any(x, y):
+def _add_any(x, y):
     """``x + y`` for cotangents and tangents, through their space where ``+`` is not defined."""
     try:
         return x + y
