@@ -20,7 +20,7 @@ from collections.abc import Callable
 from . import numpy as mnp
 from .checks import check_float_output, dtype_of, name_of, normalize_argnums, partial_at
 from .core import vspace
-from .operators import grad, hvp, trace_jvp, trace_vjp
+from .operators import container_leaves_as_arrays, grad, hvp, trace_jvp, trace_vjp
 from .tracer import getval
 from .tree import tree_flatten, tree_map
 
@@ -73,7 +73,7 @@ def make_vjp(fun: Callable, argnum=0) -> Callable:
 
     def body(f, x):
         ans, fn, _ = trace_vjp("make_vjp", f, (x,))
-        return (lambda g: fn(g)[0]), ans
+        return (lambda g: container_leaves_as_arrays(fn(g), True)), ans
 
     return lambda *args, **kwargs: run(fun, args, kwargs, body)
 

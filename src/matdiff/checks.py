@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as _np
 
+from .core import has_vspace
 from .tracer import getval
 from .tree import tree_flatten
 
@@ -50,7 +51,14 @@ def dtype_of(v: Any) -> _np.dtype:
         return _np.dtype(bool)
     if isinstance(v, int):
         return _np.dtype(int)
-    return _np.result_type(v)
+    try:
+        return _np.result_type(v)
+    except TypeError:
+        if not has_vspace(v):
+            raise
+        # A value of a user's registered vector space, not an array: its space answers
+        # for it, and it is differentiable as a real space's values are.
+        return _np.dtype(float)
 
 
 def check_float(fname: str, what: str, leaf: Any) -> None:
@@ -181,12 +189,14 @@ def check_scalar_output(fname: str, ans: Any) -> None:
     check_float_leaf(fname, ans)
     v = getval(ans)
     shape = _np.shape(v)
-    if shape != ():
+    # autograd accepts any output of one element (shape (1,), (1, 1), ...): an objective
+    # ending in x @ A @ x with x of shape (1, n) is a scalar in all but shape.
+    if _np.size(v) != 1:
         raise TypeError(
-            f"{fname}: the function must return a scalar, but it returned an array of shape "
-            f"{shape}. For a vector- or matrix-valued function use jacobian (all partial "
-            "derivatives), elementwise_grad (the sum of the rows of the Jacobian), or vjp "
-            "(a vector-Jacobian product)."
+            f"{fname}: the function must return a scalar (or an array of one element), but "
+            f"it returned an array of shape {shape}. For a vector- or matrix-valued function "
+            "use jacobian (all partial derivatives), elementwise_grad (the sum of the rows of "
+            "the Jacobian), or vjp (a vector-Jacobian product)."
         )
     if dtype_of(v).kind == "c":
         raise TypeError(

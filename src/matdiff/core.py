@@ -18,7 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .tracer import NotDifferentiableError, Trace, _box_for_type, box_types, getval, new_box
+from .tracer import (
+    NotDifferentiableError,
+    Trace,
+    _box_for_type,
+    box_types,
+    deeper_stack,
+    getval,
+    new_box,
+    primitive,
+)
 
 __all__ = [
     "defvjp",
@@ -259,7 +268,14 @@ def backward_pass(trace: ReverseTrace, seeds: dict, keep: bool = False):
             if sent is not None:
                 sent[node, argnum] = pg
             prev = outgrads.get(parent)
-            outgrads[parent] = pg if prev is None else prev + pg
+            if prev is None:
+                outgrads[parent] = pg
+            else:
+                try:
+                    outgrads[parent] = prev + pg
+                except TypeError:
+                    # A user's vector space may define its sum only through VSpace.add.
+                    outgrads[parent] = vspace(prev).add(prev, pg)
     return (outgrads, sent) if keep else outgrads
 
 
@@ -267,13 +283,15 @@ def make_vjp(fun: Callable, x: Any) -> tuple[Callable, Any]:
     """autograd's ``make_vjp`` for a single array argument: ``(vjp_fn, ans)``."""
     trace = ReverseTrace()
     start = trace.leaf(x)
-    out = fun(start)
+    with deeper_stack:
+        out = fun(start)
     if type(out) in box_types and out._trace is trace:
         end_node = out._node
         ans = out._value
 
         def vjp_fn(g):
-            grads = backward_pass(trace, {end_node: g})
+            with deeper_stack:
+                grads = backward_pass(trace, {end_node: g})
             res = grads.get(start._node)
             return vspace(x).zeros() if res is None else res
     else:
@@ -306,7 +324,7 @@ class ForwardTrace(Trace):
             if rule is None:
                 continue
             t = rule(b._node, ans, *argvals, **kwargs)
-            tangent = t if tangent is None else tangent + t
+            tangent = t if tangent is None else _add_any(tangent, t)
         if tangent is None:
             return ans
         return new_box(ans, self, tangent)
@@ -317,7 +335,8 @@ def make_jvp(fun: Callable, x: Any) -> Callable:
 
     def jvp_fn(v):
         trace = ForwardTrace()
-        out = fun(new_box(x, trace, v))
+        with deeper_stack:
+            out = fun(new_box(x, trace, v))
         if type(out) in box_types and out._trace is trace:
             return out._value, out._node
         return out, vspace(out).zeros()
@@ -339,6 +358,112 @@ class VSpace:
     def ones(self):  # pragma: no cover
         raise NotImplementedError
 
+    # autograd's VSpace API, for users who differentiate with respect to their own types:
+    # subclass VSpace, define zeros and the underscored operations, and call
+    # MyVSpace.register(MyType). The public operations are primitives, so a rule written
+    # with them (f * g, an inner product) is differentiable again.
+
+    def __init__(self, value: Any = None) -> None:
+        pass
+
+    def standard_basis(self):
+        raise NotImplementedError(f"{type(self).__name__} defines no standard_basis")
+
+    def randn(self):
+        raise NotImplementedError(f"{type(self).__name__} defines no randn")
+
+    @primitive
+    def mut_add(self, x_prev, x_new):
+        """``x_prev + x_new``, which may reuse ``x_prev`` (``None`` is the zero)."""
+        return self._mut_add(self.zeros() if x_prev is None else x_prev, x_new)
+
+    @primitive
+    def add(self, x, y):
+        return self._add(x, y)
+
+    @primitive
+    def scalar_mul(self, x, a):
+        return self._scalar_mul(x, a)
+
+    @primitive
+    def inner_prod(self, x, y):
+        return self._inner_prod(x, y)
+
+    @primitive
+    def covector(self, x):
+        """The element that pairs with others as ``x`` does under the inner product."""
+        return self._covector(x)
+
+    def _add(self, x, y):
+        return x + y
+
+    def _mut_add(self, x, y):
+        x += y
+        return x
+
+    def _scalar_mul(self, x, a):
+        return x * a
+
+    def _inner_prod(self, x, y):
+        raise NotImplementedError(f"{type(self).__name__} defines no _inner_prod")
+
+    def _covector(self, x):
+        return x
+
+    def flatten(self, value):
+        """``value``'s coordinates as a 1-D float array, inverse of :meth:`unflatten`.
+
+        Not autograd's: optimizers that scale each coordinate on its own (``adam``,
+        ``rmsprop``) need coordinates, which only the space knows.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no flatten")
+
+    def unflatten(self, vector):
+        """The element of this space with coordinates ``vector`` (see :meth:`flatten`)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no unflatten")
+
+    @classmethod
+    def register(cls, value_type: type, vspace_maker: Callable | None = None) -> None:
+        """Make ``cls(value)`` (or ``vspace_maker(value)``) the space of ``value_type``'s values.
+
+        autograd's spelling of :func:`register_vspace`.
+        """
+        register_vspace(vspace_maker or cls, value_type)
+
+
+def _identity_vjp(ans, vs, x, y=None):
+    return lambda g: g
+
+
+defvjp(VSpace.mut_add, None, _identity_vjp, _identity_vjp)
+defvjp(VSpace.add, None, _identity_vjp, _identity_vjp)
+defvjp(
+    VSpace.inner_prod,
+    None,
+    lambda ans, vs, x, y: lambda g: vs.covector(vs.scalar_mul(y, g)),
+    lambda ans, vs, x, y: lambda g: vs.covector(vs.scalar_mul(x, g)),
+)
+defvjp(VSpace.covector, None, lambda ans, vs, x: lambda g: vs.covector(g))
+defvjp(
+    VSpace.scalar_mul,
+    None,
+    lambda ans, vs, x, a: lambda g: vs.covector(vs.scalar_mul(vs.covector(g), a)),
+    lambda ans, vs, x, a: lambda g: vs.inner_prod(g, vs.covector(x)),
+)
+defjvp(VSpace.mut_add, None, lambda g, ans, vs, x, y: g, lambda g, ans, vs, x, y: g)
+defjvp(VSpace.add, None, lambda g, ans, vs, x, y: g, lambda g, ans, vs, x, y: g)
+defjvp(VSpace.scalar_mul, None, "same", "same")
+defjvp(VSpace.inner_prod, None, "same", "same")
+defjvp(VSpace.covector, None, "same")
+
+
+def _add_any(x, y):
+    """``x + y`` for cotangents and tangents, through their space where ``+`` is not defined."""
+    try:
+        return x + y
+    except TypeError:
+        return vspace(x).add(x, y)
+
 
 _vspace_for_type: dict[type, Callable[[Any], VSpace]] = {}
 
@@ -346,6 +471,13 @@ _vspace_for_type: dict[type, Callable[[Any], VSpace]] = {}
 def register_vspace(maker: Callable[[Any], VSpace], *types: type) -> None:
     for t in types:
         _vspace_for_type[t] = maker
+
+
+def has_vspace(value: Any) -> bool:
+    """Whether ``value``'s type, or a base of it, has a registered vector space."""
+    if type(value) in _vspace_for_type:
+        return True
+    return any(isinstance(value, t) for t in _vspace_for_type)
 
 
 def vspace(value: Any) -> VSpace:
@@ -358,5 +490,6 @@ def vspace(value: Any) -> VSpace:
                 return maker(value)
         raise TypeError(
             f"matdiff cannot differentiate a value of type {type(value).__name__}: "
-            "expected an array, a float or a pytree of them"
+            "expected an array, a float or a pytree of them, or a type whose space is "
+            "registered (MyVSpace.register(MyType))"
         ) from None

@@ -41,7 +41,7 @@ from .checks import (
     split_aux,
 )
 from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
-from .tracer import box_types, getval, new_box
+from .tracer import box_types, deeper_stack, getval, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
 
 __all__ = [
@@ -85,7 +85,8 @@ def trace_vjp(
                 check_float(fname, names[i] if names else f"input leaf {i}", leaf)
     trace = ReverseTrace()
     boxes = [trace.leaf(x) for x in leaves]
-    result = fun(*tree_unflatten(treedef, boxes))
+    with deeper_stack:
+        result = fun(*tree_unflatten(treedef, boxes))
     if has_aux:
         result, aux = split_aux(fname, result)
         aux = tree_map(lambda a: _strip(a, trace), aux)
@@ -108,7 +109,8 @@ def trace_vjp(
             if type(o) in box_types and o._trace is trace:
                 prev = seeds.get(o._node)
                 seeds[o._node] = ct if prev is None else prev + ct
-        grads = backward_pass(trace, seeds) if seeds else {}
+        with deeper_stack:
+            grads = backward_pass(trace, seeds) if seeds else {}
         res = []
         for b, x in zip(boxes, leaves):
             g = grads.get(b._node)
@@ -120,6 +122,28 @@ def trace_vjp(
     # the inputs, which grad reports instead of returning a silent zero.
     vjp_fn.depends = any(type(o) in box_types and o._trace is trace for o in out_leaves)
     return out, vjp_fn, aux
+
+
+def _scalar_as_array(leaf: Any) -> Any:
+    if type(leaf) is float or isinstance(leaf, _np.generic):
+        return _np.asarray(leaf)
+    return leaf
+
+
+def container_leaves_as_arrays(grads: tuple, single: bool) -> Any:
+    """Gradients by argument as autograd returns them: ``grads[0]`` when ``single``.
+
+    autograd differentiates a tuple of arguments, or an argument that is a container,
+    through the container's own rules, and those give each scalar leaf's gradient as a
+    0-d array (``array(2.)``); a lone scalar argument's gradient stays a NumPy scalar.
+    Printing and ``isinstance`` see the difference, so the types follow autograd's.
+    """
+    if single:
+        g = grads[0]
+        if type(g) is _np.ndarray or type(g) in box_types or tree_flatten(g)[1].kind == "leaf":
+            return g
+        return tree_map(_scalar_as_array, g)
+    return tree_map(_scalar_as_array, grads)
 
 
 def vjp(fun: Callable, *primals, has_aux: bool = False):
@@ -153,8 +177,7 @@ def _value_and_grad(fun: Callable, name: str, argnums, has_aux: bool, args, kwar
             UserWarning,
             stacklevel=3,
         )
-    g = vjp_fn(vspace(ans).ones())
-    g = g[0] if single else g
+    g = container_leaves_as_arrays(vjp_fn(vspace(ans).ones()), single)
     return ((ans, aux), g) if has_aux else (ans, g)
 
 
@@ -224,7 +247,7 @@ def elementwise_grad(fun: Callable, argnums=0, *, argnum=None) -> Callable:
                 "a real output. Differentiate np.real(...) or np.abs(...)**2 instead."
             )
         g = vjp_fn(tree_map(lambda a: vspace(a).ones(), ans))
-        return g[0] if single else g
+        return container_leaves_as_arrays(g, single)
 
     egrad.__name__ = f"elementwise_grad({name_of(fun)})"
     return egrad
@@ -249,7 +272,8 @@ def trace_jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
     check_tangents(fname, leaves, t_leaves)
     trace = ForwardTrace()
     boxes = [new_box(x, trace, t) for x, t in zip(leaves, t_leaves)]
-    result = fun(*tree_unflatten(treedef, boxes))
+    with deeper_stack:
+        result = fun(*tree_unflatten(treedef, boxes))
     out_leaves, out_def = tree_flatten(result)
     outs, touts = [], []
     for o in out_leaves:
@@ -289,7 +313,8 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
         check_float("linearize", f"primal {i}", leaf)
     trace = ReverseTrace()
     boxes = [trace.leaf(x) for x in leaves]
-    out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
+    with deeper_stack:
+        out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
     out_vals = [_strip(o, trace) for o in out_leaves]
     tape = trace.tape
     replayable = all(node.fun in jvp_rules for node in tape)
@@ -517,7 +542,8 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
     while start < n or not chunks:
         rows = min(step, n - start)
         directions = _directions(n, start, rows, xshape, dtype)
-        out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
+        with deeper_stack:
+            out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])
         start += rows
         peaks[key] = max(peaks.get(key, 1), trace.peak)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as _np
 
+from .checks import normalize_argnums
 from .operators import trace_jvp, trace_vjp
 from .tracer import getval
 from .tree import tree_flatten, tree_unflatten
@@ -160,6 +161,7 @@ def check_vjp(f, args, rng=None, eps=None, rtol=None, atol=None, label="f") -> N
 
 def check_grads(
     f: Callable,
+    argnum: int | Sequence[int] | None = None,
     modes: Sequence[str] = ("fwd", "rev"),
     order: int = 2,
     *,
@@ -170,15 +172,34 @@ def check_grads(
 ) -> Callable:
     """Check ``f``'s derivatives in each mode against finite differences, to ``order``.
 
-    Returns a function of ``f``'s arguments (pytrees of arrays and numbers) that raises
-    ``AssertionError`` naming the mode and derivative order on a mismatch (autograd's
-    calling convention). Integer and boolean leaves are held fixed. Tolerances follow
-    the arguments' precision (float64, float32, float16) unless given.
+    Returns a function of ``f``'s arguments (pytrees of arrays and numbers; keyword
+    arguments are passed to ``f`` as they are) that raises ``AssertionError`` naming the
+    mode and derivative order on a mismatch (autograd's calling convention). Every
+    floating-point and complex leaf is perturbed unless ``argnum`` (a position or a tuple
+    of them) names the arguments to check, as autograd's ``check_grads(f, argnum, modes,
+    order)`` does; integer and boolean leaves are held fixed. Tolerances follow the
+    arguments' precision (float64, float32, float16) unless given.
 
     >>> import matdiff.numpy as np
     >>> check_grads(lambda x: np.sin(x) * x, modes=("fwd", "rev"), order=2)(np.array([0.3, 1.2]))
+    >>> check_grads(lambda x, y: np.sin(x) * y, 1, ["rev"], 1)(0.3, 2.0)
     """
-    modes = tuple(modes)
+    if isinstance(argnum, str) or (
+        isinstance(argnum, (tuple, list)) and argnum and isinstance(argnum[0], str)
+    ):
+        # check_grads(f, modes, order): the modes given where autograd puts argnum.
+        if isinstance(modes, int):
+            modes, order = argnum, modes
+        elif tuple(modes) == ("fwd", "rev"):
+            modes = argnum
+        else:
+            raise TypeError(
+                "check_grads: modes were given both as the second argument and after it; "
+                "call check_grads(f, argnum, modes, order) or check_grads(f, modes=..., "
+                "order=...)"
+            )
+        argnum = None
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
     for m in modes:
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")
@@ -186,9 +207,13 @@ def check_grads(
         raise ValueError(f"check_grads: order={order!r} must be a positive integer")
     name = getattr(f, "__name__", "f")
 
-    def run(*args: Any) -> None:
+    def run(*args: Any, **kwargs: Any) -> None:
         rng = _np.random.default_rng(seed)
-        leaves, treedef = tree_flatten(tuple(args))
+        if argnum is None:
+            nums = tuple(range(len(args)))
+        else:
+            nums = normalize_argnums("check_grads", argnum, len(args))[0]
+        leaves, treedef = tree_flatten(tuple(args[i] for i in nums))
         diff = [i for i, x in enumerate(leaves) if _is_diff(x)]
         if not diff:
             raise ValueError(
@@ -199,7 +224,10 @@ def check_grads(
             full = list(leaves)
             for i, d in zip(diff, dyn):
                 full[i] = d
-            return f(*tree_unflatten(treedef, full))
+            call = list(args)
+            for i, a in zip(nums, tree_unflatten(treedef, full)):
+                call[i] = a
+            return f(*call, **kwargs)
 
         dyn = tuple(leaves[i] for i in diff)
         _check(f_flat, dyn, modes, order, rng, eps, rtol, atol, name)

@@ -13,6 +13,8 @@ which is what makes nested derivatives exact.
 from __future__ import annotations
 
 import itertools
+import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,9 @@ from .errors import NotDifferentiableError
 __all__ = [
     "Box",
     "Trace",
+    "deeper_stack",
+    "Node",
+    "trace",
     "primitive",
     "nondifferentiable",
     "getval",
@@ -71,6 +76,11 @@ class Box:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._value!r}, level={self._trace.level})"
 
+    @classmethod
+    def register(cls, value_type: type) -> None:
+        """Box values of ``value_type`` with ``cls`` (autograd's :func:`register_box`)."""
+        register_box(cls, value_type)
+
 
 def register_box(box_class: type, *value_types: type) -> None:
     """Use ``box_class`` to box values of ``value_types``."""
@@ -90,7 +100,8 @@ def new_box(value: Any, trace: Trace, node: Any) -> Box:
                 return cls(value, trace, node)
         raise TypeError(
             f"matdiff cannot trace a value of type {type(value).__name__}: only arrays and "
-            "numbers (and pytrees of them) can be differentiated"
+            "numbers (and pytrees of them) can be differentiated, and types whose box and "
+            "vector space are registered (MyBox.register(MyType), MyVSpace.register(MyType))"
         ) from None
 
 
@@ -233,3 +244,107 @@ def nondifferentiable(f_raw: Callable, name: str | None = None) -> Callable:
     f_wrapped.__doc__ = getattr(f_raw, "__doc__", None)
     f_wrapped.__wrapped__ = f_raw
     return f_wrapped
+
+
+class _StackAllowance:
+    """``with deeper_stack:`` raises Python's recursion limit by ``frames`` while it runs.
+
+    A traced call puts a constant number of frames between the user's code and the
+    NumPy call (the operator's entry, the primitive wrapper, the trace's ``process``, a
+    rule), so a user recursion that plain NumPy runs just under the limit would fail
+    under ``grad``. Each transformation's forward and backward pass runs under this
+    allowance, which covers its own frames: user code keeps the depth it has without
+    tracing, however the transformations nest. The limit is raised and lowered by the
+    same amount (not saved and restored), so that threads tracing at once leave it
+    where it was.
+    """
+
+    __slots__ = ("frames",)
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+
+    def __enter__(self) -> None:
+        sys.setrecursionlimit(sys.getrecursionlimit() + self.frames)
+
+    def __exit__(self, *exc: object) -> None:
+        sys.setrecursionlimit(max(sys.getrecursionlimit() - self.frames, 1))
+
+
+# Several times the frames a trace level adds (about 10 for reverse mode and 20 for a
+# batched forward pass over a reverse one), so that nested calls inside rules fit too.
+deeper_stack = _StackAllowance(100)
+
+
+# ---------------------------------------------------------------- autograd's tracer API
+
+
+class Node:
+    """A record of one primitive call, made by :func:`trace` (autograd's extension API).
+
+    Subclass it and define ``__init__(self, value, fun, args, kwargs, parent_argnums,
+    parents)``, called for every primitive applied to a traced value (``parents`` are
+    the nodes of its traced arguments, at positions ``parent_argnums``), and
+    ``initialize_root(self, *args)``, called by ``new_root``. Printing a trace or
+    drawing a graph is a few lines this way; :mod:`matdiff.graph` does the latter with
+    forward values and adjoints.
+
+    >>> import matdiff.numpy as np
+    >>> class Names(Node):
+    ...     def __init__(self, value, fun, args, kwargs, parent_argnums, parents):
+    ...         self.name = f"{fun.__name__}({', '.join(p.name for p in parents)})"
+    ...     def initialize_root(self):
+    ...         self.name = "x"
+    >>> value, node = trace(Names.new_root(), lambda x: np.sin(x) + x, 1.0)
+    >>> node.name
+    'add(sin(x), x)'
+    """
+
+    __slots__ = ()
+
+    def __init__(self, value, fun, args, kwargs, parent_argnums, parents) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} must define __init__(self, value, fun, args, kwargs, "
+            "parent_argnums, parents) to record a primitive call"
+        )
+
+    def initialize_root(self, *args, **kwargs) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} must define initialize_root(self, ...) to start a trace"
+        )
+
+    @classmethod
+    def new_root(cls, *args, **kwargs) -> Node:
+        """A node for the traced input: ``initialize_root(*args, **kwargs)``, not ``__init__``."""
+        root = cls.__new__(cls)
+        root.initialize_root(*args, **kwargs)
+        return root
+
+
+class NodeTrace(Trace):
+    """The trace of :func:`trace`: each primitive's answer gets a node of the root's class."""
+
+    __slots__ = ()
+
+    def process(self, fun, ans, argvals, kwargs, argnums, boxes):
+        parents = tuple(b._node for b in boxes)
+        node = type(parents[0])(ans, fun, tuple(argvals), kwargs, tuple(argnums), parents)
+        return new_box(ans, self, node)
+
+
+def trace(start_node: Node, fun: Callable, x: Any) -> tuple[Any, Node | None]:
+    """Run ``fun(x)`` with ``x`` traced from ``start_node``: ``(fun(x), end node)``.
+
+    autograd's ``tracer.trace``: every primitive ``fun`` applies to a value that depends
+    on ``x`` makes a node of ``start_node``'s class. Traces nest, so ``fun`` may itself
+    be ``grad(f)``. An output that does not depend on ``x`` gives ``(output, None)``
+    with a warning.
+    """
+    t = NodeTrace()
+    start_box = new_box(x, t, start_node)
+    with deeper_stack:
+        end_box = fun(start_box)
+    if type(end_box) in box_types and end_box._trace is t:
+        return end_box._value, end_box._node
+    warnings.warn("trace: the output does not depend on the input (it is not traced)", stacklevel=2)
+    return end_box, None
