@@ -8,14 +8,20 @@ that names the function, never computed on a silently untraced value.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as _np
 
 from ..core import VSpace, register_vspace
 from ..errors import ConcreteValueError
 from ..tracer import Box, box_types, getval, register_box
 from . import _wrap
+from . import fft as _fft
+from . import indexing as _ix
+from . import linalg as _linalg
+from . import manipulation as _shape
+from . import nondiff as _nd
+from . import products as _prod
+from . import reductions as _red
+from . import ufuncs as _uf
 
 
 class ArrayBox(Box):
@@ -55,19 +61,19 @@ class ArrayBox(Box):
 
     @property
     def T(self):
-        return _ns.transpose(self)
+        return _shape.transpose(self)
 
     @property
     def mT(self):
-        return _ns.swapaxes(self, -1, -2)
+        return _shape.swapaxes(self, -1, -2)
 
     @property
     def real(self):
-        return _ns.real(self)
+        return _uf.real(self)
 
     @property
     def imag(self):
-        return _ns.imag(self)
+        return _uf.imag(self)
 
     def __len__(self) -> int:
         return len(getval(self))
@@ -97,88 +103,88 @@ class ArrayBox(Box):
 
     # -- arithmetic
     def __neg__(self):
-        return _ns.negative(self)
+        return _uf.negative(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _ns.absolute(self)
+        return _uf.absolute(self)
 
     def __add__(self, other):
-        return _ns.add(self, other)
+        return _uf.add(self, other)
 
     def __radd__(self, other):
-        return _ns.add(other, self)
+        return _uf.add(other, self)
 
     def __sub__(self, other):
-        return _ns.subtract(self, other)
+        return _uf.subtract(self, other)
 
     def __rsub__(self, other):
-        return _ns.subtract(other, self)
+        return _uf.subtract(other, self)
 
     def __mul__(self, other):
         if other is self:
             # x * x as square(x): the same values, and derivative rules that make one
             # product of the tangent (2x * g) instead of two products and a sum.
-            return _ns.square(self)
-        return _ns.multiply(self, other)
+            return _uf.square(self)
+        return _uf.multiply(self, other)
 
     def __rmul__(self, other):
-        return _ns.multiply(other, self)
+        return _uf.multiply(other, self)
 
     def __truediv__(self, other):
-        return _ns.divide(self, other)
+        return _uf.divide(self, other)
 
     def __rtruediv__(self, other):
-        return _ns.divide(other, self)
+        return _uf.divide(other, self)
 
     def __floordiv__(self, other):
-        return _ns.floor_divide(self, other)
+        return _nd.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
-        return _ns.floor_divide(other, self)
+        return _nd.floor_divide(other, self)
 
     def __mod__(self, other):
-        return _ns.mod(self, other)
+        return _uf.mod(self, other)
 
     def __rmod__(self, other):
-        return _ns.mod(other, self)
+        return _uf.mod(other, self)
 
     def __pow__(self, other):
-        return _ns.power(self, other)
+        return _uf.power(self, other)
 
     def __rpow__(self, other):
-        return _ns.power(other, self)
+        return _uf.power(other, self)
 
     def __matmul__(self, other):
-        return _ns.matmul(self, other)
+        return _prod.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _ns.matmul(other, self)
+        return _prod.matmul(other, self)
 
     # -- comparisons carry no derivative
     def __eq__(self, other):
-        return _ns.equal(self, other)
+        return _nd.equal(self, other)
 
     def __ne__(self, other):
-        return _ns.not_equal(self, other)
+        return _nd.not_equal(self, other)
 
     def __lt__(self, other):
-        return _ns.less(self, other)
+        return _nd.less(self, other)
 
     def __le__(self, other):
-        return _ns.less_equal(self, other)
+        return _nd.less_equal(self, other)
 
     def __gt__(self, other):
-        return _ns.greater(self, other)
+        return _nd.greater(self, other)
 
     def __ge__(self, other):
-        return _ns.greater_equal(self, other)
+        return _nd.greater_equal(self, other)
 
     # -- indexing
     def __getitem__(self, idx):
-        return _ns.getitem(self, idx)
+        return _ix.getitem(self, idx)
 
     def __setitem__(self, idx, value):
         raise TypeError(
@@ -190,65 +196,65 @@ class ArrayBox(Box):
 
     # -- methods
     def sum(self, axis=None, dtype=None, keepdims=False):
-        return _ns.sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+        return _red.sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
 
     def mean(self, axis=None, dtype=None, keepdims=False):
-        return _ns.mean(self, axis=axis, dtype=dtype, keepdims=keepdims)
+        return _red.mean(self, axis=axis, dtype=dtype, keepdims=keepdims)
 
     def prod(self, axis=None, keepdims=False):
-        return _ns.prod(self, axis=axis, keepdims=keepdims)
+        return _red.prod(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return _ns.max(self, axis=axis, keepdims=keepdims)
+        return _red.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return _ns.min(self, axis=axis, keepdims=keepdims)
+        return _red.min(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis=None, ddof=0, keepdims=False):
-        return _ns.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+        return _red.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def std(self, axis=None, ddof=0, keepdims=False):
-        return _ns.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+        return _red.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def cumsum(self, axis=None):
-        return _ns.cumsum(self, axis=axis)
+        return _red.cumsum(self, axis=axis)
 
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _ns.reshape(self, shape, order=order)
+        return _ix.reshape(self, shape, order=order)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return _ns.transpose(self, axes or None)
+        return _shape.transpose(self, axes or None)
 
     def swapaxes(self, a, b):
-        return _ns.swapaxes(self, a, b)
+        return _shape.swapaxes(self, a, b)
 
     def ravel(self, order="C"):
-        return _ns.ravel(self, order=order)
+        return _shape.ravel(self, order=order)
 
     def flatten(self, order="C"):
-        return _ns.ravel(self, order=order)
+        return _shape.ravel(self, order=order)
 
     def squeeze(self, axis=None):
-        return _ns.squeeze(self, axis=axis)
+        return _shape.squeeze(self, axis=axis)
 
     def dot(self, other):
-        return _ns.dot(self, other)
+        return _prod.dot(self, other)
 
     def diagonal(self, offset=0, axis1=0, axis2=1):
-        return _ns.diagonal(self, offset, axis1, axis2)
+        return _shape.diagonal(self, offset, axis1, axis2)
 
     def trace(self, offset=0, axis1=0, axis2=1, dtype=None):
-        return _ns.trace(self, offset, axis1, axis2, dtype)
+        return _shape.trace(self, offset, axis1, axis2, dtype)
 
     def take(self, indices, axis=None, mode="raise"):
-        return _ns.take(self, indices, axis=axis, mode=mode)
+        return _ix.take(self, indices, axis=axis, mode=mode)
 
     def repeat(self, repeats, axis=None):
-        return _ns.repeat(self, repeats, axis=axis)
+        return _shape.repeat(self, repeats, axis=axis)
 
     def any(self, axis=None, keepdims=False):
         return _np.any(getval(self), axis=axis, keepdims=keepdims)
@@ -257,13 +263,13 @@ class ArrayBox(Box):
         return _np.all(getval(self), axis=axis, keepdims=keepdims)
 
     def clip(self, a_min=None, a_max=None):
-        return _ns.clip(self, a_min, a_max)
+        return _uf.clip(self, a_min, a_max)
 
     def astype(self, dtype, **kwargs):
-        return _ns.astype(self, dtype)
+        return _uf.astype(self, dtype)
 
     def conj(self):
-        return _ns.conj(self)
+        return _uf.conj(self)
 
     conjugate = conj
 
@@ -285,10 +291,10 @@ class ArrayBox(Box):
         return self.size * self.dtype.itemsize
 
     def copy(self, order="C"):
-        return _ns.copy(self, order=order)
+        return _shape.copy(self, order=order)
 
     def compress(self, condition, axis=None):
-        return _ns.compress(condition, self, axis=axis)
+        return _ix.compress(condition, self, axis=axis)
 
     def argpartition(self, kth, axis=-1):
         return _np.argpartition(getval(self), kth, axis=axis)
@@ -310,11 +316,11 @@ class ArrayBox(Box):
         raise TypeError(_in_place_message("x.resize(shape)", "x = np.resize(x, shape)"))
 
     def cumprod(self, axis=None):
-        return _ns.cumprod(self, axis=axis)
+        return _red.cumprod(self, axis=axis)
 
     def round(self, decimals=0):
         """Rounded concrete values (no derivative: rounding is piecewise constant)."""
-        return _ns.round(self, decimals)
+        return _nd.round(self, decimals)
 
     def nonzero(self):
         return _np.nonzero(getval(self))
@@ -349,7 +355,7 @@ class ArrayBox(Box):
             if f is not None:
                 a, b = inputs
                 extra = (1,) * _np.ndim(getval(b))
-                return f(_ns.reshape(a, _np.shape(getval(a)) + extra), b, **kwargs)
+                return f(_ix.reshape(a, _np.shape(getval(a)) + extra), b, **kwargs)
         elif (ufunc.__name__, method) in _UFUNC_METHODS:
             fname, default_axis = _UFUNC_METHODS[ufunc.__name__, method]
             f = _wrap.all_wrapped.get(fname)
@@ -435,7 +441,7 @@ def _find_wrapper(func):
         f = _wrap.all_wrapped.get(name)
     elif module in ("numpy.linalg", "numpy.fft"):
         # Read the module's own namespace: its __getattr__ falls through to NumPy's.
-        f = vars(getattr(_ns, module.split(".")[1])).get(name)
+        f = vars({"numpy.linalg": _linalg, "numpy.fft": _fft}[module]).get(name)
     if f is None and func in _QUERIES:
         f = _on_values(func)
     if f is None or f is func:
@@ -512,5 +518,3 @@ class ArrayVSpace(VSpace):
 
 
 register_vspace(ArrayVSpace, *_scalar_types)
-
-_ns = sys.modules["matdiff.numpy"]
