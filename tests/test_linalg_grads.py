@@ -247,6 +247,7 @@ SPECS = [
     Spec("lu_solve_T", lambda a, b: sla.lu_solve(sla.lu_factor(a), b, trans=1), (gen(3, 3), gen(3, 2))),
     Spec("solve_sylvester", sla.solve_sylvester, (wc(3, 3), wc(2, 2), gen(3, 2))),
     Spec("solve_continuous_lyapunov", sla.solve_continuous_lyapunov, (wc(3, 3) - 4.0 * onp.eye(3), gen(3, 3))),
+    Spec("solve_banded", lambda ab, b: sla.solve_banded((1, 1), ab, b), (gen(3, 4) + onp.array([[0.0], [4.0], [0.0]]), gen(4, 2))),
     Spec("scipy_cholesky", lambda a: sla.cholesky(sym(a)), (spd(3, 3),)),
     Spec("scipy_qr_full", lambda a: sla.qr(a)[1], (gen(3, 3),)),
     Spec("scipy_eigh_vals", lambda a: sla.eigh(sym(a), eigvals_only=True), (gen(3, 3),)),

@@ -50,6 +50,8 @@ UNARY_DOMAINS = [
     ("rgamma", sp.rgamma, POS),
     ("rgamma_negative", sp.rgamma, (-1.8, -1.2)),
     ("gammaln", sp.gammaln, POS),
+    ("gammasgn", sp.gammasgn, POS),
+    ("gammasgn_negative", sp.gammasgn, (-1.8, -1.2)),
     ("digamma", sp.digamma, POS),
     ("psi", sp.psi, POS),
     ("entr", sp.entr, POS),

@@ -34,6 +34,9 @@ __all__ = [
     "defjvp",
     "def_linear",
     "defvjp_argnum",
+    "defvjp_argnums",
+    "defjvp_argnum",
+    "defjvp_argnums",
     "vjp_rules",
     "jvp_rules",
     "jvp_rule",
@@ -72,13 +75,109 @@ def defvjp(fun: Callable, *makers, argnums=None) -> None:
         table[i] = maker
 
 
-def defvjp_argnum(fun: Callable, maker_argnum: Callable, nargs: int) -> None:
-    """Define VJPs with one function ``maker_argnum(argnum, ans, args, kwargs)``."""
+class _PerArgnumTable(list):
+    """A rule table for a function of any arity: ``make(i)`` builds the rule of position
+    ``i`` on first use (autograd's ``*_argnum(s)`` definers name no arity)."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+        self.cache = {}
+
+    def __len__(self):
+        return 1 << 30
+
+    def __getitem__(self, i):
+        rule = self.cache.get(i)
+        if rule is None:
+            rule = self.cache[i] = self.make(i)
+        return rule
+
+
+def defvjp_argnum(fun: Callable, maker_argnum: Callable, nargs: int | None = None) -> None:
+    """Define VJPs with one function ``maker_argnum(argnum, ans, args, kwargs)``.
+
+    Without ``nargs`` the rule serves every argument position, as autograd's does.
+
+    >>> import matdiff
+    >>> from matdiff.extend import primitive, defvjp_argnum
+    >>> mul = primitive(lambda x, y: x * y)
+    >>> defvjp_argnum(mul, lambda i, ans, args, kw: lambda g: g * args[1 - i])
+    >>> [float(d) for d in matdiff.grad(mul, argnums=(0, 1))(2.0, 3.0)]
+    [3.0, 2.0]
+    """
 
     def maker_for(i):
         return lambda ans, *args, **kw: maker_argnum(i, ans, args, kw)
 
-    defvjp(fun, *[maker_for(i) for i in range(nargs)])
+    if nargs is None:
+        vjp_rules[fun] = _PerArgnumTable(maker_for)
+    else:
+        defvjp(fun, *[maker_for(i) for i in range(nargs)])
+
+
+def defvjp_argnums(fun: Callable, maker_argnums: Callable) -> None:
+    """Define VJPs with one ``maker_argnums(argnums, ans, args, kwargs)`` (autograd's).
+
+    The maker returns ``g -> cotangents``, one per position in ``argnums``. matdiff
+    makes each argument's cotangent on its own, so the maker is called with one
+    position at a time; it must, as in autograd, accept any subset of positions.
+
+    >>> import matdiff
+    >>> from matdiff.extend import primitive, defvjp_argnums
+    >>> mul = primitive(lambda x, y: x * y)
+    >>> defvjp_argnums(mul, lambda nums, ans, args, kw: lambda g: [g * args[1 - i] for i in nums])
+    >>> [float(d) for d in matdiff.grad(mul, argnums=(0, 1))(2.0, 3.0)]
+    [3.0, 2.0]
+    """
+
+    def maker_for(i):
+        def maker(ans, *args, **kw):
+            vjp = maker_argnums((i,), ans, args, kw)
+            return lambda g: next(iter(vjp(g)))
+
+        return maker
+
+    vjp_rules[fun] = _PerArgnumTable(maker_for)
+
+
+def defjvp_argnum(fun: Callable, rule_argnum: Callable) -> None:
+    """Define JVPs with one ``rule_argnum(argnum, g, ans, args, kwargs)`` (autograd's).
+
+    >>> import matdiff
+    >>> from matdiff.extend import primitive, defjvp_argnum
+    >>> mul = primitive(lambda x, y: x * y)
+    >>> defjvp_argnum(mul, lambda i, g, ans, args, kw: g * args[1 - i])
+    >>> matdiff.jvp(mul, (2.0, 3.0), (1.0, 1.0))
+    (6.0, 5.0)
+    """
+
+    def rule_for(i):
+        return lambda g, ans, *args, **kw: rule_argnum(i, g, ans, args, kw)
+
+    jvp_rules[fun] = _PerArgnumTable(rule_for)
+
+
+def defjvp_argnums(fun: Callable, rule_argnums: Callable) -> None:
+    """Define JVPs with one ``rule_argnums(argnums, gs, ans, args, kwargs)`` (autograd's).
+
+    The rule returns the summed tangent of the positions in ``argnums``; matdiff calls it
+    with one position at a time and sums, so it must accept any subset, as in autograd.
+
+    >>> import matdiff
+    >>> from matdiff.extend import primitive, defjvp_argnums
+    >>> mul = primitive(lambda x, y: x * y)
+    >>> def mul_jvp(nums, gs, ans, args, kw):
+    ...     return sum(g * args[1 - i] for i, g in zip(nums, gs))
+    >>> defjvp_argnums(mul, mul_jvp)
+    >>> matdiff.jvp(mul, (2.0, 3.0), (1.0, 1.0))
+    (6.0, 5.0)
+    """
+
+    def rule_for(i):
+        return lambda g, ans, *args, **kw: rule_argnums((i,), (g,), ans, args, kw)
+
+    jvp_rules[fun] = _PerArgnumTable(rule_for)
 
 
 def defjvp(fun: Callable, *rules, argnums=None) -> None:

@@ -11,7 +11,18 @@ array([0.5, 0.5])
 """
 
 from .batching import register_batch_rule
-from .core import VSpace, def_linear, defjvp, defvjp, defvjp_argnum, register_vspace, vspace
+from .core import (
+    VSpace,
+    def_linear,
+    defjvp,
+    defjvp_argnum,
+    defjvp_argnums,
+    defvjp,
+    defvjp_argnum,
+    defvjp_argnums,
+    register_vspace,
+    vspace,
+)
 from .tracer import Box, branch, getval, isbox, nondifferentiable, primitive, register_box
 from .tree import register_pytree_node, register_pytree_node_class
 
@@ -22,6 +33,9 @@ __all__ = [
     "defjvp",
     "def_linear",
     "defvjp_argnum",
+    "defvjp_argnums",
+    "defjvp_argnum",
+    "defjvp_argnums",
     "Box",
     "register_box",
     "VSpace",

@@ -16,6 +16,7 @@ bilinear sum Σ a·b, which matches matdiff's (and JAX's and autograd's) convent
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import product
 from typing import Any
 
 import numpy as _np
@@ -25,7 +26,7 @@ from .operators import trace_jvp, trace_vjp
 from .tracer import getval
 from .tree import tree_flatten, tree_unflatten
 
-__all__ = ["check_grads", "check_vjp", "check_jvp", "numerical_jvp"]
+__all__ = ["check_grads", "combo_check", "check_vjp", "check_jvp", "numerical_jvp"]
 
 # Finite-difference step and (rtol, atol), by the precision of the real component.
 _EPS = {8: 1e-6, 4: 1e-3, 2: 1e-2}
@@ -231,6 +232,27 @@ def check_grads(
 
         dyn = tuple(leaves[i] for i in diff)
         _check(f_flat, dyn, modes, order, rng, eps, rtol, atol, name)
+
+    return run
+
+
+def combo_check(fun: Callable, *check_args: Any, **check_kwargs: Any) -> Callable:
+    """``check_grads`` over every combination of argument values (autograd's ``combo_check``).
+
+    ``combo_check(fun, argnum, modes, order)`` (any of ``check_grads``' arguments) returns
+    a function that takes, per positional argument of ``fun``, a sequence of values to try,
+    and per keyword argument a sequence of values; ``fun`` is checked at each combination.
+
+    >>> import matdiff.numpy as np
+    >>> combo_check(np.sum, [0], order=1)([np.ones(3), np.ones((2, 2))], axis=[None, 0])
+    """
+    check = check_grads(fun, *check_args, **check_kwargs)
+
+    def run(*arg_choices: Sequence, **kwarg_choices: Sequence) -> None:
+        kw_items = [[(k, v) for v in vs] for k, vs in kwarg_choices.items()]
+        for args in product(*arg_choices):
+            for kwargs in product(*kw_items):
+                check(*args, **dict(kwargs))
 
     return run
 

@@ -392,7 +392,11 @@ def odeint(
     is ``scipy.integrate.odeint`` (LSODA) with SciPy's defaults (``rtol`` and ``atol``
     1.49012e-8) and every keyword of SciPy's ``odeint`` passed through, so the states are
     SciPy's own; the adjoint and tangent solves use the same tolerances and step options.
-    ``args`` may also be given by keyword as in SciPy: ``odeint(f, y0, t, args=(k,))``.
+    As in SciPy and autograd, a tuple in fourth position is ``args`` itself, its entries
+    the extra arguments: ``odeint(f, y0, t, (k, c))`` calls ``f(y, t, k, c)``, as does
+    ``odeint(f, y0, t, args=(k, c))``; one non-tuple value is one extra argument (SciPy
+    wraps it too), and several values after ``t`` are each an extra argument (matdiff's
+    ``*args`` form). SciPy's keywords after ``args`` are taken by name only.
     ``Dfun`` (called like ``func``), ``col_deriv``, ``ml`` and ``mu`` describe ``func``'s
     Jacobian and apply to its solve only; ``tcrit`` applies to the solves that run
     forward in time; ``full_output=True`` returns ``(states, info)`` with SciPy's ``info``
@@ -411,6 +415,16 @@ def odeint(
         if args:
             raise TypeError("odeint: pass the parameters as *args or as args=(...), not both")
         args = tuple(scipy_args) if isinstance(scipy_args, (tuple, list)) else (scipy_args,)
+    elif len(args) == 1 and isinstance(args[0], tuple):
+        args = args[0]  # SciPy's positional ``args`` tuple
+    elif len(args) > 1 and isinstance(args[0], tuple):
+        # SciPy reads odeint(f, y0, t, (k,), jac) as args and Dfun; the *args form would
+        # pass both to func. Neither guess is safe, so ask for the keyword.
+        raise TypeError(
+            "odeint: a tuple of parameters followed by more positional arguments is "
+            "ambiguous; pass SciPy's options after args by keyword (Dfun=..., "
+            "full_output=...), or the parameters one by one as odeint(f, y0, t, *params)"
+        )
     unknown = sorted(set(kwargs) - set(_ODEINT_KEYWORDS))
     if unknown:
         raise TypeError(

@@ -7,7 +7,8 @@ derivative, computed with the block-triangular identity
 
 by the traced ``f`` itself, so the derivative differentiates again (any order, both
 modes). Solvers and factorizations (``solve_triangular``, ``cho_factor``/``cho_solve``,
-``lu_factor``/``lu_solve``, ``solve_sylvester``, ``solve_continuous_lyapunov``) have rules
+``lu_factor``/``lu_solve``, ``solve_sylvester``, ``solve_continuous_lyapunov``,
+``solve_banded``) have rules
 written with traced solves. The common functions of ``numpy.linalg`` are offered under
 SciPy's names and signatures (``cholesky`` returns the upper factor by default, ``qr``
 defaults to the full factorization, ...). Names not wrapped here fall through to SciPy.
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as _np
 import scipy.linalg as _sl
 
+from .. import numpy as _mnp
 from ..core import defjvp, defvjp
 from ..numpy import linalg as _nla
 from ..numpy import manipulation as _shape
@@ -70,6 +72,7 @@ __all__ = [
     "norm",
     "pinv",
     "lstsq",
+    "solve_banded",
 ]
 
 ArrayLike = Any  # an array, a number, a nested list, or a traced value
@@ -687,6 +690,139 @@ def lstsq(
     if not _traced(a, b):
         return _sl.lstsq(a, b, cond=cond, lapack_driver=lapack_driver)
     return _nla.lstsq(a, b, rcond=cond)
+
+
+# ---------------------------------------------------------------- banded solves
+#
+# A band matrix is stored as SciPy stores it: ab[u + i - j, j] = a[i, j] for the l
+# sub- and u super-diagonals. The rules never form the dense matrix: the products they
+# need are gathers over the band, written with traced indexing so they differentiate.
+
+
+def _band_index(n: int, width: int, offset: int):
+    """(rows, cols, valid) with cols[k, j] = j + offset - k for the gathers below."""
+    k = _np.arange(width)[:, None]
+    j = _np.arange(n)[None, :]
+    cols = j + offset - k
+    valid = (cols >= 0) & (cols < n)
+    return _np.broadcast_to(k, cols.shape), _np.clip(cols, 0, n - 1), valid
+
+
+def _banded_transpose(l_and_u, ab):
+    """The band storage of a^T, whose bands are (u, l): abT[k, j] = ab[u + l - k, k + j - l]."""
+    lo, up = l_and_u
+    width, n = shape_of(ab)
+    k = _np.arange(width)[:, None]
+    j = _np.arange(n)[None, :]
+    cols = k + j - lo
+    valid = (cols >= 0) & (cols < n)
+    rows = _np.broadcast_to(lo + up - k, cols.shape)
+    gathered = _mnp.getitem(ab, (rows, _np.clip(cols, 0, n - 1)))
+    return (up, lo), _mnp.where(valid, gathered, 0.0)
+
+
+def _banded_matvec(l_and_u, ab, x):
+    """a @ x from the band storage: (a x)[i] = sum_k ab[k, i + u - k] x[i + u - k]."""
+    lo, up = l_and_u
+    width, n = shape_of(ab)
+    rows, cols, valid = _band_index(n, width, up)
+    vec = len(shape_of(x)) == 1
+    xx = x if vec else _mnp.transpose(x)  # (m, n): the columns of x as rows
+    terms = _uf.multiply(_mnp.getitem(ab, (rows, cols)), _mnp.getitem(xx, (Ellipsis, cols)))
+    terms = _mnp.where(valid, terms, 0.0)
+    out = _mnp.sum(terms, axis=-2)
+    return out if vec else _mnp.transpose(out)
+
+
+def _banded_outer(l_and_u, width, lam, x):
+    """The band of lam @ x^T in band storage: out[k, j] = sum_c lam[k + j - u, c] x[j, c]."""
+    lo, up = l_and_u
+    n = shape_of(lam)[0]
+    k = _np.arange(width)[:, None]
+    j = _np.arange(n)[None, :]
+    rows = k + j - up
+    valid = (rows >= 0) & (rows < n)
+    lam_k = _mnp.getitem(lam, _np.clip(rows, 0, n - 1))  # (width, n) or (width, n, m)
+    if len(shape_of(lam)) == 1:
+        prod = _uf.multiply(lam_k, x)
+    else:
+        prod = _mnp.sum(_uf.multiply(lam_k, x), axis=-1)
+    return _mnp.where(valid, prod, 0.0)
+
+
+def _solve_banded_raw(l_and_u, ab, b):
+    return _sl.solve_banded(l_and_u, ab, b)
+
+
+_solve_banded = wrap(_solve_banded_raw, "solve_banded", module=_HERE, public=False)
+
+
+def _solve_banded_vjp_ab(ans, l_and_u, ab, b):
+    def vjp(g):
+        t_lu, t_ab = _banded_transpose(l_and_u, ab)
+        lam = _solve_banded(t_lu, t_ab, g)
+        return _uf.negative(_banded_outer(l_and_u, shape_of(ab)[0], lam, ans))
+
+    return vjp
+
+
+def _solve_banded_vjp_b(ans, l_and_u, ab, b):
+    def vjp(g):
+        t_lu, t_ab = _banded_transpose(l_and_u, ab)
+        return _solve_banded(t_lu, t_ab, g)
+
+    return vjp
+
+
+defvjp(_solve_banded, None, _solve_banded_vjp_ab, _solve_banded_vjp_b)
+defjvp(
+    _solve_banded,
+    None,
+    lambda g, ans, lu, ab, b: _uf.negative(_solve_banded(lu, ab, _banded_matvec(lu, g, ans))),
+    lambda g, ans, lu, ab, b: _solve_banded(lu, ab, g),
+)
+
+
+@export(module=_HERE)
+def solve_banded(
+    l_and_u,
+    ab: ArrayLike,
+    b: ArrayLike,
+    overwrite_ab: bool = False,
+    overwrite_b: bool = False,
+    check_finite: bool = True,
+) -> Any:
+    """Solve ``a x = b`` for a band matrix in SciPy's storage, differentiable in ``ab`` and ``b``.
+
+    ``l_and_u = (l, u)`` counts the sub- and super-diagonals and ``ab[u + i - j, j] =
+    a[i, j]``. The entries of ``ab`` outside the band (its unused corners) are not read,
+    so their derivative is zero. ``b`` has shape (n,) or (n, k).
+
+    >>> import matdiff.numpy as np
+    >>> from matdiff import grad
+    >>> ab = np.array([[0.0, 1.0, 1.0], [4.0, 4.0, 4.0], [1.0, 1.0, 0.0]])  # tridiagonal
+    >>> solve_banded((1, 1), ab, np.array([5.0, 6.0, 5.0]))
+    array([1., 1., 1.])
+    >>> grad(lambda b: np.sum(solve_banded((1, 1), ab, b)))(np.ones(3)).round(6)
+    array([0.214286, 0.142857, 0.214286])
+    """
+    if not _traced(ab, b):
+        return _sl.solve_banded(l_and_u, ab, b, check_finite=check_finite)
+    lo, up = (int(v) for v in l_and_u)
+    width, n = shape_of(ab)
+    if width != lo + up + 1:
+        raise ValueError(
+            f"invalid values for the number of lower and upper diagonals: l+u+1 ({lo + up + 1})"
+            f" does not equal ab.shape[0] ({width})"
+        )
+    if len(shape_of(b)) not in (1, 2) or shape_of(b)[0] != n:
+        raise ValueError(
+            f"solve_banded: b must have shape ({n},) or ({n}, k) for ab of shape "
+            f"{shape_of(ab)}, got {shape_of(b)}"
+        )
+    if check_finite and not branch(_np.all(_np.isfinite(getval(ab)))):
+        raise ValueError("array must not contain infs or NaNs")
+    return _solve_banded((lo, up), ab, b)
 
 
 def __getattr__(name: str) -> Any:

@@ -93,20 +93,114 @@ def _check_mode(fname: str, mode: str) -> None:
         )
 
 
-def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> Any:
+def convolve(
+    in1: Any,
+    in2: Any,
+    mode: Any = "full",
+    method: Any = "auto",
+    axes: Any = None,
+    dot_axes: Any = None,
+) -> Any:
     """``scipy.signal.convolve``: n-dimensional convolution, differentiable in both inputs.
 
     ``mode`` is 'full', 'valid' or 'same' and ``method`` 'auto', 'direct' or 'fft', with
     SciPy's meanings; inputs must have the same number of dimensions.
+
+    autograd's extension is accepted too: ``axes=(axes1, axes2)`` pairs the axes of
+    ``in1`` and ``in2`` that are convolved, ``dot_axes=(dots1, dots2)`` pairs axes that
+    are summed over (a tensor dot), and every other axis is an outer product. The result
+    has the free axes of ``in1``, then those of ``in2``, then the convolved ones.
+    autograd's positional order ``convolve(A, B, axes, dot_axes, mode)`` works as well.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
     >>> k = np.array([1.0, -1.0])
     >>> grad(lambda a: np.sum(convolve(a, k, mode="valid") ** 2))(np.array([0.0, 1.0, 3.0]))
     array([-2., -2.,  4.])
+    >>> images, kernels = np.ones((5, 3, 8, 8)), np.ones((3, 4, 2, 2))  # batch, channels
+    >>> convolve(images, kernels, axes=([2, 3], [2, 3]), dot_axes=([1], [0]), mode="valid").shape
+    (5, 4, 7, 7)
     """
+    if not isinstance(mode, str):
+        # autograd's order: convolve(A, B, axes, dot_axes, mode).
+        mode, method, axes, dot_axes = (
+            axes if axes is not None else "full",
+            "auto",
+            mode,
+            None if method == "auto" else method,
+        )
     _check_mode("convolve", mode)
-    return _convolve(in1, in2, mode, method)
+    if axes is None and dot_axes is None:
+        return _convolve(in1, in2, mode, method)
+    return _convolve_axes(in1, in2, axes, dot_axes, mode, method)
+
+
+def _axes_pair(what: str, pair: Any, n1: int, n2: int) -> tuple[list, list]:
+    try:
+        a1, a2 = ([int(i) for i in side] for side in pair)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"convolve: {what} must be a pair of axis lists (axes of in1, axes of in2), "
+            f"got {pair!r}"
+        ) from None
+    if len(a1) != len(a2):
+        raise ValueError(f"convolve: {what} pairs {a1} of in1 with {a2} of in2: unequal lengths")
+    for axs, n, name in ((a1, n1, "in1"), (a2, n2, "in2")):
+        if any(not -n <= i < n for i in axs):
+            raise ValueError(f"convolve: {what} {axs} out of range for {name} with {n} dimensions")
+    return [i % n1 for i in a1], [i % n2 for i in a2]
+
+
+def _convolve_axes(in1, in2, axes, dot_axes, mode, method):
+    """autograd's convolve with ``axes``/``dot_axes``, as one n-dimensional convolution.
+
+    Both inputs are laid out as (free of in1, free of in2, dot, convolved), each with
+    size 1 on the other's free axes, and ``in2`` flipped along the dot axes. Their full
+    convolution is then an outer product along the free axes, holds the tensor dot at
+    the middle index of each dot axis, and the full convolution along the convolved
+    ones, of which ``mode`` keeps SciPy's window. Every step is differentiable, so the
+    derivatives (any order, both modes) are those of the pieces.
+    """
+    s1, s2 = shape_of(in1), shape_of(in2)
+    n1, n2 = len(s1), len(s2)
+    if axes is None:
+        if n1 != n2:
+            raise ValueError(
+                f"convolve: without axes, in1 and in2 need the same number of dimensions "
+                f"(got {n1} and {n2})"
+            )
+        axes = (range(n1), range(n2))
+    c1, c2 = _axes_pair("axes", axes, n1, n2)
+    d1, d2 = _axes_pair("dot_axes", dot_axes if dot_axes is not None else ((), ()), n1, n2)
+    if len(set(c1 + d1)) != len(c1 + d1) or len(set(c2 + d2)) != len(c2 + d2):
+        raise ValueError("convolve: an axis is listed twice in axes and dot_axes")
+    for i, j in zip(d1, d2):
+        if s1[i] != s2[j]:
+            raise ValueError(
+                f"convolve: dot axis {i} of in1 (length {s1[i]}) and {j} of in2 (length "
+                f"{s2[j]}) must have the same length"
+            )
+    sizes1, sizes2 = [s1[i] for i in c1], [s2[j] for j in c2]
+    if mode == "valid" and not (
+        all(a >= b for a, b in zip(sizes1, sizes2)) or all(a <= b for a, b in zip(sizes1, sizes2))
+    ):
+        raise ValueError(
+            "convolve: for 'valid' mode, one input must be at least as large as the other "
+            "along every convolved axis (as in scipy.signal)"
+        )
+    f1 = [i for i in range(n1) if i not in c1 and i not in d1]
+    f2 = [j for j in range(n2) if j not in c2 and j not in d2]
+    a = _mnp.transpose(in1, f1 + d1 + c1)
+    a = _mnp.reshape(a, [s1[i] for i in f1] + [1] * len(f2) + [s1[i] for i in d1] + sizes1)
+    b = _mnp.transpose(in2, f2 + d2 + c2)
+    nd = len(d2)
+    b = _mnp.getitem(b, (slice(None),) * len(f2) + (slice(None, None, -1),) * nd)
+    b = _mnp.reshape(b, [1] * len(f1) + [s2[j] for j in f2 + d2] + sizes2)
+    full = _convolve(a, b, "full", method)
+    index = (slice(None),) * (len(f1) + len(f2))
+    index += tuple(s2[j] - 1 for j in d2)
+    index += _window(tuple(sizes1), tuple(sizes2), mode) if mode != "full" else ()
+    return _mnp.getitem(full, index)
 
 
 def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> Any:

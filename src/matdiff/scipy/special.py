@@ -56,6 +56,7 @@ __all__ = [
     "gamma",
     "rgamma",
     "gammaln",
+    "gammasgn",
     "digamma",
     "psi",
     "polygamma",
@@ -166,6 +167,18 @@ def _with_static_order(prim: Callable, raw: Callable, name: str, argname: str, w
 
     f.__doc__ = doc
     return export(f, name, module=_HERE, routes=(raw,))
+
+
+gammasgn = wrap(_sp.gammasgn, "gammasgn", module=_HERE, routes=(_sp.gammasgn,), nondiff=True)
+gammasgn.__doc__ = """The sign of Γ(x): piecewise constant, so its derivative is 0 (autograd's).
+
+    Where Γ changes sign (at the poles 0, -1, -2, ...) there is no derivative; matdiff
+    gives 0 there as well, as for ``floor`` and ``sign``.
+
+    >>> from matdiff import grad
+    >>> float(gammasgn(-0.5)), float(grad(lambda x: gammasgn(x) * x)(-0.5))
+    (-1.0, -1.0)
+    """
 
 
 def _sign(x):
@@ -1051,6 +1064,10 @@ def logsumexp(
     """
     if b is not None and not isbox(b):
         b = _np.asarray(b)
+    if keepdims and not shape_of(a):
+        # SciPy reads a scalar as shape (1,), so keepdims gives shape (1,); reshaping
+        # here keeps the rules' shapes consistent and the derivative scalar like ``a``.
+        a = _mnp.reshape(a, (1,))
     val = _lse(a, b, axis, keepdims)
     if b is None:
         if return_sign:

@@ -21,10 +21,12 @@ from __future__ import annotations
 import math
 
 import numpy as _np
+import scipy.stats as _ss
 
 from .. import numpy as _mnp
 from ..numpy import linalg as _nla
 from ..tracer import NotDifferentiableError, branch, getval, isbox
+from ..tree import tree_flatten
 from . import special as _sp
 
 __all__ = [
@@ -97,7 +99,38 @@ def _standardize(x, loc, scale):
     return z, _log(scale), bad
 
 
-class _Continuous:
+def _log_scale(scale):
+    """(log scale, invalid-scale mask) for the entropies, the scale's NaN convention."""
+    bad = _mask(lambda s: ~(s > 0), scale)
+    return _log(_safe(scale, bad, 1.0)), bad
+
+
+def _over(val, *params):
+    """``val`` broadcast over the shapes of ``params`` that it does not depend on."""
+    shape = _np.broadcast_shapes(*[_np.shape(getval(p)) for p in params])
+    return _mnp.add(val, _np.zeros(shape))
+
+
+class _Sampler:
+    """``rvs`` from SciPy: samples are not differentiated, so traced parameters are refused."""
+
+    name = "distribution"
+
+    def rvs(self, *args, **kwargs):
+        """Samples drawn by SciPy's sampler of the same name, with its signature."""
+        leaves, _ = tree_flatten((args, kwargs))
+        if any(isbox(v) for v in leaves):
+            raise NotDifferentiableError(
+                f"{self.name}.rvs: a parameter is being differentiated, but the samples are "
+                "drawn by SciPy and carry no derivative in the parameters. Pass the "
+                "parameters as constants (matdiff.stop_gradient), or draw standard samples "
+                "and transform them with matdiff.numpy (loc + scale * z) to differentiate "
+                "through the sampling."
+            )
+        return getattr(_ss, self.name).rvs(*args, **kwargs)
+
+
+class _Continuous(_Sampler):
     """pdf from logpdf; subclasses define ``logpdf`` with SciPy's signature."""
 
     name = "distribution"
@@ -142,6 +175,11 @@ class _SymmetricLocationScale(_Continuous):
         z, _, bad = _standardize(x, loc, scale)
         return _fill(self._logcdf(_mnp.negative(z)), bad, _np.nan)
 
+    def entropy(self, loc=0.0, scale=1.0):
+        """The differential entropy: a constant plus log(scale), differentiable in scale."""
+        log_s, bad = _log_scale(scale)
+        return _fill(_over(_mnp.add(self._entropy, log_s), loc), bad, _np.nan)
+
     def ppf(self, q, loc=0.0, scale=1.0):
         """The quantile function, the inverse of ``cdf``."""
         bad = _mask(lambda s: ~(s > 0), scale)
@@ -161,6 +199,7 @@ class _Norm(_SymmetricLocationScale):
     """
 
     name = "norm"
+    _entropy = 0.5 * (1.0 + _LOG_2PI)
 
     @staticmethod
     def _logpdf(z):
@@ -216,6 +255,34 @@ class _T(_Continuous):
         z, _, bad = _standardize(x, loc, scale)
         return _fill(_sp.stdtr(df, _mnp.negative(z)), bad, _np.nan)
 
+    def logcdf(self, x, df, loc=0.0, scale=1.0):
+        """log P(X <= x), SciPy's value; differentiable in x, loc and scale, not in df.
+
+        The derivative in x is pdf / cdf, finite wherever the cdf is (the t's tails are
+        polynomial, so the cdf underflows only for |x| beyond 1e300^(1/df)).
+
+        >>> from matdiff import grad
+        >>> round(float(grad(t.logcdf)(0.0, 1.0)), 12)  # Cauchy: (1 / pi) / (1 / 2)
+        0.636619772368
+        """
+        _refuse_traced("t.logcdf", df=df)
+        z, _, bad = _standardize(x, loc, scale)
+        return _fill(_log(_sp.stdtr(df, z)), bad, _np.nan)
+
+    def entropy(self, df, loc=0.0, scale=1.0):
+        """The differential entropy, differentiable in df and scale.
+
+        (df + 1)/2 (digamma((df + 1)/2) - digamma(df/2)) + log(sqrt(df) B(df/2, 1/2))
+        + log(scale).
+        """
+        bad_df = _mask(lambda d: ~(d > 0), df)
+        df = _safe(df, bad_df, 1.0)
+        half, half1 = _mnp.multiply(0.5, df), _mnp.multiply(0.5, _mnp.add(df, 1.0))
+        val = _mnp.multiply(half1, _mnp.subtract(_sp.digamma(half1), _sp.digamma(half)))
+        val = _mnp.add(val, _mnp.add(_mnp.multiply(0.5, _log(df)), _sp.betaln(half, 0.5)))
+        log_s, bad_scale = _log_scale(scale)
+        return _fill(_over(_mnp.add(val, log_s), loc), _or(bad_df, bad_scale), _np.nan)
+
 
 t = _T()
 
@@ -239,6 +306,17 @@ def _gamma_cdf(x, a, loc, scale, upper):
     z = _safe(z, below, 1.0)
     val = _sp.gammaincc(a, z) if upper else _sp.gammainc(a, z)
     return _fill(_fill(val, below, 1.0 if upper else 0.0), bad, _np.nan)
+
+
+def _gamma_entropy(a, scale):
+    """a + gammaln(a) + (1 - a) digamma(a) + log(scale), NaN for invalid parameters."""
+    bad_a = _mask(lambda a: ~(a > 0), a)
+    a = _safe(a, bad_a, 1.0)
+    val = _mnp.add(
+        _mnp.add(a, _sp.gammaln(a)), _mnp.multiply(_mnp.subtract(1.0, a), _sp.digamma(a))
+    )
+    log_s, bad_scale = _log_scale(scale)
+    return _fill(_mnp.add(val, log_s), _or(bad_a, bad_scale), _np.nan)
 
 
 class _Gamma(_Continuous):
@@ -265,6 +343,10 @@ class _Gamma(_Continuous):
         _refuse_traced("gamma.sf", a=a)
         return _gamma_cdf(x, a, loc, scale, upper=True)
 
+    def entropy(self, a, loc=0.0, scale=1.0):
+        """The differential entropy, differentiable in the shape and the scale."""
+        return _over(_gamma_entropy(a, scale), loc)
+
 
 class _Chi2(_Continuous):
     """The chi-squared distribution: ``chi2.logpdf(x, df, loc=0, scale=1)`` = gamma(df/2, scale 2).
@@ -289,6 +371,10 @@ class _Chi2(_Continuous):
         """P(X > x); differentiable in x, loc and scale, not in df (refused if traced)."""
         _refuse_traced("chi2.sf", df=df)
         return _gamma_cdf(x, _np.multiply(0.5, df), loc, _mnp.multiply(2.0, scale), True)
+
+    def entropy(self, df, loc=0.0, scale=1.0):
+        """The differential entropy (gamma's with a = df/2 and scale 2 scale)."""
+        return _over(_gamma_entropy(_mnp.multiply(0.5, df), _mnp.multiply(2.0, scale)), loc)
 
 
 gamma = _Gamma()
@@ -341,6 +427,26 @@ class _Beta(_Continuous):
         val = _fill(_fill(val, below, 1.0 if upper else 0.0), above, 0.0 if upper else 1.0)
         return _fill(val, bad, _np.nan)
 
+    def entropy(self, a, b, loc=0.0, scale=1.0):
+        """The differential entropy, differentiable in a, b and scale.
+
+        betaln(a, b) - (a - 1) digamma(a) - (b - 1) digamma(b) + (a + b - 2) digamma(a + b)
+        + log(scale).
+        """
+        bad_ab = _mask(lambda a, b: ~((a > 0) & (b > 0)), a, b)
+        a, b = _safe(a, bad_ab, 1.0), _safe(b, bad_ab, 1.0)
+        ab = _mnp.add(a, b)
+        val = _mnp.subtract(
+            _sp.betaln(a, b),
+            _mnp.add(
+                _mnp.multiply(_mnp.subtract(a, 1.0), _sp.digamma(a)),
+                _mnp.multiply(_mnp.subtract(b, 1.0), _sp.digamma(b)),
+            ),
+        )
+        val = _mnp.add(val, _mnp.multiply(_mnp.subtract(ab, 2.0), _sp.digamma(ab)))
+        log_s, bad_scale = _log_scale(scale)
+        return _fill(_over(_mnp.add(val, log_s), loc), _or(bad_ab, bad_scale), _np.nan)
+
 
 beta = _Beta()
 
@@ -383,6 +489,11 @@ class _Laplace(_Continuous):
         """P(X > x), computed without the cancellation of 1 - cdf."""
         return self.cdf(_mnp.negative(x), _mnp.negative(loc), scale)
 
+    def entropy(self, loc=0.0, scale=1.0):
+        """The differential entropy 1 + log(2 scale), differentiable in scale."""
+        log_s, bad = _log_scale(scale)
+        return _fill(_over(_mnp.add(1.0 + math.log(2.0), log_s), loc), bad, _np.nan)
+
 
 class _Logistic(_SymmetricLocationScale):
     """The logistic distribution: ``logpdf``, ``cdf``, ``logcdf``, ``sf``, ``logsf``, ``ppf``.
@@ -393,6 +504,7 @@ class _Logistic(_SymmetricLocationScale):
     """
 
     name = "logistic"
+    _entropy = 2.0
 
     @staticmethod
     def _logpdf(z):
@@ -409,8 +521,22 @@ logistic = _Logistic()
 # ---------------------------------------------------------------- Poisson
 
 
-class _Poisson:
-    """The Poisson distribution: ``poisson.logpmf(k, mu, loc=0)`` and ``pmf``, differentiable in mu.
+def _refuse_counts(fname: str, k, loc) -> None:
+    if isbox(k):
+        raise NotDifferentiableError(
+            f"{fname}: argument 'k' is being differentiated, but k is a count and "
+            "has no derivative. Pass k as a constant (a plain array, or "
+            "matdiff.stop_gradient(k)); mu is differentiable."
+        )
+    if isbox(loc):
+        raise NotDifferentiableError(
+            f"{fname}: argument 'loc' is being differentiated, but it shifts a "
+            "discrete support and has no derivative. Pass loc as a constant."
+        )
+
+
+class _Poisson(_Sampler):
+    """The Poisson distribution: ``logpmf``, ``pmf``, ``cdf``, ``entropy``, differentiable in mu.
 
     ``k`` counts: it has no derivative, and a traced ``k`` is refused.
 
@@ -423,17 +549,7 @@ class _Poisson:
 
     def logpmf(self, k, mu, loc=0):
         """The log-probability of the counts ``k`` (-inf off the support, NaN for mu < 0)."""
-        if isbox(k):
-            raise NotDifferentiableError(
-                "poisson.logpmf: argument 'k' is being differentiated, but k is a count and "
-                "has no derivative. Pass k as a constant (a plain array, or "
-                "matdiff.stop_gradient(k)); mu is differentiable."
-            )
-        if isbox(loc):
-            raise NotDifferentiableError(
-                "poisson.logpmf: argument 'loc' is being differentiated, but it shifts a "
-                "discrete support and has no derivative. Pass loc as a constant."
-            )
+        _refuse_counts("poisson.logpmf", k, loc)
         kk = _np.asarray(k, dtype=float) - _np.asarray(loc, dtype=float)
         bad_mu = _mask(lambda m: ~(m >= 0), mu)
         mu = _safe(mu, bad_mu, 1.0)
@@ -447,6 +563,42 @@ class _Poisson:
         """The probability mass: exp(logpmf)."""
         return _exp(self.logpmf(k, mu, loc))
 
+    def cdf(self, k, mu, loc=0):
+        """P(K <= k) = gammaincc(floor(k - loc) + 1, mu), differentiable in mu.
+
+        Its derivative in mu is -pmf(floor(k - loc), mu), as in autograd.
+
+        >>> from matdiff import grad
+        >>> round(float(grad(lambda mu: poisson.cdf(1, mu))(2.0)), 12)  # -2 e^-2
+        -0.270670566473
+        """
+        _refuse_counts("poisson.cdf", k, loc)
+        kk = _np.floor(_np.asarray(k, dtype=float) - _np.asarray(loc, dtype=float))
+        bad_mu = _mask(lambda m: ~(m >= 0), mu)
+        mu = _safe(mu, bad_mu, 1.0)
+        below = kk < 0
+        val = _sp.gammaincc(_np.where(below, 0.0, kk) + 1.0, mu)
+        val = _fill(val, below if branch(_np.any(below)) else None, 0.0)
+        return _fill(val, bad_mu, _np.nan)
+
+    def entropy(self, mu, loc=0):
+        """The entropy -sum_k pmf log pmf, differentiable in mu.
+
+        The sum runs over k < mu + 40 sqrt(mu) + 60, past which the terms are below
+        double precision's resolution of the sum.
+        """
+        _refuse_counts("poisson.entropy", 0, loc)
+        muv = _value(mu)
+        bad_mu = _mask(lambda m: ~(m >= 0), mu)
+        zero = _mask(lambda m: m == 0, mu)
+        mu = _safe(_safe(mu, bad_mu, 1.0), zero, 1.0)
+        top = _np.max(_np.where(muv > 0, muv, 0.0), initial=0.0)
+        ks = _np.arange(int(top + 40.0 * math.sqrt(top) + 60.0)).reshape((-1,) + (1,) * muv.ndim)
+        logp = _mnp.subtract(_sp.xlogy(ks, mu), _mnp.add(mu, _sp.gammaln(ks + 1.0)))
+        val = _mnp.negative(_mnp.sum(_mnp.multiply(_exp(logp), logp), axis=0))
+        val = _over(_fill(val, zero, 0.0), loc)
+        return _fill(val, bad_mu, _np.nan)
+
     def __repr__(self) -> str:
         return "<matdiff.scipy.stats.poisson>"
 
@@ -456,7 +608,7 @@ poisson = _Poisson()
 # ---------------------------------------------------------------- Dirichlet
 
 
-class _Dirichlet:
+class _Dirichlet(_Sampler):
     """The Dirichlet distribution: ``dirichlet.logpdf(x, alpha)``, ``pdf``.
 
     As in SciPy, the components run along the first axis of ``x`` (shape (k,) or (k, n)),
@@ -509,6 +661,26 @@ class _Dirichlet:
         """The density: exp(logpdf)."""
         return _exp(self.logpdf(x, alpha))
 
+    def entropy(self, alpha):
+        """The differential entropy, differentiable in alpha.
+
+        log B(alpha) + (alpha_0 - k) digamma(alpha_0) - sum_j (alpha_j - 1) digamma(alpha_j),
+        alpha_0 = sum_j alpha_j.
+        """
+        av = _value(alpha)
+        if av.ndim != 1:
+            raise ValueError(
+                f"Parameter vector 'a' must be one dimensional, but a.shape = {av.shape}."
+            )
+        if branch(_np.any(av <= 0)):
+            raise ValueError("All parameters must be greater than 0")
+        a0 = _mnp.sum(alpha)
+        log_b = _mnp.subtract(_mnp.sum(_sp.gammaln(alpha)), _sp.gammaln(a0))
+        val = _mnp.add(log_b, _mnp.multiply(_mnp.subtract(a0, av.shape[0]), _sp.digamma(a0)))
+        return _mnp.subtract(
+            val, _mnp.sum(_mnp.multiply(_mnp.subtract(alpha, 1.0), _sp.digamma(alpha)))
+        )
+
     def __repr__(self) -> str:
         return "<matdiff.scipy.stats.dirichlet>"
 
@@ -518,8 +690,8 @@ dirichlet = _Dirichlet()
 # ---------------------------------------------------------------- multivariate
 
 
-def _mv_setup(fname: str, x, mean, cov):
-    """(residuals (m, k), result shape, k, cov as a (k, k) matrix) with SciPy's conventions."""
+def _mv_params(fname: str, mean, cov):
+    """(mean as a k-vector, cov as a (k, k) matrix, k) with SciPy's conventions."""
     mv = _value(mean)
     cv = _value(cov)
     if mv.ndim > 1:
@@ -543,11 +715,11 @@ def _mv_setup(fname: str, x, mean, cov):
     cov = _mnp.add(
         _mnp.multiply(cov, lower), _mnp.transpose(_mnp.multiply(cov, lower - _np.eye(k)))
     )
-    if branch(_np.min(_np.linalg.eigvalsh(_value(cov))) <= 0):
-        raise ValueError(
-            f"{fname}: The input matrix must be symmetric positive semidefinite (as in "
-            "SciPy); singular matrices are not supported, pass a positive definite one"
-        )
+    return mean, cov, k
+
+
+def _mv_points(fname: str, x, mean, k):
+    """(residuals (m, k), result shape) with SciPy's conventions for the points ``x``."""
     xv = _value(x)
     if xv.ndim == 0:
         x = _mnp.reshape(x, (1, 1) if k == 1 else (1,))
@@ -559,17 +731,71 @@ def _mv_setup(fname: str, x, mean, cov):
             f"{fname}: the last axis of x has length {xs[-1]} but the distribution has "
             f"dimension {k}"
         )
-    out_shape = xs[:-1]
-    d = _mnp.reshape(_mnp.subtract(x, mean), (-1, k))
-    return d, out_shape, k, cov
+    return _mnp.reshape(_mnp.subtract(x, mean), (-1, k)), xs[:-1]
 
 
-def _mahalanobis(d, cov):
-    """(d_i^T cov^-1 d_i for each row, log det cov)."""
-    sol = _nla.solve(cov, _mnp.transpose(d))
-    maha = _mnp.sum(_mnp.multiply(_mnp.transpose(d), sol), axis=0)
-    logdet = _nla.slogdet(cov)[1]
-    return maha, logdet
+class _Psd:
+    """SciPy's reading of a positive semidefinite ``cov``: its rank, log pseudo-determinant
+    and Mahalanobis form, with derivatives.
+
+    A positive definite ``cov`` goes through ``solve`` and ``slogdet``. A singular one
+    (``allow_singular=True``) is read on the manifold of matrices of its rank, where SciPy's
+    functions are smooth: with U the eigenvectors of the r eigenvalues SciPy keeps (taken
+    from the values, as constants), W = cov U and C = U^T cov U, every cov of rank r near
+    this one is W C^-1 W^T, so pdet(cov) = det(W^T W) / det(C) and, for d in the range,
+    d^T cov^+ d = v^T C v with v = (W^T W)^-1 W^T d. Both are exact for every such cov, so
+    the derivatives along rank-preserving directions (those that keep the support) are
+    the true ones to any order. A point off the support gets SciPy's -inf.
+    """
+
+    def __init__(self, fname: str, cov, k: int, allow_singular: bool):
+        cv = _value(cov)
+        self.cov, self.k = cov, k
+        # SciPy's cut-off between a small eigenvalue and a zero one, both for the error
+        # without allow_singular and for the rank with it.
+        if allow_singular:
+            s, u = _np.linalg.eigh(cv)
+        else:
+            s = _np.linalg.eigvalsh(cv)
+        cond = {4: 1e3, 8: 1e6}.get(s.dtype.itemsize, 1e6) * _np.finfo(s.dtype).eps
+        eps = cond * _np.max(_np.abs(s))
+        if branch(_np.min(s) < -eps):
+            raise ValueError(
+                f"{fname}: The input matrix must be symmetric positive semidefinite (as in SciPy)"
+            )
+        keep = _np.greater(s, eps)
+        singular = branch(_np.any(_np.logical_not(keep)))
+        if not allow_singular and singular:
+            raise ValueError(
+                f"{fname}: The input matrix must be symmetric positive definite unless "
+                "allow_singular=True (as in SciPy); pass allow_singular=True to use the "
+                "pseudo-inverse and pseudo-determinant"
+            )
+        if not singular:
+            self.basis, self.rank = None, k
+            return
+        self.rank = int(_np.sum(keep))
+        self.basis, self.null, self.eps = u[:, keep], u[:, ~keep], 1e3 * eps
+        self.w = _mnp.matmul(cov, self.basis)
+        self.c = _mnp.matmul(_np.transpose(self.basis), self.w)
+        self.wtw = _mnp.matmul(_mnp.transpose(self.w), self.w)
+
+    def log_pdet(self):
+        if self.basis is None:
+            return _nla.slogdet(self.cov)[1]
+        return _mnp.subtract(_nla.slogdet(self.wtw)[1], _nla.slogdet(self.c)[1])
+
+    def mahalanobis(self, d):
+        """d_i^T cov^+ d_i for each row of ``d``, and the mask of rows off the support."""
+        dt = _mnp.transpose(d)
+        if self.basis is None:
+            sol = _nla.solve(self.cov, dt)
+            return _mnp.sum(_mnp.multiply(dt, sol), axis=0), None
+        v = _nla.solve(self.wtw, _mnp.matmul(_mnp.transpose(self.w), dt))
+        maha = _mnp.sum(_mnp.multiply(v, _mnp.matmul(self.c, v)), axis=0)
+        residual = _np.linalg.norm(_value(d) @ self.null, axis=-1)
+        off = residual >= self.eps
+        return maha, off if branch(_np.any(off)) else None
 
 
 def _squeeze(val, out_shape):
@@ -579,7 +805,7 @@ def _squeeze(val, out_shape):
     return val if shape == tuple(out_shape) else _mnp.reshape(val, shape)
 
 
-class _MultivariateNormal:
+class _MultivariateNormal(_Sampler):
     """``multivariate_normal.logpdf(x, mean=None, cov=1)`` and ``pdf``: derivatives in x, mean, cov.
 
     The last axis of ``x`` holds the components. ``cov`` may be a matrix, a vector (the
@@ -595,24 +821,53 @@ class _MultivariateNormal:
 
     name = "multivariate_normal"
 
-    def logpdf(self, x, mean=None, cov=1):
-        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters)."""
+    def logpdf(self, x, mean=None, cov=1, allow_singular=False):
+        """The log-density at ``x`` (-inf outside the support, NaN for invalid parameters).
+
+        With ``allow_singular=True`` a singular ``cov`` is read as SciPy reads it (the
+        pseudo-inverse and pseudo-determinant over its range, -inf off the support).
+
+        >>> import matdiff.numpy as np
+        >>> cov = np.array([[1.0, 1.0], [1.0, 1.0]])  # rank 1: the line x0 = x1
+        >>> round(float(multivariate_normal.logpdf(np.ones(2), np.zeros(2), cov, True)), 6)
+        -1.765512
+        """
         if mean is None:
             mean = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
-        d, out_shape, k, cov = _mv_setup("multivariate_normal.logpdf", x, mean, cov)
-        maha, logdet = _mahalanobis(d, cov)
-        val = _mnp.multiply(-0.5, _mnp.add(maha, _mnp.add(logdet, k * _LOG_2PI)))
-        return _squeeze(val, out_shape)
+        fname = "multivariate_normal.logpdf"
+        mean, cov, k = _mv_params(fname, mean, cov)
+        psd = _Psd(fname, cov, k, allow_singular)
+        d, out_shape = _mv_points(fname, x, mean, k)
+        maha, off = psd.mahalanobis(d)
+        val = _mnp.multiply(-0.5, _mnp.add(maha, _mnp.add(psd.log_pdet(), psd.rank * _LOG_2PI)))
+        return _squeeze(_fill(val, off, -_np.inf), out_shape)
 
-    def pdf(self, x, mean=None, cov=1):
+    def pdf(self, x, mean=None, cov=1, allow_singular=False):
         """The density: exp(logpdf)."""
-        return _exp(self.logpdf(x, mean, cov))
+        return _exp(self.logpdf(x, mean, cov, allow_singular))
+
+    def entropy(self, mean=None, cov=1):
+        """The differential entropy 0.5 (r (1 + log 2 pi) + log pdet(cov)), r = rank(cov).
+
+        As in SciPy, a singular ``cov`` is allowed (its rank and pseudo-determinant).
+
+        >>> import matdiff.numpy as np
+        >>> from matdiff import grad
+        >>> grad(lambda c: multivariate_normal.entropy(cov=c))(np.eye(2) * 2.0)  # cov^-1 / 2
+        array([[0.25, 0.  ],
+               [0.  , 0.25]])
+        """
+        if mean is None:
+            mean = _np.zeros(_np.shape(getval(cov))[-1:] or (1,))
+        mean, cov, k = _mv_params("multivariate_normal.entropy", mean, cov)
+        psd = _Psd("multivariate_normal.entropy", cov, k, True)
+        return _mnp.multiply(0.5, _mnp.add(psd.log_pdet(), psd.rank * (1.0 + _LOG_2PI)))
 
     def __repr__(self) -> str:
         return "<matdiff.scipy.stats.multivariate_normal>"
 
 
-class _MultivariateT:
+class _MultivariateT(_Sampler):
     """``multivariate_t.logpdf(x, loc=None, shape=1, df=1)`` and ``pdf``, differentiable in all.
 
     >>> import matdiff.numpy as np
@@ -629,8 +884,12 @@ class _MultivariateT:
             loc = _np.zeros(_np.shape(getval(x))[-1:] or (1,))
         if branch(_np.any(_value(df) <= 0)):
             raise ValueError("'df' must be greater than zero.")
-        d, out_shape, k, shape = _mv_setup("multivariate_t.logpdf", x, loc, shape)
-        maha, logdet = _mahalanobis(d, shape)
+        fname = "multivariate_t.logpdf"
+        loc, shape, k = _mv_params(fname, loc, shape)
+        psd = _Psd(fname, shape, k, False)
+        d, out_shape = _mv_points(fname, x, loc, k)
+        maha, _ = psd.mahalanobis(d)
+        logdet = psd.log_pdet()
         half = _mnp.multiply(0.5, _mnp.add(df, k))
         const = _mnp.subtract(_sp.gammaln(half), _sp.gammaln(_mnp.multiply(0.5, df)))
         const = _mnp.subtract(
@@ -646,6 +905,28 @@ class _MultivariateT:
     def pdf(self, x, loc=None, shape=1, df=1):
         """The density: exp(logpdf)."""
         return _exp(self.logpdf(x, loc, shape, df))
+
+    def entropy(self, loc=None, shape=1, df=1):
+        """The differential entropy, differentiable in ``shape`` and ``df`` (SciPy's formula).
+
+        gammaln(df/2) - gammaln((df + k)/2) + k/2 log(df pi)
+        + (df + k)/2 (digamma((df + k)/2) - digamma(df/2)) + log pdet(shape) / 2.
+        """
+        if loc is None:
+            loc = _np.zeros(_np.shape(getval(shape))[-1:] or (1,))
+        if branch(_np.any(_value(df) <= 0)):
+            raise ValueError("'df' must be greater than zero.")
+        if branch(_np.all(_np.isinf(_value(df)))):
+            return multivariate_normal.entropy(loc, shape)  # SciPy's limit
+        loc, shape, k = _mv_params("multivariate_t.entropy", loc, shape)
+        psd = _Psd("multivariate_t.entropy", shape, k, True)
+        half, halfsum = _mnp.multiply(0.5, df), _mnp.multiply(0.5, _mnp.add(df, k))
+        val = _mnp.subtract(_sp.gammaln(half), _sp.gammaln(halfsum))
+        val = _mnp.add(val, _mnp.multiply(0.5 * k, _log(_mnp.multiply(math.pi, df))))
+        val = _mnp.add(
+            val, _mnp.multiply(halfsum, _mnp.subtract(_sp.digamma(halfsum), _sp.digamma(half)))
+        )
+        return _mnp.add(val, _mnp.multiply(0.5, psd.log_pdet()))
 
     def __repr__(self) -> str:
         return "<matdiff.scipy.stats.multivariate_t>"
