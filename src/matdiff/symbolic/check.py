@@ -15,6 +15,7 @@ Inputs respect the domains the expression needs: square matrices under ``det``,
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,12 +263,15 @@ def check(
             return traced(**_perturbed(inputs, d.wrt, x))
 
         x0 = inputs[d.wrt]
-        if d.order == 2:
-            ref = md.hessian(f)(x0)
-        elif d.what == "gradient":
-            ref = md.grad(f)(x0)
-        else:
-            ref = md.jacobian(f)(x0)
+        with warnings.catch_warnings():
+            # a value that does not depend on the variable is a question here, not a slip
+            warnings.filterwarnings("ignore", message=".*does not depend on the input")
+            if d.order == 2:
+                ref = md.hessian(f)(x0)
+            elif d.what == "gradient":
+                ref = md.grad(f)(x0)
+            else:
+                ref = md.jacobian(f)(x0)
         ref = np.asarray(ref, dtype=float)
     except Exception as err:  # the engine may lack a primitive; that is not a mismatch
         report.engine = f"error in numeric engine: {type(err).__name__}: {err}"

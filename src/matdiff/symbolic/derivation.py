@@ -21,7 +21,7 @@ from .differentials import (
 )
 from .errors import SymbolicError
 from .expr import Expr
-from .parser import Parsed, parse
+from .parser import Parsed, default_kind, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
 
@@ -100,6 +100,9 @@ class Derivative:
         self.var = parsed.variables[wrt]
         self.variables = list(parsed.variables)
         self._function = None
+        #: A remark on the result, such as that the expression does not depend on the
+        #: variable (its derivative is then zero); None when there is nothing to say.
+        self.note: str | None = None
         taken = set(parsed.variables)
         if result is not None:
             defs, (body,) = with_temporaries([result], taken)
@@ -409,19 +412,52 @@ def derivative(
 
 def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
     parsed = parse(expression, kinds, _with_info=True)
+    note = None
     if wrt not in parsed.variables:
-        raise SymbolicError(
-            f"{wrt!r} is not a variable of the expression "
-            f"(variables: {', '.join(parsed.variables) or 'none'})"
-        )
+        parsed.variables[wrt] = _absent_variable(parsed, wrt)
+        new_dims = [d for d in parsed.variables[wrt].shape if d != 1]
+        parsed.dim_names += [d for d in dict.fromkeys(new_dims) if d not in parsed.dim_names]
+        note = f"the expression does not depend on {wrt}: the derivative is zero"
     x = parsed.variables[wrt]
     try:
-        return _read_off(parsed, parsed.expr, x, order, dims)
+        d = _read_off(parsed, parsed.expr, x, order, dims)
+        d.note = note
+        if note is not None:
+            d.steps.append(Step("note", note))
+        return d
     except SymbolicError as err:
         if err.line is not None:
             raise
         where = _culprit(parsed, x, order, dims)
         raise SymbolicError(err.message, parsed.source, *where) from None
+
+
+def _absent_variable(parsed: Parsed, name: str) -> Expr:
+    """The declared variable ``name`` that the expression does not use.
+
+    Its derivative is zero, in the usual layout, which needs its kind: a name that is
+    neither used nor declared is more likely a typo than a question, and is refused.
+    """
+    decl = parsed.declarations.get(name)
+    if decl is None:
+        kind = default_kind(name)
+        raise SymbolicError(
+            f"{name!r} is not a variable of the expression "
+            f"(variables: {', '.join(parsed.variables) or 'none'}); to differentiate "
+            f"with respect to a variable the expression does not use, declare it: "
+            f"kinds={{{name!r}: {kind!r}}} (--declare '{name}: {kind}' on the command line)"
+        )
+    dims = list(decl.dims)
+    if decl.kind == "scalar":
+        shape = E.SCALAR
+    elif decl.kind == "vector":
+        shape = (dims[0] if dims else f"len({name})", 1)
+    elif decl.kind == "symmetric":
+        n = dims[0] if dims else f"size({name})"
+        shape = (n, n)
+    else:
+        shape = (dims[0], dims[1]) if dims else (f"rows({name})", f"cols({name})")
+    return E.var(name, decl.kind, shape)
 
 
 def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:
