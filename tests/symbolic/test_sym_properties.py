@@ -44,6 +44,7 @@ KINDS = {
     "B": "n x n",
     "C": "n x m",
     "S": "symmetric n",
+    "k": "scalar",  # only ever an exponent of a matrix power: an integer
 }
 
 # ---------------------------------------------------------------- values
@@ -62,6 +63,7 @@ def _values(seed: int) -> dict:
         "B": rng.uniform(-1, 1, size=(3, 3)),
         "C": rng.uniform(-1, 1, size=(3, 2)),
         "S": np.eye(3) + 0.1 * q @ q.T,
+        "k": int(rng.integers(-2, 4)),
     }
 
 
@@ -126,7 +128,8 @@ _BINARY = {
 
 
 #: Functions with a jump or a kink at 0, where rounding noise (1e-17 against an exact
-#: zero) decides between the sides: a case that meets one this close is not compared.
+#: zero) decides between the sides: a case that meets one this close (or norm1 or norm2
+#: at theirs) is not compared.
 KINKED = ("sign", "abs", "relu")
 KINK = 1e-6
 
@@ -176,6 +179,9 @@ class RawTree:
                 elif p.op in _BINARY:
                     out = _BINARY[p.op](*args)
                 else:
+                    near = np.abs(args[0]) < KINK
+                    if p.op == "norm1" and near.any() or p.op == "norm2" and near.all():
+                        self.at_kink = True  # |v| at 0, and the norm of a zero vector
                     out = _FUNCTIONS[p.op](args[0])
                 out = np.broadcast_to(out, shape)
             assert out.shape == shape, (p.op, out.shape, shape)
@@ -347,12 +353,18 @@ class Generator:
 
     def _square(self, shape, depth) -> str:
         roll = self.rng.random()
-        if roll < 0.35:
+        if roll < 0.3:
             return f"{self.pick(['inv', 'adj'])}({self.spd(shape, depth)})"
-        if roll < 0.7:
+        if roll < 0.55:
             return f"{self._g(shape, depth)}^{self.pick(['0', '1', '2', '3'])}"
-        if roll < 0.85:
+        if roll < 0.65:
             return f"{self.spd(shape, depth)}^{self.pick(['-1', '-2'])}"
+        if roll < 0.9:
+            # a power known at evaluation time, alone or next to powers of its base
+            g = self.spd(shape, depth)
+            return self.pick(
+                [f"{g}^k", f"{g}^k*{g}", f"inv({g})*{g}^k", f"{g}^k*{g}^(-k)", f"({g}^k)'"]
+            )
         scalar = self.pick(["inv", "adj", "tr", "det", "diag"])
         return f"{scalar}({self.positive(SCALAR, depth)})*{self._g(shape, depth)}"
 
@@ -438,7 +450,12 @@ def _raw_derivative(raw: RawTree, values: dict, wrt: str, out_shape) -> np.ndarr
 
 
 #: Why the engine may refuse to differentiate a generated case; anything else fails.
-ALLOWED_REFUSALS = ("cannot write the derivative", "through kron", "expression too large")
+ALLOWED_REFUSALS = (
+    "cannot write the derivative",
+    "through kron",
+    "expression too large",
+    "in its exponent needs a matrix logarithm",
+)
 
 
 def _run_case(text: str, values: dict, check_derivative: bool, stats: dict) -> str | None:
@@ -468,14 +485,18 @@ def _run_case(text: str, values: dict, check_derivative: bool, stats: dict) -> s
     stats["values compared"] += 1
     if not check_derivative or not parsed.variables:
         return None
-    wrt = sorted(parsed.variables)[len(text) % len(parsed.variables)]
+    # an exponent k has no derivative to compare (X^k in k needs a matrix logarithm)
+    names = sorted(set(parsed.variables) - {"k"}) or ["k"]
+    wrt = names[len(text) % len(names)]
     try:
         d = sym.derivative(text, wrt=wrt, kinds=KINDS, dims=dims)
     except sym.SymbolicError as err:
-        if not any(reason in err.message for reason in ALLOWED_REFUSALS):
+        reasons = [reason for reason in ALLOWED_REFUSALS if reason in err.message]
+        if not reasons:
             return f"d/d{wrt} refused: {err.message}"
-        stats["derivative refused: " + err.message[:40]] += 1
+        stats["derivative refused: " + reasons[0]] += 1
         return None
+    stats["kinds"].update(type(n) for n in E.nodes(d.result or d.linear_form))
     with np.errstate(all="ignore"):
         value, deriv = d.function()(**args)
     if not _same(truth, value, scale):

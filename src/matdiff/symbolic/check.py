@@ -51,9 +51,10 @@ class CheckReport:
 
 
 def domains(e: E.Expr) -> dict[str, str]:
-    """For each variable, the input domain the expression needs: spd, positive or unit."""
+    """For each variable, the input domain the expression needs: integer (an exponent of
+    a matrix power), spd, positive or unit."""
     out: dict[str, str] = {}
-    rank = {"spd": 3, "positive": 2, "unit": 1}
+    rank = {"integer": 4, "spd": 3, "positive": 2, "unit": 1}
 
     def mark(n: E.Expr, what: str) -> None:
         for v in E.nodes(n):
@@ -69,6 +70,9 @@ def domains(e: E.Expr) -> dict[str, str]:
     for n in E.nodes(e):
         if n.argument_domain is not None:
             mark(n.args[0], n.argument_domain)
+        if isinstance(n, E.MatPow):
+            for v in E.variables(n.args[1]):
+                out[v.name] = "integer"
     return out
 
 
@@ -92,6 +96,9 @@ def random_inputs(d, rng: np.random.Generator, sizes: dict, domain_of: dict) -> 
         r, c = (sizes[x] if x != 1 else 1 for x in v.shape)
         dom = domain_of.get(name)
         kind = v.declared
+        if dom == "integer":
+            values[name] = int(rng.integers(1, 4))
+            continue
         if kind == "scalar":
             val = rng.uniform(0.5, 1.5) if dom in ("positive", "spd") else rng.normal()
             if dom == "unit":
@@ -225,7 +232,10 @@ def check(
             break
         if attempt == 1:
             # the expression needs a domain the markers did not see: try positive inputs
-            dom = {name: "positive" for name in d.parsed.variables}
+            dom = {
+                name: "integer" if dom.get(name) == "integer" else "positive"
+                for name in d.parsed.variables
+            }
         if attempt == 3 and not given_sizes:
             # products of rectangular factors can be rank deficient: try square ones
             sizes = {k: 3 for k in sizes}

@@ -322,9 +322,22 @@ class Derivative:
                 plan.append((name, v.kind, ((0, r), (1, c))))
         names = self.variables
         source = self.source
+        exponents = [
+            v.name
+            for n in E.nodes(self.expr)
+            if isinstance(n, E.MatPow)
+            for v in E.variables(n.args[1])
+        ]
 
         def derivative(*args, **kwargs):
             values = {**dict(zip(names, args)), **kwargs} if args else kwargs
+            for name in exponents:
+                k = numpy.asarray(values.get(name, 0))
+                if k.shape != () or not float(k) == int(float(k)):
+                    raise SymbolicError(
+                        f"derivative of {source!r}: {name} is the exponent of a matrix "
+                        f"power, so it must be an integer, not {values.get(name)!r}"
+                    )
             seen: dict = {}
             for name, kind, axes in plan:
                 value = values.get(name, 0.0)
@@ -421,6 +434,13 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
     x = parsed.variables[wrt]
     try:
         d = _read_off(parsed, parsed.expr, x, order, dims)
+        shown = d.result if d.result is not None else d.linear_form
+        if note is None and any(isinstance(n, E.PowSum) for n in E.nodes(shown)):
+            note = (
+                "sum(..., i = 0..k - 1) is the derivative of the matrix power X^k, which "
+                "the language cannot write; for k < 0 it runs over i = k..-1 with a minus "
+                "sign, and function() evaluates it"
+            )
         d.note = note
         if note is not None:
             d.steps.append(Step("note", note))

@@ -92,6 +92,20 @@ def _diagonal_times_ones(a: Expr, b: Expr) -> list | None:
     return None
 
 
+@_pairwise
+def _merge_powers(a: Expr, b: Expr) -> list | None:
+    for base in (
+        a.args[0] if isinstance(a, E.MatPow) else None,
+        b.args[0] if isinstance(b, E.MatPow) else None,
+    ):
+        if base is None:
+            continue
+        ea, eb = E.power_of(a, base), E.power_of(b, base)
+        if ea is not None and eb is not None:
+            return [E.matpow(base, E.add(ea, eb))]
+    return None
+
+
 #: The identities of a product's matrix chain, by name; each returns the new chain, or
 #: None where it does not apply. Tests count which of them fire.
 PRODUCT_RULES = {
@@ -100,6 +114,7 @@ PRODUCT_RULES = {
     "diag(a)*diag(b) = diag(a.*b)": _merge_diagonals,
     "vector(1)'*diag(v) = v'": _ones_times_diagonal,
     "diag(v)*vector(1) = v": _diagonal_times_ones,
+    "X^j*X^k = X^(j + k)": _merge_powers,
 }
 
 
