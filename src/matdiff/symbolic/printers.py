@@ -373,10 +373,10 @@ def _latex_matpow(e):
 def _latex_powsum(e):
     base, k, m = e.args
     b = _lwrap(_latex(base), ATOM)
-    km1 = to_latex(E.add(k, const(-1.0)))
+    km1 = f"{to_latex(k)} - 1"  # a sum needs no brackets here
     s, p = _latex(m)
     m_code = rf"\left({s}\right)" if p <= MUL else s
-    return rf"\sum_{{i=0}}^{{{km1}}} {b}^{{i}} {m_code} {b}^{{{km1}-i}}", ADD
+    return rf"\sum_{{i=0}}^{{{km1}}} {b}^{{i}} {m_code} {b}^{{{km1} - i}}", ADD
 
 
 LATEX = {
