@@ -168,3 +168,24 @@ def test_the_exponent_must_be_a_scalar():
     with pytest.raises(sym.SymbolicError) as err:
         sym.parse("X^x")
     assert "an exponent must be a scalar" in err.value.message
+
+
+def test_the_constructors_refuse_what_is_not_a_power():
+    from matdiff.symbolic import expr as E
+
+    Xs = E.var("X", "matrix", ("n", "n"))
+    C = E.var("C", "matrix", ("n", "m"))
+    k = E.var("k", "scalar", E.SCALAR)
+    x = E.var("x", "vector", ("n", 1))
+    cases = [
+        (lambda: E.matpow(Xs, x), "an exponent must be a scalar, got nx1"),
+        (lambda: E.matpow(Xs, E.const(2.5)), "a matrix power needs an integer exponent"),
+        (lambda: E.matpow(C, k), "a matrix power needs a square matrix, got nxm"),
+        (lambda: E.powsum(Xs, k, C), "a sum of matrix powers needs nxn, got nxm"),
+    ]
+    for build, message in cases:
+        with pytest.raises(sym.SymbolicError) as err:
+            build()
+        assert err.value.message == message
+    assert E.matpow(Xs, E.const(2.0)) is E.mul(Xs, Xs)
+    assert E.matpow(Xs, E.const(-1.0)) is E.inv(Xs)

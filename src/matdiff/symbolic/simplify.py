@@ -2,9 +2,10 @@
 
 The constructors in ``expr`` fold constants, drop zeros, collect like terms and push
 transposes to the leaves. ``rewrite`` applies the identities of matrix products
-(``eye*A`` is ``A``, ``inv(X)*X`` is ``eye``, ``diag(a)*diag(b)`` is ``diag(a.*b)``); the
-parser applies it to every node it builds, and the passes below to every node they
-rebuild. Two passes finish the job:
+(``eye*A`` is ``A``, ``inv(X)*X`` is ``eye``, ``diag(a)*diag(b)`` is ``diag(a.*b)``,
+``X^j*X^k`` is ``X^(j + k)``), named in ``PRODUCT_RULES``; the parser applies it to
+every node it builds, and the passes below to every node they rebuild. Two passes
+finish the job:
 
 1. ``expand`` distributes products and elementwise products over sums (within a size
    budget), so that every result reaches the same sum of monomials;
