@@ -60,6 +60,8 @@ def _run_diff(args: argparse.Namespace) -> int:
             args.expression, wrt=args.wrt, order=args.order, kinds=args.declare, dims=dims
         )
         print(d.text)
+        if d.note:
+            print(f"matdiff diff: note: {d.note}", file=sys.stderr)
         if args.latex:
             print()
             print(d.latex)

@@ -21,7 +21,7 @@ from .differentials import (
 )
 from .errors import SymbolicError
 from .expr import Expr
-from .parser import Parsed, parse
+from .parser import Parsed, default_kind, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
 
@@ -100,6 +100,9 @@ class Derivative:
         self.var = parsed.variables[wrt]
         self.variables = list(parsed.variables)
         self._function = None
+        #: A remark on the result, such as that the expression does not depend on the
+        #: variable (its derivative is then zero); None when there is nothing to say.
+        self.note: str | None = None
         taken = set(parsed.variables)
         if result is not None:
             defs, (body,) = with_temporaries([result], taken)
@@ -319,9 +322,22 @@ class Derivative:
                 plan.append((name, v.kind, ((0, r), (1, c))))
         names = self.variables
         source = self.source
+        exponents = [
+            v.name
+            for n in E.nodes(self.expr)
+            if isinstance(n, E.MatPow)
+            for v in E.variables(n.args[1])
+        ]
 
         def derivative(*args, **kwargs):
             values = {**dict(zip(names, args)), **kwargs} if args else kwargs
+            for name in exponents:
+                k = numpy.asarray(values.get(name, 0))
+                if k.shape != () or not float(k) == int(float(k)):
+                    raise SymbolicError(
+                        f"derivative of {source!r}: {name} is the exponent of a matrix "
+                        f"power, so it must be an integer, not {values.get(name)!r}"
+                    )
             seen: dict = {}
             for name, kind, axes in plan:
                 value = values.get(name, 0.0)
@@ -409,19 +425,59 @@ def derivative(
 
 def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
     parsed = parse(expression, kinds, _with_info=True)
+    note = None
     if wrt not in parsed.variables:
-        raise SymbolicError(
-            f"{wrt!r} is not a variable of the expression "
-            f"(variables: {', '.join(parsed.variables) or 'none'})"
-        )
+        parsed.variables[wrt] = _absent_variable(parsed, wrt)
+        new_dims = [d for d in parsed.variables[wrt].shape if d != 1]
+        parsed.dim_names += [d for d in dict.fromkeys(new_dims) if d not in parsed.dim_names]
+        note = f"the expression does not depend on {wrt}: the derivative is zero"
     x = parsed.variables[wrt]
     try:
-        return _read_off(parsed, parsed.expr, x, order, dims)
+        d = _read_off(parsed, parsed.expr, x, order, dims)
+        shown = d.result if d.result is not None else d.linear_form
+        if note is None and any(isinstance(n, E.PowSum) for n in E.nodes(shown)):
+            note = (
+                "sum(..., i = 0..k - 1) is the derivative of the matrix power X^k, which "
+                "the language cannot write; for k < 0 it runs over i = k..-1 with a minus "
+                "sign, and function() evaluates it"
+            )
+        d.note = note
+        if note is not None:
+            d.steps.append(Step("note", note))
+        return d
     except SymbolicError as err:
         if err.line is not None:
             raise
         where = _culprit(parsed, x, order, dims)
         raise SymbolicError(err.message, parsed.source, *where) from None
+
+
+def _absent_variable(parsed: Parsed, name: str) -> Expr:
+    """The declared variable ``name`` that the expression does not use.
+
+    Its derivative is zero, in the usual layout, which needs its kind: a name that is
+    neither used nor declared is more likely a typo than a question, and is refused.
+    """
+    decl = parsed.declarations.get(name)
+    if decl is None:
+        kind = default_kind(name)
+        raise SymbolicError(
+            f"{name!r} is not a variable of the expression "
+            f"(variables: {', '.join(parsed.variables) or 'none'}); to differentiate "
+            f"with respect to a variable the expression does not use, declare it: "
+            f"kinds={{{name!r}: {kind!r}}} (--declare '{name}: {kind}' on the command line)"
+        )
+    dims = list(decl.dims)
+    if decl.kind == "scalar":
+        shape = E.SCALAR
+    elif decl.kind == "vector":
+        shape = (dims[0] if dims else f"len({name})", 1)
+    elif decl.kind == "symmetric":
+        n = dims[0] if dims else f"size({name})"
+        shape = (n, n)
+    else:
+        shape = (dims[0], dims[1]) if dims else (f"rows({name})", f"cols({name})")
+    return E.var(name, decl.kind, shape)
 
 
 def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:

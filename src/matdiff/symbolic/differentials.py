@@ -133,6 +133,26 @@ def _d_adj(n, d, depends):
     return E.add(product(dd, iX), E.neg(product(E.det(X), iX, dX, iX)))
 
 
+def _d_matpow(n, d, depends):
+    X, k = n.args
+    if depends(k):
+        raise SymbolicError(
+            f"the derivative of {to_text(n)} in its exponent needs a matrix logarithm, "
+            "which the language does not have"
+        )
+    return E.powsum(X, k, d(X))
+
+
+def _d_powsum(n, d, depends):
+    X, k, M = n.args
+    if depends(X) or depends(k):
+        raise SymbolicError(
+            f"cannot differentiate {to_text(n)} again in the matrix it sums powers of: "
+            "that needs a double sum, which has no rule"
+        )
+    return E.powsum(X, k, d(M))
+
+
 def _constant(n, d, depends):
     return _zero_like(n)  # not reached: a node that does not depend on x has d = 0
 
@@ -181,6 +201,11 @@ DIFFERENTIALS = {
         lambda n, d, dep: product(E.pow_(n, -1.0), inner(n.args[0], d(n.args[0]))),
     ),
     E.Kron: Rule("d kron(X, Y) = kron(dX, Y) + kron(X, dY)", _product_rule(E.kron)),
+    E.MatPow: Rule("d(X^k) = sum(X^i*dX*X^(k - 1 - i), i = 0..k - 1)", _d_matpow),
+    E.PowSum: Rule(
+        "d sum(X^i*M*X^(k - 1 - i), i = 0..k - 1) = sum(X^i*dM*X^(k - 1 - i), i = 0..k - 1)",
+        _d_powsum,
+    ),
 }
 
 
@@ -287,6 +312,10 @@ def gradient_from(df: Expr, x: Expr, steps: list | None = None) -> Expr:
             return
         if isinstance(L, E.DiagV):
             back(L.args[0], E.diagm(seed))
+            return
+        if isinstance(L, E.PowSum):
+            X, k, M = L.args
+            back(M, E.powsum(E.transpose(X), k, seed))
             return
         raise SymbolicError(f"cannot read a gradient off a differential through {L.op}")
 

@@ -453,6 +453,50 @@ class Kron(Expr):
         return ("kron(", *a.sort_key(), ", ", *b.sort_key(), ")")
 
 
+class MatPow(Expr):
+    """A matrix power ``X^k`` whose exponent is a scalar expression, not a number.
+
+    The exponent is an integer at evaluation time; powers with a number for exponent are
+    products (``X^2`` is ``X*X``, ``X^-1`` is ``inv(X)``).
+    """
+
+    __slots__ = ()
+    op = "matpow"
+    shareable = True
+
+    @property
+    def binding(self) -> int:
+        return POW
+
+    def rebuild(self, args: tuple) -> Expr:
+        return matpow(*args)
+
+    def _key_parts(self) -> tuple:
+        base, k = self.args
+        return (*_bracket(base, POST), "^", *_bracket(k, ATOM))
+
+
+class PowSum(Expr):
+    """``sum(X^i*M*X^(k - 1 - i), i = 0..k - 1)``, which is ``d(X^k)`` when ``M`` is ``dX``.
+
+    For a negative ``k`` the sum runs over ``i = k..-1`` with a minus sign: that is the
+    differential of ``inv(X)^-k``, so ``d(X^k)`` is this node for every integer ``k``.
+    It is linear in ``M``, and ``<S, PowSum(X, k, M)> = <PowSum(X', k, S), M>``.
+    """
+
+    __slots__ = ()
+    op = "powsum"
+    shareable = True
+
+    def rebuild(self, args: tuple) -> Expr:
+        return powsum(*args)
+
+    def _key_parts(self) -> tuple:
+        base, k, m = self.args
+        b = _bracket(base, POST)
+        return ("sum(", *b, "^i*", *_bracket(m, NEG), "*", *b, "^(", *k.sort_key(), " - 1 - i))")
+
+
 class Function(Expr):
     """A function of one matrix argument; ``word`` is how the language calls it."""
 
@@ -941,6 +985,66 @@ def pow_(base: Expr, p: float) -> Expr:
     return Pow.make((base,), base.shape, p)
 
 
+def matpow(base: Expr, k: Expr) -> Expr:
+    """``base^k``: the power of a square matrix with a scalar exponent ``k``.
+
+    A number for exponent gives the product (or the inverse's); the node is kept for an
+    exponent that is only known at evaluation time (where it must be an integer).
+    """
+    if not k.is_scalar:
+        raise _fail(f"an exponent must be a scalar, got {shape_str(k.shape)}")
+    _square(base, "a matrix power")
+    if isinstance(k, Const):
+        if not k.value.is_integer():
+            raise _fail("a matrix power needs an integer exponent")
+        if k.value == 0:
+            return eye(base.shape[0])
+        factor = base if k.value > 0 else inv(base)
+        return mul(*([factor] * int(abs(k.value))))
+    if isinstance(base, Eye):
+        return base
+    if isinstance(base, MatPow):
+        return matpow(base.args[0], mul(base.args[1], k))
+    if isinstance(base, Inv):
+        return matpow(base.args[0], neg(k))
+    return MatPow.make((base, k), base.shape)
+
+
+def power_of(f: Expr, base: Expr) -> Expr | None:
+    """The exponent ``e`` with ``f = base^e`` (``base``, ``inv(base)``, ``base^k``), or None."""
+    if f is base:
+        return const(1.0)
+    if isinstance(f, MatPow) and f.args[0] is base:
+        return f.args[1]
+    if f is inv(base):
+        return const(-1.0)
+    return None
+
+
+def _commutes_with_powers(m: Expr, base: Expr) -> bool:
+    if isinstance(m, Eye) or power_of(m, base) is not None:
+        return True
+    return isinstance(m, Mul) and all(f.is_scalar or _commutes_with_powers(f, base) for f in m.args)
+
+
+def powsum(base: Expr, k: Expr, m: Expr) -> Expr:
+    """``sum(base^i*m*base^(k - 1 - i), i = 0..k - 1)`` (see ``PowSum``), folded where
+    ``m`` commutes with ``base``: then it is ``k*base^(k - 1)*m``."""
+    if m.shape != base.shape:
+        raise _fail(
+            f"a sum of matrix powers needs {shape_str(base.shape)}, got {shape_str(m.shape)}"
+        )
+    if is_zero(m):
+        return m
+    if isinstance(m, Add):
+        return add(*[powsum(base, k, t) for t in m.args])
+    if isinstance(m, Mul) and m.nscalars:
+        return mul(*m.scalars, powsum(base, k, mul(*m.chain)))
+    if _commutes_with_powers(m, base):
+        return mul(k, matpow(base, add(k, const(-1.0))), m)
+    return PowSum.make((base, k, m), base.shape)
+
+
 def fn(name: str, x: Expr) -> Expr:
     """An elementwise function such as ``exp`` or ``relu``."""
     if name not in ELEMENTWISE:
@@ -982,6 +1086,12 @@ def transpose(e: Expr) -> Expr:
         return mul(*e.scalars, *[transpose(a) for a in reversed(e.chain)])
     if isinstance(e, Pow):
         return pow_(transpose(e.args[0]), e.p)
+    if isinstance(e, MatPow):
+        return matpow(transpose(e.args[0]), e.args[1])
+    if isinstance(e, PowSum):
+        # the terms X^i*M*X^j with i + j = k - 1 transpose to X'^j*M'*X'^i: the same sum
+        base, k, m = e.args
+        return powsum(transpose(base), k, transpose(m))
     if isinstance(e, Fn):
         return fn(e.name, transpose(e.args[0]))
     if isinstance(e, (Add, Had, Kron)):
@@ -1065,6 +1175,8 @@ def logdet(x: Expr) -> Expr:
         return neg(logdet(x.args[0]))
     if isinstance(x, Eye):
         return const(0.0)
+    if isinstance(x, MatPow):
+        return mul(x.args[1], logdet(x.args[0]))
     return LogDet.make((x,), SCALAR)
 
 
@@ -1078,6 +1190,8 @@ def inv(x: Expr) -> Expr:
         return x
     if isinstance(x, T):
         return transpose(inv(x.args[0]))
+    if isinstance(x, MatPow):
+        return matpow(x.args[0], neg(x.args[1]))
     if isinstance(x, Mul) and x.nscalars and all(a.is_scalar for a in x.scalars):
         s, chain = x.scalars, x.chain
         return mul(pow_(mul(*s), -1.0), inv(mul(*chain)))

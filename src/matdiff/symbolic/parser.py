@@ -536,6 +536,8 @@ class _Parser:
         return E.fill(c.value, self.final_shape(p.shape))
 
     def _power(self, p: _P, base: E.Expr, ex: E.Expr) -> E.Expr:
+        if p.op == "matpow" and not isinstance(ex, E.Const):
+            return E.matpow(base, ex)  # an integer known at evaluation time
         if not isinstance(ex, E.Const):
             raise self.error("an exponent must be a number", p.args[1].pos)
         if p.op == "epow":

@@ -180,6 +180,20 @@ def _text_had(e, in_sum):
     return out, MUL
 
 
+def _text_matpow(e, in_sum):
+    base, k = e.args
+    return f"{_wrap(_text(base, False), POST)}^{_wrap(_text(k, False), ATOM)}", POW
+
+
+def _text_powsum(e, in_sum):
+    # a sum over i, which the language cannot write: the derivative of X^k for a symbolic k
+    base, k, m = e.args
+    b = _wrap(_text(base, False), POST)
+    km1 = to_text(E.add(k, const(-1.0)))
+    body = f"{b}^i*{_factor_text(m)}*{b}^({km1} - i)"
+    return f"sum({body}, i = 0..{km1})", ATOM
+
+
 TEXT = {
     E.Var: lambda e, in_sum: (e.name, ATOM),
     E.Delta: lambda e, in_sum: ("d" + e.name, ATOM),
@@ -193,6 +207,8 @@ TEXT = {
     E.T: lambda e, in_sum: (_wrap(_text(e.args[0], False), POST) + "'", POST),
     E.Fn: lambda e, in_sum: (f"{e.name}({to_text(e.args[0])})", ATOM),
     E.Kron: lambda e, in_sum: (f"kron({to_text(e.args[0])}, {to_text(e.args[1])})", ATOM),
+    E.MatPow: _text_matpow,
+    E.PowSum: _text_powsum,
     **{
         kind: lambda e, in_sum: (f"{e.word}({to_text(e.args[0])})", ATOM)
         for kind in E.Function.__subclasses__()
@@ -349,6 +365,20 @@ def _latex_kron(e):
     return rf"{a} \otimes {b}", MUL
 
 
+def _latex_matpow(e):
+    base, k = e.args
+    return rf"{_lwrap(_latex(base), ATOM)}^{{{to_latex(k)}}}", POW
+
+
+def _latex_powsum(e):
+    base, k, m = e.args
+    b = _lwrap(_latex(base), ATOM)
+    km1 = f"{to_latex(k)} - 1"  # a sum needs no brackets here
+    s, p = _latex(m)
+    m_code = rf"\left({s}\right)" if p <= MUL else s
+    return rf"\sum_{{i=0}}^{{{km1}}} {b}^{{i}} {m_code} {b}^{{{km1} - i}}", ADD
+
+
 LATEX = {
     E.Var: lambda e: (_latex_name(e.name), ATOM),
     E.Delta: lambda e: (r"\mathrm{d}" + _latex_name(e.name), ATOM),
@@ -362,6 +392,8 @@ LATEX = {
     E.T: _latex_transpose,
     E.Fn: _latex_fn,
     E.Kron: _latex_kron,
+    E.MatPow: _latex_matpow,
+    E.PowSum: _latex_powsum,
     E.Inv: lambda e: (_lwrap(_latex(e.args[0]), ATOM) + "^{-1}", POW),
     E.Sum: _latex_call(r"\sum"),
     E.Tr: _latex_call(r"\operatorname{tr}"),
@@ -693,6 +725,32 @@ def _call(template: str):
     return spell
 
 
+def _integer(printer: NumpyPrinter, k: Expr) -> str:
+    # matrix_power takes an integer; the exponent's variables were checked to be integers
+    return f"_np.int64({printer.emit(k)})"
+
+
+def _np_matpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
+    base, k = e.args
+    return f"_np.linalg.matrix_power({printer.emit(base)}, {_integer(printer, k)})", _PY_ATOM
+
+
+def _np_powsum(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
+    """The sum over i written out as a loop: for k < 0 over i = k..-1, with a minus sign."""
+    base, k, m = e.args
+    b, mm = printer._named(base), printer._named(m)
+    kk = printer.fresh()
+    printer.assign(kk, _integer(printer, k))
+    i = printer.fresh()
+    terms = (
+        f"_np.linalg.matrix_power({b}, {i}) @ {mm} @ _np.linalg.matrix_power({b}, {kk} - 1 - {i})"
+        f" for {i} in _np.arange(_np.minimum(0, {kk}), _np.maximum(0, {kk}))"
+    )
+    total = printer.fresh()
+    printer.assign(total, f"_np.zeros({printer._shape_code(e.shape)}) + _np.sum([{terms}], axis=0)")
+    return f"(-{total} if {kk} < 0 else {total})", _PY_ATOM
+
+
 NUMPY = {
     E.Var: lambda pr, e: (e.name, _PY_ATOM),
     E.Delta: NumpyPrinter._differential,
@@ -709,6 +767,8 @@ NUMPY = {
     E.T: NumpyPrinter._transpose,
     E.Fn: NumpyPrinter._fn,
     E.Kron: NumpyPrinter._kron,
+    E.MatPow: _np_matpow,
+    E.PowSum: _np_powsum,
     E.Sum: _call("_np.sum({})"),
     E.Tr: NumpyPrinter._tr,
     E.Det: _call("_np.linalg.det({})"),

@@ -2,9 +2,10 @@
 
 The constructors in ``expr`` fold constants, drop zeros, collect like terms and push
 transposes to the leaves. ``rewrite`` applies the identities of matrix products
-(``eye*A`` is ``A``, ``inv(X)*X`` is ``eye``, ``diag(a)*diag(b)`` is ``diag(a.*b)``); the
-parser applies it to every node it builds, and the passes below to every node they
-rebuild. Two passes finish the job:
+(``eye*A`` is ``A``, ``inv(X)*X`` is ``eye``, ``diag(a)*diag(b)`` is ``diag(a.*b)``,
+``X^j*X^k`` is ``X^(j + k)``), named in ``PRODUCT_RULES``; the parser applies it to
+every node it builds, and the passes below to every node they rebuild. Two passes
+finish the job:
 
 1. ``expand`` distributes products and elementwise products over sums (within a size
    budget), so that every result reaches the same sum of monomials;
@@ -45,32 +46,88 @@ def _is_ones(e: Expr, kind: str) -> bool:
     return isinstance(e, E.Fill) and e.kind == kind and e.value == 1
 
 
-def _adjacent(a: Expr, b: Expr) -> list | None:
-    """What the neighbouring factors ``a*b`` of a chain become, when an identity applies."""
-    if _inverse_pair(a, b):
-        return []
+def _drop_identities(chain: list) -> list | None:
+    if len(chain) > 1 and any(isinstance(f, E.Eye) for f in chain):
+        # a product of identities is the identity, never the number 1: keep one
+        return [f for f in chain if not isinstance(f, E.Eye)] or chain[:1]
+    return None
+
+
+def _pairwise(identity):
+    """A rule for the chain from an identity of two neighbouring factors ``a*b``."""
+
+    def rule(chain: list) -> list | None:
+        for i in range(len(chain) - 1):
+            new = identity(chain[i], chain[i + 1])
+            if new is not None:
+                n = chain[i].shape[0]
+                return chain[:i] + new + chain[i + 2 :] or [E.eye(n)]
+        return None
+
+    return rule
+
+
+@_pairwise
+def _cancel_inverses(a: Expr, b: Expr) -> list | None:
+    return [] if _inverse_pair(a, b) else None
+
+
+@_pairwise
+def _merge_diagonals(a: Expr, b: Expr) -> list | None:
     if isinstance(a, E.DiagM) and isinstance(b, E.DiagM):
         return [E.diagm(E.had(a.args[0], b.args[0]))]
-    # 1'*diag(v) is v' and diag(v)*1 is v
+    return None
+
+
+@_pairwise
+def _ones_times_diagonal(a: Expr, b: Expr) -> list | None:
     if _is_ones(a, "row") and isinstance(b, E.DiagM):
         return [E.transpose(b.args[0])]
+    return None
+
+
+@_pairwise
+def _diagonal_times_ones(a: Expr, b: Expr) -> list | None:
     if isinstance(a, E.DiagM) and _is_ones(b, "vector"):
         return [a.args[0]]
     return None
 
 
+@_pairwise
+def _merge_powers(a: Expr, b: Expr) -> list | None:
+    for base in (
+        a.args[0] if isinstance(a, E.MatPow) else None,
+        b.args[0] if isinstance(b, E.MatPow) else None,
+    ):
+        if base is None:
+            continue
+        ea, eb = E.power_of(a, base), E.power_of(b, base)
+        if ea is not None and eb is not None:
+            return [E.matpow(base, E.add(ea, eb))]
+    return None
+
+
+#: The identities of a product's matrix chain, by name; each returns the new chain, or
+#: None where it does not apply. Tests count which of them fire.
+PRODUCT_RULES = {
+    "eye*A = A": _drop_identities,
+    "inv(X)*X = eye": _cancel_inverses,
+    "diag(a)*diag(b) = diag(a.*b)": _merge_diagonals,
+    "vector(1)'*diag(v) = v'": _ones_times_diagonal,
+    "diag(v)*vector(1) = v": _diagonal_times_ones,
+    "X^j*X^k = X^(j + k)": _merge_powers,
+}
+
+
 def _rewrite_product(e: Expr) -> Expr:
     while isinstance(e, E.Mul):
         chain = list(e.chain)
-        if len(chain) > 1 and any(isinstance(f, E.Eye) for f in chain):
-            chain = [f for f in chain if not isinstance(f, E.Eye)]
-        for i in range(len(chain) - 1):
-            new = _adjacent(chain[i], chain[i + 1])
+        for rule in PRODUCT_RULES.values():
+            new = rule(chain)
             if new is not None:
-                n = chain[i].shape[0]
-                chain = chain[:i] + new + chain[i + 2 :] or [E.eye(n)]
+                chain = new
                 break
-        if len(chain) == len(e.chain) and all(a is b for a, b in zip(chain, e.chain)):
+        else:
             return e
         # the product of what is left may hold new neighbours: once more
         e = E.mul(*e.scalars, *chain)
@@ -117,23 +174,29 @@ def expand(e: Expr) -> Expr:
         if hit is not None:
             return hit
         args = [go(a) for a in n.args]
-        if isinstance(n, (E.Mul, E.Had)) and any(isinstance(a, E.Add) for a in args):
-            count = 1
-            for a in args:
-                count *= len(_terms(a))
-            if count <= MAX_TERMS:
-                build = product if isinstance(n, E.Mul) else E.had
-                out = E.add(*[build(*combo) for combo in itertools.product(*map(_terms, args))])
-                # a product of expanded sums may hold new sums (from transposes); once more
-                out = E.add(*[go(t) if t is not n else t for t in _terms(out)])
-            else:
-                out = _rebuilt(n, args)
-        else:
+        out = _distribute(n, args) if isinstance(n, (E.Mul, E.Had)) else None
+        if out is None:
             out = _rebuilt(n, args)
+        else:
+            # a product of expanded sums may hold new sums (from transposes); once more
+            out = E.add(*[go(t) if t is not n else t for t in _terms(out)])
         memo[n] = out
         return out
 
     return go(e)
+
+
+def _distribute(n: Expr, args: list) -> Expr | None:
+    """``(A + B)*C`` is ``A*C + B*C`` (and so for ``.*``), within the budget of terms."""
+    if not any(isinstance(a, E.Add) for a in args):
+        return None
+    count = 1
+    for a in args:
+        count *= len(_terms(a))
+    if count > MAX_TERMS:
+        return None
+    build = product if isinstance(n, E.Mul) else E.had
+    return E.add(*[build(*combo) for combo in itertools.product(*map(_terms, args))])
 
 
 def factor(e: Expr) -> Expr:
@@ -185,13 +248,11 @@ def _chain_of(t: Expr) -> tuple[tuple, tuple]:
 
 def _factor_sum(terms: list[Expr]) -> Expr:
     while len(terms) > 1:
-        new = (
-            _factor_chain(terms, side=-1)
-            or _factor_chain(terms, side=0)
-            or _factor_elementwise(terms)
-            or _factor_coefficient(terms)
-        )
-        if new is None:
+        for factoring in FACTORINGS.values():
+            new = factoring(terms)
+            if new is not None:
+                break
+        else:
             break
         if not isinstance(new, E.Add):
             return new
@@ -342,6 +403,16 @@ def _factor_coefficient(terms: list[Expr]) -> Expr | None:
     grouped = E.scale(c, inner)
     others = [t for i, t in enumerate(terms) if i not in idx]
     return E.add(*others, grouped) if others else grouped
+
+
+#: The ways of regrouping a sum, tried in this order; each returns the regrouped sum, or
+#: None where it does not apply. Tests count which of them fire.
+FACTORINGS = {
+    "A*C + B*C = (A + B)*C": lambda terms: _factor_chain(terms, side=-1),
+    "C*A + C*B = C*(A + B)": lambda terms: _factor_chain(terms, side=0),
+    "a.*b + a.*c = a.*(b + c)": _factor_elementwise,
+    "2*a + 2*b = 2*(a + b)": _factor_coefficient,
+}
 
 
 # ---------------------------------------------------------------- temporaries
