@@ -2,6 +2,12 @@
 
 Registered in :mod:`matdiff.cli` as ``COMMAND``; the server itself is imported only when
 the subcommand runs.
+
+>>> p = argparse.ArgumentParser()
+>>> configure(p)
+>>> args = p.parse_args(["--port", "0"])
+>>> args.host, args.port, args.open
+('127.0.0.1', 0, False)
 """
 
 from __future__ import annotations

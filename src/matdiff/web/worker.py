@@ -4,6 +4,11 @@ A thread cannot be stopped, so a hostile expression run in the server's own proc
 keep a core busy after its request gave up. Each derivation instead runs in one of a few
 long-lived worker processes; one that overruns its time limit is killed and replaced, its
 request answers with a clear error, and the other workers go on serving.
+
+>>> pool = WorkerPool(size=1, timeout=30.0)
+>>> pool.call("parse", {"expression": "x'*A*x"})["kind"]
+'scalar'
+>>> pool.close()
 """
 
 from __future__ import annotations
@@ -16,13 +21,22 @@ from typing import Any
 from .api import ApiError
 
 OPERATIONS = ("parse", "derivative")
+# Seconds a new worker may take to import NumPy and the engine.
+_START_TIMEOUT = 120.0
 
 
 def _serve(conn) -> None:
     """A worker's loop: read ``(operation, payload)``, answer ``(True, json)`` or the error."""
+    # the engine is imported before the worker says it is ready, so that the time limit
+    # measures derivations only
+    import matdiff.graph  # noqa: F401
+    import matdiff.numpy  # noqa: F401
+    import matdiff.symbolic  # noqa: F401
+
     from . import api
 
     functions = {"parse": api.analyze, "derivative": api.compute}
+    conn.send("ready")
     while True:
         try:
             operation, payload = conn.recv()
@@ -64,6 +78,9 @@ class WorkerPool:
         process = self._ctx.Process(target=_serve, args=(child,), daemon=True)
         process.start()
         child.close()
+        if not parent.poll(_START_TIMEOUT) or parent.recv() != "ready":
+            process.kill()
+            raise RuntimeError("matdiff.web: a worker process did not start")
         worker = (process, parent)
         with self._lock:
             self._all.append(worker)
