@@ -158,6 +158,17 @@ class Expr:
     def __repr__(self) -> str:
         return f"<{self}>"
 
+    # notebook displays: the printers build on this module, so the display code imports them
+    def _repr_latex_(self) -> str:
+        from ..web.display import expr_latex
+
+        return expr_latex(self)
+
+    def _repr_html_(self) -> str:
+        from ..web.display import expr_html
+
+        return expr_html(self)
+
     #: The text printer; ``printers`` installs it, building on this module.
     to_text = None
 

@@ -59,6 +59,13 @@ def steps_html(steps) -> str:
     return f'<ol class="matdiff-steps">{items}</ol>'
 
 
+def expr_latex(e) -> str:
+    """One expression as ``$$...$$`` LaTeX, for notebooks' ``text/latex``."""
+    from matdiff.symbolic.printers import to_latex
+
+    return f"$${to_latex(e)}$$"
+
+
 def expr_html(e) -> str:
     """One expression: typeset, with its text form and its kind."""
     from matdiff.symbolic.printers import to_latex, to_text
@@ -106,7 +113,7 @@ def derivative_html(d, check: Any = None) -> str:
         f"{steps_html(d.steps)}</details>",
     ]
     if check is not None:
-        parts.append(f"<details open><summary>check</summary>{_pre(str(check))}</details>")
+        parts.append(f"<details open='open'><summary>check</summary>{_pre(str(check))}</details>")
     else:
         parts.append("<p><small>not checked yet: <code>.check()</code> runs it</small></p>")
     parts.append("</div>")
