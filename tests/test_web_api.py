@@ -291,3 +291,78 @@ def test_serve_subcommand_is_registered():
 
     args = build_parser().parse_args(["serve", "--port", "0", "--open"])
     assert (args.command, args.port, args.open, args.host) == ("serve", 0, True, "127.0.0.1")
+
+
+# ---------------------------------------------------------------- the workers and the command
+
+
+def test_missing_content_length(server):
+    import socket
+
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(b"POST /api/parse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        reply = sock.makefile("rb").read().decode()
+    assert reply.startswith("HTTP/1.1 411")
+    assert '"message": "a Content-Length header is needed"' in reply
+
+
+def test_worker_pool_refusals():
+    from matdiff.web.worker import WorkerPool
+
+    with pytest.raises(ValueError, match="WorkerPool: size must be at least 1, got 0"):
+        WorkerPool(size=0)
+    pool = WorkerPool(size=1, timeout=0.5)
+    try:
+        with pytest.raises(ValueError, match="WorkerPool.call: no operation 'exec'"):
+            pool.call("exec", {})
+        # every worker busy for the whole time limit
+        held = pool._idle.get()
+        with pytest.raises(api.ApiError) as info:
+            pool.call("parse", {"expression": "x"})
+        assert (info.value.status, info.value.kind) == (503, "busy")
+        assert info.value.message == "the server is busy with other derivations; try again"
+        pool._idle.put(held)
+        # a worker that died is replaced, and its request says so
+        held[0].kill()
+        held[0].join()
+        with pytest.raises(api.ApiError) as info:
+            pool.call("parse", {"expression": "x"})
+        assert (info.value.status, info.value.message) == (
+            500,
+            "the worker process stopped; try again",
+        )
+        assert pool.call("parse", {"expression": "x"})["kind"] == "vector"
+    finally:
+        pool.close()
+
+
+def test_serve_command_starts_the_page_and_reports_a_busy_port():
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "matdiff", "serve", "--port", "0", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("matdiff: serving on http://127.0.0.1:")
+        url = line.split()[3]
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert b'<input id="expression"' in page.read()
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        busy = subprocess.run(
+            [sys.executable, "-m", "matdiff", "serve", "--port", port, "--workers", "1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert busy.returncode == 1
+        assert busy.stderr.startswith(f"matdiff serve: error: cannot listen on 127.0.0.1:{port}: ")
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -135,7 +135,7 @@ class MatdiffServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, pool: WorkerPool, quiet: bool = False) -> None:
+    def __init__(self, address, pool: WorkerPool | None, quiet: bool = False) -> None:
         self.pool = pool
         self.quiet = quiet
         self.loopback_only = address[0] in _LOOPBACK
@@ -152,7 +152,8 @@ class MatdiffServer(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
 
 
 def make_server(
@@ -163,12 +164,14 @@ def make_server(
     quiet: bool = False,
 ) -> MatdiffServer:
     """A server bound to ``host:port`` (port 0 picks a free one); ``serve_forever()`` runs it."""
-    pool = WorkerPool(workers, timeout)
+    # bind first, so that a taken port fails before any worker starts
+    server = MatdiffServer((host, port), None, quiet)
     try:
-        return MatdiffServer((host, port), pool, quiet)
+        server.pool = WorkerPool(workers, timeout)
     except BaseException:
-        pool.close()
+        server.server_close()
         raise
+    return server
 
 
 def serve_in_thread(**options) -> MatdiffServer:
