@@ -104,6 +104,11 @@ def test_typed_expression_is_typeset_with_code_and_check(server, browser, tmp_pa
         for s in browser.find_elements(By.CSS_SELECTOR, "#variables select")
     }
     assert kinds == {"kind-x": "vector", "kind-A": "matrix"}
+    button = browser.find_element(By.CSS_SELECTOR, "[data-copy=numpy]")
+    button.click()
+    wait(
+        browser, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-copy=numpy]"), "copied")
+    )
     shot = tmp_path / "matdiff-serve.png"
     assert browser.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -122,16 +127,19 @@ def test_changing_a_kind_changes_the_result_and_the_url(server, browser):
 def test_syntax_error_is_shown_at_its_position(server, browser):
     browser.get(server.url)
     type_expression(browser, "x'*A*")
+    box = browser.find_element(By.ID, "error-box")
+    wait(browser, EC.visibility_of(box))
     error = browser.find_element(By.ID, "error")
-    wait(browser, EC.visibility_of(error))
     assert error.get_attribute("data-column") == "6"
-    line, caret = error.text.split("\n")
-    assert line == "x'*A*"
-    assert caret.startswith(" " * 5 + "^ unexpected end of input")
+    # the caret stands under the sixth column, where the expression ends too soon
+    assert error.get_attribute("textContent") == "x'*A*\n" + " " * 5 + "^"
+    message = browser.find_element(By.ID, "error-message").text
+    assert message.startswith("unexpected end of input")
     assert "bad" in browser.find_element(By.ID, "expression").get_attribute("class")
     # mending the expression clears the error
     browser.find_element(By.ID, "expression").send_keys("x")
-    wait(browser, EC.invisibility_of_element(error))
+    wait(browser, EC.invisibility_of_element(box))
+    wait_for_text(browser, "(A + A')*x")
 
 
 def test_shared_url_reloads_the_result(server, browser):

@@ -101,7 +101,8 @@ async function update() {
   if (mine !== serial) return;
   if (!parsed.ok) {
     showError(parsed.error);
-    setStatus(parsed.error.message, true);
+    setStatus("The expression has an error: see under it.", true);
+    $("result").hidden = true;
     return;
   }
   showError(null);
@@ -115,7 +116,7 @@ async function update() {
   if (mine !== serial) return;
   if (!answer.ok) {
     showError(answer.error);
-    setStatus(answer.error.message, true);
+    setStatus("No derivative: see under the expression.", true);
     $("result").hidden = true;
     return;
   }
@@ -132,25 +133,30 @@ function setStatus(text, bad) {
 
 // The CLI's picture of an error: the line, and a caret under the column.
 function showError(err) {
+  const outer = $("error-box");
   const box = $("error");
   const input = $("expression");
   if (!err) {
-    box.hidden = true;
+    outer.hidden = true;
     box.textContent = "";
+    $("error-message").textContent = "";
     input.classList.remove("bad");
     delete box.dataset.line;
     delete box.dataset.column;
     return;
   }
   input.classList.add("bad");
-  box.hidden = false;
+  outer.hidden = false;
+  $("error-message").textContent = err.message;
   if (err.line && err.column) {
     const line = state.expression.split("\n")[err.line - 1] || "";
     box.dataset.line = err.line;
     box.dataset.column = err.column;
-    box.textContent = `${line}\n${" ".repeat(err.column - 1)}^ ${err.message}`;
+    box.textContent = `${line}\n${" ".repeat(err.column - 1)}^`;
+    box.hidden = false;
   } else {
-    box.textContent = err.message;
+    box.hidden = true;
+    box.textContent = "";
   }
 }
 
