@@ -13,6 +13,7 @@ the subcommand runs.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # a second Ctrl-C must not interrupt the workers' shutdown half way
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.server_close()
     return 0
 

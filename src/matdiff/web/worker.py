@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 import threading
 from typing import Any
 
@@ -27,6 +28,8 @@ _START_TIMEOUT = 120.0
 
 def _serve(conn) -> None:
     """A worker's loop: read ``(operation, payload)``, answer ``(True, json)`` or the error."""
+    # Ctrl-C in the terminal reaches the whole process group; the server stops the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # the engine is imported before the worker says it is ready, so that the time limit
     # measures derivations only
     import matdiff.graph  # noqa: F401
