@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from . import graph_cli
 from .cli_args import UsageError, add_variable_options, parse_dims
+from .web import cli as web_cli
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ register("demo", "a tour of both engines", _configure_demo, _run_demo)
 
 
 register("graph", graph_cli.HELP, graph_cli.configure, graph_cli.run)
+register("serve", "a local web page for matrix calculus", *web_cli.COMMAND)
 
 
 # ---------------------------------------------------------------- entry point

@@ -220,3 +220,20 @@ class Graph:
     def _repr_svg_(self) -> str | None:
         # Jupyter calls this to display the graph; without Graphviz it falls back to repr.
         return _render.svg(self)
+
+    def _repr_html_(self) -> str:
+        # Notebooks rank HTML above SVG, so the HTML is the picture itself where Graphviz
+        # draws one, and the table of values and adjoints where it cannot.
+        return self._html(_render.svg(self))
+
+    def _html(self, svg: str | None) -> str:
+        if svg is None:
+            return _render.graph_html(self)
+        return f'<div class="matdiff-graph">{svg[svg.find("<svg") :]}</div>'
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        svg = _render.svg(self)
+        bundle = {"text/plain": repr(self), "text/html": self._html(svg)}
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        return bundle

@@ -13,6 +13,7 @@ over to the functions here.
 from __future__ import annotations
 
 import html
+import html as _html
 import os
 import shutil
 from pathlib import Path
@@ -325,3 +326,34 @@ def _nested(x: Any) -> str:
     if isinstance(x, list):
         return "[" + ", ".join(_nested(v) for v in x) + "]"
     return _num(x)
+
+
+def _esc(text) -> str:
+    return _html.escape(str(text))
+
+
+def graph_html(g, max_nodes: int | None = 200) -> str:
+    """A computation graph as two HTML tables: the forward values, then the adjoints."""
+    nodes = g.nodes if max_nodes is None else g.nodes[:max_nodes]
+    fwd = "".join(
+        f"<tr><td>{_esc(n.name)}</td><td>{_esc(n.operation)}</td>"
+        f"<td>{_esc(', '.join(p.name for p in n.parents))}</td><td>{_esc(n.type)}</td>"
+        f"<td><code>{_esc(summarize(n.value))}</code></td></tr>"
+        for n in nodes
+    )
+    bwd = "".join(
+        f"<tr><td>{_esc(n.name)}</td><td><code>{_esc(summarize(n.adjoint))}</code></td></tr>"
+        for n in reversed(nodes)
+        if n.kind != "constant" or n.is_output
+    )
+    more = ""
+    if len(nodes) < len(g.nodes):
+        more = f"<p>… {len(g.nodes) - len(nodes)} more nodes not shown</p>"
+    return (
+        f'<div class="matdiff-graph"><p>forward pass of {_esc(g.name)} (topological order)</p>'
+        "<table><thead><tr><th>node</th><th>operation</th><th>parents</th><th>type</th>"
+        f"<th>value</th></tr></thead><tbody>{fwd}</tbody></table>{more}"
+        "<p>backward pass (reverse order): adjoint v̄ = ∂out/∂v</p>"
+        "<table><thead><tr><th>node</th><th>adjoint v̄</th></tr></thead>"
+        f"<tbody>{bwd}</tbody></table></div>"
+    )

@@ -19,7 +19,8 @@ from .differentials import (
     rule_statements,
     tensor_terms,
 )
-from .errors import SymbolicError
+from .display import derivative_html, steps_html
+from .errors import CheckError, SymbolicError
 from .expr import Expr
 from .parser import Parsed, default_kind, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
@@ -35,6 +36,9 @@ class Step(NamedTuple):
     def __str__(self) -> str:
         return f"{self.rule}:\n    {self.expression}"
 
+    def _repr_html_(self) -> str:
+        return steps_html([self])
+
 
 class Steps(list):
     """The derivation, a list of ``Step``; ``print(steps)`` shows it one step per line."""
@@ -47,6 +51,9 @@ class Steps(list):
 
     def __str__(self) -> str:
         return "\n".join(str(s) for s in self)
+
+    def _repr_html_(self) -> str:
+        return steps_html(self)
 
 
 def _numeric_shape(shape) -> tuple:
@@ -145,6 +152,17 @@ class Derivative:
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex}$$"
+
+    def _repr_html_(self) -> str:
+        # the result, the declarations, the code, the derivation and the last check's outcome
+        return derivative_html(self, getattr(self, "_last_check", None))
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {
+            "text/plain": repr(self),
+            "text/html": self._repr_html_(),
+            "text/latex": self._repr_latex_(),
+        }
 
     # -- code
     def _dim_code(self) -> dict:
@@ -377,7 +395,13 @@ class Derivative:
 
         Returns a ``CheckReport``; raises ``CheckError`` on a mismatch.
         """
-        return check_derivative(self, seed=seed, **options)
+        try:
+            report = check_derivative(self, seed=seed, **options)
+        except CheckError as err:
+            self._last_check = err  # a notebook shows the failure with the result
+            raise
+        self._last_check = report
+        return report
 
 
 def _compile(source: str, name: str, module: Any) -> Callable:

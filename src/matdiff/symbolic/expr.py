@@ -23,6 +23,7 @@ import math
 import weakref
 from collections.abc import Iterable
 
+from .display import expr_html
 from .errors import SymbolicError
 
 Dim = str | int
@@ -158,8 +159,16 @@ class Expr:
     def __repr__(self) -> str:
         return f"<{self}>"
 
-    #: The text printer; ``printers`` installs it, building on this module.
+    # notebook displays, in the printers' forms
+    def _repr_latex_(self) -> str:
+        return f"$${Expr.to_latex(self)}$$"
+
+    def _repr_html_(self) -> str:
+        return expr_html(Expr.to_latex(self), Expr.to_text(self), self.kind)
+
+    #: The text and LaTeX printers; ``printers`` installs them, building on this module.
     to_text = None
+    to_latex = None
 
     # nodes stay unique because they are interned; copying would break identity
     def __copy__(self):

@@ -254,6 +254,9 @@ def to_latex(e: Expr) -> str:
     return _latex(e)[0]
 
 
+Expr.to_latex = staticmethod(to_latex)
+
+
 def _lwrap(pair: tuple[str, int], level: int) -> str:
     s, p = pair
     return rf"\left({s}\right)" if p < level else s
