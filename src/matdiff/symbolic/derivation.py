@@ -21,7 +21,7 @@ from .differentials import (
 )
 from .errors import SymbolicError
 from .expr import Expr
-from .parser import Parsed, parse
+from .parser import Parsed, normalize_dims, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
 
@@ -99,6 +99,9 @@ class Derivative:
         self.out_shape = out_shape
         self.var = parsed.variables[wrt]
         self.variables = list(parsed.variables)
+        #: What the input may not say as meant (a scalar by the letter rule added to a
+        #: vector); the command line prints these.
+        self.notes = list(parsed.notes)
         self._function = None
         taken = set(parsed.variables)
         if result is not None:
@@ -132,13 +135,38 @@ class Derivative:
 
     @property
     def latex(self) -> str:
+        """The result as a LaTeX equation whose left side says what it is."""
         if self.form == "tensor":
-            return r"\mathrm{d}(\nabla f) = " + to_latex(self.linear_form)
+            return f"{self.latex_label} = {to_latex(self.linear_form)}"
         lines = [f"{_latex_name(n)} = {to_latex(b)}" for n, b in self.temporaries]
-        body = to_latex(self._body)
+        body = f"{self.latex_label} = {to_latex(self._body)}"
         if not lines:
             return body
         return body + r" \quad\text{where } " + r",\ ".join(lines)
+
+    @property
+    def latex_label(self) -> str:
+        r"""What the result is, in LaTeX: ``\nabla_{x} f``, ``\nabla^2_{x} f``, ...
+
+        A result with no closed matrix form is the differential of the gradient (for a
+        Hessian) or of the function; a Kronecker result is the derivative of the
+        vectorized function by the vectorized variable.
+        """
+        if self.form == "tensor":
+            label = r"\mathrm{d}(\nabla_{@} f)" if self.order == 2 else r"\mathrm{d}f"
+        elif self.var.is_scalar:
+            label = r"\frac{\partial^2 f}{\partial @^2}" if self.order == 2 else None
+        elif self.form == "kron":
+            label = r"\nabla^2_{\operatorname{vec} @} f" if self.order == 2 else None
+            label = label or r"\frac{\partial \operatorname{vec} f}{\partial \operatorname{vec} @}"
+        elif self.order == 2:
+            label = r"\nabla^2_{@} f"
+        elif self.what == "gradient":
+            label = r"\nabla_{@} f"
+        else:
+            label = None
+        label = label or r"\frac{\partial f}{\partial @}"
+        return label.replace("@", _latex_name(self.wrt))
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex}$$"
@@ -309,7 +337,7 @@ class Derivative:
         Without this, a mis-sized argument fails deep in NumPy (a matmul core-dimension
         message that names neither the variable nor the expression).
         """
-        # (name, axis) for every axis a symbolic dimension fixes; the plan is built once
+        # (name, kind, (axis, dim) pairs) for every variable; the plan is built once
         plan = []
         for name, v in self.parsed.variables.items():
             r, c = v.shape
@@ -317,32 +345,59 @@ class Derivative:
                 plan.append((name, v.kind, ((0, r),)))
             elif v.kind == "matrix":
                 plan.append((name, v.kind, ((0, r), (1, c))))
+            else:
+                plan.append((name, "scalar", ()))
         names = self.variables
         source = self.source
+        given = {dim: ("dims", dim, size) for dim, size in self.dims.items()}
+        ranks = {
+            "scalar": (0, "a number"),
+            "vector": (1, "a 1-D array"),
+            "matrix": (2, "a 2-D array"),
+        }
+
+        def refuse(message: str):
+            return SymbolicError(f"derivative of {source!r}: {message}")
 
         def derivative(*args, **kwargs):
+            if len(args) > len(names):
+                raise refuse(f"takes {len(names)} arguments ({', '.join(names)}), not {len(args)}")
             values = {**dict(zip(names, args)), **kwargs} if args else kwargs
-            seen: dict = {}
+            unknown = [k for k in kwargs if k not in names]
+            if unknown:
+                raise refuse(
+                    f"{unknown[0]} is not a variable of the expression "
+                    f"(its variables: {', '.join(names)})"
+                )
+            missing = [name for name in names if name not in values]
+            if missing:
+                which = (
+                    f"the argument {missing[0]} is"
+                    if len(missing) == 1
+                    else f"the arguments {', '.join(missing)} are"
+                )
+                raise refuse(f"{which} missing; pass {', '.join(names)}")
+            seen: dict = dict(given)
             for name, kind, axes in plan:
-                value = values.get(name, 0.0)
+                value = values[name]
                 shape = value.shape if type(value) is numpy.ndarray else numpy.shape(value)
-                if kind == "matrix" and len(shape) != 2:
-                    raise SymbolicError(
-                        f"derivative of {source!r}: {name} is a matrix, so it needs a 2-D "
-                        f"array, not one of shape {shape}"
-                    )
-                if kind == "vector" and len(shape) not in (1, 2):
-                    raise SymbolicError(
-                        f"derivative of {source!r}: {name} is a vector, so it needs a 1-D "
-                        f"array, not one of shape {shape}"
+                rank, what = ranks[kind]
+                if len(shape) != rank:
+                    raise refuse(
+                        f"{name} is a {kind}, so it needs {what}, not "
+                        f"{'a number' if not shape else f'an array of shape {shape}'}"
                     )
                 for axis, dim in axes:
                     size = shape[axis]
                     first = seen.setdefault(dim, (name, axis, size))
                     if first[2] != size:
-                        raise SymbolicError(
-                            f"derivative of {source!r}: {name}.shape[{axis}] is {size} but "
-                            f"{first[0]}.shape[{first[1]}] is {first[2]}, and both are the "
+                        other = (
+                            f"dims[{dim!r}] is {first[2]}"
+                            if first[0] == "dims"
+                            else f"{first[0]}.shape[{first[1]}] is {first[2]}"
+                        )
+                        raise refuse(
+                            f"{name}.shape[{axis}] is {size} but {other}, and both are the "
                             f"dimension {dim}; pass arrays of matching sizes"
                         )
             return fn(*args, **kwargs)
@@ -401,6 +456,7 @@ def derivative(
         raise SymbolicError("order must be 1 (gradient, Jacobian) or 2 (Hessian)")
     if not isinstance(wrt, str):
         raise SymbolicError("wrt must be a variable name")
+    dims = normalize_dims(dims)
     try:
         return _derivative(expression, wrt, order, kinds, dims)
     except RecursionError:
@@ -538,6 +594,7 @@ def lambdify(
     2.0
     """
     parsed = parse(expression, kinds, _with_info=True)
+    dims = normalize_dims(dims)
     params = [check_identifier(n) for n in parsed.variables]
     codes: dict = {}
     for name, v in parsed.variables.items():

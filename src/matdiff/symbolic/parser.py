@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import numbers
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -134,6 +135,7 @@ def parse_declaration(text: str, name: str | None = None) -> Declaration:
         name, spec = m.group(1), m.group(2)
     else:
         spec = text.strip()
+    spec = re.sub(r"(?<=\d)x(?=\d)", " x ", spec)  # "3x4": numbers, refused below with a hint
     words = spec.replace("×", " x ").replace("*", " x ").split()
     kind = None
     if words and words[0] in KINDS:
@@ -142,6 +144,18 @@ def parse_declaration(text: str, name: str | None = None) -> Declaration:
     if len(words) != len(dims) + max(len(dims) - 1, 0) or len(dims) > 2:
         raise SymbolicError(f"cannot read declaration {text!r}; write e.g. 'A: m x n'")
     for d in dims:
+        if d.isdecimal():
+            names = ["m", "n"] if len(dims) == 2 else ["n"]
+            spec = (f"{kind} " if kind else "") + " x ".join(names)
+            sizes = " ".join(f"{n}={size}" for n, size in zip(names, dims))
+            raise SymbolicError(
+                f"dimension {d} in declaration of {name} is a number; declarations name "
+                f"dimensions and sizes are given apart: '{name}: {spec}' with "
+                f"dims={{{', '.join(f'{n!r}: {size}' for n, size in zip(names, dims))}}} "
+                f'(on the command line --declare "{name}: {spec}" '
+                + " ".join(f"--dim {s}" for s in sizes.split())
+                + ")"
+            )
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", d):
             raise SymbolicError(f"dimension {d!r} in declaration of {name} is not a name")
     if kind is None:
@@ -186,6 +200,30 @@ def normalize_kinds(kinds) -> dict[str, Declaration]:
             out[name] = spec
         else:
             out[name] = parse_declaration(str(spec), name=name)
+    return out
+
+
+def normalize_dims(dims) -> dict:
+    """``dims`` checked: a dict of dimension names to positive integers.
+
+    >>> normalize_dims({"n": 3})
+    {'n': 3}
+    """
+    if dims is None:
+        return {}
+    if not isinstance(dims, dict):
+        raise SymbolicError(
+            f"dims must be a dict of dimension sizes, e.g. {{'n': 5}}; got {dims!r}"
+        )
+    out = {}
+    for name, size in dims.items():
+        integral = isinstance(size, numbers.Integral) and not isinstance(size, bool)
+        if not isinstance(name, str) or not integral or int(size) < 1:
+            raise SymbolicError(
+                f"dims[{name!r}] is {size!r}; a dimension's size is a positive integer, "
+                "e.g. dims={'n': 5}"
+            )
+        out[name] = int(size)
     return out
 
 
