@@ -1,5 +1,6 @@
 """The matdiff command: every failure is exit status 2 and one line, never a traceback."""
 
+import dataclasses
 import re
 
 import numpy as np
@@ -153,3 +154,16 @@ def test_latex_is_labelled(capsys):
     assert status == 0
     assert r"\frac{\partial \operatorname{vec} f}{\partial \operatorname{vec} X} = " in out
     assert r"\nabla" not in out
+
+
+def test_an_unforeseen_failure_is_still_one_line(capsys, monkeypatch):
+    from matdiff import cli
+
+    def broken(args):
+        raise MemoryError("cannot allocate 80.0 GiB")
+
+    diff = dataclasses.replace(cli.SUBCOMMANDS["diff"], run=broken)
+    monkeypatch.setitem(cli.SUBCOMMANDS, "diff", diff)
+    status, _, err = run(capsys, "diff", "x'*x", "--wrt", "x")
+    assert status == 2
+    assert err == "matdiff diff: error: MemoryError: cannot allocate 80.0 GiB\n"

@@ -159,3 +159,8 @@ def test_latex_says_what_the_result_is(expression, wrt, order, label):
     assert d.latex_label + " = " == label
     if d.what not in ("gradient", "hessian"):
         assert r"\nabla" not in d.latex
+
+
+def test_latex_names_a_named_function():
+    d = sym.derivative("r = A*x - b\nloss = r'*r", wrt="x", kinds=["b: vector"])
+    assert d.latex == r"\nabla_{x} \mathit{loss} = 2 A^\top \left(A x - b\right)"

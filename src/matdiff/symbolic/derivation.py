@@ -196,20 +196,25 @@ class Derivative:
         vectorized function by the vectorized variable.
         """
         if self.form == "tensor":
-            label = r"\mathrm{d}(\nabla_{@} f)" if self.order == 2 else r"\mathrm{d}f"
+            label = r"\mathrm{d}(\nabla_{@x} @f)" if self.order == 2 else r"\mathrm{d}@f"
         elif self.var.is_scalar:
-            label = r"\frac{\partial^2 f}{\partial @^2}" if self.order == 2 else None
+            label = r"\frac{\partial^2 @f}{\partial @x^2}" if self.order == 2 else None
         elif self.form == "kron":
-            label = r"\nabla^2_{\operatorname{vec} @} f" if self.order == 2 else None
-            label = label or r"\frac{\partial \operatorname{vec} f}{\partial \operatorname{vec} @}"
+            label = (
+                r"\nabla^2_{\operatorname{vec} @x} @f"
+                if self.order == 2
+                else r"\frac{\partial \operatorname{vec} @f}{\partial \operatorname{vec} @x}"
+            )
         elif self.order == 2:
-            label = r"\nabla^2_{@} f"
+            label = r"\nabla^2_{@x} @f"
         elif self.what == "gradient":
-            label = r"\nabla_{@} f"
+            label = r"\nabla_{@x} @f"
         else:
             label = None
-        label = label or r"\frac{\partial f}{\partial @}"
-        return label.replace("@", _latex_name(self.wrt))
+        label = label or r"\frac{\partial @f}{\partial @x}"
+        # the function is f, or the name its line gives it (loss = r'*r)
+        f = _latex_name(self.parsed.name) if self.parsed.name else "f"
+        return label.replace("@x", _latex_name(self.wrt)).replace("@f", f)
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex}$$"
