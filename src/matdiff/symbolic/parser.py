@@ -4,6 +4,11 @@ Parsing runs in two passes over the lark tree. The first infers shapes, unifying
 dimension variables (``A: m x n`` declares rigid names, anything else gets fresh ones)
 and reports a mismatch at the operator that caused it. The second builds canonical
 expression nodes from the solved shapes.
+
+A chain of ``+``/``-``, of ``*``/``/`` or of ``.*``/``./`` is read as one n-ary node,
+walking lark's left-leaning tree without recursion, so that a sum of 1,000 terms is
+one level deep; only true nesting counts toward ``MAX_DEPTH``. The input is a program:
+definitions, then the function (see ``grammar.lark``); definitions are substituted.
 """
 
 from __future__ import annotations
