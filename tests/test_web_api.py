@@ -47,7 +47,7 @@ def test_gradient_answer_has_every_part(server):
     assert status == 200 and a["ok"]
     r = a["result"]
     assert (r["what"], r["form"], r["text"]) == ("gradient", "matrix", "(A + A')*x")
-    assert r["latex"] == r"\left(A + A^\top\right) x"
+    assert r["latex"] == r"\nabla_{x} f = \left(A + A^\top\right) x"
     math = ET.fromstring(r["mathml"])
     assert math.tag == "{http://www.w3.org/1998/Math/MathML}math"
     assert [v["name"] for v in a["variables"]] == ["x", "A"]

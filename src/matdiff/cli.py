@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import graph_cli
-from .cli_args import UsageError, add_variable_options, parse_dims
+from .cli_args import UsageError, add_variable_options, parse_dims, unused_dims
 from .web import cli as web_cli
 
 
@@ -60,13 +60,19 @@ def _run_diff(args: argparse.Namespace) -> int:
         d = derivative(
             args.expression, wrt=args.wrt, order=args.order, kinds=args.declare, dims=dims
         )
+        for warning in unused_dims(dims, d.parsed.dim_names):
+            print(f"matdiff diff: warning: {warning}", file=sys.stderr)
+        for note in d.notes:
+            print(f"matdiff diff: note: {note}", file=sys.stderr)
         print(d.text)
-        if d.note:
-            print(f"matdiff diff: note: {d.note}", file=sys.stderr)
         if args.latex:
             print()
             print(d.latex)
         if args.code:
+            # self-contained: it can be pasted into a file or a notebook and run
+            print()
+            print("import numpy as _np")
+            print()
             print()
             print(d.numpy_source, end="")
         if args.steps:
@@ -110,11 +116,21 @@ register("serve", "a local web page for matrix calculus", *web_cli.COMMAND)
 # ---------------------------------------------------------------- entry point
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (with where to find the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _ArgumentParser(
         prog="matdiff", description="Matrix calculus and automatic differentiation."
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"matdiff {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     for name, cmd in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
         cmd.configure(p)
@@ -134,7 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
-    return args._run(args)
+    try:
+        return args._run(args)
+    except (OSError, MemoryError, ValueError, ArithmeticError) as err:
+        # a failure no subcommand foresaw is still one line, never a traceback
+        print(f"matdiff {args.command}: error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

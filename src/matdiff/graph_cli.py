@@ -16,9 +16,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from .cli_args import UsageError, add_variable_options, parse_dims
+from .cli_args import (
+    UsageError,
+    add_variable_options,
+    check_output_path,
+    non_negative,
+    parse_dims,
+    positive,
+    unused_dims,
+)
 
 HELP = "draw the computation graph of an expression, with forward values and adjoints"
 
@@ -39,10 +46,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_variable_options(
         p, dim_help="size of a dimension, e.g. n=5; others get small distinct sizes"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument(
+        "--seed", type=non_negative, default=0, help="seed of the random inputs (default 0)"
+    )
     p.add_argument(
         "--max-nodes",
-        type=int,
+        type=positive,
         default=200,
         help="draw at most this many nodes, with a note of how many were left out",
     )
@@ -74,7 +83,7 @@ def random_point(expression: str, wrt: str, declare=(), dims=None, seed: int = 0
     import numpy
 
     from matdiff.symbolic import derivative
-    from matdiff.symbolic.check import domains, random_inputs
+    from matdiff.symbolic.check import domains, random_inputs, refuse_huge
 
     d = derivative(expression, wrt=wrt, kinds=list(declare), dims=dict(dims or {}))
     sizes = {}
@@ -85,6 +94,7 @@ def random_point(expression: str, wrt: str, declare=(), dims=None, seed: int = 0
         else:
             sizes[dim] = _DEFAULT_SIZES[k % len(_DEFAULT_SIZES)]
             k += 1
+    refuse_huge(d, sizes, "the graph", derivative=False)
     return d, random_inputs(d, numpy.random.default_rng(seed), sizes, domains(d.expr))
 
 
@@ -114,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         from matdiff.symbolic import SymbolicError, derivative  # noqa: F401
+        from matdiff.symbolic.parser import parse
     except ImportError:
         print(
             "matdiff graph: error: the symbolic engine (matdiff.symbolic) is not in this "
@@ -122,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        g = build_graph(args.expression, args.wrt, args.declare, parse_dims(args.dim), args.seed)
+        path = check_output_path(args.output) if args.output else None
+        dims = parse_dims(args.dim)
+        g = build_graph(args.expression, args.wrt, args.declare, dims, args.seed)
+        if dims:
+            parsed = parse(args.expression, list(args.declare), _with_info=True)
+            for warning in unused_dims(dims, parsed.dim_names):
+                print(f"matdiff graph: warning: {warning}", file=sys.stderr)
     except (SymbolicError, UsageError) as err:
         print(f"matdiff graph: error: {err}", file=sys.stderr)
         return 2
@@ -134,11 +151,14 @@ def run(args: argparse.Namespace) -> int:
             f"(the expression is a {out.type}: the backward pass is seeded with ones, so the "
             "adjoints are those of the sum of its entries)"
         )
-    if not args.output:
+    if path is None:
         return 0
-    path = Path(args.output)
     if path.suffix.lower() == ".dot":
-        path.write_text(g.to_dot(max_nodes=args.max_nodes), encoding="utf-8")
+        try:
+            path.write_text(g.to_dot(max_nodes=args.max_nodes), encoding="utf-8")
+        except OSError as err:
+            print(f"matdiff graph: error: cannot write {path}: {err.strerror}", file=sys.stderr)
+            return 2
     else:
         try:
             g.render(path, max_nodes=args.max_nodes)
@@ -148,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        except ValueError as err:
+        except (ValueError, OSError) as err:
             print(f"matdiff graph: error: {err}", file=sys.stderr)
             return 2
     print(f"graph of {args.expression} ({len(g.nodes)} nodes) written to {path}")

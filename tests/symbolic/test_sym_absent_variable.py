@@ -21,7 +21,8 @@ def test_a_matrix_expression_in_a_declared_scalar():
     assert np.allclose(value, A @ (X + B) * c, rtol=1e-14)
     assert deriv.shape == (3, 3) and not deriv.any()
     d.check(seed=0)
-    assert d.steps[-1].rule == "note"
+    assert d.steps[-2].rule == "note" and d.steps[-1].expression == d.text
+    assert d.note in d.notes
 
 
 @pytest.mark.parametrize(

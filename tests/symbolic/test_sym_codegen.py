@@ -113,11 +113,11 @@ def test_unsized_constant_needs_dims():
 
 def test_latex():
     d = sym.derivative("x'*A*x", wrt="x")
-    assert d.latex == r"\left(A + A^\top\right) x"
+    assert d.latex == r"\nabla_{x} f = \left(A + A^\top\right) x"
     assert d._repr_latex_() == "$$" + d.latex + "$$"
     d = sym.derivative("log(det(X))", wrt="X")
-    assert d.latex == r"X^{-\top}"  # never a double superscript
-    assert sym.derivative("tr(X^3)", wrt="X").latex == r"3 X^\top X^\top"
+    assert d.latex == r"\nabla_{X} f = X^{-\top}"  # never a double superscript
+    assert sym.derivative("tr(X^3)", wrt="X").latex == r"\nabla_{X} f = 3 X^\top X^\top"
     h = sym.derivative("sum(log(1 + exp(-y.*(X*w))))", wrt="w", order=2)
     assert r"\operatorname{diag}" in h.latex and r"\text{where }" in h.latex
     assert r"t_{0} = \exp" in h.latex and r"\left(1 + t_{0}\right)" in h.latex

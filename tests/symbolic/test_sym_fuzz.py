@@ -4,6 +4,9 @@ Valid random expressions are also differentiated and checked numerically, so the
 is exercised on shapes of expressions nobody wrote by hand.
 """
 
+import contextlib
+import io
+import re
 import time
 
 import numpy as np
@@ -11,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matdiff import symbolic as sym
+from matdiff.cli import main
 from matdiff.symbolic import SymbolicError
 
 ALPHABET = "abcxyzAXS0123456789.*+-/^'(),;=\n eptrsdgolinvmkqu_"
@@ -204,3 +208,134 @@ def test_large_expansion_is_bounded():
     assert time.perf_counter() - start < 5.0
     value, deriv = d.function()(a=0.3, b=0.2)
     assert np.isclose(deriv, 12 * 0.5**11)
+
+
+# ---------------------------------------------------------------- programs and long sums
+
+VALUES = {
+    "a": 0.7,
+    "b": -0.4,
+    "x": np.array([0.3, -1.1, 0.8]),
+    "y": np.array([1.2, 0.5, -0.7]),
+    "A": np.array([[1.0, 0.2, -0.3], [0.4, -0.8, 0.5], [0.1, 0.6, 0.9]]),
+    "B": np.array([[0.3, -0.5, 0.2], [0.7, 0.1, -0.4], [-0.2, 0.8, 0.6]]),
+    "S": np.eye(3) + 0.1,
+}
+
+
+def _value(text):
+    parsed = sym.parse(text, KINDS, _with_info=True)
+    f = sym.lambdify(text, KINDS, dims={"n": 3})
+    with np.errstate(all="ignore"):
+        return f(**{k: VALUES[k] for k in parsed.variables})
+
+
+@st.composite
+def _programs(draw):
+    """(program, the same function as one expression): definitions on lines or after ;."""
+    s, v, m = draw(_exprs(2))
+    s2, v2, _ = draw(_exprs(1))
+    defs = [("t", v), ("u", f"({s})*t + {v2}"), ("M", m)]
+    body = draw(st.sampled_from(["t'*u + {s2}", "sum(M*u) - {s2}", "f = norm2(t - u)^2"]))
+    body = body.format(s2=s2)
+    seps = [draw(st.sampled_from(["\n", ";", " ;\n", "\n\n"])) for _ in defs]
+    program = "".join(f"{name} = {text}{sep}" for (name, text), sep in zip(defs, seps)) + body
+    inline = body.removeprefix("f = ")
+    for name, text in reversed(defs):
+        inline = re.sub(rf"\b{name}\b", f"({text})", inline)
+    return program, inline
+
+
+@CHECKED
+@given(_programs())
+def test_programs_are_their_substituted_expression(case):
+    program, inline = case
+    try:
+        printed = str(sym.parse(program, KINDS))
+    except SymbolicError as err:
+        assert "cannot be inferred" in err.message or "too large" in err.message
+        return
+    assert printed == str(sym.parse(inline, KINDS))
+    assert str(sym.parse(printed, KINDS)) == printed
+    try:
+        v1, v2 = _value(program), _value(inline)
+    except SymbolicError as err:
+        assert "cannot be inferred" in err.message
+        return
+    assert np.allclose(v1, v2, equal_nan=True)
+
+
+@CHECKED
+@given(_programs(), st.data())
+def test_mutated_programs_only_raise_symbolic_error(case, data):
+    chars = list(case[0])
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(chars)))
+        c = data.draw(st.sampled_from(ALPHABET))
+        if data.draw(st.booleans()) or i == len(chars):
+            chars.insert(i, c)
+        else:
+            chars[i] = c
+    try:
+        parse_timed("".join(chars), KINDS)
+        d = sym.derivative("".join(chars), wrt="x", kinds=KINDS, dims={"n": 3})
+        assert d.steps[-1].expression == d.text
+    except SymbolicError as err:
+        assert err.message
+
+
+@CHECKED
+@given(st.lists(st.tuples(st.sampled_from(["+", "-"]), _exprs(1)), min_size=1, max_size=120))
+def test_long_sums_print_and_parse_back(terms):
+    """A flat sum of many terms (scalars, then vectors filling in) parses back to itself."""
+    text = "".join(f" {sign} {parts[0]}" for sign, parts in terms).strip(" +")
+    vec = "".join(f" {sign} {parts[1]}" for sign, parts in terms).strip(" +")
+    for source in (text, vec, f"{text} + {vec}"):
+        try:
+            printed = str(parse_timed(source, KINDS))
+        except SymbolicError as err:
+            assert "too large" in err.message
+            continue
+        assert str(sym.parse(printed, KINDS)) == printed
+
+
+@CHECKED
+@given(_exprs(), st.sampled_from([1, 2]))
+def test_derivative_text_parses_back(parts, order):
+    """A result's text, temporaries and all, is a program that parses; the last step is it."""
+    for wrt in ("x", "A"):
+        try:
+            d = sym.derivative(parts[0], wrt=wrt, order=order, kinds=KINDS, dims={"n": 3})
+        except SymbolicError:
+            continue
+        assert d.steps[-1].expression == d.text
+        if d.form == "tensor":
+            continue
+        kinds = dict(KINDS)
+        printed = sym.parse(d.text, kinds)
+        assert str(sym.parse(str(printed), kinds)) == str(printed)
+
+
+@FAST
+@given(
+    st.text(alphabet=ALPHABET, max_size=30),
+    st.lists(st.text(alphabet="nmk=0123456789²x: ", max_size=8), max_size=2),
+    st.lists(st.text(alphabet="AxbS: 0123456789mnxvectorsymi", max_size=14), max_size=2),
+)
+def test_the_command_fails_in_one_line(expression, dims, declares):
+    """Whatever the arguments, matdiff diff answers with a status, never a traceback."""
+    argv = ["diff", expression, "--wrt", "x"]
+    for item in dims:
+        argv += ["--dim", item]
+    for item in declares:
+        argv += ["--declare", item]
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(argv)
+    except SystemExit as exit:  # argparse: an argument that looks like an option
+        status = exit.code
+    assert status in (0, 2)
+    if status == 2:
+        lines = err.getvalue().splitlines()
+        assert lines and "error: " in lines[0] and "Traceback" not in err.getvalue()

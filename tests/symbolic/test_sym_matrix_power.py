@@ -68,7 +68,7 @@ def test_a_matrix_expression_in_x_k_uses_the_sum_form_with_matrix_power():
     d = sym.derivative("tr(A*X^k)", wrt="X", kinds=KINDS)
     assert d.text == "sum(X'^i*A'*X'^(k - 1 - i), i = 0..k - 1)"
     assert d.latex == (
-        r"\sum_{i=0}^{k - 1} \left(X^\top\right)^{i} A^\top \left(X^\top\right)^{k - 1 - i}"
+        r"\nabla_{X} f = \sum_{i=0}^{k - 1} \left(X^\top\right)^{i} A^\top \left(X^\top\right)^{k - 1 - i}"
     )
     assert "_np.linalg.matrix_power" in d.numpy_source
     d.check(seed=0)

@@ -176,6 +176,16 @@ class RawTree:
                     if p.data in KINKED and np.any(np.abs(args[0]) < KINK):
                         self.at_kink = True
                     out = _ELEMENTWISE[p.data](args[0])
+                elif p.op == "terms":
+                    # an n-ary chain of + and -, with one sign per term
+                    out = args[0] * p.data[0]
+                    for sign, a in zip(p.data[1:], args[1:]):
+                        out = out + sign * a
+                elif p.op in ("mul", "had"):
+                    # an n-ary chain of * and / (or .* and ./), folded left as written
+                    out = args[0]
+                    for op, a in zip(p.data[1:], args[1:]):
+                        out = _BINARY[op](out, a)
                 elif p.op in _BINARY:
                     out = _BINARY[p.op](*args)
                 else:

@@ -15,6 +15,7 @@ Inputs respect the domains the expression needs: square matrices under ``det``,
 from __future__ import annotations
 
 import importlib
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +130,33 @@ def _perturbed(inputs: dict, name: str, x: Any) -> dict:
     return out
 
 
+#: The most entries an array of the check may have (8 bytes each): 2**26 is 512 MiB.
+MAX_CHECK_ENTRIES = 2**26
+
+
+def refuse_huge(d, sizes: dict, purpose: str = "the check", derivative: bool = True) -> None:
+    """Refuse, before allocating anything, a check whose arrays would not fit in memory.
+
+    ``purpose`` names what would allocate them; ``derivative=False`` leaves out the
+    derivative array (the graph allocates the inputs and their adjoints only).
+    """
+
+    def entries(shape) -> int:
+        return math.prod(1 if x == 1 else int(sizes.get(x, 1)) for x in shape)
+
+    var = entries(d.parsed.variables[d.wrt].shape)
+    arrays = {name: entries(v.shape) for name, v in d.parsed.variables.items()}
+    if derivative:
+        arrays["the derivative"] = entries(d.out_shape) * var  # out.shape + var.shape
+    what, biggest = max(arrays.items(), key=lambda kv: kv[1])
+    if biggest > MAX_CHECK_ENTRIES:
+        raise SymbolicError(
+            f"{purpose} would need {biggest:,} entries ({biggest * 8 / 2**30:.3g} GiB) for "
+            f"{what} at sizes {', '.join(f'{k}={v}' for k, v in sizes.items())}, more than the "
+            f"{MAX_CHECK_ENTRIES:,} it allows; give smaller sizes (--dim)"
+        )
+
+
 def finite_differences(value, inputs: dict, name: str, order: int) -> np.ndarray:
     """Central differences of ``value(**inputs)`` in ``inputs[name]``: out.shape + var.shape."""
     x0 = np.asarray(inputs[name], dtype=float)
@@ -216,8 +244,12 @@ def check(
     rng = np.random.default_rng(seed)
     given_sizes = bool(sizes)
     sizes = dict(sizes or _sizes(d))
+    refuse_huge(d, sizes)
     value = d.value_function()
-    fun = d.function()
+    # sizes other than the declared dims (a check at a bounded size) would be refused by
+    # function()'s argument checks, which hold the dims; the code itself is the same
+    overridden = any(sizes.get(k, int(v)) != int(v) for k, v in d.dims.items())
+    fun = d.function(np) if overridden else d.function()
     dom = domains(d.expr)
     for attempt in range(tries):
         inputs = random_inputs(d, rng, sizes, dom)

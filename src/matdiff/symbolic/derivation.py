@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy
 
@@ -16,44 +16,17 @@ from .differentials import (
     gradient_from,
     jacobian_from,
     kron_text_expr,
-    rule_statements,
     tensor_terms,
 )
-from .display import derivative_html, steps_html
+from .display import derivative_html
 from .errors import CheckError, SymbolicError
 from .expr import Expr
-from .parser import Parsed, default_kind, parse
+from .parser import Parsed, default_kind, normalize_dims, parse
 from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
 from .simplify import simplify, with_temporaries
+from .steps import Later, Step, Steps, resolved, rule_steps
 
-
-class Step(NamedTuple):
-    """One step of a derivation: the rule or identity used, and the expression after it."""
-
-    rule: str
-    expression: str
-
-    def __str__(self) -> str:
-        return f"{self.rule}:\n    {self.expression}"
-
-    def _repr_html_(self) -> str:
-        return steps_html([self])
-
-
-class Steps(list):
-    """The derivation, a list of ``Step``; ``print(steps)`` shows it one step per line."""
-
-    def append(self, step: Step) -> None:
-        # a simplification that changed nothing is not a step
-        if step.rule == "simplify" and self and self[-1].expression == step.expression:
-            return
-        super().append(step)
-
-    def __str__(self) -> str:
-        return "\n".join(str(s) for s in self)
-
-    def _repr_html_(self) -> str:
-        return steps_html(self)
+__all__ = ["Derivative", "Step", "Steps", "derivative", "lambdify"]
 
 
 def _numeric_shape(shape) -> tuple:
@@ -101,11 +74,15 @@ class Derivative:
         self.terms = terms
         self.linear_form = linear_form
         self.form = form
-        self.steps = steps
+        self._steps = steps
+        self._steps_resolved = False
         self.dims = dict(dims or {})
         self.out_shape = out_shape
         self.var = parsed.variables[wrt]
         self.variables = list(parsed.variables)
+        #: What the input may not say as meant (a scalar by the letter rule added to a
+        #: vector); the command line prints these.
+        self.notes = list(parsed.notes)
         self._function = None
         #: A remark on the result, such as that the expression does not depend on the
         #: variable (its derivative is then zero); None when there is nothing to say.
@@ -118,6 +95,18 @@ class Derivative:
         else:
             self.temporaries = []
             self._body = None
+
+    @property
+    def steps(self) -> Steps:
+        """The derivation, one ``Step`` per rule application, ending in ``text``."""
+        if not self._steps_resolved:
+            steps = resolved(self._steps)
+            # the derivation ends in the result as printed, temporaries and all
+            if steps and steps[-1].expression != self.text:
+                rule = "name shared subexpressions" if self.temporaries else "result"
+                steps.append(Step(rule, self.text))
+            self._steps, self._steps_resolved = steps, True
+        return self._steps
 
     # -- printing
     @property
@@ -142,13 +131,43 @@ class Derivative:
 
     @property
     def latex(self) -> str:
+        """The result as a LaTeX equation whose left side says what it is."""
         if self.form == "tensor":
-            return r"\mathrm{d}(\nabla f) = " + to_latex(self.linear_form)
+            return f"{self.latex_label} = {to_latex(self.linear_form)}"
         lines = [f"{_latex_name(n)} = {to_latex(b)}" for n, b in self.temporaries]
-        body = to_latex(self._body)
+        body = f"{self.latex_label} = {to_latex(self._body)}"
         if not lines:
             return body
         return body + r" \quad\text{where } " + r",\ ".join(lines)
+
+    @property
+    def latex_label(self) -> str:
+        r"""What the result is, in LaTeX: ``\nabla_{x} f``, ``\nabla^2_{x} f``, ...
+
+        A result with no closed matrix form is the differential of the gradient (for a
+        Hessian) or of the function; a Kronecker result is the derivative of the
+        vectorized function by the vectorized variable.
+        """
+        if self.form == "tensor":
+            label = r"\mathrm{d}(\nabla_{@x} @f)" if self.order == 2 else r"\mathrm{d}@f"
+        elif self.var.is_scalar:
+            label = r"\frac{\partial^2 @f}{\partial @x^2}" if self.order == 2 else None
+        elif self.form == "kron":
+            label = (
+                r"\nabla^2_{\operatorname{vec} @x} @f"
+                if self.order == 2
+                else r"\frac{\partial \operatorname{vec} @f}{\partial \operatorname{vec} @x}"
+            )
+        elif self.order == 2:
+            label = r"\nabla^2_{@x} @f"
+        elif self.what == "gradient":
+            label = r"\nabla_{@x} @f"
+        else:
+            label = None
+        label = label or r"\frac{\partial @f}{\partial @x}"
+        # the function is f, or the name its line gives it (loss = r'*r)
+        f = _latex_name(self.parsed.name) if self.parsed.name else "f"
+        return label.replace("@x", _latex_name(self.wrt)).replace("@f", f)
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex}$$"
@@ -330,7 +349,7 @@ class Derivative:
         Without this, a mis-sized argument fails deep in NumPy (a matmul core-dimension
         message that names neither the variable nor the expression).
         """
-        # (name, axis) for every axis a symbolic dimension fixes; the plan is built once
+        # (name, kind, (axis, dim) pairs) for every variable; the plan is built once
         plan = []
         for name, v in self.parsed.variables.items():
             r, c = v.shape
@@ -338,6 +357,8 @@ class Derivative:
                 plan.append((name, v.kind, ((0, r),)))
             elif v.kind == "matrix":
                 plan.append((name, v.kind, ((0, r), (1, c))))
+            else:
+                plan.append((name, "scalar", ()))
         names = self.variables
         source = self.source
         exponents = [
@@ -346,9 +367,34 @@ class Derivative:
             if isinstance(n, E.MatPow)
             for v in E.variables(n.args[1])
         ]
+        given = {dim: ("dims", dim, size) for dim, size in self.dims.items()}
+        ranks = {
+            "scalar": (0, "a number"),
+            "vector": (1, "a 1-D array"),
+            "matrix": (2, "a 2-D array"),
+        }
+
+        def refuse(message: str):
+            return SymbolicError(f"derivative of {source!r}: {message}")
 
         def derivative(*args, **kwargs):
+            if len(args) > len(names):
+                raise refuse(f"takes {len(names)} arguments ({', '.join(names)}), not {len(args)}")
             values = {**dict(zip(names, args)), **kwargs} if args else kwargs
+            unknown = [k for k in kwargs if k not in names]
+            if unknown:
+                raise refuse(
+                    f"{unknown[0]} is not a variable of the expression "
+                    f"(its variables: {', '.join(names)})"
+                )
+            missing = [name for name in names if name not in values]
+            if missing:
+                which = (
+                    f"the argument {missing[0]} is"
+                    if len(missing) == 1
+                    else f"the arguments {', '.join(missing)} are"
+                )
+                raise refuse(f"{which} missing; pass {', '.join(names)}")
             for name in exponents:
                 k = numpy.asarray(values.get(name, 0))
                 if k.shape != () or not float(k) == int(float(k)):
@@ -356,27 +402,27 @@ class Derivative:
                         f"derivative of {source!r}: {name} is the exponent of a matrix "
                         f"power, so it must be an integer, not {values.get(name)!r}"
                     )
-            seen: dict = {}
+            seen: dict = dict(given)
             for name, kind, axes in plan:
-                value = values.get(name, 0.0)
+                value = values[name]
                 shape = value.shape if type(value) is numpy.ndarray else numpy.shape(value)
-                if kind == "matrix" and len(shape) != 2:
-                    raise SymbolicError(
-                        f"derivative of {source!r}: {name} is a matrix, so it needs a 2-D "
-                        f"array, not one of shape {shape}"
-                    )
-                if kind == "vector" and len(shape) not in (1, 2):
-                    raise SymbolicError(
-                        f"derivative of {source!r}: {name} is a vector, so it needs a 1-D "
-                        f"array, not one of shape {shape}"
+                rank, what = ranks[kind]
+                if len(shape) != rank:
+                    raise refuse(
+                        f"{name} is a {kind}, so it needs {what}, not "
+                        f"{'a number' if not shape else f'an array of shape {shape}'}"
                     )
                 for axis, dim in axes:
                     size = shape[axis]
                     first = seen.setdefault(dim, (name, axis, size))
                     if first[2] != size:
-                        raise SymbolicError(
-                            f"derivative of {source!r}: {name}.shape[{axis}] is {size} but "
-                            f"{first[0]}.shape[{first[1]}] is {first[2]}, and both are the "
+                        other = (
+                            f"dims[{dim!r}] is {first[2]}"
+                            if first[0] == "dims"
+                            else f"{first[0]}.shape[{first[1]}] is {first[2]}"
+                        )
+                        raise refuse(
+                            f"{name}.shape[{axis}] is {size} but {other}, and both are the "
                             f"dimension {dim}; pass arrays of matching sizes"
                         )
             return fn(*args, **kwargs)
@@ -441,6 +487,7 @@ def derivative(
         raise SymbolicError("order must be 1 (gradient, Jacobian) or 2 (Hessian)")
     if not isinstance(wrt, str):
         raise SymbolicError("wrt must be a variable name")
+    dims = normalize_dims(dims)
     try:
         return _derivative(expression, wrt, order, kinds, dims)
     except RecursionError:
@@ -467,7 +514,9 @@ def _derivative(expression, wrt, order, kinds, dims) -> Derivative:
             )
         d.note = note
         if note is not None:
-            d.steps.append(Step("note", note))
+            d.notes.append(note)
+            # before the result, which the derivation always ends in
+            d._steps.append(Step("note", note))
         return d
     except SymbolicError as err:
         if err.line is not None:
@@ -529,10 +578,9 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
         )
 
     def differentiate(fun: Expr, label: str) -> Expr:
-        """The simplified differential of ``fun``, recorded as two steps."""
-        used: set = set()
-        L = differential(fun, x, used)
-        steps.append(Step(rule_statements(used), f"d{label} = {to_text(L)}"))
+        """The simplified differential of ``fun``, recorded rule by rule, then simplified."""
+        L = differential(fun, x)
+        steps.append(Later(lambda: rule_steps(fun, x, label)))
         L = simplify(L)
         steps.append(Step("simplify", f"d{label} = {to_text(L)}"))
         return L
@@ -618,6 +666,7 @@ def lambdify(
     2.0
     """
     parsed = parse(expression, kinds, _with_info=True)
+    dims = normalize_dims(dims)
     params = [check_identifier(n) for n in parsed.variables]
     codes: dict = {}
     for name, v in parsed.variables.items():

@@ -4,12 +4,18 @@ Parsing runs in two passes over the lark tree. The first infers shapes, unifying
 dimension variables (``A: m x n`` declares rigid names, anything else gets fresh ones)
 and reports a mismatch at the operator that caused it. The second builds canonical
 expression nodes from the solved shapes.
+
+A chain of ``+``/``-``, of ``*``/``/`` or of ``.*``/``./`` is read as one n-ary node,
+walking lark's left-leaning tree without recursion, so that a sum of 1,000 terms is
+one level deep; only true nesting counts toward ``MAX_DEPTH``. The input is a program:
+definitions, then the function (see ``grammar.lark``); definitions are substituted.
 """
 
 from __future__ import annotations
 
 import functools
 import keyword
+import numbers
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,7 +27,9 @@ from .errors import SymbolicError
 from .printers import to_text
 from .simplify import rewrite
 
-MAX_LENGTH = 5000
+MAX_LENGTH = 100_000
+# How many operators, brackets and calls may sit inside one another. Sums and products
+# are n-ary (a chain of 1,000 terms is one level), so only true nesting counts.
 MAX_DEPTH = 80
 MAX_MATRIX_POWER = 16
 
@@ -34,10 +42,36 @@ CONSTANTS = frozenset({"eye"})
 KINDS = ("scalar", "vector", "matrix", "symmetric")
 
 
+class _Continuation(lark.lark.PostLex):
+    """Drops the new lines that do not end a statement.
+
+    A line that ends in an operator, a comma or an ``=``, or inside brackets, goes on on
+    the next line, so that a long expression can be written over several lines.
+    Positions are untouched: the tokens keep their offsets in the source.
+    """
+
+    always_accept = ("_NEWLINE",)
+    _GOES_ON = frozenset({"+", "-", "*", "/", ".*", "./", "^", ".^", ",", "=", "("})
+
+    def process(self, stream):
+        depth = 0
+        last = None
+        for tok in stream:
+            if tok.type == "_NEWLINE":
+                if depth > 0 or last in self._GOES_ON:
+                    continue
+            elif tok.value == "(":
+                depth += 1
+            elif tok.value == ")":
+                depth = max(depth - 1, 0)
+            last = tok.value
+            yield tok
+
+
 @functools.lru_cache(maxsize=1)
 def _lark() -> lark.Lark:
     grammar = resources.files("matdiff.symbolic").joinpath("grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True)
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, postlex=_Continuation())
 
 
 # ---------------------------------------------------------------- dimensions
@@ -106,6 +140,7 @@ def parse_declaration(text: str, name: str | None = None) -> Declaration:
         name, spec = m.group(1), m.group(2)
     else:
         spec = text.strip()
+    spec = re.sub(r"(?<=\d)x(?=\d)", " x ", spec)  # "3x4": numbers, refused below with a hint
     words = spec.replace("×", " x ").replace("*", " x ").split()
     kind = None
     if words and words[0] in KINDS:
@@ -114,6 +149,18 @@ def parse_declaration(text: str, name: str | None = None) -> Declaration:
     if len(words) != len(dims) + max(len(dims) - 1, 0) or len(dims) > 2:
         raise SymbolicError(f"cannot read declaration {text!r}; write e.g. 'A: m x n'")
     for d in dims:
+        if d.isdecimal():
+            names = ["m", "n"] if len(dims) == 2 else ["n"]
+            spec = (f"{kind} " if kind else "") + " x ".join(names)
+            sizes = " ".join(f"{n}={size}" for n, size in zip(names, dims))
+            raise SymbolicError(
+                f"dimension {d} in declaration of {name} is a number; declarations name "
+                f"dimensions and sizes are given apart: '{name}: {spec}' with "
+                f"dims={{{', '.join(f'{n!r}: {size}' for n, size in zip(names, dims))}}} "
+                f'(on the command line --declare "{name}: {spec}" '
+                + " ".join(f"--dim {s}" for s in sizes.split())
+                + ")"
+            )
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", d):
             raise SymbolicError(f"dimension {d!r} in declaration of {name} is not a name")
     if kind is None:
@@ -161,6 +208,30 @@ def normalize_kinds(kinds) -> dict[str, Declaration]:
     return out
 
 
+def normalize_dims(dims) -> dict:
+    """``dims`` checked: a dict of dimension names to positive integers.
+
+    >>> normalize_dims({"n": 3})
+    {'n': 3}
+    """
+    if dims is None:
+        return {}
+    if not isinstance(dims, dict):
+        raise SymbolicError(
+            f"dims must be a dict of dimension sizes, e.g. {{'n': 5}}; got {dims!r}"
+        )
+    out = {}
+    for name, size in dims.items():
+        integral = isinstance(size, numbers.Integral) and not isinstance(size, bool)
+        if not isinstance(name, str) or not integral or int(size) < 1:
+            raise SymbolicError(
+                f"dims[{name!r}] is {size!r}; a dimension's size is a positive integer, "
+                "e.g. dims={'n': 5}"
+            )
+        out[name] = int(size)
+    return out
+
+
 # ---------------------------------------------------------------- the typed parse tree
 
 
@@ -185,6 +256,8 @@ class Parsed:
     dim_names: list  # final dimension names
     definitions: dict = field(default_factory=dict)
     positions: dict = field(default_factory=dict)  # node -> offset of its operator in source
+    name: str | None = None  # the function's name when its line is a definition
+    notes: list = field(default_factory=list)  # things the user may not have meant
 
     def locate(self, node: E.Expr) -> tuple[int, int] | None:
         """(line, column) of where ``node`` was written, when it was written as such."""
@@ -206,6 +279,18 @@ class _Parser:
         self.fresh_count = 0
         self.final_names: dict[_Dim, str] = {}  # root dimension -> its printed name
         self.positions: dict[E.Expr, int] = {}
+        self.notes: list[str] = []  # what the user may not have meant (see _note_broadcast)
+        self.noted: set[str] = set()
+
+    def check_definition(self, name: str, pos: int) -> None:
+        if name in self.defs or name in self.vars:
+            raise self.error(f"{name} is already defined", pos)
+        if name in FUNCTIONS or name in CONSTANTS:
+            raise self.error(f"{name!r} is a function of the language", pos)
+        if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+            raise self.error(f"{name!r} is a reserved word", pos)
+        if name in self.decls:
+            raise self.error(f"{name} is declared as a variable", pos)
 
     # -- positions and errors
     def error(self, message: str, pos: int | None) -> SymbolicError:
@@ -261,7 +346,12 @@ class _Parser:
     # -- pass 1
     def infer(self, tree, depth: int = 0) -> _P:
         if depth > MAX_DEPTH:
-            raise self.error("expression is nested too deeply", _start(tree))
+            raise self.error(
+                f"expression is nested too deeply: more than {MAX_DEPTH} levels of "
+                "brackets, calls or operators inside one another (a long sum or product "
+                "is one level)",
+                _start(tree),
+            )
         if isinstance(tree, lark.Token):
             raise self.error("unexpected token", tree.start_pos)
         rule = tree.data
@@ -325,35 +415,117 @@ class _Parser:
     def _is_scalar(self, p: _P) -> bool:
         return p.shape[0].find() is ONE and p.shape[1].find() is ONE
 
-    def _binary(self, tree, depth):
-        a = self.infer(tree.children[0], depth)
-        b = self.infer(tree.children[1], depth)
-        return a, b, self.op_pos(tree)
+    def _chain(self, tree, ops: tuple) -> tuple[lark.Tree, list]:
+        """The operands of a left-leaning chain of ``ops``: the first, then (op, tree, pos).
 
-    def _infer_add(self, tree, depth, op="add"):
-        a, b, pos = self._binary(tree, depth)
-        word = "add" if op == "add" else "subtract"
-        if self._is_scalar(a) or self._is_scalar(b):
-            shape = b.shape if self._is_scalar(a) else a.shape
-        else:
+        The chain is walked without recursion, so a sum of 1,000 terms is one level.
+        """
+        rest = []
+        while isinstance(tree, lark.Tree) and tree.data in ops:
+            rest.append((tree.data, tree.children[1], self.op_pos(tree)))
+            tree = tree.children[0]
+        rest.reverse()
+        return tree, rest
 
-            def msg():
-                return f"cannot {word} {_shape_text(a.shape)} and {_shape_text(b.shape)}"
+    def _infer_add(self, tree, depth):
+        first, rest = self._chain(tree, ("add", "sub"))
+        terms = [self.infer(first, depth)]
+        signs = [1]
+        shape = terms[0].shape
+        for op, right, pos in rest:
+            b = self.infer(right, depth)
+            word = "add" if op == "add" else "subtract"
+            a_shape = shape
+            if self._is_scalar_shape(a_shape) or self._is_scalar(b):
+                if self._is_scalar_shape(a_shape) != self._is_scalar(b):
+                    scalar = b if self._is_scalar(b) else terms[0]
+                    self._note_broadcast(scalar, b.shape if scalar is terms[0] else a_shape)
+                shape = b.shape if self._is_scalar_shape(a_shape) else a_shape
+            else:
 
-            self.unify(a.shape[0], b.shape[0], msg, pos)
-            self.unify(a.shape[1], b.shape[1], msg, pos)
-            shape = a.shape
-        return _P(op, [a, b], shape, pos)
+                def msg(a_shape=a_shape, b=b, word=word):
+                    return f"cannot {word} {_shape_text(a_shape)} and {_shape_text(b.shape)}"
 
-    def _infer_sub(self, tree, depth):
-        return self._infer_add(tree, depth, op="sub")
+                self.unify(a_shape[0], b.shape[0], msg, pos)
+                self.unify(a_shape[1], b.shape[1], msg, pos)
+            terms.append(b)
+            signs.append(1 if op == "add" else -1)
+        return _P("terms", terms, shape, rest[-1][2], signs)
+
+    _infer_sub = _infer_add
+
+    def _is_scalar_shape(self, shape) -> bool:
+        return shape[0].find() is ONE and shape[1].find() is ONE
+
+    def _note_broadcast(self, term: _P, shape) -> None:
+        """Say so when a scalar by the letter rule is added to an array.
+
+        ``A*x - b`` with an undeclared ``b`` subtracts the scalar ``b`` from every entry,
+        which is rarely what was meant: the result carries a note naming ``b``.
+        """
+        for name in self._letter_scalars(term):
+            if name in self.noted:
+                continue
+            self.noted.add(name)
+            self.notes.append(
+                f"{name} is a scalar by the letter rule (names starting with a-g are "
+                f"scalars), and it is added to {_shape_text(shape)} entry by entry; if "
+                f"{name} is a vector, declare it: kinds={{{name!r}: 'vector'}} "
+                f'(on the command line --declare "{name}: vector")'
+            )
+
+    def _letter_scalars(self, p: _P) -> list:
+        out = []
+        stack = [p]
+        while stack:
+            q = stack.pop()
+            if q.op == "var" and q.data[1] == "scalar" and q.data[0] not in self.decls:
+                out.append(q.data[0])
+            elif q.op == "ref":
+                stack.append(self.defs[q.data])
+            stack.extend(q.args)
+        return sorted(set(out))
 
     def _infer_mul(self, tree, depth):
-        a, b, pos = self._binary(tree, depth)
+        """A chain of ``* / .* ./``: runs of ``*`` and ``/`` become one n-ary product, runs of
+        ``.*`` and ``./`` one elementwise product; a change of kind nests, left to right."""
+        first, rest = self._chain(tree, ("mul", "div", "hmul", "hdiv"))
+        acc = self.infer(first, depth)
+        nesting = 0
+        for op, right, pos in rest:
+            b = self.infer(right, depth)
+            kind = "mul" if op in ("mul", "div") else "had"
+            if op == "mul":
+                shape = self._mul_shape(acc, b, pos)
+            elif op == "div":
+                shape = self._div_shape(acc, b, pos)
+            else:
+                shape = self._had_shape(acc, b, pos, ".*" if op == "hmul" else "./")
+            if acc.op == kind and acc.extra.get("open"):
+                acc.args.append(b)
+                acc.data.append(op)
+                acc.shape, acc.pos = shape, pos
+                continue
+            nesting += 1
+            if depth + nesting > MAX_DEPTH:
+                raise self.error(
+                    f"expression is nested too deeply: more than {MAX_DEPTH} levels of "
+                    "brackets, calls or operators inside one another (alternating * and .* "
+                    "nest; write a long product with one of them)",
+                    pos,
+                )
+            acc = _P(kind, [acc, b], shape, pos, ["first", op], {"open": True})
+        if acc.extra.get("open"):
+            acc.extra["open"] = False
+        return acc
+
+    _infer_div = _infer_hmul = _infer_hdiv = _infer_mul
+
+    def _mul_shape(self, a: _P, b: _P, pos: int):
         if self._is_scalar(a):
-            return _P("mul", [a, b], b.shape, pos)
+            return b.shape
         if self._is_scalar(b):
-            return _P("mul", [a, b], a.shape, pos)
+            return a.shape
 
         def msg():
             hint = ""
@@ -367,38 +539,35 @@ class _Parser:
             )
 
         self.unify(a.shape[1], b.shape[0], msg, pos)
-        return _P("mul", [a, b], (a.shape[0], b.shape[1]), pos)
+        return (a.shape[0], b.shape[1])
 
-    def _infer_div(self, tree, depth):
-        a, b, pos = self._binary(tree, depth)
+    def _div_shape(self, a: _P, b: _P, pos: int):
         if not self._is_scalar(b):
             raise self.error(
                 f"can only divide by a scalar, not by {_shape_text(b.shape)}; "
                 "use ./ to divide elementwise",
                 pos,
             )
-        return _P("div", [a, b], a.shape, pos)
+        return a.shape
 
-    def _infer_hmul(self, tree, depth, op="hmul"):
-        a, b, pos = self._binary(tree, depth)
+    def _had_shape(self, a: _P, b: _P, pos: int, sym: str):
         if self._is_scalar(a) or self._is_scalar(b):
-            shape = b.shape if self._is_scalar(a) else a.shape
-        else:
-            sym = ".*" if op == "hmul" else "./"
+            return b.shape if self._is_scalar(a) else a.shape
 
-            def msg():
-                return (
-                    f"elementwise {sym} needs equal shapes: "
-                    f"{_shape_text(a.shape)} and {_shape_text(b.shape)}"
-                )
+        def msg():
+            return (
+                f"elementwise {sym} needs equal shapes: "
+                f"{_shape_text(a.shape)} and {_shape_text(b.shape)}"
+            )
 
-            self.unify(a.shape[0], b.shape[0], msg, pos)
-            self.unify(a.shape[1], b.shape[1], msg, pos)
-            shape = a.shape
-        return _P(op, [a, b], shape, pos)
+        self.unify(a.shape[0], b.shape[0], msg, pos)
+        self.unify(a.shape[1], b.shape[1], msg, pos)
+        return a.shape
 
-    def _infer_hdiv(self, tree, depth):
-        return self._infer_hmul(tree, depth, op="hdiv")
+    def _binary(self, tree, depth):
+        a = self.infer(tree.children[0], depth)
+        b = self.infer(tree.children[1], depth)
+        return a, b, self.op_pos(tree)
 
     def _infer_pow(self, tree, depth, op="pow"):
         a, b, pos = self._binary(tree, depth)
@@ -523,11 +692,33 @@ class _Parser:
         if leaf is not None:
             return leaf(self, p, defs)
         args = [self.build(a, defs) for a in p.args]
+        if p.op == "terms":
+            return self._sum(p, args)
+        if p.op in ("mul", "had"):
+            # a quotient is a product with the divisor's reciprocal
+            factors = [
+                E.pow_(a, -1.0) if op in ("div", "hdiv") else a for op, a in zip(p.data, args)
+            ]
+            return _product(factors) if p.op == "mul" else E.had(*factors)
         if p.op in ("epow", "matpow"):
             return self._power(p, *args)
         if p.op == "fn":
             return E.fn(p.data, args[0])
         return _OPERATORS[p.op](*args)
+
+    def _sum(self, p: _P, args: list) -> E.Expr:
+        """An n-ary sum, read as the left fold of ``+`` and ``-`` it was written as.
+
+        Scalars before the first array add up as scalars; a scalar added to an array
+        stands for the array filled with it.
+        """
+        signed = [a if s > 0 else E.neg(a) for s, a in zip(p.data, args)]
+        shape = self.final_shape(p.shape)
+        if shape == E.SCALAR:
+            return E.add(*signed)
+        k = next(i for i, a in enumerate(signed) if not a.is_scalar)
+        lead = [_broadcast(E.add(*signed[:k]), shape)] if k else []
+        return E.add(*lead, *(_broadcast(a, shape) for a in signed[k:]))
 
     def _fill(self, p: _P, defs: dict) -> E.Expr:
         c = self.build(p.args[0], defs)
@@ -563,25 +754,33 @@ _LEAVES = {
 }
 
 
-def _sum(a: E.Expr, b: E.Expr, subtract: bool = False) -> E.Expr:
-    a, b = _broadcast(a, b.shape), _broadcast(b, a.shape)
-    return E.sub(a, b) if subtract else E.add(a, b)
-
-
 # ... and operators and functions from their built arguments.
 _OPERATORS = {
     "T": E.transpose,
     "neg": E.neg,
-    "add": _sum,
-    "sub": lambda a, b: _sum(a, b, subtract=True),
-    "mul": E.mul,
-    "div": lambda a, b: E.mul(a, E.pow_(b, -1.0)),
-    "hmul": E.had,
-    "hdiv": lambda a, b: E.had(a, E.pow_(b, -1.0)),
     "diag": lambda a: a,  # diag of a scalar
     "kron": E.kron,
     **E.UNARY,
 }
+
+
+def _product(factors: list) -> E.Expr:
+    """The matrix product of ``factors`` read left to right, as its left fold would be.
+
+    A stretch whose product is 1x1 (``x'*y`` in ``x'*y*A*z``) is a scalar before the
+    next factor comes, so it is multiplied out first.
+    """
+    chain: list = []
+    rows = None  # rows of the first array factor of the chain
+    for f in factors:
+        chain.append(f)
+        if f.is_scalar:
+            continue
+        if rows is None:
+            rows = f.shape[0]
+        if rows == 1 and f.shape[1] == 1 and len(chain) > 1:
+            chain, rows = [E.mul(*chain)], None
+    return E.mul(*chain)
 
 
 def line_column(source: str, pos: int) -> tuple[int, int]:
@@ -679,31 +878,43 @@ def parse(
     p = _Parser(source, decls)
     try:
         *definitions, body = tree.children
+        for d in definitions:
+            if d.data != "definition":
+                raise p.error(
+                    "only the last statement is the function; name this one (t = ...) "
+                    "or, to go on on the next line, end this line with the operator",
+                    _start(d),
+                )
+        name = None
+        if body.data == "definition":  # the function itself may be named: f = t'*t
+            definitions.append(body)
+            name = str(body.children[0])
         typed_defs = []
         for d in definitions:
             name_tok, value = d.children
-            name = str(name_tok)
-            if name in p.defs or name in p.vars:
-                raise p.error(f"{name} is already defined", name_tok.start_pos)
-            if name in FUNCTIONS or name in CONSTANTS:
-                raise p.error(f"{name!r} is a function of the language", name_tok.start_pos)
-            if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-                raise p.error(f"{name!r} is a reserved word", name_tok.start_pos)
-            if name in decls:
-                raise p.error(f"{name} is declared as a variable", name_tok.start_pos)
+            p.check_definition(str(name_tok), name_tok.start_pos)
             typed = p.infer(value)
-            p.defs[name] = typed
-            typed_defs.append((name, typed))
-        typed_body = p.infer(body)
+            p.defs[str(name_tok)] = typed
+            typed_defs.append((str(name_tok), typed))
+        if name is not None:
+            typed_body = typed_defs.pop()[1]
+            body_pos = _start(body.children[1])
+        else:
+            typed_body = p.infer(body)
+            body_pos = _start(body)
         built: dict[str, E.Expr] = {}
-        for name, typed in typed_defs:
-            built[name] = p.build(typed, built)
+        for def_name, typed in typed_defs:
+            built[def_name] = p.build(typed, built)
         result = p.build(typed_body, built)
+        p.positions.setdefault(result, body_pos)
     except RecursionError:
-        raise SymbolicError("expression is nested too deeply") from None
+        raise SymbolicError(
+            f"expression is nested too deeply: more than {MAX_DEPTH} levels of brackets, "
+            "calls or operators inside one another"
+        ) from None
     variables = {}
-    for name, (kind, shape) in p.vars.items():
-        variables[name] = E.var(name, kind, p.final_shape(shape))
+    for var_name, (kind, shape) in p.vars.items():
+        variables[var_name] = E.var(var_name, kind, p.final_shape(shape))
     dims = sorted({d for n in E.nodes(result) for d in n.shape if d != 1}, key=str)
-    parsed = Parsed(result, source, variables, decls, dims, built, p.positions)
+    parsed = Parsed(result, source, variables, decls, dims, built, p.positions, name, p.notes)
     return parsed if _with_info else result
