@@ -23,6 +23,7 @@ from . import manipulation as _shape
 from . import nondiff as _nondiff
 from . import products as _products
 from . import reductions as _reductions
+from . import ufunc_methods as _ufunc_methods
 from . import ufuncs as _ufuncs
 from ._wrap import all_wrapped as _all_wrapped
 
