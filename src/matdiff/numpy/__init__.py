@@ -13,11 +13,10 @@ names the function instead of returning an untraced result.
 """
 
 import numpy as _np
-from numpy import random  # noqa: F401
 
+from . import _docs, fft, linalg, random
 from . import boxes as _boxes
 from . import construction as _construction
-from . import fft, linalg
 from . import indexing as _indexing
 from . import manipulation as _shape
 from . import nondiff as _nondiff
@@ -29,6 +28,7 @@ from ._wrap import all_wrapped as _all_wrapped
 
 __version__ = _np.__version__
 
+_docs.install_all(linalg, fft)
 globals().update(_all_wrapped)
 
 

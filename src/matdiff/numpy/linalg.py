@@ -64,7 +64,7 @@ from ._linalg_common import take_rows as _take_rows
 from ._linalg_common import traced as _traced
 from ._linalg_common import tri_mask as _tri_mask
 from ._linalg_common import tril as _tril
-from ._wrap import export, shape_of, wrap
+from ._wrap import export, lift_list, shape_of, wrap
 
 __all__ = [
     "LinAlgError",
@@ -1455,6 +1455,7 @@ def vector_norm(x: ArrayLike, /, *, axis=None, keepdims: bool = False, ord=2) ->
     >>> float(np.linalg.vector_norm(np.array([3.0, -4.0])))
     5.0
     """
+    x = lift_list(x)
     if not _traced(x):
         return _la.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
     if isinstance(ord, str):
@@ -1517,6 +1518,7 @@ def matrix_norm(x: ArrayLike, /, *, keepdims: bool = False, ord="fro") -> Any:
     >>> float(np.linalg.matrix_norm(np.array([[3.0, 0.0], [0.0, 4.0]]), ord=2))
     4.0
     """
+    x = lift_list(x)
     if not _traced(x):
         return _la.matrix_norm(x, keepdims=keepdims, ord=ord)
     if len(shape_of(x)) < 2:
@@ -1536,6 +1538,7 @@ def norm(x: ArrayLike, ord=None, axis=None, keepdims: bool = False) -> Any:
     >>> float(np.linalg.norm(np.array([[1.0, 2.0], [2.0, 4.0]])))
     5.0
     """
+    x = lift_list(x)
     if not _traced(x):
         return _la.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     nd = len(shape_of(x))

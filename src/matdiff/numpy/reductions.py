@@ -25,7 +25,7 @@ from ._broadcast import no_out as _no_out
 from ._broadcast import normalize_axis as _normalize_axis
 from ._broadcast import numpy_name as _numpy_name
 from ._broadcast import real_for_real_input as _real_for_real_input
-from ._wrap import alias, export, is_complex, shape_of, wrap
+from ._wrap import alias, export, is_complex, lift_list, shape_of, wrap
 
 # ``a`` and the results are arrays, numbers or traced values of them.
 Axis = int | tuple[int, ...] | None
@@ -97,6 +97,7 @@ def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
 mean = wrap(
     _mean_raw,
     "mean",
+    lists=True,
     vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             # Divide the reduced cotangent, then broadcast: one small division, not a
@@ -134,6 +135,7 @@ def _zero_nans(x, g):
 nansum = wrap(
     _nansum_raw,
     "nansum",
+    lists=True,
     vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
@@ -168,6 +170,7 @@ def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
 nanmean = wrap(
     _nanmean_raw,
     "nanmean",
+    lists=True,
     vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(
@@ -244,7 +247,7 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
     return _u.divide(t, _divisor(_count(shape_of(x), axis), ddof))
 
 
-var = wrap(_var_raw, "var", vjp=_real_for_real_input(_var_vjp), jvp=_var_jvp)
+var = wrap(_var_raw, "var", lists=True, vjp=_real_for_real_input(_var_vjp), jvp=_var_jvp)
 alias("var", var)
 
 
@@ -280,7 +283,9 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
     return _u.divide(t, _divisor(_nan_count(x, axis, keepdims), ddof))
 
 
-nanvar = wrap(_nanvar_raw, "nanvar", vjp=_real_for_real_input(_nanvar_vjp), jvp=_nanvar_jvp)
+nanvar = wrap(
+    _nanvar_raw, "nanvar", lists=True, vjp=_real_for_real_input(_nanvar_vjp), jvp=_nanvar_jvp
+)
 alias("nanvar", nanvar)
 
 
@@ -306,6 +311,7 @@ def std(
     array([-0.5,  0.5])
     """
     _no_out("std", out)
+    a = lift_list(a)
     v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
     if _count(shape_of(a), axis) == 1 and ddof < 1:
         # var is the constant 0 here, with derivative 0 at every order: sqrt(0) would
@@ -333,6 +339,7 @@ def nanstd(
     array([-0.5,  0. ,  0.5])
     """
     _no_out("nanstd", out)
+    a = lift_list(a)
     v = nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
     if ddof >= 1:
         return _u.sqrt(v)
@@ -383,12 +390,12 @@ def _min_raw(x, axis=None, out=None, *, keepdims=False):
     return _np.min(x, axis=axis, keepdims=keepdims)
 
 
-max = wrap(_max_raw, "max")
+max = wrap(_max_raw, "max", lists=True)
 alias("max", max)
 amax = alias("amax", max)
 _weighted_rules(max, _extremum_weights)
 
-min = wrap(_min_raw, "min")
+min = wrap(_min_raw, "min", lists=True)
 alias("min", min)
 amin = alias("amin", min)
 _weighted_rules(min, _extremum_weights)
@@ -446,7 +453,7 @@ def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False
     return _np.median(x, axis=axis, keepdims=keepdims)
 
 
-median = wrap(_median_raw, "median")
+median = wrap(_median_raw, "median", lists=True)
 alias("median", median)
 _weighted_rules(median, _median_weights)
 
@@ -574,7 +581,7 @@ def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumsum = wrap(_cumsum_raw, "cumsum", vjp=_real_for_real_input(_cumsum_vjp), linear=True)
+cumsum = wrap(_cumsum_raw, "cumsum", lists=True, vjp=_real_for_real_input(_cumsum_vjp), linear=True)
 alias("cumsum", cumsum)
 
 
@@ -611,7 +618,9 @@ def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumprod = wrap(_cumprod_raw, "cumprod", vjp=_real_for_real_input(_cumprod_vjp), jvp=_cumprod_jvp)
+cumprod = wrap(
+    _cumprod_raw, "cumprod", lists=True, vjp=_real_for_real_input(_cumprod_vjp), jvp=_cumprod_jvp
+)
 alias("cumprod", cumprod)
 
 
@@ -656,7 +665,7 @@ def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
     return sum(_u.multiply(g, _product_of_others(x, axis)), axis=axis, keepdims=keepdims)
 
 
-prod = wrap(_prod_raw, "prod", vjp=_real_for_real_input(_prod_vjp), jvp=_prod_jvp)
+prod = wrap(_prod_raw, "prod", lists=True, vjp=_real_for_real_input(_prod_vjp), jvp=_prod_jvp)
 alias("prod", prod)
 
 
