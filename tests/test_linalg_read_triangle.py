@@ -77,3 +77,12 @@ def test_eigh_gradient_on_nonsymmetric_input_matches_autograd(UPLO):
     ours = grad(lambda a: np.sum(np.linalg.eigh(a, UPLO=UPLO)[0] ** 3))(a)
     theirs = autograd.grad(lambda a: agnp.sum(agnp.linalg.eigh(a, UPLO=UPLO)[0] ** 3))(a)
     onp.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("UPLO", ["L", "U"])
+def test_stacks_and_raw_numpy_read_the_same_triangle(UPLO):
+    a = onp.random.default_rng(3).standard_normal((2, 3, 3))
+    check_grads(lambda a: np.linalg.eigvalsh(a, UPLO=UPLO), modes=["fwd", "rev"], order=2)(a)
+    g = grad(lambda a: np.sum(np.linalg.eigvalsh(a, UPLO=UPLO) ** 2))(a)
+    g_raw = grad(lambda a: np.sum(onp.linalg.eigvalsh(a, UPLO=UPLO) ** 2))(a)
+    onp.testing.assert_array_equal(g, g_raw)
