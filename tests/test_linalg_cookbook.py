@@ -111,15 +111,22 @@ def test_frobenius_norm_squared(X):
 
 
 def test_symmetric_eigenvalue_derivative():
-    """Sec. 2.3 (eigenvalues): ∂λᵢ / ∂A = vᵢ vᵢᵀ for symmetric A with a simple λᵢ."""
+    """Sec. 2.3 (eigenvalues): ∂λᵢ / ∂A = vᵢ vᵢᵀ for symmetric A with a simple λᵢ.
+
+    That is the derivative along symmetric matrices, reached through ``sym(A)``; eigh
+    itself reads the lower triangle, so its own gradient is vᵢ vᵢᵀ folded onto it.
+    """
     r = onp.random.default_rng(4)
     q, _ = onp.linalg.qr(r.standard_normal((4, 4)))
     S = (q * onp.array([1.0, 2.0, 4.0, 7.0])) @ q.T
     w, v = onp.linalg.eigh(S)
     for i in range(4):
         expected = onp.outer(v[:, i], v[:, i])
-        assert_both(lambda a, i=i: la.eigvalsh(a)[i], S, expected)
-        assert_both(lambda a, i=i: la.eigh(a)[0][i], S, expected)
+        folded = 2.0 * onp.tril(expected, -1) + onp.diag(onp.diag(expected))
+        assert_both(lambda a, i=i: la.eigvalsh((a + a.T) / 2)[i], S, expected)
+        assert_both(lambda a, i=i: la.eigh((a + a.T) / 2)[0][i], S, expected)
+        assert_both(lambda a, i=i: la.eigvalsh(a)[i], S, folded)
+        assert_both(lambda a, i=i: la.eigh(a)[0][i], S, folded)
 
 
 def test_spectral_norm_derivative():

@@ -121,7 +121,7 @@ def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-sum = wrap(_sum_raw, "sum")
+sum = wrap(_sum_raw, "sum", lists=True)
 alias("sum", sum)
 
 

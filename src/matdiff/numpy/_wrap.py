@@ -10,6 +10,7 @@ to the same rules, or refused clearly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as _np
@@ -35,6 +36,7 @@ def wrap(
     module: str = "matdiff.numpy",
     routes: tuple | None = None,
     public: bool | None = None,
+    lists: bool = False,
 ) -> Callable:
     """The primitive computing ``raw``, with its rules, registered where it is reached.
 
@@ -53,7 +55,9 @@ def wrap(
       its ``module``);
     * ``routes``: the raw callables whose calls on a traced value come to it (``raw``
       itself for a public function, none otherwise); a raw callable already routed keeps
-      its first wrapper.
+      its first wrapper;
+    * ``lists``: its first argument may be a Python list of traced values
+      (``np.mean([x, y])``), made into a traced array first.
 
     >>> import numpy
     >>> from matdiff import grad
@@ -63,6 +67,8 @@ def wrap(
     12.0
     """
     name = name or raw.__name__
+    if lists:
+        raw = _lifting_lists(raw, lambda: f)
     f = (nondifferentiable if nondiff else primitive)(raw, name=name)
     if vjp is not None:
         defvjp(f, *((vjp,) if callable(vjp) else vjp))
@@ -75,6 +81,34 @@ def wrap(
     if routes is None:
         routes = (raw,) if public else ()
     return export(f, name, module=module, routes=routes, public=public)
+
+
+def holds_traced(obj) -> bool:
+    """Whether the nested list or tuple ``obj`` holds a traced value."""
+    for x in obj:
+        if type(x) in box_types or (isinstance(x, (list, tuple)) and holds_traced(x)):
+            return True
+    return False
+
+
+def lift_list(x):
+    """``x``, or the array made from ``x`` when it is a list (traced if it holds traced
+    values: ``numpy.asarray`` would refuse them, as it cannot hold a derivative)."""
+    if isinstance(x, (list, tuple)):
+        return all_wrapped["asarray"](x)
+    return x
+
+
+def _lifting_lists(raw: Callable, primitive_of: Callable) -> Callable:
+    # No box is at the top level of a list argument, so the primitive calls raw with the
+    # list: build the traced array and call the primitive again.
+    def lifted(x, *args, **kwargs):
+        if isinstance(x, (list, tuple)) and holds_traced(x):
+            return primitive_of()(all_wrapped["asarray"](x), *args, **kwargs)
+        return raw(x, *args, **kwargs)
+
+    functools.update_wrapper(lifted, raw)
+    return lifted
 
 
 def export(

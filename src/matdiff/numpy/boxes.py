@@ -346,21 +346,12 @@ class ArrayBox(Box):
                 "Use the returned value instead, e.g. x = x + y."
             )
         kwargs.pop("out", None)
-        if method == "__call__":
-            f = _wrap.wrapped_for.get(ufunc)
+        f = _wrap.wrapped_for.get(ufunc)
+        if f is not None:
+            # reduce, accumulate, outer, reduceat and at are the wrapper's own methods
+            # (matdiff.numpy.ufunc_methods), so raw NumPy and matdiff.numpy agree.
+            f = f if method == "__call__" else getattr(f, method, None)
             if f is not None:
-                return f(*inputs, **kwargs)
-        elif method == "outer" and len(inputs) == 2:
-            f = _wrap.wrapped_for.get(ufunc)
-            if f is not None:
-                a, b = inputs
-                extra = (1,) * _np.ndim(getval(b))
-                return f(_ix.reshape(a, _np.shape(getval(a)) + extra), b, **kwargs)
-        elif (ufunc.__name__, method) in _UFUNC_METHODS:
-            fname, default_axis = _UFUNC_METHODS[ufunc.__name__, method]
-            f = _wrap.all_wrapped.get(fname)
-            if f is not None:
-                kwargs.setdefault("axis", default_axis)
                 return f(*inputs, **kwargs)
         raise TypeError(_raw_numpy_message(name, method))
 
@@ -394,17 +385,6 @@ def _in_place_message(call: str, fix: str) -> str:
         f"of the values it overwrites; use the function that returns a new array: {fix}"
     )
 
-
-# ufunc.reduce and ufunc.accumulate on a traced value run the matdiff reduction of the same
-# meaning, with the ufunc methods' default axis 0.
-_UFUNC_METHODS = {
-    ("add", "reduce"): ("sum", 0),
-    ("multiply", "reduce"): ("prod", 0),
-    ("maximum", "reduce"): ("max", 0),
-    ("minimum", "reduce"): ("min", 0),
-    ("add", "accumulate"): ("cumsum", 0),
-    ("multiply", "accumulate"): ("cumprod", 0),
-}
 
 # Functions whose result does not depend differentiably on the values (dtype and shape
 # queries, arrays of the same shape): run on the concrete values.

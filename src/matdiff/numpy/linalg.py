@@ -8,9 +8,10 @@ Conventions, shared with autograd and JAX:
 
 * cotangents pair with tangents by ``Re sum(a * b)`` (no conjugation), so the VJP of a
   holomorphic function is the plain transpose of its JVP;
-* ``cholesky``, ``eigh`` and ``eigvalsh`` read one triangle of their input, as LAPACK does;
-  their derivatives are taken with respect to the symmetric (Hermitian) part of the
-  perturbation, which is the derivative along symmetric matrices;
+* ``cholesky``, ``eigh`` and ``eigvalsh`` read one triangle of their input, as LAPACK does,
+  and their derivatives are those of the function computed: the unread triangle's is 0,
+  and each read off-diagonal entry collects both mirrored halves (on symmetric input
+  this is the derivative along symmetric matrices, as before);
 * functions with several results (``eigh``, ``svd``, ``qr``, ``eig``) are one primitive
   whose answer is the results packed side by side; the public function unpacks them,
   so a cotangent that reaches only some results costs nothing extra to route.
@@ -63,7 +64,7 @@ from ._linalg_common import take_rows as _take_rows
 from ._linalg_common import traced as _traced
 from ._linalg_common import tri_mask as _tri_mask
 from ._linalg_common import tril as _tril
-from ._wrap import export, shape_of, wrap
+from ._wrap import export, lift_list, shape_of, wrap
 
 __all__ = [
     "LinAlgError",
@@ -591,7 +592,7 @@ def _lower_of(ans, upper):
 
 def _cholesky_jvp(g, ans, a, upper=False):
     low = _lower_of(ans, upper)
-    s = _herm(g)
+    s = _read_triangle(g, "U" if upper else "L")
     x = _solve_tri(low, _H(_solve_tri(low, s, lower=True)), lower=True)  # L⁻¹ S L⁻ᴴ
     dl = _mm(low, _phi(x))
     return _H(dl) if upper else dl
@@ -606,7 +607,7 @@ def _cholesky_vjp(ans, a, upper=False):
         y = _solve_tri(_T(low), p, lower=False)
         sbar = _T(_solve_tri(_T(_conj(low)), _T(y), lower=False))
         ga = _uf.multiply(0.5, _uf.add(sbar, _H(sbar)))
-        return match_realness(a, ga)
+        return match_realness(a, _read_triangle_adjoint(ga, "U" if upper else "L"))
 
     return vjp
 
@@ -619,8 +620,8 @@ defjvp(_cholesky, _cholesky_jvp)
 def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Any:
     """The Cholesky factor ``L`` (``a = L Lᴴ``), or ``Lᴴ`` with ``upper=True``.
 
-    Reads the lower (upper) triangle, as NumPy does; derivatives are along Hermitian
-    perturbations. A matrix that is not positive definite raises ``LinAlgError``.
+    Reads the lower (upper) triangle, as NumPy does, and so does its derivative: the
+    other triangle's is 0. A matrix that is not positive definite raises ``LinAlgError``.
 
     >>> import matdiff.numpy as np
     >>> np.linalg.cholesky(np.array([[4.0, 2.0], [2.0, 5.0]]))
@@ -650,11 +651,38 @@ def _eigh_parts(packed, n):
     return _uf.real(w) if _is_cplx(w) else w, v
 
 
+def _triangle_mask(n: int, UPLO: str) -> _np.ndarray:
+    lower = UPLO.upper() == "L"
+    return _tri_mask(n, n, -1 if lower else 1, lower)
+
+
+def _read_triangle(g, UPLO):
+    """The Hermitian matrix that ``eigh(a, UPLO)`` decomposes, as a function of ``a``.
+
+    LAPACK reads the strict lower (upper) triangle and the real part of the diagonal, and
+    mirrors the triangle: so the function computed is ``eigh`` of this matrix, whatever
+    the other triangle holds, and its derivative is taken through it (linear in ``g``).
+    """
+    n = shape_of(g)[-1]
+    strict = _uf.multiply(g, _triangle_mask(n, UPLO))
+    d = _diag_embed(_uf.real(_diag(g)) if _is_cplx(g) else _diag(g))
+    return _uf.add(_uf.add(strict, _H(strict)), d)
+
+
+def _read_triangle_adjoint(ga, UPLO):
+    """The transpose of :func:`_read_triangle`: the read off-diagonal entries collect both
+    mirrored halves, the unread triangle gets 0, the diagonal its real part."""
+    n = shape_of(ga)[-1]
+    mask = _triangle_mask(n, UPLO)
+    off = _uf.add(_uf.multiply(ga, mask), _uf.multiply(_H(ga), mask))
+    return _uf.add(off, _diag_embed(_uf.real(_diag(ga)) if _is_cplx(ga) else _diag(ga)))
+
+
 def _eigh_jvp(g, ans, a, UPLO="L"):
     n = shape_of(a)[-1]
     w, v = _eigh_parts(ans, n)
     same = _same_pairs(w)
-    c = _mm(_H(v), _mm(_herm(g), v))
+    c = _mm(_H(v), _mm(_read_triangle(g, UPLO), v))
     _check_clusters("eigh", _EIGH_WORDS, same, c=c)
     dw = _diag(c)
     dv = _mm(v, _uf.multiply(_inv_gaps(w, same=same), c))
@@ -671,7 +699,7 @@ def _eigh_vjp(ans, a, UPLO="L"):
         _check_clusters("eigh", _EIGH_WORDS, same, gvals=gw, m=vtg, check_phase=_is_cplx(v))
         cbar = _uf.add(_diag_embed(gw), _uf.multiply(_inv_gaps(w, same=same), vtg))
         ga = _mm(_conj(v), _mm(cbar, _T(v)))
-        return match_realness(a, _herm(ga))
+        return match_realness(a, _read_triangle_adjoint(ga, UPLO))
 
     return vjp
 
@@ -684,7 +712,8 @@ defjvp(_eigh_packed, _eigh_jvp)
 def eigh(a: ArrayLike, UPLO: str = "L") -> Any:
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric/Hermitian matrices.
 
-    Derivatives are along symmetric perturbations. The eigenvectors are defined up to
+    Reads the ``UPLO`` triangle, and the derivative is that of the function of that
+    triangle (the other one's is 0). The eigenvectors are defined up to
     sign (phase, for complex input): use them through gauge-invariant quantities such as
     ``v @ v.T`` or ``abs(v)**2``; a loss that depends on the phase raises. At repeated
     eigenvalues the eigenvalues' sum and eigenspace projectors stay differentiable.
@@ -721,14 +750,14 @@ def _eigvalsh_vjp(ans, a, UPLO="L"):
         _check_clusters("eigvalsh", _EIGH_WORDS, _same_pairs(ans), gvals=g)
         v = eigh(a, UPLO).eigenvectors
         ga = _mm(_conj(v), _mm(_diag_embed(g), _T(v)))
-        return match_realness(a, _herm(ga))
+        return match_realness(a, _read_triangle_adjoint(ga, UPLO))
 
     return vjp
 
 
 def _eigvalsh_jvp(g, ans, a, UPLO="L"):
     v = eigh(a, UPLO).eigenvectors
-    dw = _uf.real(_diag(_mm(_H(v), _mm(_herm(g), v))))
+    dw = _uf.real(_diag(_mm(_H(v), _mm(_read_triangle(g, UPLO), v))))
     # At a repeated eigenvalue only the cluster's mean moves linearly: its derivative is
     # the one returned for each member (exact for sums, the minimum-norm choice).
     return _cluster_mean(dw, _same_pairs(ans))
@@ -1426,6 +1455,7 @@ def vector_norm(x: ArrayLike, /, *, axis=None, keepdims: bool = False, ord=2) ->
     >>> float(np.linalg.vector_norm(np.array([3.0, -4.0])))
     5.0
     """
+    x = lift_list(x)
     if not _traced(x):
         return _la.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
     if isinstance(ord, str):
@@ -1488,6 +1518,7 @@ def matrix_norm(x: ArrayLike, /, *, keepdims: bool = False, ord="fro") -> Any:
     >>> float(np.linalg.matrix_norm(np.array([[3.0, 0.0], [0.0, 4.0]]), ord=2))
     4.0
     """
+    x = lift_list(x)
     if not _traced(x):
         return _la.matrix_norm(x, keepdims=keepdims, ord=ord)
     if len(shape_of(x)) < 2:
@@ -1507,6 +1538,7 @@ def norm(x: ArrayLike, ord=None, axis=None, keepdims: bool = False) -> Any:
     >>> float(np.linalg.norm(np.array([[1.0, 2.0], [2.0, 4.0]])))
     5.0
     """
+    x = lift_list(x)
     if not _traced(x):
         return _la.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     nd = len(shape_of(x))

@@ -249,17 +249,46 @@ def _def_join_rules(fun, piece) -> None:
 _def_join_rules(_concatenate, _concatenate_piece)
 
 
+def _cast_all(name, arrays, dtype, casting):
+    """``arrays`` cast to ``dtype`` under NumPy's ``casting`` rule, as the joins' ``dtype=``."""
+    if dtype is None:
+        return arrays
+    dt = _np.dtype(dtype)
+    out = []
+    for a in arrays:
+        src = _np.result_type(getval(a))
+        if not _np.can_cast(src, dt, casting=casting):
+            raise TypeError(
+                f"{name}: cannot cast array data from {src!r} to {dt!r} according to the "
+                f"rule {casting!r}"
+            )
+        out.append(_uf.astype(a, dt))
+    return out
+
+
+def _no_join_out(name, out):
+    if out is not None:
+        raise TypeError(
+            f"{name}: out= is not supported: writing into an existing array would lose the "
+            "derivative; use the returned value."
+        )
+
+
 @export
-def concatenate(arrays: Sequence[ArrayLike], axis=0) -> Any:
+def concatenate(
+    arrays: Sequence[ArrayLike], axis=0, out=None, *, dtype=None, casting="same_kind"
+) -> Any:
     """``numpy.concatenate``; every element of ``arrays`` is traced.
 
-    ``axis=None`` flattens the arrays first, as NumPy does.
+    ``axis=None`` flattens the arrays first, as NumPy does; ``dtype`` casts every array
+    first under the ``casting`` rule, as NumPy does.
 
     >>> import matdiff.numpy as np
     >>> np.concatenate([np.ones(2), np.zeros(1)])
     array([1., 1., 0.])
     """
-    arrays = list(arrays)
+    _no_join_out("concatenate", out)
+    arrays = _cast_all("concatenate", list(arrays), dtype, casting)
     if not arrays:
         raise ValueError("concatenate: need at least one array to concatenate")
     if axis is None:
@@ -294,14 +323,15 @@ _def_join_rules(_stack, _stack_piece)
 
 
 @export
-def stack(arrays: Sequence[ArrayLike], axis=0) -> Any:
+def stack(arrays: Sequence[ArrayLike], axis=0, out=None, *, dtype=None, casting="same_kind") -> Any:
     """``numpy.stack``: join same-shaped arrays along a new axis; every element is traced.
 
     >>> import matdiff.numpy as np
     >>> np.stack([np.ones(2), np.zeros(2)], axis=-1).shape
     (2, 2)
     """
-    arrays = list(arrays)
+    _no_join_out("stack", out)
+    arrays = _cast_all("stack", list(arrays), dtype, casting)
     if not arrays:
         raise ValueError("stack: need at least one array to stack")
     return _stack(axis, *arrays)
@@ -357,7 +387,7 @@ def atleast_3d(*arys: ArrayLike) -> Any:
 
 
 @export
-def hstack(tup: Sequence[ArrayLike]) -> Any:
+def hstack(tup: Sequence[ArrayLike], *, dtype=None, casting="same_kind") -> Any:
     """``numpy.hstack``: concatenate along the second axis (the first for 1-D arrays).
 
     >>> import matdiff.numpy as np
@@ -366,18 +396,22 @@ def hstack(tup: Sequence[ArrayLike]) -> Any:
     """
     arrs = [atleast_1d(a) for a in tup]
     axis = 0 if arrs and _ndim(arrs[0]) == 1 else 1
-    return concatenate(arrs, axis=axis)
+    return concatenate(arrs, axis=axis, dtype=dtype, casting=casting)
 
 
 @export
-def vstack(tup: Sequence[ArrayLike]) -> Any:
-    """``numpy.vstack``: concatenate along the first axis, 1-D arrays as rows.
+def vstack(tup: Sequence[ArrayLike], *, dtype=None, casting="same_kind") -> Any:
+    """``numpy.vstack`` (and ``row_stack``): concatenate along the first axis, 1-D arrays
+    as rows.
 
     >>> import matdiff.numpy as np
-    >>> np.vstack([np.ones(2), np.zeros(2)]).shape
-    (2, 2)
+    >>> np.vstack([np.ones(2), np.zeros(2)], dtype=np.float32).dtype
+    dtype('float32')
     """
-    return concatenate([atleast_2d(a) for a in tup], axis=0)
+    return concatenate([atleast_2d(a) for a in tup], axis=0, dtype=dtype, casting=casting)
+
+
+alias("row_stack", vstack)
 
 
 @export

@@ -25,7 +25,7 @@ from ._broadcast import no_out as _no_out
 from ._broadcast import normalize_axis as _normalize_axis
 from ._broadcast import numpy_name as _numpy_name
 from ._broadcast import real_for_real_input as _real_for_real_input
-from ._wrap import alias, export, is_complex, shape_of, wrap
+from ._wrap import alias, export, is_complex, lift_list, shape_of, wrap
 
 # ``a`` and the results are arrays, numbers or traced values of them.
 Axis = int | tuple[int, ...] | None
@@ -97,6 +97,7 @@ def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
 mean = wrap(
     _mean_raw,
     "mean",
+    lists=True,
     vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             # Divide the reduced cotangent, then broadcast: one small division, not a
@@ -134,6 +135,7 @@ def _zero_nans(x, g):
 nansum = wrap(
     _nansum_raw,
     "nansum",
+    lists=True,
     vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(x, expand_to(g, shape_of(x), axis, keepdims))
@@ -168,6 +170,7 @@ def _nanmean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
 nanmean = wrap(
     _nanmean_raw,
     "nanmean",
+    lists=True,
     vjp=_real_for_real_input(
         lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
             lambda g: _zero_nans(
@@ -216,11 +219,24 @@ def _deviation_cotangent(x, d, g):
     return _u.multiply(2.0, _u.multiply(g, d))
 
 
+def _divisor(n, ddof):
+    """``n - ddof``, or NaN where that is not positive.
+
+    NumPy divides by ``max(n - ddof, 0)`` there, so the variance is NaN or infinite
+    whatever the data: it has no derivative, and both modes say so with NaN rather than
+    dividing by zero or by a negative count (docs/conventions.md).
+    """
+    if isinstance(n, int):
+        return n - ddof if n - ddof > 0 else _np.nan
+    c = n - ddof
+    return _np.where(c > 0, c, _np.nan)
+
+
 def _var_vjp(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     def vjp(g):
         d = _u.subtract(x, mean(x, axis=axis, keepdims=True))
         ge = expand_to(g, shape_of(x), axis, keepdims)
-        return _u.divide(_deviation_cotangent(x, d, ge), _count(shape_of(x), axis) - ddof)
+        return _u.divide(_deviation_cotangent(x, d, ge), _divisor(_count(shape_of(x), axis), ddof))
 
     return vjp
 
@@ -228,10 +244,10 @@ def _var_vjp(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d = _u.subtract(x, mean(x, axis=axis, keepdims=True))
     t = sum(_deviation_pairing(x, d, g), axis=axis, keepdims=keepdims)
-    return _u.divide(t, _count(shape_of(x), axis) - ddof)
+    return _u.divide(t, _divisor(_count(shape_of(x), axis), ddof))
 
 
-var = wrap(_var_raw, "var", vjp=_real_for_real_input(_var_vjp), jvp=_var_jvp)
+var = wrap(_var_raw, "var", lists=True, vjp=_real_for_real_input(_var_vjp), jvp=_var_jvp)
 alias("var", var)
 
 
@@ -256,7 +272,7 @@ def _nanvar_vjp(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
     def vjp(g):
         d = _nan_deviation(x, axis)
         ge = expand_to(g, shape_of(x), axis, keepdims)
-        return _u.divide(_deviation_cotangent(x, d, ge), _nan_count(x, axis, True) - ddof)
+        return _u.divide(_deviation_cotangent(x, d, ge), _divisor(_nan_count(x, axis, True), ddof))
 
     return vjp
 
@@ -264,10 +280,12 @@ def _nanvar_vjp(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
 def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d = _nan_deviation(x, axis)
     t = sum(_deviation_pairing(x, d, _zero_nans(x, g)), axis=axis, keepdims=keepdims)
-    return _u.divide(t, _nan_count(x, axis, keepdims) - ddof)
+    return _u.divide(t, _divisor(_nan_count(x, axis, keepdims), ddof))
 
 
-nanvar = wrap(_nanvar_raw, "nanvar", vjp=_real_for_real_input(_nanvar_vjp), jvp=_nanvar_jvp)
+nanvar = wrap(
+    _nanvar_raw, "nanvar", lists=True, vjp=_real_for_real_input(_nanvar_vjp), jvp=_nanvar_jvp
+)
 alias("nanvar", nanvar)
 
 
@@ -282,8 +300,10 @@ def std(
 ) -> Any:
     """``numpy.std``: ``sqrt(var(a, ...))``, which is how NumPy computes it too.
 
-    Where the variance is 0 the derivative of the square root is infinite (see
-    docs/conventions.md), as in JAX and autograd.
+    The standard deviation of one entry is identically 0, and so is its derivative.
+    Elsewhere, where the variance is 0 (a kink: every entry equal), the derivative of
+    the square root is infinite and the result NaN (see docs/conventions.md), as in JAX
+    and autograd.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
@@ -291,7 +311,13 @@ def std(
     array([-0.5,  0.5])
     """
     _no_out("std", out)
-    return _u.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    a = lift_list(a)
+    v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    if _count(shape_of(a), axis) == 1 and ddof < 1:
+        # var is the constant 0 here, with derivative 0 at every order: sqrt(0) would
+        # multiply that 0 by sqrt's infinite slope.
+        return v
+    return _u.sqrt(v)
 
 
 @export
@@ -305,13 +331,22 @@ def nanstd(
 ) -> Any:
     """``numpy.nanstd``: ``sqrt(nanvar(a, ...))``; NaN entries get a zero derivative.
 
+    A slice with one number is identically 0 (as ``std`` of one entry), with derivative 0.
+
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
     >>> grad(lambda x: np.nanstd(x))(np.array([1.0, np.nan, 3.0]))
     array([-0.5,  0. ,  0.5])
     """
     _no_out("nanstd", out)
-    return _u.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    a = lift_list(a)
+    v = nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    if ddof >= 1:
+        return _u.sqrt(v)
+    # Slices with one number have variance identically 0: they keep nanvar's 0 (and
+    # its zero derivative) instead of going through sqrt's infinite slope at 0.
+    single = _np.equal(_nan_count(a, axis, keepdims), 1)
+    return _u.where(single, v, _u.sqrt(_u.where(single, 1.0, v)))
 
 
 # ---------------------------------------------------------------- max and min
@@ -355,12 +390,12 @@ def _min_raw(x, axis=None, out=None, *, keepdims=False):
     return _np.min(x, axis=axis, keepdims=keepdims)
 
 
-max = wrap(_max_raw, "max")
+max = wrap(_max_raw, "max", lists=True)
 alias("max", max)
 amax = alias("amax", max)
 _weighted_rules(max, _extremum_weights)
 
-min = wrap(_min_raw, "min")
+min = wrap(_min_raw, "min", lists=True)
 alias("min", min)
 amin = alias("amin", min)
 _weighted_rules(min, _extremum_weights)
@@ -418,7 +453,7 @@ def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False
     return _np.median(x, axis=axis, keepdims=keepdims)
 
 
-median = wrap(_median_raw, "median")
+median = wrap(_median_raw, "median", lists=True)
 alias("median", median)
 _weighted_rules(median, _median_weights)
 
@@ -546,7 +581,7 @@ def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumsum = wrap(_cumsum_raw, "cumsum", vjp=_real_for_real_input(_cumsum_vjp), linear=True)
+cumsum = wrap(_cumsum_raw, "cumsum", lists=True, vjp=_real_for_real_input(_cumsum_vjp), linear=True)
 alias("cumsum", cumsum)
 
 
@@ -583,7 +618,9 @@ def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumprod = wrap(_cumprod_raw, "cumprod", vjp=_real_for_real_input(_cumprod_vjp), jvp=_cumprod_jvp)
+cumprod = wrap(
+    _cumprod_raw, "cumprod", lists=True, vjp=_real_for_real_input(_cumprod_vjp), jvp=_cumprod_jvp
+)
 alias("cumprod", cumprod)
 
 
@@ -628,7 +665,7 @@ def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
     return sum(_u.multiply(g, _product_of_others(x, axis)), axis=axis, keepdims=keepdims)
 
 
-prod = wrap(_prod_raw, "prod", vjp=_real_for_real_input(_prod_vjp), jvp=_prod_jvp)
+prod = wrap(_prod_raw, "prod", lists=True, vjp=_real_for_real_input(_prod_vjp), jvp=_prod_jvp)
 alias("prod", prod)
 
 

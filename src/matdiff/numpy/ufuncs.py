@@ -105,10 +105,48 @@ square = wrap(
     jvp=lambda g, ans, x: multiply(g, multiply(2.0, x)),
 )
 
-# At 0 this is g / 0 = inf: the true one-sided derivative (docs/conventions.md).
-sqrt = _unary(_np.sqrt, lambda g, ans, x: divide(g, multiply(2.0, ans)))
 
-cbrt = _unary(_np.cbrt, lambda g, ans, x: divide(g, multiply(3.0, square(ans))))
+def _scaled_power_raw(g, a, p, c):
+    """``c * g * a**p``, exactly 0 where ``g`` is 0 even where ``a**p`` is infinite."""
+    with _np.errstate(divide="ignore", invalid="ignore"):
+        r = _np.multiply(_np.multiply(c, g), _np.power(a, float(p)))
+    return _np.where(_np.equal(g, 0), _np.zeros((), r.dtype), r)[()]
+
+
+def _product_zero_wins(t, g):
+    """``t * g``, but 0 wherever either factor is 0, even where the other is infinite."""
+    return multiply(
+        where(_np.equal(_getval(g), 0), 0.0, t), where(_np.equal(_getval(t), 0), 0.0, g)
+    )
+
+
+# The derivatives of sqrt and cbrt are infinite at 0. A zero tangent (or cotangent) is
+# no change at all, and gives 0 rather than 0 * inf = nan; keeping that at every order,
+# in both modes, is what makes a Hessian through sqrt(0) symmetric and its entries along
+# directions that leave the 0 alone exact (docs/conventions.md). ``p`` and ``c`` are
+# plain numbers; the rules are the same product one power lower.
+scaled_power = wrap(
+    _scaled_power_raw,
+    "scaled_power",
+    module="matdiff.numpy.ufuncs",
+    vjp=(
+        lambda ans, g, a, p, c: lambda t: _ub(g, scaled_power(t, a, p, c)),
+        lambda ans, g, a, p, c: (
+            lambda t: _ub(a, scaled_power(_product_zero_wins(t, g), a, p - 1, c * p))
+        ),
+    ),
+    jvp=(
+        lambda t, ans, g, a, p, c: _bt(scaled_power(t, a, p, c), ans),
+        lambda t, ans, g, a, p, c: _bt(
+            scaled_power(_product_zero_wins(t, g), a, p - 1, c * p), ans
+        ),
+    ),
+)
+
+# At 0 a nonzero g gives g / 0 = inf: the true one-sided derivative (docs/conventions.md).
+sqrt = _unary(_np.sqrt, lambda g, ans, x: scaled_power(g, ans, -1, 0.5))
+
+cbrt = _unary(_np.cbrt, lambda g, ans, x: scaled_power(g, ans, -2, 1.0 / 3.0))
 
 
 def _make_power_rules(pow_fun):
