@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks import frameworks as fwmod  # noqa: E402
 from benchmarks.workloads import ALL as WORKLOADS  # noqa: E402
+from matdiff.progress import progress_bar  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,6 +68,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "docs"), help="folder for the table and plots")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument(
+        "--progress", action="store_true", help="show a progress bar over the cases (tqdm)"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.min_time = min(args.min_time, 0.01)
@@ -148,6 +152,8 @@ def run(args) -> dict:
             print(f"note: skipping {fw.name}: {fw.note}", flush=True)
     machine = machine_info(fws, pinned, torch_threads)
     results = {"machine": machine, "args": vars(args), "workloads": {}}
+    cases = sum(len(_sizes(WORKLOADS[k], args)) * len(WORKLOADS[k].tasks) for k in keys)
+    bar = progress_bar(cases, "benchmarks", getattr(args, "progress", False), "benchmarks")
     for key in keys:
         wl = WORKLOADS[key]
         wres = {"title": wl.title, "ops_per_call": wl.ops_per_call, "ratios": wl.ratios, "runs": []}
@@ -155,7 +161,9 @@ def run(args) -> dict:
             inp = wl.inputs(size, np.random.default_rng(args.seed))
             for task in wl.tasks:
                 wres["runs"].append(_run_task(wl, task, size, inp, fws, args))
+                bar.update(1)
         results["workloads"][key] = wres
+    bar.close()
     return results
 
 

@@ -41,6 +41,7 @@ from .checks import (
     split_aux,
 )
 from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
+from .progress import progress_bar
 from .tracer import box_types, deeper_stack, getval, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
 
@@ -367,12 +368,14 @@ def _basis(x: Any):
     return [eye[i].reshape(shape) for i in range(n)], shape
 
 
-def jacobian(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:
+def jacobian(
+    fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None, progress: bool = False
+) -> Callable:
     """The Jacobian by reverse mode, shaped ``out.shape + in.shape`` (``jacrev``).
 
     One VJP per output element, all on one recorded forward pass. With ``has_aux=True``
     the function returns ``(output, aux)`` and the Jacobian function ``(jacobian, aux)``,
-    as JAX's does.
+    as JAX's does. ``progress=True`` shows a bar over the output elements (``tqdm``).
 
     >>> import matdiff.numpy as np
     >>> jacobian(lambda x: x**2)(np.array([1.0, 2.0]))
@@ -392,6 +395,8 @@ def jacobian(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) ->
         in_leaves, in_def = tree_flatten(dyn)
         zeros = [vspace(p).zeros() for p in out_leaves]
         per_out = []
+        total = sum(int(_np.size(getval(o))) for o in out_leaves)
+        bar = progress_bar(total, "jacobian: output elements", progress, "jacobian")
         for k, o in enumerate(out_leaves):
             basis, oshape = _basis(o)
             rows = []
@@ -399,6 +404,7 @@ def jacobian(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) ->
                 ct = list(zeros)
                 ct[k] = e
                 rows.append(tree_flatten(vjp_fn(tree_unflatten(out_def, ct)))[0])
+                bar.update(1)
             blocks = []
             for i, x in enumerate(in_leaves):
                 xshape = _np.shape(getval(x))
@@ -408,6 +414,7 @@ def jacobian(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) ->
                     stacked = _np.zeros((0,) + xshape, vspace(x).dtype)
                 blocks.append(mnp.reshape(stacked, oshape + xshape))
             per_out.append(tree_unflatten(in_def, blocks))
+        bar.close()
         res = [r[0] if single else r for r in per_out]
         jac = tree_unflatten(out_def, res)
         return (jac, aux) if has_aux else jac
@@ -420,7 +427,13 @@ jacrev = jacobian
 
 
 def jacfwd(
-    fun: Callable, argnums=0, has_aux: bool = False, *, chunk_size: int | None = None
+    fun: Callable,
+    argnums=0,
+    has_aux: bool = False,
+    *,
+    chunk_size: int | None = None,
+    progress: bool = False,
+    _who: str = "jacfwd",
 ) -> Callable:
     """The Jacobian by forward mode, shaped ``out.shape + in.shape``.
 
@@ -431,7 +444,8 @@ def jacfwd(
     (:mod:`matdiff.batching`), ``chunk_size`` at a time. By default the chunk is sized so
     that each batched intermediate stays near 4 MB, measured on a first chunk of 32
     directions and remembered for later calls with the same shapes; where that allows
-    all directions at once, one pass does everything.
+    all directions at once, one pass does everything. ``progress=True`` shows a bar over
+    the directions (``tqdm``).
 
     >>> import matdiff.numpy as np
     >>> jacfwd(lambda x: x**2)(np.array([1.0, 2.0]))
@@ -467,6 +481,8 @@ def jacfwd(
             )
         out_def = None
         columns = []  # per input leaf: list over output leaves of out.shape + in.shape
+        total = sum(int(_np.size(getval(x))) for x in in_leaves)
+        bar = progress_bar(total, f"{_who}: directions", progress, _who)
         for j, x in enumerate(in_leaves):
 
             def f_j(xj, _j=j):
@@ -476,13 +492,14 @@ def jacfwd(
 
             xv = getval(x)
             key = (nums, j, _np.shape(xv), dtype_of(xv))
-            out, blocks, trace = _jacfwd_leaf(f_j, x, chunk_size, peaks, key)
+            out, blocks, trace = _jacfwd_leaf(f_j, x, chunk_size, peaks, key, bar)
             if j == 0:
                 check_float_output("jacfwd", out)
                 if has_aux:
                     aux = tree_map(lambda a, _t=trace: _strip(a, _t), auxes[-1])
             out_def = tree_flatten(out)[1]
             columns.append(blocks)
+        bar.close()
         per_out = []
         for k in range(len(columns[0])):
             per_out.append(tree_unflatten(in_def, [col[k] for col in columns]))
@@ -511,7 +528,7 @@ def _directions(n: int, start: int, rows: int, xshape: tuple, dtype) -> _np.ndar
     return d.reshape((rows,) + xshape)
 
 
-def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: Any):
+def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: Any, bar: Any):
     """``f(x)`` and, per output leaf, its Jacobian in ``x`` as ``out.shape + x.shape``.
 
     ``peaks[key]`` remembers the largest intermediate per direction seen for this input,
@@ -546,6 +563,7 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
             out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])
         start += rows
+        bar.update(rows)
         peaks[key] = max(peaks.get(key, 1), trace.peak)
         if not sized:
             step = fitting(peaks[key])
@@ -582,7 +600,12 @@ def _assemble_columns(parts: list, oshape: tuple, xshape: tuple, n: int) -> _np.
 
 
 def hessian(
-    fun: Callable, argnums=0, has_aux: bool = False, *, chunk_size: int | None = None
+    fun: Callable,
+    argnums=0,
+    has_aux: bool = False,
+    *,
+    chunk_size: int | None = None,
+    progress: bool = False,
 ) -> Callable:
     """The Hessian, forward-over-reverse: ``out.shape + in.shape + in.shape``.
 
@@ -591,14 +614,22 @@ def hessian(
 
     The reverse-mode Jacobian is differentiated by batched forward passes over the
     basis directions (``chunk_size`` at a time, sized to memory by default, as in
-    :func:`jacfwd`), not a Python loop of one pass per direction.
+    :func:`jacfwd`), not a Python loop of one pass per direction. ``progress=True``
+    shows a bar over the directions (``tqdm``).
 
     >>> import matdiff.numpy as np
     >>> hessian(lambda x: np.sum(x**3))(np.array([1.0, 2.0]))
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    h = jacfwd(jacobian(fun, argnums, has_aux), argnums, has_aux, chunk_size=chunk_size)
+    h = jacfwd(
+        jacobian(fun, argnums, has_aux),
+        argnums,
+        has_aux,
+        chunk_size=chunk_size,
+        progress=progress,
+        _who="hessian",
+    )
     h.__name__ = f"hessian({name_of(fun)})"
     return h
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import progress_bar
 from . import expr as E
 from .errors import CheckError, SymbolicError
 
@@ -157,8 +158,14 @@ def refuse_huge(d, sizes: dict, purpose: str = "the check", derivative: bool = T
         )
 
 
-def finite_differences(value, inputs: dict, name: str, order: int) -> np.ndarray:
-    """Central differences of ``value(**inputs)`` in ``inputs[name]``: out.shape + var.shape."""
+def finite_differences(
+    value, inputs: dict, name: str, order: int, progress: bool = False
+) -> np.ndarray:
+    """Central differences of ``value(**inputs)`` in ``inputs[name]``: out.shape + var.shape.
+
+    ``progress=True`` shows a bar over the evaluations (``tqdm``): at order 2 there are
+    about 2 n² of them for a variable of n entries.
+    """
     x0 = np.asarray(inputs[name], dtype=float)
     scalar = x0.ndim == 0
 
@@ -167,6 +174,8 @@ def finite_differences(value, inputs: dict, name: str, order: int) -> np.ndarray
 
     flat = x0.reshape(-1)
     n = flat.size
+    steps = n if order == 1 else n * (n + 1) // 2
+    bar = progress_bar(steps, "check: finite differences", progress, "check")
     if order == 1:
         h = 1e-6
         cols = []
@@ -176,6 +185,8 @@ def finite_differences(value, inputs: dict, name: str, order: int) -> np.ndarray
             cols.append(
                 (f((flat + e).reshape(x0.shape)) - f((flat - e).reshape(x0.shape))) / (2 * h)
             )
+            bar.update(1)
+        bar.close()
         out = np.stack(cols, axis=-1)
         return out.reshape(out.shape[:-1] + x0.shape)
     h = 1e-4
@@ -190,6 +201,8 @@ def finite_differences(value, inputs: dict, name: str, order: int) -> np.ndarray
             for si, sj, w in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)):
                 s += w * float(f((flat + si * ei + sj * ej).reshape(x0.shape)))
             H[i, j] = H[j, i] = s / (4 * h * h)
+            bar.update(1)
+    bar.close()
     return H.reshape(x0.shape + x0.shape)
 
 
@@ -233,8 +246,12 @@ def check(
     tol: float | None = None,
     numeric: bool = True,
     tries: int = 6,
+    progress: bool = False,
 ) -> CheckReport:
     """Check the derivative ``d`` numerically; raise ``CheckError`` when it disagrees.
+
+    ``progress=True`` shows a bar over the finite differences, the slow part at large
+    dimensions (``tqdm``).
 
     >>> from matdiff.symbolic import derivative
     >>> report = derivative("x'*A*x", wrt="x").check(seed=0)
@@ -274,7 +291,7 @@ def check(
     else:
         raise SymbolicError("no random input gave a finite value; the check cannot run")
     with np.errstate(all="ignore"):
-        fd = finite_differences(value, inputs, d.wrt, d.order)
+        fd = finite_differences(value, inputs, d.wrt, d.order, progress)
     got = np.asarray(got, dtype=float)
     var = d.parsed.variables[d.wrt]
     symmetric = var.declared == "symmetric"
