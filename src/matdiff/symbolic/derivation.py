@@ -445,7 +445,9 @@ def derivative(
 
     ``order=1`` gives the gradient of a scalar expression (shaped like the variable), the
     Jacobian of a vector expression, or the derivative of a matrix expression (as a
-    Kronecker expression where one exists); ``order=2`` the Hessian of a scalar expression.
+    Kronecker expression where one exists); ``order=2`` the Hessian, which for a vector or
+    matrix expression is the ``out.shape + var.shape + var.shape`` tensor of its entries'
+    Hessians.
     ``kinds`` declares variables (``{"S": "symmetric", "A": "m x n"}``); ``dims`` gives
     sizes for dimensions that no variable fixes.
 
