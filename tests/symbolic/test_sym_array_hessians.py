@@ -90,3 +90,24 @@ def test_the_second_differential_is_shown_in_the_steps_and_latex():
     assert d.steps[-1].expression == "d2f = 2*dX^2"
     assert d.latex == r"\mathrm{d}^2 f = 2 \mathrm{d}X \mathrm{d}X"
     assert "for _a, _b, _k, _l in _np.ndindex(" in d.numpy_source
+
+
+def test_the_derivative_of_the_jacobian_is_labelled_so():
+    d = sym.derivative("exp(W*x)", wrt="x", order=2)
+    assert d.latex.startswith(r"\mathrm{d}(J) = \operatorname{diag}")
+
+
+def test_a_second_derivative_through_a_symbolic_matrix_power_is_refused():
+    with pytest.raises(sym.SymbolicError) as info:
+        sym.derivative("X^k", wrt="X", order=2, kinds={"k": "scalar"})
+    assert info.value.message == (
+        "cannot differentiate sum(X^i*dX*X^(k - 1 - i), i = 0..k - 1) again in the matrix "
+        "it sums powers of: that needs a double sum, which has no rule"
+    )
+    assert (info.value.line, info.value.column) == (1, 2)
+
+
+def test_a_gradient_with_no_matrix_form_gives_its_hessian_from_the_second_differential():
+    d = sym.derivative("x'*kron(X, A)*y", wrt="X", order=2)
+    assert d.form == "tensor" and d.text.startswith("d2f = 0")
+    d.check(seed=0)

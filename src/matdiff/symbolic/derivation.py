@@ -147,6 +147,8 @@ class Derivative:
     def latex(self) -> str:
         if self.bilinear is not None:
             return r"\mathrm{d}^2 f = " + to_latex(self.linear_form)
+        if self.form == "tensor" and self._deriv_name() in ("J", "D"):
+            return rf"\mathrm{{d}}({self._deriv_name()}) = " + to_latex(self.linear_form)
         if self.form == "tensor":
             return r"\mathrm{d}(\nabla f) = " + to_latex(self.linear_form)
         lines = [f"{_latex_name(n)} = {to_latex(b)}" for n, b in self.temporaries]
@@ -670,7 +672,11 @@ def _second_differential(parsed, f, x, L, steps, dims) -> Derivative:
     u = E.var("_U", x.declared, x.shape)
     Lu = E.substitute(L, {E.delta(x): u})
     used: set = set()
-    B = simplify(differential(Lu, x, used))
+    try:
+        B = simplify(differential(Lu, x, used))
+    except SymbolicError as err:
+        # the first direction is the variable _U here; the user knows it as dX
+        raise SymbolicError(err.message.replace("_U", f"d{x.name}")) from None
     Q = simplify(E.substitute(B, {u: E.delta(x)}))
     steps.append(Step(rule_statements(used), f"d2f = {to_text(Q)}"))
     steps.append(
