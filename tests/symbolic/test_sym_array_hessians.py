@@ -111,3 +111,20 @@ def test_a_gradient_with_no_matrix_form_gives_its_hessian_from_the_second_differ
     d = sym.derivative("x'*kron(X, A)*y", wrt="X", order=2)
     assert d.form == "tensor" and d.text.startswith("d2f = 0")
     d.check(seed=0)
+
+
+@pytest.mark.parametrize(
+    "text, wrt, order, kron_form",
+    [
+        # the Jacobian 2*b*y' is linear in y: vec(dJ) = 2*kron(eye, b)*dy
+        ("(y'*y)*b", "y", 2, "2*kron(eye, b)"),
+        # vec(P*dx'*Q) = kron(Q', P)*dx for a vector x, since vec(dx') = dx
+        ("a*x'", "x", 1, "kron(eye, a)"),
+        ("A*x*x'*B", "x", 1, "kron(B'*x, A) + kron(B', A*x)"),
+    ],
+)
+def test_kronecker_forms_in_a_vector_variable(text, wrt, order, kron_form):
+    d = sym.derivative(text, wrt=wrt, order=order, kinds={"a": "vector", "b": "vector"})
+    assert d.form == "kron" and d.text == kron_form
+    d.check(seed=0)
+    d.check(seed=1)

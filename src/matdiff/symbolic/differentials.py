@@ -653,13 +653,18 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
 
 
 def kron_text_expr(terms: list[Term], x: Expr) -> Expr | None:
-    """The vec-layout matrix sum(kron(Q', P)) when every term is a plain ``P*dX*Q``."""
-    if not terms or any(t.form != "kron" for t in terms):
+    """The vec-layout matrix sum(kron(Q', P)) when every term is a plain ``P*dX*Q``.
+
+    For a vector ``x``, ``P*dx'*Q`` is one too: ``vec(dx') = dx``.
+    """
+    plain = ("kron", "kronT") if x.kind == "vector" else ("kron",)
+    if not terms or any(t.form not in plain for t in terms):
         return None
     m, n = x.shape
     parts = []
     for t in terms:
-        P = t.left if t.left is not None else E.eye(m)
-        Q = t.right if t.right is not None else E.eye(n)
+        rows_p, rows_q = (m, n) if t.form == "kron" else (n, m)
+        P = t.left if t.left is not None else E.eye(rows_p)
+        Q = t.right if t.right is not None else E.eye(rows_q)
         parts.append(product(t.coef, E.kron(E.transpose(Q), P)))
     return E.add(*parts)
