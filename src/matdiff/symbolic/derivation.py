@@ -287,6 +287,7 @@ class Derivative:
         x = self.var
         direction = E.var("_E", x.declared, x.shape)
         B = E.substitute(self.bilinear, {E.delta(x): direction})
+        _hoist_invariants(pr, B, ("_E", "_U"))
         shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
         pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}, {dm}, {dn}))")
         pr.assign("_E", f"_np.zeros({shape})")
@@ -313,17 +314,7 @@ class Derivative:
         x = self.var
         direction = E.var("_E", x.declared, x.shape)
         L = E.substitute(self.linear_form, {E.delta(x): direction})
-        # what does not depend on the direction is computed once, before the loop
-        invariant = []
-        for n in E.nodes(L):
-            if not isinstance(n, (E.Var, E.Const, E.Fill, E.Eye)) and not E.depends_on(n, "_E"):
-                if any(n in a.args for a in E.nodes(L) if E.depends_on(a, "_E")):
-                    invariant.append(n)
-        for n in invariant:
-            if n not in pr.names:
-                name = pr.fresh()
-                pr.assign(name, pr.emit(n))
-                pr.names[n] = name
+        _hoist_invariants(pr, L, ("_E",))
         shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
         pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
         pr.assign("_E", f"_np.zeros({shape})")
@@ -424,6 +415,24 @@ class Derivative:
         Returns a ``CheckReport``; raises ``CheckError`` on a mismatch.
         """
         return check_derivative(self, seed=seed, **options)
+
+
+def _hoist_invariants(pr: NumpyPrinter, L: Expr, directions: tuple) -> None:
+    """Compute once, before the loop over directions, what does not depend on them."""
+
+    def varies(n: Expr) -> bool:
+        return any(E.depends_on(n, d) for d in directions)
+
+    invariant = []
+    for n in E.nodes(L):
+        if not isinstance(n, (E.Var, E.Const, E.Fill, E.Eye)) and not varies(n):
+            if any(n in a.args for a in E.nodes(L) if varies(a)):
+                invariant.append(n)
+    for n in invariant:
+        if n not in pr.names:
+            name = pr.fresh()
+            pr.assign(name, pr.emit(n))
+            pr.names[n] = name
 
 
 def _compile(source: str, name: str, module: Any) -> Callable:
@@ -565,9 +574,10 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
         except SymbolicError as err:
             steps.append(Step(f"no matrix form ({err.message})", f"d{label} = {to_text(L)}"))
             return None, L
-        steps.append(
-            Step(f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>", to_text(g))
-        )
+        rule = f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>"
+        if any(isinstance(n, E.Kron) and n.has_delta for n in E.nodes(L)):
+            rule += " and <kron(P, Q), kron(F, B)> = <P, F>*<Q, B>"
+        steps.append(Step(rule, to_text(g)))
         if x.declared == "symmetric":
             g = E.scale(0.5, E.add(g, E.transpose(g)))
             steps.append(Step("symmetric variable: sym(G) = (G + G')/2", to_text(g)))
