@@ -58,6 +58,7 @@ def test_det_of_kron_has_the_value_of_its_closed_form():
     assert np.isclose(value, np.linalg.det(X) ** (2 * n), rtol=1e-10)
     assert np.allclose(grad, 2 * n * value * np.linalg.inv(X).T, rtol=1e-10)
     assert np.allclose(grad, numeric(d, {"X": X}), rtol=1e-10)
+    assert d.steps[-1].rule.endswith("and <kron(P, Q), kron(F, B)> = <P, F>*<Q, B>")
 
 
 @pytest.mark.parametrize(
