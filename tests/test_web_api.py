@@ -174,10 +174,10 @@ def test_shape_error_has_its_position(server):
     assert err["message"].startswith("inner dimensions disagree in product")
 
 
-def test_hessian_of_a_vector_is_refused_with_position(server):
-    status, err = error_of(server, {"expression": "A*x", "wrt": "x", "order": 2})
-    assert status == 422 and err["line"] == 1
-    assert err["message"].startswith("a Hessian needs a scalar expression")
+def test_a_refused_derivative_has_its_position(server):
+    status, err = error_of(server, {"expression": "tr(X^a)", "wrt": "a"})
+    assert status == 422 and (err["line"], err["column"]) == (1, 5)
+    assert err["message"].startswith("the derivative of X^a in its exponent needs a matrix")
 
 
 @pytest.mark.parametrize(

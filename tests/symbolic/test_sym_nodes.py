@@ -36,6 +36,7 @@ SAMPLES = {
     E.Norm1: "norm1(x)",
     E.Norm2: "norm2(x)",
     E.MatPow: "X^a",
+    E.VarPow: "x.^y",
 }
 
 

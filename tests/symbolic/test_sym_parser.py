@@ -101,8 +101,9 @@ def test_declaration_list_form():
         ("x^2", None, 1, 2, "use .^"),
         ("A^0.5", None, 1, 3, "integer exponent"),
         ("A^100", None, 1, 2, "limited"),
-        ("x.^y", None, 1, 4, "exponent must be a scalar"),
-        ("x.^a", None, 1, 4, "exponent must be a number"),
+        ("x^y", None, 1, 3, "exponent must be a scalar; for an elementwise power write .^"),
+        ("x.^A", None, 1, 2, "elementwise .^ needs equal shapes or a scalar side"),
+        ("(-2).^x", None, 1, 5, "needs a positive base, not -2"),
         ("vector(x)", None, 1, 8, "scalar constant"),
         ("vector(a)", None, 1, 1, "need a number"),
         (

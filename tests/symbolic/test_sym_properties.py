@@ -328,6 +328,12 @@ class Generator:
         if roll < 0.5:
             return f"{e}./{self.positive(shape, depth)}"
         hat = "^" if shape == SCALAR else ".^"
+        if roll < 0.6:
+            # a variable exponent, bounded so that the power stays finite; on an array
+            # the base may be a scalar (2.^x) and the exponent a scalar (x.^a)
+            base_shape, ex_shape = self.pick([(shape, shape), (SCALAR, shape), (shape, SCALAR)])
+            base = self.positive(base_shape, depth)
+            return f"{base}{hat}sin{self._g(ex_shape, depth)}"
         if roll < 0.75:
             return f"{e}{hat}{self.pick(['2', '3', '0', '1'])}"
         return f"{self.positive(shape, depth)}{hat}{self.pick(['-1', '0.5', '-2', '1.5'])}"

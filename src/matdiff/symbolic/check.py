@@ -82,12 +82,17 @@ def _sizes(d) -> dict:
     sizes: dict = {}
     given = dict(d.dims)
     k = 0
+    products = []
     for dim in d.parsed.dim_names:
         if dim in given:
             sizes[dim] = int(given[dim])
+        elif "*" in dim:
+            products.append(dim)  # a dimension of a kron: the product of its factors'
         else:
             sizes[dim] = _SIZES[k % len(_SIZES)]
             k += 1
+    for dim in products:
+        sizes[dim] = int(np.prod([sizes.get(part, 1) for part in dim.split("*")]))
     return sizes
 
 
@@ -190,20 +195,23 @@ def finite_differences(
         out = np.stack(cols, axis=-1)
         return out.reshape(out.shape[:-1] + x0.shape)
     h = 1e-4
-    H = np.empty((n, n))
+    out_shape = f(x0).shape
+    H = np.empty((n, n) + out_shape)
     for i in range(n):
         for j in range(i, n):
             ei = np.zeros(n)
             ej = np.zeros(n)
             ei[i] = h
             ej[j] = h
-            s = 0.0
+            s = np.zeros(out_shape)
             for si, sj, w in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)):
-                s += w * float(f((flat + si * ei + sj * ej).reshape(x0.shape)))
+                s = s + w * f((flat + si * ei + sj * ej).reshape(x0.shape))
             H[i, j] = H[j, i] = s / (4 * h * h)
             bar.update(1)
     bar.close()
-    return H.reshape(x0.shape + x0.shape)
+    # the Hessian of an array has its entries' Hessians as slices: out.shape + x + x
+    H = np.moveaxis(H.reshape(n, n, -1), -1, 0)
+    return H.reshape(out_shape + x0.shape + x0.shape)
 
 
 def _symmetrize(a: np.ndarray, order: int, ndim_var: int) -> np.ndarray:
@@ -212,7 +220,7 @@ def _symmetrize(a: np.ndarray, order: int, ndim_var: int) -> np.ndarray:
         return a
     a = 0.5 * (a + np.swapaxes(a, -1, -2))
     if order == 2:
-        a = 0.5 * (a + np.swapaxes(a, 0, 1))
+        a = 0.5 * (a + np.swapaxes(a, -3, -4))
     return a
 
 

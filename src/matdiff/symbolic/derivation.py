@@ -16,6 +16,7 @@ from .differentials import (
     gradient_from,
     jacobian_from,
     kron_text_expr,
+    rule_statements,
     tensor_terms,
 )
 from .display import derivative_html
@@ -84,6 +85,9 @@ class Derivative:
         #: vector); the command line prints these.
         self.notes = list(parsed.notes)
         self._function = None
+        #: For the Hessian of an array without a matrix form: the bilinear second
+        #: differential d2f[U, dX], whose first direction is the variable ``_U``.
+        self.bilinear: Expr | None = None
         #: A remark on the result, such as that the expression does not depend on the
         #: variable (its derivative is then zero); None when there is nothing to say.
         self.note: str | None = None
@@ -111,6 +115,11 @@ class Derivative:
     # -- printing
     @property
     def text(self) -> str:
+        if self.bilinear is not None:
+            return (
+                f"d2f = {to_text(self.linear_form)}  "
+                f"(no closed matrix form; function() evaluates the tensor)"
+            )
         if self.form == "tensor":
             return (
                 f"d({self._deriv_name()}) = {to_text(self.linear_form)}  "
@@ -121,6 +130,8 @@ class Derivative:
         return "\n".join(lines)
 
     def _deriv_name(self) -> str:
+        if self.order == 2 and self.out_shape != self.var.shape:
+            return "J" if self.var.kind == "vector" else "D"  # of an array's Hessian
         return "grad" if self.order == 2 else "f"
 
     def __str__(self) -> str:
@@ -148,7 +159,13 @@ class Derivative:
         Hessian) or of the function; a Kronecker result is the derivative of the
         vectorized function by the vectorized variable.
         """
-        if self.form == "tensor":
+        if self.bilinear is not None:
+            # the second differential of an array expression, bilinear in two directions
+            label = r"\mathrm{d}^2 @f"
+        elif self.form == "tensor" and self._deriv_name() in ("J", "D"):
+            # the differential of an array expression's Jacobian (or derivative)
+            label = rf"\mathrm{{d}}({self._deriv_name()})"
+        elif self.form == "tensor":
             label = r"\mathrm{d}(\nabla_{@x} @f)" if self.order == 2 else r"\mathrm{d}@f"
         elif self.var.is_scalar:
             label = r"\frac{\partial^2 @f}{\partial @x^2}" if self.order == 2 else None
@@ -237,6 +254,9 @@ class Derivative:
         m, n = x.shape
         p, q = self.out_shape
         dm, dn, dp, dq = (pr.dim(d) for d in (m, n, p, q))
+        if self.bilinear is not None:
+            self._bilinear_code(pr, dm, dn, dp, dq)
+            return
         if self.terms is None:
             self._basis_code(pr, dm, dn, dp, dq)
             return
@@ -286,35 +306,55 @@ class Derivative:
             pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
         self._finish_tensor(pr)
 
-    def _finish_tensor(self, pr: NumpyPrinter) -> None:
+    def _finish_tensor(self, pr: NumpyPrinter, pairs: int = 1) -> None:
         x = self.var
-        dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape)
-        if len(dims) == 4:
+        dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape) * pairs
+        if len(dims) == 2 + 2 * pairs:
             pr.assign("_deriv", "_T")
         else:
             shape = [pr.dim(d) for d in dims]
             shape_code = "(" + ", ".join(shape) + ("," if len(shape) == 1 else "") + ")"
             pr.assign("_deriv", f"_T.reshape({shape_code})")
         if x.declared == "symmetric":
-            # only symmetric directions dX exist: project the input pair onto them
+            # only symmetric directions dX exist: project the input pairs onto them
             pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-1, -2))")
+            if pairs == 2:
+                pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-3, -4))")
+
+    def _bilinear_code(self, pr: NumpyPrinter, dm: str, dn: str, dp: str, dq: str) -> None:
+        """The Hessian of an array: the bilinear form d2f[U, dX] at every pair of basis
+        directions U = E_ab, dX = E_kl."""
+        x = self.var
+        direction = E.var("_E", x.declared, x.shape)
+        B = E.substitute(self.bilinear, {E.delta(x): direction})
+        _hoist_invariants(pr, B, ("_E", "_U"))
+        shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
+        pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}, {dm}, {dn}))")
+        pr.assign("_E", f"_np.zeros({shape})")
+        pr.assign("_Ev", f"_E.reshape({dm}, {dn})")
+        pr.assign("_U", f"_np.zeros({shape})")
+        pr.assign("_Uv", f"_U.reshape({dm}, {dn})")
+        inner = NumpyPrinter(pr.dim_code, fast=True)
+        inner.names = dict(pr.names)
+        inner.counter = pr.counter + 1000  # loop temporaries never collide with outer ones
+        inner.share([B])
+        code = inner.emit(B)
+        pr.lines.append(f"for _a, _b, _k, _l in _np.ndindex({dm}, {dn}, {dm}, {dn}):")
+        body = ["_Uv[_a, _b] = 1.0", "_Ev[_k, _l] = 1.0"] + inner.lines
+        body += [
+            f"_T[:, :, _a, _b, _k, _l] = _np.reshape({code}, ({dp}, {dq}))",
+            "_Uv[_a, _b] = 0.0",
+            "_Ev[_k, _l] = 0.0",
+        ]
+        pr.lines.extend("    " + ln for ln in body)
+        self._finish_tensor(pr, pairs=2)
 
     def _basis_code(self, pr: NumpyPrinter, dm: str, dn: str, dp: str, dq: str) -> None:
         """The tensor column by column: the differential evaluated at each dX = E_kl."""
         x = self.var
         direction = E.var("_E", x.declared, x.shape)
         L = E.substitute(self.linear_form, {E.delta(x): direction})
-        # what does not depend on the direction is computed once, before the loop
-        invariant = []
-        for n in E.nodes(L):
-            if not isinstance(n, (E.Var, E.Const, E.Fill, E.Eye)) and not E.depends_on(n, "_E"):
-                if any(n in a.args for a in E.nodes(L) if E.depends_on(a, "_E")):
-                    invariant.append(n)
-        for n in invariant:
-            if n not in pr.names:
-                name = pr.fresh()
-                pr.assign(name, pr.emit(n))
-                pr.names[n] = name
+        _hoist_invariants(pr, L, ("_E",))
         shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
         pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
         pr.assign("_E", f"_np.zeros({shape})")
@@ -450,6 +490,24 @@ class Derivative:
         return report
 
 
+def _hoist_invariants(pr: NumpyPrinter, L: Expr, directions: tuple) -> None:
+    """Compute once, before the loop over directions, what does not depend on them."""
+
+    def varies(n: Expr) -> bool:
+        return any(E.depends_on(n, d) for d in directions)
+
+    invariant = []
+    for n in E.nodes(L):
+        if not isinstance(n, (E.Var, E.Const, E.Fill, E.Eye)) and not varies(n):
+            if any(n in a.args for a in E.nodes(L) if varies(a)):
+                invariant.append(n)
+    for n in invariant:
+        if n not in pr.names:
+            name = pr.fresh()
+            pr.assign(name, pr.emit(n))
+            pr.names[n] = name
+
+
 def _compile(source: str, name: str, module: Any) -> Callable:
     # The source was generated from the parsed tree only: names are checked identifiers,
     # numbers are float reprs, and it calls nothing but _np. NumPy itself needs
@@ -471,7 +529,9 @@ def derivative(
 
     ``order=1`` gives the gradient of a scalar expression (shaped like the variable), the
     Jacobian of a vector expression, or the derivative of a matrix expression (as a
-    Kronecker expression where one exists); ``order=2`` the Hessian of a scalar expression.
+    Kronecker expression where one exists); ``order=2`` the Hessian, which for a vector or
+    matrix expression is the ``out.shape + var.shape + var.shape`` tensor of its entries'
+    Hessians.
     ``kinds`` declares variables (``{"S": "symmetric", "A": "m x n"}``); ``dims`` gives
     sizes for dimensions that no variable fixes.
 
@@ -571,11 +631,6 @@ def _culprit(parsed: Parsed, x: Expr, order: int, dims) -> tuple[int, int]:
 def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
     wrt = x.name
     steps = Steps([Step("expression", f"f = {to_text(f)}")])
-    if order == 2 and not f.is_scalar:
-        raise SymbolicError(
-            "a Hessian needs a scalar expression; for a vector or matrix expression "
-            "take the derivative (order=1)"
-        )
 
     def differentiate(fun: Expr, label: str) -> Expr:
         """The simplified differential of ``fun``, recorded rule by rule, then simplified."""
@@ -585,24 +640,61 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
         steps.append(Step("simplify", f"d{label} = {to_text(L)}"))
         return L
 
-    def read_gradient(fun: Expr, label: str) -> Expr:
-        g = gradient_from(differentiate(fun, label), x)
-        steps.append(
-            Step(f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>", to_text(g))
-        )
+    def read_gradient(fun: Expr, label: str) -> tuple[Expr | None, Expr]:
+        """The gradient of ``fun`` and its differential; None for a gradient with no
+        matrix form (through a general ``kron``), which the caller gives as a tensor."""
+        L = differentiate(fun, label)
+        try:
+            g = gradient_from(L, x)
+        except SymbolicError as err:
+            steps.append(Step(f"no matrix form ({err.message})", f"d{label} = {to_text(L)}"))
+            return None, L
+        rule = f"read off d{label} = <g, d{wrt}> with <S, P*dX*Q> = <P'*S*Q', dX>"
+        if any(isinstance(n, E.Kron) and n.has_delta for n in E.nodes(L)):
+            rule += " and <kron(P, Q), kron(F, B)> = <P, F>*<Q, B>"
+        steps.append(Step(rule, to_text(g)))
         if x.declared == "symmetric":
             g = E.scale(0.5, E.add(g, E.transpose(g)))
             steps.append(Step("symmetric variable: sym(G) = (G + G')/2", to_text(g)))
         g = simplify(g)
         steps.append(Step("simplify", to_text(g)))
-        return g
+        return g, L
 
     if order == 1 and f.is_scalar:
-        g = read_gradient(f, "f")
+        g, L = read_gradient(f, "f")
+        if g is None:
+            # the code evaluates the differential along each basis direction: exact
+            return Derivative(
+                parsed, wrt, 1, "gradient", None, None, L, "tensor", steps, dims, E.SCALAR
+            )
         return Derivative(parsed, wrt, 1, "gradient", g, None, None, "matrix", steps, dims, x.shape)
 
-    if order == 2:
-        target, label, what = read_gradient(f, "f"), "g", "hessian"
+    if order == 2 and not f.is_scalar:
+        # the Hessian of an array: out.shape + x.shape + x.shape, whose slices are the
+        # Hessians of the entries; it is the derivative of the first derivative where that
+        # has a matrix form, and else is read off the second differential
+        L = differentiate(f, "f")
+        if x.is_scalar:
+            D = simplify(E.substitute(L, {E.delta(x): E.const(1.0)}))
+            steps.append(Step(f"read off df = D*d{wrt}", to_text(D)))
+            target, label = D, "D"
+        else:
+            J = None
+            if x.kind == "vector" and f.kind in ("vector", "row"):
+                try:
+                    J = simplify(jacobian_from(L, x))
+                except SymbolicError:
+                    pass
+            if J is None:
+                return _second_differential(parsed, f, x, L, steps, dims)
+            steps.append(Step(f"read off df = J*d{wrt}", to_text(J)))
+            target, label = J, "J"
+        what = "hessian"
+    elif order == 2:
+        target, L = read_gradient(f, "f")
+        if target is None:
+            return _second_differential(parsed, f, x, L, steps, dims)
+        label, what = "g", "hessian"
     else:
         both_arrays = f.kind != "matrix" and x.kind != "matrix"
         target, label, what = f, "f", "jacobian" if both_arrays else "derivative"
@@ -613,7 +705,9 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
         )
 
     if x.is_scalar and target.is_scalar:
-        return done(read_gradient(target, label), "matrix")
+        g, _ = read_gradient(target, label)
+        if g is not None:
+            return done(g, "matrix")
     L = differentiate(target, label)
     if x.is_scalar:
         d = simplify(E.substitute(L, {E.delta(x): E.const(1.0)}))
@@ -650,6 +744,35 @@ def _read_off(parsed: Parsed, f: Expr, x: Expr, order: int, dims) -> Derivative:
         Step("no Kronecker form: the tensor is evaluated from the differential", to_text(L))
     )
     return done(None, "tensor", terms, L)
+
+
+def _second_differential(parsed, f, x, L, steps, dims) -> Derivative:
+    """The Hessian of an array ``f`` from its second differential, as a tensor.
+
+    The first differential's direction becomes a variable ``U``, so that the differential
+    of ``L(U)`` is the bilinear form ``d2f[U, dX]``; the code evaluates it at every pair of
+    basis directions, which is exact. The text shows the quadratic form ``d2f[dX, dX]``,
+    which determines the (symmetric) Hessian.
+    """
+    u = E.var("_U", x.declared, x.shape)
+    Lu = E.substitute(L, {E.delta(x): u})
+    used: set = set()
+    try:
+        B = simplify(differential(Lu, x, used))
+    except SymbolicError as err:
+        # the first direction is the variable _U here; the user knows it as dX
+        raise SymbolicError(err.message.replace("_U", f"d{x.name}")) from None
+    Q = simplify(E.substitute(B, {u: E.delta(x)}))
+    steps.append(Step(rule_statements(used), f"d2f = {to_text(Q)}"))
+    steps.append(
+        Step(
+            "no matrix form: the tensor is evaluated from the second differential",
+            f"d2f = {to_text(Q)}",
+        )
+    )
+    d = Derivative(parsed, x.name, 2, "hessian", None, None, Q, "tensor", steps, dims, f.shape)
+    d.bilinear = B
+    return d
 
 
 def lambdify(

@@ -153,6 +153,16 @@ def _d_powsum(n, d, depends):
     return E.powsum(X, k, d(M))
 
 
+def _d_varpow(n, d, depends):
+    a, b = n.args
+    terms = []
+    if depends(a):
+        terms.append(E.had(b, E.varpow(a, E.add(b, E.fill(-1.0, b.shape))), d(a)))
+    if depends(b):
+        terms.append(E.had(n, E.fn("log", a), d(b)))
+    return E.add(*terms)
+
+
 def _constant(n, d, depends):
     return _zero_like(n)  # not reached: a node that does not depend on x has d = 0
 
@@ -201,6 +211,7 @@ DIFFERENTIALS = {
         lambda n, d, dep: product(E.pow_(n, -1.0), inner(n.args[0], d(n.args[0]))),
     ),
     E.Kron: Rule("d kron(X, Y) = kron(dX, Y) + kron(X, dY)", _product_rule(E.kron)),
+    E.VarPow: Rule("d(X.^Y) = Y.*X.^(Y - 1).*dX + X.^Y.*log(X).*dY", _d_varpow),
     E.MatPow: Rule("d(X^k) = sum(X^i*dX*X^(k - 1 - i), i = 0..k - 1)", _d_matpow),
     E.PowSum: Rule(
         "d sum(X^i*M*X^(k - 1 - i), i = 0..k - 1) = sum(X^i*dM*X^(k - 1 - i), i = 0..k - 1)",
@@ -317,12 +328,106 @@ def gradient_from(df: Expr, x: Expr, steps: list | None = None) -> Expr:
             X, k, M = L.args
             back(M, E.powsum(E.transpose(X), k, seed))
             return
+        if isinstance(L, E.Kron):
+            back_kron(L, seed)
+            return
         raise SymbolicError(f"cannot read a gradient off a differential through {L.op}")
+
+    def back_kron(L: Expr, seed: Expr) -> None:
+        # <kron(P, Q), kron(F, B)> = <P, F>*<Q, B>, so a seed of Kronecker structure
+        # passes through; any other seed has no matrix form
+        k = _delta_factor(L.args)
+        parts = kron_parts(seed, L.args[0].shape, L.args[1].shape)
+        if parts is None:
+            raise SymbolicError(
+                f"cannot read a gradient off {to_text(L)}: the gradient through a "
+                "Kronecker product has no matrix form here"
+            )
+        for P, Q in parts:
+            own, other = (P, Q) if k == 0 else (Q, P)
+            B = L.args[1 - k]
+            ip = inner(other, B)
+            if B.kind == "matrix":
+                # <P, B> is also tr(P'*B), which is shorter where P'*B folds (to eye)
+                ip = min(ip, E.tr(product(E.transpose(other), B)), key=lambda e: e.size)
+            back(L.args[k], product(ip, own))
 
     back(df, E.const(1.0) if df.is_scalar else _ones(df.shape))
     if not out:
         return E.zero(x.shape)
     return E.add(*out)
+
+
+def kron_parts(S: Expr, a: tuple, b: tuple) -> list[tuple[Expr, Expr]] | None:
+    """``S`` as a sum of ``kron(P, Q)`` with P shaped ``a`` and Q shaped ``b``, or None.
+
+    It sees Kronecker products (scaled, summed, multiplied: ``kron(A, B)*kron(C, D)`` is
+    ``kron(A*C, B*D)``), their inverses and transposes, and the identity and the ones of
+    the product's shape; that is what the seeds of ``det``, ``logdet``, ``tr`` and ``sum``
+    of a Kronecker product are.
+    """
+    if isinstance(S, E.Kron):
+        P, Q = S.args
+        return [(P, Q)] if P.shape == a and Q.shape == b else None
+    if isinstance(S, E.Eye) and a[0] == a[1] and b[0] == b[1]:
+        return [(E.eye(a[0]), E.eye(b[0]))]
+    if isinstance(S, E.Fill):
+        return [(E.fill(S.value, a), E.fill(1.0, b))]
+    if isinstance(S, E.Add):
+        out = []
+        for t in S.args:
+            parts = kron_parts(t, a, b)
+            if parts is None:
+                return None
+            out.extend(parts)
+        return out
+    if isinstance(S, E.Inv):
+        parts = kron_parts(S.args[0], a, b)
+        if parts is None or len(parts) != 1:
+            return None
+        ((P, Q),) = parts
+        return [(E.inv(P), E.inv(Q))]
+    if isinstance(S, E.T):
+        parts = kron_parts(S.args[0], (a[1], a[0]), (b[1], b[0]))
+        return None if parts is None else [(E.transpose(P), E.transpose(Q)) for P, Q in parts]
+    if isinstance(S, E.Mul):
+        scalars, chain = S.scalars, S.chain
+        if not chain:
+            return None
+        # the chain's factors, each one Kronecker product: their product is one too
+        shapes = []
+        r = a[0], b[0]
+        for f in chain:
+            nxt = _kron_split(f, r)
+            if nxt is None:
+                return None
+            shapes.append(nxt)
+            r = nxt[1]
+        if r != (a[1], b[1]):
+            return None
+        Ps, Qs = [], []
+        for f, ((ra, rb), (ca, cb)) in zip(chain, shapes):
+            parts = kron_parts(f, (ra, ca), (rb, cb))
+            if parts is None or len(parts) != 1:
+                return None
+            Ps.append(parts[0][0])
+            Qs.append(parts[0][1])
+        return [(product(*scalars, *Ps), product(*Qs))]
+    return None
+
+
+def _kron_split(f: Expr, rows: tuple) -> tuple | None:
+    """The factor shapes ``((ra, rb), (ca, cb))`` of a Kronecker-structured ``f`` whose
+    rows split as ``rows``, or None."""
+    while isinstance(f, (E.T, E.Inv)):
+        f = f.args[0]  # a transpose sits only on an inverse here, and both are square
+    if isinstance(f, E.Kron):
+        P, Q = f.args
+        if (P.shape[0], Q.shape[0]) == rows:
+            return rows, (P.shape[1], Q.shape[1])
+    if isinstance(f, E.Eye):
+        return rows, rows
+    return None
 
 
 # ---------------------------------------------------------------- Jacobian of vectors
@@ -548,13 +653,18 @@ def tensor_terms(L: Expr, x: Expr) -> list[Term]:
 
 
 def kron_text_expr(terms: list[Term], x: Expr) -> Expr | None:
-    """The vec-layout matrix sum(kron(Q', P)) when every term is a plain ``P*dX*Q``."""
-    if not terms or any(t.form != "kron" for t in terms):
+    """The vec-layout matrix sum(kron(Q', P)) when every term is a plain ``P*dX*Q``.
+
+    For a vector ``x``, ``P*dx'*Q`` is one too: ``vec(dx') = dx``.
+    """
+    plain = ("kron", "kronT") if x.kind == "vector" else ("kron",)
+    if not terms or any(t.form not in plain for t in terms):
         return None
     m, n = x.shape
     parts = []
     for t in terms:
-        P = t.left if t.left is not None else E.eye(m)
-        Q = t.right if t.right is not None else E.eye(n)
+        rows_p, rows_q = (m, n) if t.form == "kron" else (n, m)
+        P = t.left if t.left is not None else E.eye(rows_p)
+        Q = t.right if t.right is not None else E.eye(rows_q)
         parts.append(product(t.coef, E.kron(E.transpose(Q), P)))
     return E.add(*parts)

@@ -412,6 +412,32 @@ class Pow(Expr):
         return (*_bracket(self.args[0], POST), hat, fmt_number(self.p))
 
 
+class VarPow(Expr):
+    """A power ``base.^e`` whose exponent is an expression, not a number (``^`` for scalars).
+
+    The exponent is a scalar or shaped like the base, and a scalar base raised to an array
+    exponent fills its shape (``2.^x``). The base must be positive, where ``base.^e`` is
+    ``exp(e.*log(base))``.
+    """
+
+    __slots__ = ()
+    op = "varpow"
+    shareable = True
+    argument_domain = "positive"
+
+    @property
+    def binding(self) -> int:
+        return POW
+
+    def rebuild(self, args: tuple) -> Expr:
+        return varpow(*args)
+
+    def _key_parts(self) -> tuple:
+        base, ex = self.args
+        hat = "^" if self.is_scalar else ".^"
+        return (*_bracket(base, POST), hat, *_bracket(ex, ATOM))
+
+
 class Fn(Expr):
     """An elementwise function of the language, ``name`` one of ``ELEMENTWISE``."""
 
@@ -994,6 +1020,30 @@ def pow_(base: Expr, p: float) -> Expr:
     return Pow.make((base,), base.shape, p)
 
 
+def varpow(base: Expr, ex: Expr) -> Expr:
+    """``base.^ex`` with an expression for exponent (see ``VarPow``); a number gives ``pow_``."""
+    if ex.is_scalar or base.is_scalar or ex.shape == base.shape:
+        shape = base.shape if ex.is_scalar else ex.shape
+    else:
+        raise _fail(
+            f"a power needs an exponent that is a scalar or shaped like its base: "
+            f"{shape_str(base.shape)} and {shape_str(ex.shape)}"
+        )
+    if isinstance(ex, (Const, Fill)):
+        if base.shape != shape:
+            base = mul(base, fill(1.0, shape))
+        return pow_(base, ex.value)
+    if isinstance(base, (Const, Fill)):
+        if base.value <= 0:
+            number = fmt_number(base.value)
+            raise _fail(f"a power with a variable exponent needs a positive base, not {number}")
+        if base.value == 1.0:
+            return fill(1.0, shape)
+        if not ex.is_scalar:
+            base = const(base.value)  # the exponent gives the shape
+    return VarPow.make((base, ex), shape)
+
+
 def matpow(base: Expr, k: Expr) -> Expr:
     """``base^k``: the power of a square matrix with a scalar exponent ``k``.
 
@@ -1097,6 +1147,8 @@ def transpose(e: Expr) -> Expr:
         return pow_(transpose(e.args[0]), e.p)
     if isinstance(e, MatPow):
         return matpow(transpose(e.args[0]), e.args[1])
+    if isinstance(e, VarPow):
+        return varpow(transpose(e.args[0]), transpose(e.args[1]))
     if isinstance(e, PowSum):
         # the terms X^i*M*X^j with i + j = k - 1 transpose to X'^j*M'*X'^i: the same sum
         base, k, m = e.args

@@ -571,8 +571,23 @@ class _Parser:
 
     def _infer_pow(self, tree, depth, op="pow"):
         a, b, pos = self._binary(tree, depth)
+        if op == "epow" and not self._is_scalar(b):
+            if not self._is_scalar(a):  # x.^y: elementwise, shapes agree
+
+                def msg():
+                    return (
+                        f"elementwise .^ needs equal shapes or a scalar side: "
+                        f"{_shape_text(a.shape)} and {_shape_text(b.shape)}"
+                    )
+
+                self.unify(a.shape[0], b.shape[0], msg, pos)
+                self.unify(a.shape[1], b.shape[1], msg, pos)
+            return _P("epow", [a, b], b.shape, pos)  # c.^x has the shape of x
         if not self._is_scalar(b):
-            raise self.error("an exponent must be a scalar number", _start(tree.children[1]))
+            raise self.error(
+                "an exponent must be a scalar; for an elementwise power write .^",
+                _start(tree.children[1]),
+            )
         if op == "pow" and not self._is_scalar(a):
             r, c = a.shape[0].find(), a.shape[1].find()
             if r is ONE or c is ONE:
@@ -729,10 +744,8 @@ class _Parser:
     def _power(self, p: _P, base: E.Expr, ex: E.Expr) -> E.Expr:
         if p.op == "matpow" and not isinstance(ex, E.Const):
             return E.matpow(base, ex)  # an integer known at evaluation time
-        if not isinstance(ex, E.Const):
-            raise self.error("an exponent must be a number", p.args[1].pos)
         if p.op == "epow":
-            return E.pow_(base, ex.value)
+            return E.varpow(base, ex)  # a number gives the elementwise power
         k = ex.value
         if not k.is_integer():
             raise self.error("a matrix power needs an integer exponent", p.args[1].pos)

@@ -75,6 +75,12 @@ def _text_pow(e, in_sum):
     return f"{base}{hat}{fmt_number(p)}", POW
 
 
+def _text_varpow(e, in_sum):
+    base, ex = e.args
+    hat = "^" if e.is_scalar else ".^"
+    return f"{_wrap(_text(base, False), POST)}{hat}{_wrap(_text(ex, False), ATOM)}", POW
+
+
 def _text_add(e, in_sum):
     terms = list(e.args)
     # lead with a positive term when there is one: b - a rather than -a + b
@@ -208,6 +214,7 @@ TEXT = {
     E.Fn: lambda e, in_sum: (f"{e.name}({to_text(e.args[0])})", ATOM),
     E.Kron: lambda e, in_sum: (f"kron({to_text(e.args[0])}, {to_text(e.args[1])})", ATOM),
     E.MatPow: _text_matpow,
+    E.VarPow: _text_varpow,
     E.PowSum: _text_powsum,
     **{
         kind: lambda e, in_sum: (f"{e.word}({to_text(e.args[0])})", ATOM)
@@ -334,6 +341,12 @@ def _latex_pow(e):
     return rf"{base}^{{{exp}}}", POW
 
 
+def _latex_varpow(e):
+    base, ex = e.args
+    b = _lwrap(_latex(base), ATOM)
+    return (rf"{b}^{{{to_latex(ex)}}}" if e.is_scalar else rf"{b}^{{\circ {to_latex(ex)}}}"), POW
+
+
 def _latex_transpose(e):
     inner = e.args[0]
     if isinstance(inner, E.Inv):
@@ -396,6 +409,7 @@ LATEX = {
     E.Fn: _latex_fn,
     E.Kron: _latex_kron,
     E.MatPow: _latex_matpow,
+    E.VarPow: _latex_varpow,
     E.PowSum: _latex_powsum,
     E.Inv: lambda e: (_lwrap(_latex(e.args[0]), ATOM) + "^{-1}", POW),
     E.Sum: _latex_call(r"\sum"),
@@ -738,6 +752,11 @@ def _np_matpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
     return f"_np.linalg.matrix_power({printer.emit(base)}, {_integer(printer, k)})", _PY_ATOM
 
 
+def _np_varpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
+    base, ex = e.args
+    return f"{printer._p(base, _PY_ATOM)} ** {printer._p(ex, _PY_ATOM)}", _PY_POW
+
+
 def _np_powsum(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
     """The sum over i written out as a loop: for k < 0 over i = k..-1, with a minus sign."""
     base, k, m = e.args
@@ -771,6 +790,7 @@ NUMPY = {
     E.Fn: NumpyPrinter._fn,
     E.Kron: NumpyPrinter._kron,
     E.MatPow: _np_matpow,
+    E.VarPow: _np_varpow,
     E.PowSum: _np_powsum,
     E.Sum: _call("_np.sum({})"),
     E.Tr: NumpyPrinter._tr,
