@@ -457,20 +457,6 @@ class VSpace:
     def ones(self):  # pragma: no cover
         raise NotImplementedError
 
-    def constant(self, value: Any) -> Any:
-        """``value``, an array a derivative operator made or was given for this space (a
-        seed, a unit vector, a tangent), as an operand of the traced computation.
-
-        Eagerly it is ``value`` itself. Under ``jit`` it is recorded in the program, so
-        that what it meets there (an array captured by closure) is recorded too, rather
-        than computed once while staging.
-
-        >>> from matdiff.numpy.boxes import ArrayVSpace
-        >>> ArrayVSpace(0.0).constant(1.0)
-        1.0
-        """
-        return value
-
     # autograd's VSpace API, for users who differentiate with respect to their own types:
     # subclass VSpace, define zeros and the underscored operations, and call
     # MyVSpace.register(MyType). The public operations are primitives, so a rule written

@@ -30,6 +30,7 @@ from ..errors import StagingError, library_site, user_site
 from ..numpy._wrap import example_readers
 from ..numpy.boxes import ArrayBox, ArrayVSpace
 from ..numpy.indexing import getitem as _getitem
+from ..operators import constant_makers
 from ..tracer import Trace, box_types, register_box, register_branch
 from .ir import Eqn, Lit, Program, Var, guard, prim_name
 
@@ -676,21 +677,25 @@ class _StagedVSpace(ArrayVSpace):
         trace.eqns.append(Eqn(_np.ones, (), {"shape": self.shape, "dtype": self.dtype}, var))
         return StagedBox(value, trace, var)
 
-    def constant(self, value):
-        # The unit vectors of jacobian, jacfwd and hessian, and a tangent or cotangent
-        # given as a plain array: an equation that copies it, so their products with a
-        # captured array are recorded as the seed's are. The array is held by reference
-        # (a tangent may be captured too); one made for the transformation alone is
-        # known by value after staging (_know_private_arrays) and folded.
-        trace = self.trace
-        if type(value) is not _np.ndarray or trace.done:
-            return value
-        var = Var(value.shape, value.dtype)
-        trace.eqns.append(Eqn(_np.array, (Lit.of(value),), {}, var))
-        return StagedBox(value, trace, var)
-
 
 register_vspace(_StagedVSpace, StagedValue)
+
+
+def _constant(sv: StagedValue, value: Any) -> Any:
+    """The unit vectors of jacobian, jacfwd and hessian, or a tangent or cotangent given as
+    a plain array, beside a staged value: an equation that copies it, so that its products
+    with a captured array are recorded as the seed's are. The array is held by reference
+    (a tangent may be captured too); one made for the transformation alone is known by
+    value after staging (_know_private_arrays) and folded."""
+    trace = sv.trace
+    if type(value) is not _np.ndarray or trace.done:
+        return value
+    var = Var(value.shape, value.dtype)
+    trace.eqns.append(Eqn(_np.array, (Lit.of(value),), {}, var))
+    return StagedBox(value, trace, var)
+
+
+constant_makers[StagedValue] = _constant
 # A unit-vector seed recorded as a constant of the program is still the identity: the
 # batch rules may read products with it off as slices of operands that are recorded.
 constant_box_types.add(StagedBox)
