@@ -199,3 +199,9 @@ def test_a_compiled_jacobian_is_not_a_view_of_a_captured_array():
         res = J(X)
         onp.testing.assert_array_equal(res, W)
         assert not onp.shares_memory(res, W)
+
+
+def test_unit_vectors_of_a_matrix_input_are_folded():
+    J = jit(jacfwd(lambda x: x * onp.ones((2, 2))))
+    onp.testing.assert_array_equal(J(onp.ones((2, 2))), onp.eye(4).reshape(2, 2, 2, 2))
+    assert J.program.eqns == []

@@ -554,9 +554,9 @@ def _directions(x: Any, n: int, start: int, rows: int, xshape: tuple, dtype) -> 
         # Directions of a vector: the batch rules may use the identity's structure.
         d = identity_seed(n, dtype, start, rows)
     else:
-        d = _np.zeros((rows, n), dtype)
-        d[_np.arange(rows), start + _np.arange(rows)] = 1
-        d = d.reshape((rows,) + xshape)
+        # Made in its final shape (not a reshaped view), so that jit may fold it.
+        d = _np.zeros((rows,) + xshape, dtype)
+        d.reshape(rows, n)[_np.arange(rows), start + _np.arange(rows)] = 1
     return as_operand(x, d)
 
 
