@@ -47,6 +47,7 @@ __all__ = [
     "identity_seed",
     "batch_jvp_trace",
     "tangent_of",
+    "constant_box_types",
 ]
 
 batch_rules: dict[Callable, Callable] = {}
@@ -77,8 +78,23 @@ def identity_seed(n: int, dtype, start: int = 0, rows: int | None = None) -> _np
     return seed
 
 
-def _identity_rows(g) -> slice | None:
-    """The rows of the identity that ``g`` is, or ``None`` if it is not an identity seed."""
+# Box types that carry no derivative (staging's, under jit): one around an identity seed
+# is the identity still.
+constant_box_types: set[type] = set()
+
+
+def _identity_rows(g, other) -> slice | None:
+    """The rows of the identity that ``g`` is, or ``None`` if it is not an identity seed
+    whose product with ``other`` may be read off as a slice of ``other``.
+
+    Under jit the seed is a constant of the program: a slice of a plain ``other`` (an
+    array captured by closure) would be taken once while staging and frozen, so the
+    product is left to the matrix product, which is recorded.
+    """
+    if type(g) in constant_box_types:
+        if isinstance(getval(other), _np.ndarray):
+            return None
+        g = g._value
     key = id(g)
     if _identities.get(key) is not g:
         return None
@@ -455,7 +471,7 @@ def _matmul_left(g, y, ans):
     gshape, ys = shape_of(g), shape_of(y)
     size = gshape[0]
     target = (size,) + shape_of(ans)
-    rows = _identity_rows(g) if len(ys) <= 2 else None
+    rows = _identity_rows(g, y) if len(ys) <= 2 else None
     if rows is not None:
         return mnp.getitem(y, rows)  # e_i @ y is row i of y
     if len(ys) == 1:
@@ -477,7 +493,7 @@ def _matmul_right(x, g, ans):
     gshape, xs = shape_of(g), shape_of(x)
     size = gshape[0]
     target = (size,) + shape_of(ans)
-    rows = _identity_rows(g) if len(xs) <= 2 else None
+    rows = _identity_rows(g, x) if len(xs) <= 2 else None
     if rows is not None:
         # x @ e_i is column i of x (entry i of a vector x)
         return mnp.getitem(x if len(xs) == 1 else mnp.transpose(x), rows)

@@ -60,6 +60,27 @@ __all__ = [
 ]
 
 
+# How an array a derivative operator made or was given (a seed, a unit vector, a plain
+# tangent) becomes an operand beside a value, by the type of the value's getval: under
+# jit, an equation of the program (registered by matdiff.compile), so that its products
+# with a captured array are recorded rather than computed once while staging.
+constant_makers: dict[type, Callable[[Any, Any], Any]] = {}
+
+
+def as_operand(x: Any, value: Any) -> Any:
+    """``value``, an array made for ``x``'s space, as an operand beside ``x``.
+
+    Eagerly it is ``value`` itself; under ``jit`` it is recorded in the program.
+
+    >>> import numpy
+    >>> as_operand(numpy.zeros(2), numpy.ones(2))
+    array([1., 1.])
+    """
+    v = getval(x)
+    make = constant_makers.get(type(v))
+    return value if make is None else make(v, value)
+
+
 def _strip(x: Any, trace) -> Any:
     """The value of ``x`` at ``trace``'s level (outer levels stay boxed)."""
     if type(x) in box_types and x._trace is trace:
@@ -108,6 +129,7 @@ def trace_vjp(
         for i, (o, v, ct) in enumerate(zip(out_leaves, out_vals, ct_leaves)):
             check_cotangent(fname, i, ct, v)
             if type(o) in box_types and o._trace is trace:
+                ct = as_operand(v, ct)
                 prev = seeds.get(o._node)
                 seeds[o._node] = ct if prev is None else prev + ct
         with deeper_stack:
@@ -272,7 +294,9 @@ def trace_jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
         )
     check_tangents(fname, leaves, t_leaves)
     trace = ForwardTrace()
-    boxes = [new_box(x, trace, t) for x, t in zip(leaves, t_leaves)]
+    # A tangent given as a plain array is an operand beside its primal (under jit,
+    # recorded, so that its products with captured arrays are too).
+    boxes = [new_box(x, trace, as_operand(x, t)) for x, t in zip(leaves, t_leaves)]
     with deeper_stack:
         result = fun(*tree_unflatten(treedef, boxes))
     out_leaves, out_def = tree_flatten(result)
@@ -359,13 +383,18 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
 
 
 def _basis(x: Any):
-    """Unit vectors of ``x``'s space, each shaped like ``x``."""
-    v = getval(x)
-    shape = _np.shape(v)
-    dtype = vspace(v).dtype
+    """Unit vectors of ``x``'s space, each shaped like ``x``, as operands beside ``x``
+    (under jit, constants of the program: see :func:`as_operand`)."""
+    space = vspace(x)
+    shape = _np.shape(getval(x))
     n = int(_np.prod(shape))
-    eye = _np.eye(n, dtype=dtype)
-    return [eye[i].reshape(shape) for i in range(n)], shape
+    basis = []
+    for i in range(n):
+        # Each its own array (not a row of one identity), so that jit may fold it.
+        e = _np.zeros(shape, space.dtype)
+        e.flat[i] = 1
+        basis.append(as_operand(x, e))
+    return basis, shape
 
 
 def jacobian(
@@ -518,14 +547,17 @@ _CHUNK_BYTES = 4 * 2**20
 _PROBE_ABOVE = 32  # up to this many directions go in one pass; more are sized first
 
 
-def _directions(n: int, start: int, rows: int, xshape: tuple, dtype) -> _np.ndarray:
-    """Rows ``start:start + rows`` of the identity, each shaped like ``x``."""
+def _directions(x: Any, n: int, start: int, rows: int, xshape: tuple, dtype) -> Any:
+    """Rows ``start:start + rows`` of the identity, each shaped like ``x``, as operands
+    beside ``x`` (under jit, constants of the program)."""
     if len(xshape) == 1:
         # Directions of a vector: the batch rules may use the identity's structure.
-        return identity_seed(n, dtype, start, rows)
-    d = _np.zeros((rows, n), dtype)
-    d[_np.arange(rows), start + _np.arange(rows)] = 1
-    return d.reshape((rows,) + xshape)
+        d = identity_seed(n, dtype, start, rows)
+    else:
+        # Made in its final shape (not a reshaped view), so that jit may fold it.
+        d = _np.zeros((rows,) + xshape, dtype)
+        d.reshape(rows, n)[_np.arange(rows), start + _np.arange(rows)] = 1
+    return as_operand(x, d)
 
 
 def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: Any, bar: Any):
@@ -558,7 +590,7 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
     start = 0
     while start < n or not chunks:
         rows = min(step, n - start)
-        directions = _directions(n, start, rows, xshape, dtype)
+        directions = _directions(x, n, start, rows, xshape, dtype)
         with deeper_stack:
             out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
         chunks.append(tree_flatten(t_out)[0])

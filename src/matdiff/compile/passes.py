@@ -25,6 +25,7 @@ from ..numpy import manipulation as _shape
 from ..numpy import products as _products
 from ..numpy import reductions as _reductions
 from ..numpy import ufuncs as _ufuncs
+from ..numpy.indexing import getitem as _getitem
 from .ir import Eqn, Lit, Program, Var, bind_args, guard, is_immutable, raw_callable
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "optimize"]
@@ -332,7 +333,36 @@ def _r_matmul(rw: _Rewriter, e: Eqn):
     x, y = e.inputs[:2]
     if _is_const(x, 0) or _is_const(y, 0):
         return _zeros(e.out)
+    rows = _identity_rows(x)
+    if rows is not None and len(e.inputs) == 2 and not e.params:
+        # Rows of the identity (jacfwd's unit vectors) times y: those rows of y, as the
+        # batch rules read it off where y is traced; here y is an array held by reference.
+        ys = _np.shape(y.value) if type(y) is Lit else y.shape
+        ydt = _np.result_type(y.value) if type(y) is Lit else y.dtype
+        if 1 <= len(ys) <= 2 and ys[0] == x.value.shape[1] and ydt == e.out.dtype:
+            if type(y) is Var:
+                return [Eqn(_getitem, (y, Lit(rows)), {}, e.out)]
+            # A copy, as the product was: the result must not be a view of an array the
+            # caller holds.
+            part = Var(e.out.shape, e.out.dtype)
+            return [Eqn(_getitem, (y, Lit(rows)), {}, part), Eqn(_np.array, (part,), {}, e.out)]
     return None
+
+
+def _identity_rows(a) -> slice | None:
+    """The rows ``start:stop`` of the identity that literal ``a`` is, if it is."""
+    if type(a) is not Lit or a.ref or type(a.value) is not _np.ndarray:
+        return None
+    v = a.value
+    if v.ndim != 2 or v.shape[0] == 0 or v.shape[0] > v.shape[1] or v.dtype.kind not in "fc":
+        return None
+    r = v.shape[0]
+    start = int(_np.argmax(v[0] != 0))
+    if start + r > v.shape[1] or _np.count_nonzero(v) != r:
+        return None
+    if not bool(_np.all(v[_np.arange(r), start + _np.arange(r)] == 1)):
+        return None
+    return slice(start, start + r)
 
 
 def _r_transpose(rw: _Rewriter, e: Eqn):

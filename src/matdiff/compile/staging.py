@@ -23,12 +23,14 @@ from typing import Any
 
 import numpy as _np
 
+from ..batching import constant_box_types
 from ..core import register_vspace
 from ..differential_operators import stop_gradient
 from ..errors import StagingError, library_site, user_site
 from ..numpy._wrap import example_readers
 from ..numpy.boxes import ArrayBox, ArrayVSpace
 from ..numpy.indexing import getitem as _getitem
+from ..operators import constant_makers
 from ..tracer import Trace, box_types, register_box, register_branch
 from .ir import Eqn, Lit, Program, Var, guard, prim_name
 
@@ -677,6 +679,26 @@ class _StagedVSpace(ArrayVSpace):
 
 
 register_vspace(_StagedVSpace, StagedValue)
+
+
+def _constant(sv: StagedValue, value: Any) -> Any:
+    """The unit vectors of jacobian, jacfwd and hessian, or a tangent or cotangent given as
+    a plain array, beside a staged value: an equation that copies it, so that its products
+    with a captured array are recorded as the seed's are. The array is held by reference
+    (a tangent may be captured too); one made for the transformation alone is known by
+    value after staging (_know_private_arrays) and folded."""
+    trace = sv.trace
+    if type(value) is not _np.ndarray or trace.done:
+        return value
+    var = Var(value.shape, value.dtype)
+    trace.eqns.append(Eqn(_np.array, (Lit.of(value),), {}, var))
+    return StagedBox(value, trace, var)
+
+
+constant_makers[StagedValue] = _constant
+# A unit-vector seed recorded as a constant of the program is still the identity: the
+# batch rules may read products with it off as slices of operands that are recorded.
+constant_box_types.add(StagedBox)
 # A primitive whose raw function indexes with a staged operand (take_along_axis's
 # indices) computes its example answer from the example value; its equation keeps the
 # operand, so the program recomputes the index at run time.
