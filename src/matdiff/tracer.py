@@ -29,6 +29,7 @@ __all__ = [
     "primitive",
     "nondifferentiable",
     "getval",
+    "values_from_trace",
     "branch",
     "register_branch",
     "isbox",
@@ -109,10 +110,20 @@ def isbox(x: Any) -> bool:
     return type(x) in box_types
 
 
+# Box types whose trace hands out something other than the stored value (staging's);
+# getval reads every other box's value directly, which is the hot path's case.
+_asks_trace: set[type] = set()
+
+
+def values_from_trace(box_class: type) -> None:
+    """Make :func:`getval` ask ``Trace.concrete`` for the values of ``box_class``."""
+    _asks_trace.add(box_class)
+
+
 def getval(x: Any) -> Any:
     """The untraced value under every level of boxing, as each trace hands it out."""
     while type(x) in box_types:
-        x = x._trace.concrete(x)
+        x = x._trace.concrete(x) if type(x) in _asks_trace else x._value
     return x
 
 

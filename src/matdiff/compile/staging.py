@@ -31,7 +31,7 @@ from ..numpy._wrap import example_readers
 from ..numpy.boxes import ArrayBox, ArrayVSpace
 from ..numpy.indexing import getitem as _getitem
 from ..operators import constant_makers
-from ..tracer import Trace, box_types, register_box, register_branch
+from ..tracer import Trace, box_types, register_box, register_branch, values_from_trace
 from .ir import Eqn, Lit, Program, Var, guard, prim_name
 
 __all__ = [
@@ -430,6 +430,7 @@ def _plain_boxes(v: Any) -> Any:
 
 
 register_box(StagedBox)
+values_from_trace(StagedBox)
 # An enclosing-level box around a staged value is an ordinary ArrayBox.
 register_box(ArrayBox, StagedBox)
 
