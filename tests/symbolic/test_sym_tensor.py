@@ -212,7 +212,7 @@ def test_tensor_parse_prints_canonical_text():
 def test_tensor_dims_choose_the_check_sizes():
     d = tensor_derivative("y[i] = T[i,j,k]*x[j]*x[k]", wrt="x", dims={"T": (5, 3, 3)})
     assert d.check() < 1e-6
-    assert d._sizes(None)["x"] == (3,)
+    assert d._sizes()["x"] == (3,)
 
 
 ERRORS = [

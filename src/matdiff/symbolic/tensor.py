@@ -965,7 +965,7 @@ class TensorDerivative:
         fn = self.function(np_module)
         return lambda **arrays: fn(**arrays)[0]
 
-    def _sizes(self, rng) -> dict[str, tuple[int, ...]]:
+    def _sizes(self) -> dict[str, tuple[int, ...]]:
         uf = _Union()
         _unify(self.expr.sum, {i: ("free", i) for i in self.expr.out}, uf, [0])
         size: dict = {}
@@ -988,52 +988,47 @@ class TensorDerivative:
             out[name] = tuple(shape)
         return out
 
-    def check(self, seed: int = 0, rtol: float = 1e-6) -> float:
-        """Compare with central differences and with the numeric engine; the worst error.
+    def check(self, seed: int = 0) -> float:
+        """Compare with central differences and with the numeric engine at a random point.
 
-        Raises ``CheckError`` on disagreement.
+        Returns the larger relative error; raises ``CheckError`` on disagreement.
         """
         import matdiff
         import matdiff.numpy as mnp
 
         rng = _np.random.default_rng(seed)
         arrays = {
-            n: rng.uniform(0.5, 1.5, s) * rng.choice([-1, 1], s) * 0.5
-            for n, s in self._sizes(rng).items()
+            n: rng.uniform(0.25, 0.75, s) * rng.choice([-1, 1], s) for n, s in self._sizes().items()
         }
-        if any(
-            f.name in ("log", "pow") for f in _all_funcs(self.expr.sum)
-        ):  # logs and roots of positive numbers
+        if any(f.name in ("log", "pow") for f in _all_funcs(self.expr.sum)):
+            # logs, roots and reciprocals away from their singularities
             arrays = {n: _np.abs(a) + 0.5 for n, a in arrays.items()}
-        value, deriv = self.function()(**arrays)
+        _, deriv = self.function()(**arrays)
         x0 = arrays[self.wrt]
 
-        def numeric(np_module, order):
+        def value_of(np_module):
             fn = self.function(np_module)
+            return lambda x: fn(**{**arrays, self.wrt: x})[0]
 
-            def of(x):
-                return fn(**{**arrays, self.wrt: x})[0]
-
-            if order == 1:
-                return of
-            return lambda x: matdiff.jacobian(of)(x)
-
-        engine = (matdiff.jacobian if self.order == 1 else matdiff.hessian)(numeric(mnp, 1))(x0)
-        engine = _np.asarray(engine).reshape(deriv.shape)
-        # Central differences of the exact first derivative (order 2) or of the value.
-        base = numeric(_np, 1) if self.order == 1 else _first(self, arrays)
+        engine_op = matdiff.jacobian if self.order == 1 else matdiff.hessian
+        engine = _np.asarray(engine_op(value_of(mnp))(x0)).reshape(deriv.shape)
+        # Differences of the value (order 1) or of the exact first derivative (order 2).
+        base = value_of(_np) if self.order == 1 else _first(self, arrays)
         h = 1e-6
         fd = _np.zeros(_np.shape(base(x0)) + _np.shape(x0))
         for idx in _np.ndindex(*_np.shape(x0)):
             e = _np.zeros(_np.shape(x0))
             e[idx] = h
             fd[(...,) + idx] = (base(x0 + e) - base(x0 - e)) / (2 * h)
-        scale = max(1.0, float(_np.max(_np.abs(deriv))) if deriv.size else 1.0)
+        scale = max(1.0, float(_np.max(_np.abs(deriv)))) if deriv.size else 1.0
+        # The numeric engine does the same arithmetic in another order: rounding only.
+        # Central differences with h = 1e-6 err by about h**2*|f'''| + eps*|f|/h, 1e-10 for
+        # the entries of order one that the random point gives, so 1e-6 leaves a margin.
         worst = 0.0
         for other, name, tol in ((engine, "the numeric engine", 1e-10), (fd, "differences", 1e-6)):
             err = float(_np.max(_np.abs(other - deriv))) / scale if deriv.size else 0.0
             worst = max(worst, err)
-            if err > max(tol, rtol if name == "differences" else tol):
+            if err > tol:
                 raise CheckError(f"{self.text} disagrees with {name}: relative error {err:.3g}")
         return worst
 
