@@ -11,6 +11,8 @@ import inspect
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import matdiff
 import matdiff.numpy as mnp
@@ -273,3 +275,82 @@ def test_tensor_check_raises_on_a_wrong_derivative():
     d.sum = tensor_derivative("f = x[i]*x[i]*x[i]*x[i]", wrt="x").sum
     with pytest.raises(CheckError, match="disagrees with the numeric engine"):
         d.check()
+
+
+def test_tensor_limits_refuse_hostile_input_with_a_message():
+    with pytest.raises(SymbolicError, match="nested more than 100 deep"):
+        tensor_parse("f = " + "(" * 150 + "x[i]" + ")" * 150)
+    with pytest.raises(SymbolicError, match="the product expands to more than 10000 terms"):
+        tensor_parse("f = " + "*".join(["(x[i] + y[i])"] * 20))
+    with pytest.raises(SymbolicError, match=r"column 6: 0\^-1 is not a finite real number"):
+        tensor_parse("f = 0^-1*x[i]")
+    with pytest.raises(SymbolicError, match=r"10\^400 is not a finite real number"):
+        tensor_parse("f = 10^400*x[i]")
+
+
+ALPHABET = "ijkxyATs0123456789.*+-/^()[],=\n _eplogsqrtdeltasum"
+FAST = settings(max_examples=200, deadline=None, derandomize=True)
+
+
+@FAST
+@given(st.text(alphabet=ALPHABET, max_size=60))
+def test_tensor_random_text_only_raises_symbolic_error(text):
+    try:
+        e = tensor_parse(text)
+    except SymbolicError as err:
+        assert err.message
+        return
+    assert tensor_parse(e.text).text == e.text
+    for name in e.variables:
+        try:
+            tensor_derivative(text, wrt=name)
+        except SymbolicError:
+            pass
+
+
+@FAST
+@given(st.text(max_size=40))
+def test_tensor_arbitrary_unicode_only_raises_symbolic_error(text):
+    try:
+        tensor_parse(text)
+    except SymbolicError:
+        pass
+
+
+# Random well-formed expressions over a matrix, a vector, a 3-way tensor and a scalar.
+VARIABLES = {"A": 2, "x": 1, "T": 3, "s": 0}
+
+
+@st.composite
+def factors(draw, depth=0):
+    kind = draw(st.sampled_from(["var", "var", "func", "square"] if depth < 2 else ["var"]))
+    if kind == "var":
+        name = draw(st.sampled_from(sorted(VARIABLES)))
+        idx = draw(
+            st.lists(st.sampled_from("ijk"), min_size=VARIABLES[name], max_size=VARIABLES[name])
+        )
+        return f"{name}[{','.join(idx)}]" if idx else name
+    inner = draw(products(depth + 1))
+    if kind == "func":
+        return f"{draw(st.sampled_from(['exp', 'sin', 'cos', 'tanh']))}(0.3*{inner})"
+    return f"({inner} - 1)^2"
+
+
+@st.composite
+def products(draw, depth=0):
+    return "*".join(draw(st.lists(factors(depth), min_size=1, max_size=3)))
+
+
+@settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(st.lists(products(), min_size=1, max_size=3), st.booleans(), st.data())
+def test_tensor_random_expressions_check_numerically(terms, vector, data):
+    source = ("y[i] = x[i]*(" if vector else "f = (") + " + ".join(terms) + ")"
+    e = tensor_parse(source)
+    assert tensor_parse(e.text).text == e.text
+    wrt = data.draw(st.sampled_from(e.variables))
+    order = data.draw(st.sampled_from([1, 2]))
+    d = tensor_derivative(source, wrt=wrt, order=order)
+    assert tensor_parse(d.text).text == d.text
+    assert d.check(seed=0) < 1e-6

@@ -20,6 +20,7 @@ df[a] = A[a,i]*x[i] + A[i,a]*x[i]
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ class Sum:
 
 
 FUNCTIONS = ("exp", "log", "sin", "cos", "tanh", "sqrt")
+# Limits that keep a hostile input from exhausting the stack or memory.
+MAX_DEPTH = 100
+MAX_TERMS = 10_000
 
 
 def _outer(term: Term) -> list[str]:
@@ -163,20 +167,18 @@ def _factor_key(f, free: set[str]) -> tuple:
         return (0, f.name, shown)
     if isinstance(f, Delta):
         return (1, "", shown)
-    return (2, f.name, f.power, shown, _print_sum(f.arg, inner=True))
+    # The argument with its free indices named by position, so that the key does not
+    # depend on what the enclosing term calls them.
+    positional = _rename_free(f.arg, {i: f"_{n}" for n, i in enumerate(f.arg.free)})
+    return (2, f.name, f.power, shown, _print_sum(_canon_sum(positional), inner=True))
 
 
 def _canon_term(t: Term, free: tuple[str, ...], avoid: set[str]) -> Term:
-    factors = tuple(
-        Func(f.name, _canon_sum(f.arg, avoid | set(_outer(t))), f.power)
-        if isinstance(f, Func)
-        else f
-        for f in t.factors
-    )
     fset = set(free)
+    factors = t.factors
     for _ in range(2):
         factors = tuple(sorted(factors, key=lambda f: _factor_key(f, fset)))
-        taken = set(free) | avoid
+        taken = fset | avoid
         mapping: dict[str, str] = {}
         for i in (i for f in factors for i in f.indices):
             if i not in fset and i not in mapping:
@@ -187,7 +189,13 @@ def _canon_term(t: Term, free: tuple[str, ...], avoid: set[str]) -> Term:
         factors = tuple(
             _rename_factor(f, {f"_{n}": v for n, v in enumerate(mapping.values())}) for f in factors
         )
-        fset = set(free)
+    # Summed indices inside an argument get names the enclosing term does not use, so
+    # that no name means two things at once in the printed text.
+    outer = {i for f in factors for i in f.indices} | fset | avoid
+    factors = tuple(
+        Func(f.name, _canon_sum(f.arg, outer), f.power) if isinstance(f, Func) else f
+        for f in factors
+    )
     return Term(t.coeff, factors)
 
 
@@ -313,6 +321,7 @@ class _Parser:
         self.k = 0
         self.ranks: dict[str, int] = {}
         self.bound = 0
+        self.depth = 0
 
     def error(self, message: str, line: int, col: int):
         raise SymbolicError(message, self.source, line, col)
@@ -399,6 +408,9 @@ class _Parser:
                         mapping[b] = f"_b{self.bound}"
                     u = _rename_term(u, mapping)
                     out.append(Term(t.coeff * u.coeff, t.factors + u.factors))
+            if len(out) > MAX_TERMS:
+                tok = self.peek()
+                self.error(f"the product expands to more than {MAX_TERMS} terms", tok.line, tok.col)
             return out
         return [Term(t.coeff, t.factors + (factor,)) for t in terms]
 
@@ -406,19 +418,36 @@ class _Parser:
         base = self.atom()
         if self.peek().text != "^":
             return base
-        self.take("^")
+        hat = self.take("^")
         neg = self.peek().text == "-"
         if neg:
             self.take("-")
         p = float(self.take(kind="num").text) * (-1 if neg else 1)
         if isinstance(base, float):
-            return base**p
+            try:
+                value = base**p
+            except (ZeroDivisionError, OverflowError):
+                value = None
+            if not isinstance(value, float) or not math.isfinite(value):
+                self.error(f"{_num(base)}^{_num(p)} is not a finite real number", hat.line, hat.col)
+            return value
         if not isinstance(base, Sum):
             base = Sum(base.indices, (Term(1.0, (base,)),))
         return base if p == 1 else Func("pow", base, p)
 
     def atom(self):
         tok = self.peek()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.error(
+                f"parentheses and functions nested more than {MAX_DEPTH} deep", tok.line, tok.col
+            )
+        try:
+            return self._atom(tok)
+        finally:
+            self.depth -= 1
+
+    def _atom(self, tok: _Tok):
         if tok.kind == "num":
             self.take()
             return float(tok.text)
@@ -956,7 +985,9 @@ class TensorDerivative:
                         f"{name} has {ranks[name]} indices, so it needs a "
                         f"{ranks[name]}-D array, not one of shape {_np.shape(a)}"
                     )
-            return raw(**arrays)
+            # A constant comes out of the code as a Python float; callers expect arrays.
+            value, deriv = raw(**arrays)
+            return tuple(_np.asarray(r) if isinstance(r, float) else r for r in (value, deriv))
 
         return derivative
 
