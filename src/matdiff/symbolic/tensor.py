@@ -388,7 +388,7 @@ class _Parser:
                         self.error("division by zero", tok.line, tok.col)
                     factor = 1.0 / factor
                 else:
-                    factor = Func("pow", factor, -1.0)
+                    factor = Func("pow", self.group(factor, tok), -1.0)
             terms = self.times(terms, factor)
         return terms
 
@@ -431,9 +431,14 @@ class _Parser:
             if not isinstance(value, float) or not math.isfinite(value):
                 self.error(f"{_num(base)}^{_num(p)} is not a finite real number", hat.line, hat.col)
             return value
-        if not isinstance(base, Sum):
-            base = Sum(base.indices, (Term(1.0, (base,)),))
+        base = self.group(base, hat)
         return base if p == 1 else Func("pow", base, p)
+
+    def group(self, factor, tok: _Tok) -> Sum:
+        """A single factor as a sum, read with the Einstein rule like a parenthesised one."""
+        if isinstance(factor, Sum):
+            return factor
+        return self.einstein([(Term(1.0, (factor,)), tok)])
 
     def atom(self):
         tok = self.peek()
@@ -600,98 +605,157 @@ def _latex_sum(s: Sum) -> str:
 # ----------------------------------------------------------------------------- matrix form
 
 
+@dataclass
+class _Piece:
+    """A factor of a matrix-form product: a scalar, a vector on one index, or a matrix
+    from its first index to its second (``symmetric`` when its transpose is itself)."""
+
+    text: str
+    indices: tuple[str, ...]
+    symmetric: bool = False
+
+    def transposed(self) -> str:
+        if self.symmetric:
+            return self.text
+        return f"{self.text}'" if self.text.isidentifier() else f"({self.text})'"
+
+
+def _pieces(t: Term, free: tuple[str, ...]) -> list[_Piece] | None:
+    """The factors of ``t`` as scalars, vectors and matrices, or None where one is not."""
+    out = []
+    for f in t.factors:
+        if isinstance(f, Tensor):
+            if len(f.indices) > 2:
+                return None
+            out.append(_Piece(f.name, f.indices))
+        elif isinstance(f, Delta):
+            if f.indices[0] == f.indices[1]:
+                return None
+            out.append(_Piece("eye", f.indices, True))
+        else:
+            inner = _matrix_text(f.arg)
+            if inner is None or len(f.arg.free) > 1:
+                return None
+            if f.name != "pow":
+                text = f"{f.name}({inner})"
+            else:
+                text = f"({inner}){'.^' if f.arg.free else '^'}{_num(f.power)}"
+            out.append(_Piece(text, f.arg.free))
+    # Vectors on one index multiply entrywise; next to matrices they become a diagonal.
+    for i in dict.fromkeys(i for p in out for i in p.indices):
+        vectors = [p for p in out if p.indices == (i,)]
+        if len(vectors) > 1:
+            merged = _Piece(".*".join(f"({p.text})" for p in vectors), (i,))
+            out = [p for p in out if p.indices != (i,)] + [merged]
+            vectors = [merged]
+        others = [p for p in out if len(p.indices) == 2 and i in p.indices]
+        through = sum(p.indices.count(i) for p in others)
+        if vectors and (through == 2 or (through == 1 and i in free)):
+            # v_i M_ij: diag(v) between a fresh index and i, M moved onto the fresh one.
+            fresh = _fresh({j for p in out for j in p.indices} | {i})
+            m = others[0]
+            k = m.indices.index(i)
+            moved = m.indices[:k] + (fresh,) + m.indices[k + 1 :]
+            out = [p for p in out if p is not vectors[0] and p is not m]
+            out += [_Piece(m.text, moved, m.symmetric)]
+            out += [_Piece(f"diag({vectors[0].text})", (fresh, i), True)]
+    return out
+
+
 def _matrix_term(t: Term, free: tuple[str, ...]) -> str | None:
     """The term as a matrix-language product, or None where it has none."""
-    scalars, edges, stubs = [], [], []
-    for f in t.factors:
-        if not isinstance(f, Tensor) or len(f.indices) > 2:
-            return None
-        if not f.indices:
-            scalars.append(f.name)
-        elif len(f.indices) == 1:
-            stubs.append(f)
-        else:
-            edges.append(f)
-    occ = _outer(t)
+    pieces = _pieces(t, free)
+    if pieces is None:
+        return None
+    occ = [i for p in pieces for i in p.indices]
+    present = [i for i in free if i in occ]
+    if present and len(present) != len(free):
+        return None  # constant along some free index but not all: no matrix form
+    texts = [p.text for p in pieces if not p.indices]
+    if free and not present:  # constant along the free indices: fills the result
+        texts.append(("vector(1)", "matrix(1)")[len(free) - 1])
+    for p in pieces:  # a vector summed on its own is a sum
+        if len(p.indices) == 1 and occ.count(p.indices[0]) == 1 and p.indices[0] not in free:
+            texts.append(f"sum({p.text})")
+            p.indices = ()
+    pieces = [p for p in pieces if p.indices]
+    occ = [i for p in pieces for i in p.indices]
     for i in set(occ):
         if occ.count(i) != (1 if i in free else 2):
             return None
     used: set[int] = set()
-    slots = [(f, k) for f in stubs + edges for k in range(len(f.indices))]
 
-    def walk(index: str, skip: int | None) -> tuple[list[str], Tensor | str | None]:
-        """Matrices along the chain from ``index``, and where it ends (a vector or a free index)."""
+    def walk(index: str) -> tuple[list[str], _Piece | str]:
+        """Matrices along the chain from ``index``, and where it ends (a vector or an index)."""
         chain: list[str] = []
         while True:
-            nxt = [
-                (n, f, k)
-                for n, (f, k) in enumerate(slots)
-                if f.indices[k] == index and id(f) not in used and n != skip
-            ]
+            nxt = [p for p in pieces if index in p.indices and id(p) not in used]
             if not nxt:
                 return chain, index
-            n, f, k = nxt[0]
-            used.add(id(f))
-            if len(f.indices) == 1:
-                return chain, f
-            chain.append(f.name if k == 0 else f"{f.name}'")
-            index = f.indices[1 - k]
-            skip = None
+            p = nxt[0]
+            used.add(id(p))
+            if len(p.indices) == 1:
+                return chain, p
+            k = p.indices.index(index)
+            chain.append(p.text if k == 0 else p.transposed())
+            index = p.indices[1 - k]
 
-    def text(chain: list[str]) -> str:
-        return "*".join(chain)
+    def product(chain: list[str]) -> str:
+        return "(" + "*".join(f"({c})" for c in chain) + ")"
 
-    pieces = list(scalars)
-    if len(free) >= 1:
-        chain, end = walk(free[0], None)
-        if isinstance(end, Tensor):
-            left = text(chain + [end.name])
+    if present:
+        chain, end = walk(free[0])
+        if isinstance(end, _Piece):
+            left = product(chain + [end.text])
             if len(free) == 2:
-                chain2, end2 = walk(free[1], None)
-                if not isinstance(end2, Tensor):
+                chain2, end2 = walk(free[1])
+                if not isinstance(end2, _Piece):
                     return None
-                right = text(chain2 + [end2.name])
-                pieces.append(f"({left})*({right})'")
+                texts.append(f"{left}*{product(chain2 + [end2.text])}'")
             else:
-                pieces.append(f"({left})")
+                texts.append(left)
         elif len(free) == 2 and end == free[1] and chain:
-            pieces.append(f"({text(chain)})")
+            texts.append(product(chain))
         else:
             return None
-    for f in stubs:  # scalar chains: vector' * ... * vector
-        if id(f) in used:
+    for p in pieces:  # scalar chains: vector' * ... * vector
+        if len(p.indices) != 1 or id(p) in used:
             continue
-        used.add(id(f))
-        chain, end = walk(f.indices[0], None)
-        if not isinstance(end, Tensor):
+        used.add(id(p))
+        chain, end = walk(p.indices[0])
+        if not isinstance(end, _Piece):
             return None
-        pieces.append(f"({text([f.name + chr(39)] + chain + [end.name])})")
-    for f in edges:  # cycles: traces
-        if id(f) in used:
+        texts.append(product([f"({p.text})'"] + chain + [end.text]))
+    for p in pieces:  # cycles: traces
+        if id(p) in used:
             continue
-        used.add(id(f))
-        chain, end = walk(f.indices[1], None)
-        if end != f.indices[0]:
+        used.add(id(p))
+        chain, end = walk(p.indices[1])
+        if end != p.indices[0]:
             return None
-        pieces.append(f"tr({text([f.name] + chain)})")
-    body = "*".join(pieces) if pieces else "1"
-    return f"{_num(t.coeff)}*{body}"
+        texts.append(f"tr({product([p.text] + chain)})")
+    return "*".join([_num(t.coeff)] + [f"({x})" for x in texts])
 
 
-def _matrix_form(s: Sum, ranks: dict[str, int]) -> str | None:
-    if len(s.free) > 2 or any(r > 2 for r in ranks.values()):
-        return None
-    if not s.terms:
+def _matrix_text(s: Sum) -> str | None:
+    if len(s.free) > 2 or not s.terms:
         return None
     parts = [_matrix_term(t, s.free) for t in s.terms]
     if any(p is None for p in parts):
         return None
+    return " + ".join(parts)
+
+
+def _matrix_form(s: Sum, ranks: dict[str, int]) -> str | None:
+    text = _matrix_text(s)
+    if text is None:
+        return None
     from .parser import parse
     from .simplify import simplify
 
-    kinds = {name: ("scalar", "vector", "matrix")[r] for name, r in ranks.items()}
+    kinds = {name: ("scalar", "vector", "matrix")[r] for name, r in ranks.items() if r <= 2}
     try:
-        return str(simplify(parse(" + ".join(parts), kinds=kinds)))
+        return str(simplify(parse(text, kinds=kinds)))
     except SymbolicError:
         return None
 
