@@ -135,6 +135,9 @@ MORE = [
     ("y[i] = exp(sum[j](A[i,j]*x[j]*x[j]))", "x", 2),
     ("C[i,k] = A[i,j]*B[j,k]", "A", 1),
     ("f = (x[i] - y[i])^2/(1 + x[j]*x[j])", "x", 2),
+    ("y[i] = 1/x[i]", "x", 2),
+    ("f = A[i,j]*x[j]/A[k,k]", "A", 2),
+    ("f = tanh(W3[i,j]*tanh(W2[j,k]*tanh(W1[k,l]*x[l])))", "W1", 1),
 ]
 
 
@@ -225,6 +228,8 @@ def test_tensor_parse_prints_canonical_text():
     assert tensor_parse("f = x[i]*x[i] + x[j]*x[j]").text == "f = 2*x[i]*x[i]"
     assert tensor_parse("y[i] = -(A[i,j]*x[j])").text == "y[i] = -A[i,j]*x[j]"
     assert tensor_parse("f = 2^3*x[i]/4").text == "f = 2*x[i]"
+    assert tensor_parse("A[i,j]*x[i]*x[j]").text == "f = A[i,j]*x[i]*x[j]"
+    assert tensor_parse("y[i] =\n  A[i,j]*x[j]\n  - b[i]").text == "y[i] = A[i,j]*x[j] - b[i]"
 
 
 def test_tensor_dims_choose_the_check_sizes():
