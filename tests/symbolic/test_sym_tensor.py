@@ -268,6 +268,10 @@ def test_tensor_api_errors():
         tensor_derivative("f = A[i,j]*x[i]*x[j]", wrt="z")
     with pytest.raises(SymbolicError, match="order must be 1 or 2, not 3"):
         tensor_derivative("f = x[i]", wrt="x", order=3)
+    with pytest.raises(SymbolicError, match="wrt must be a variable's name, not list"):
+        tensor_derivative("f = x[i]", wrt=["x"])
+    with pytest.raises(SymbolicError, match="order must be 1 or 2, not True"):
+        tensor_derivative("f = x[i]", wrt="x", order=True)
     with pytest.raises(SymbolicError, match="an expression must be a string, not int"):
         tensor_parse(3)
     with pytest.raises(SymbolicError, match=r"dims\['x'\] has 2 sizes but x has 1 indices"):

@@ -941,10 +941,12 @@ class TensorDerivative:
 
     def __init__(self, expression: str, wrt: str, order: int = 1, dims: dict | None = None):
         self.expr = TensorExpr(expression)
+        if not isinstance(wrt, str):
+            raise SymbolicError(f"wrt must be a variable's name, not {type(wrt).__name__}")
         if wrt not in self.expr.ranks:
             have = ", ".join(self.expr.variables)
             raise SymbolicError(f"{wrt} is not a variable of the expression; its variables: {have}")
-        if order not in (1, 2):
+        if isinstance(order, bool) or order not in (1, 2):
             raise SymbolicError(f"order must be 1 or 2, not {order!r}")
         self.wrt, self.order = wrt, order
         self.dims = self._dims(dims)
