@@ -8,6 +8,7 @@
 from .derivation import Derivative, Step, Steps, derivative, lambdify
 from .errors import CheckError, SymbolicError
 from .parser import parse
+from .tensor import TensorDerivative, TensorExpr, tensor_derivative, tensor_parse
 
 __all__ = [
     "derivative",
@@ -18,4 +19,8 @@ __all__ = [
     "Steps",
     "SymbolicError",
     "CheckError",
+    "tensor_derivative",
+    "tensor_parse",
+    "TensorDerivative",
+    "TensorExpr",
 ]
