@@ -8,7 +8,7 @@ import numpy as onp
 import pytest
 
 import matdiff.numpy as np
-from matdiff import grad, jacfwd
+from matdiff import grad, jacfwd, jit
 from matdiff.test_util import check_grads
 
 RNG = onp.random.default_rng(0)
@@ -187,3 +187,29 @@ def test_plain_values_are_numpy_and_nondifferentiable_ufuncs_are_constants():
 def test_methods_keep_numpy_errors():
     with pytest.raises(ValueError, match="reduce only supported for binary functions"):
         grad(lambda x: np.sin.reduce(x))(onp.ones(3))
+
+
+def test_running_extremum_is_linear_in_memory_and_compiles():
+    # The derivative is built in O(n) per slice: a million entries would need 8 TB as an
+    # n x n prefix table.
+    x = onp.random.default_rng(3).standard_normal(1_000_000)
+    g = grad(lambda v: np.sum(np.maximum.accumulate(v)))(x)
+    running = onp.maximum.accumulate(x)
+    # each output's derivative goes to where its running maximum was set
+    onp.testing.assert_array_equal(g, onp.bincount(_last_new_max(x, running), minlength=x.size))
+    ties = onp.array([1.0, 3.0, 3.0, 2.0, 5.0, 5.0, 5.0, 0.0])
+    f = lambda v: np.sum(np.maximum.accumulate(v) * onp.arange(1.0, 9.0))
+    compiled = jit(grad(f))
+    for v in (ties, ties[::-1].copy(), -ties):
+        onp.testing.assert_allclose(compiled(v), grad(f)(v), rtol=1e-15)
+    assert compiled.trace_count == 1
+    onp.testing.assert_array_equal(
+        np.maximum.accumulate(onp.array([-onp.inf, 1.0, onp.nan, 2.0])),
+        onp.maximum.accumulate(onp.array([-onp.inf, 1.0, onp.nan, 2.0])),
+    )
+
+
+def _last_new_max(x, running):
+    # index of the entry that set each running maximum (no ties in a continuous draw)
+    new = onp.r_[True, running[1:] != running[:-1]]
+    return onp.maximum.accumulate(onp.where(new, onp.arange(x.size), 0))

@@ -27,6 +27,7 @@ import numpy as _np
 
 from ..tracer import box_types, getval
 from . import construction as _construction
+from . import indexing as _indexing
 from . import manipulation as _shape
 from . import reductions as _red
 from . import ufuncs as _u
@@ -86,15 +87,36 @@ def _fold(f: Callable, a, axis: int, start=_NO_VALUE, partials: bool = False):
     return _shape.stack(steps, axis=axis) if partials else acc
 
 
-def _running_extremum(extremum, fill, a, axis: int):
-    """``maximum.accumulate``: entry ``i`` is ``max(a[:i + 1])``, so its derivative goes to
-    the prefix's maximum, shared evenly between ties as for ``max``. The prefixes are
-    formed at once, ``n * n`` entries per slice along ``axis``."""
+def _running_extremum(raw: _np.ufunc, a, axis: int):
+    """``maximum.accumulate``: entry ``k`` is ``max(a[:k + 1])``, so its derivative goes to
+    the prefix's maximum, shared evenly between ties as for ``max``.
+
+    The value is NumPy's own; the derivative is the linear map L, in O(n) per slice: the
+    entries equal to their running extremum, summed from the start of the extremum's
+    current stretch and divided by how many there are so far. L is applied to
+    ``x - value(x)``, which is zero (so the result's value is exactly NumPy's) but has
+    ``x``'s derivative at every level.
+    """
     x = _shape.moveaxis(a, axis, -1)
-    n = shape_of(x)[-1]
-    prefix = _np.tril(_np.ones((n, n), dtype=bool))
-    rows = _u.where(prefix, _shape.expand_dims(x, -2), fill)
-    return _shape.moveaxis(extremum(rows, axis=-1), -1, axis)
+    xv = getval(x)  # under jit a recording value: every step below is recorded
+    r = raw.accumulate(xv, axis=-1)
+    n = shape_of(xv)[-1]
+    hits = xv == r  # entries that are their prefix's extremum (NaN never is)
+    first = _np.ones(shape_of(xv)[:-1] + (1,), bool)
+    starts = _np.concatenate([first, r[..., 1:] != r[..., :-1]], axis=-1)
+    start = _np.maximum.accumulate(_np.where(starts, _np.arange(n), 0), axis=-1)
+    before = _np.maximum(start - 1, 0)
+    count = _np.cumsum(hits, axis=-1)
+    count = count - _np.where(start > 0, _np.take_along_axis(count, before, -1), 0)
+    # an infinite extremum carries no derivative (and inf - inf must not make a NaN)
+    finite = _np.isfinite(xv)
+    z = _u.where(
+        hits & finite, _u.subtract(_u.where(finite, x, 0.0), _np.where(finite, xv, 0.0)), 0.0
+    )
+    total = _red.cumsum(z, axis=-1)
+    prior = _u.where(start > 0, _indexing.take_along_axis(total, before, axis=-1), 0.0)
+    linear = _u.divide(_u.subtract(total, prior), _np.maximum(count, 1))
+    return _shape.moveaxis(_u.add(r, linear), -1, axis)
 
 
 def _make_methods(name: str, raw: _np.ufunc, f: Callable) -> dict[str, Callable]:
@@ -156,10 +178,8 @@ def _make_methods(name: str, raw: _np.ufunc, f: Callable) -> dict[str, Callable]
             return value
         if name in _ACCUMULATE:
             return _ACCUMULATE[name](a, axis=axis)
-        if name == "maximum":
-            return _running_extremum(_red.max, -_np.inf, a, axis)
-        if name == "minimum":
-            return _running_extremum(_red.min, _np.inf, a, axis)
+        if name in ("maximum", "minimum"):
+            return _running_extremum(raw, a, axis)
         return _fold(f, a, axis, partials=True)
 
     def outer(A, B, /, **kwargs) -> Any:
