@@ -14,21 +14,12 @@ import numpy as _np
 from ..tracer import box_types, branch, getval
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._wrap import all_wrapped, export, shape_of
-
-
-def _holds_box(obj) -> bool:
-    for x in obj:
-        if type(x) in box_types:
-            return True
-        if isinstance(x, (list, tuple)) and _holds_box(x):
-            return True
-    return False
+from ._wrap import all_wrapped, export, holds_traced, shape_of
 
 
 def _build(obj):
     """Stack a nested sequence that holds traced values; plain parts stay plain."""
-    if not _holds_box(obj):
+    if not holds_traced(obj):
         return _np.array(obj)
     items = [_build(x) if isinstance(x, (list, tuple)) else x for x in obj]
     shapes = {tuple(shape_of(x)) for x in items}
@@ -59,7 +50,7 @@ def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0
     >>> grad(lambda x: np.sum(np.array([x, 2.0 * x, [x, x][1]]) ** 2))(1.0)
     np.float64(12.0)
     """
-    if type(object) in box_types or (isinstance(object, (list, tuple)) and _holds_box(object)):
+    if type(object) in box_types or (isinstance(object, (list, tuple)) and holds_traced(object)):
         return _traced(object, dtype, ndmin)
     kwargs = {"dtype": dtype, "copy": copy, "order": order, "subok": subok, "ndmin": ndmin}
     if like is not None:
@@ -75,7 +66,7 @@ def asarray(a: Any, dtype=None, order=None, **kwargs) -> Any:
     >>> np.asarray([1.0, 2.0])
     array([1., 2.])
     """
-    if type(a) in box_types or (isinstance(a, (list, tuple)) and _holds_box(a)):
+    if type(a) in box_types or (isinstance(a, (list, tuple)) and holds_traced(a)):
         return _traced(a, dtype, 0)
     return _np.asarray(a, dtype=dtype, order=order, **kwargs)
 
@@ -93,7 +84,7 @@ def asanyarray(a: Any, dtype=None, order=None, **kwargs) -> Any:
 
 def _traced_in(*objs) -> bool:
     for x in objs:
-        if type(x) in box_types or (isinstance(x, (list, tuple)) and _holds_box(x)):
+        if type(x) in box_types or (isinstance(x, (list, tuple)) and holds_traced(x)):
             return True
     return False
 
@@ -318,7 +309,7 @@ class _Concatenator:
 
     def __getitem__(self, key):
         items = key if isinstance(key, tuple) else (key,)
-        if not _holds_box(items):
+        if not holds_traced(items):
             return self.raw[key]
         parts = []
         for item in items:

@@ -32,7 +32,7 @@ from . import manipulation as _shape
 from . import reductions as _red
 from . import ufuncs as _u
 from ._broadcast import normalize_axis
-from ._wrap import all_wrapped, is_concrete, shape_of
+from ._wrap import all_wrapped, holds_traced, is_concrete, shape_of
 
 _NO_VALUE = _np._NoValue
 
@@ -44,11 +44,7 @@ _TAKE_DTYPE = {"add", "multiply"}
 
 
 def _is_traced(x) -> bool:
-    if type(x) in box_types:
-        return True
-    if isinstance(x, (list, tuple)):
-        return any(_is_traced(e) for e in x)
-    return False
+    return type(x) in box_types or (isinstance(x, (list, tuple)) and holds_traced(x))
 
 
 def _values(x):
