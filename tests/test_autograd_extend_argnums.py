@@ -10,6 +10,8 @@ import pytest
 import matdiff
 import matdiff.numpy as np
 from matdiff.extend import (
+    def_linear,
+    defjvp,
     defjvp_argnum,
     defjvp_argnums,
     defvjp,
@@ -153,3 +155,16 @@ def test_combo_check_fails_like_check_grads():
     defvjp(bad, lambda ans, x: lambda g: g * x)  # half the true derivative
     with pytest.raises(AssertionError):
         combo_check(bad, modes=["rev"], order=1)([onp.array([1.0, 2.0])])
+
+
+def test_a_rule_set_later_replaces_one_position_of_a_rule_for_every_position():
+    # defvjp after defvjp_argnum (no arity) used to fail with an IndexError
+    mul = primitive(lambda x, y: x * y)
+    defvjp_argnum(mul, lambda i, ans, args, kw: lambda g: g * args[1 - i])
+    defvjp(mul, lambda ans, x, y: lambda g: 10.0 * g * y)
+    assert [float(d) for d in matdiff.grad(mul, argnums=(0, 1))(2.0, 3.0)] == [30.0, 2.0]
+    lin = primitive(lambda x, y: x * y)  # linear in each argument
+    def_linear(lin)
+    defjvp(lin, lambda g, ans, x, y: 2.0 * g)
+    assert float(matdiff.jvp(lambda x: lin(x, 1.0), (1.0,), (1.0,))[1]) == 2.0
+    assert float(matdiff.jvp(lambda y: lin(1.0, y), (1.0,), (1.0,))[1]) == 1.0

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as _np
 
 from . import numpy as mnp
-from .core import _MISSING, _missing_rule, jvp_rules, vspace
+from .core import jvp_rule, jvp_rules, vspace
 from .numpy._wrap import all_wrapped, shape_of
-from .tracer import Trace, box_types, getval, new_box
+from .tracer import Trace, asks_trace, box_types, getval, new_box
 from .tree import tree_flatten, tree_unflatten
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "identity_seed",
     "batch_jvp_trace",
     "tangent_of",
-    "constant_box_types",
 ]
 
 batch_rules: dict[Callable, Callable] = {}
@@ -78,20 +77,16 @@ def identity_seed(n: int, dtype, start: int = 0, rows: int | None = None) -> _np
     return seed
 
 
-# Box types that carry no derivative (staging's, under jit): one around an identity seed
-# is the identity still.
-constant_box_types: set[type] = set()
-
-
 def _identity_rows(g, other) -> slice | None:
     """The rows of the identity that ``g`` is, or ``None`` if it is not an identity seed
     whose product with ``other`` may be read off as a slice of ``other``.
 
-    Under jit the seed is a constant of the program: a slice of a plain ``other`` (an
+    Under jit the seed is a constant of the program (a staged box around the identity,
+    which is the identity still): a slice of a plain ``other`` (an
     array captured by closure) would be taken once while staging and frozen, so the
     product is left to the matrix product, which is recorded.
     """
-    if type(g) in constant_box_types:
+    if asks_trace(g):
         if isinstance(getval(other), _np.ndarray):
             return None
         g = g._value
@@ -150,7 +145,7 @@ class BatchedForwardTrace(Trace):
         if rule is _no_rule or fun in jvp_rules:
             # Raise a missing rule here, where the primitive is called, and leave an
             # answer whose tangent is known to be zero unboxed.
-            if all(_jvp_entry(fun, i) is None for i in argnums):
+            if all(jvp_rule(fun, i) is None for i in argnums):
                 return ans
         tangents: list = [None] * len(argvals)
         for i, b in zip(argnums, boxes):
@@ -229,23 +224,13 @@ def _find_rule(fun: Callable):
     return _no_rule
 
 
-def _jvp_entry(fun: Callable, i: int):
-    table = jvp_rules.get(fun)
-    if table is None:
-        raise _missing_rule(fun, i, "fwd")
-    rule = table[i] if i < len(table) else _MISSING
-    if rule is _MISSING:
-        raise _missing_rule(fun, i, "fwd")
-    return rule
-
-
 def _loop_rule(fun, size, tangents, ans, args, kwargs):
     """The ordinary JVP rule applied to one direction at a time, then stacked."""
     total = None
     for i, g in enumerate(tangents):
         if g is None:
             continue
-        rule = _jvp_entry(fun, i)
+        rule = jvp_rule(fun, i)
         if rule is None:
             continue
         ashape = shape_of(ans)
@@ -286,7 +271,7 @@ def _elementwise_rule(fun: Callable) -> Callable:
         for i, g in enumerate(tangents):
             if g is None:
                 continue
-            jvp = _jvp_entry(fun, i)
+            jvp = jvp_rule(fun, i)
             if jvp is not None:
                 out.append(jvp(_pad(g, rank), ans, *args, **kwargs))
         return _sum_tangents(out)

@@ -75,9 +75,10 @@ def defvjp(fun: Callable, *makers, argnums=None) -> None:
         table[i] = maker
 
 
-class _PerArgnumTable(list):
+class EveryPosition(list):
     """A rule table for a function of any arity: ``make(i)`` builds the rule of position
-    ``i`` on first use (autograd's ``*_argnum(s)`` definers name no arity)."""
+    ``i`` on first use (a linear function, autograd's ``*_argnum(s)`` definers, a custom
+    rule's hub). A rule set later with ``defvjp``/``defjvp`` takes its position's place."""
 
     def __init__(self, make):
         super().__init__()
@@ -92,6 +93,9 @@ class _PerArgnumTable(list):
         if rule is None:
             rule = self.cache[i] = self.make(i)
         return rule
+
+    def __setitem__(self, i, rule):
+        self.cache[i] = rule
 
 
 def defvjp_argnum(fun: Callable, maker_argnum: Callable, nargs: int | None = None) -> None:
@@ -111,7 +115,7 @@ def defvjp_argnum(fun: Callable, maker_argnum: Callable, nargs: int | None = Non
         return lambda ans, *args, **kw: maker_argnum(i, ans, args, kw)
 
     if nargs is None:
-        vjp_rules[fun] = _PerArgnumTable(maker_for)
+        vjp_rules[fun] = EveryPosition(maker_for)
     else:
         defvjp(fun, *[maker_for(i) for i in range(nargs)])
 
@@ -138,7 +142,7 @@ def defvjp_argnums(fun: Callable, maker_argnums: Callable) -> None:
 
         return maker
 
-    vjp_rules[fun] = _PerArgnumTable(maker_for)
+    vjp_rules[fun] = EveryPosition(maker_for)
 
 
 def defjvp_argnum(fun: Callable, rule_argnum: Callable) -> None:
@@ -155,7 +159,7 @@ def defjvp_argnum(fun: Callable, rule_argnum: Callable) -> None:
     def rule_for(i):
         return lambda g, ans, *args, **kw: rule_argnum(i, g, ans, args, kw)
 
-    jvp_rules[fun] = _PerArgnumTable(rule_for)
+    jvp_rules[fun] = EveryPosition(rule_for)
 
 
 def defjvp_argnums(fun: Callable, rule_argnums: Callable) -> None:
@@ -177,7 +181,7 @@ def defjvp_argnums(fun: Callable, rule_argnums: Callable) -> None:
     def rule_for(i):
         return lambda g, ans, *args, **kw: rule_argnums((i,), (g,), ans, args, kw)
 
-    jvp_rules[fun] = _PerArgnumTable(rule_for)
+    jvp_rules[fun] = EveryPosition(rule_for)
 
 
 def defjvp(fun: Callable, *rules, argnums=None) -> None:
@@ -211,21 +215,7 @@ def _linear_jvp(fun: Callable, argnum: int) -> Callable:
 
 def def_linear(fun: Callable) -> None:
     """Declare ``fun`` linear in each argument: its JVPs are ``fun`` itself (autograd's)."""
-    jvp_rules[fun] = _LinearTable(fun)
-
-
-class _LinearTable(list):
-    """A JVP table for a function linear in every argument, of any arity."""
-
-    def __init__(self, fun):
-        super().__init__()
-        self.fun = fun
-
-    def __len__(self):
-        return 1 << 30
-
-    def __getitem__(self, i):
-        return _linear_jvp(self.fun, i)
+    jvp_rules[fun] = EveryPosition(lambda i: _linear_jvp(fun, i))
 
 
 def _missing_rule(fun: Callable, argnum: int, mode: str) -> NotDifferentiableError:

@@ -24,7 +24,7 @@ import numpy as _np
 from . import numpy as mnp
 from .batching import BatchedForwardTrace, tangent_of
 from .checks import name_of
-from .core import ForwardTrace, ReverseTrace, vjp_rules, vspace
+from .core import EveryPosition, ForwardTrace, ReverseTrace, vjp_rules, vspace
 from .operators import trace_vjp
 from .tracer import box_types, getval, new_box, nondifferentiable
 from .tree import tree_flatten, tree_map, tree_unflatten
@@ -111,14 +111,10 @@ class _CustomRule:
         return vspace(args[i]).zeros() if ct is None else ct
 
 
-class _HubTable(list):
-    """The hub's VJP table: one maker for every input position."""
-
-    def __getitem__(self, i):
-        return lambda rule, *args: lambda g: rule.cotangent(i, g, args)
-
-
-vjp_rules[_custom_hub] = _HubTable()
+# The hub's VJP table: one maker for every input position.
+vjp_rules[_custom_hub] = EveryPosition(
+    lambda i: lambda rule, *args: lambda g: rule.cotangent(i, g, args)
+)
 vjp_rules[_custom_out] = [lambda ans, k: lambda g: _OutCotangents({k: g})]
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "nondifferentiable",
     "getval",
     "values_from_trace",
+    "asks_trace",
     "branch",
     "register_branch",
     "isbox",
@@ -118,6 +119,11 @@ _asks_trace: set[type] = set()
 def values_from_trace(box_class: type) -> None:
     """Make :func:`getval` ask ``Trace.concrete`` for the values of ``box_class``."""
     _asks_trace.add(box_class)
+
+
+def asks_trace(x: Any) -> bool:
+    """Whether ``x`` is a box whose trace hands out its value (staging's, under jit)."""
+    return type(x) in _asks_trace
 
 
 def getval(x: Any) -> Any:

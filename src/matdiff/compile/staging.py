@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as _np
 
-from ..batching import constant_box_types
 from ..core import register_vspace
 from ..differential_operators import stop_gradient
 from ..errors import StagingError, library_site, user_site
@@ -699,7 +698,6 @@ def _constant(sv: StagedValue, value: Any) -> Any:
 constant_makers[StagedValue] = _constant
 # A unit-vector seed recorded as a constant of the program is still the identity: the
 # batch rules may read products with it off as slices of operands that are recorded.
-constant_box_types.add(StagedBox)
 # A primitive whose raw function indexes with a staged operand (take_along_axis's
 # indices) computes its example answer from the example value; its equation keeps the
 # operand, so the program recomputes the index at run time.
