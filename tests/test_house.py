@@ -52,3 +52,14 @@ def test_the_circle_check_can_fail(graph):
     # The two directions the layers forbid do exist one way: the check would see a return.
     assert graph.chain_exists(importer="matdiff.numpy.boxes", imported="matdiff.tracer")
     assert not graph.chain_exists(importer="matdiff.tracer", imported="matdiff.numpy.boxes")
+
+
+def test_differential_operators_reexports_exactly_the_three_modules():
+    # The explicit list keeps linters and editors informed; this keeps it from drifting.
+    import matdiff.autograd_names as a
+    import matdiff.custom_rules as c
+    import matdiff.differential_operators as d
+    import matdiff.operators as o
+
+    assert d.__all__ == [*o.__all__, *c.__all__, *a.__all__]
+    assert all(getattr(d, name) is getattr(m, name) for m in (o, c, a) for name in m.__all__)

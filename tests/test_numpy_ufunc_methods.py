@@ -213,3 +213,13 @@ def _last_new_max(x, running):
     # index of the entry that set each running maximum (no ties in a continuous draw)
     new = onp.r_[True, running[1:] != running[:-1]]
     return onp.maximum.accumulate(onp.where(new, onp.arange(x.size), 0))
+
+
+def test_ufuncs_under_a_second_numpy_name_keep_the_methods():
+    # radians and degrees are NumPy ufuncs of their own beside deg2rad and rad2deg
+    for name in ("radians", "degrees", "deg2rad", "rad2deg"):
+        f = getattr(np, name)
+        assert all(hasattr(f, m) for m in ("reduce", "accumulate", "outer", "nin")), name
+        assert f.nin == getattr(onp, name).nin == 1
+    with pytest.raises(ValueError, match="binary"):  # as NumPy's own unary ufunc says
+        np.radians.outer(onp.ones(2), onp.ones(2))

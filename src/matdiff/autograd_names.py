@@ -47,16 +47,10 @@ def _unary(fname: str, argnum):
 
     def run(fun, args, kwargs, body):
         nums, single = normalize_argnums(fname, argnum, len(args))
+        p = partial_at(fun, args, kwargs, nums)
         if single:
-            x = args[nums[0]]
-            f = partial_at(fun, args, kwargs, nums)
-        else:
-            x = tuple(args[i] for i in nums)
-
-            def f(xs):
-                return partial_at(fun, args, kwargs, nums)(*xs)
-
-        return body(f, x)
+            return body(p, args[nums[0]])
+        return body(lambda xs: p(*xs), tuple(args[i] for i in nums))
 
     return run
 

@@ -738,6 +738,16 @@ def stage(fun: Callable, leaves: list) -> tuple[Program, Any]:
     return Program(invars, trace.eqns, outvars), out_tree
 
 
+# The count below is exact on CPython with the GIL up to 3.13, where it was checked; a
+# later or free-threaded interpreter may count a reference the program does not hold
+# (3.14 borrows stack references), and then a captured array could pass for private.
+_EXACT_REFCOUNTS = (
+    sys.implementation.name == "cpython"
+    and sys.version_info < (3, 14)
+    and getattr(sys, "_is_gil_enabled", lambda: True)()
+)
+
+
 def _know_private_arrays(eqns: list) -> None:
     """Let the passes fold arrays that nothing outside the program can reach.
 
@@ -746,8 +756,8 @@ def _know_private_arrays(eqns: list) -> None:
     constant ``np.ones(3)`` in the function, an identity a derivative rule built) that owns
     its data and is referred to by the program alone cannot change: it is known by value.
     """
-    if not hasattr(sys, "getrefcount"):
-        return
+    if not _EXACT_REFCOUNTS:
+        return  # everything stays by reference: less folding, never a stale value
     held: dict[int, list] = {}
     for e in eqns:
         for a in e.inputs:

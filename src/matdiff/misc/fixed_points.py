@@ -30,9 +30,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..differential_operators import jvp as _jvp
-from ..differential_operators import vjp as _vjp
 from ..extend import defjvp, defvjp, primitive, vspace
+from ..operators import jvp as _jvp
+from ..operators import vjp as _vjp
 from ..tree import tree_flatten
 from .flatten import flatten
 

@@ -54,6 +54,10 @@ def _named(f: Callable, name: str) -> Callable:
     def named(*args, **kwargs):
         return f(*args, **kwargs)
 
+    # a ufunc's methods and attributes (np.radians.outer, .nin) come along
+    named.__dict__.update(
+        (k, v) for k, v in vars(f).items() if not k.startswith("_") and k != "fun"
+    )
     named.__module__ = f.__module__
     named.__name__ = named.__qualname__ = name
     named.__wrapped__ = f

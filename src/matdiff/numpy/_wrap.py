@@ -67,6 +67,10 @@ def wrap(
     12.0
     """
     name = name or raw.__name__
+    if public is None:
+        public = module == "matdiff.numpy"
+    if routes is None:
+        routes = (raw,) if public else ()
     if lists:
         raw = _lifting_lists(raw, lambda: f)
     f = (nondifferentiable if nondiff else primitive)(raw, name=name)
@@ -76,10 +80,6 @@ def wrap(
         def_linear(f)
     elif jvp is not None:
         defjvp(f, *((jvp,) if callable(jvp) else jvp))
-    if public is None:
-        public = module == "matdiff.numpy"
-    if routes is None:
-        routes = (raw,) if public else ()
     return export(f, name, module=module, routes=routes, public=public)
 
 

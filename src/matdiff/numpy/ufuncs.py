@@ -108,6 +108,9 @@ square = wrap(
 
 def _scaled_power_raw(g, a, p, c):
     """``c * g * a**p``, exactly 0 where ``g`` is 0 even where ``a**p`` is infinite."""
+    if _np.count_nonzero(a) == _np.size(a):
+        # no zero base, so no infinite power: the common case, without the fix-up
+        return _np.multiply(_np.multiply(c, g), _np.power(a, float(p)))
     with _np.errstate(divide="ignore", invalid="ignore"):
         r = _np.multiply(_np.multiply(c, g), _np.power(a, float(p)))
     return _np.where(_np.equal(g, 0), _np.zeros((), r.dtype), r)[()]
