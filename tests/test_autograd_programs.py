@@ -592,3 +592,27 @@ def test_optimizers_run_in_the_coordinates_a_space_defines(name):
     assert type(f) is Expansion and seen[0] == (Expansion, Expansion)
     assert _expansion_loss(f) < 1e-3
     onp.testing.assert_allclose(f.coeffs, best, atol=0.05)
+
+
+def test_every_space_operation_checks_against_finite_differences():
+    # check_grads perturbs numbers, so each operation is reached through a function of a
+    # number a whose value passes through it, in every argument it is differentiable in
+    RKHSFun = _matdiff_rkhs()
+    kernel = lambda a, b: np.exp(-((a - b) ** 2))  # one kernel: one space
+    f = RKHSFun(kernel, {0.0: 1.0, 1.0: -2.0})
+    g = RKHSFun(kernel, {0.5: 0.3})
+    vs = f.vs
+
+    def through_add(a):  # add in both arguments, scalar_mul in both
+        h = vs.add(vs.scalar_mul(f, a), vs.scalar_mul(g, a * a))
+        return vs.inner_prod(h, vs.scalar_mul(h, np.sin(a)))
+
+    def through_mut_add(a):
+        h = vs.mut_add(vs.scalar_mul(f, a), vs.scalar_mul(g, np.exp(a)))
+        return vs.inner_prod(h, g) + vs.inner_prod(f, h)
+
+    def through_covector(a):
+        return vs.inner_prod(vs.covector(vs.scalar_mul(f, a**3)), vs.scalar_mul(g, a))
+
+    for fun in (through_add, through_mut_add, through_covector):
+        check_grads(fun, modes=("fwd", "rev"), order=2)(0.7)

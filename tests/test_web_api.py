@@ -196,6 +196,7 @@ def test_a_refused_derivative_has_its_position(server):
         ({"expression": "x'*x", "dims": {"n": 0}}, "'dims': the size of n must be a whole"),
         ({"expression": "x'*x", "dims": {"n": 2.5}}, "'dims': the size of n must be a whole"),
         ({"expression": "x'*x", "check": "yes"}, "'check' must be true or false"),
+        ({"expression": "x'*x", "dims": {"n" * 65: 3}}, "'dims': 'nnnn"),
     ],
 )
 def test_bad_fields_are_refused(server, body, message):
@@ -228,6 +229,9 @@ def test_limits(server):
     many = {f"v{i}": "scalar" for i in range(api.MAX_ENTRIES + 1)}
     status, err = error_of(server, {"expression": "x'*x", "kinds": many})
     assert status == 413 and err["message"] == f"more than {api.MAX_ENTRIES} declarations"
+    sizes = {f"n{i}": 2 for i in range(api.MAX_ENTRIES + 1)}
+    status, err = error_of(server, {"expression": "x'*x", "dims": sizes})
+    assert status == 413 and err["message"] == f"more than {api.MAX_ENTRIES} sizes"
     big = json.dumps({"expression": "x" * (MAX_BODY + 1)}).encode()
     status, a = request(server, "POST", "/api/derivative", raw=big)
     assert status == 413

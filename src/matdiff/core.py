@@ -362,7 +362,7 @@ def backward_pass(trace: ReverseTrace, seeds: dict, keep: bool = False):
             else:
                 try:
                     outgrads[parent] = prev + pg
-                except TypeError:
+                except (TypeError, AttributeError):
                     # A user's vector space may define its sum only through VSpace.add.
                     outgrads[parent] = vspace(prev).add(prev, pg)
     return (outgrads, sent) if keep else outgrads
@@ -550,7 +550,9 @@ def _add_any(x, y):
     """``x + y`` for cotangents and tangents, through their space where ``+`` is not defined."""
     try:
         return x + y
-    except TypeError:
+    except (TypeError, AttributeError):
+        # no +, or a box of a user's type inheriting a + that reads what only the value
+        # has (autograd's RKHS example): the space's add is the sum either way
         return vspace(x).add(x, y)
 
 

@@ -129,3 +129,11 @@ def test_kronecker_forms_in_a_vector_variable(text, wrt, order, kron_form):
     assert d.form == "kron" and d.text == kron_form
     d.check(seed=0)
     d.check(seed=1)
+
+
+def test_a_refusal_inside_the_second_differential_names_the_direction_as_dx():
+    # the first direction is an internal variable; the message speaks of dX, and leaves a
+    # user's own name that merely contains it alone
+    with pytest.raises(sym.SymbolicError) as info:
+        sym.derivative("A_U*X^k", wrt="X", order=2, kinds={"k": "scalar"})
+    assert "X^i*dX*X^(k - 1 - i)" in info.value.message

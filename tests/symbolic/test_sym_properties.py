@@ -23,7 +23,7 @@ from matdiff import symbolic as sym
 from matdiff.symbolic import expr as E
 from matdiff.symbolic import parser as P
 from matdiff.symbolic import simplify as S
-from matdiff.symbolic.derivation import _compile
+from matdiff.symbolic.derivation import compile_source as _compile
 from matdiff.symbolic.printers import NumpyPrinter
 
 CASES = int(os.environ.get("MATDIFF_PROPERTY_CASES", "1500"))

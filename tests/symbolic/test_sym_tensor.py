@@ -379,3 +379,18 @@ def test_tensor_random_expressions_check_numerically(terms, vector, data):
     d = tensor_derivative(source, wrt=wrt, order=order)
     assert tensor_parse(d.text).text == d.text
     assert d.check(seed=0) < 1e-6
+
+
+def test_tensor_names_that_generated_code_could_not_use_are_refused_or_kept_apart():
+    # a variable called np is the user's, not NumPy: generated code reaches NumPy as _np
+    d = tensor_derivative("f = np[i]*x[i]", "x")
+    value, deriv = d.function()(np=np.arange(3.0), x=np.ones(3))
+    assert value == 3.0 and deriv.tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(SymbolicError, match="'lambda' is a reserved word"):
+        tensor_derivative("f = x[i]*lambda[i]", "x").function()
+
+
+def test_a_lone_delta_summed_over_both_indices_is_refused():
+    # its value would be the size of an axis no variable has; it used to count as 1
+    with pytest.raises(SymbolicError, match=r"delta\[i,j\] sums indices .* size is unknown"):
+        tensor_derivative("f = delta[i,j]*x[k]*x[k]", "x")

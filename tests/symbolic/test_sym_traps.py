@@ -164,3 +164,11 @@ def test_latex_says_what_the_result_is(expression, wrt, order, label):
 def test_latex_names_a_named_function():
     d = sym.derivative("r = A*x - b\nloss = r'*r", wrt="x", kinds=["b: vector"])
     assert d.latex == r"\nabla_{x} \mathit{loss} = 2 A^\top \left(A x - b\right)"
+
+
+def test_the_memory_guard_counts_a_hessian_of_an_array_in_full():
+    # X*X by X has the Hessian out x var x var: n**6 entries, not n**4
+    d = sym.derivative("X*X", wrt="X", order=2)
+    n = 64  # 64**6 = 6.9e10 entries would be refused; 64**4 = 1.7e7 would not
+    with pytest.raises(sym.SymbolicError, match=r"would need 68,719,476,736 entries"):
+        d.check(sizes=dict.fromkeys(d.parsed.dim_names, n))

@@ -21,7 +21,7 @@ from ..core import def_linear, defjvp, defvjp, jvp_rules, vjp_rules
 from ..tracer import box_types, getval
 from . import indexing as _ix
 from . import ufuncs as _uf
-from ._broadcast import broadcast_to, reshape, unbroadcast
+from ._broadcast import broadcast_to, no_out, reshape, unbroadcast
 from ._broadcast import sum as _sum
 from ._wrap import VarargTable, alias, export, shape_of, wrap
 
@@ -266,14 +266,6 @@ def _cast_all(name, arrays, dtype, casting):
     return out
 
 
-def _no_join_out(name, out):
-    if out is not None:
-        raise TypeError(
-            f"{name}: out= is not supported: writing into an existing array would lose the "
-            "derivative; use the returned value."
-        )
-
-
 @export
 def concatenate(
     arrays: Sequence[ArrayLike], axis=0, out=None, *, dtype=None, casting="same_kind"
@@ -287,7 +279,7 @@ def concatenate(
     >>> np.concatenate([np.ones(2), np.zeros(1)])
     array([1., 1., 0.])
     """
-    _no_join_out("concatenate", out)
+    no_out("concatenate", out)
     arrays = _cast_all("concatenate", list(arrays), dtype, casting)
     if not arrays:
         raise ValueError("concatenate: need at least one array to concatenate")
@@ -330,7 +322,7 @@ def stack(arrays: Sequence[ArrayLike], axis=0, out=None, *, dtype=None, casting=
     >>> np.stack([np.ones(2), np.zeros(2)], axis=-1).shape
     (2, 2)
     """
-    _no_join_out("stack", out)
+    no_out("stack", out)
     arrays = _cast_all("stack", list(arrays), dtype, casting)
     if not arrays:
         raise ValueError("stack: need at least one array to stack")

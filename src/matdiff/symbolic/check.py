@@ -153,7 +153,10 @@ def refuse_huge(d, sizes: dict, purpose: str = "the check", derivative: bool = T
     var = entries(d.parsed.variables[d.wrt].shape)
     arrays = {name: entries(v.shape) for name, v in d.parsed.variables.items()}
     if derivative:
-        arrays["the derivative"] = entries(d.out_shape) * var  # out.shape + var.shape
+        # out.shape + var.shape; a Hessian read off the second differential keeps the
+        # function's shape as out_shape, and has var.shape twice
+        twice = var if getattr(d, "bilinear", None) is not None else 1
+        arrays["the derivative"] = entries(d.out_shape) * var * twice
     what, biggest = max(arrays.items(), key=lambda kv: kv[1])
     if biggest > MAX_CHECK_ENTRIES:
         raise SymbolicError(

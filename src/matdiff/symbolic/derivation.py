@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -377,7 +378,7 @@ class Derivative:
         """
         if np_module is None and self._function is not None:
             return self._function
-        fn = _compile(self.numpy_source, "derivative", np_module or numpy)
+        fn = compile_source(self.numpy_source, "derivative", np_module or numpy)
         if np_module is None:
             fn = self._shape_checked(fn)
             self._function = fn
@@ -474,7 +475,7 @@ class Derivative:
         """The value alone, compiled against ``np_module`` (NumPy by default)."""
         if fast is None:
             fast = np_module is None or np_module is numpy
-        return _compile(self.value_source(fast=fast), "value", np_module or numpy)
+        return compile_source(self.value_source(fast=fast), "value", np_module or numpy)
 
     def check(self, seed: int = 0, **options: Any) -> CheckReport:
         """Compare with finite differences (and the numeric engine when importable).
@@ -508,7 +509,8 @@ def _hoist_invariants(pr: NumpyPrinter, L: Expr, directions: tuple) -> None:
             pr.names[n] = name
 
 
-def _compile(source: str, name: str, module: Any) -> Callable:
+def compile_source(source: str, name: str, module: Any) -> Callable:
+    """Run generated ``source`` with NumPy bound as ``_np`` and return its function ``name``."""
     # The source was generated from the parsed tree only: names are checked identifiers,
     # numbers are float reprs, and it calls nothing but _np. NumPy itself needs
     # __import__ in the calling frame's builtins (ufunc.outer crashes the interpreter
@@ -761,7 +763,9 @@ def _second_differential(parsed, f, x, L, steps, dims) -> Derivative:
         B = simplify(differential(Lu, x, used))
     except SymbolicError as err:
         # the first direction is the variable _U here; the user knows it as dX
-        raise SymbolicError(err.message.replace("_U", f"d{x.name}")) from None
+        # (a whole word: user names never start with "_", but may contain "_U")
+        message = re.sub(r"(?<!\w)_U\b", f"d{x.name}", err.message)
+        raise SymbolicError(message) from None
     Q = simplify(E.substitute(B, {u: E.delta(x)}))
     steps.append(Step(rule_statements(used), f"d2f = {to_text(Q)}"))
     steps.append(
@@ -805,4 +809,4 @@ def lambdify(
     code = pr.emit(parsed.expr)
     body = pr.lines + [f"return {code}"]
     source = f"def value({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in body)
-    return _compile(source, "value", np_module or numpy)
+    return compile_source(source, "value", np_module or numpy)

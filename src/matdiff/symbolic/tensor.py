@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as _np
 
+from .derivation import compile_source
 from .errors import CheckError, SymbolicError
+from .printers import check_identifier
 
 # ----------------------------------------------------------------------------- nodes
 
@@ -226,6 +228,14 @@ def _contract(t: Term, free: tuple[str, ...]) -> Term:
             u, v = f.indices
             if u in free and v in free:
                 continue
+            others = {i for k, g in enumerate(t.factors) if k != n for i in g.indices}
+            if not ({u, v} & (others | set(free))):
+                # a sum over both indices of a lone delta is the size of their axis,
+                # which no variable gives
+                raise SymbolicError(
+                    f"delta[{u},{v}] sums indices that run over no axis of a variable, so "
+                    "their size is unknown; write the size as a number instead"
+                )
             if u in free:
                 u, v = v, u
             rest = Term(t.coeff, t.factors[:n] + t.factors[n + 1 :])
@@ -840,10 +850,10 @@ class _CodeGen:
             parts.append(code)
         shape = [self.dim(env[i]) for i in s.free]
         if not parts:
-            return f"np.zeros(({''.join(d + ', ' for d in shape)}))"
+            return f"_np.zeros(({''.join(d + ', ' for d in shape)}))"
         out = " + ".join(parts)
         if not full and shape:
-            out = f"({out}) + np.zeros(({''.join(d + ', ' for d in shape)}))"
+            out = f"({out}) + _np.zeros(({''.join(d + ', ' for d in shape)}))"
         return out
 
     def term(self, t: Term, free: tuple[str, ...], local: dict) -> tuple[str, list[str]]:
@@ -855,7 +865,7 @@ class _CodeGen:
             if isinstance(f, Tensor):
                 operands.append(f.name)
             elif isinstance(f, Delta):
-                operands.append(f"np.eye({self.dim(local[f.indices[0]])})")
+                operands.append(f"_np.eye({self.dim(local[f.indices[0]])})")
             else:
                 operands.append(self.func(f, {i: local[i] for i in f.arg.free}))
                 if not f.indices:
@@ -875,7 +885,7 @@ class _CodeGen:
         if len(operands) == 1 and tuple(subs[0]) == tuple(present):
             body = operands[0]
         else:
-            body = f"np.einsum({spec!r}, {', '.join(operands)}, optimize=True)"
+            body = f"_np.einsum({spec!r}, {', '.join(operands)}, optimize=True)"
         return " * ".join(coeff + scalars + [body]), present
 
     def func(self, f: Func, env: dict) -> str:
@@ -892,7 +902,7 @@ class _CodeGen:
         if f.name == "pow":
             code = f"({arg}) ** {_num(f.power)}"
         else:
-            code = f"np.{f.name}({arg})"
+            code = f"_np.{f.name}({arg})"
         self.lines.append(f"    {name} = {code}")
         self.cache[key] = name
         return name
@@ -1027,7 +1037,7 @@ class TensorDerivative:
         gen = _CodeGen(uf, axes)
         value = gen.sum(self.expr.sum, {i: ("free", i) for i in self.expr.out})
         deriv = gen.sum(self.sum, env)
-        args = ", ".join(self.expr.variables)
+        args = ", ".join(check_identifier(name) for name in self.expr.variables)
         return "\n".join(
             [f"def derivative({args}):", f'    """{self.text}"""', *gen.lines]
             + [f"    _value = {value}", f"    _deriv = {deriv}", "    return _value, _deriv", ""]
@@ -1035,9 +1045,7 @@ class TensorDerivative:
 
     def function(self, np_module: Any = None) -> Callable:
         """``f(**variables) -> (value, derivative)``, the derivative ``out.shape + var.shape``."""
-        ns: dict = {"np": np_module or _np}
-        exec(compile(self.numpy_source, "<tensor_derivative>", "exec"), ns)  # noqa: S102
-        raw = ns["derivative"]
+        raw = compile_source(self.numpy_source, "derivative", np_module or _np)
         ranks = self.expr.ranks
 
         def derivative(**arrays):
