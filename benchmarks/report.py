@@ -93,7 +93,8 @@ def _fmt(t):
 
 
 def _bytes(b):
-    """
+    """``b`` bytes, in KiB below a MiB.
+
     >>> _bytes(3 * 2**20), _bytes(1536)
     ('3.0 MiB', '1.5 KiB')
     """

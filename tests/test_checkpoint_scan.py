@@ -280,6 +280,12 @@ def test_a_step_that_breaks_the_carry_is_refused_by_name():
     with pytest.raises(TypeError, match=r"carry leaf 0 of shape \(2,\), but init's .*\(4,\)"):
         checkpoint_scan(new_shape, H0, XS)
 
+    def changing_y(h, x):
+        return h, (h if x[0] > 0 else None)
+
+    with pytest.raises(TypeError, match=r"step changing_y returned y of structure .* at step"):
+        checkpoint_scan(changing_y, H0, XS)
+
 
 def test_a_closure_over_a_differentiated_value_is_refused_with_the_fix():
     def through_closure(w):

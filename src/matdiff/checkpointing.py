@@ -214,40 +214,48 @@ def _closes_over(leaves: list, level: int, reverse_only: bool) -> bool:
 # ---------------------------------------------------------------- the loop
 
 
-def _slices(xs_leaves: list, xs_def, t: int):
+_LEAF = tree_flatten(0.0)[1]
+
+
+def _slicer(xs_leaves: list, xs_def) -> Callable[[int], Any]:
+    """``t -> x_t``, the slices of ``xs`` at step ``t`` (``None`` without ``xs``)."""
     if xs_def is None:
-        return None
-    return tree_unflatten(xs_def, [leaf[t] for leaf in xs_leaves])
+        return lambda t: None
+    if xs_def == _LEAF:
+        (leaf,) = xs_leaves
+        return leaf.__getitem__
+    return lambda t: tree_unflatten(xs_def, [leaf[t] for leaf in xs_leaves])
 
 
-def _stack(ys: list):
-    """Per-step outputs stacked along a new axis 0; ``None`` when the step returns none."""
-    leaves0, ydef = tree_flatten(ys[0])
-    if not leaves0:
-        return tree_unflatten(ydef, [])
-    columns = [tree_flatten(y)[0] for y in ys]
-    return tree_unflatten(ydef, [mnp.stack([c[k] for c in columns]) for k in range(len(leaves0))])
-
-
-def _run(step, init, init_def, xs_leaves, xs_def, n, keep, level, reverse_only):
+def _run(step, init, init_def, x_at, n, keep, level, reverse_only):
     """``n`` steps from ``init``: ``(carry, ys, {position: carry})`` for the positions in
     ``keep``. A step whose output is traced above ``level`` closed over a value under
     differentiation (see :func:`_closes_over`), and is refused."""
-    carry, ys, kept = init, [], {}
+    carry, columns, kept, y_def = init, [], {}, None
     keep = set(keep)
     init_leaves = tree_flatten(init)[0]
     for t in range(n):
-        out = step(carry, _slices(xs_leaves, xs_def, t))
+        out = step(carry, x_at(t))
         carry_leaves, y = _step_output(step, out, init_def, init_leaves if t == 0 else None)
+        y_leaves, y_def_t = tree_flatten(y)
+        if y_def is None:
+            y_def = y_def_t
+        elif y_def_t != y_def:
+            raise TypeError(
+                f"{_NAME}: step {name_of(step)} returned y of structure {y_def_t} at step {t} "
+                f"but {y_def} at step 0; the ys are stacked, so every step's y must agree"
+            )
         if _closes_over(carry_leaves, level, reverse_only) or _closes_over(
-            tree_flatten(y)[0], level, reverse_only
+            y_leaves, level, reverse_only
         ):
             raise _closure_error(step)
         carry = out[0]
-        ys.append(y)
+        columns.append(y_leaves)
         if t + 1 in keep:
             kept[t + 1] = carry
-    return carry, _stack(ys), kept
+    # Each y leaf stacked along a new axis 0.
+    stacked = [mnp.stack([c[k] for c in columns]) for k in range(len(columns[0]))]
+    return carry, tree_unflatten(y_def, stacked), kept
 
 
 def checkpoint_scan(
@@ -313,7 +321,8 @@ def checkpoint_scan(
     if not isinstance(top, ReverseTrace):
         # Nothing to keep: a closure matters only if reverse mode would record every step.
         level = 0 if top is None else top.level
-        carry, ys, _ = _run(step, init, init_def, xs_leaves, xs_def, n, (), level, True)
+        x_at = _slicer(xs_leaves, xs_def)
+        carry, ys, _ = _run(step, init, init_def, x_at, n, (), level, True)
         return carry, ys
 
     vals = _unbox_at(leaves, top)
@@ -322,8 +331,9 @@ def checkpoint_scan(
     xs_vals = vals[k:]
     # The values are unboxed at top's level, so an output traced there or above came from a
     # closure, which the tape's one call could not differentiate.
+    x_at = _slicer(xs_vals, xs_def)
     carry, ys, kept = _run(
-        step, init_vals, init_def, xs_vals, xs_def, n, _first_sweep(n, snaps), top.level - 1, False
+        step, init_vals, init_def, x_at, n, _first_sweep(n, snaps), top.level - 1, False
     )
     carry_leaves = tree_flatten(carry)[0]
     ys_leaves, ys_def = tree_flatten(ys)
@@ -337,7 +347,7 @@ def checkpoint_scan(
         def taped(t: int, carry_t, ct_next: list) -> list:
             ct_y = tree_unflatten(ys_def, [c[t] for c in ct_ys])
             ct_out = (tree_unflatten(init_def, ct_next), ct_y)
-            x_t = _slices(xs_vals, xs_def, t)
+            x_t = x_at(t)
             if xs_traced:
                 _, vjp_fn, _ = trace_vjp(_NAME, step, (carry_t, x_t), check=False)
                 ct_c, ct_x = vjp_fn(ct_out)
@@ -350,7 +360,7 @@ def checkpoint_scan(
         def advance(lo: int, hi: int, carry_lo):
             c = carry_lo
             for t in range(lo, hi):
-                c = step(c, _slices(xs_vals, xs_def, t))[0]
+                c = step(c, x_at(t))[0]
             return c
 
         # The carries kept, as (position, carry, carries left for the steps after it).
