@@ -92,6 +92,15 @@ def _fmt(t):
     return f"{t:.2f} s"
 
 
+def _bytes(b):
+    """``b`` bytes, in KiB below a MiB.
+
+    >>> _bytes(3 * 2**20), _bytes(1536)
+    ('3.0 MiB', '1.5 KiB')
+    """
+    return f"{b / 2**20:.1f} MiB" if b >= 2**20 else f"{b / 2**10:.1f} KiB"
+
+
 def _cell(e):
     if e is None:
         return "—"
@@ -227,6 +236,18 @@ def write_markdown(results: dict, path: Path) -> None:
                         refused |= q == CORES_DIFFER
             if parts:
                 lines += [f"Ratio {num}/{den}: " + ", ".join(parts) + ".", ""]
+        peaks = [
+            f"{n} {r['task']} [{r['size']}] {_bytes(e['peak_bytes'])}"
+            for r in w["runs"]
+            for n, e in r["entries"].items()
+            if "peak_bytes" in e
+        ]
+        if peaks:
+            lines += [
+                "Peak memory of one call (tracemalloc: NumPy's and Python's allocations, so "
+                "NumPy-based frameworks only): " + "; ".join(peaks) + ".",
+                "",
+            ]
         rel = []
         for r in w["runs"]:
             e = r["entries"]

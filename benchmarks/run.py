@@ -18,6 +18,7 @@ import platform
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -230,6 +231,8 @@ def _run_task(wl, task, size, inp, fws, args) -> dict:
             spent[name][1] += cpu
     for name in order:
         e = entries[name]
+        if wl.peak_memory and name in MEMORY_TRACED:
+            e["peak_bytes"] = _peak_bytes(fns[name])
         e["median_s"] = statistics.median(e["samples"])
         e["compile_s"] = max(0.0, e["first_call_s"] - e["median_s"])
         wall, cpu = spent[name]
@@ -243,6 +246,21 @@ def _run_task(wl, task, size, inp, fws, args) -> dict:
     )
     print(f"{wl.key} {task.name} [{label}]: {line}", flush=True)
     return {"task": task.name, "size": label, "entries": entries}
+
+
+# Frameworks whose arrays tracemalloc sees: NumPy reports its allocations to it.
+MEMORY_TRACED = ("numpy", "matdiff", "matdiff-jit", "symbolic", "autograd")
+
+
+def _peak_bytes(fn) -> int:
+    """The most memory one call holds at once beyond what was held before it, by tracemalloc
+    (an untimed call: tracing slows every allocation)."""
+    tracemalloc.start()
+    try:
+        fwmod.block(fn())
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def _fmt(t: float) -> str:

@@ -1,4 +1,4 @@
-"""The workloads W1-W9: inputs from one seed, a NumPy closed form, and one builder per framework.
+"""The workloads (W1-W9, W14): inputs from one seed, a NumPy closed form, a builder per framework.
 
 A builder takes the framework module and the NumPy inputs, converts the inputs the way that
 framework wants, and returns a zero-argument callable whose result is checked against the
@@ -34,6 +34,8 @@ class Workload:
     ops_per_call: int | None = None
     notes: str = ""
     ratios: list = field(default_factory=list)
+    # Also record each case's peak memory over one call (tracemalloc, so NumPy-based only).
+    peak_memory: bool = False
 
 
 def _sig(z):
@@ -672,4 +674,115 @@ W9 = Workload(
     ],
 )
 
-ALL = {w.key: w for w in [W1, W2, W3, W4, W5, W6, W7, W8, W9]}
+# ---------------------------------------------------------------- W14 checkpointing
+
+
+def _w14_inputs(size, rng):
+    steps, hidden = size
+    return {
+        "W": 0.9 * rng.standard_normal((hidden, hidden)) / np.sqrt(hidden),
+        "xs": 0.5 * rng.standard_normal((steps, hidden)),
+        "h0": np.zeros(hidden),
+        "v": rng.standard_normal(hidden) / np.sqrt(hidden),
+    }
+
+
+def _w14_loop(npm, W, xs, h0, v):
+    """sum over t of v . h_t with h_t = tanh(W h_{t-1} + x_t), as a plain Python loop."""
+    h, total = h0, 0.0
+    for t in range(len(xs)):
+        h = npm.tanh(W @ h + xs[t])
+        total = total + npm.dot(v, h)
+    return total
+
+
+def _w14_ref(inp):
+    """Backpropagation through time by hand: every h_t kept."""
+    W, xs, v = inp["W"], inp["xs"], inp["v"]
+    hs = [inp["h0"]]
+    for x in xs:
+        hs.append(np.tanh(W @ hs[-1] + x))
+    gW, dh = np.zeros_like(W), np.zeros_like(v)
+    for t in range(len(xs), 0, -1):
+        da = (dh + v) * (1.0 - hs[t] ** 2)
+        gW += np.outer(da, hs[t - 1])
+        dh = W.T @ da
+    return gW
+
+
+def _w14_scan(m, inp):
+    npm, v = m.numpy, inp["v"]
+
+    def step(carry, x):
+        W, h = carry
+        h = npm.tanh(W @ h + x)
+        return (W, h), npm.dot(v, h)
+
+    g = m.grad(lambda W: npm.sum(m.checkpoint_scan(step, (W, inp["h0"]), inp["xs"])[1]))
+    return lambda: g(inp["W"])
+
+
+def _w14_loop_builder(npm_of):
+    def build(m, inp):
+        npm = npm_of(m)
+        g = m.grad(lambda W: _w14_loop(npm, W, inp["xs"], inp["h0"], inp["v"]))
+        return lambda: g(inp["W"])
+
+    return build
+
+
+def _w14_torch(torch, inp):
+    W0, xs, h0, v = (torch.tensor(inp[k]) for k in ("W", "xs", "h0", "v"))
+
+    def run():
+        W = W0.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(_w14_loop(torch, W, xs, h0, v), W)
+        return g
+
+    return run
+
+
+def _w14_jax_jit(jax, inp):
+    jnp = jax.numpy
+
+    def loss(W, xs, h0, v):
+        def step(h, x):
+            h = jnp.tanh(W @ h + x)
+            return h, jnp.dot(v, h)
+
+        return jnp.sum(jax.lax.scan(step, h0, xs)[1])
+
+    return _jax_jit(jax, jax.grad(loss), inp["W"], inp["xs"], inp["h0"], inp["v"])
+
+
+W14 = Workload(
+    "W14",
+    "checkpointing: gradient in W of sum_t v.h_t, h_t = tanh(W h_(t-1) + x_t), through a "
+    "Python loop (every step kept) and through checkpoint_scan (ceil(log2 steps) carries "
+    "kept, the rest recomputed on the binomial schedule); size steps x hidden",
+    sizes=[(10000, 100)],
+    quick_sizes=[(20, 4)],
+    inputs=_w14_inputs,
+    tasks=[
+        Task(
+            "grad",
+            _w14_ref,
+            {
+                "numpy": lambda m, inp: lambda: _w14_ref(inp),
+                "matdiff": _w14_loop_builder(lambda m: m.numpy),
+                "autograd": _w14_loop_builder(lambda m: _anp()),
+                "torch": _w14_torch,
+                "jax-jit": _w14_jax_jit,
+            },
+        ),
+        Task(
+            "grad-checkpoint_scan",
+            _w14_ref,
+            {"numpy": lambda m, inp: lambda: _w14_ref(inp), "matdiff": _w14_scan},
+        ),
+    ],
+    ratios=[("grad-checkpoint_scan", "grad")],
+    peak_memory=True,
+)
+
+ALL = {w.key: w for w in [W1, W2, W3, W4, W5, W6, W7, W8, W9, W14]}

@@ -45,6 +45,16 @@ def test_writes_table_for_every_workload(quick_results):
     assert "threadpools" in results["machine"]
 
 
+def test_the_checkpointing_workload_reports_peak_memory(quick_results):
+    out, results = quick_results
+    runs = results["workloads"]["W14"]["runs"]
+    assert {r["task"] for r in runs} == {"grad", "grad-checkpoint_scan"}
+    assert all(r["entries"]["matdiff"]["peak_bytes"] > 0 for r in runs)
+    table = (out / "benchmarks.md").read_text()
+    assert "Peak memory of one call" in table
+    assert "Ratio grad-checkpoint_scan/grad: " in table
+
+
 def test_no_framework_gives_a_wrong_result(quick_results):
     _, results = quick_results
     wrong = [

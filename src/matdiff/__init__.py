@@ -9,6 +9,7 @@ array([0.        , 1.38177329])
 
 from . import differential_operators as _operators
 from . import numpy
+from .checkpointing import checkpoint_scan
 from .differential_operators import (
     checkpoint,
     custom_jvp,
@@ -73,6 +74,7 @@ __all__ = [
     "Graph",
     # The derivative operators are listed once, in matdiff.differential_operators.
     *_operators.__all__,
+    "checkpoint_scan",
     "NotDifferentiableError",
     "register_pytree_node",
     "register_pytree_node_class",
