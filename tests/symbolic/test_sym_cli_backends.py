@@ -81,3 +81,14 @@ def test_an_unknown_backend_is_a_usage_error(capsys):
     err = capsys.readouterr().err
     assert "argument --code: invalid choice: 'jax'" in err
     assert "(choose from numpy, array-api, dask, cupy)" in err or "'numpy'" in err
+
+
+def test_the_page_shows_what_the_command_prints(capsys):
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "backends_symbolic.md"
+    status, out, _ = run(
+        capsys, "diff", LOGISTIC, "--wrt", "w", "--order", "2", "--code", "array-api"
+    )
+    assert status == 0
+    assert out in page.read_text(encoding="utf-8")
