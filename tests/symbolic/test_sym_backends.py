@@ -192,3 +192,13 @@ def test_code_for_dask_refuses_what_dask_lacks():
         r"does not have; evaluate it on arrays of a library that has it",
     ):
         d.code("dask")
+
+
+def test_dask_sizes_unknown_until_computed_are_not_refused():
+    x = da.from_array(np.arange(1.0, 7.0), chunks=3)
+    x = x[x > 2]  # four entries, which Dask does not know before computing
+    assert np.isnan(x.shape[0])
+    value, grad = sym.derivative("a*sum(exp(x))", wrt="x").function()(x=x, a=2.0)
+    with dask.config.set(scheduler="sync"):
+        assert np.allclose(grad.compute(), 2.0 * np.exp(np.arange(3.0, 7.0)))
+        assert np.isclose(value.compute(), 2.0 * np.sum(np.exp(np.arange(3.0, 7.0))))

@@ -625,6 +625,8 @@ class Derivative:
                     )
                 for axis, dim in axes:
                     size = shape[axis]
+                    if size != size:  # NaN: a Dask array's size unknown until computed
+                        continue
                     first = seen.setdefault(dim, (name, axis, size))
                     if first[2] != size:
                         other = (
