@@ -189,7 +189,8 @@ def test_code_for_dask_refuses_what_dask_lacks():
     with pytest.raises(
         SymbolicError,
         match=r"calls linalg\.slogdet, which dask\.array \(array_api_compat\.dask\.array\) "
-        r"does not have; evaluate it on arrays of a library that has it",
+        r"does not have; evaluate it on NumPy arrays \(x\.compute\(\) of a Dask array, "
+        r"cupy\.asnumpy\(x\) of a CuPy one\) or on arrays of another library that has it$",
     ):
         d.code("dask")
 

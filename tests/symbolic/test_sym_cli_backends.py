@@ -69,8 +69,8 @@ def test_code_for_a_backend_that_lacks_a_function_is_an_error(capsys):
     assert err == (
         "matdiff diff: error: the code for the derivative of 'logdet(X)' calls "
         "linalg.slogdet, which dask.array (array_api_compat.dask.array) does not have; "
-        "evaluate it on arrays of a library that has it (NumPy: function() with NumPy "
-        "arrays)\n"
+        "evaluate it on NumPy arrays (x.compute() of a Dask array, cupy.asnumpy(x) of a "
+        "CuPy one) or on arrays of another library that has it\n"
     )
 
 

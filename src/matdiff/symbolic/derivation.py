@@ -324,9 +324,9 @@ class Derivative:
             library = backend if backend == xp.__name__ else f"{backend} ({xp.__name__})"
             raise SymbolicError(
                 f"the code for the derivative of {self.source!r} calls {which}, which "
-                f"{library} does not have; evaluate it on arrays of a library "
-                f"that has {'them' if len(missing) > 1 else 'it'} (NumPy: function() with "
-                "NumPy arrays)"
+                f"{library} does not have; evaluate it on NumPy arrays (x.compute() of a "
+                "Dask array, cupy.asnumpy(x) of a CuPy one) or on arrays of another library "
+                f"that has {'them' if len(missing) > 1 else 'it'}"
             )
 
     def _source(self, pr: NumpyPrinter, first: str | None = None) -> str:
@@ -536,7 +536,11 @@ class Derivative:
     def function(self, np_module: Any = None) -> Callable:
         """The compiled ``numpy_source``: ``f(**variables) -> (value, derivative)``.
 
-        The derivative has the numeric engine's layout, ``out.shape + var.shape``.
+        The derivative has the numeric engine's layout, ``out.shape + var.shape``. Given
+        arrays of another library (Dask, CuPy, any array-API namespace), ``f`` runs
+        ``array_api_source`` on their namespace and returns that library's arrays (a
+        Dask result stays lazy); a function the library lacks raises ``SymbolicError``
+        naming it. ``np_module`` compiles the NumPy code against another module instead.
         """
         if np_module is None and self._function is not None:
             return self._function
