@@ -17,6 +17,10 @@ from . import graph_cli
 from .cli_args import UsageError, add_variable_options, parse_dims, unused_dims
 from .web import cli as web_cli
 
+#: The array libraries ``matdiff diff --code`` writes for (``matdiff.symbolic`` keeps the
+#: table; the names are here so that building the parser imports no symbolic engine).
+BACKEND_NAMES = ("numpy", "array-api", "dask", "cupy")
+
 
 @dataclass(frozen=True)
 class Subcommand:
@@ -46,7 +50,16 @@ def _configure_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wrt", required=True, help="the variable to differentiate with respect to")
     p.add_argument("--order", type=int, default=1, choices=(1, 2), help="2 for the Hessian")
     p.add_argument("--latex", action="store_true", help="also print LaTeX")
-    p.add_argument("--code", action="store_true", help="also print NumPy source")
+    p.add_argument(
+        "--code",
+        nargs="?",
+        const="numpy",
+        default=None,
+        choices=BACKEND_NAMES,
+        metavar="BACKEND",
+        help="also print source for an array library: numpy (the default), array-api "
+        "(the namespace of the arguments), dask or cupy",
+    )
     p.add_argument("--steps", action="store_true", help="also print the derivation")
     p.add_argument("--check", action="store_true", help="check numerically at random inputs")
     add_variable_options(p, dim_help="size of a dimension no variable fixes, e.g. n=5")
@@ -64,6 +77,8 @@ def _run_diff(args: argparse.Namespace) -> int:
             print(f"matdiff diff: warning: {warning}", file=sys.stderr)
         for note in d.notes:
             print(f"matdiff diff: note: {note}", file=sys.stderr)
+        # before any output: a backend that lacks a function the code needs is an error
+        code = d.code(args.code) if args.code else None
         print(d.text)
         if args.latex:
             print()
@@ -71,10 +86,7 @@ def _run_diff(args: argparse.Namespace) -> int:
         if args.code:
             # self-contained: it can be pasted into a file or a notebook and run
             print()
-            print("import numpy as _np")
-            print()
-            print()
-            print(d.numpy_source, end="")
+            print(code, end="")
         if args.steps:
             print()
             print(d.steps)

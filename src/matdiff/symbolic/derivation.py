@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -24,11 +25,46 @@ from .display import derivative_html
 from .errors import CheckError, SymbolicError
 from .expr import Expr
 from .parser import Parsed, default_kind, normalize_dims, parse
-from .printers import NumpyPrinter, _latex_name, check_identifier, to_latex, to_text
+from .printers import (
+    ArrayApiPrinter,
+    NumpyPrinter,
+    _latex_name,
+    check_identifier,
+    to_latex,
+    to_text,
+)
 from .simplify import simplify, with_temporaries
 from .steps import Later, Step, Steps, resolved, rule_steps
 
-__all__ = ["Derivative", "Step", "Steps", "derivative", "lambdify"]
+__all__ = ["BACKENDS", "Derivative", "Step", "Steps", "derivative", "lambdify"]
+
+#: The array libraries ``Derivative.code`` writes for: the import that binds the module
+#: the code calls (``None``: the namespace is taken from the arguments at each call).
+BACKENDS = {
+    "numpy": "import numpy as _np",
+    "array-api": None,
+    "dask": "import array_api_compat.dask.array as _xp",
+    "cupy": "import array_api_compat.cupy as _xp",
+}
+
+_XP_CALL = re.compile(r"\b_xp\.((?:linalg\.)?[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _foreign(value) -> bool:
+    """An array of a library other than NumPy (a Dask, CuPy or array-API array)."""
+    return hasattr(value, "shape") and not isinstance(value, (numpy.ndarray, numpy.generic))
+
+
+def _missing_calls(source: str, xp) -> list[str]:
+    """The ``_xp.`` functions that ``source`` calls and the namespace ``xp`` lacks."""
+    missing = []
+    for name in sorted(set(_XP_CALL.findall(source))):
+        owner = xp
+        for part in name.split("."):
+            owner = getattr(owner, part, None)
+        if owner is None:
+            missing.append(name)
+    return missing
 
 
 def _numeric_shape(shape) -> tuple:
@@ -231,8 +267,72 @@ class Derivative:
     @property
     def numpy_source(self) -> str:
         """Source of a function returning (value, derivative), temporaries shared."""
+        return self._source(NumpyPrinter(self._dim_code(), fast=True))
+
+    @property
+    def array_api_source(self) -> str:
+        """``numpy_source`` written with the Python array API only, on a namespace ``_xp``.
+
+        The caller binds ``_xp`` (``Derivative.code`` writes the binding for a backend);
+        raises ``SymbolicError`` for the few forms whose code needs NumPy.
+        """
+        return self._source(ArrayApiPrinter(self._dim_code()))
+
+    def code(self, backend: str = "numpy") -> str:
+        """A self-contained module defining ``derivative(<variables>)`` for ``backend``.
+
+        ``backend`` is one of ``BACKENDS``: ``"numpy"`` (``numpy_source`` with its import),
+        ``"array-api"`` (the namespace taken from the arguments at each call, through
+        ``array_api_compat``), ``"dask"`` or ``"cupy"``. A function the backend lacks
+        raises ``SymbolicError`` naming it, where the backend is installed to ask.
+
+        >>> d = derivative("sum(exp(X*w))", wrt="w")
+        >>> print(d.code("array-api"))  # doctest: +ELLIPSIS
+        from array_api_compat import array_namespace
+        <BLANKLINE>
+        <BLANKLINE>
+        def derivative(X, w):
+            \"\"\"gradient of 'sum(exp(X*w))' with respect to w.\"\"\"
+            _xp = array_namespace(X, w)
+            _t0 = _xp.exp(X @ w)
+            _value = _xp.sum(_t0)
+            _deriv = X.T @ _t0
+            return _value, _deriv
+        <BLANKLINE>
+        """
+        if backend not in BACKENDS:
+            raise SymbolicError(
+                f"no code for the backend {backend!r}; the backends: {', '.join(BACKENDS)}"
+            )
+        if backend == "numpy":
+            return f"{BACKENDS[backend]}\n\n\n{self.numpy_source}"
+        if backend == "array-api":
+            params = ", ".join(check_identifier(n) for n in self.variables)
+            pr = ArrayApiPrinter(self._dim_code())
+            body = self._source(pr, first=f"_xp = array_namespace({params})")
+            return f"from array_api_compat import array_namespace\n\n\n{body}"
+        source = self.array_api_source
+        xp = _installed_namespace(backend)
+        if xp is not None:
+            self._refuse_missing(source, xp, _library_name(xp))
+        return f"{BACKENDS[backend]}\n\n\n{source}"
+
+    def _refuse_missing(self, source: str, xp, backend: str) -> None:
+        missing = _missing_calls(source, xp)
+        if missing:
+            which = ", ".join(missing)
+            library = backend if backend == xp.__name__ else f"{backend} ({xp.__name__})"
+            raise SymbolicError(
+                f"the code for the derivative of {self.source!r} calls {which}, which "
+                f"{library} does not have; evaluate it on NumPy arrays (x.compute() of a "
+                "Dask array, cupy.asnumpy(x) of a CuPy one) or on arrays of another library "
+                f"that has {'them' if len(missing) > 1 else 'it'}"
+            )
+
+    def _source(self, pr: NumpyPrinter, first: str | None = None) -> str:
         params = [check_identifier(n) for n in self.variables]
-        pr = NumpyPrinter(self._dim_code(), fast=True)
+        if first is not None:
+            pr.lines.append(first)
         roots = [self.expr] + ([self.result] if self.form == "matrix" else [])
         if self.terms is not None:
             for t in self.terms:
@@ -242,6 +342,8 @@ class Derivative:
         pr.assign("_value", value)
         if self.form == "matrix":
             pr.assign("_deriv", pr.emit(self.result))
+        elif isinstance(pr, ArrayApiPrinter):
+            self._tensor_code_array_api(pr)
         else:
             # the Kronecker text is in the vec layout; the code builds out.shape + var.shape
             self._tensor_code(pr)
@@ -307,6 +409,59 @@ class Derivative:
             pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
         self._finish_tensor(pr)
 
+    def _tensor_code_array_api(self, pr: NumpyPrinter) -> None:
+        """``_tensor_code`` as a sum of broadcast products: the standard has no einsum and
+        no writes through integer-array indices."""
+        if self.terms is None:
+            raise SymbolicError(
+                f"the derivative of {self.source!r} has no closed form: its code fills the "
+                "tensor one direction at a time by writing into arrays, which only the "
+                "NumPy code does; call function() with NumPy arrays"
+            )
+        x = self.var
+        m, n = x.shape
+        p, q = self.out_shape
+        dm, dn, dp, dq = (pr.dim(d) for d in (m, n, p, q))
+        xp = pr.xp
+
+        def named(code: str) -> str:
+            name = pr.fresh()
+            pr.assign(name, code)
+            return name
+
+        def eye(d: str) -> str:
+            return f"{xp}.eye({d})"
+
+        terms = []
+        for t in self.terms:
+            coef = "" if (isinstance(t.coef, E.Const) and t.coef.value == 1.0) else pr.emit(t.coef)
+            scale = f"({coef}) * " if coef else ""
+            if t.form in ("kron", "kronT"):
+                rows_p, rows_q = (m, n) if t.form == "kron" else (n, m)
+                P = named(pr.as2d(t.left) if t.left is not None else eye(pr.dim(rows_p)))
+                Q = named(pr.as2d(t.right) if t.right is not None else eye(pr.dim(rows_q)))
+                if t.form == "kron":  # T[i, j, k, l] = P[i, k] Q[l, j]
+                    body = f"{P}[:, None, :, None] * {Q}.T[None, :, None, :]"
+                else:  # T[i, j, k, l] = P[i, l] Q[k, j]
+                    body = f"{P}[:, None, None, :] * {Q}.T[None, :, :, None]"
+            elif t.form in ("had", "hadT"):
+                M = named(pr.as2d(t.mat))
+                if t.form == "had":  # T[i, j, i, j] = M[i, j]
+                    spread = f"{eye(dp)}[:, None, :, None] * {eye(dq)}[None, :, None, :]"
+                else:  # T[i, j, j, i] = M[i, j]
+                    spread = f"{eye(dp)}[:, None, None, :] * {eye(dq)}[None, :, :, None]"
+                body = f"{M}[:, :, None, None] * {spread}"
+            else:  # T[i, j, k, l] = M[i, j] G[k, l]
+                M, G = named(pr.as2d(t.mat)), named(pr.as2d(t.grad))
+                body = f"{M}[:, :, None, None] * {G}[None, None, :, :]"
+            terms.append(scale + body)
+        if not terms:  # the derivative is zero
+            terms.append(f"{xp}.zeros(({dp}, {dq}, {dm}, {dn}))")
+        pr.assign("_T", terms[0])
+        for term in terms[1:]:
+            pr.assign("_T", f"_T + {term}")
+        self._finish_tensor(pr)
+
     def _finish_tensor(self, pr: NumpyPrinter, pairs: int = 1) -> None:
         x = self.var
         dims = _numeric_shape(self.out_shape) + _numeric_shape(x.shape) * pairs
@@ -315,8 +470,15 @@ class Derivative:
         else:
             shape = [pr.dim(d) for d in dims]
             shape_code = "(" + ", ".join(shape) + ("," if len(shape) == 1 else "") + ")"
-            pr.assign("_deriv", f"_T.reshape({shape_code})")
-        if x.declared == "symmetric":
+            reshaped = (
+                f"_xp.reshape(_T, {shape_code})"
+                if isinstance(pr, ArrayApiPrinter)
+                else f"_T.reshape({shape_code})"
+            )
+            pr.assign("_deriv", reshaped)
+        if x.declared == "symmetric" and isinstance(pr, ArrayApiPrinter):
+            pr.assign("_deriv", "0.5 * (_deriv + _xp.matrix_transpose(_deriv))")
+        elif x.declared == "symmetric":
             # only symmetric directions dX exist: project the input pairs onto them
             pr.assign("_deriv", "0.5 * (_deriv + _deriv.swapaxes(-1, -2))")
             if pairs == 2:
@@ -374,12 +536,17 @@ class Derivative:
     def function(self, np_module: Any = None) -> Callable:
         """The compiled ``numpy_source``: ``f(**variables) -> (value, derivative)``.
 
-        The derivative has the numeric engine's layout, ``out.shape + var.shape``.
+        The derivative has the numeric engine's layout, ``out.shape + var.shape``. Given
+        arrays of another library (Dask, CuPy, any array-API namespace), ``f`` runs
+        ``array_api_source`` on their namespace and returns that library's arrays (a
+        Dask result stays lazy); a function the library lacks raises ``SymbolicError``
+        naming it. ``np_module`` compiles the NumPy code against another module instead.
         """
         if np_module is None and self._function is not None:
             return self._function
         fn = compile_source(self.numpy_source, "derivative", np_module or numpy)
         if np_module is None:
+            self._on_namespace: dict = {}
             fn = self._shape_checked(fn)
             self._function = fn
         return fn
@@ -437,16 +604,23 @@ class Derivative:
                 )
                 raise refuse(f"{which} missing; pass {', '.join(names)}")
             for name in exponents:
-                k = numpy.asarray(values.get(name, 0))
+                k = values.get(name, 0)
+                k = k if _foreign(k) else numpy.asarray(k)
                 if k.shape != () or not float(k) == int(float(k)):
                     raise SymbolicError(
                         f"derivative of {source!r}: {name} is the exponent of a matrix "
                         f"power, so it must be an integer, not {values.get(name)!r}"
                     )
             seen: dict = dict(given)
+            foreign = False
             for name, kind, axes in plan:
                 value = values[name]
-                shape = value.shape if type(value) is numpy.ndarray else numpy.shape(value)
+                if type(value) is numpy.ndarray:
+                    shape = value.shape
+                elif _foreign(value):
+                    shape, foreign = tuple(value.shape), True
+                else:
+                    shape = numpy.shape(value)
                 rank, what = ranks[kind]
                 if len(shape) != rank:
                     raise refuse(
@@ -455,6 +629,8 @@ class Derivative:
                     )
                 for axis, dim in axes:
                     size = shape[axis]
+                    if size != size:  # NaN: a Dask array's size unknown until computed
+                        continue
                     first = seen.setdefault(dim, (name, axis, size))
                     if first[2] != size:
                         other = (
@@ -466,10 +642,31 @@ class Derivative:
                             f"{name}.shape[{axis}] is {size} but {other}, and both are the "
                             f"dimension {dim}; pass arrays of matching sizes"
                         )
+            if foreign:
+                return self._call_on_namespace(values)
             return fn(*args, **kwargs)
 
         derivative.__doc__ = fn.__doc__
         return derivative
+
+    def _call_on_namespace(self, values: dict):
+        """The derivative on arrays of another library, by the array-API code on their
+        namespace: the values keep their type (a Dask result stays lazy)."""
+        from array_api_compat import array_namespace
+
+        # NumPy arrays among them are left to the other library's operators to take in
+        arrays = [v for v in values.values() if _foreign(v)]
+        try:
+            xp = array_namespace(*arrays)
+        except TypeError as err:
+            raise SymbolicError(f"derivative of {self.source!r}: {err}") from None
+        fn = self._on_namespace.get(xp)
+        if fn is None:
+            source = self.array_api_source
+            self._refuse_missing(source, xp, _library_name(xp))
+            fn = compile_source(source, "derivative", xp, module_name="_xp")
+            self._on_namespace[xp] = fn
+        return fn(**values)
 
     def value_function(self, np_module: Any = None, fast: bool | None = None) -> Callable:
         """The value alone, compiled against ``np_module`` (NumPy by default)."""
@@ -509,13 +706,31 @@ def _hoist_invariants(pr: NumpyPrinter, L: Expr, directions: tuple) -> None:
             pr.names[n] = name
 
 
-def compile_source(source: str, name: str, module: Any) -> Callable:
-    """Run generated ``source`` with NumPy bound as ``_np`` and return its function ``name``."""
+def _library_name(xp) -> str:
+    """``dask.array`` for ``array_api_compat.dask.array``: the library the user chose."""
+    return xp.__name__.removeprefix("array_api_compat.")
+
+
+def _installed_namespace(backend: str):
+    """The array-API namespace of ``backend`` when it is installed, else None."""
+    module = {"dask": "dask.array", "cupy": "cupy"}[backend]
+    try:
+        return importlib.import_module(f"array_api_compat.{module}")
+    except (ImportError, RuntimeError, OSError):  # CuPy without CUDA may fail either way
+        return None
+
+
+def compile_source(source: str, name: str, module: Any, module_name: str = "_np") -> Callable:
+    """Run generated ``source`` with ``module`` bound as ``module_name`` and return its
+    function ``name``."""
     # The source was generated from the parsed tree only: names are checked identifiers,
     # numbers are float reprs, and it calls nothing but _np. NumPy itself needs
     # __import__ in the calling frame's builtins (ufunc.outer crashes the interpreter
     # without it), so that one entry stays.
-    namespace: dict = {"_np": module, "__builtins__": {"__import__": __import__}}
+    builtins: dict = {"__import__": __import__}
+    if module_name == "_xp":
+        builtins["int"] = int  # the array-API code passes matrix_power a Python int
+    namespace: dict = {module_name: module, "__builtins__": builtins}
     exec(compile(source, f"<matdiff.symbolic {name}>", "exec"), namespace)  # noqa: S102
     return namespace[name]
 

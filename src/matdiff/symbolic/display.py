@@ -70,7 +70,7 @@ def expr_html(latex: str, text: str, kind: str) -> str:
 
 def numpy_module_source(d) -> str:
     """``d.numpy_source`` with its import: a function to paste into any NumPy program."""
-    return "import numpy as _np\n\n\n" + d.numpy_source
+    return d.code("numpy")
 
 
 def _declarations_html(d) -> str:

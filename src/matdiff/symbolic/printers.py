@@ -464,6 +464,9 @@ class NumpyPrinter:
     start with an underscore, so nothing in the generated code can be shadowed.
     """
 
+    #: the name the generated code calls the array module by
+    xp = "_np"
+
     def __init__(self, dim_code: dict, fast: bool = True) -> None:
         self.dim_code = dim_code
         self.fast = fast
@@ -550,7 +553,7 @@ class NumpyPrinter:
         code = self._p(e, _PY_ATOM)
         kind = e.kind
         if kind == "scalar":
-            return f"_np.reshape({self.emit(e)}, (1, 1))"
+            return f"{self.xp}.reshape({self.emit(e)}, (1, 1))"
         if kind == "vector":
             return f"{code}.reshape(-1, 1)"
         if kind == "row":
@@ -562,7 +565,16 @@ class NumpyPrinter:
         return f"({s})" if p < level else s
 
     def _build(self, e: Expr) -> tuple[str, int]:
-        return NUMPY[type(e)](self, e)
+        return self.table[type(e)](self, e)
+
+    def _diag_matrix(self, code: str, prec: int, n) -> tuple[str, int]:
+        return f"{self.xp}.diag({code})", _PY_ATOM
+
+    def _sum_axis(self, code: str, axis: int) -> str:
+        return f"{code}.sum(axis={axis})"
+
+    def _outer(self, lc: str, lp: int, rc: str, rp: int) -> tuple[str, str, int]:
+        return f"{self.xp}.outer({lc}, {rc})", "mat", _PY_ATOM
 
     def _differential(self, e: Expr) -> tuple[str, int]:
         raise SymbolicError(f"no NumPy code for the differential d{e.name}")
@@ -605,7 +617,7 @@ class NumpyPrinter:
         if e.p == 2 and isinstance(e.args[0], E.Norm2):
             # norm2(r)^2 is sum(r.*r): no square root to undo
             r = self._named(e.args[0].args[0])
-            return f"_np.sum({r} * {r})", _PY_ATOM
+            return f"{self.xp}.sum({r} * {r})", _PY_ATOM
         if e.p < 0:
             d, prec = _pow_code(self, e.args[0], -e.p)
             return "1.0 / " + (f"({d})" if prec <= _PY_MUL else d), _PY_MUL
@@ -620,8 +632,8 @@ class NumpyPrinter:
     def _fn(self, e: Expr) -> tuple[str, int]:
         arg = self.emit(e.args[0])
         if e.name == "relu":
-            return f"_np.maximum({arg}, 0.0)", _PY_ATOM
-        return f"_np.{_NP_FUNC[e.name]}({arg})", _PY_ATOM
+            return f"{self.xp}.maximum({arg}, 0.0)", _PY_ATOM
+        return f"{self.xp}.{_NP_FUNC[e.name]}({arg})", _PY_ATOM
 
     def _tr(self, e: Expr) -> tuple[str, int]:
         arg = e.args[0]
@@ -629,27 +641,27 @@ class NumpyPrinter:
             a, b = arg.args
             if a.kind == "matrix" and b.kind == "matrix":
                 # tr(A*B) without forming A*B
-                return f"_np.sum({self._p(a, _PY_NEG)} * {self._p(b, _PY_ATOM)}.T)", _PY_ATOM
-        return f"_np.trace({self.emit(arg)})", _PY_ATOM
+                return f"{self.xp}.sum({self._p(a, _PY_NEG)} * {self._p(b, _PY_ATOM)}.T)", _PY_ATOM
+        return f"{self.xp}.trace({self.emit(arg)})", _PY_ATOM
 
     def _logdet(self, e: Expr) -> tuple[str, int]:
         if self.fast:
-            return f"_np.linalg.slogdet({self.emit(e.args[0])})[1]", _PY_ATOM
-        return f"_np.log(_np.linalg.det({self.emit(e.args[0])}))", _PY_ATOM
+            return f"{self.xp}.linalg.slogdet({self.emit(e.args[0])})[1]", _PY_ATOM
+        return f"{self.xp}.log({self.xp}.linalg.det({self.emit(e.args[0])}))", _PY_ATOM
 
     def _adj(self, e: Expr) -> tuple[str, int]:
         a = self.emit(e.args[0])
-        return f"_np.linalg.det({a}) * _np.linalg.inv({a})", _PY_MUL
+        return f"{self.xp}.linalg.det({a}) * {self.xp}.linalg.inv({a})", _PY_MUL
 
     def _norm2(self, e: Expr) -> tuple[str, int]:
         a = self._named(e.args[0])
-        return f"_np.sqrt(_np.sum({a} * {a}))", _PY_ATOM
+        return f"{self.xp}.sqrt({self.xp}.sum({a} * {a}))", _PY_ATOM
 
     def _kron(self, e: Expr) -> tuple[str, int]:
-        code = f"_np.kron({self.as2d(e.args[0])}, {self.as2d(e.args[1])})"
+        code = f"{self.xp}.kron({self.as2d(e.args[0])}, {self.as2d(e.args[1])})"
         if e.kind in ("vector", "row"):
             # vectors are 1-D everywhere else, so the layout out.shape + var.shape holds
-            code = f"_np.ravel({code})"
+            code = f"{self.xp}.ravel({code})"
         return code, _PY_ATOM
 
     def _mul(self, e: Expr) -> tuple[str, int]:
@@ -665,7 +677,7 @@ class NumpyPrinter:
         if chain:
             code, kind, prec = self._chain(chain)
             if kind == "diag":
-                code, prec = f"_np.diag({code})", _PY_ATOM
+                code, prec = self._diag_matrix(code, prec, e.shape[0])
             # a sum needs brackets after a factor or a minus sign; a product only after a factor
             bare = prec > _PY_MUL or (prec == _PY_MUL and not parts)
             parts.append(code if bare else f"({code})")
@@ -699,7 +711,7 @@ class NumpyPrinter:
                 acc = self._combine(acc, item, shape, sh)
                 shape = (shape[0], sh[1])
         if acc[1].startswith("ones:"):
-            acc = (f"_np.ones({self._shape_code(shape)})", "mat", _PY_ATOM)
+            acc = (f"{self.xp}.ones({self._shape_code(shape)})", "mat", _PY_ATOM)
         return acc
 
     def _combine(self, left, right, lshape, rshape):
@@ -711,13 +723,13 @@ class NumpyPrinter:
             return f"({code})" if prec < level else code
 
         if lk.startswith("ones:"):
-            lc, lk, lp = f"_np.ones({self._shape_code(lshape)})", _kind_of(lshape), _PY_ATOM
+            lc, lk, lp = f"{self.xp}.ones({self._shape_code(lshape)})", _kind_of(lshape), _PY_ATOM
             if lshape[0] == 1 and rk == "mat":
-                return f"{par(rc, rp, _PY_ATOM)}.sum(axis=0)", "row", _PY_ATOM
+                return self._sum_axis(par(rc, rp, _PY_ATOM), 0), "row", _PY_ATOM
         if rk.startswith("ones:"):
             if rshape[1] == 1 and lk == "mat":
-                return f"{par(lc, lp, _PY_ATOM)}.sum(axis=1)", "col", _PY_ATOM
-            rc, rk, rp = f"_np.ones({self._shape_code(rshape)})", _kind_of(rshape), _PY_ATOM
+                return self._sum_axis(par(lc, lp, _PY_ATOM), 1), "col", _PY_ATOM
+            rc, rk, rp = f"{self.xp}.ones({self._shape_code(rshape)})", _kind_of(rshape), _PY_ATOM
         if lk == "diag" and rk == "diag":
             return f"{par(lc, lp, _PY_NEG)} * {par(rc, rp, _PY_NEG)}", "diag", _PY_MUL
         if lk == "diag":
@@ -729,7 +741,7 @@ class NumpyPrinter:
             return f"{par(lc, lp, _PY_NEG)} * {par(rc, rp, _PY_ATOM)}", lk, _PY_MUL
         kind = _kind_of((out_rows, out_cols))
         if lk == "col" and rk == "row":
-            return f"_np.outer({lc}, {rc})", "mat", _PY_ATOM
+            return self._outer(lc, lp, rc, rp)
         if lk == "scalar" or rk == "scalar":
             return f"{par(lc, lp, _PY_NEG)} * {par(rc, rp, _PY_NEG)}", kind, _PY_MUL
         return f"{par(lc, lp, _PY_MUL)} @ {par(rc, rp, _PY_NEG)}", kind, _PY_MUL
@@ -737,19 +749,22 @@ class NumpyPrinter:
 
 def _call(template: str):
     def spell(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
-        return template.format(printer.emit(e.args[0])), _PY_ATOM
+        return template.format(printer.emit(e.args[0]), xp=printer.xp), _PY_ATOM
 
     return spell
 
 
 def _integer(printer: NumpyPrinter, k: Expr) -> str:
     # matrix_power takes an integer; the exponent's variables were checked to be integers
-    return f"_np.int64({printer.emit(k)})"
+    return f"{printer.xp}.int64({printer.emit(k)})"
 
 
 def _np_matpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
     base, k = e.args
-    return f"_np.linalg.matrix_power({printer.emit(base)}, {_integer(printer, k)})", _PY_ATOM
+    return (
+        f"{printer.xp}.linalg.matrix_power({printer.emit(base)}, {_integer(printer, k)})",
+        _PY_ATOM,
+    )
 
 
 def _np_varpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
@@ -769,7 +784,10 @@ def _np_powsum(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
         f" for {i} in _np.arange(_np.minimum(0, {kk}), _np.maximum(0, {kk}))"
     )
     total = printer.fresh()
-    printer.assign(total, f"_np.zeros({printer._shape_code(e.shape)}) + _np.sum([{terms}], axis=0)")
+    printer.assign(
+        total,
+        f"_np.zeros({printer._shape_code(e.shape)}) + _np.sum([{terms}], axis=0)",
+    )
     return f"(-{total} if {kk} < 0 else {total})", _PY_ATOM
 
 
@@ -778,10 +796,10 @@ NUMPY = {
     E.Delta: NumpyPrinter._differential,
     E.Const: NumpyPrinter._number,
     E.Fill: lambda pr, e: (
-        f"_np.full({pr._shape_code(e.shape)}, {float(e.value)!r})",
+        f"{pr.xp}.full({pr._shape_code(e.shape)}, {float(e.value)!r})",
         _PY_ATOM,
     ),
-    E.Eye: lambda pr, e: (f"_np.eye({pr.dim(e.shape[0])})", _PY_ATOM),
+    E.Eye: lambda pr, e: (f"{pr.xp}.eye({pr.dim(e.shape[0])})", _PY_ATOM),
     E.Add: NumpyPrinter._add,
     E.Mul: NumpyPrinter._mul,
     E.Had: NumpyPrinter._had,
@@ -792,17 +810,18 @@ NUMPY = {
     E.MatPow: _np_matpow,
     E.VarPow: _np_varpow,
     E.PowSum: _np_powsum,
-    E.Sum: _call("_np.sum({})"),
+    E.Sum: _call("{xp}.sum({})"),
     E.Tr: NumpyPrinter._tr,
-    E.Det: _call("_np.linalg.det({})"),
+    E.Det: _call("{xp}.linalg.det({})"),
     E.LogDet: NumpyPrinter._logdet,
-    E.Inv: _call("_np.linalg.inv({})"),
+    E.Inv: _call("{xp}.linalg.inv({})"),
     E.Adj: NumpyPrinter._adj,
-    E.DiagM: _call("_np.diag({})"),
-    E.DiagV: _call("_np.diag({})"),
-    E.Norm1: _call("_np.sum(_np.abs({}))"),
+    E.DiagM: _call("{xp}.diag({})"),
+    E.DiagV: _call("{xp}.diag({})"),
+    E.Norm1: _call("{xp}.sum({xp}.abs({}))"),
     E.Norm2: NumpyPrinter._norm2,
 }
+NumpyPrinter.table = NUMPY
 
 
 def _kind_of(shape) -> str:
@@ -820,11 +839,118 @@ def _pow_code(printer: NumpyPrinter, base: Expr, p: float) -> tuple[str, int]:
     if p == 1:
         return printer._code(base)
     if p == 0.5:
-        return f"_np.sqrt({printer.emit(base)})", _PY_ATOM
+        return f"{printer.xp}.sqrt({printer.emit(base)})", _PY_ATOM
     b = printer._p(base, _PY_ATOM)
     if p == 2:
         return f"{b} ** 2", _PY_POW
     return f"{b} ** {float(p)!r}", _PY_POW
 
 
-__all__ = ["to_text", "to_latex", "NumpyPrinter", "check_identifier", "SCALAR"]
+# ---------------------------------------------------------------- the Python array API
+
+_ARRAY_API_FUNC = {**_NP_FUNC, "arcsin": "asin", "arccos": "acos", "arctan": "atan"}
+
+
+class ArrayApiPrinter(NumpyPrinter):
+    """Emits code that calls only the Python array API, on the namespace ``_xp``.
+
+    The same statements run on NumPy, CuPy, Dask and ``array_api_strict`` arrays: the
+    caller binds ``_xp`` to the inputs' namespace. Where NumPy code would call a function
+    the standard lacks (``diag``, ``outer``, ``kron``, ``trace``, ``.sum(axis=...)``),
+    this printer writes the same value by broadcasting or by the ``linalg`` extension.
+    """
+
+    xp = "_xp"
+
+    def __init__(self, dim_code: dict) -> None:
+        super().__init__(dim_code, fast=True)
+
+    def as2d(self, e: Expr) -> str:
+        kind = e.kind
+        if kind == "scalar":
+            return f"{self.xp}.reshape({self.xp}.asarray({self.emit(e)}), (1, 1))"
+        if kind == "vector":
+            return f"{self.xp}.reshape({self.emit(e)}, (-1, 1))"
+        if kind == "row":
+            return f"{self.xp}.reshape({self.emit(e)}, (1, -1))"
+        return self.emit(e)
+
+    def _fn(self, e: Expr) -> tuple[str, int]:
+        if e.name == "relu":
+            return super()._fn(e)
+        return f"{self.xp}.{_ARRAY_API_FUNC[e.name]}({self.emit(e.args[0])})", _PY_ATOM
+
+    def _tr(self, e: Expr) -> tuple[str, int]:
+        code, prec = super()._tr(e)
+        if code.startswith(f"{self.xp}.trace("):
+            return f"{self.xp}.linalg.trace({self.emit(e.args[0])})", _PY_ATOM
+        return code, prec
+
+    def _kron(self, e: Expr) -> tuple[str, int]:
+        # kron(A, B)[i*p + k, j*q + l] = A[i, j] * B[k, l]: a broadcast product, reshaped
+        (ar, ac), (br, bc) = e.args[0].shape, e.args[1].shape
+        a, b = self.fresh(), self.fresh()
+        self.assign(a, self.as2d(e.args[0]))
+        self.assign(b, self.as2d(e.args[1]))
+        rows = f"{self.dim(ar)} * {self.dim(br)}"
+        cols = f"{self.dim(ac)} * {self.dim(bc)}"
+        shape = "(-1,)" if e.kind in ("vector", "row") else f"({rows}, {cols})"
+        product = f"{a}[:, None, :, None] * {b}[None, :, None, :]"
+        return f"{self.xp}.reshape({product}, {shape})", _PY_ATOM
+
+    def _diag_matrix(self, code: str, prec: int, n) -> tuple[str, int]:
+        # the standard has no diag(v): the identity scaled column by column
+        v = f"({code})" if prec < _PY_NEG else code
+        return f"{self.xp}.eye({self.dim(n)}) * {v}", _PY_MUL
+
+    def _sum_axis(self, code: str, axis: int) -> str:
+        return f"{self.xp}.sum({code}, axis={axis})"
+
+    def _outer(self, lc: str, lp: int, rc: str, rp: int) -> tuple[str, str, int]:
+        left = f"({lc})" if lp < _PY_ATOM else lc
+        right = f"({rc})" if rp < _PY_NEG else rc
+        return f"{left}[:, None] * {right}", "mat", _PY_MUL
+
+
+def _api_diag_matrix(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
+    code, prec = printer._code(e.args[0])
+    return printer._diag_matrix(code, prec, e.shape[0])
+
+
+def _api_matpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
+    base, k = e.args
+    # matrix_power takes a Python integer; the exponent was checked to be integral
+    return (
+        f"{printer.xp}.linalg.matrix_power({printer.emit(base)}, int({printer.emit(k)}))",
+        _PY_ATOM,
+    )
+
+
+def _api_powsum(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
+    raise SymbolicError(
+        "the derivative of a matrix power with a symbolic exponent is a sum whose length "
+        "depends on the exponent's value; its code is written for NumPy arrays only"
+    )
+
+
+ARRAY_API = {
+    **NUMPY,
+    E.Fn: ArrayApiPrinter._fn,
+    E.Tr: ArrayApiPrinter._tr,
+    E.Kron: ArrayApiPrinter._kron,
+    E.MatPow: _api_matpow,
+    E.PowSum: _api_powsum,
+    E.DiagM: _api_diag_matrix,
+    E.DiagV: _call("{xp}.linalg.diagonal({})"),
+}
+ArrayApiPrinter.table = ARRAY_API
+
+
+__all__ = [
+    "to_text",
+    "to_latex",
+    "NumpyPrinter",
+    "ArrayApiPrinter",
+    "check_identifier",
+    "SCALAR",
+]
