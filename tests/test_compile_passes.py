@@ -257,3 +257,17 @@ def test_optimize_reaches_a_fixed_point_and_shrinks_a_gradient():
     assert len(after.eqns) < len(before.eqns)
     assert len(optimize(after).eqns) == len(after.eqns)
     same_values(before, after, (3, 2), (4, 3))
+
+
+def test_simplify_makes_a_stack_of_one_array_a_reshape():
+    def f(x):
+        return np.stack([np.sin(x)], 1), np.stack([x], 0), np.stack([x * 2.0], -1)
+
+    before, after = check(simp, f, (3, 4))
+    assert "_stack" in names(before)
+    assert "_stack" not in names(after) and names(after).count("reshape") == 3
+
+
+def test_simplify_keeps_a_stack_of_several_arrays():
+    before, after = check(simp, lambda x: np.stack([x, np.sin(x)], 1), (3, 4))
+    assert "_stack" in names(after)

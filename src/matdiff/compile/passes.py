@@ -5,7 +5,8 @@
 * :func:`fold_constants` evaluates equations whose operands are all literals;
 * :func:`simplify` applies identities that a backward pass makes common: ``x * 1``,
   ``x + 0``, ``x ** 1``, multiplication by a symbolic zero, double transpose, ``sum`` of a
-  ``broadcast_to``, the transpose of a matrix product, reshape chains;
+  ``broadcast_to``, the transpose of a matrix product, reshape chains, ``stack`` of one
+  array;
 * :func:`merge_products` computes matrix products that share one large operand as one
   product of stacked operands (``A @ [B C]``), so that operand is read once;
 * :func:`optimize` runs them to a fixed point.
@@ -487,6 +488,17 @@ def _r_sum(rw: _Rewriter, e: Eqn):
     return new
 
 
+def _r_stack(rw: _Rewriter, e: Eqn):
+    # Stacking one array only inserts an axis: a reshape (a view), not a copy. Batched
+    # Jacobians end in one of these per chunk of directions.
+    if len(e.inputs) != 2 or e.params or not _RESHAPE_OK:
+        return None
+    axis, x = e.inputs
+    if type(axis) is not Lit or type(x) is not Var or x.weak or x.dtype != e.out.dtype:
+        return None
+    return [Eqn(_shape.reshape, (x,), {"shape": e.out.shape}, e.out)]
+
+
 _TRANSPOSE_OK = _takes(_shape.transpose, "axes")
 _RESHAPE_OK = _takes(_shape.reshape, "shape", "order")
 
@@ -502,6 +514,7 @@ _RULES: dict[Callable, Callable] = {
     _shape.reshape.fun: _r_reshape,
     _shape.broadcast_to.fun: _r_broadcast_to,
     _reductions.sum.fun: _r_sum,
+    _shape._stack.fun: _r_stack,
 }
 
 
