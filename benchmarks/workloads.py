@@ -464,6 +464,10 @@ def _w5_builders():
         f = lambda w: _logistic(m.numpy, w, inp["X"], inp["y"])  # noqa: E731
         return lambda: m.hvp(f, inp["w"], inp["v"])
 
+    def md_jit(m, inp):
+        h = m.jit(lambda w, v, X, y: m.hvp(lambda u: _logistic(m.numpy, u, X, y), w, v))
+        return lambda: h(inp["w"], inp["v"], inp["X"], inp["y"])
+
     def ag(m, inp):
         from autograd import hessian_vector_product
 
@@ -485,6 +489,7 @@ def _w5_builders():
     return {
         "numpy": lambda m, inp: lambda: _w2_hvp_ref(inp),
         "matdiff": md,
+        "matdiff-jit": md_jit,
         "autograd": ag,
         "jax-jit": jx,
         "torch": th,

@@ -150,6 +150,45 @@ def test_hvp_with_pytrees():
     assert hv["b"] == pytest.approx(2.0)
 
 
+_HVP_CASES = {
+    "logistic": lambda w: np.sum(np.log1p(np.exp(-(M @ w) * numpy.array([1.0, -1.0, 1.0])))),
+    "quartic": lambda x: np.sum(x**4) * np.sum(np.sin(x)),
+    "matrix": lambda x: np.trace(np.reshape(x, (2, 2)) @ np.reshape(x, (2, 2)).T @ A[:2, :2]),
+    "linear": lambda x: np.sum(A @ x),
+}
+
+
+@pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32])
+@pytest.mark.parametrize("name", list(_HVP_CASES))
+def test_hvp_of_real_inputs_agrees_with_the_hessian_and_forward_over_reverse(name, dtype):
+    f = _HVP_CASES[name]
+    x, v = x4.astype(dtype), rng.standard_normal(4).astype(dtype)
+    hv = hvp(f, x, v)
+    fwd = jvp(grad(f), (x,), (v,))[1]
+    assert hv.dtype == fwd.dtype and hv.shape == (4,)
+    # float32 where the function computes in float32: a few roundings of about 6e-8 each.
+    rtol = 1e-12 if hv.dtype == numpy.float64 else 1e-5
+    numpy.testing.assert_allclose(hv, fwd, rtol=rtol, atol=rtol)
+    numpy.testing.assert_allclose(hv, hessian(f)(x) @ v, rtol=rtol, atol=rtol)
+
+
+def test_hvp_of_a_linear_function_is_zero_without_a_warning(recwarn):
+    numpy.testing.assert_array_equal(hvp(lambda x: np.sum(A @ x), x4, x4), numpy.zeros(4))
+    assert not [w for w in recwarn if "does not depend" in str(w.message)]
+
+
+def test_hvp_of_a_constant_function_warns_as_grad_does():
+    with pytest.warns(UserWarning, match="grad: the output of <lambda> does not depend on the"):
+        numpy.testing.assert_array_equal(hvp(lambda x: 3.0, x4, x4), numpy.zeros(4))
+
+
+def test_hvp_of_a_complex_input_goes_forward_over_reverse():
+    f = lambda z: np.sum(np.abs(z) ** 2)
+    z = numpy.array([1.0 + 2.0j, -0.5j])
+    d = numpy.array([1.0 + 0.0j, 1.0j])
+    numpy.testing.assert_allclose(hvp(f, z, d), jvp(grad(f), (z,), (d,))[1], rtol=1e-14)
+
+
 def test_jvp_of_jacfwd_and_chunks_concatenate():
     f = lambda x: np.sin(x) * x[0]
     J = jacfwd(f, chunk_size=3)(x4)

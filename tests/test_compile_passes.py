@@ -257,3 +257,41 @@ def test_optimize_reaches_a_fixed_point_and_shrinks_a_gradient():
     assert len(after.eqns) < len(before.eqns)
     assert len(optimize(after).eqns) == len(after.eqns)
     same_values(before, after, (3, 2), (4, 3))
+
+
+def test_simplify_makes_a_stack_of_one_array_a_reshape():
+    def f(x):
+        return np.stack([np.sin(x)], 1), np.stack([x], 0), np.stack([x * 2.0], -1)
+
+    before, after = check(simp, f, (3, 4))
+    assert "_stack" in names(before)
+    assert "_stack" not in names(after) and names(after).count("reshape") == 3
+
+
+def test_simplify_keeps_a_stack_of_several_arrays():
+    before, after = check(simp, lambda x: np.stack([x, np.sin(x)], 1), (3, 4))
+    assert "_stack" in names(after)
+
+
+@pytest.mark.parametrize(
+    "fn, want",
+    [
+        (lambda x, y: x + (-np.sin(y)), ["sin", "subtract"]),
+        (lambda x, y: -np.cos(x) + y, ["cos", "subtract"]),
+        (lambda x, y: x - (-np.sin(y)), ["sin", "add"]),
+        (lambda x, y: np.reshape(x, (1, 3)) + (-y), ["reshape", "subtract"]),
+    ],
+)
+def test_simplify_folds_a_negation_into_the_sum_that_uses_it(fn, want):
+    before, after = check(simp, fn, (3,), (3,))
+    assert names(after) == want
+
+
+def test_a_negation_used_elsewhere_is_still_computed_once():
+    before, after = check(simp, lambda x, y: (x + (-y), -y), (3,), (3,))
+    assert sorted(names(after)) == ["negative", "subtract"]
+
+
+def test_simplify_keeps_the_negation_of_integers():
+    prog = mp(lambda x, y: x + (-y))(onp.ones(3, int), onp.ones(3, int))
+    assert names(simp(prog)) == ["negative", "add"]

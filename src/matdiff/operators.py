@@ -667,7 +667,14 @@ def hessian(
 
 
 def hvp(fun: Callable, x: Any, v: Any) -> Any:
-    """The Hessian-vector product H(x) v, forward-over-reverse, without forming H.
+    """The Hessian-vector product H(x) v, without forming H.
+
+    For real floating ``x`` it is the gradient of the directional derivative,
+    ``grad(x -> jvp(fun, x, v))`` (reverse-over-forward): each matrix product of the
+    function is met three times (primal, tangent, and one transposed product for the
+    gradient), where forward-over-reverse also computes the gradient's own primal, one
+    more pass over every large operand (``X @ w``, ``X @ v``, ``X.T g`` and ``X.T ġ``
+    for a linear model). Other inputs go forward-over-reverse.
 
     ``x`` and ``v`` may be pytrees of the same structure.
 
@@ -679,7 +686,26 @@ def hvp(fun: Callable, x: Any, v: Any) -> Any:
     to ``hessp``) is read as floating point in ``x``'s dtype.
     """
     v = tree_map(_float_direction, v, x) if _tree_matches(v, x) else v
+    if _tree_matches(v, x) and all(_real_floating(a) for a in tree_flatten(x)[0]):
+        return _hvp_reverse_over_forward(fun, x, v)
     return trace_jvp("hvp", grad(fun), (x,), (v,))[1]
+
+
+def _hvp_reverse_over_forward(fun: Callable, x: Any, v: Any) -> Any:
+    def slope(y):
+        return trace_jvp("hvp", fun, (y,), (v,))[1]
+
+    ans, vjp_fn, _ = trace_vjp("grad", slope, (x,))
+    check_scalar_output("grad", ans)
+    if not vjp_fn.depends:
+        # A linear or constant function: forward-over-reverse gives the zero in the dtype
+        # of the gradient, and warns as grad does where the function ignores its input.
+        return trace_jvp("hvp", grad(fun), (x,), (v,))[1]
+    return container_leaves_as_arrays(vjp_fn(vspace(ans).ones()), True)
+
+
+def _real_floating(x: Any) -> bool:
+    return dtype_of(getval(x)).kind == "f"
 
 
 def _tree_matches(a: Any, b: Any) -> bool:

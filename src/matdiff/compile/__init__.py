@@ -16,7 +16,7 @@ array([ 0.72686198, -0.63970001])
 
 from .ir import Eqn, Lit, Program, Var, eval_program
 from .jit import Compiled, JittedFunction, jit, make_program
-from .passes import cse, dce, fold_constants, optimize, simplify
+from .passes import cse, dce, fold_constants, merge_products, optimize, simplify
 from .staging import StagingError
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "cse",
     "dce",
     "fold_constants",
+    "merge_products",
 ]
