@@ -94,6 +94,15 @@ def test_the_dense_fallback_covers_what_has_no_rule(f):
     assert not pattern[0, 11]
 
 
+def test_scipy_ufuncs_act_elementwise():
+    from matdiff.scipy.special import expit, logsumexp
+
+    f = lambda x: np.sum(expit(x[1:] * x[:-1])) + logsumexp(x[:3])
+    h = sparse_hessian(f)
+    _same(h(X), hessian(f)(X))
+    assert h.plan(X).n_colours == 4  # the tridiagonal band and a 3 x 3 block at its top
+
+
 def test_pattern_and_colouring_are_made_once_per_shape():
     h = sparse_hessian(_rosen)
     h(X)
@@ -132,6 +141,8 @@ def test_errors():
         sparse_hessian(lambda x: x**2)(X)
     with pytest.raises(TypeError, match="called on a traced value"):
         grad(lambda x: sparse_hessian(_rosen)(x).sum())(X)
+    with pytest.raises(TypeError, match="called on a traced value"):
+        matdiff.jit(sparse_hessian(_rosen))(X)
     with pytest.raises(TypeError, match="argnum=2 but the function was called with 1"):
         sparse_jacobian(_stencil, argnum=2)(X)
     with pytest.raises(TypeError, match="the function must return one array"):

@@ -337,6 +337,13 @@ def _product_pairs(sa: tuple, sb: tuple) -> tuple | None:
     return i * k + kk, kk * p + j
 
 
+def _inner(walk: _Walk, eqn, pats: list) -> Pattern | None:
+    # For vectors the dot product; for matrices a @ b.T, which has no rule here.
+    if all(len(s) == 1 for s in _operand_shapes(eqn)):
+        return _matmul(walk, eqn, pats)
+    return _dense(walk, eqn, pats)
+
+
 def _outer(walk: _Walk, eqn, pats: list) -> Pattern | None:
     if len(eqn.inputs) != 2 or eqn.params:
         return _dense(walk, eqn, pats)
@@ -390,6 +397,14 @@ def _rule_for(prim: Callable) -> Callable:
         rule = _rules.get(id(prim))
         if rule is not None:
             return rule
+    raw = getattr(prim, "fun", None)
+    if (
+        isinstance(raw, _np.ufunc)
+        and raw.signature is None
+        and getattr(prim, "__module__", "").startswith("matdiff.scipy.")
+    ):
+        # matdiff.scipy's ufuncs (expit, erf, gammaln...) act elementwise too.
+        return _elementwise("nonlinear")
     return _dense
 
 
@@ -410,7 +425,7 @@ def _index_library() -> None:
         by_name[name] = _reduction(nonlinear)
     for name, nonlinear in _CUMULATIVE.items():
         by_name[name] = _cumulative(nonlinear)
-    by_name.update(dot=_matmul, matmul=_matmul, inner=_matmul, outer=_outer)
+    by_name.update(dot=_matmul, matmul=_matmul, inner=_inner, outer=_outer)
     for name, prim in list(all_wrapped.items()):
         _known.add(name)
         rule = by_name.get(name)
@@ -450,7 +465,11 @@ def patterns(program: Program, hessian: bool = False) -> tuple[list, Pattern | N
             continue
         if not hasattr(eqn.prim, "fun"):
             continue  # recorded raw: no derivative
-        out = _rule_for(eqn.prim)(walk, eqn, pats)
+        try:
+            out = _rule_for(eqn.prim)(walk, eqn, pats)
+        except Exception:
+            # Operands a rule did not foresee (a shape, a parameter): the dense rule holds.
+            out = _dense(walk, eqn, pats)
         if out is not None:
             out = out.tocsr()
             if out.shape != (_size(eqn.out.shape), n):
