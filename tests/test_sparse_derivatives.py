@@ -11,7 +11,7 @@ from matdiff import grad, hessian, jacobian, sparse_hessian, sparse_jacobian
 from matdiff.compile import StagingError, make_program
 from matdiff.compile.sparsity import hessian_pattern, jacobian_pattern
 from matdiff.extend import defjvp, defvjp, primitive
-from matdiff.sparse_derivatives import column_colouring
+from matdiff.sparse_derivatives import _direct_take, column_colouring, star_colouring
 
 # Sums of a few products of O(1) numbers in float64: a few ulps of the entries' size.
 RTOL = 1e-12
@@ -51,6 +51,15 @@ def test_sparse_hessian_equals_the_dense_one(f, colours):
     h = sparse_hessian(f)
     _same(h(X), hessian(f)(X))
     assert h.plan(X).n_colours == colours
+
+
+def test_an_arrow_hessian_takes_few_products_by_star_colouring():
+    # Column 0 meets every row: a distance-2 colouring needs n colours, a star colouring 2.
+    f = lambda x: np.sum(x[0] * np.sin(x[1:])) + np.sum(x**4)
+    h = sparse_hessian(f)
+    _same(h(X), hessian(f)(X))
+    assert h.plan(X).n_colours == 2
+    assert column_colouring(h.plan(X).pattern).max() + 1 == X.size
 
 
 def test_dense_hessian():
@@ -100,7 +109,7 @@ def test_scipy_ufuncs_act_elementwise():
     f = lambda x: np.sum(expit(x[1:] * x[:-1])) + logsumexp(x[:3])
     h = sparse_hessian(f)
     _same(h(X), hessian(f)(X))
-    assert h.plan(X).n_colours == 4  # the tridiagonal band and a 3 x 3 block at its top
+    assert h.plan(X).n_colours == 3  # a star colouring of the band and a 3 x 3 block
 
 
 def test_pattern_and_colouring_are_made_once_per_shape():
@@ -162,6 +171,19 @@ def _valid(pattern, colours):
     for i in range(p.shape[0]):
         cols = p.indices[p.indptr[i] : p.indptr[i + 1]]
         assert len(set(colours[cols])) == len(cols)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_star_colourings_read_every_entry_back_directly(seed):
+    rng = onp.random.default_rng(seed)
+    n = int(rng.integers(5, 40))
+    a = rng.random((n, n)) < rng.uniform(0.02, 0.3)
+    a = a | a.T | onp.eye(n, dtype=bool)
+    colours = star_colouring(a)
+    assert _direct_take(sp.csr_array(a), colours, True) is not None
+    # Distance 1: no two neighbours share a colour.
+    i, j = onp.nonzero(a & ~onp.eye(n, dtype=bool))
+    assert (colours[i] != colours[j]).all()
 
 
 @pytest.mark.parametrize("seed", range(5))

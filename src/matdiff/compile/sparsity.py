@@ -61,6 +61,15 @@ def _selection(idx: _np.ndarray, n_in: int) -> Pattern:
     return _sp.csr_array((_np.ones(cols.size, bool), cols, indptr), shape=(idx.size, n_in))
 
 
+def _from_pairs(rows: _np.ndarray, cols: _np.ndarray, shape: tuple) -> Pattern:
+    """The pattern true at ``(rows[k], cols[k])``, built in CSR order directly."""
+    order = _np.argsort(rows, kind="stable")
+    indptr = _np.concatenate(([0], _np.cumsum(_np.bincount(rows, minlength=shape[0]))))
+    out = _sp.csr_array((_np.ones(rows.size, bool), cols[order], indptr), shape=shape)
+    out.sum_duplicates()
+    return out
+
+
 def _union(pats: list) -> Pattern | None:
     pats = [p for p in pats if p is not None]
     if not pats:
@@ -114,10 +123,7 @@ class _Walk:
             return _sp.csr_array((self.n, self.n), dtype=bool)
         rows = _np.concatenate(self.rows)
         cols = _np.concatenate(self.cols)
-        h = _sp.coo_array((_np.ones(rows.size, bool), (rows, cols)), shape=(self.n, self.n))
-        h = h.tocsr()
-        h.sum_duplicates()
-        return h
+        return _from_pairs(rows, cols, (self.n, self.n))
 
 
 def _differentiable(atom) -> bool:
@@ -230,10 +236,7 @@ def _reduction(nonlinear: bool) -> Callable:
             return _dense(walk, eqn, pats) if pats[0] is not None else None
         # Input element i goes to output element target[i].
         target = _np.broadcast_to(_np.arange(_size(kept)).reshape(kept), a.shape).ravel()
-        reduce = _sp.csr_array(
-            (_np.ones(target.size, bool), (target, _np.arange(target.size))),
-            shape=(_size(kept), target.size),
-        )
+        reduce = _from_pairs(target, _np.arange(target.size), (_size(kept), target.size))
         out = reduce @ pats[0]
         if nonlinear:
             walk.interact(out, out)
@@ -267,9 +270,7 @@ def _cumulative(nonlinear: bool) -> Callable:
         rows = moved[:, later].ravel()
         cols = moved[:, earlier].ravel()
         n_el = ids.size
-        prefix = _sp.csr_array(
-            (_np.ones(rows.size, bool), (rows, cols)), shape=(_size(eqn.out.shape), n_el)
-        )
+        prefix = _from_pairs(rows, cols, (_size(eqn.out.shape), n_el))
         out = prefix @ pats[0]
         if nonlinear:
             walk.interact(out, out)
