@@ -282,6 +282,9 @@ class _SparseDerivative:
 
     def plan(self, *args: Any) -> SparsePlan:
         """The plan for arguments like ``args``: pattern, colours, seeds (made once)."""
+        return self._plan_for(args)[0]
+
+    def _plan_for(self, args: tuple) -> tuple[SparsePlan, tuple]:
         x = self._argument(args)
         argnum = self.argnum % len(args)
         args = args[:argnum] + (x,) + args[argnum + 1 :]
@@ -289,17 +292,16 @@ class _SparseDerivative:
         plan = self.plans.get(key) if key is not None else None
         if plan is None:
             plan = self._make_plan(args, argnum, x)
-            if key is not None:
+            if key is None:
+                plan.compressed = plan.eager  # an unhashable argument cannot be static
+            else:
                 self.plans[key] = plan
-        return plan
+        return plan, args
 
     def __call__(self, *args: Any) -> Any:
-        plan = self.plan(*args)
+        plan, args = self._plan_for(args)
         if plan.n_colours == 0:
-            return _sp.csr_array(plan.pattern.shape, dtype=self._dtype(args))
-        x = self._argument(args)
-        argnum = self.argnum % len(args)
-        args = args[:argnum] + (x,) + args[argnum + 1 :]
+            return _sp.csr_array(plan.pattern.shape, dtype=plan.seeds.dtype)
         if plan.compressed is plan.eager:
             return plan.assemble(plan.eager(*args))
         try:
@@ -309,9 +311,6 @@ class _SparseDerivative:
             plan.compressed = plan.eager
             products = plan.eager(*args)
         return plan.assemble(products)
-
-    def _dtype(self, args: tuple) -> _np.dtype:
-        return self._argument(args).dtype
 
     def _stage(self, args: tuple, argnum: int, x: _np.ndarray):
         fun = self.fun
