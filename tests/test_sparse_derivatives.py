@@ -153,7 +153,7 @@ def test_scipy_ufuncs_act_elementwise():
     f = lambda x: np.sum(expit(x[1:] * x[:-1])) + logsumexp(x[:3])
     h = sparse_hessian(f)
     _same(h(X), hessian(f)(X))
-    assert h.plan(X).n_colours == 3  # a star colouring of the band and a 3 x 3 block
+    assert h.plan(X).n_colours == 4  # the tridiagonal band and a 3 x 3 block at its top
 
 
 def test_pattern_and_colouring_are_made_once_per_shape():

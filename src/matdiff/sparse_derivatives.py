@@ -153,6 +153,8 @@ def star_colouring(pattern: Any) -> _np.ndarray:
     indptr, indices = p.indptr.tolist(), p.indices.tolist()
     adj = [indices[indptr[v] : indptr[v + 1]] for v in range(n)]
     colours = [-1] * n
+    # around[x][c]: how many neighbours of x have colour c.
+    around: list[dict] = [{} for _ in range(n)]
     forbidden: dict = {}
     for v in _np.argsort(-_np.diff(p.indptr), kind="stable").tolist():
         for w in adj[v]:
@@ -163,14 +165,16 @@ def star_colouring(pattern: Any) -> _np.ndarray:
                 cx = colours[x]
                 if x == v or cx < 0:
                     continue
-                if cw < 0:
-                    forbidden[cx] = v
-                elif any(y != w and colours[y] == cw for y in adj[x]):
+                # The path v-w-x-y with colour(y) == colour(w), y != w, would be 2-coloured
+                # if v took x's colour: w itself is one neighbour of x with w's colour.
+                if cw < 0 or around[x].get(cw, 0) > 1:
                     forbidden[cx] = v
         c = 0
         while forbidden.get(c) == v:
             c += 1
         colours[v] = c
+        for w in adj[v]:
+            around[w][c] = around[w].get(c, 0) + 1
     return _np.asarray(colours, _np.int64)
 
 
@@ -178,22 +182,42 @@ def _direct_take(pattern: Any, colours: _np.ndarray, symmetric: bool) -> _np.nda
     """Where each entry of ``pattern`` (in CSR order) is read in the flat ``(colours, m)``
     products: row ``i`` of the product along ``j``'s colour, or for a symmetric matrix
     row ``j`` along ``i``'s; ``None`` if some entry is in neither alone."""
-    m, n = pattern.shape
-    k = int(colours.max()) + 1
+    m = pattern.shape[0]
     rows = _np.repeat(_np.arange(m), _np.diff(pattern.indptr))
     cols = pattern.indices
-    onehot = _sp.csr_array((_np.ones(n), (_np.arange(n), colours)), shape=(n, k))
-    counts = (_sp.csr_array(pattern, dtype=float) @ onehot).toarray()
-    alone = counts[rows, colours[cols]] == 1
+    # How many columns of each colour row i holds, looked up by (colour, row).
     take = colours[cols] * m + rows
-    if alone.all():
+    keys, counts = _np.unique(take, return_counts=True)
+
+    def alone(flat):
+        at = _np.minimum(_np.searchsorted(keys, flat), keys.size - 1)
+        return (keys[at] == flat) & (counts[at] == 1)
+
+    direct = alone(take)
+    if direct.all():
         return take
     if not symmetric:
         return None
-    mirror = counts[cols, colours[rows]] == 1
-    if not (alone | mirror).all():
+    mirrored = colours[rows] * m + cols
+    if not (direct | alone(mirrored)).all():
         return None
-    return _np.where(alone, take, colours[rows] * m + cols)
+    return _np.where(direct, take, mirrored)
+
+
+# The greedy star colouring walks the neighbours of neighbours of every vertex, in
+# Python (sum of squared degrees steps): tried where that is at most this many (about a
+# second); a hub coupled to more variables than its square root keeps distance-2 colours.
+_STAR_WORK = 2_000_000
+
+
+def _star_may_help(pattern: Any, colours: _np.ndarray) -> bool:
+    """Whether to try a star colouring. It saves colours where a few rows are much fuller
+    than the rest (a hub coupled to many variables); on a band, whose rows are all alike,
+    it needs as many colours as the distance-2 colouring, and only costs time."""
+    degrees = _np.diff(pattern.indptr).astype(_np.int64)
+    if colours.max() + 1 <= 1.5 * degrees.mean():
+        return False
+    return int(_np.sum(degrees * degrees)) <= _STAR_WORK
 
 
 def _plan(pattern: Any, dtype, compile_products: Callable, symmetric: bool) -> SparsePlan:
@@ -202,7 +226,7 @@ def _plan(pattern: Any, dtype, compile_products: Callable, symmetric: bool) -> S
     m, n = pattern.shape
     colours = column_colouring(pattern)
     take = _direct_take(pattern, colours, False) if pattern.nnz else None
-    if symmetric and pattern.nnz:
+    if symmetric and pattern.nnz and _star_may_help(pattern, colours):
         star = star_colouring(pattern)
         if star.max() < colours.max():
             star_take = _direct_take(pattern, star, True)
