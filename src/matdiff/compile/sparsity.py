@@ -37,7 +37,7 @@ import numpy as _np
 import scipy.sparse as _sp
 
 from ..numpy._wrap import all_wrapped
-from .ir import Lit, Program, Var, bind_args, raw_callable
+from .ir import Lit, Program, Var, bind_args, is_primitive, raw_callable
 from .passes import dce
 
 __all__ = ["patterns", "jacobian_pattern", "hessian_pattern"]
@@ -464,7 +464,7 @@ def patterns(program: Program, hessian: bool = False) -> tuple[list, Pattern | N
         pats = [walk.pattern(a) for a in eqn.inputs]
         if not _differentiable(eqn.out) or all(p is None for p in pats):
             continue
-        if not hasattr(eqn.prim, "fun"):
+        if not is_primitive(eqn.prim):
             continue  # recorded raw: no derivative
         try:
             out = _rule_for(eqn.prim)(walk, eqn, pats)
