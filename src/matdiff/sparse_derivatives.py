@@ -357,16 +357,28 @@ class _SparseDerivative:
         """``(compiled, eager)``: the ``(colours, m)`` products of ``inner``'s derivative
         along ``seeds``, all in one batched forward pass."""
 
-        def products(*call_args):
+        def along(directions, *call_args):
             x = call_args[argnum]
 
             def of_x(v):
                 return inner(*call_args[:argnum], v, *call_args[argnum + 1 :])
 
-            _, t = batch_jvp(of_x, (x,), (as_operand(x, seeds),), self.who)
+            _, t = batch_jvp(of_x, (x,), (as_operand(x, directions),), self.who)
             return mnp.reshape(t, (seeds.shape[0], -1))
 
-        return jit(products, static_argnums=_static_positions(args, argnum)), products
+        # The seeds are an argument of the compiled function, not a constant of it, so
+        # that it reads them in place rather than copying them at every call.
+        statics = tuple(i + 1 for i in _static_positions(args, argnum))
+        compiled = jit(along, static_argnums=statics)
+
+        def run_compiled(*call_args):
+            return compiled(seeds, *call_args)
+
+        def run_eagerly(*call_args):
+            return along(seeds, *call_args)
+
+        run_compiled.jitted = compiled
+        return run_compiled, run_eagerly
 
 
 class _SparseJacobian(_SparseDerivative):
