@@ -785,7 +785,7 @@ W13 = Workload(
         "a `scipy.sparse.csr_array`); `numpy` is the closed form written straight into the "
         "band's CSR arrays. `jax-jit` is `jax.jit(jax.hessian(f))`, the dense n x n Hessian "
         "from n HVPs in one vmapped pass, at every size (800 MB of result at n = 10,000). "
-        f"autograd and torch fill it one direction at a time and run up to n = {W13_DENSE_MAX} "
+        f"autograd and torch fill it one direction at a time and run up to n = {W13_DENSE_MAX:,} "
         "only; their cost grows as n^2 (n passes of O(n)), about 25 times the n = 2,000 time "
         "at n = 10,000."
     ),
