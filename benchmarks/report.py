@@ -276,6 +276,17 @@ def write_markdown(results: dict, path: Path) -> None:
         ]
         if compiles:
             lines += ["Compile time (first call): " + "; ".join(compiles) + ".", ""]
+        if w.get("first_call"):
+            firsts = [
+                f"{n} {r['task']} [{r['size']}] {_fmt(e['first_call_s'])}"
+                for r in w["runs"]
+                for n, e in r["entries"].items()
+                if e["status"] == "ok"
+            ]
+            if firsts:
+                lines += ["First call, everything included: " + "; ".join(firsts) + ".", ""]
+        if w.get("notes"):
+            lines += [w["notes"], ""]
         over = [
             f"{n} {r['task']} [{r['size']}] {e['cpu_per_wall']:.2f}"
             for r in w["runs"]

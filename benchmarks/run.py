@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks import frameworks as fwmod  # noqa: E402
 from benchmarks.workloads import ALL as WORKLOADS  # noqa: E402
+from benchmarks.workloads import Skip  # noqa: E402
 from matdiff.progress import progress_bar  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +94,8 @@ def _parse_size(v: str):
 
 
 def _check(result, reference, rtol) -> str | None:
+    if _issparse(result) or _issparse(reference):
+        return _check_sparse(result, reference, rtol)
     r = fwmod.to_numpy(result)
     ref_leaves = reference if isinstance(reference, (tuple, list)) else [reference]
     r_leaves = r if isinstance(r, (tuple, list)) else [r]
@@ -106,6 +109,31 @@ def _check(result, reference, rtol) -> str | None:
         err = float(np.max(np.abs(a - b))) / scale if b.size else 0.0
         if not np.isfinite(err) or err > rtol * 10 + 1e-9:
             return f"max relative error {err:.2e}"
+    return None
+
+
+def _issparse(x) -> bool:
+    return type(x).__module__.startswith("scipy.sparse")
+
+
+def _check_sparse(result, reference, rtol) -> str | None:
+    """``_check`` for a sparse result or reference, without forming a dense n x n array
+    unless the other side is dense already."""
+    import scipy.sparse as sp
+
+    a = result if _issparse(result) else fwmod.to_numpy(result)
+    b = reference if _issparse(reference) else np.asarray(reference)
+    if a.shape != b.shape:
+        return f"shape {a.shape}, expected {b.shape}"
+    if not _issparse(a):
+        b = b.toarray()
+    elif not _issparse(b):
+        a = a.toarray()
+    diff = abs(sp.csr_array(a) - sp.csr_array(b)) if _issparse(a) else np.abs(a - b)
+    err = float(diff.max()) if np.prod(a.shape) else 0.0
+    scale = max(1.0, float(abs(b).max())) if np.prod(b.shape) else 1.0
+    if not np.isfinite(err) or err / scale > rtol * 10 + 1e-9:
+        return f"max relative error {err / scale:.2e}"
     return None
 
 
@@ -157,7 +185,14 @@ def run(args) -> dict:
     bar = progress_bar(cases, "benchmarks", getattr(args, "progress", False), "benchmarks")
     for key in keys:
         wl = WORKLOADS[key]
-        wres = {"title": wl.title, "ops_per_call": wl.ops_per_call, "ratios": wl.ratios, "runs": []}
+        wres = {
+            "title": wl.title,
+            "ops_per_call": wl.ops_per_call,
+            "ratios": wl.ratios,
+            "notes": wl.notes,
+            "first_call": wl.first_call,
+            "runs": [],
+        }
         for size in _sizes(wl, args):
             inp = wl.inputs(size, np.random.default_rng(args.seed))
             for task in wl.tasks:
@@ -206,6 +241,9 @@ def _run_task(wl, task, size, inp, fws, args) -> dict:
             t0 = time.perf_counter()
             out = fwmod.block(fn())
             first = time.perf_counter() - t0
+        except Skip as e:
+            entries[name] = {"status": "skipped", "note": str(e)}
+            continue
         except Exception as e:  # a framework that cannot run this workload is reported
             entries[name] = {"status": "error", "note": f"{type(e).__name__}: {e}"[:200]}
             continue

@@ -56,7 +56,12 @@ from .tree import (
 __version__ = "0.1.0"
 
 # Staging builds on everything above, so it is imported on first use, not here.
-_LAZY = {"jit": "matdiff.compile", "make_program": "matdiff.compile"}
+_LAZY = {
+    "jit": "matdiff.compile",
+    "make_program": "matdiff.compile",
+    "sparse_hessian": "matdiff.sparse_derivatives",
+    "sparse_jacobian": "matdiff.sparse_derivatives",
+}
 
 
 def __getattr__(name: str):
@@ -85,4 +90,6 @@ __all__ = [
     "tree_structure",
     "jit",
     "make_program",
+    "sparse_hessian",
+    "sparse_jacobian",
 ]
