@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as _np
 
+from .. import backends as _backends
 from ..core import defjvp, defvjp
 from ..errors import StagingError, user_site
 from ..tracer import box_types
@@ -758,7 +759,14 @@ def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> 
     if is_concrete(xv) and not bad.any():
         return x
     # The replacement values, computed by NumPy itself; used only where ``bad`` holds.
-    fill = _np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
+    if (nan, posinf, neginf) == (0.0, None, None):
+        fill = _np.nan_to_num(xv)  # the only form Dask's nan_to_num takes
+    elif _backends.foreign(xv):
+        raise _backends.unsupported(
+            "numpy.nan_to_num with nan=, posinf= or neginf=", _backends.backend_name(xv)
+        )
+    else:
+        fill = _np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
     return where(bad, fill, x)
 
 
@@ -772,6 +780,9 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     array([1., 2.])
     """
     av = _array_value(a)
+    if _backends.foreign(av):
+        # Lazy or remote values: the dtype of the result would need them computed.
+        raise _backends.unsupported("numpy.real_if_close", _backends.backend_name(av))
     if av.dtype.kind != "c":
         return a
     if not is_concrete(av):
