@@ -109,8 +109,9 @@ square = wrap(
 
 def _scaled_power_raw(g, a, p, c):
     """``c * g * a**p``, exactly 0 where ``g`` is 0 even where ``a**p`` is infinite."""
-    if _np.count_nonzero(a) == _np.size(a):
-        # no zero base, so no infinite power: the common case, without the fix-up
+    if not _backends.foreign(a) and _np.count_nonzero(a) == _np.size(a):
+        # no zero base, so no infinite power: the common case, without the fix-up (not
+        # looked for in a lazy array, where it would compute the graph)
         return _np.multiply(_np.multiply(c, g), _np.power(a, float(p)))
     with _np.errstate(divide="ignore", invalid="ignore"):
         r = _np.multiply(_np.multiply(c, g), _np.power(a, float(p)))
