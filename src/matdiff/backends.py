@@ -290,10 +290,13 @@ class ApiArray(NDArrayOperatorsMixin):
         return int(self.a)
 
     def __getitem__(self, idx):
-        return _wrap_result(self.a[_unwrap(idx, self.xp)], self.xp)
+        return _wrap_result(self.a[_index(_unwrap(idx, self.xp), self.a.ndim)], self.xp)
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
+
+    def __setitem__(self, idx, value):
+        self.a[_index(_unwrap(idx, self.xp), self.a.ndim)] = _unwrap(value, self.xp)
 
     def __array__(self, dtype=None, copy=None):
         raise unsupported("numpy.asarray", self.xp.__name__)
@@ -363,6 +366,16 @@ class ApiArray(NDArrayOperatorsMixin):
         if impl is None:
             raise unsupported(name, xp.__name__)
         return impl(xp, *_unwrap(args, xp), **_unwrap(kwargs, xp))
+
+
+def _index(idx, ndim):
+    """NumPy's index with the trailing ``...`` that the array API wants spelled out."""
+    parts = idx if type(idx) is tuple else (idx,)
+    if any(p is Ellipsis or _is_api_array(p) for p in parts):
+        return idx
+    if sum(p is not None for p in parts) < ndim or None in parts:
+        return parts + (Ellipsis,)
+    return idx
 
 
 def _xp_dtype(dtype, xp):
@@ -700,6 +713,22 @@ _FUNCTIONS: dict[str, Callable] = {
     "numpy.linalg.pinv": _linalg("pinv"),
     "numpy.linalg.matrix_rank": _linalg("matrix_rank"),
 }
+
+
+def zeros(shape: tuple, dtype: Any, like: Any) -> Any:
+    """``numpy.zeros(shape, dtype)`` as an array of ``like``'s library: for the rules that
+    build a new array to write into (the adjoint of indexing).
+
+    >>> import numpy
+    >>> zeros((2,), float, numpy.ones(3))
+    array([0., 0.])
+    """
+    t = type(like)
+    if t not in _registered:
+        return _np.zeros(shape, dtype=dtype)
+    if t is ApiArray:
+        return ApiArray(like.xp.zeros(shape, dtype=_xp_dtype(dtype, like.xp)), like.xp)
+    return _np.zeros_like(like, shape=shape, dtype=dtype)
 
 
 def adapt(x: Any) -> Any:

@@ -43,7 +43,7 @@ from .checks import (
 )
 from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
 from .progress import progress_bar
-from .tracer import box_types, deeper_stack, getval, new_box
+from .tracer import box_types, deeper_stack, getval, known_type, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
 
 __all__ = [
@@ -79,6 +79,9 @@ def as_operand(x: Any, value: Any) -> Any:
     """
     v = getval(x)
     make = constant_makers.get(type(v))
+    if make is None and not backends.is_numpy(v) and known_type(type(v)):
+        # The first array of another library met: registered just now.
+        make = constant_makers.get(type(v))
     return value if make is None else make(v, value)
 
 
