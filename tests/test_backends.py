@@ -263,3 +263,14 @@ def test_jit_keys_its_cache_on_the_array_type_and_runs_on_the_inputs_library():
     onp.testing.assert_allclose(to_numpy(gs), want, rtol=1e-12)
     f(da.from_array(X0, chunks=(3, 3)))
     assert f.trace_count == 4  # Dask's chunks key the cache too
+
+
+def test_the_guard_leaves_warnings_and_dask_config_as_they_were():
+    import warnings
+
+    before = list(warnings.filters), dask.config.get("scheduler", None)
+    x = da.from_array(X0, chunks=2)
+    grad(loss)(x)
+    with pytest.raises(BackendError):
+        grad(lambda a: np.sum(np.linalg.eigh(a)[0]))(da.from_array(onp.eye(3) + 0.1, chunks=2))
+    assert (list(warnings.filters), dask.config.get("scheduler", None)) == before
