@@ -233,8 +233,10 @@ def _is_api_array(v) -> bool:
 def _namespace_or_none(v):
     if not _is_api_array(v):
         return None
-    import array_api_compat
-
+    try:
+        import array_api_compat
+    except ImportError:  # the array's own namespace, without compat's fixes
+        return v.__array_namespace__()
     return array_api_compat.array_namespace(v)
 
 
