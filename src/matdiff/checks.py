@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as _np
 
+from . import backends
 from .core import has_vspace
 from .tracer import getval
 from .tree import tree_flatten
@@ -53,7 +54,10 @@ def dtype_of(v: Any) -> _np.dtype:
         return _np.dtype(int)
     try:
         return _np.result_type(v)
-    except TypeError:
+    except (TypeError, ValueError):
+        dt = backends.dtype_of(v)
+        if dt is not None:
+            return dt
         if not has_vspace(v):
             raise
         # A value of a user's registered vector space, not an array: its space answers
@@ -191,7 +195,7 @@ def check_scalar_output(fname: str, ans: Any) -> None:
     shape = _np.shape(v)
     # autograd accepts any output of one element (shape (1,), (1, 1), ...): an objective
     # ending in x @ A @ x with x of shape (1, n) is a scalar in all but shape.
-    if _np.size(v) != 1:
+    if _np.prod(shape) != 1:
         raise TypeError(
             f"{fname}: the function must return a scalar (or an array of one element), but "
             f"it returned an array of shape {shape}. For a vector- or matrix-valued function "

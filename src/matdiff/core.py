@@ -25,6 +25,7 @@ from .tracer import (
     box_types,
     deeper_stack,
     getval,
+    known_type,
     new_box,
     primitive,
 )
@@ -566,7 +567,7 @@ def register_vspace(maker: Callable[[Any], VSpace], *types: type) -> None:
 
 def has_vspace(value: Any) -> bool:
     """Whether ``value``'s type, or a base of it, has a registered vector space."""
-    if type(value) in _vspace_for_type:
+    if type(value) in _vspace_for_type or known_type(type(value)):
         return True
     return any(isinstance(value, t) for t in _vspace_for_type)
 
@@ -576,6 +577,8 @@ def vspace(value: Any) -> VSpace:
     try:
         return _vspace_for_type[type(value)](value)
     except KeyError:
+        if known_type(type(value)):
+            return _vspace_for_type[type(value)](value)
         for t, maker in _vspace_for_type.items():
             if isinstance(value, t):
                 return maker(value)

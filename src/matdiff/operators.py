@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as _np
 
+from . import backends
 from . import numpy as mnp
 from .batching import batch_jvp_trace, identity_seed
 from .checks import (
@@ -42,7 +43,7 @@ from .checks import (
 )
 from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
 from .progress import progress_bar
-from .tracer import box_types, deeper_stack, getval, new_box
+from .tracer import box_types, deeper_stack, getval, known_type, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
 
 __all__ = [
@@ -78,7 +79,15 @@ def as_operand(x: Any, value: Any) -> Any:
     """
     v = getval(x)
     make = constant_makers.get(type(v))
+    if make is None and not backends.is_numpy(v) and known_type(type(v)):
+        # The first array of another library met: registered just now.
+        make = constant_makers.get(type(v))
     return value if make is None else make(v, value)
+
+
+# Seeds made as NumPy arrays beside an array of another library become that library's.
+constant_makers[backends.ApiArray] = backends.like
+backends.on_register.append(lambda t, make: constant_makers.setdefault(t, make))
 
 
 def _strip(x: Any, trace) -> Any:
@@ -107,7 +116,7 @@ def trace_vjp(
                 check_float(fname, names[i] if names else f"input leaf {i}", leaf)
     trace = ReverseTrace()
     boxes = [trace.leaf(x) for x in leaves]
-    with deeper_stack:
+    with deeper_stack, backends.refusing_fallbacks():
         result = fun(*tree_unflatten(treedef, boxes))
     if has_aux:
         result, aux = split_aux(fname, result)
@@ -116,7 +125,7 @@ def trace_vjp(
         aux = None
     out_leaves, out_def = tree_flatten(result)
     out_vals = [_strip(o, trace) for o in out_leaves]
-    out = tree_unflatten(out_def, out_vals)
+    out = tree_unflatten(out_def, [backends.native(v) for v in out_vals])
 
     def vjp_fn(cotangent):
         ct_leaves, ct_def = tree_flatten(cotangent)
@@ -132,12 +141,12 @@ def trace_vjp(
                 ct = as_operand(v, ct)
                 prev = seeds.get(o._node)
                 seeds[o._node] = ct if prev is None else prev + ct
-        with deeper_stack:
+        with deeper_stack, backends.refusing_fallbacks():
             grads = backward_pass(trace, seeds) if seeds else {}
         res = []
         for b, x in zip(boxes, leaves):
             g = grads.get(b._node)
-            res.append(vspace(x).zeros() if g is None else g)
+            res.append(backends.native(vspace(x).zeros() if g is None else g))
         return tree_unflatten(treedef, res)
 
     vjp_fn.trace = trace
@@ -297,17 +306,18 @@ def trace_jvp(fname: str, fun: Callable, primals: tuple, tangents: tuple):
     # A tangent given as a plain array is an operand beside its primal (under jit,
     # recorded, so that its products with captured arrays are too).
     boxes = [new_box(x, trace, as_operand(x, t)) for x, t in zip(leaves, t_leaves)]
-    with deeper_stack:
+    with deeper_stack, backends.refusing_fallbacks():
         result = fun(*tree_unflatten(treedef, boxes))
     out_leaves, out_def = tree_flatten(result)
     outs, touts = [], []
+    native = backends.native
     for o in out_leaves:
         if type(o) in box_types and o._trace is trace:
-            outs.append(o._value)
-            touts.append(o._node)
+            outs.append(native(o._value))
+            touts.append(native(o._node))
         else:
-            outs.append(o)
-            touts.append(vspace(o).zeros())
+            outs.append(native(o))
+            touts.append(native(vspace(o).zeros()))
     return tree_unflatten(out_def, outs), tree_unflatten(out_def, touts)
 
 
@@ -424,7 +434,7 @@ def jacobian(
         in_leaves, in_def = tree_flatten(dyn)
         zeros = [vspace(p).zeros() for p in out_leaves]
         per_out = []
-        total = sum(int(_np.size(getval(o))) for o in out_leaves)
+        total = sum(int(_np.prod(_np.shape(getval(o)))) for o in out_leaves)
         bar = progress_bar(total, "jacobian: output elements", progress, "jacobian")
         for k, o in enumerate(out_leaves):
             basis, oshape = _basis(o)
@@ -445,7 +455,7 @@ def jacobian(
             per_out.append(tree_unflatten(in_def, blocks))
         bar.close()
         res = [r[0] if single else r for r in per_out]
-        jac = tree_unflatten(out_def, res)
+        jac = tree_map(backends.native, tree_unflatten(out_def, res))
         return (jac, aux) if has_aux else jac
 
     jac_f.__name__ = f"jacobian({name_of(fun)})"
@@ -499,6 +509,8 @@ def jacfwd(
 
         dyn = tuple(args[i] for i in nums)
         in_leaves, in_def = tree_flatten(dyn)
+        # Leaves held fixed while another is traced meet traced values as operands.
+        in_leaves = [backends.adapt(x) for x in in_leaves]
         names = LeafNames(dyn, nums)
         for i, x in enumerate(in_leaves):
             if dtype_of(getval(x)).kind not in "fc":
@@ -510,7 +522,7 @@ def jacfwd(
             )
         out_def = None
         columns = []  # per input leaf: list over output leaves of out.shape + in.shape
-        total = sum(int(_np.size(getval(x))) for x in in_leaves)
+        total = sum(int(_np.prod(_np.shape(getval(x)))) for x in in_leaves)
         bar = progress_bar(total, f"{_who}: directions", progress, _who)
         for j, x in enumerate(in_leaves):
 
@@ -533,7 +545,7 @@ def jacfwd(
         for k in range(len(columns[0])):
             per_out.append(tree_unflatten(in_def, [col[k] for col in columns]))
         res = [r[0] if single else r for r in per_out]
-        jac = tree_unflatten(out_def, res)
+        jac = tree_map(backends.native, tree_unflatten(out_def, res))
         return (jac, aux) if has_aux else jac
 
     jac_f.__name__ = f"jacfwd({name_of(fun)})"

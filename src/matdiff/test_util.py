@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as _np
 
-from .checks import normalize_argnums
+from . import backends
+from .checks import dtype_of, normalize_argnums
 from .operators import trace_jvp, trace_vjp
 from .tracer import getval
 from .tree import tree_flatten, tree_unflatten
@@ -41,18 +42,21 @@ def _is_diff(x: Any) -> bool:
     v = getval(x)
     if isinstance(v, (bool, int)):
         return False
-    return _np.result_type(v).kind in "fc"
+    return dtype_of(v).kind in "fc"
 
 
 def _random_like(x: Any, rng: _np.random.Generator) -> Any:
     v = getval(x)
     shape = _np.shape(v)
-    dt = _np.result_type(v) if _is_diff(v) else _np.dtype(float)
+    dt = dtype_of(v) if _is_diff(v) else _np.dtype(float)
     if dt.kind == "c":
         r = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
     else:
         r = rng.standard_normal(shape)
     r = _np.asarray(r).astype(dt)
+    if not backends.is_numpy(v):
+        # A direction of the argument's own library (Dask chunks, an array-API array).
+        return backends.native(backends.like(v, r))
     return r if shape else dt.type(r)
 
 
@@ -60,7 +64,9 @@ def _inner(a: list, b: list) -> float:
     """Real part of the bilinear pairing Σ a·b over matching leaves."""
     total = 0.0
     for x, y in zip(a, b):
-        prod = _np.asarray(getval(x), dtype=complex) * _np.asarray(getval(y), dtype=complex)
+        # Other libraries' arrays are compared as NumPy arrays here, at the very end.
+        xv, yv = backends.to_numpy(getval(x)), backends.to_numpy(getval(y))
+        prod = _np.asarray(xv, dtype=complex) * _np.asarray(yv, dtype=complex)
         total += float(_np.real(_np.sum(prod)))
     return total
 
@@ -68,7 +74,7 @@ def _inner(a: list, b: list) -> float:
 def _eps_and_tol(leaves: list) -> tuple[float, float, float]:
     eps, rtol, atol = _EPS[8], *_TOL[8]
     for x in leaves:
-        size = _real_itemsize(_np.result_type(getval(x)))
+        size = _real_itemsize(dtype_of(getval(x)))
         e = _EPS.get(size, _EPS[8])
         r, a = _TOL.get(size, _TOL[8])
         eps, rtol, atol = max(eps, e), max(rtol, r), max(atol, a)
@@ -90,7 +96,8 @@ def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float = 
         return tree_flatten(f(*tree_unflatten(treedef, moved)))[0]
 
     fp, fm = shifted(1.0), shifted(-1.0)
-    return [(_np.asarray(getval(a)) - _np.asarray(getval(b))) / (2 * eps) for a, b in zip(fp, fm)]
+    as_np = backends.to_numpy
+    return [(as_np(getval(a)) - as_np(getval(b))) / (2 * eps) for a, b in zip(fp, fm)]
 
 
 def _fail(what: str, label: str, a: float, b: float, rtol: float, atol: float) -> AssertionError:

@@ -91,10 +91,22 @@ def register_box(box_class: type, *value_types: type) -> None:
         _box_for_type[t] = box_class
 
 
+#: Called with a value type that has no box yet; a hook that registers one returns True.
+#: How arrays of other libraries (matdiff.backends) are registered on first sight.
+type_hooks: list[Callable[[type], bool]] = []
+
+
+def known_type(t: type) -> bool:
+    """Whether a hook of :data:`type_hooks` registered ``t`` just now."""
+    return any(hook(t) for hook in type_hooks)
+
+
 def new_box(value: Any, trace: Trace, node: Any) -> Box:
     try:
         return _box_for_type[type(value)](value, trace, node)
     except KeyError:
+        if known_type(type(value)):
+            return _box_for_type[type(value)](value, trace, node)
         if isinstance(value, Box):
             return type(value)(value, trace, node)
         for t, cls in _box_for_type.items():
@@ -190,7 +202,13 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
                     return _mixed_levels(f_wrapped, f_raw, args, kwargs)
             i += 1
         if top is None:
-            return f_raw(*args, **kwargs)
+            try:
+                return f_raw(*args, **kwargs)
+            except (NotImplementedError, TypeError, ValueError, IndexError) as e:
+                better = _raw_failed(f_wrapped, args, e)
+                if better is None:
+                    raise
+                raise better from e
         if kwargs and kwargs.get("out") is not None:
             raise _out_error(f_wrapped.__name__)
         argvals = list(args)
@@ -200,7 +218,16 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
             if type(v) in box_types:
                 lower = True
         # Only recurse when a lower trace is still boxed in; else call NumPy directly.
-        ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
+        if lower:
+            ans = f_wrapped(*argvals, **kwargs)
+        else:
+            try:
+                ans = f_raw(*argvals, **kwargs)
+            except (NotImplementedError, TypeError, ValueError, IndexError) as e:
+                better = _raw_failed(f_wrapped, argvals, e)
+                if better is None:
+                    raise
+                raise better from e
         return top.process(f_wrapped, ans, argvals, kwargs, argnums, boxes)
 
     f_wrapped.fun = f_raw
@@ -210,6 +237,20 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
     f_wrapped.__doc__ = getattr(f_raw, "__doc__", None)
     f_wrapped.__wrapped__ = f_raw
     return f_wrapped
+
+
+#: Called with ``(name, args, error)`` when a primitive's own computation fails; a hook
+#: may return a clearer error to raise instead (matdiff.backends: an operation that the
+#: array library of the arguments lacks), or ``None``.
+raw_error_hooks: list[Callable[[str, Any, BaseException], BaseException | None]] = []
+
+
+def _raw_failed(f_wrapped: Callable, args, e: BaseException) -> BaseException | None:
+    for hook in raw_error_hooks:
+        better = hook(f_wrapped.__name__, args, e)
+        if better is not None:
+            return better
+    return None
 
 
 def _out_error(name: str) -> TypeError:

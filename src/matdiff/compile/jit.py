@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as _np
 
-from ..tracer import box_types, getval
+from .. import backends
+from ..tracer import box_types, getval, known_type
 from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate, identifier
-from .ir import Program
+from .ir import GuardFailed, Program, eval_program
 from .passes import optimize
 from .staging import CapturedTracedValue, stage
 
@@ -119,11 +120,37 @@ def _leaf_sig(x: Any, where: Callable[[], str]) -> Any:
         return t
     if isinstance(x, _np.ndarray):
         return (t, x.shape, x.dtype)
+    if backends.foreign(x) or known_type(t):
+        # An array of another library: keyed by its type (and Dask's chunks) too.
+        return (t, tuple(x.shape), backends.dtype_of(x), getattr(x, "chunks", None))
     raise TypeError(
         f"jit: {where()} is a {t.__name__}, which cannot be traced: only arrays and numbers "
         "(and tuples, lists and dicts of them) can. Mark the argument static with "
         "jit(f, static_argnums=(...)) if its value should be fixed at compile time."
     )
+
+
+def _stand_in(v: Any) -> _np.ndarray:
+    """A NumPy array shaped like ``v``, an array of another library, to stage on."""
+    return _np.full(tuple(v.shape), 0.5, backends.dtype_of(v) or _np.result_type(v))
+
+
+def _on_namespace(program: Program, single: bool, fallback: Callable) -> Callable:
+    """The program run equation by equation on the inputs' own library.
+
+    The generated NumPy source reuses buffers with ``out=``, which Dask and the array API
+    do not have; each primitive called on the inputs reaches their library by dispatch.
+    """
+
+    def run(*leaves):
+        args = [backends.adapt(v) for v in leaves]
+        try:
+            outs = [backends.native(o) for o in eval_program(program, *args)]
+        except GuardFailed:
+            return fallback(*leaves)
+        return outs[0] if single else tuple(outs)
+
+    return run
 
 
 def _any_traced(tree: Any) -> bool:
@@ -293,6 +320,11 @@ class JittedFunction:
         return (treedef, sig, tuple(static), static_key), leaves, flat_fun
 
     def _compile(self, flat_fun: Callable, leaves: list) -> Compiled:
+        foreign = [backends.foreign(v) for v in leaves]
+        if any(foreign):
+            # Staged on NumPy stand-ins of the same shapes and dtypes: staging reads its
+            # example's values, which on Dask would compute the graph.
+            leaves = [_stand_in(v) if f else v for v, f in zip(leaves, foreign)]
         staged, out_tree = stage(flat_fun, leaves)
         self.trace_count += 1
         program = optimize(staged) if self.optimize else staged
@@ -303,7 +335,10 @@ class JittedFunction:
             outs = tree_flatten(flat_fun(*flat))[0]
             return outs[0] if out_tree.kind == "leaf" else tuple(outs)
 
-        return Compiled(staged, program, out_tree, identifier(self.__name__[4:-1]), fallback)
+        compiled = Compiled(staged, program, out_tree, identifier(self.__name__[4:-1]), fallback)
+        if any(foreign):
+            compiled.fn = _on_namespace(program, compiled.single, fallback)
+        return compiled
 
     def lower(self, *args: Any, **kwargs: Any) -> Compiled:
         """The :class:`Compiled` for these arguments (compiling if needed), without running it.

@@ -73,7 +73,8 @@ def _reshape_raw(x, shape, order="C"):
     >>> np.reshape(np.arange(6.0), (2, -1)).shape
     (2, 3)
     """
-    return _np.reshape(x, shape, order=order)
+    # order only when asked: Dask's reshape has no such argument.
+    return _np.reshape(x, shape) if order == "C" else _np.reshape(x, shape, order=order)
 
 
 reshape = wrap(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as _np
 
+from .. import backends as _backends
 from ..core import VSpace, register_vspace
 from ..errors import ConcreteValueError
 from ..tracer import Box, box_types, getval, register_box
@@ -53,7 +54,17 @@ class ArrayBox(Box):
 
     @property
     def size(self) -> int:
-        return _np.size(getval(self))
+        # The array's own size: numpy.size on a Dask array would compute the array.
+        s = getattr(getval(self), "size", None)
+        if s is None:
+            return _np.size(getval(self))
+        if s != s:
+            # Dask's size after boolean-mask indexing: unknown until computed.
+            raise _backends.unsupported(
+                "an array of unknown size (boolean-mask indexing)",
+                _backends.backend_name(getval(self)),
+            )
+        return int(s)
 
     @property
     def dtype(self) -> _np.dtype:
@@ -472,6 +483,7 @@ def _raw_numpy_message(name, method):
 _scalar_types = [float, int, complex, bool, _np.ndarray]
 _scalar_types += [t for t in set(_np.sctypeDict.values()) if issubclass(t, (_np.number, _np.bool_))]
 register_box(ArrayBox, *_scalar_types)
+_backends.use_box(ArrayBox)
 
 
 class ArrayVSpace(VSpace):

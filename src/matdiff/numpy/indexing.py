@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as _np
 
+from .. import backends as _backends
 from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types, branch, getval
 from . import ufuncs as _uf
@@ -81,8 +82,13 @@ def _writes_once(idx) -> bool:
 
 
 def _is_duck(g) -> bool:
-    """Whether ``g`` is a duck array (jit's staged value), not an array or a number."""
-    return not isinstance(g, (_np.ndarray, _np.generic)) and hasattr(g, "__array_function__")
+    """Whether ``g`` is a duck array (jit's staged value), not an array or a number (nor an
+    array of another library, which is written into like NumPy's)."""
+    return (
+        not isinstance(g, (_np.ndarray, _np.generic))
+        and hasattr(g, "__array_function__")
+        and not _backends.foreign(g)
+    )
 
 
 def _scatter_add_raw(g, shape, idx, dtype, once=False):
@@ -91,7 +97,7 @@ def _scatter_add_raw(g, shape, idx, dtype, once=False):
         # written into ``out``; let it handle the whole call, as NumPy's own functions do.
         return g.__array_function__(_scatter_add_raw, (type(g),), (g, shape, idx, dtype, once), {})
     idx = example_value(idx)
-    out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
+    out = _backends.zeros(shape, _np.result_type(dtype, g), g)
     if once:
         out[idx] = g
     else:
@@ -192,7 +198,7 @@ def _scatter_along_axis_raw(g, indices, *, shape: tuple, axis: int, dtype):
             {"shape": shape, "axis": axis, "dtype": dtype},
         )
     indices = example_value(indices)
-    out = _np.zeros(shape, dtype=_np.result_type(dtype, g))
+    out = _backends.zeros(shape, _np.result_type(dtype, g), g)
     # Indices given by the user may repeat along the axis: accumulate.
     _np.add.at(out, _along_axis_index(indices, shape, axis), g)
     return out

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as _np
 
+from .. import backends as _backends
 from ..core import defjvp, defvjp
 from ..errors import StagingError, user_site
 from ..tracer import box_types
@@ -108,8 +109,9 @@ square = wrap(
 
 def _scaled_power_raw(g, a, p, c):
     """``c * g * a**p``, exactly 0 where ``g`` is 0 even where ``a**p`` is infinite."""
-    if _np.count_nonzero(a) == _np.size(a):
-        # no zero base, so no infinite power: the common case, without the fix-up
+    if not _backends.foreign(a) and _np.count_nonzero(a) == _np.size(a):
+        # no zero base, so no infinite power: the common case, without the fix-up (not
+        # looked for in a lazy array, where it would compute the graph)
         return _np.multiply(_np.multiply(c, g), _np.power(a, float(p)))
     with _np.errstate(divide="ignore", invalid="ignore"):
         r = _np.multiply(_np.multiply(c, g), _np.power(a, float(p)))
@@ -758,7 +760,14 @@ def nan_to_num(x: Any, copy: bool = True, nan=0.0, posinf=None, neginf=None) -> 
     if is_concrete(xv) and not bad.any():
         return x
     # The replacement values, computed by NumPy itself; used only where ``bad`` holds.
-    fill = _np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
+    if (nan, posinf, neginf) == (0.0, None, None):
+        fill = _np.nan_to_num(xv)  # the only form Dask's nan_to_num takes
+    elif _backends.foreign(xv):
+        raise _backends.unsupported(
+            "numpy.nan_to_num with nan=, posinf= or neginf=", _backends.backend_name(xv)
+        )
+    else:
+        fill = _np.nan_to_num(xv, nan=nan, posinf=posinf, neginf=neginf)
     return where(bad, fill, x)
 
 
@@ -772,6 +781,9 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     array([1., 2.])
     """
     av = _array_value(a)
+    if _backends.foreign(av):
+        # Lazy or remote values: the dtype of the result would need them computed.
+        raise _backends.unsupported("numpy.real_if_close", _backends.backend_name(av))
     if av.dtype.kind != "c":
         return a
     if not is_concrete(av):
