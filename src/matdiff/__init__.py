@@ -51,6 +51,7 @@ from .tree import (
     tree_structure,
     tree_unflatten,
 )
+from .vmapping import vmap
 
 __version__ = "0.1.0"
 
@@ -74,6 +75,7 @@ __all__ = [
     # The derivative operators are listed once, in matdiff.differential_operators.
     *_operators.__all__,
     "NotDifferentiableError",
+    "vmap",
     "register_pytree_node",
     "register_pytree_node_class",
     "tree_flatten",
