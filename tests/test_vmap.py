@@ -177,3 +177,27 @@ def test_in_axes_errors():
 def test_python_control_flow_on_a_batched_value_is_refused():
     with pytest.raises(ConcreteValueError, match="vmap: a batched value was read as bool()"):
         vmap(lambda a: a if a[0] > 0 else -a)(XS)
+
+
+# ---------------------------------------------------------------- derivatives through vmap
+
+CHECKED = [
+    ("tanh of a product", lambda x, w: np.tanh(x @ w), (None, 0)),
+    ("outer product", lambda x, w: np.sum(np.outer(x, x) @ w, axis=0), (0, None)),
+    ("reduction over an axis", lambda x, w: np.max(np.cos(x[:, None] * w), axis=1), (0, None)),
+    ("both batched", lambda x, w: np.log1p(np.exp(np.sum(x) * w)), (0, 0)),
+    ("mask and where", lambda x, w: np.where(x @ w > 0.0, (x @ w) ** 2, -(x @ w)), (0, None)),
+    ("logsumexp", lambda x, w: np.log(np.sum(np.exp(x @ w))), (0, None)),
+]
+
+
+@pytest.mark.parametrize("name,f,axes", CHECKED, ids=[c[0] for c in CHECKED])
+def test_check_grads_through_vmap_to_second_order(name, f, axes):
+    from matdiff.test_util import check_grads
+
+    x = XS if axes[0] == 0 else XS[0]
+    w = numpy.stack([W, 0.5 * W, W[::-1], -W, 2.0 * W]) if axes[1] == 0 else W
+    check_grads(vmap(f, in_axes=axes), modes=("fwd", "rev"), order=2)(x, w)
+    # and per-example gradients, differentiated again
+    g = vmap(grad(lambda x, w: np.sum(np.sin(f(x, w)))), in_axes=axes)
+    check_grads(g, modes=("fwd", "rev"), order=1)(x, w)

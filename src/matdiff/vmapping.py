@@ -319,14 +319,12 @@ def _leaf_names(fun: Callable, args: tuple) -> list[str]:
     return names
 
 
-def _axis_in(axis: int, shape: tuple, name: str) -> int:
+def _axis_error(axis: int, shape: tuple, name: str) -> ValueError:
     ndim = len(shape)
-    if not -ndim <= axis < ndim:
-        raise ValueError(
-            f"vmap: in_axes gives axis {axis} for {name}, which has shape {shape}; the "
-            f"axis must lie in [{-ndim}, {ndim - 1}]"
-        )
-    return axis % ndim
+    return ValueError(
+        f"vmap: in_axes gives axis {axis} for {name}, which has shape {shape}; the "
+        f"axis must lie in [{-ndim}, {ndim - 1}]"
+    )
 
 
 def vmap(
@@ -363,25 +361,31 @@ def vmap(
             axes = _prefix_axes(tuple(in_axes), args, "in_axes")
         else:
             axes = _prefix_axes(in_axes, args, "in_axes")
-        names = None
         sizes = {}
         norm = []
         for i, (x, a) in enumerate(zip(leaves, axes)):
             if a is None:
                 norm.append(None)
                 continue
-            names = names or _leaf_names(fun, args)
             s = shape_of(x)
-            a = _axis_in(int(a), tuple(s), names[i])
+            if not -len(s) <= a < len(s):
+                raise _axis_error(int(a), tuple(s), _leaf_names(fun, args)[i])
+            a = int(a) % len(s)
             norm.append(a)
-            sizes.setdefault(s[a], []).append(f"{names[i]} has size {s[a]} along axis {a}")
+            sizes.setdefault(s[a], []).append(i)
         if axis_size is not None:
-            sizes.setdefault(axis_size, []).append(f"axis_size is {axis_size}")
+            sizes.setdefault(axis_size, []).append(None)
         if len(sizes) > 1:
-            raise ValueError(
-                "vmap: the batched axes have different sizes: "
-                + "; ".join(d for ds in sizes.values() for d in ds)
-            )
+            # Named only now: reading the signature costs more than the call.
+            names = _leaf_names(fun, args)
+            described = [
+                f"axis_size is {n}"
+                if i is None
+                else f"{names[i]} has size {n} along axis {norm[i]}"
+                for n, idx in sizes.items()
+                for i in idx
+            ]
+            raise ValueError("vmap: the batched axes have different sizes: " + "; ".join(described))
         if not sizes:
             raise ValueError(
                 "vmap: no argument is batched (every in_axes is None) and axis_size is not "

@@ -305,7 +305,13 @@ def _matmul(mm, args, batched):
         x = _pad(x, rank)
     if by:
         y = _pad(y, rank)
-    out = mm(x, y)
+    if shape_of(x)[-1] == 1 and not (row and col):
+        # A contraction over one entry (outer products, as in a per-example weight
+        # gradient) is a broadcast product: NumPy's stacked matmul would make one tiny
+        # matrix product per example.
+        out = _np.multiply(x, y)
+    else:
+        out = mm(x, y)
     s = tuple(shape_of(out))
     if row and col:
         return _np.reshape(out, s[:-2])
