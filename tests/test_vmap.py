@@ -201,3 +201,32 @@ def test_check_grads_through_vmap_to_second_order(name, f, axes):
     # and per-example gradients, differentiated again
     g = vmap(grad(lambda x, w: np.sum(np.sin(f(x, w)))), in_axes=axes)
     check_grads(g, modes=("fwd", "rev"), order=1)(x, w)
+
+
+# ---------------------------------------------------------------- jacobian on vmap
+
+
+def test_jacobian_pulls_every_row_back_in_one_pass():
+    from matdiff import jacobian
+    from matdiff.extend import defvjp, primitive
+
+    made = []
+    twice = primitive(lambda x: 2.0 * x)
+
+    def maker(ans, x):
+        made.append(1)
+        return lambda g: 2.0 * g
+
+    defvjp(twice, maker)
+    numpy.testing.assert_array_equal(jacobian(twice)(numpy.ones(4)), 2.0 * numpy.eye(4))
+    assert len(made) == 1  # one backward pass for the four rows
+
+
+def test_jacobian_falls_back_to_one_pass_per_row_for_a_rule_reading_numbers():
+    from matdiff import jacobian
+    from matdiff.extend import defvjp, primitive
+
+    scaled = primitive(lambda x: 3.0 * x)
+    # A rule that reads its cotangent as a Python number cannot run on a batch.
+    defvjp(scaled, lambda ans, x: lambda g: 3.0 * g * (1.0 if float(np.max(g)) >= 0 else 1.0))
+    numpy.testing.assert_array_equal(jacobian(scaled)(numpy.ones(3)), 3.0 * numpy.eye(3))

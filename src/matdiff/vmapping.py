@@ -17,6 +17,7 @@ backward pass runs on batched values, one pass for the whole batch) and
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 
 import numpy as _np
@@ -167,18 +168,19 @@ class BatchedValue:
         if func in _QUERIES:
             # Shape and dtype queries: one example's stand-in answers them.
             return func(*[a.example() if type(a) is BatchedValue else a for a in args], **kwargs)
-        if func in _routing:
+        routing = _routing.__dict__.setdefault("funcs", set())
+        if func in routing:
             # matdiff's function of this name read the value and called NumPy's on it (for
             # a constant such as nan_to_num's fill): NumPy's runs on each example's value.
             wrapped = _raw_per_example.get(func)
             if wrapped is None:
                 wrapped = _raw_per_example[func] = nondifferentiable(func)
             return wrapped(*_boxes(args), **kwargs)
-        _routing.add(func)
+        routing.add(func)
         try:
             return func(*_boxes(args), **kwargs)
         finally:
-            _routing.discard(func)
+            routing.discard(func)
 
     def example(self):
         """An array of one example's shape and dtype (not its numbers)."""
@@ -200,9 +202,10 @@ class BatchedValue:
         raise _concrete("an index")
 
 
-# The NumPy functions whose call on a batched value is being routed to matdiff's, and the
-# derivative-free wrappers that run a NumPy function on each example's value.
-_routing: set = set()
+# The NumPy functions whose call on a batched value is being routed to matdiff's (per
+# thread, as traces are), and the derivative-free wrappers that run a NumPy function on
+# each example's value.
+_routing = threading.local()
 _raw_per_example: dict = {}
 
 _QUERIES = {
