@@ -381,6 +381,88 @@ W3 = Workload(
     tasks=[Task("grad", _w3_ref, _w3_builders())],
 )
 
+# ---------------------------------------------------------------- W11 per-example gradients
+
+
+def _w11_ref(inp):
+    """W3's gradient for each example on its own (the loss of a batch of one)."""
+    X, Y = inp["X"], inp["Y"]
+    W1, b1, W2, b2 = inp["params"]
+    h = np.tanh(X @ W1 + b1)
+    z = h @ W2 + b2
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    dz = p - Y
+    dh = dz @ W2.T * (1 - h**2)
+    return (X[:, :, None] * dh[:, None, :], dh, h[:, :, None] * dz[:, None, :], dz)
+
+
+def _w11_loss(npm, lse):
+    # One example: W3's loss on a batch of one.
+    return lambda p, x, y: _mlp_loss(npm, p, x[None, :], y[None, :], lse)
+
+
+def _w11_builders():
+    def md(m, inp, jit):
+        g = m.vmap(m.grad(_w11_loss(m.numpy, _lse_np(m.numpy))), in_axes=(None, 0, 0))
+        g = m.jit(g) if jit else g
+        return lambda: g(inp["params"], inp["X"], inp["Y"])
+
+    def jx(m, inp, jit):
+        from jax.scipy.special import logsumexp
+
+        loss = _w11_loss(m.numpy, lambda z: logsumexp(z, axis=1))
+        g = m.vmap(m.grad(loss), in_axes=(None, 0, 0))
+        g = m.jit(g) if jit else g
+        p = tuple(m.numpy.asarray(a) for a in inp["params"])
+        X, Y = m.numpy.asarray(inp["X"]), m.numpy.asarray(inp["Y"])
+        return lambda: g(p, X, Y)
+
+    def th(m, inp):
+        from torch.func import grad, vmap
+
+        p = tuple(m.tensor(a) for a in inp["params"])
+        X, Y = m.tensor(inp["X"]), m.tensor(inp["Y"])
+        g = vmap(grad(_w11_loss(m, lambda z: m.logsumexp(z, dim=1))), in_dims=(None, 0, 0))
+        return lambda: g(p, X, Y)
+
+    return {
+        "numpy": lambda m, inp: lambda: _w11_ref(inp),
+        "matdiff": lambda m, inp: md(m, inp, False),
+        "matdiff-jit": lambda m, inp: md(m, inp, True),
+        "jax": lambda m, inp: jx(m, inp, False),
+        "jax-jit": lambda m, inp: jx(m, inp, True),
+        "torch": th,
+    }
+
+
+def _w11_loop_builders():
+    def md(m, inp):
+        g = m.grad(_w11_loss(m.numpy, _lse_np(m.numpy)))
+
+        def run():
+            rows = [g(inp["params"], x, y) for x, y in zip(inp["X"], inp["Y"])]
+            return tuple(np.stack([r[k] for r in rows]) for k in range(4))
+
+        return run
+
+    return {"numpy": lambda m, inp: lambda: _w11_ref(inp), "matdiff": md}
+
+
+W11 = Workload(
+    "W11",
+    "per-example gradients of W3's MLP loss (784-512(tanh)-10), batch 256: vmap(grad) "
+    "against a Python loop of grad",
+    sizes=[(256, 784, 512, 10)],
+    quick_sizes=[(8, 12, 6, 3)],
+    inputs=_w3_inputs,
+    tasks=[
+        Task("vmap-grad", _w11_ref, _w11_builders()),
+        Task("loop-grad", _w11_ref, _w11_loop_builders()),
+    ],
+    ratios=[("vmap-grad", "loop-grad")],
+)
+
 # ---------------------------------------------------------------- W4 dense Hessian
 
 W4_EXPR = "x'*A*x + sum(log(vector(1) + exp(B*x)))"
@@ -911,4 +993,4 @@ W13 = Workload(
 )
 
 
-ALL = {w.key: w for w in [W1, W2, W3, W4, W5, W6, W7, W8, W9, W13, W14]}
+ALL = {w.key: w for w in [W1, W2, W3, W4, W5, W6, W7, W8, W9, W11, W13, W14]}

@@ -52,6 +52,7 @@ from .tree import (
     tree_structure,
     tree_unflatten,
 )
+from .vmapping import vmap
 
 __version__ = "0.1.0"
 
@@ -81,6 +82,7 @@ __all__ = [
     *_operators.__all__,
     "checkpoint_scan",
     "NotDifferentiableError",
+    "vmap",
     "register_pytree_node",
     "register_pytree_node_class",
     "tree_flatten",

@@ -35,7 +35,8 @@ import numpy as _np
 
 from . import numpy as mnp
 from .core import jvp_rule, jvp_rules, vspace
-from .numpy._wrap import all_wrapped, shape_of
+from .numpy import _broadcast, indexing, manipulation, products, reductions, ufuncs
+from .numpy._wrap import shape_of
 from .tracer import Trace, asks_trace, box_types, getval, new_box
 from .tree import tree_flatten, tree_unflatten
 
@@ -386,16 +387,14 @@ def _scatter_add_rule(tangents, ans, args, kwargs):
     idx = _basic_index(args[2])
     if idx is None or any(t is not None for t in tangents[1:]):
         return NotImplemented
-    scatter = all_wrapped["scatter_add"]
-    return scatter(g, shape_of(g)[:1] + tuple(args[1]), idx, *args[3:], **kwargs)
+    return indexing.scatter_add(g, shape_of(g)[:1] + tuple(args[1]), idx, *args[3:], **kwargs)
 
 
 def _gather_along_axis_rule(tangents, ans, args, kwargs):
     """take_along_axis's gather: the index gains a unit batch axis that broadcasts."""
     if tangents[1] is not None:
         return NotImplemented
-    gather = all_wrapped["_gather_along_axis"]
-    return gather(tangents[0], args[1][None], axis=kwargs["axis"] + 1)
+    return indexing._gather_along_axis(tangents[0], args[1][None], axis=kwargs["axis"] + 1)
 
 
 def _scatter_along_axis_rule(tangents, ans, args, kwargs):
@@ -403,12 +402,13 @@ def _scatter_along_axis_rule(tangents, ans, args, kwargs):
     if tangents[1] is not None:
         return NotImplemented
     g = tangents[0]
-    scatter = all_wrapped["_scatter_along_axis"]
     shape = shape_of(g)[:1] + tuple(kwargs["shape"])
-    return scatter(g, args[1][None], shape=shape, axis=kwargs["axis"] + 1, dtype=kwargs["dtype"])
+    return indexing._scatter_along_axis(
+        g, args[1][None], shape=shape, axis=kwargs["axis"] + 1, dtype=kwargs["dtype"]
+    )
 
 
-def _join_rule(name: str) -> Callable:
+def _join_rule(join: Callable) -> Callable:
     """``_stack(axis, *arrays)`` and ``_concatenate(axis, *arrays)``: zeros for the
     untraced arrays, the axis shifted past the batch axis."""
 
@@ -416,7 +416,7 @@ def _join_rule(name: str) -> Callable:
         axis = args[0]
         if tangents[0] is not None or not isinstance(axis, (int, _np.integer)):
             return NotImplemented
-        return _join(all_wrapped[name], axis, tangents, args)
+        return _join(join, axis, tangents, args)
 
     return rule
 
@@ -452,7 +452,7 @@ def _matmul_rule(tangents, ans, args, kwargs):
 
 def _matmul_left(g, y, ans):
     """The batched tangent ``g @ y`` of ``x @ y`` for ``x``'s tangent ``g``."""
-    matmul = all_wrapped["matmul"]
+    matmul = products.matmul
     gshape, ys = shape_of(g), shape_of(y)
     size = gshape[0]
     target = (size,) + shape_of(ans)
@@ -474,7 +474,7 @@ def _matmul_left(g, y, ans):
 
 def _matmul_right(x, g, ans):
     """The batched tangent ``x @ g`` of ``x @ y`` for ``y``'s tangent ``g``."""
-    matmul = all_wrapped["matmul"]
+    matmul = products.matmul
     gshape, xs = shape_of(g), shape_of(x)
     size = gshape[0]
     target = (size,) + shape_of(ans)
@@ -501,36 +501,44 @@ def _matmul_right(x, g, ans):
     return mnp.reshape(matmul(x, g), target)
 
 
-# Elementwise primitives that are not NumPy ufuncs (ufuncs are recognised by type).
-ELEMENTWISE = ("where", "real", "imag", "clip", "sinc", "angle", "copy")
-
-
 def _install() -> None:
+    # Keyed by the primitives themselves, not their names: a renamed primitive fails here,
+    # at import, instead of silently losing its rule.
     table = {
-        "reshape": _reshape_rule,
-        "transpose": _transpose_rule,
-        "broadcast_to": _broadcast_to_rule,
-        "getitem": _getitem_rule,
-        "scatter_add": _scatter_add_rule,
-        "_gather_along_axis": _gather_along_axis_rule,
-        "_scatter_along_axis": _scatter_along_axis_rule,
-        "_stack": _join_rule("_stack"),
-        "_concatenate": _join_rule("_concatenate"),
-        "matmul": _matmul_rule,
-        "dot": _dot_rule,
+        _broadcast.reshape: _reshape_rule,
+        manipulation.transpose: _transpose_rule,
+        _broadcast.broadcast_to: _broadcast_to_rule,
+        indexing.getitem: _getitem_rule,
+        indexing.scatter_add: _scatter_add_rule,
+        indexing._gather_along_axis: _gather_along_axis_rule,
+        indexing._scatter_along_axis: _scatter_along_axis_rule,
+        manipulation._stack: _join_rule(manipulation._stack),
+        manipulation._concatenate: _join_rule(manipulation._concatenate),
+        products.matmul: _matmul_rule,
+        products.dot: _dot_rule,
     }
-    for name, rule in table.items():
-        if name in all_wrapped:
-            register_batch_rule(all_wrapped[name], rule)
-    for name in ("sum", "mean"):
-        if name in all_wrapped:
-            register_batch_rule(all_wrapped[name], _axis_reduction(all_wrapped[name]))
-    for name in ELEMENTWISE:
-        f = all_wrapped.get(name)
-        if f is not None and getattr(f, "_is_primitive", False):
-            register_batch_rule(f, _elementwise_rule(f))
-    for f in mnp.fft.TRAILING_AXES_LINEAR:
-        register_batch_rule(f, _trailing_linear_rule(f))
+    for fun, rule in table.items():
+        register_batch_rule(fun, rule)
+    for fun in (_broadcast.sum, reductions.mean):
+        register_batch_rule(fun, _axis_reduction(fun))
+    # Elementwise primitives that are not NumPy ufuncs (ufuncs are recognised by type).
+    for fun in _ELEMENTWISE_PRIMITIVES:
+        register_batch_rule(fun, _elementwise_rule(fun))
+    for fun in mnp.fft.TRAILING_AXES_LINEAR:
+        register_batch_rule(fun, _trailing_linear_rule(fun))
+
+
+# The names of the elementwise functions that are not ufuncs, as matdiff.numpy exports
+# them (clip among them: a composite of the primitive _clip, which loops).
+ELEMENTWISE = ("where", "real", "imag", "clip", "sinc", "angle", "copy")
+_ELEMENTWISE_PRIMITIVES = (
+    ufuncs.where,
+    _broadcast.real,
+    ufuncs.imag,
+    ufuncs.sinc,
+    ufuncs.angle,
+    manipulation.copy,
+)
 
 
 def _trailing_linear_rule(fun: Callable) -> Callable:

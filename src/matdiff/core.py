@@ -40,6 +40,8 @@ __all__ = [
     "defjvp_argnums",
     "vjp_rules",
     "jvp_rules",
+    "vmap_rules",
+    "defvmap",
     "jvp_rule",
     "ReverseTrace",
     "ForwardTrace",
@@ -55,6 +57,8 @@ _MISSING = object()
 
 vjp_rules: dict[Callable, list] = {}
 jvp_rules: dict[Callable, list] = {}
+#: Batching rules (vmap's), one per primitive: ``rule(args, batched, kwargs) -> answer``.
+vmap_rules: dict[Callable, Callable] = {}
 
 
 def _fname(fun: Callable) -> str:
@@ -203,6 +207,24 @@ def defjvp(fun: Callable, *rules, argnums=None) -> None:
         while len(table) <= i:
             table.append(_MISSING)
         table[i] = rule
+
+
+def defvmap(fun: Callable, rule: Callable | None) -> None:
+    """Define how ``fun`` runs on a batch (under ``vmap``): ``rule(args, batched, kwargs)``.
+
+    ``batched[i]`` says whether ``args[i]`` carries the batch, as its axis 0; the rule
+    returns the answer for every example, with the batch as axis 0, or
+    ``NotImplemented`` to have ``fun`` called once per example instead. ``None`` removes
+    the rule: ``fun`` is then always called once per example.
+
+    >>> from matdiff.extend import primitive
+    >>> cube = primitive(lambda x: x**3)
+    >>> defvmap(cube, lambda args, batched, kwargs: cube(args[0]))  # elementwise
+    """
+    if rule is None:
+        vmap_rules.pop(fun, None)
+    else:
+        vmap_rules[fun] = rule
 
 
 def _linear_jvp(fun: Callable, argnum: int) -> Callable:

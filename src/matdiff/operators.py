@@ -42,9 +42,11 @@ from .checks import (
     split_aux,
 )
 from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
+from .errors import ConcreteValueError
 from .progress import progress_bar
 from .tracer import box_types, deeper_stack, getval, known_type, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
+from .vmapping import vmap
 
 __all__ = [
     "grad",
@@ -392,27 +394,13 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
 # ---------------------------------------------------------------- Jacobians
 
 
-def _basis(x: Any):
-    """Unit vectors of ``x``'s space, each shaped like ``x``, as operands beside ``x``
-    (under jit, constants of the program: see :func:`as_operand`)."""
-    space = vspace(x)
-    shape = _np.shape(getval(x))
-    n = int(_np.prod(shape))
-    basis = []
-    for i in range(n):
-        # Each its own array (not a row of one identity), so that jit may fold it.
-        e = _np.zeros(shape, space.dtype)
-        e.flat[i] = 1
-        basis.append(as_operand(x, e))
-    return basis, shape
-
-
 def jacobian(
     fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None, progress: bool = False
 ) -> Callable:
     """The Jacobian by reverse mode, shaped ``out.shape + in.shape`` (``jacrev``).
 
-    One VJP per output element, all on one recorded forward pass. With ``has_aux=True``
+    All the output elements' VJPs in one batched backward pass (``vmap`` of the VJP) over
+    one recorded forward pass. With ``has_aux=True``
     the function returns ``(output, aux)`` and the Jacobian function ``(jacobian, aux)``,
     as JAX's does. ``progress=True`` shows a bar over the output elements (``tqdm``).
 
@@ -437,21 +425,19 @@ def jacobian(
         total = sum(int(_np.prod(_np.shape(getval(o)))) for o in out_leaves)
         bar = progress_bar(total, "jacobian: output elements", progress, "jacobian")
         for k, o in enumerate(out_leaves):
-            basis, oshape = _basis(o)
-            rows = []
-            for e in basis:
-                ct = list(zeros)
-                ct[k] = e
-                rows.append(tree_flatten(vjp_fn(tree_unflatten(out_def, ct)))[0])
-                bar.update(1)
+            oshape = _np.shape(getval(o))
+            n = int(_np.prod(oshape))
             blocks = []
+            if n:
+                grads = _pull_back_basis(vjp_fn, out_def, zeros, k, o, oshape, n)
             for i, x in enumerate(in_leaves):
                 xshape = _np.shape(getval(x))
-                if rows:
-                    stacked = mnp.stack([r[i] for r in rows])
+                if n:
+                    stacked = grads[i]
                 else:
                     stacked = _np.zeros((0,) + xshape, vspace(x).dtype)
                 blocks.append(mnp.reshape(stacked, oshape + xshape))
+            bar.update(n)
             per_out.append(tree_unflatten(in_def, blocks))
         bar.close()
         res = [r[0] if single else r for r in per_out]
@@ -463,6 +449,37 @@ def jacobian(
 
 
 jacrev = jacobian
+
+
+def _pull_back_basis(vjp_fn, out_def, zeros, k, o, oshape, n):
+    """Every unit cotangent of output leaf ``k`` pulled back in one batched backward
+    pass (``vmap`` of the VJP): the input cotangents' leaves, each with ``n`` rows.
+
+    A scalar output (the inner Jacobian of ``hessian``) needs no batch. A derivative rule
+    that reads a cotangent as a Python number (a tolerance's scale, say) cannot run on a
+    batch; the basis vectors then go back one at a time, as they always may.
+    """
+    space = vspace(o)
+    # Its own array, not a view of an identity: under jit a private constant is folded.
+    eye = _np.zeros((n,) + tuple(oshape), space.dtype)
+    eye.reshape(n, n)[_np.arange(n), _np.arange(n)] = 1
+
+    def pull(e):
+        ct = list(zeros)
+        ct[k] = e
+        return tuple(tree_flatten(vjp_fn(tree_unflatten(out_def, ct)))[0])
+
+    if n > 1:
+        try:
+            return vmap(pull)(as_operand(o, eye))
+        except ConcreteValueError:
+            pass
+    rows = []
+    for j in range(n):
+        e = _np.zeros(oshape, space.dtype)  # its own array, as above
+        e.flat[j] = 1
+        rows.append(pull(as_operand(o, e)))
+    return tuple(mnp.stack(col) for col in zip(*rows))
 
 
 def jacfwd(

@@ -50,8 +50,15 @@ class Trace:
 
     __slots__ = ("level",)
 
+    #: Whether the trace computes its primitives' answers itself (:meth:`apply`): vmap's
+    #: values hold a whole batch, which the raw function would misread as one example.
+    applies = False
+
     def __init__(self) -> None:
         self.level = next(_level_counter)
+
+    def apply(self, fun, args, kwargs, argnums, boxes):  # pragma: no cover
+        raise NotImplementedError
 
     def process(self, fun, ans, argvals, kwargs, argnums, boxes):  # pragma: no cover
         raise NotImplementedError
@@ -145,6 +152,27 @@ def getval(x: Any) -> Any:
     return x
 
 
+# Types of the values that getval hands out for a box holding a whole batch (vmap's):
+# a function without derivative applied to one is batched by the box's trace, not run on
+# the batch as if it were one example. Each has ``.box``, the box it stands for.
+_batched_values: set[type] = set()
+
+
+def values_batched(value_type: type) -> None:
+    """Make derivative-free functions hand values of ``value_type`` to their trace."""
+    _batched_values.add(value_type)
+
+
+def _apply_batched(f_wrapped: Callable, vals: list, kwargs: dict) -> Any:
+    args = [v.box if type(v) in _batched_values else v for v in vals]
+    top = None
+    for a in args:
+        if type(a) in box_types and (top is None or a._trace.level > top.level):
+            top = a._trace
+    argnums = [i for i, a in enumerate(args) if type(a) in box_types and a._trace is top]
+    return top.apply(f_wrapped, args, kwargs, argnums, [args[i] for i in argnums])
+
+
 _branch_for_type: dict[type, Callable[[Any], bool]] = {}
 
 
@@ -211,6 +239,8 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
                 raise better from e
         if kwargs and kwargs.get("out") is not None:
             raise _out_error(f_wrapped.__name__)
+        if top.applies:
+            return top.apply(f_wrapped, args, kwargs, argnums, boxes)
         argvals = list(args)
         for i, b in zip(argnums, boxes):
             v = b._value
@@ -277,6 +307,8 @@ def _mixed_levels(f_wrapped: Callable, f_raw: Callable, args: tuple, kwargs: dic
             argvals[i] = a._value
             argnums.append(i)
             boxes.append(a)
+    if top.applies:
+        return top.apply(f_wrapped, args, kwargs, argnums, boxes)
     # Lower traces are still boxed in: the recursion handles them.
     ans = f_wrapped(*argvals, **kwargs)
     return top.process(f_wrapped, ans, argvals, kwargs, argnums, boxes)
@@ -291,7 +323,11 @@ def nondifferentiable(f_raw: Callable, name: str | None = None) -> Callable:
     def f_wrapped(*args, **kwargs):
         for a in args:
             if type(a) in box_types:
-                return f_raw(*[getval(x) for x in args], **kwargs)
+                vals = [getval(x) for x in args]
+                for v in vals:
+                    if type(v) in _batched_values:
+                        return _apply_batched(f_wrapped, vals, kwargs)
+                return f_raw(*vals, **kwargs)
         return f_raw(*args, **kwargs)
 
     f_wrapped.fun = f_raw

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp
+from . import _batch
 from ._wrap import alias, is_complex, shape_of, wrap
 
 # ---------------------------------------------------------------- axes and names
@@ -82,6 +83,7 @@ reshape = wrap(
     "reshape",
     vjp=lambda ans, x, shape, order="C": lambda g: reshape(g, shape_of(x), order=order),
     linear=True,
+    batch=_batch.reshape,
 )
 alias("reshape", reshape)
 
@@ -101,6 +103,7 @@ broadcast_to = wrap(
     "broadcast_to",
     vjp=lambda ans, x, shape: lambda g: unbroadcast(x, g),
     linear=True,
+    batch=_batch.broadcast_to,
 )
 alias("broadcast_to", broadcast_to)
 
@@ -122,7 +125,7 @@ def _sum_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     return _np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-sum = wrap(_sum_raw, "sum", lists=True)
+sum = wrap(_sum_raw, "sum", lists=True, batch=_batch.reduction)
 alias("sum", sum)
 
 
@@ -173,7 +176,12 @@ def real_part_for(x, g):
     return real(g)
 
 
-real = wrap(_np.real, vjp=lambda ans, x: lambda g: real_part_for(x, g), linear=True)
+real = wrap(
+    _np.real,
+    vjp=lambda ans, x: lambda g: real_part_for(x, g),
+    linear=True,
+    batch=_batch.elementwise,
+)
 
 # ---------------------------------------------------------------- broadcasting rules
 

@@ -15,14 +15,17 @@ from collections.abc import Callable
 
 import numpy as _np
 
-from ..core import def_linear, defjvp, defvjp
+from ..core import def_linear, defjvp, defvjp, defvmap
 from ..tracer import box_types, getval, nondifferentiable, primitive
+from . import _batch
 
 #: The wrapper of each raw NumPy (or SciPy) callable: a raw call on a traced value
 #: (``numpy.sin(box)``) is routed here through ``__array_ufunc__``/``__array_function__``.
 wrapped_for: dict[Callable, Callable] = {}
 #: Everything ``matdiff.numpy`` exports, by name.
 all_wrapped: dict[str, Callable] = {}
+#: Every function :func:`wrap` made, public or not (the batching coverage test reads it).
+made: list[Callable] = []
 
 
 def wrap(
@@ -37,6 +40,7 @@ def wrap(
     routes: tuple | None = None,
     public: bool | None = None,
     lists: bool = False,
+    batch=None,
 ) -> Callable:
     """The primitive computing ``raw``, with its rules, registered where it is reached.
 
@@ -57,7 +61,11 @@ def wrap(
       itself for a public function, none otherwise); a raw callable already routed keeps
       its first wrapper;
     * ``lists``: its first argument may be a Python list of traced values
-      (``np.mean([x, y])``), made into a traced array first.
+      (``np.mean([x, y])``), made into a traced array first;
+    * ``batch``: the maker of its batching rule under ``vmap``: ``batch(f)`` is the rule
+      ``rule(args, batched, kwargs)`` (see :func:`matdiff.core.defvmap`); the makers for
+      the common kinds (elementwise, reductions over ``axis``...) are in
+      :mod:`matdiff.numpy._batch`. An elementwise NumPy ufunc gets one by default.
 
     >>> import numpy
     >>> from matdiff import grad
@@ -73,7 +81,12 @@ def wrap(
         routes = (raw,) if public else ()
     if lists:
         raw = _lifting_lists(raw, lambda: f)
+    if batch is None and isinstance(raw, _np.ufunc) and raw.signature is None:
+        batch = _batch.elementwise
     f = (nondifferentiable if nondiff else primitive)(raw, name=name)
+    made.append(f)
+    if batch is not None:
+        defvmap(f, batch(f))
     if vjp is not None:
         defvjp(f, *((vjp,) if callable(vjp) else vjp))
     if linear:

@@ -35,6 +35,7 @@ import numpy as _np
 
 from ..core import defjvp, defvjp
 from ..tracer import getval
+from . import _batch
 from . import manipulation as _shape
 from . import ufuncs as _uf
 from ._broadcast import match_realness
@@ -94,10 +95,10 @@ def _irfftn_raw(a, s, axes, norm):
 
 
 _HERE = "matdiff.numpy.fft"
-_fftn = wrap(_fftn_raw, "fftn", module=_HERE)
-_ifftn = wrap(_ifftn_raw, "ifftn", module=_HERE)
-_rfftn = wrap(_rfftn_raw, "rfftn", module=_HERE)
-_irfftn = wrap(_irfftn_raw, "irfftn", module=_HERE)
+_fftn = wrap(_fftn_raw, "fftn", module=_HERE, batch=_batch.trailing)
+_ifftn = wrap(_ifftn_raw, "ifftn", module=_HERE, batch=_batch.trailing)
+_rfftn = wrap(_rfftn_raw, "rfftn", module=_HERE, batch=_batch.trailing)
+_irfftn = wrap(_irfftn_raw, "irfftn", module=_HERE, batch=_batch.trailing)
 
 
 def _fit(g, axes: tuple, like) -> Any:

@@ -16,6 +16,7 @@ import numpy as _np
 from .. import backends as _backends
 from ..core import def_linear, defjvp, defvjp
 from ..tracer import box_types, branch, getval
+from . import _batch
 from . import ufuncs as _uf
 from ._broadcast import broadcast_to, reshape
 from ._broadcast import sum as _sum
@@ -60,7 +61,7 @@ def _getitem_raw(x, idx):
         raise
 
 
-getitem = wrap(_getitem_raw, "getitem")
+getitem = wrap(_getitem_raw, "getitem", batch=_batch.getitem)
 
 _BASIC = (int, slice, type(None), type(Ellipsis), _np.integer)
 
@@ -105,7 +106,7 @@ def _scatter_add_raw(g, shape, idx, dtype, once=False):
     return out
 
 
-scatter_add = wrap(_scatter_add_raw, "scatter_add")
+scatter_add = wrap(_scatter_add_raw, "scatter_add", batch=_batch.scatter_add)
 scatter_add.__doc__ = """``zeros(shape)`` with ``g`` added at ``idx`` (repeated indices accumulate).
 
 >>> import matdiff.numpy as np
@@ -206,8 +207,12 @@ def _scatter_along_axis_raw(g, indices, *, shape: tuple, axis: int, dtype):
 
 # The index array is a positional argument, so that staging (jit) records it as an
 # operand: an index computed from traced values (argsort) stays part of the program.
-_gather_along_axis = wrap(_gather_along_axis_raw, "_gather_along_axis")
-_scatter_along_axis = wrap(_scatter_along_axis_raw, "_scatter_along_axis")
+_gather_along_axis = wrap(
+    _gather_along_axis_raw, "_gather_along_axis", batch=_batch.gather_along_axis
+)
+_scatter_along_axis = wrap(
+    _scatter_along_axis_raw, "_scatter_along_axis", batch=_batch.scatter_along_axis
+)
 
 
 def _gather_along_axis_vjp(ans, arr, indices, *, axis):

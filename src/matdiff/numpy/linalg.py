@@ -46,6 +46,7 @@ from numpy.linalg import LinAlgError
 
 from ..core import defjvp, defvjp
 from ..tracer import branch, getval
+from . import _batch
 from . import manipulation as _shape
 from . import products as _prod
 from . import reductions as _red
@@ -334,6 +335,7 @@ inv = wrap(
     routes=(_la.inv,),
     vjp=lambda ans, a: lambda g: _uf.negative(_mm(_T(ans), _mm(g, _T(ans)))),
     jvp=lambda g, ans, a: _uf.negative(_mm(ans, _mm(g, ans))),
+    batch=_batch.elementwise,
 )
 inv.__doc__ = """The inverse of each matrix in a stack: ``numpy.linalg.inv``.
 
@@ -353,7 +355,7 @@ def _solve_raw(a, b):
     return _la.solve(a, b)
 
 
-_solve_mat = wrap(_solve_raw, "solve", module=_HERE)
+_solve_mat = wrap(_solve_raw, "solve", module=_HERE, batch=_batch.elementwise)
 """Solve ``a x = b`` for stacks of matrices ``b`` (never the vector case)."""
 
 
@@ -463,7 +465,7 @@ def _logabsdet_raw(a):
     return ans
 
 
-_logabsdet = wrap(_logabsdet_raw, "slogdet", module=_HERE)
+_logabsdet = wrap(_logabsdet_raw, "slogdet", module=_HERE, batch=_batch.elementwise)
 
 
 def _inv_T(ans, a):
@@ -533,7 +535,7 @@ def _det_raw(a):
     return ans
 
 
-_det = wrap(_det_raw, "det", module=_HERE)
+_det = wrap(_det_raw, "det", module=_HERE, batch=_batch.elementwise)
 
 
 @export(module=_HERE, routes=(_la.det,))
@@ -577,7 +579,7 @@ def _cholesky_raw(a, upper=False):
     return _la.cholesky(a, upper=upper)
 
 
-_cholesky = wrap(_cholesky_raw, "cholesky", module=_HERE)
+_cholesky = wrap(_cholesky_raw, "cholesky", module=_HERE, batch=_batch.elementwise)
 
 
 def _phi(x):
@@ -642,7 +644,7 @@ def _eigh_packed_raw(a, UPLO="L"):
     return _pack_raw(a.ndim - 2, w.astype(v.dtype), v)
 
 
-_eigh_packed = wrap(_eigh_packed_raw, "eigh", module=_HERE)
+_eigh_packed = wrap(_eigh_packed_raw, "eigh", module=_HERE, batch=_batch.elementwise)
 _EIGH_WORDS = ("eigenvalues", "eigenvectors", "eigvalsh")
 
 
@@ -733,7 +735,9 @@ def _eigvalsh_raw(a, UPLO="L"):
     return _la.eigvalsh(a, UPLO=UPLO)
 
 
-eigvalsh = wrap(_eigvalsh_raw, "eigvalsh", module=_HERE, routes=(_la.eigvalsh,))
+eigvalsh = wrap(
+    _eigvalsh_raw, "eigvalsh", module=_HERE, routes=(_la.eigvalsh,), batch=_batch.elementwise
+)
 eigvalsh.__doc__ = """The eigenvalues (ascending) of symmetric/Hermitian matrices.
 
 dλᵢ = vᵢᴴ dA vᵢ. At a repeated eigenvalue the individual values have one-sided
@@ -776,7 +780,7 @@ def _eig_packed_raw(a):
     return _pack_raw(a.ndim - 2, w.astype(dt), v.astype(dt))
 
 
-_eig_packed = wrap(_eig_packed_raw, "eig", module=_HERE)
+_eig_packed = wrap(_eig_packed_raw, "eig", module=_HERE, batch=_batch.elementwise)
 _EIG_WORDS = ("eigenvalues", "eigenvectors", "eigvals")
 
 
@@ -847,7 +851,9 @@ def _eigvals_raw(a):
     return w.astype(_np.result_type(w, _np.complex64))
 
 
-eigvals = wrap(_eigvals_raw, "eigvals", module=_HERE, routes=(_la.eigvals,))
+eigvals = wrap(
+    _eigvals_raw, "eigvals", module=_HERE, routes=(_la.eigvals,), batch=_batch.elementwise
+)
 eigvals.__doc__ = """The eigenvalues of general square matrices (complex when traced).
 
 dλᵢ = (V⁻¹ dA V)ᵢᵢ for distinct eigenvalues.
@@ -886,7 +892,7 @@ def _svd_packed_raw(a, full_matrices=True, hermitian=False):
     return _pack_raw(a.ndim - 2, u, s.astype(u.dtype), vh)
 
 
-_svd_packed = wrap(_svd_packed_raw, "svd", module=_HERE)
+_svd_packed = wrap(_svd_packed_raw, "svd", module=_HERE, batch=_batch.elementwise)
 _SVD_WORDS = ("singular values", "singular vectors", "svdvals")
 
 
@@ -1064,7 +1070,13 @@ def _svdvals_raw(x):
     return _la.svd(x, compute_uv=False)
 
 
-svdvals = wrap(_svdvals_raw, "svdvals", module=_HERE, routes=(getattr(_la, "svdvals", None),))
+svdvals = wrap(
+    _svdvals_raw,
+    "svdvals",
+    module=_HERE,
+    routes=(getattr(_la, "svdvals", None),),
+    batch=_batch.elementwise,
+)
 svdvals.__doc__ = """The singular values (descending) of each matrix in a stack.
 
 dσᵢ = Re(uᵢᴴ dA vᵢ): no coupling between values, so repeated singular values give no
@@ -1105,7 +1117,7 @@ def _qr_packed_raw(a, complete=False):
     return _pack_raw(a.ndim - 2, q, r)
 
 
-_qr_packed = wrap(_qr_packed_raw, "qr", module=_HERE)
+_qr_packed = wrap(_qr_packed_raw, "qr", module=_HERE, batch=_batch.elementwise)
 
 
 def _qr_specs(a, complete):
@@ -1244,7 +1256,7 @@ def _pinv_raw(a, rcond=None, hermitian=False, *, rtol=None):
     return _la.pinv(a, **kwargs)
 
 
-_pinv = wrap(_pinv_raw, "pinv", module=_HERE)
+_pinv = wrap(_pinv_raw, "pinv", module=_HERE, batch=_batch.elementwise)
 
 
 def _pinv_terms(x, a):

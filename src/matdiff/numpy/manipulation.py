@@ -19,6 +19,7 @@ import numpy as _np
 
 from ..core import def_linear, defjvp, defvjp, jvp_rules, vjp_rules
 from ..tracer import box_types, getval
+from . import _batch
 from . import indexing as _ix
 from . import ufuncs as _uf
 from ._broadcast import broadcast_to, no_out, reshape, unbroadcast
@@ -72,7 +73,7 @@ def _transpose_raw(x, axes=None):
     return _np.transpose(x, axes)
 
 
-transpose = wrap(_transpose_raw, "transpose")
+transpose = wrap(_transpose_raw, "transpose", batch=_batch.transpose)
 alias("transpose", transpose)
 alias("permute_dims", transpose)
 
@@ -194,9 +195,9 @@ def broadcast_arrays(*args: ArrayLike) -> Any:
     return tuple(a if shape_of(a) == shape else broadcast_to(a, shape) for a in args)
 
 
-shape = wrap(_np.shape, nondiff=True)
-ndim = wrap(_np.ndim, nondiff=True)
-size = wrap(_np.size, nondiff=True)
+shape = wrap(_np.shape, nondiff=True, batch=_batch.query)
+ndim = wrap(_np.ndim, nondiff=True, batch=_batch.query)
+size = wrap(_np.size, nondiff=True, batch=_batch.query)
 
 
 # ---------------------------------------------------------------- joining
@@ -206,7 +207,7 @@ def _concatenate_raw(axis, *arrays):
     return _np.concatenate(arrays, axis=axis)
 
 
-_concatenate = wrap(_concatenate_raw, "_concatenate")
+_concatenate = wrap(_concatenate_raw, "_concatenate", batch=_batch.join)
 
 
 def _concatenate_piece(i, ans, axis, arrays):
@@ -301,7 +302,7 @@ def _stack_raw(axis, *arrays):
     return _np.stack(arrays, axis=axis)
 
 
-_stack = wrap(_stack_raw, "_stack")
+_stack = wrap(_stack_raw, "_stack", batch=_batch.join)
 
 
 def _stack_piece(i, ans, axis, arrays):
@@ -834,8 +835,8 @@ def _tri_raw(np_fun):
     return raw
 
 
-_tril = wrap(_tri_raw(_np.tril), "_tril")
-_triu = wrap(_tri_raw(_np.triu), "_triu")
+_tril = wrap(_tri_raw(_np.tril), "_tril", batch=_batch.trailing)
+_triu = wrap(_tri_raw(_np.triu), "_triu", batch=_batch.trailing)
 # A triangle is a projection: it is its own transpose.
 defvjp(_tril, lambda ans, m, k=0: lambda g: _tril(g, k))
 defvjp(_triu, lambda ans, m, k=0: lambda g: _triu(g, k))
@@ -891,7 +892,13 @@ def _copy_raw(a, order="K"):
     return _np.copy(a, order=order)
 
 
-copy = wrap(_copy_raw, "copy", vjp=lambda ans, a, order="K": lambda g: g, linear=True)
+copy = wrap(
+    _copy_raw,
+    "copy",
+    vjp=lambda ans, a, order="K": lambda g: g,
+    linear=True,
+    batch=_batch.elementwise,
+)
 alias("copy", copy)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as _np
 
 from ..tracer import getval, isbox
+from . import _batch
 from . import ufuncs as _ufuncs
 from ._wrap import export, wrap
 
@@ -35,8 +36,26 @@ _NAMES = (
     "zeros_like ones_like empty_like"
 ).split()
 
+# Under vmap: the non-ufuncs among them that act entry by entry, or along ``axis``, or on
+# their first argument alone (ufuncs are batched entry by entry without being named).
+# The rest (whole-array answers such as nonzero's, whose length differs between
+# examples) are called once per example.
+_BATCH = {
+    **dict.fromkeys(
+        "round around fix isposinf isneginf iscomplex isreal isclose "
+        "zeros_like ones_like empty_like".split(),
+        _batch.elementwise,
+    ),
+    **dict.fromkeys("count_nonzero any all".split(), _batch.reduction),
+    # Their axis=None indexes each example flattened.
+    **dict.fromkeys(
+        "argmax argmin nanargmax nanargmin argsort argpartition".split(), _batch.cumulative
+    ),
+    "digitize": _batch.trailing,
+}
+
 for _name in _NAMES:
-    globals()[_name] = wrap(getattr(_np, _name), _name, nondiff=True)
+    globals()[_name] = wrap(getattr(_np, _name), _name, nondiff=True, batch=_BATCH.get(_name))
 del _name
 
 

@@ -16,6 +16,7 @@ import numpy as _np
 
 from ..core import def_linear, defvjp, jvp_rules, vjp_rules
 from ..tracer import box_types, getval
+from . import _batch
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
@@ -31,7 +32,7 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 # ---------------------------------------------------------------- matmul
 
-matmul = wrap(_np.matmul)
+matmul = wrap(_np.matmul, batch=_batch.matmul)
 
 
 def _matmul_vjp_x(ans, x, y):
@@ -160,7 +161,7 @@ def_linear(tensordot)
 
 # ---------------------------------------------------------------- dot
 
-dot = wrap(_np.dot)
+dot = wrap(_np.dot, batch=_batch.dot)
 
 
 def _dot_vjp(argnum):

@@ -16,6 +16,7 @@ from ..core import defjvp, defvjp
 from ..tracer import box_types as _box_types
 from ..tracer import branch
 from ..tracer import getval as _getval
+from . import _batch
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import products as _products
@@ -108,6 +109,7 @@ mean = wrap(
         )
     ),
     linear=True,
+    batch=_batch.reduction,
 )
 alias("mean", mean)
 
@@ -144,6 +146,7 @@ nansum = wrap(
     jvp=lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: sum(
         _zero_nans(x, g), axis=axis, keepdims=keepdims
     ),
+    batch=_batch.reduction,
 )
 alias("nansum", nansum)
 
@@ -185,6 +188,7 @@ nanmean = wrap(
     jvp=lambda g, ans, x, axis=None, dtype=None, out=None, keepdims=False: _u.divide(
         sum(_zero_nans(x, g), axis=axis, keepdims=keepdims), _nan_count(x, axis, keepdims)
     ),
+    batch=_batch.reduction,
 )
 alias("nanmean", nanmean)
 
@@ -247,7 +251,14 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False)
     return _u.divide(t, _divisor(_count(shape_of(x), axis), ddof))
 
 
-var = wrap(_var_raw, "var", lists=True, vjp=_real_for_real_input(_var_vjp), jvp=_var_jvp)
+var = wrap(
+    _var_raw,
+    "var",
+    lists=True,
+    vjp=_real_for_real_input(_var_vjp),
+    jvp=_var_jvp,
+    batch=_batch.reduction,
+)
 alias("var", var)
 
 
@@ -284,7 +295,12 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
 
 
 nanvar = wrap(
-    _nanvar_raw, "nanvar", lists=True, vjp=_real_for_real_input(_nanvar_vjp), jvp=_nanvar_jvp
+    _nanvar_raw,
+    "nanvar",
+    lists=True,
+    vjp=_real_for_real_input(_nanvar_vjp),
+    jvp=_nanvar_jvp,
+    batch=_batch.reduction,
 )
 alias("nanvar", nanvar)
 
@@ -390,12 +406,12 @@ def _min_raw(x, axis=None, out=None, *, keepdims=False):
     return _np.min(x, axis=axis, keepdims=keepdims)
 
 
-max = wrap(_max_raw, "max", lists=True)
+max = wrap(_max_raw, "max", lists=True, batch=_batch.reduction)
 alias("max", max)
 amax = alias("amax", max)
 _weighted_rules(max, _extremum_weights)
 
-min = wrap(_min_raw, "min", lists=True)
+min = wrap(_min_raw, "min", lists=True, batch=_batch.reduction)
 alias("min", min)
 amin = alias("amin", min)
 _weighted_rules(min, _extremum_weights)
@@ -453,7 +469,7 @@ def _median_raw(x, axis=None, out=None, overwrite_input=False, *, keepdims=False
     return _np.median(x, axis=axis, keepdims=keepdims)
 
 
-median = wrap(_median_raw, "median", lists=True)
+median = wrap(_median_raw, "median", lists=True, batch=_batch.reduction)
 alias("median", median)
 _weighted_rules(median, _median_weights)
 
@@ -581,7 +597,14 @@ def _cumsum_vjp(ans, x, axis=None, dtype=None, out=None):
     return vjp
 
 
-cumsum = wrap(_cumsum_raw, "cumsum", lists=True, vjp=_real_for_real_input(_cumsum_vjp), linear=True)
+cumsum = wrap(
+    _cumsum_raw,
+    "cumsum",
+    lists=True,
+    vjp=_real_for_real_input(_cumsum_vjp),
+    linear=True,
+    batch=_batch.cumulative,
+)
 alias("cumsum", cumsum)
 
 
@@ -619,7 +642,12 @@ def _cumprod_vjp(ans, x, axis=None, dtype=None, out=None):
 
 
 cumprod = wrap(
-    _cumprod_raw, "cumprod", lists=True, vjp=_real_for_real_input(_cumprod_vjp), jvp=_cumprod_jvp
+    _cumprod_raw,
+    "cumprod",
+    lists=True,
+    vjp=_real_for_real_input(_cumprod_vjp),
+    jvp=_cumprod_jvp,
+    batch=_batch.cumulative,
 )
 alias("cumprod", cumprod)
 
@@ -665,7 +693,14 @@ def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
     return sum(_u.multiply(g, _product_of_others(x, axis)), axis=axis, keepdims=keepdims)
 
 
-prod = wrap(_prod_raw, "prod", lists=True, vjp=_real_for_real_input(_prod_vjp), jvp=_prod_jvp)
+prod = wrap(
+    _prod_raw,
+    "prod",
+    lists=True,
+    vjp=_real_for_real_input(_prod_vjp),
+    jvp=_prod_jvp,
+    batch=_batch.reduction,
+)
 alias("prod", prod)
 
 

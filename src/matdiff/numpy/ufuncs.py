@@ -28,6 +28,7 @@ from ..core import defjvp, defvjp
 from ..errors import StagingError, user_site
 from ..tracer import box_types
 from ..tracer import getval as _getval
+from . import _batch
 from ._broadcast import broadcast_tangent as _bt
 from ._broadcast import multiply, real
 from ._broadcast import real_part_for as _real_part_for
@@ -58,7 +59,9 @@ def _unary(raw, scale):
     scalar at each entry, so the same product is both the JVP and the VJP (for complex x,
     the transpose of the holomorphic derivative, with no conjugate).
     """
-    return wrap(raw, vjp=lambda ans, x: lambda g: scale(g, ans, x), jvp=scale)
+    return wrap(
+        raw, vjp=lambda ans, x: lambda g: scale(g, ans, x), jvp=scale, batch=_batch.elementwise
+    )
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -146,6 +149,7 @@ scaled_power = wrap(
             scaled_power(_product_zero_wins(t, g), a, p - 1, c * p), ans
         ),
     ),
+    batch=_batch.elementwise,
 )
 
 # At 0 a nonzero g gives g / 0 = inf: the true one-sided derivative (docs/conventions.md).
@@ -390,6 +394,7 @@ _sinc_derivative = wrap(
     public=False,
     vjp=lambda ans, x, k: lambda g: multiply(g, _sinc_derivative(x, k + 1)),
     jvp=lambda g, ans, x, k: multiply(g, _sinc_derivative(x, k + 1)),
+    batch=_batch.elementwise,
 )
 
 sinc = _unary(_np.sinc, lambda g, ans, x: multiply(g, _sinc_derivative(x, 1)))
@@ -398,10 +403,15 @@ sinc = _unary(_np.sinc, lambda g, ans, x: multiply(g, _sinc_derivative(x, 1)))
 # real is made in _broadcast, beside multiply.
 
 # imag(z) = y, so its gradient is df/dx - i df/dy = -i; a real input has no imaginary part.
-imag = wrap(_np.imag, vjp=lambda ans, x: lambda g: _real_part_for(x, multiply(-1j, g)), linear=True)
+imag = wrap(
+    _np.imag,
+    vjp=lambda ans, x: lambda g: _real_part_for(x, multiply(-1j, g)),
+    linear=True,
+    batch=_batch.elementwise,
+)
 
 # Re(u conj(v)) = Re(conj(u) v): the cotangent of conj is the conjugate cotangent.
-conj = wrap(_np.conj, "conj", vjp=lambda ans, x: conj, linear=True)
+conj = wrap(_np.conj, "conj", vjp=lambda ans, x: conj, linear=True, batch=_batch.elementwise)
 conjugate = alias("conjugate", conj)
 
 
@@ -419,7 +429,7 @@ def _angle_jvp(g, ans, x):
     return imag(divide(g, x))
 
 
-angle = wrap(_np.angle, vjp=_angle_vjp, jvp=_angle_jvp)
+angle = wrap(_np.angle, vjp=_angle_vjp, jvp=_angle_jvp, batch=_batch.elementwise)
 
 # ---------------------------------------------------------------- abs and sign
 
@@ -568,6 +578,7 @@ _clip = wrap(
     public=False,
     vjp=(_clip_vjp(0), _clip_vjp(1), _clip_vjp(2)),
     jvp=(_clip_jvp(0), _clip_jvp(1), _clip_jvp(2)),
+    batch=_batch.elementwise,
 )
 
 
@@ -624,6 +635,7 @@ where = wrap(
         lambda g, ans, c, x, y: _bt(where(c, g, 0.0), ans),
         lambda g, ans, c, x, y: _bt(where(c, 0.0, g), ans),
     ),
+    batch=_batch.elementwise,
 )
 alias("where", where)
 
@@ -662,6 +674,7 @@ ldexp = wrap(
     "ldexp",
     vjp=(lambda ans, x, n: lambda g: _ub(x, ldexp(g, n)), None),
     jvp=(lambda g, ans, x, n: _bt(ldexp(g, n), ans), None),
+    batch=_batch.elementwise,
 )
 alias("ldexp", ldexp)  # numpy.ldexp on a traced value comes here
 
@@ -678,7 +691,7 @@ def _astype_raw(x, dtype):
     return x.astype(dtype)
 
 
-_astype = wrap(_astype_raw, "_astype")
+_astype = wrap(_astype_raw, "_astype", batch=_batch.elementwise)
 
 
 def _astype_vjp(ans, x, dtype):

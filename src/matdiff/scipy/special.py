@@ -28,6 +28,7 @@ import scipy.special as _sp
 
 from .. import numpy as _mnp
 from ..core import defjvp, defvjp
+from ..numpy import _batch
 from ..numpy._broadcast import (
     broadcast_tangent,
     defjvp_broadcast,
@@ -127,6 +128,7 @@ def _unary(raw: Callable, name: str, deriv: Callable, doc: str) -> Callable:
         routes=(raw,),
         vjp=lambda ans, x: lambda g: _multiply(g, deriv(ans, x)),
         jvp=lambda g, ans, x: _multiply(g, deriv(ans, x)),
+        batch=_batch.elementwise,
     )
     f.__doc__ = doc
     return f
@@ -134,7 +136,7 @@ def _unary(raw: Callable, name: str, deriv: Callable, doc: str) -> Callable:
 
 def _binary(raw: Callable, name: str, dx: Callable, dy: Callable, doc: str) -> Callable:
     """A broadcasting primitive ``f(x, y)`` with partials ``dx(ans, x, y)``, ``dy(ans, x, y)``."""
-    f = wrap(raw, name, module=_HERE, routes=(raw,))
+    f = wrap(raw, name, module=_HERE, routes=(raw,), batch=_batch.elementwise)
     defvjp_unbroadcast(
         f,
         lambda ans, x, y: lambda g: _multiply(g, dx(ans, x, y)),
@@ -392,6 +394,7 @@ _polygamma = wrap(
         None,
         lambda g, ans, n, x: broadcast_tangent(_multiply(g, _polygamma(_np.add(n, 1), x)), ans),
     ),
+    batch=_batch.elementwise,
 )
 
 polygamma = _with_static_order(
@@ -463,7 +466,7 @@ def _multigammaln_raw(a, d):
     return _sp.multigammaln(a, d)
 
 
-_multigammaln = wrap(_multigammaln_raw, "multigammaln", module=_HERE)
+_multigammaln = wrap(_multigammaln_raw, "multigammaln", module=_HERE, batch=_batch.elementwise)
 
 
 def _multigammaln_deriv(a, d):
@@ -965,6 +968,7 @@ _sinc_deriv = wrap(
     module=_HERE,
     vjp=(None, lambda ans, n, x: lambda g: _multiply(g, _sinc_deriv(n + 1, x))),
     jvp=(None, lambda g, ans, n, x: _multiply(g, _sinc_deriv(n + 1, x))),
+    batch=_batch.elementwise,
 )
 
 sinc = _unary(
@@ -986,7 +990,7 @@ def _lse_raw(a, b, axis, keepdims):
     return _sp.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=True)[0]
 
 
-_lse = wrap(_lse_raw, "logsumexp", module=_HERE)
+_lse = wrap(_lse_raw, "logsumexp", module=_HERE, batch=_batch.reduction)
 
 
 def _lse_sign(a, b, axis, keepdims):
@@ -1104,6 +1108,7 @@ _softmax = wrap(
     module=_HERE,
     vjp=lambda ans, x, axis: lambda g: _softmax_jac(g, ans, axis),
     jvp=lambda g, ans, x, axis: _softmax_jac(g, ans, axis),
+    batch=_batch.reduction,
 )
 
 
@@ -1117,6 +1122,7 @@ _log_softmax = wrap(
     module=_HERE,
     vjp=lambda ans, x, axis: lambda g: _subtract(g, _multiply(_exp(ans), _ksum(g, axis))),
     jvp=lambda g, ans, x, axis: _subtract(g, _ksum(_multiply(_exp(ans), g), axis)),
+    batch=_batch.reduction,
 )
 
 
