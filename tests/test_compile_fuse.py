@@ -57,6 +57,12 @@ CASES = [
     ("int-only", lambda i: (i * 3 + 1) // 2 - i % 3, (I,), True),
     ("where", lambda x: np.where(x > 0, x * 2.0, x * 0.1) + 1.0 - x, (V,), True),
     (
+        "where-float-condition",
+        lambda x: np.where(x * 2.0, x + 1.0, x - 1.0) * 3.0,
+        (onp.array([0.0, 1.5, -2.0, onp.nan]),),
+        True,
+    ),
+    (
         "mask-logic",
         lambda x, b: np.where(np.logical_and(x > -0.5, b), x, -x) * 2.0 + 1.0,
         (V, B),
