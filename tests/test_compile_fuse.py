@@ -268,3 +268,24 @@ def test_by_default_fuses_tuples_on_the_second_call():
 def test_fuse_must_be_a_bool_or_none():
     with pytest.raises(ValueError, match="fuse must be None, True or False, got 'yes'"):
         jit(_chain, fuse="yes")
+
+
+def test_kernel_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MATDIFF_KERNEL_CACHE", str(tmp_path))
+    f = lambda x: x * (1.0 - x * x) + 0.25 * x
+    for _ in range(2):  # the second compiles from the module file written by the first
+        g = jit(f, fuse=True)
+        onp.testing.assert_array_equal(g(V), V * (1.0 - V * V) + 0.25 * V)
+        assert g.lower(V).kernels
+    (module,) = tmp_path.glob("matdiff_kernel_*.py")
+    assert g.lower(V).kernels[0].source in module.read_text()
+    assert list((tmp_path / "__pycache__").glob("*.nbi"))  # numba's cache index
+
+
+def test_unwritable_kernel_cache_folder_compiles_in_memory(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv("MATDIFF_KERNEL_CACHE", str(blocker / "kernels"))
+    g = jit(lambda x: x * (1.0 - x * x) + 0.75 * x, fuse=True)
+    onp.testing.assert_array_equal(g(V), V * (1.0 - V * V) + 0.75 * V)
+    assert g.lower(V).kernels

@@ -30,7 +30,6 @@ from ..tracer import box_types, getval
 from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate, identifier
 from .fuse import fuse as _fuse
-from .fuse import kernel_failed
 from .ir import Program
 from .passes import optimize
 from .staging import CapturedTracedValue, stage
@@ -130,10 +129,11 @@ class Compiled:
     ) -> tuple[bool, Any]:
         """Compile with fused kernels and run on ``example``: ``(True, outputs)`` if it worked.
 
-        The run compiles each kernel for the example's types. Where numba cannot compile a
-        kernel, the program stays unfused: ``(False, None)``. ``quiet`` runs with warnings
-        and floating-point errors off (a check before the real call); otherwise this run is
-        the call, and an error that is not numba's is the call's, raised as it is.
+        The run compiles each kernel for the example's types. If it fails in any way (numba
+        cannot compile a kernel, or the call itself raises, which the plain program then
+        raises again), the program stays unfused: ``(False, None)``. ``quiet`` runs with
+        warnings and floating-point errors off (a check before the real call); otherwise
+        this run is the call.
         """
         try:
             fused, kernels = _fuse(self.program)
@@ -149,11 +149,9 @@ class Compiled:
                     out = fn(*example)
             else:
                 out = fn(*example)
-        except Exception as exc:
+        except Exception:
             linecache.cache.pop(fn.source_file, None)
-            if quiet or kernel_failed(exc):
-                return False, None
-            raise
+            return False, None
         if getattr(self, "release", None) is not None:
             self.release()  # the plain function's lines
         self.fused, self.kernels, self.fn = fused, kernels, fn
