@@ -674,6 +674,9 @@ def _w8_builders():
     return {
         "numpy": lambda m, inp: lambda: _w8_ref(inp),
         "matdiff": lambda m, inp: (lambda g: lambda: g(inp["x"]))(nest(m.grad, m.numpy.tanh)),
+        "matdiff-jit": lambda m, inp: (lambda g: lambda: g(inp["x"]))(
+            m.jit(nest(m.grad, m.numpy.tanh))
+        ),
         "autograd": lambda m, inp: (lambda g: lambda: g(inp["x"]))(nest(m.grad, _anp().tanh)),
         "jax": lambda m, inp: (lambda g: lambda: g(inp["x"]))(nest(m.grad, m.numpy.tanh)),
         "jax-jit": lambda m, inp: _jax_jit(m, nest(m.grad, m.numpy.tanh), inp["x"]),

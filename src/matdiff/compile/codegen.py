@@ -29,6 +29,7 @@ from ..numpy import indexing as _indexing
 from ..numpy import manipulation as _shape
 from ..numpy import reductions as _reductions
 from ..numpy import ufuncs as _ufuncs
+from .fuse import take
 from .ir import (
     GuardFailed,
     Lit,
@@ -251,6 +252,16 @@ def _emit_alias(em, e):
     return em.atom(e.inputs[0]) if len(e.inputs) == 1 and not e.params else None
 
 
+def _emit_take(em, e):
+    # One output of a fused kernel; a kernel returns plain Python numbers for 0-d values,
+    # which become the NumPy scalars that the unfused program would have computed.
+    pack, k = e.inputs
+    text = f"{em.var(pack)}[{k.value}]"
+    if len(e.out.shape) == 0:
+        return f"{em.bind(e.out.dtype.type, e.out.dtype.type.__name__)}({text})"
+    return text
+
+
 # np.where itself when the three-argument where is a primitive around it.
 _WHERE = getattr(_ufuncs.where, "fun", _np.where)
 
@@ -264,6 +275,7 @@ _EMITTERS: dict[Callable, Callable] = {
     _indexing.getitem.fun: _emit_getitem,
     operator.getitem: _emit_getitem,
     _shape.broadcast_to.fun: _emit_broadcast_to,
+    take: _emit_take,
 }
 
 # Equations whose result is a new array that aliases none of its operands.

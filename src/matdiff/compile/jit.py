@@ -15,8 +15,10 @@ original function instead (``fallback_count`` counts those calls), so it is alwa
 
 from __future__ import annotations
 
+import functools
 import linecache
 import sys
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -28,6 +30,7 @@ from .. import backends
 from ..tracer import box_types, getval, known_type
 from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate, identifier
+from .fuse import fuse as _fuse
 from .ir import GuardFailed, Program, eval_program
 from .passes import optimize
 from .staging import CapturedTracedValue, stage
@@ -37,8 +40,15 @@ __all__ = ["jit", "make_program", "Compiled", "JittedFunction", "DEFAULT_CACHE_S
 # Compilations kept per jitted function; the least recently used is dropped beyond it.
 DEFAULT_CACHE_SIZE = 256
 
+# With ``fuse=None``, the call of a compilation that compiles its fused kernels: numba
+# takes 0.1-3 s per program, worth paying for a function that is called again, not for
+# one called once (most calls in a test suite; a function called on many shapes).
+FUSE_ON_CALL = 2
+
 _ndarray = _np.ndarray
 _SCALARS = (float, int, complex, bool)
+_FAST_SCALARS = frozenset(_SCALARS)  # Python numbers a fast-path key holds by type
+_NUMBERS = (float, int, complex, bool, _np.generic)
 _SLOW = object()  # in a fast-path key: an argument that is not an ndarray
 
 
@@ -46,7 +56,9 @@ class Compiled:
     """One compilation of a jitted function for one input signature.
 
     ``program`` is the optimized program, ``staged`` the program as recorded, ``source``
-    the generated Python.
+    the generated Python. When elementwise chains were fused, ``fused`` is the program
+    that calls them, ``kernels`` the :class:`~matdiff.compile.fuse.Kernel` objects, and
+    ``source`` ends with each kernel's source.
     """
 
     __slots__ = (
@@ -58,6 +70,9 @@ class Compiled:
         "single",
         "fast_sig",
         "release",
+        "fused",
+        "kernels",
+        "on_fused",
         "__weakref__",
     )
 
@@ -68,13 +83,84 @@ class Compiled:
         out_tree: TreeDef,
         name: str,
         fallback: Callable | None = None,
+        fuse_on: list | None = None,
+        fuse_now: bool = True,
     ) -> None:
         self.staged = staged
         self.program = program
         self.out_tree = out_tree
         self.single = out_tree.kind == "leaf"
         self.fast_sig = None
+        self.fused = None
+        self.kernels: list = []
+        self.on_fused: Callable | None = None
+        if fuse_on is not None and fuse_now and self._fuse(name, fallback, fuse_on)[0]:
+            return
         self.source, self.fn = generate(program, name, self.single, fallback)
+        self._track_source()
+        if fuse_on is not None and not fuse_now:
+            self._fuse_later(name, fallback)
+
+    def _fuse_later(self, name: str, fallback: Callable | None) -> None:
+        """Run the plain function until call ``FUSE_ON_CALL``, which compiles the kernels."""
+        plain = self.fn
+        left = [FUSE_ON_CALL]
+        # By weak reference: a cycle would keep each compilation (and its source lines in
+        # linecache) alive until the cyclic garbage collector runs.
+        ref = weakref.ref(self)
+
+        def warming(*leaves):
+            left[0] -= 1
+            me = ref()
+            if left[0] > 0 or me is None:
+                return plain(*leaves)
+            me.fn = plain  # from now on, unless fusing succeeds
+            fused, out = me._fuse(name, fallback, list(leaves), quiet=False)
+            if not fused:
+                return plain(*leaves)
+            if me.on_fused is not None:
+                me.on_fused(me)
+            return out
+
+        warming.source_file = plain.source_file
+        self.fn = warming
+
+    def _fuse(
+        self, name: str, fallback: Callable | None, example: list, quiet: bool = True
+    ) -> tuple[bool, Any]:
+        """Compile with fused kernels and run on ``example``: ``(True, outputs)`` if it worked.
+
+        The run compiles each kernel for the example's types. If it fails in any way (numba
+        cannot compile a kernel, or the call itself raises, which the plain program then
+        raises again), the program stays unfused: ``(False, None)``. ``quiet`` runs with
+        warnings and floating-point errors off (a check before the real call); otherwise
+        this run is the call.
+        """
+        try:
+            fused, kernels = _fuse(self.program)
+            if not kernels:
+                return False, None
+            source, fn = generate(fused, name, self.single, fallback)
+        except Exception:
+            return False, None
+        try:
+            if quiet:
+                with warnings.catch_warnings(), _np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    out = fn(*example)
+            else:
+                out = fn(*example)
+        except Exception:
+            linecache.cache.pop(fn.source_file, None)
+            return False, None
+        if getattr(self, "release", None) is not None:
+            self.release()  # the plain function's lines
+        self.fused, self.kernels, self.fn = fused, kernels, fn
+        self.source = "\n".join([source] + [k.source for k in kernels])
+        self._track_source()
+        return True, out
+
+    def _track_source(self) -> None:
         # The generated source's lines stay in linecache (for tracebacks) while this
         # compilation lives; release() drops them when the cache evicts it.
         self.release = weakref.finalize(self, linecache.cache.pop, self.fn.source_file, None)
@@ -170,6 +256,8 @@ class JittedFunction:
 
     It keeps the ``cache_size`` most recently used compilations. It pickles by reference
     to the function it compiles (which must pickle), and compiles again after loading.
+    Chains of elementwise operations run as compiled loops when numba is installed
+    (see :func:`jit`'s ``fuse`` and :mod:`matdiff.compile.fuse`).
     """
 
     def __init__(
@@ -178,6 +266,7 @@ class JittedFunction:
         static_argnums: int | Sequence[int] = (),
         optimize: bool = True,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        fuse: bool | None = None,
     ):
         if not callable(fun):
             raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
@@ -198,6 +287,9 @@ class JittedFunction:
         self._plain = not self.static_argnums
         self.optimize = optimize
         self.cache_size = cache_size
+        if fuse not in (None, True, False):
+            raise ValueError(f"jit: fuse must be None, True or False, got {fuse!r}")
+        self.fuse = fuse
         self.trace_count = 0
         self.fallback_count = 0
         self._cache: OrderedDict = OrderedDict()
@@ -219,18 +311,29 @@ class JittedFunction:
             found = getattr(found, part, None)
         if found is self:
             return self.__qualname__  # a module-level @jit function: pickled by name
-        return (_rebuild, (self.fun, self.static_argnums, self.optimize, self.cache_size))
+        return (
+            _rebuild,
+            (self.fun, self.static_argnums, self.optimize, self.cache_size, self.fuse),
+        )
 
     # -- the hot path: positional ndarrays, nothing static
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._plain and not kwargs:
             if len(args) == 1:
                 a = args[0]
-                sig = ((a.shape, a.dtype),) if type(a) is _ndarray else _SLOW
+                t = type(a)
+                if t is _ndarray:
+                    sig = ((a.shape, a.dtype),)
+                else:
+                    sig = (t,) if t in _FAST_SCALARS else _SLOW
             else:
                 sig = []
                 for a in args:
-                    sig.append((a.shape, a.dtype) if type(a) is _ndarray else _SLOW)
+                    t = type(a)
+                    if t is _ndarray:
+                        sig.append((a.shape, a.dtype))
+                    else:
+                        sig.append(t if t in _FAST_SCALARS else _SLOW)
                 sig = tuple(sig)
             hit = self._fast.get(sig)
             if hit is not None:
@@ -259,10 +362,14 @@ class JittedFunction:
             compiled = self._compile(flat_fun, [getval(x) for x in leaves])
             self._cache[key] = compiled
             positional = not kwargs and not self.static_argnums and len(leaves) == len(args)
-            if positional and all(type(getval(x)) is _ndarray for x in leaves):
+            if positional and all(type(x) is _ndarray or type(x) in _FAST_SCALARS for x in leaves):
                 run = compiled.fn if compiled.single else compiled
-                compiled.fast_sig = tuple((x.shape, x.dtype) for x in map(getval, leaves))
+                compiled.fast_sig = tuple(
+                    (x.shape, x.dtype) if type(x) is _ndarray else type(x) for x in leaves
+                )
                 self._fast[compiled.fast_sig] = (run, key)
+                if compiled.single:
+                    compiled.on_fused = functools.partial(_refresh_fast, weakref.ref(self), key)
             while len(self._cache) > self.cache_size:
                 self._evict()
         else:
@@ -329,13 +436,30 @@ class JittedFunction:
         self.trace_count += 1
         program = optimize(staged) if self.optimize else staged
 
+        counter = weakref.ref(self)  # no cycle through the compilations this one caches
+
         def fallback(*flat):
             # A guard failed: run the function itself, and return what the compiled one would.
-            self.fallback_count += 1
+            me = counter()
+            if me is not None:
+                me.fallback_count += 1
             outs = tree_flatten(flat_fun(*flat))[0]
             return outs[0] if out_tree.kind == "leaf" else tuple(outs)
 
-        compiled = Compiled(staged, program, out_tree, identifier(self.__name__[4:-1]), fallback)
+        # Kernels are compiled for NumPy arrays and numbers only; other array types run the
+        # program on their own namespace.
+        numpy_only = not any(foreign) and all(
+            type(x) is _ndarray or isinstance(x, _NUMBERS) for x in leaves
+        )
+        compiled = Compiled(
+            staged,
+            program,
+            out_tree,
+            identifier(self.__name__[4:-1]),
+            fallback,
+            fuse_on=leaves if self.fuse is not False and numpy_only else None,
+            fuse_now=self.fuse is True,
+        )
         if any(foreign):
             compiled.fn = _on_namespace(program, compiled.single, fallback)
         return compiled
@@ -375,8 +499,15 @@ class JittedFunction:
         return f"<{self.__name__}: {len(self._cache)} compiled>"
 
 
-def _rebuild(fun, static_argnums, optimize, cache_size) -> JittedFunction:
-    return JittedFunction(fun, static_argnums, optimize, cache_size)
+def _refresh_fast(jitted: weakref.ref, key: tuple, compiled: Compiled) -> None:
+    """Point the fast path at a compilation's function once it has been fused."""
+    self = jitted()
+    if self is not None and self._fast.get(compiled.fast_sig, (None, None))[1] == key:
+        self._fast[compiled.fast_sig] = (compiled.fn, key)
+
+
+def _rebuild(fun, static_argnums, optimize, cache_size, fuse=None) -> JittedFunction:
+    return JittedFunction(fun, static_argnums, optimize, cache_size, fuse)
 
 
 def jit(
@@ -385,12 +516,22 @@ def jit(
     *,
     optimize: bool = True,
     cache_size: int = DEFAULT_CACHE_SIZE,
+    fuse: bool | None = None,
 ) -> JittedFunction:
     """Compile ``fun`` to straight-line NumPy, once per input signature (JAX's ``jit``).
 
     Arguments in ``static_argnums`` are not traced: their types and values are part of the
     cache key (``1``, ``1.0`` and ``True`` compile apart) and Python control flow may
     depend on them. The ``cache_size`` most recently used compilations are kept.
+
+    ``fuse`` chooses whether chains of elementwise operations on NumPy values run as loops
+    compiled by numba (``pip install matdiff[fast]``; see :mod:`matdiff.compile.fuse`),
+    which removes NumPy's per-call cost and temporaries: ``False`` keeps the generated
+    program plain NumPy, one call per operation; ``True`` compiles the loops on a
+    compilation's first call; the default ``None`` on its second call (``FUSE_ON_CALL``),
+    since numba takes 0.1-3 s per program. Results agree with the plain program up to
+    the last bits of transcendental functions. Without numba every setting runs plain
+    NumPy.
     ``jit`` composes with every transformation:
     ``jit(grad(f))`` compiles the whole backward pass; under an enclosing ``grad`` (as in
     ``grad(jit(f))``) the function runs traced, as it would without ``jit``.
@@ -400,7 +541,7 @@ def jit(
     >>> f(np.array([1.0, 2.0]), 3)
     np.float64(9.0)
     """
-    return JittedFunction(fun, static_argnums, optimize, cache_size)
+    return JittedFunction(fun, static_argnums, optimize, cache_size, fuse)
 
 
 def make_program(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., Program]:
