@@ -1,6 +1,7 @@
 """The rules that compute on NumPy directly when every operand is a plain ndarray.
 
-sin, cos, exp, log and multiply skip the primitive wrapper at first order; any other
+sin, cos, exp, log and multiply, and the broadcast back of a reduction's cotangent (sum,
+mean), skip the primitive wrappers at first order; any other
 operand (a box of an outer trace, a staged value) takes the wrapped path. Both paths are
 checked: the first-order gradient against the same NumPy operations in the same order
 (so exactly), higher orders and forward mode with ``check_grads``.
@@ -80,3 +81,23 @@ def test_inputs_are_left_alone():
     matdiff.grad(lambda x, y: np.sum(np.exp(x) * np.log(y)), argnums=(0, 1))(x, y)
     onp.testing.assert_array_equal(x, X)
     onp.testing.assert_array_equal(y, POS)
+
+
+@pytest.mark.parametrize("reduce", [np.sum, np.mean])
+@pytest.mark.parametrize("axis", [None, 0, (0, 2), -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_expand_their_cotangent_on_numpy_directly(reduce, axis, keepdims):
+    # The reduced cotangent is broadcast back by NumPy itself when it is a plain array.
+    x = RNG.standard_normal((2, 3, 4))
+    w = RNG.standard_normal(onp.shape(onp.sum(x, axis=axis, keepdims=keepdims)))
+
+    def f(x):
+        return np.sum(reduce(x, axis=axis, keepdims=keepdims) * w)
+
+    count = x.size // w.size
+    kept = onp.sum(x, axis=axis, keepdims=True).shape
+    expected = onp.broadcast_to(w.reshape(kept), x.shape)
+    if reduce is np.mean:
+        expected = expected / count
+    onp.testing.assert_allclose(matdiff.grad(f)(x), expected, rtol=1e-15, atol=0)
+    check_grads(f, modes=("fwd", "rev"), order=2)(x)

@@ -36,6 +36,13 @@ def normalize_axis(axis, ndim):
 
 def expand_to(g, x_shape, axis, keepdims):
     """Broadcast a reduced cotangent ``g`` back to ``x_shape``."""
+    if type(g) is _np.ndarray or isinstance(g, _np.generic):
+        # A plain array, which no trace holds: NumPy directly, as the primitives would
+        # call it. A loss ends in a full reduction, whose 0-d cotangent needs no reshape.
+        if g.ndim and not keepdims and x_shape:
+            axes = normalize_axis(axis, len(x_shape))
+            g = _np.reshape(g, tuple(1 if i in axes else n for i, n in enumerate(x_shape)))
+        return _np.broadcast_to(g, x_shape)
     if not keepdims and x_shape:
         axes = normalize_axis(axis, len(x_shape))
         kept = tuple(1 if i in axes else n for i, n in enumerate(x_shape))
