@@ -16,6 +16,7 @@ TypeError: grad: argument 0 has dtype int..., and only floating-point or complex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,17 @@ def normalize_argnums(fname: str, argnums, nargs: int) -> tuple[tuple[int, ...],
     return tuple(a % nargs for a in nums), single
 
 
+_FLOAT64 = _np.dtype(float)
+
+
 def dtype_of(v: Any) -> _np.dtype:
+    # Every grad call asks this of its inputs, its output and its cotangent: an array, a
+    # NumPy scalar or a float answers at once, without numpy.result_type's general walk.
+    t = type(v)
+    if t is _np.ndarray or isinstance(v, _np.generic):
+        return v.dtype
+    if t is float:
+        return _FLOAT64
     if isinstance(v, bool):
         return _np.dtype(bool)
     if isinstance(v, int):
@@ -117,8 +128,13 @@ def split_aux(fname: str, result: Any) -> tuple[Any, Any]:
     return result[0], result[1]
 
 
+def _shape(v: Any) -> tuple:
+    # numpy.shape converts what has no .shape; an array's is read directly (hot path).
+    return v.shape if type(v) is _np.ndarray or isinstance(v, _np.generic) else _np.shape(v)
+
+
 def check_cotangent(fname: str, i: int, ct: Any, out: Any) -> None:
-    cs, os_ = _np.shape(getval(ct)), _np.shape(getval(out))
+    cs, os_ = _shape(getval(ct)), _shape(getval(out))
     if cs != os_:
         raise ValueError(
             f"{fname}: cotangent {i} has shape {cs} but the output it belongs to has shape "
@@ -192,10 +208,11 @@ def check_scalar_output(fname: str, ans: Any) -> None:
         )
     check_float_leaf(fname, ans)
     v = getval(ans)
-    shape = _np.shape(v)
+    shape = _shape(v)
     # autograd accepts any output of one element (shape (1,), (1, 1), ...): an objective
-    # ending in x @ A @ x with x of shape (1, n) is a scalar in all but shape.
-    if _np.prod(shape) != 1:
+    # ending in x @ A @ x with x of shape (1, n) is a scalar in all but shape. math.prod,
+    # not numpy.prod: the shape is a tuple of ints, and this runs on every grad call.
+    if math.prod(shape) != 1:
         raise TypeError(
             f"{fname}: the function must return a scalar (or an array of one element), but "
             f"it returned an array of shape {shape}. For a vector- or matrix-valued function "

@@ -217,13 +217,13 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
         for a in args:
             if type(a) in box_types:
                 t = a._trace
-                if t is top:
-                    argnums.append(i)
-                    boxes.append(a)
-                elif top is None:
+                if top is None:
                     top = t
                     argnums = [i]
                     boxes = [a]
+                elif t is top:
+                    argnums.append(i)
+                    boxes.append(a)
                 elif t.level < top.level:
                     lower = True
                 else:
@@ -242,11 +242,17 @@ def primitive(f_raw: Callable, name: str | None = None) -> Callable:
         if top.applies:
             return top.apply(f_wrapped, args, kwargs, argnums, boxes)
         argvals = list(args)
-        for i, b in zip(argnums, boxes):
-            v = b._value
-            argvals[i] = v
+        if len(boxes) == 1:
+            # One traced argument, the common case (x * 1.01, sin(x)): no zip to build.
+            v = argvals[argnums[0]] = boxes[0]._value
             if type(v) in box_types:
                 lower = True
+        else:
+            for i, b in zip(argnums, boxes):
+                v = b._value
+                argvals[i] = v
+                if type(v) in box_types:
+                    lower = True
         # Only recurse when a lower trace is still boxed in; else call NumPy directly.
         if lower:
             ans = f_wrapped(*argvals, **kwargs)

@@ -36,6 +36,13 @@ def normalize_axis(axis, ndim):
 
 def expand_to(g, x_shape, axis, keepdims):
     """Broadcast a reduced cotangent ``g`` back to ``x_shape``."""
+    if type(g) is _np.ndarray or isinstance(g, _np.generic):
+        # A plain array, which no trace holds: NumPy directly, as the primitives would
+        # call it. A loss ends in a full reduction, whose 0-d cotangent needs no reshape.
+        if g.ndim and not keepdims and x_shape:
+            axes = normalize_axis(axis, len(x_shape))
+            g = _np.reshape(g, tuple(1 if i in axes else n for i, n in enumerate(x_shape)))
+        return _np.broadcast_to(g, x_shape)
     if not keepdims and x_shape:
         axes = normalize_axis(axis, len(x_shape))
         kept = tuple(1 if i in axes else n for i, n in enumerate(x_shape))
@@ -154,11 +161,23 @@ def_linear(sum)
 
 # ---------------------------------------------------------------- multiply and real
 
+_ndarray = _np.ndarray
+
+
+def _times(g, y):
+    """``g * y``, on NumPy directly when ``g`` is a plain ndarray and ``y`` one or a float:
+    no trace holds those, so the primitive would make the same call (the backward pass of
+    every product comes here, and at first order skips the wrapper)."""
+    if type(g) is _ndarray and (type(y) is _ndarray or type(y) is float):
+        return _np.multiply(g, y)
+    return multiply(g, y)
+
+
 multiply = wrap(
     _np.multiply,
     vjp=(
-        lambda ans, x, y: lambda g: unbroadcast(x, multiply(g, y)),
-        lambda ans, x, y: lambda g: unbroadcast(y, multiply(g, x)),
+        lambda ans, x, y: lambda g: unbroadcast(x, _times(g, y)),
+        lambda ans, x, y: lambda g: unbroadcast(y, _times(g, x)),
     ),
     jvp=(
         lambda g, ans, x, y: broadcast_tangent(multiply(g, y), ans),
@@ -198,9 +217,6 @@ def sum_to_shape(g, target: tuple):
     if axes:
         g = sum(g, axis=axes, keepdims=True)
     return g
-
-
-_ndarray = _np.ndarray
 
 
 def unbroadcast(x, g):

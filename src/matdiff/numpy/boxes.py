@@ -492,8 +492,14 @@ class ArrayVSpace(VSpace):
     __slots__ = ()
 
     def __init__(self, value):
-        self.shape = _np.shape(value)
-        dt = _np.result_type(value)
+        # Every grad call makes the spaces of its output and inputs: an array or NumPy
+        # scalar answers at once, without numpy.shape's and result_type's dispatch.
+        if type(value) is _np.ndarray or isinstance(value, _np.generic):
+            self.shape = value.shape
+            dt = value.dtype
+        else:
+            self.shape = _np.shape(value)
+            dt = _np.result_type(value)
         if dt.kind in "iub":
             dt = _np.dtype(float)
         self.dtype = dt

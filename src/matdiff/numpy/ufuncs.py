@@ -242,9 +242,30 @@ _mod_rules(fmod, _trunc_quotient)
 
 # ---------------------------------------------------------------- exp and log
 
-exp = _unary(_np.exp, lambda g, ans, x: multiply(g, ans))
+# The rules of the commonest functions below compute on NumPy directly when every operand
+# is a plain ndarray: no trace can hold one, so the primitive would make the same raw
+# call, and a first-order backward pass (W2's exp and log, W1's sin) skips its wrapper.
+# Any other operand (a box of an outer trace, a staged value, another library's array)
+# takes the wrapped path, which keeps higher derivatives and staging.
+_nd = _np.ndarray
 
-log = _unary(_np.log, lambda g, ans, x: divide(g, x))
+
+def _exp_scale(g, ans, x):
+    if type(g) is _nd and type(ans) is _nd:
+        return _np.multiply(g, ans)
+    return multiply(g, ans)
+
+
+exp = _unary(_np.exp, _exp_scale)
+
+
+def _log_scale(g, ans, x):
+    if type(g) is _nd and type(x) is _nd:
+        return _np.divide(g, x)
+    return divide(g, x)
+
+
+log = _unary(_np.log, _log_scale)
 
 exp2 = _unary(_np.exp2, lambda g, ans, x: multiply(g, multiply(ans, _LN2)))
 
@@ -288,9 +309,23 @@ _def_logaddexp(logaddexp2, exp2)
 
 # ---------------------------------------------------------------- trigonometric
 
-sin = _unary(_np.sin, lambda g, ans, x: multiply(g, cos(x)))
 
-cos = _unary(_np.cos, lambda g, ans, x: negative(multiply(g, sin(x))))
+def _sin_scale(g, ans, x):
+    if type(g) is _nd and type(x) is _nd:
+        return _np.multiply(g, _np.cos(x))
+    return multiply(g, cos(x))
+
+
+sin = _unary(_np.sin, _sin_scale)
+
+
+def _cos_scale(g, ans, x):
+    if type(g) is _nd and type(x) is _nd:
+        return _np.negative(_np.multiply(g, _np.sin(x)))
+    return negative(multiply(g, sin(x)))
+
+
+cos = _unary(_np.cos, _cos_scale)
 
 tan = _unary(_np.tan, lambda g, ans, x: multiply(g, add(1.0, square(ans))))
 
