@@ -41,7 +41,7 @@ from .tracer import (
 )
 from .tree import tree_flatten, tree_unflatten
 
-__all__ = ["vmap", "VmapTrace", "BatchBox"]
+__all__ = ["vmap", "VmapTrace", "BatchBox", "map_batch"]
 
 
 class VmapTrace(Trace):
@@ -280,6 +280,25 @@ register_branch(BatchBox, _any_example)
 
 
 # ---------------------------------------------------------------- the transformation
+
+
+def map_batch(fun: Callable, xs, size: int):
+    """``fun`` of one argument over axis 0 of ``xs`` (``size`` examples), the answer's
+    batch on its axis 0: :func:`vmap`'s core, for callers inside matdiff that map often
+    (the batched forward pass maps each JVP rule over its directions).
+
+    >>> import numpy
+    >>> map_batch(lambda x: x * 2.0, numpy.arange(3.0), 3)
+    array([0., 2., 4.])
+    """
+    trace = VmapTrace(size)
+    with deeper_stack:
+        out = fun(BatchBox(xs, trace, None))
+    if type(out) is BatchBox and out._trace is trace:
+        return out._value
+    if out is None:  # a rule's zero tangent
+        return None
+    return mnp.broadcast_to(out, (size,) + tuple(shape_of(out)))
 
 
 def _prefix_axes(axes, tree, what: str) -> list:
