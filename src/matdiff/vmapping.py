@@ -325,7 +325,7 @@ def _prefix_axes(axes, tree, what: str) -> list:
     )
 
 
-def _leaf_names(fun: Callable, args: tuple) -> list[str]:
+def _leaf_names(fun: Callable, args: tuple, kwargs: dict) -> list[str]:
     try:
         params = list(inspect.signature(fun).parameters)
     except (TypeError, ValueError):
@@ -338,6 +338,12 @@ def _leaf_names(fun: Callable, args: tuple) -> list[str]:
             names.append(base)
         else:
             names.extend(f"{base} (leaf {j})" for j in range(len(leaves)))
+    for k in sorted(kwargs):
+        leaves = tree_flatten(kwargs[k])[0]
+        if len(leaves) == 1:
+            names.append(f"keyword argument {k}")
+        else:
+            names.extend(f"keyword argument {k} (leaf {j})" for j in range(len(leaves)))
     return names
 
 
@@ -362,13 +368,17 @@ def vmap(
     an argument shared by every example, or a pytree of those matching the
     arguments); ``out_axes`` likewise places the batch in the outputs; ``axis_size`` is
     the batch size where no argument is batched. ``chunk_size`` runs the batch that many
-    examples at a time, to bound memory.
+    examples at a time, to bound memory. Keyword arguments are batched along their
+    axis 0, whatever ``in_axes`` says (as in JAX): pass a value every example shares
+    positionally with ``in_axes=None``, or close over it.
 
     >>> import matdiff.numpy as np
     >>> from matdiff import grad
     >>> xs = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     >>> vmap(lambda x, w: np.dot(x, w), in_axes=(0, None))(xs, np.array([1.0, -1.0]))
     array([-1., -1., -1.])
+    >>> vmap(lambda x, scale: scale * x[0])(xs, scale=np.array([1.0, 10.0, 100.0]))
+    array([  1.,  30., 500.])
     >>> vmap(grad(lambda x: np.sum(x**2)))(xs)  # per-example gradients
     array([[ 2.,  4.],
            [ 6.,  8.],
@@ -377,12 +387,15 @@ def vmap(
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"vmap: chunk_size must be a positive int, got {chunk_size!r}")
 
-    def vmapped(*args):
-        leaves, treedef = tree_flatten(args)
+    def vmapped(*args, **kwargs):
+        leaves, treedef = tree_flatten((args, kwargs))
         if isinstance(in_axes, list) and not isinstance(args, list):
             axes = _prefix_axes(tuple(in_axes), args, "in_axes")
         else:
             axes = _prefix_axes(in_axes, args, "in_axes")
+        # As in JAX, in_axes describes the positional arguments; keyword arguments are
+        # batched along their axis 0.
+        axes = axes + [0] * (len(leaves) - len(axes))
         sizes = {}
         norm = []
         for i, (x, a) in enumerate(zip(leaves, axes)):
@@ -391,7 +404,7 @@ def vmap(
                 continue
             s = shape_of(x)
             if not -len(s) <= a < len(s):
-                raise _axis_error(int(a), tuple(s), _leaf_names(fun, args)[i])
+                raise _axis_error(int(a), tuple(s), _leaf_names(fun, args, kwargs)[i])
             a = int(a) % len(s)
             norm.append(a)
             sizes.setdefault(s[a], []).append(i)
@@ -399,7 +412,7 @@ def vmap(
             sizes.setdefault(axis_size, []).append(None)
         if len(sizes) > 1:
             # Named only now: reading the signature costs more than the call.
-            names = _leaf_names(fun, args)
+            names = _leaf_names(fun, args, kwargs)
             described = [
                 f"axis_size is {n}"
                 if i is None
@@ -448,7 +461,8 @@ def vmap(
                 v = v[start:stop]
             boxed.append(BatchBox(v, trace, None))
         with deeper_stack:
-            out = fun(*tree_unflatten(treedef, boxed))
+            a, kw = tree_unflatten(treedef, boxed)
+            out = fun(*a, **kw)
         out_leaves, out_def = tree_flatten(out)
         oaxes = _prefix_axes(out_axes, out, "out_axes")
         res = []
