@@ -258,3 +258,33 @@ def test_a_keyword_argument_of_the_wrong_size_is_named():
         ValueError, match=r"x has size 5 along axis 0; keyword argument scale has size 3"
     ):
         vmap(lambda x, scale: scale * x)(XS, scale=numpy.ones(3))
+
+
+def test_a_vjp_rule_reading_numbers_runs_per_example_under_vmap_of_grad():
+    from matdiff.extend import defvjp, primitive
+
+    calls = []
+    scaled = primitive(lambda x: 3.0 * x)
+
+    def vjp(ans, x):
+        def rule(g):
+            calls.append(numpy.shape(g))
+            # Reads its cotangent as a Python number: no batched form.
+            return 3.0 * g * (1.0 if float(np.max(g)) >= 0 else -1.0)
+
+        return rule
+
+    defvjp(scaled, vjp)
+
+    def f(x):
+        return np.sum(np.sin(scaled(x)) ** 2)
+
+    got = vmap(grad(f))(XS)
+    numpy.testing.assert_allclose(got, loop(grad(f), XS, axes=(0,)), rtol=1e-13)
+    # The batched try, then one call per example for this primitive only.
+    assert calls[:1] == [(3,)] and len(calls) == 1 + 5 + 5
+    calls.clear()
+    # Nested: each outer example's inner batch loops in turn.
+    xss = numpy.stack([XS, 2.0 * XS])
+    got = vmap(vmap(grad(f)))(xss)
+    numpy.testing.assert_allclose(got, numpy.stack([loop(grad(f), x, axes=(0,)) for x in xss]))

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as _np
 
 from . import numpy as mnp
-from .core import defvmap, register_vspace, vmap_rules
+from .core import concrete_vjp_fallback, defvmap, register_vspace, vmap_rules
 from .errors import ConcreteValueError
 from .numpy import _batch
 from .numpy._wrap import shape_of
@@ -277,6 +277,35 @@ def _any_example(c) -> bool:
 
 
 register_branch(BatchBox, _any_example)
+
+
+def _vjp_per_example(maker, g, ans, args, kwargs):
+    """A VJP rule that read a batched value as a number, run once per example of the
+    innermost batch among its operands, the cotangents stacked: that primitive alone
+    loops, and the rest of the backward pass stays batched."""
+    batched = [v for v in (g, ans, *args) if type(v) is BatchBox]
+    if not batched:
+        return NotImplemented  # not vmap's value that was read
+    trace = max((b._trace for b in batched), key=lambda t: t.level)
+
+    def pick(v, b):
+        return v._value[b] if type(v) is BatchBox and v._trace is trace else v
+
+    outs = []
+    for b in range(trace.size):
+        ans_b, args_b, g_b = pick(ans, b), [pick(a, b) for a in args], pick(g, b)
+        try:
+            outs.append(maker(ans_b, *args_b, **kwargs)(g_b))
+        except ConcreteValueError:
+            # Batched by an outer vmap as well: that batch loops in turn.
+            out = _vjp_per_example(maker, g_b, ans_b, args_b, kwargs)
+            if out is NotImplemented:
+                raise
+            outs.append(out)
+    return BatchBox(mnp.stack(outs), trace, None)
+
+
+concrete_vjp_fallback.append(_vjp_per_example)
 
 
 # ---------------------------------------------------------------- the transformation
