@@ -33,7 +33,7 @@ import numpy as _np
 from . import numpy as mnp
 from .core import jvp_rule, vspace
 from .errors import ConcreteValueError
-from .numpy._batch import identity_seed
+from .numpy._batch import _pad, identity_seed
 from .numpy._wrap import shape_of
 from .tracer import Trace, box_types, getval, new_box
 from .tree import tree_flatten, tree_unflatten
@@ -176,18 +176,33 @@ def _vmapped_rule(fun, size, tangents, ans, args, kwargs):
     """The JVP rule of each traced argument mapped over the directions by ``vmap``,
     or ``NotImplemented`` where a rule reads a tangent as a number."""
     total = None
+    direct = _elementwise.get(fun)
+    if direct is None:
+        raw = getattr(fun, "fun", None)
+        # Generalized ufuncs (matmul) have core dimensions: they are not elementwise.
+        direct = _elementwise[fun] = isinstance(raw, _np.ufunc) and raw.signature is None
     for i, g in enumerate(tangents):
         if g is None:
             continue
         rule = jvp_rule(fun, i)
         if rule is None:
             continue
-        try:
-            t = map_batch(lambda gb, _rule=rule: _rule(gb, ans, *args, **kwargs), g, size)
-        except ConcreteValueError:
-            return NotImplemented
+        if direct:
+            # vmap's elementwise rule pads each batched operand to the answer's rank and
+            # lets NumPy broadcast. A ufunc's JVP rule is elementwise in its tangent, so
+            # padding the tangent once and calling the rule is what vmap would do,
+            # without dispatching each of the rule's operations through a batch trace.
+            t = rule(_pad(g, len(shape_of(ans))), ans, *args, **kwargs)
+        else:
+            try:
+                t = map_batch(lambda gb, _rule=rule: _rule(gb, ans, *args, **kwargs), g, size)
+            except ConcreteValueError:
+                return NotImplemented
         total = t if total is None else total + t
     return total
+
+
+_elementwise: dict[Callable, bool] = {}
 
 
 def _loop_rule(fun, size, tangents, ans, args, kwargs):
