@@ -211,7 +211,7 @@ def test_scatter_add_batch_rule_matches_loop():
     )
 
 
-def test_primitive_without_batch_rule_falls_back_to_a_loop():
+def test_a_jvp_rule_runs_once_under_vmap_over_the_directions():
     calls = []
 
     def cube_raw(x):
@@ -227,8 +227,9 @@ def test_primitive_without_batch_rule_falls_back_to_a_loop():
     defjvp(cube, cube_jvp)
     assert cube not in batch_rules
     _compare(lambda x: cube(x) + 1.0, numpy.array([1.0, 2.0]))
-    # The batched pass saw one direction at a time: each call got an unbatched tangent.
-    assert (2,) in calls and (B, 2) not in calls
+    # One call for all directions, mapped by vmap (the rule reads one direction's
+    # shape), then the reference loop's one call per direction.
+    assert calls == [(2,)] + [(2,)] * B
 
 
 def test_a_ufunc_can_be_sent_to_the_loop():
@@ -272,6 +273,21 @@ def test_batch_jvp_checks_tangent_shapes():
 def test_batched_trace_has_its_own_level():
     t1, t2 = BatchedForwardTrace(2), BatchedForwardTrace(2)
     assert t2.level > t1.level
+
+
+def test_a_jvp_rule_that_reads_a_tangent_as_a_number_runs_per_direction():
+    calls = []
+    cube = primitive(lambda x: x**3)
+    defvjp(cube, lambda ans, x: lambda g: 3.0 * x**2 * g)
+
+    def cube_jvp(g, ans, x):
+        calls.append(numpy.shape(g))
+        return 3.0 * x**2 * float(g[0]) * numpy.array([1.0, 0.0]) + 3.0 * x**2 * g * [0.0, 1.0]
+
+    defjvp(cube, cube_jvp)
+    _compare(lambda x: cube(x) + 1.0, numpy.array([1.0, 2.0]))
+    # The batched try, one call per direction instead, then the reference loop's.
+    assert calls == [(2,)] + [(2,)] * B + [(2,)] * B
 
 
 @pytest.mark.parametrize(

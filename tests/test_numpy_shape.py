@@ -464,3 +464,14 @@ def test_a_real_array_joined_with_a_complex_one_has_a_real_gradient(join):
     assert g.dtype == onp.float64
     onp.testing.assert_allclose(g, 2 * x)
     check_grads(lambda x: np.real(join([x, z]) ** 2), order=2)(x)
+
+
+@pytest.mark.parametrize("join", ["stack", "concatenate"])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_joining_one_array_differentiates_as_the_array(join, axis):
+    # One array joined is the whole answer: its tangent is joined as it is, no zeros.
+    x = onp.random.default_rng(1).standard_normal((2, 3))
+    f = getattr(np, join)
+    check_grads(lambda x: np.sin(f([x], axis=axis)), modes=("fwd", "rev"), order=2)(x)
+    t = jvp(lambda x: f([x], axis=axis), (x,), (onp.ones_like(x),))[1]
+    onp.testing.assert_array_equal(t, getattr(onp, join)([onp.ones_like(x)], axis=axis))

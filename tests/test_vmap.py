@@ -230,3 +230,61 @@ def test_jacobian_falls_back_to_one_pass_per_row_for_a_rule_reading_numbers():
     # A rule that reads its cotangent as a Python number cannot run on a batch.
     defvjp(scaled, lambda ans, x: lambda g: 3.0 * g * (1.0 if float(np.max(g)) >= 0 else 1.0))
     numpy.testing.assert_array_equal(jacobian(scaled)(numpy.ones(3)), 3.0 * numpy.eye(3))
+
+
+def test_keyword_arguments_are_batched_along_axis_0():
+    scales = numpy.array([1.0, 2.0, 3.0, 4.0, 5.0])
+
+    def f(x, w, scale=1.0, extra=None):
+        return scale * np.sum(np.tanh(x @ w)) + np.sum(extra["b"])
+
+    extra = {"b": rng.standard_normal((5, 2))}
+    got = vmap(f, in_axes=(0, None))(XS, W, scale=scales, extra=extra)
+    expected = [f(XS[b], W, scale=scales[b], extra={"b": extra["b"][b]}) for b in range(5)]
+    numpy.testing.assert_allclose(got, expected, rtol=1e-13)
+    # in_axes describes the positional arguments only: a keyword argument is batched
+    # even where in_axes=None would cover it positionally.
+    got = vmap(lambda x, w: np.sum(x * w), in_axes=None, axis_size=5)(XS[0], w=XS)
+    numpy.testing.assert_allclose(got, XS @ XS[0], rtol=1e-13)
+    # Per-example gradients with the targets passed by keyword.
+    ys = rng.standard_normal(5)
+    per = vmap(grad(lambda w, x, y: (np.sum(x @ w) - y) ** 2), in_axes=(None, 0))(W, XS, y=ys)
+    ref = [grad(lambda w, x, y: (np.sum(x @ w) - y) ** 2)(W, XS[b], y=ys[b]) for b in range(5)]
+    numpy.testing.assert_allclose(per, ref, rtol=1e-12)
+
+
+def test_a_keyword_argument_of_the_wrong_size_is_named():
+    with pytest.raises(
+        ValueError, match=r"x has size 5 along axis 0; keyword argument scale has size 3"
+    ):
+        vmap(lambda x, scale: scale * x)(XS, scale=numpy.ones(3))
+
+
+def test_a_vjp_rule_reading_numbers_runs_per_example_under_vmap_of_grad():
+    from matdiff.extend import defvjp, primitive
+
+    calls = []
+    scaled = primitive(lambda x: 3.0 * x)
+
+    def vjp(ans, x):
+        def rule(g):
+            calls.append(numpy.shape(g))
+            # Reads its cotangent as a Python number: no batched form.
+            return 3.0 * g * (1.0 if float(np.max(g)) >= 0 else -1.0)
+
+        return rule
+
+    defvjp(scaled, vjp)
+
+    def f(x):
+        return np.sum(np.sin(scaled(x)) ** 2)
+
+    got = vmap(grad(f))(XS)
+    numpy.testing.assert_allclose(got, loop(grad(f), XS, axes=(0,)), rtol=1e-13)
+    # The batched try, then one call per example for this primitive only.
+    assert calls[:1] == [(3,)] and len(calls) == 1 + 5 + 5
+    calls.clear()
+    # Nested: each outer example's inner batch loops in turn.
+    xss = numpy.stack([XS, 2.0 * XS])
+    got = vmap(vmap(grad(f)))(xss)
+    numpy.testing.assert_allclose(got, numpy.stack([loop(grad(f), x, axes=(0,)) for x in xss]))

@@ -7,14 +7,13 @@ one pass (all of them, where memory allows), so the per-primitive Python cost is
 once rather than ``B`` times and NumPy sees whole ``(B, ...)`` blocks (one matrix
 product instead of ``B``).
 
-Each primitive is handled by a *batch rule* from :data:`batch_rules`, keyed by the
-wrapped primitive: ``rule(tangents, ans, args, kwargs) -> tangent``, where
-``tangents[i]`` is the batched tangent of argument ``i`` or ``None``. A rule may return
-``NotImplemented`` for arguments it cannot batch (an unusual index, say). Primitives
-with no batch rule, or whose rule declines, fall back to a loop over the directions of
-their ordinary JVP rule: always correct, only slower. Elementwise ufuncs need no rule
-of their own: once a tangent is padded to the answer's rank, their ordinary JVP rules
-broadcast over the batch axis.
+It has no batching rules of its own: a primitive's batched tangent is its ordinary JVP
+rule run under :func:`matdiff.vmap` over the directions, so the batching rules
+registered beside each primitive's VJP and JVP (``wrap(..., batch=...)``) serve both
+transformations. A JVP rule that cannot run batched (one that reads a tangent as a
+Python number) runs once per direction instead: always correct, only slower.
+:func:`register_batch_rule` still lets an extension give a primitive a batched tangent
+rule of its own, or send it to the per-direction loop.
 
 >>> import numpy
 >>> import matdiff.numpy as np
@@ -26,19 +25,19 @@ array([[1., 0.],
 
 from __future__ import annotations
 
-import inspect
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as _np
 
 from . import numpy as mnp
-from .core import jvp_rule, jvp_rules, vspace
-from .numpy import _broadcast, indexing, manipulation, products, reductions, ufuncs
+from .core import jvp_rule, vspace
+from .errors import ConcreteValueError
+from .numpy._batch import _pad, identity_seed
 from .numpy._wrap import shape_of
-from .tracer import Trace, asks_trace, box_types, getval, new_box
+from .tracer import Trace, box_types, getval, new_box
 from .tree import tree_flatten, tree_unflatten
+from .vmapping import map_batch
 
 __all__ = [
     "BatchedForwardTrace",
@@ -50,59 +49,17 @@ __all__ = [
     "tangent_of",
 ]
 
-batch_rules: dict[Callable, Callable] = {}
-_no_rule = object()
-_rule_cache: dict[Callable, Any] = {}
-
-# Identity seeds: rows start:start + rows of the n x n identity, the basis directions of
-# a vector. A matrix product with one is a slice of the matrix, so the rules can skip an
-# n x n x m product.
-_identities: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_identity_start: dict[int, int] = {}
-
-
-def identity_seed(n: int, dtype, start: int = 0, rows: int | None = None) -> _np.ndarray:
-    """Rows ``start:start + rows`` of the ``n x n`` identity, marked as such.
-
-    >>> identity_seed(3, float, start=1, rows=2)
-    array([[0., 1., 0.],
-           [0., 0., 1.]])
-    """
-    rows = n - start if rows is None else rows
-    seed = _np.zeros((rows, n), dtype)
-    seed[_np.arange(rows), start + _np.arange(rows)] = 1
-    key = id(seed)
-    _identities[key] = seed
-    _identity_start[key] = start
-    weakref.finalize(seed, _identity_start.pop, key, None)
-    return seed
-
-
-def _identity_rows(g, other) -> slice | None:
-    """The rows of the identity that ``g`` is, or ``None`` if it is not an identity seed
-    whose product with ``other`` may be read off as a slice of ``other``.
-
-    Under jit the seed is a constant of the program (a staged box around the identity,
-    which is the identity still): a slice of a plain ``other`` (an
-    array captured by closure) would be taken once while staging and frozen, so the
-    product is left to the matrix product, which is recorded.
-    """
-    if asks_trace(g):
-        if isinstance(getval(other), _np.ndarray):
-            return None
-        g = g._value
-    key = id(g)
-    if _identities.get(key) is not g:
-        return None
-    start = _identity_start[key]
-    return slice(start, start + g.shape[0])
+#: Batched tangent rules an extension registered (:func:`register_batch_rule`); the
+#: primitives matdiff defines need none.
+batch_rules: dict[Callable, Callable | None] = {}
+_VMAP = object()  # no rule registered: the JVP rule under vmap
 
 
 def register_batch_rule(fun: Callable, rule: Callable | None) -> None:
     """Use ``rule(tangents, ans, args, kwargs)`` for ``fun`` in batched forward mode.
 
-    ``None`` makes ``fun`` always use the per-direction loop of its JVP rule (for an
-    elementwise ufunc whose JVP rule does not broadcast over a leading batch axis).
+    Optional: without one, ``fun``'s JVP rule runs under ``vmap`` over the directions.
+    ``None`` makes ``fun`` always use the per-direction loop of its JVP rule.
 
     >>> import matdiff.numpy as np
     >>> from matdiff.extend import primitive, defjvp
@@ -114,7 +71,6 @@ def register_batch_rule(fun: Callable, rule: Callable | None) -> None:
            [ 0., 12.]])
     """
     batch_rules[fun] = rule
-    _rule_cache.pop(fun, None)
 
 
 class BatchedForwardTrace(Trace):
@@ -140,14 +96,11 @@ class BatchedForwardTrace(Trace):
         n = getattr(ans, "size", 1)
         if n > self.peak:
             self.peak = n
-        rule = _rule_cache.get(fun)
-        if rule is None:
-            rule = _rule_cache[fun] = _find_rule(fun)
-        if rule is _no_rule or fun in jvp_rules:
-            # Raise a missing rule here, where the primitive is called, and leave an
-            # answer whose tangent is known to be zero unboxed.
-            if all(jvp_rule(fun, i) is None for i in argnums):
-                return ans
+        rule = batch_rules.get(fun, _VMAP) if batch_rules else _VMAP
+        # Raise a missing rule here, where the primitive is called, and leave an answer
+        # whose tangent is known to be zero unboxed.
+        if all(jvp_rule(fun, i) is None for i in argnums):
+            return ans
         tangents: list = [None] * len(argvals)
         for i, b in zip(argnums, boxes):
             tangents[i] = b._node
@@ -179,7 +132,12 @@ class _Deferred:
             self.tangents = self.rule = self.ans = self.args = self.kwargs = None
             return
         fun, rule, ans, args, kwargs = self.fun, self.rule, self.ans, self.args, self.kwargs
-        t = NotImplemented if rule is _no_rule else rule(tangents, ans, args, kwargs)
+        if rule is _VMAP:
+            t = _vmapped_rule(fun, size, tangents, ans, args, kwargs)
+        elif rule is None:
+            t = NotImplemented
+        else:
+            t = rule(tangents, ans, args, kwargs)
         if t is NotImplemented:
             t = _loop_rule(fun, size, tangents, ans, args, kwargs)
         if t is not None:
@@ -214,15 +172,37 @@ def tangent_of(t: Any) -> Any:
     return t.value
 
 
-def _find_rule(fun: Callable):
-    if fun in batch_rules:
-        rule = batch_rules[fun]
-        return _no_rule if rule is None else rule
-    raw = getattr(fun, "fun", None)
-    # Generalized ufuncs (matmul) have core dimensions: they are not elementwise.
-    if isinstance(raw, _np.ufunc) and raw.signature is None:
-        return _elementwise_rule(fun)
-    return _no_rule
+def _vmapped_rule(fun, size, tangents, ans, args, kwargs):
+    """The JVP rule of each traced argument mapped over the directions by ``vmap``,
+    or ``NotImplemented`` where a rule reads a tangent as a number."""
+    total = None
+    direct = _elementwise.get(fun)
+    if direct is None:
+        raw = getattr(fun, "fun", None)
+        # Generalized ufuncs (matmul) have core dimensions: they are not elementwise.
+        direct = _elementwise[fun] = isinstance(raw, _np.ufunc) and raw.signature is None
+    for i, g in enumerate(tangents):
+        if g is None:
+            continue
+        rule = jvp_rule(fun, i)
+        if rule is None:
+            continue
+        if direct:
+            # vmap's elementwise rule pads each batched operand to the answer's rank and
+            # lets NumPy broadcast. A ufunc's JVP rule is elementwise in its tangent, so
+            # padding the tangent once and calling the rule is what vmap would do,
+            # without dispatching each of the rule's operations through a batch trace.
+            t = rule(_pad(g, len(shape_of(ans))), ans, *args, **kwargs)
+        else:
+            try:
+                t = map_batch(lambda gb, _rule=rule: _rule(gb, ans, *args, **kwargs), g, size)
+            except ConcreteValueError:
+                return NotImplemented
+        total = t if total is None else total + t
+    return total
+
+
+_elementwise: dict[Callable, bool] = {}
 
 
 def _loop_rule(fun, size, tangents, ans, args, kwargs):
@@ -246,312 +226,9 @@ def _loop_rule(fun, size, tangents, ans, args, kwargs):
     return total
 
 
-def _pad(g, rank: int):
-    """Insert unit axes after the batch axis so that ``g`` has ``rank`` + 1 axes."""
-    gshape = shape_of(g)
-    missing = rank + 1 - len(gshape)
-    if missing <= 0:
-        return g
-    return mnp.reshape(g, gshape[:1] + (1,) * missing + gshape[1:])
-
-
-def _sum_tangents(ts: list):
-    total = None
-    for t in ts:
-        if t is not None:
-            total = t if total is None else total + t
-    return total
-
-
-def _elementwise_rule(fun: Callable) -> Callable:
-    """Pad each tangent to the answer's rank; the ordinary JVP rule then broadcasts."""
-
-    def rule(tangents, ans, args, kwargs):
-        rank = len(shape_of(ans))
-        out = []
-        for i, g in enumerate(tangents):
-            if g is None:
-                continue
-            jvp = jvp_rule(fun, i)
-            if jvp is not None:
-                out.append(jvp(_pad(g, rank), ans, *args, **kwargs))
-        return _sum_tangents(out)
-
-    return rule
-
-
-# ---------------------------------------------------------------- structural rules
-
-
-def _bind(fun: Callable, args: tuple, kwargs: dict) -> inspect.BoundArguments:
-    sig = _signatures.get(fun)
-    if sig is None:
-        sig = _signatures[fun] = inspect.signature(fun.fun)
-    bound = sig.bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound
-
-
-_signatures: dict[Callable, inspect.Signature] = {}
-
-
-def _shift_axis(axis, ndim: int):
-    """``axis`` of an unbatched array as the axis of its batched tangent."""
-    if axis is None:
-        return tuple(range(1, ndim + 1))
-    if isinstance(axis, (tuple, list)):
-        return tuple(a % ndim + 1 for a in axis)
-    return axis % ndim + 1
-
-
-def _axis_reduction(fun: Callable) -> Callable:
-    """A reduction linear in its first argument whose JVP is itself (sum, mean)."""
-
-    def rule(tangents, ans, args, kwargs):
-        g = tangents[0]
-        if g is None or any(t is not None for t in tangents[1:]):
-            return NotImplemented
-        bound = _bind(fun, args, kwargs)
-        names = list(bound.arguments)
-        if "axis" not in bound.arguments or bound.arguments.get("where", True) is not True:
-            return NotImplemented  # a mask would need the batch axis too: use the loop
-        x = bound.arguments[names[0]]
-        ndim = len(shape_of(x))
-        if ndim == 0:
-            return g
-        bound.arguments[names[0]] = g
-        bound.arguments["axis"] = _shift_axis(bound.arguments["axis"], ndim)
-        return fun(*bound.args, **bound.kwargs)
-
-    return rule
-
-
-def _reshape_rule(tangents, ans, args, kwargs):
-    g = tangents[0]
-    if kwargs.get("order", "C") != "C" or (len(args) > 2 and args[2] != "C"):
-        return NotImplemented
-    return mnp.reshape(g, shape_of(g)[:1] + shape_of(ans))
-
-
-def _transpose_rule(tangents, ans, args, kwargs):
-    g = tangents[0]
-    ndim = len(shape_of(args[0]))
-    axes = args[1] if len(args) > 1 else kwargs.get("axes")
-    if axes is None:
-        perm = (0,) + tuple(range(ndim, 0, -1))
-    else:
-        perm = (0,) + tuple(a % ndim + 1 for a in axes)
-    return mnp.transpose(g, perm)
-
-
-def _broadcast_to_rule(tangents, ans, args, kwargs):
-    g = tangents[0]
-    target = shape_of(ans)
-    return mnp.broadcast_to(_pad(g, len(target)), shape_of(g)[:1] + target)
-
-
-def _basic_index(idx) -> tuple | None:
-    """``idx`` as a tuple that stays correct with a batch axis in front, or ``None``.
-
-    Slices, integers, ``None`` and ``Ellipsis`` qualify, as does one array index with
-    no integers beside it (NumPy places advanced-index axes first otherwise). A traced
-    index (one computed under ``jit``) does not: inside a tuple it would not be traced.
-    """
-    if type(idx) in box_types:
-        return None
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    advanced = 0
-    ints = False
-    for k in idx:
-        if k is None or k is Ellipsis or isinstance(k, slice):
-            continue
-        if isinstance(k, (int, _np.integer)):
-            ints = True
-        else:
-            advanced += 1
-    if advanced > 1 or (advanced == 1 and ints):
-        return None
-    return (slice(None),) + idx
-
-
-def _getitem_rule(tangents, ans, args, kwargs):
-    idx = _basic_index(args[1])
-    if idx is None or tangents[1] is not None:
-        return NotImplemented
-    return mnp.getitem(tangents[0], idx)
-
-
-def _scatter_add_rule(tangents, ans, args, kwargs):
-    g = tangents[0]
-    idx = _basic_index(args[2])
-    if idx is None or any(t is not None for t in tangents[1:]):
-        return NotImplemented
-    return indexing.scatter_add(g, shape_of(g)[:1] + tuple(args[1]), idx, *args[3:], **kwargs)
-
-
-def _gather_along_axis_rule(tangents, ans, args, kwargs):
-    """take_along_axis's gather: the index gains a unit batch axis that broadcasts."""
-    if tangents[1] is not None:
-        return NotImplemented
-    return indexing._gather_along_axis(tangents[0], args[1][None], axis=kwargs["axis"] + 1)
-
-
-def _scatter_along_axis_rule(tangents, ans, args, kwargs):
-    """Its transpose, the scatter-add, batched the same way."""
-    if tangents[1] is not None:
-        return NotImplemented
-    g = tangents[0]
-    shape = shape_of(g)[:1] + tuple(kwargs["shape"])
-    return indexing._scatter_along_axis(
-        g, args[1][None], shape=shape, axis=kwargs["axis"] + 1, dtype=kwargs["dtype"]
-    )
-
-
-def _join_rule(join: Callable) -> Callable:
-    """``_stack(axis, *arrays)`` and ``_concatenate(axis, *arrays)``: zeros for the
-    untraced arrays, the axis shifted past the batch axis."""
-
-    def rule(tangents, ans, args, kwargs):
-        axis = args[0]
-        if tangents[0] is not None or not isinstance(axis, (int, _np.integer)):
-            return NotImplemented
-        return _join(join, axis, tangents, args)
-
-    return rule
-
-
-def _join(join: Callable, axis: int, tangents: list, args: tuple):
-    size = next(shape_of(t)[0] for t in tangents if t is not None)
-    parts = []
-    for t, a in zip(tangents[1:], args[1:]):
-        if t is None:
-            v = vspace(a)
-            t = _np.zeros((size,) + v.shape, v.dtype)
-        parts.append(t)
-    return join(axis + 1 if axis >= 0 else axis, *parts)
-
-
-def _dot_rule(tangents, ans, args, kwargs):
-    # dot is matmul for vectors and matrices; scalars and stacks are left to the loop.
-    if kwargs or not all(1 <= len(shape_of(a)) <= 2 for a in args[:2]):
-        return NotImplemented
-    return _matmul_rule(tangents, ans, args, kwargs)
-
-
-def _matmul_rule(tangents, ans, args, kwargs):
-    x, y = args[0], args[1]
-    gx, gy = tangents[0], tangents[1]
-    out = []
-    if gx is not None:
-        out.append(_matmul_left(gx, y, ans))
-    if gy is not None:
-        out.append(_matmul_right(x, gy, ans))
-    return _sum_tangents(out)
-
-
-def _matmul_left(g, y, ans):
-    """The batched tangent ``g @ y`` of ``x @ y`` for ``x``'s tangent ``g``."""
-    matmul = products.matmul
-    gshape, ys = shape_of(g), shape_of(y)
-    size = gshape[0]
-    target = (size,) + shape_of(ans)
-    rows = _identity_rows(g, y) if len(ys) <= 2 else None
-    if rows is not None:
-        return mnp.getitem(y, rows)  # e_i @ y is row i of y
-    if len(ys) == 1:
-        # (B, ..., n) @ (n,): NumPy broadcasts the batch axis as a stack axis.
-        return matmul(g, y)
-    if len(ys) == 2:
-        # All directions in one matrix product: (B * ..., n) @ (n, p).
-        return mnp.reshape(matmul(mnp.reshape(g, (-1, ys[0])), y), target)
-    if len(gshape) == 2:  # x is a vector: (B, n) -> (B, 1, ..., 1, n)
-        g = mnp.reshape(g, (size,) + (1,) * (len(ys) - 2) + (1, gshape[1]))
-    else:
-        g = _pad(g, len(ys))
-    return mnp.reshape(matmul(g, y), target)
-
-
-def _matmul_right(x, g, ans):
-    """The batched tangent ``x @ g`` of ``x @ y`` for ``y``'s tangent ``g``."""
-    matmul = products.matmul
-    gshape, xs = shape_of(g), shape_of(x)
-    size = gshape[0]
-    target = (size,) + shape_of(ans)
-    rows = _identity_rows(g, x) if len(xs) <= 2 else None
-    if rows is not None:
-        # x @ e_i is column i of x (entry i of a vector x)
-        return mnp.getitem(x if len(xs) == 1 else mnp.transpose(x), rows)
-    if len(xs) == 1:
-        if len(gshape) == 2:  # vector @ vector: (B, n) @ (n,)
-            return matmul(g, x)
-        return matmul(x, g)  # (n,) @ (B, ..., n, p)
-    if len(xs) == 2:
-        n = xs[1]
-        if len(gshape) == 2:  # (m, n) @ (n,) per direction: (B, n) @ (n, m)
-            return matmul(g, mnp.transpose(x))
-        if len(gshape) == 3 and gshape[2] == 1:
-            # (m, n) @ (B, n, 1): all directions in one product (B, n) @ (n, m).
-            prod = matmul(mnp.reshape(g, (size, n)), mnp.transpose(x))
-            return mnp.reshape(prod, target)
-    if len(gshape) == 2:  # y is a vector: (B, n) -> (B, 1, ..., n, 1)
-        g = mnp.reshape(g, (size,) + (1,) * (len(xs) - 2) + (gshape[1], 1))
-    else:
-        g = _pad(g, len(xs))
-    return mnp.reshape(matmul(x, g), target)
-
-
-def _install() -> None:
-    # Keyed by the primitives themselves, not their names: a renamed primitive fails here,
-    # at import, instead of silently losing its rule.
-    table = {
-        _broadcast.reshape: _reshape_rule,
-        manipulation.transpose: _transpose_rule,
-        _broadcast.broadcast_to: _broadcast_to_rule,
-        indexing.getitem: _getitem_rule,
-        indexing.scatter_add: _scatter_add_rule,
-        indexing._gather_along_axis: _gather_along_axis_rule,
-        indexing._scatter_along_axis: _scatter_along_axis_rule,
-        manipulation._stack: _join_rule(manipulation._stack),
-        manipulation._concatenate: _join_rule(manipulation._concatenate),
-        products.matmul: _matmul_rule,
-        products.dot: _dot_rule,
-    }
-    for fun, rule in table.items():
-        register_batch_rule(fun, rule)
-    for fun in (_broadcast.sum, reductions.mean):
-        register_batch_rule(fun, _axis_reduction(fun))
-    # Elementwise primitives that are not NumPy ufuncs (ufuncs are recognised by type).
-    for fun in _ELEMENTWISE_PRIMITIVES:
-        register_batch_rule(fun, _elementwise_rule(fun))
-    for fun in mnp.fft.TRAILING_AXES_LINEAR:
-        register_batch_rule(fun, _trailing_linear_rule(fun))
-
-
 # The names of the elementwise functions that are not ufuncs, as matdiff.numpy exports
-# them (clip among them: a composite of the primitive _clip, which loops).
+# them (their batching, like every primitive's, is their vmap rule's).
 ELEMENTWISE = ("where", "real", "imag", "clip", "sinc", "angle", "copy")
-_ELEMENTWISE_PRIMITIVES = (
-    ufuncs.where,
-    _broadcast.real,
-    ufuncs.imag,
-    ufuncs.sinc,
-    ufuncs.angle,
-    manipulation.copy,
-)
-
-
-def _trailing_linear_rule(fun: Callable) -> Callable:
-    """``fun(a, ...)`` linear in ``a`` and acting on axes counted from the end (the FFTs):
-    the batched tangent goes through one call, its batch axis riding in front."""
-
-    def rule(tangents, ans, args, kwargs):
-        return fun(tangents[0], *args[1:], **kwargs)
-
-    return rule
-
-
-_install()
 
 
 # ---------------------------------------------------------------- entry point

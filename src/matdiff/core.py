@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .errors import ConcreteValueError
 from .tracer import (
     NotDifferentiableError,
     Trace,
@@ -59,6 +60,9 @@ vjp_rules: dict[Callable, list] = {}
 jvp_rules: dict[Callable, list] = {}
 #: Batching rules (vmap's), one per primitive: ``rule(args, batched, kwargs) -> answer``.
 vmap_rules: dict[Callable, Callable] = {}
+#: ``fallback(rule, g, ans, args, kwargs)``: what the backward pass does with a VJP rule
+#: that read a batched value as a number (vmap installs one: the rule per example).
+concrete_vjp_fallback: list[Callable] = []
 
 
 def _fname(fun: Callable) -> str:
@@ -376,7 +380,14 @@ def backward_pass(trace: ReverseTrace, seeds: dict, keep: bool = False):
             maker = table[argnum]
             if maker is None:
                 continue
-            pg = (maker(ans, *args, **kwargs) if kwargs else maker(ans, *args))(g)
+            try:
+                pg = (maker(ans, *args, **kwargs) if kwargs else maker(ans, *args))(g)
+            except ConcreteValueError:
+                pg = NotImplemented
+                if concrete_vjp_fallback:
+                    pg = concrete_vjp_fallback[0](maker, g, ans, args, kwargs)
+                if pg is NotImplemented:
+                    raise
             if sent is not None:
                 sent[node, argnum] = pg
             prev = outgrads.get(parent)

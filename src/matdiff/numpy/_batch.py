@@ -15,11 +15,12 @@ primitive as ``fun``, so this module imports nothing of matdiff.numpy.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 
 import numpy as _np
 
-from ..tracer import box_types, getval
+from ..tracer import asks_trace, box_types, getval
 
 
 def shape_of(x) -> tuple:
@@ -170,6 +171,49 @@ def query(fun: Callable) -> Callable:
 
 # ---------------------------------------------------------------- structural rules
 
+# Identity seeds: rows start:start + rows of the n x n identity, the basis directions of
+# a vector that jacfwd and hessian push through a batched pass. A matrix product with
+# one is a slice of the other operand, so the matmul rule skips an n x n x m product.
+_identities: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_identity_start: dict[int, int] = {}
+
+
+def identity_seed(n: int, dtype, start: int = 0, rows: int | None = None) -> _np.ndarray:
+    """Rows ``start:start + rows`` of the ``n x n`` identity, marked as such.
+
+    >>> identity_seed(3, float, start=1, rows=2)
+    array([[0., 1., 0.],
+           [0., 0., 1.]])
+    """
+    rows = n - start if rows is None else rows
+    seed = _np.zeros((rows, n), dtype)
+    seed[_np.arange(rows), start + _np.arange(rows)] = 1
+    key = id(seed)
+    _identities[key] = seed
+    _identity_start[key] = start
+    weakref.finalize(seed, _identity_start.pop, key, None)
+    return seed
+
+
+def _identity_rows(g, other) -> slice | None:
+    """The rows of the identity that ``g`` is, or ``None`` if it is not an identity seed
+    whose product with ``other`` may be read off as a slice of ``other``.
+
+    Under jit the seed is a constant of the program (a staged box around the identity,
+    which is the identity still): a slice of a plain ``other`` (an array captured by
+    closure) would be taken once while staging and frozen, so the product is left to the
+    matrix product, which is recorded.
+    """
+    if asks_trace(g):
+        if isinstance(getval(other), _np.ndarray):
+            return None
+        g = g._value
+    key = id(g)
+    if _identities.get(key) is not g:
+        return None
+    start = _identity_start[key]
+    return slice(start, start + g.shape[0])
+
 
 def reshape(fun: Callable) -> Callable:
     def rule(args, batched, kwargs):
@@ -284,6 +328,15 @@ def _matmul(mm, args, batched):
     nx, ny = _ndim(x) - bx, _ndim(y) - by
     if nx == 0 or ny == 0:
         return NotImplemented
+    if bx and not by and nx == 1 and ny <= 2:
+        rows = _identity_rows(x, y)
+        if rows is not None:
+            return y[rows]  # e_i @ y is row i of y
+    if by and not bx and ny == 1 and nx <= 2:
+        rows = _identity_rows(y, x)
+        if rows is not None:
+            # x @ e_i is column i of x (entry i of a vector x)
+            return (x if nx == 1 else _np.transpose(x))[rows]
     if bx and not by and ny == 2:
         # (B, ..., m) @ (m, p): the batch is more rows of one matrix product.
         xs = shape_of(x)

@@ -238,6 +238,10 @@ def _def_join_rules(fun, piece) -> None:
 
     def jvp(i):
         def rule(g, ans, axis, *arrays):
+            if len(arrays) == 1:
+                # The tangent is the whole answer: joined as the array was, no zeros
+                # (jacfwd and hessian stack a lone gradient this way, batched).
+                return fun(axis, g)
             idx = piece(i, ans, axis, arrays)
             return _ix.scatter_add(g, shape_of(ans), idx, _np.result_type(getval(g)), True)
 

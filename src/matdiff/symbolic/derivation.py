@@ -50,9 +50,28 @@ BACKENDS = {
 _XP_CALL = re.compile(r"\b_xp\.((?:linalg\.)?[A-Za-z_][A-Za-z0-9_]*)")
 
 
+def _traced(value) -> bool:
+    """A traced value of matdiff's numeric engine (under ``grad``, ``vmap``, ``jit``)."""
+    return type(value).__module__.startswith("matdiff.")
+
+
+# An assignment into an element or slice: the tensor code of a matrix derivative fills
+# an array it allocated, which a traced value cannot enter.
+_WRITES = re.compile(r"^\s+[\w.]+\[[^\n]*\]\s*[-+*/]?=(?!=)", re.M)
+
+
 def _foreign(value) -> bool:
-    """An array of a library other than NumPy (a Dask, CuPy or array-API array)."""
-    return hasattr(value, "shape") and not isinstance(value, (numpy.ndarray, numpy.generic))
+    """An array of a library other than NumPy (a Dask, CuPy or array-API array).
+
+    A traced value of matdiff's numeric engine (under ``grad``, ``vmap``, ``jit``) is not
+    one: NumPy's functions called on it dispatch to ``matdiff.numpy``, so the NumPy code
+    runs on it as it is and the transformation sees every operation.
+    """
+    return (
+        hasattr(value, "shape")
+        and not isinstance(value, (numpy.ndarray, numpy.generic))
+        and not _traced(value)
+    )
 
 
 def _missing_calls(source: str, xp) -> list[str]:
@@ -576,6 +595,7 @@ class Derivative:
             for v in E.variables(n.args[1])
         ]
         given = {dim: ("dims", dim, size) for dim, size in self.dims.items()}
+        writes = _WRITES.search(self.numpy_source) is not None
         ranks = {
             "scalar": (0, "a number"),
             "vector": (1, "a 1-D array"),
@@ -615,6 +635,14 @@ class Derivative:
             foreign = False
             for name, kind, axes in plan:
                 value = values[name]
+                if writes and _traced(value):
+                    raise refuse(
+                        f"{name} is a traced value (under vmap, grad or jit), but the "
+                        "generated code fills an array it allocates element by element, "
+                        "which a traced value cannot enter; call the function once per "
+                        "example, or differentiate with the numeric engine (matdiff.jacobian, "
+                        "matdiff.hessian)"
+                    )
                 if type(value) is numpy.ndarray:
                     shape = value.shape
                 elif _foreign(value):
