@@ -27,7 +27,7 @@ from .core import concrete_vjp_fallback, defvmap, register_vspace, vmap_rules
 from .errors import ConcreteValueError
 from .numpy import _batch
 from .numpy._wrap import shape_of
-from .numpy.boxes import ArrayBox, ArrayVSpace
+from .numpy.boxes import VALUE_QUERIES, ArrayBox, ArrayVSpace
 from .tracer import (
     Trace,
     box_types,
@@ -165,7 +165,7 @@ class BatchedValue:
         return getattr(ufunc, method)(*_boxes(inputs), **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        if func in _QUERIES:
+        if func in VALUE_QUERIES:
             # Shape and dtype queries: one example's stand-in answers them.
             return func(*[a.example() if type(a) is BatchedValue else a for a in args], **kwargs)
         routing = _routing.__dict__.setdefault("funcs", set())
@@ -207,18 +207,6 @@ class BatchedValue:
 # each example's value.
 _routing = threading.local()
 _raw_per_example: dict = {}
-
-_QUERIES = {
-    _np.result_type,
-    _np.iscomplexobj,
-    _np.isrealobj,
-    _np.shape,
-    _np.ndim,
-    _np.size,
-    _np.zeros_like,
-    _np.ones_like,
-    _np.empty_like,
-}
 
 
 def _delegate(name: str):

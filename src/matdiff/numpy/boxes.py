@@ -399,7 +399,7 @@ def _in_place_message(call: str, fix: str) -> str:
 
 # Functions whose result does not depend differentiably on the values (dtype and shape
 # queries, arrays of the same shape): run on the concrete values.
-_QUERIES = {
+VALUE_QUERIES = {
     _np.result_type,
     _np.iscomplexobj,
     _np.isrealobj,
@@ -433,7 +433,7 @@ def _find_wrapper(func):
     elif module in ("numpy.linalg", "numpy.fft"):
         # Read the module's own namespace: its __getattr__ falls through to NumPy's.
         f = vars({"numpy.linalg": _linalg, "numpy.fft": _fft}[module]).get(name)
-    if f is None and func in _QUERIES:
+    if f is None and func in VALUE_QUERIES:
         f = _on_values(func)
     if f is None or f is func:
         return None
