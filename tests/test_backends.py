@@ -163,6 +163,15 @@ def test_operation_refused_by_dask_is_a_clear_error():
 
 
 def _check_case(backend, case_id, fun, args):
+    if (backend, case_id) in bc.UNNAMED_REFUSALS:
+        # The library refuses with its own error, not BackendError: strict, so that a fix
+        # shows up here.
+        with pytest.raises(Exception) as info:
+            bc.run_case(backend, fun, args)
+        assert "finite differences give" not in str(info.value), (
+            f"{case_id} on {backend} gives a wrong derivative: {info.value}"
+        )
+        return
     err = bc.run_case(backend, fun, args)
     if err is not None:
         msg = str(err)

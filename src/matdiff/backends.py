@@ -335,7 +335,7 @@ class ApiArray(NDArrayOperatorsMixin):
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _reshape(self.xp, self.a, shape)
+        return _reshape(self.xp, self.a, shape, order)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -467,10 +467,16 @@ _UFUNC_NAMES = {
 }
 
 
-def _reshape(xp, a, shape):
-    return ApiArray(
-        xp.reshape(a, tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)), xp
-    )
+def _reshape(xp, a, shape, order="C"):
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if order == "F":
+        # Column-major order is row-major order of the reversed axes; the array API's
+        # reshape knows only row-major order.
+        flipped = xp.reshape(_transpose(xp, a), shape[::-1])
+        return ApiArray(_transpose(xp, flipped), xp)
+    if order not in ("C", "A", "K"):
+        raise ValueError(f"reshape: order must be 'C', 'F', 'A' or 'K', not {order!r}")
+    return ApiArray(xp.reshape(a, shape), xp)
 
 
 def _transpose(xp, a, axes=None):
@@ -697,9 +703,9 @@ _FUNCTIONS: dict[str, Callable] = {
     "numpy.empty_like": _like(0),
     "numpy.full_like": _full_like,
     "numpy.reshape": lambda xp, a, shape=None, order="C", newshape=None: _reshape(
-        xp, a, shape if shape is not None else newshape
+        xp, a, shape if shape is not None else newshape, order
     ),
-    "numpy.ravel": lambda xp, a, order="C": _reshape(xp, a, (-1,)),
+    "numpy.ravel": lambda xp, a, order="C": _reshape(xp, a, (-1,), order),
     "numpy.transpose": lambda xp, a, axes=None: ApiArray(_transpose(xp, a, axes), xp),
     "numpy.matrix_transpose": lambda xp, a: ApiArray(xp.matrix_transpose(a), xp),
     "numpy.swapaxes": _swapaxes,
