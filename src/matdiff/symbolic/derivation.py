@@ -510,19 +510,11 @@ class Derivative:
         direction = E.var("_E", x.declared, x.shape)
         B = E.substitute(self.bilinear, {E.delta(x): direction})
         _hoist_invariants(pr, B, ("_E", "_U"))
-        shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
         pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}, {dm}, {dn}))")
-        pr.assign("_E", f"_np.zeros({shape})")
-        pr.assign("_Ev", f"_E.reshape({dm}, {dn})")
-        pr.assign("_U", f"_np.zeros({shape})")
-        pr.assign("_Uv", f"_U.reshape({dm}, {dn})")
-        inner = NumpyPrinter(pr.dim_code, fast=True)
-        inner.names = dict(pr.names)
-        inner.counter = pr.counter + 1000  # loop temporaries never collide with outer ones
-        inner.share([B])
-        code = inner.emit(B)
+        _basis_arrays(pr, x, dm, dn, ("_E", "_U"))
+        code, lines = _loop_code(pr, B)
         pr.lines.append(f"for _a, _b, _k, _l in _np.ndindex({dm}, {dn}, {dm}, {dn}):")
-        body = ["_Uv[_a, _b] = 1.0", "_Ev[_k, _l] = 1.0"] + inner.lines
+        body = ["_Uv[_a, _b] = 1.0", "_Ev[_k, _l] = 1.0"] + lines
         body += [
             f"_T[:, :, _a, _b, _k, _l] = _np.reshape({code}, ({dp}, {dq}))",
             "_Uv[_a, _b] = 0.0",
@@ -537,17 +529,11 @@ class Derivative:
         direction = E.var("_E", x.declared, x.shape)
         L = E.substitute(self.linear_form, {E.delta(x): direction})
         _hoist_invariants(pr, L, ("_E",))
-        shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
         pr.assign("_T", f"_np.zeros(({dp}, {dq}, {dm}, {dn}))")
-        pr.assign("_E", f"_np.zeros({shape})")
-        pr.assign("_Ev", f"_E.reshape({dm}, {dn})")
-        inner = NumpyPrinter(pr.dim_code, fast=True)
-        inner.names = dict(pr.names)
-        inner.counter = pr.counter + 1000  # loop temporaries never collide with outer ones
-        inner.share([L])
-        code = inner.emit(L)
+        _basis_arrays(pr, x, dm, dn, ("_E",))
+        code, lines = _loop_code(pr, L)
         pr.lines.append(f"for _k, _l in _np.ndindex({dm}, {dn}):")
-        body = ["_Ev[_k, _l] = 1.0"] + inner.lines
+        body = ["_Ev[_k, _l] = 1.0"] + lines
         body += [f"_T[:, :, _k, _l] = _np.reshape({code}, ({dp}, {dq}))", "_Ev[_k, _l] = 0.0"]
         pr.lines.extend("    " + ln for ln in body)
         self._finish_tensor(pr)
@@ -714,6 +700,25 @@ class Derivative:
             raise
         self._last_check = report
         return report
+
+
+def _basis_arrays(pr: NumpyPrinter, x, dm: str, dn: str, names: tuple) -> None:
+    """Zero arrays of ``x``'s shape under ``names``, each with a matrix view ``name + 'v'``
+    in which a loop sets one entry at a time: a basis direction E_kl."""
+    shape = f"({dm},)" if x.kind == "vector" else f"({dm}, {dn})"
+    for name in names:
+        pr.assign(name, f"_np.zeros({shape})")
+        pr.assign(f"{name}v", f"{name}.reshape({dm}, {dn})")
+
+
+def _loop_code(pr: NumpyPrinter, expr) -> tuple[str, list[str]]:
+    """The code of ``expr`` inside a loop: its shared subexpressions as the loop body's
+    lines, and the expression that reads them."""
+    inner = NumpyPrinter(pr.dim_code, fast=True)
+    inner.names = dict(pr.names)
+    inner.counter = pr.counter + 1000  # loop temporaries never collide with outer ones
+    inner.share([expr])
+    return inner.emit(expr), inner.lines
 
 
 def _hoist_invariants(pr: NumpyPrinter, L: Expr, directions: tuple) -> None:
