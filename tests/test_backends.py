@@ -114,6 +114,25 @@ def test_array_api_strict_derivatives_keep_the_type():
     onp.testing.assert_allclose(to_numpy(hv), hvp(loss, X0, onp.ones_like(X0)), rtol=1e-12)
 
 
+def test_array_api_reshape_orders():
+    # The array API's reshape is row-major only; the adapter reads order='F' as row-major
+    # order of the reversed axes, and refuses an order NumPy does not have either.
+    x = onp.arange(6.0).reshape(2, 3)
+    weights = onp.arange(6.0).reshape(3, 2)
+    for order in ("C", "F"):
+
+        def f(a, order=order):
+            return np.sum(np.sin(np.reshape(a, (3, 2), order=order)) * weights)
+
+        onp.testing.assert_array_equal(to_numpy(f(xp.asarray(x))), f(x))
+        onp.testing.assert_array_equal(to_numpy(grad(f)(xp.asarray(x))), grad(f)(x))
+    with pytest.raises(
+        BackendError, match="reshape: order must be 'C', 'F', 'A' or 'K', not 'Z'"
+    ) as e:
+        grad(lambda a: np.sum(a.reshape((6,), order="Z")))(xp.asarray(x))
+    assert "not available for array_api_strict arrays" in str(e.value)
+
+
 def test_dask_fallback_is_refused_with_a_clear_error():
     x = da.from_array(onp.eye(3) + 0.1, chunks=2)
     with Computes() as c, pytest.raises(BackendError) as e:
