@@ -576,6 +576,22 @@ _CHUNK_BYTES = 4 * 2**20
 _PROBE_ABOVE = 32  # up to this many directions go in one pass; more are sized first
 
 
+class _WholeBasis:
+    """While ``jit`` stages (``on``), forward Jacobians push every basis direction in one
+    batch: the identity seed is then one constant that ``jit``'s structure pass can carry
+    as structure, where chunks would be blocks of it. ``used`` records that it mattered,
+    so that ``jit`` can stage again in chunks if the program it got is too large."""
+
+    __slots__ = ("on", "used")
+
+    def __init__(self) -> None:
+        self.on = False
+        self.used = False
+
+
+whole_basis = _WholeBasis()
+
+
 def _directions(x: Any, n: int, start: int, rows: int, xshape: tuple, dtype) -> Any:
     """Rows ``start:start + rows`` of the identity, each shaped like ``x``, as operands
     beside ``x`` (under jit, constants of the program)."""
@@ -604,6 +620,9 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
         return max(1, _CHUNK_BYTES // (peak * dtype.itemsize))
 
     sized = True
+    if chunk_size is None and whole_basis.on and n > _PROBE_ABOVE:
+        chunk_size = n
+        whole_basis.used = True
     if chunk_size is None:
         if n <= _PROBE_ABOVE:
             chunk_size = n

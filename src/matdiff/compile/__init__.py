@@ -18,8 +18,10 @@ from .ir import Eqn, Lit, Program, Var, eval_program
 from .jit import Compiled, JittedFunction, jit, make_program
 from .passes import cse, dce, fold_constants, merge_products, optimize, simplify
 from .staging import StagingError
+from .structure import carry_structure
 
 __all__ = [
+    "carry_structure",
     "jit",
     "make_program",
     "Program",

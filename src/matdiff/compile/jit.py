@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import linecache
+import math
 import sys
 import warnings
 import weakref
@@ -27,11 +28,12 @@ from typing import Any
 import numpy as _np
 
 from .. import backends
+from .. import operators as _operators
 from ..tracer import box_types, getval, known_type
 from ..tree import TreeDef, tree_flatten, tree_unflatten
 from .codegen import generate, identifier
 from .fuse import fuse as _fuse
-from .ir import GuardFailed, Program, eval_program
+from .ir import GuardFailed, Program, Var, eval_program
 from .passes import optimize
 from .staging import CapturedTracedValue, stage
 
@@ -239,6 +241,44 @@ def _on_namespace(program: Program, single: bool, fallback: Callable) -> Callabl
     return run
 
 
+# A program staged with whole bases (see ``operators.whole_basis``) is kept if no
+# intermediate exceeds this many bytes, or twice its outputs: otherwise it is staged
+# again with the Jacobians' directions in cache-sized chunks.
+_WHOLE_BASIS_BYTES = 16 * 2**20
+
+
+def _stage_optimized(flat_fun: Callable, leaves: list) -> tuple[Program, TreeDef, Program]:
+    """Stage ``flat_fun`` and optimize it; Jacobians are staged over whole bases when
+    the optimized program stays small (the structure pass removed the per-direction work).
+    """
+    wb = _operators.whole_basis
+    if wb.on:  # staging inside a staging: the outer call decides
+        staged, out_tree = stage(flat_fun, leaves)
+        return staged, out_tree, optimize(staged)
+    wb.on, wb.used = True, False
+    try:
+        staged, out_tree = stage(flat_fun, leaves)
+    finally:
+        wb.on = False
+    program = optimize(staged)
+    if wb.used and _largest(program) > max(_WHOLE_BASIS_BYTES, 2 * _output_bytes(program)):
+        staged, out_tree = stage(flat_fun, leaves)
+        program = optimize(staged)
+    return staged, out_tree, program
+
+
+def _nbytes(v: Any) -> int:
+    return math.prod(v.shape) * v.dtype.itemsize
+
+
+def _largest(program: Program) -> int:
+    return max((_nbytes(e.out) for e in program.eqns), default=0)
+
+
+def _output_bytes(program: Program) -> int:
+    return sum(_nbytes(v) for v in program.outvars if isinstance(v, Var))
+
+
 def _any_traced(tree: Any) -> bool:
     return any(type(x) in box_types for x in tree_flatten(tree)[0])
 
@@ -432,9 +472,12 @@ class JittedFunction:
             # Staged on NumPy stand-ins of the same shapes and dtypes: staging reads its
             # example's values, which on Dask would compute the graph.
             leaves = [_stand_in(v) if f else v for v, f in zip(leaves, foreign)]
-        staged, out_tree = stage(flat_fun, leaves)
+        if self.optimize:
+            staged, out_tree, program = _stage_optimized(flat_fun, leaves)
+        else:
+            staged, out_tree = stage(flat_fun, leaves)
+            program = staged
         self.trace_count += 1
-        program = optimize(staged) if self.optimize else staged
 
         counter = weakref.ref(self)  # no cycle through the compilations this one caches
 

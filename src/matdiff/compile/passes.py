@@ -31,6 +31,7 @@ from ..numpy import reductions as _reductions
 from ..numpy import ufuncs as _ufuncs
 from ..numpy.indexing import getitem as _getitem
 from .ir import Eqn, Lit, Program, Var, bind_args, guard, is_immutable, raw_callable
+from .structure import carry_structure
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "merge_products", "optimize"]
 
@@ -762,7 +763,7 @@ def _stacked(eqns: list, batch: list, side: str) -> list:
     return new
 
 
-DEFAULT_PASSES = (simplify, cse, dce, merge_products)
+DEFAULT_PASSES = (simplify, cse, dce, carry_structure, merge_products)
 
 
 def optimize(program: Program, passes=DEFAULT_PASSES, max_rounds: int = 8) -> Program:
