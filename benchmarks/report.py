@@ -142,7 +142,29 @@ def _run_note(m: dict) -> str:
             f" It was pinned after {', '.join(late)} loaded, so pools those started at import "
             "kept their size."
         )
-    return note
+    return note + _blas_note(m)
+
+
+def _blas_note(m: dict) -> str:
+    """Which OpenBLAS kernel NumPy ran: matrix products are the bulk of several cases, and
+    XLA and torch pick their own kernels."""
+    pools = m.get("threadpools")
+    arch = sorted(
+        {p["architecture"] for p in pools if p.get("internal_api") == "openblas"}
+        if isinstance(pools, list)
+        else set()
+    )
+    if not arch:
+        return ""
+    kernels = ", ".join(str(a) for a in arch)
+    if "OPENBLAS_CORETYPE" in m:
+        return (
+            f" NumPy's OpenBLAS ran its {kernels} kernels, chosen by `OPENBLAS_CORETYPE` "
+            "(set on some machines because older OpenBLAS builds fail on their processor), "
+            "while XLA and torch chose their own: matrix-product-bound cases compare unequal "
+            "kernels. `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE` lets OpenBLAS choose."
+        )
+    return f" NumPy's OpenBLAS chose its own kernels: {kernels}."
 
 
 def write_markdown(results: dict, path: Path) -> None:

@@ -351,7 +351,7 @@ def machine_info(fws, pinned: dict | None = None, torch_threads: dict | None = N
         info["threads_not_pinned"] = pinned["threads_not_pinned"]
     if torch_threads:
         info["torch_threads"] = torch_threads
-    for var in (*pinning.THREAD_VARS, "OPENBLAS_CORETYPE", "XLA_FLAGS"):
+    for var in (*pinning.THREAD_VARS, "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "XLA_FLAGS"):
         if var in os.environ:
             info[var] = os.environ[var]
     return info

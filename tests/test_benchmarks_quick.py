@@ -234,3 +234,18 @@ def test_report_of_a_run_before_core_use_was_recorded(tmp_path):
     assert "predates pinning" in text
     assert "CPU/wall |" not in text and _table_row(text, "matdiff") == "| matdiff | 2.00 ms |"
     assert "f [8] vs jax-jit 2.00" in text
+
+
+def test_report_says_which_openblas_kernel_numpy_ran(tmp_path):
+    results = _results({"f": {"matdiff": _entry(1e-3), "jax-jit": _entry(1e-3)}})
+    pools = [{"internal_api": "openblas", "architecture": "Haswell", "num_threads": 1}]
+    results["machine"].update(threadpools=pools, OPENBLAS_CORETYPE="Haswell")
+    report.write_markdown(results, tmp_path / "held.md")
+    held = (tmp_path / "held.md").read_text()
+    assert "OpenBLAS ran its Haswell kernels, chosen by `OPENBLAS_CORETYPE`" in held
+    del results["machine"]["OPENBLAS_CORETYPE"]
+    pools[0]["architecture"] = "SkylakeX"
+    report.write_markdown(results, tmp_path / "own.md")
+    own = (tmp_path / "own.md").read_text()
+    assert "OpenBLAS chose its own kernels: SkylakeX." in own
+    assert "OPENBLAS_CORETYPE" not in own.split("## Machine")[0]
