@@ -289,3 +289,76 @@ def test_unwritable_kernel_cache_folder_compiles_in_memory(tmp_path, monkeypatch
     g = jit(lambda x: x * (1.0 - x * x) + 0.75 * x, fuse=True)
     onp.testing.assert_array_equal(g(V), V * (1.0 - V * V) + 0.75 * V)
     assert g.lower(V).kernels
+
+
+# ---------------------------------------------------------------- shared matrices
+
+BIG = rng.standard_normal((600, 500))  # 300,000 elements: past MIN_SHARED_MATRIX
+A1, A2, A3 = rng.standard_normal((3, 500))
+
+
+def _matvec_bound(X, a):
+    # A sum of n products in any order is within n ulp of each |term| sum (BLAS's too).
+    n = X.shape[1]
+    return 2 * n * onp.finfo(X.dtype).eps * (onp.abs(X) @ onp.abs(a))
+
+
+def _matvec_kernels(compiled):
+    return [k for k in compiled.kernels if type(k) is fuse_mod.MatvecKernel]
+
+
+@pytest.mark.parametrize("dtype", [onp.float64, onp.float32])
+def test_products_sharing_their_matrix_take_one_pass(dtype):
+    X, a, b, c = (v.astype(dtype) for v in (BIG, A1, A2, A3))
+    f = jit(lambda X, a, b, c: (X @ a, np.sin(X @ b) + (X @ c)), fuse=True)
+    got = f(X, a, b, c)
+    compiled = f.lower(X, a, b, c)
+    (kernel,) = _matvec_kernels(compiled)
+    assert len(kernel.outputs) == 3 and kernel.source in compiled.source
+    want = (X @ a, np.sin(X @ b) + X @ c)
+    assert got[0].dtype == want[0].dtype == dtype
+    assert onp.all(onp.abs(got[0] - want[0]) <= _matvec_bound(X, a))
+    sin_slack = 4 * onp.finfo(dtype).eps
+    bound = _matvec_bound(X, b) + _matvec_bound(X, c) + sin_slack
+    assert onp.all(onp.abs(got[1] - want[1]) <= bound)
+
+
+def test_a_product_read_before_the_next_one_is_not_shared():
+    def f(X, a):
+        y = X @ a
+        return X @ (y[:500] * 2.0)
+
+    compiled = jit(f, fuse=True).lower(BIG, A1)
+    assert not _matvec_kernels(compiled)
+
+
+@pytest.mark.parametrize(
+    "X, a, b",
+    [
+        (M, V, ROW),  # a small matrix: BLAS's passes stay in cache
+        (BIG.astype(onp.int64), A1.astype(onp.int64), A2.astype(onp.int64)),
+        (BIG + 0j, A1, A2),
+    ],
+)
+def test_products_kept_as_blas_calls(X, a, b):
+    f = jit(lambda X, a, b: (X @ a, X @ b), fuse=True)
+    got = f(X, a, b)
+    assert not _matvec_kernels(f.lower(X, a, b))
+    onp.testing.assert_array_equal(got[0], X @ a)
+
+
+def test_jit_hvp_of_a_logistic_loss_reads_the_data_twice():
+    from matdiff import hvp
+
+    y = onp.sign(rng.standard_normal(600))
+
+    def loss(w, X, y):
+        return np.mean(np.log(1.0 + np.exp(-y * (X @ w)))) + 0.05 * np.dot(w, w)
+
+    h = jit(lambda w, v, X, y: hvp(lambda u: loss(u, X, y), w, v), fuse=True)
+    got = h(A1 / 30, A2, BIG / 30, y)
+    want = hvp(lambda u: loss(u, BIG / 30, y), A1 / 30, A2)
+    onp.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-14)
+    compiled = h.lower(A1 / 30, A2, BIG / 30, y)
+    assert len(_matvec_kernels(compiled)) == 1
+    assert compiled.source.count("np_matmul(") == 1  # the backward pass's one product

@@ -26,6 +26,12 @@ What fusion keeps from NumPy, and what it does not:
   (and ``np.errstate`` does not reach a kernel);
 * kernels allocate their results, and never write into their operands, so no result
   aliases an input or another result.
+
+Matrix-vector products that share their matrix, ``X @ a`` and ``X @ b`` (a Hessian-vector
+product's forward pass computes both), become one kernel too: one pass over ``X`` instead
+of one per product, for a matrix past the caches, where each pass is a read of memory.
+Its sums are taken in an order of the compiler's choosing (as BLAS's are), so they may
+differ from NumPy's in the last bits.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from .ir import Eqn, Lit, Program, Var, guard, raw_callable
 
 __all__ = [
     "Kernel",
+    "MatvecKernel",
     "fuse",
     "available",
     "take",
@@ -451,6 +458,113 @@ def _register_as_scalar() -> None:
     _registered = True
 
 
+# ---------------------------------------------------------------- shared matrices
+
+# Smallest matrix whose products with several vectors share one pass: below it the matrix
+# stays in cache between BLAS's passes, which then beat the kernel's loop.
+MIN_SHARED_MATRIX = 2**18
+
+
+class MatvecKernel:
+    """``X @ a1, X @ a2, ...`` in one pass over the rows of ``X`` (``source``, ``fn``)."""
+
+    __slots__ = ("name", "source", "fn", "operands", "outputs", "eqns")
+
+    def __init__(self, name: str, group: list) -> None:
+        self.name = name
+        self.eqns = list(group)
+        matrix = group[0].inputs[0]
+        self.operands = [matrix] + [e.inputs[1] for e in group]
+        self.outputs = [e.out for e in group]
+        k = len(group)
+        dt = f"np.{group[0].out.dtype.name}"
+        vecs = ", ".join(f"v{j}" for j in range(k))
+        lines = [f"def {name}(x, {vecs}):", "    m, n = x.shape"]
+        lines += [f"    o{j} = np.empty(m, {dt})" for j in range(k)]
+        lines += ["    for i in range(m):"]
+        lines += [f"        s{j} = {dt}(0)" for j in range(k)]
+        lines += ["        for c in range(n):", "            xc = x[i, c]"]
+        lines += [f"            s{j} += xc * v{j}[c]" for j in range(k)]
+        lines += [f"        o{j}[i] = s{j}" for j in range(k)]
+        lines.append(f"    return ({''.join(f'o{j}, ' for j in range(k)).rstrip(' ')})")
+        self.source = "\n".join(lines) + "\n"
+        self.fn = None
+
+    def compile(self) -> Callable:
+        namespace = {"np": _np}
+        code = compile(self.source, f"<matdiff.jit kernel {self.name}>", "exec")
+        exec(code, namespace)  # noqa: S102 - our own generated source
+        # Reassociation lets the compiler vectorize the row sums, as BLAS does.
+        fast = {"reassoc", "contract"}
+        self.fn = _numba.njit(error_model="numpy", nogil=True, fastmath=fast)(namespace[self.name])
+        return self.fn
+
+
+def _matvec(e: Eqn) -> Any:
+    """The shared-matrix key of ``e`` if it is ``X @ v``: 2-d ``X``, 1-d ``v``, one real
+    floating dtype and no other arguments; else None."""
+    if raw_callable(e.prim) is not _np.matmul or e.params or len(e.inputs) != 2:
+        return None
+    x, v = e.inputs
+    xs, vs = (a.shape if type(a) is Var else _np.shape(a.value) for a in (x, v))
+    if len(xs) != 2 or len(vs) != 1 or math.prod(xs) < MIN_SHARED_MATRIX:
+        return None
+    dts = {a.dtype if type(a) is Var else _np.asarray(a.value).dtype for a in (x, v)}
+    if dts != {e.out.dtype} or e.out.dtype.kind != "f":
+        return None
+    return ("var", x.id) if type(x) is Var else ("lit", id(x.value))
+
+
+def _share_matrices(program: Program, kernels: list) -> Program:
+    """Products ``X @ v`` sharing ``X`` as one :class:`MatvecKernel` call each. A later
+    product joins if its vector exists where the kernel runs, or if the kernel can move
+    down to it (no earlier result is read before it)."""
+    groups: dict = {}
+    made_at: dict[int, int] = {}
+    first_reader: dict[int, int] = {}
+    for n, e in enumerate(program.eqns):
+        made_at[e.out.id] = n
+        for a in e.inputs:
+            if type(a) is Var:
+                first_reader.setdefault(a.id, n)
+        key = _matvec(e)
+        if key is not None:
+            groups.setdefault(key, []).append(n)
+
+    def ready_at(a) -> int:
+        return made_at.get(a.id, -1) if type(a) is Var else -1
+
+    place: dict[int, list] = {}
+    drop: set = set()
+    for idx in groups.values():
+        at, chosen = idx[0], [idx[0]]
+        for n in idx[1:]:
+            if ready_at(program.eqns[n].inputs[1]) < at:
+                chosen.append(n)
+            elif all(first_reader.get(program.eqns[c].out.id, n + 1) > n for c in chosen):
+                chosen.append(n)
+                at = n
+        if len(chosen) < 2:
+            continue
+        place[at] = [program.eqns[c] for c in chosen]
+        drop.update(chosen)
+    if not place:
+        return program
+    eqns: list[Eqn] = []
+    for n, e in enumerate(program.eqns):
+        if n in place:
+            kernel = MatvecKernel(f"matvecs_{len(kernels)}", place[n])
+            kernel.compile()
+            kernels.append(kernel)
+            pack = Var((), _np.dtype(object))
+            eqns.append(Eqn(kernel.fn, tuple(kernel.operands), {}, pack))
+            for k, v in enumerate(kernel.outputs):
+                eqns.append(Eqn(take, (pack, Lit(k)), {}, v))
+        elif n not in drop:
+            eqns.append(e)
+    return Program(list(program.invars), eqns, list(program.outvars))
+
+
 # ---------------------------------------------------------------- the rewrite
 
 
@@ -482,6 +596,8 @@ def fuse(program: Program, min_eqns: int = MIN_KERNEL_EQNS) -> tuple[Program, li
     """
     if not available():
         return program, []
+    kernels: list = []
+    program = _share_matrices(program, kernels)
     items = _groups(program)
     # Values read outside the group that computes them.
     readers: dict[int, set] = {}
@@ -492,7 +608,6 @@ def fuse(program: Program, min_eqns: int = MIN_KERNEL_EQNS) -> tuple[Program, li
                     readers.setdefault(a.id, set()).add(n)
     outs = {a.id for a in program.outvars if type(a) is Var}
     eqns: list[Eqn] = []
-    kernels: list[Kernel] = []
     for n, item in enumerate(items):
         if type(item) is not list:
             eqns.append(item)
@@ -501,7 +616,7 @@ def fuse(program: Program, min_eqns: int = MIN_KERNEL_EQNS) -> tuple[Program, li
             eqns.extend(item)
             continue
         live = {e.out.id for e in item if e.out.id in outs or readers.get(e.out.id, set()) - {n}}
-        kernel = Kernel(f"fused_{len(kernels)}", item, live)
+        kernel = Kernel(f"fused_{sum(type(k) is Kernel for k in kernels)}", item, live)
         kernel.compile()
         kernels.append(kernel)
         pack = Var((), _np.dtype(object))
