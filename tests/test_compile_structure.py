@@ -247,3 +247,12 @@ def test_nested_jit_stages_its_jacobians_as_the_outer_call_decides():
     want = 4 * onp.einsum("ac,bd->abcd", onp.eye(40), V.T @ V)
     onp.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert not md.operators.whole_basis.on
+
+
+def test_a_basis_too_large_to_hold_stays_in_chunks(monkeypatch):
+    monkeypatch.setattr(md.operators.whole_basis, "max_bytes", 45 * 45 * 8 - 1)
+    monkeypatch.setattr(md.operators, "_CHUNK_BYTES", 4096)
+    x = RNG.standard_normal(45)
+    h = jit(md.hessian(_nonlinear), fuse=False)
+    onp.testing.assert_allclose(h(x), md.hessian(_nonlinear)(x), rtol=1e-12, atol=1e-12)
+    assert any("concatenate" in getattr(e.prim, "__name__", "") for e in h.program.eqns)

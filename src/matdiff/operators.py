@@ -582,11 +582,14 @@ class _WholeBasis:
     as structure, where chunks would be blocks of it. ``used`` records that it mattered,
     so that ``jit`` can stage again in chunks if the program it got is too large."""
 
-    __slots__ = ("on", "used")
+    __slots__ = ("on", "used", "max_bytes")
 
     def __init__(self) -> None:
         self.on = False
         self.used = False
+        # The seed is an n x n constant: past this size (n = 5,792 in float64) the
+        # directions stay in chunks.
+        self.max_bytes = 2**28
 
 
 whole_basis = _WholeBasis()
@@ -620,7 +623,12 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
         return max(1, _CHUNK_BYTES // (peak * dtype.itemsize))
 
     sized = True
-    if chunk_size is None and whole_basis.on and n > _PROBE_ABOVE:
+    if (
+        chunk_size is None
+        and whole_basis.on
+        and n > _PROBE_ABOVE
+        and n * n * dtype.itemsize <= whole_basis.max_bytes
+    ):
         chunk_size = n
         whole_basis.used = True
     if chunk_size is None:
