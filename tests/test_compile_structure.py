@@ -113,6 +113,18 @@ CASES = {
     "logistic hessian": (md.hessian(lambda w: np.sum(np.log1p(np.exp(C @ w)))), [(4,)]),
     "unsupported op after the seed": (md.jacobian(lambda x: np.sort(x * c3)), [(3,)]),
     "float32": (md.jacobian(lambda X: X @ B.astype(onp.float32)), [(4, 3), onp.float32]),
+    "tanh features": (md.hessian(lambda x: np.sum(np.tanh(C @ x) ** 2)), [(4,)]),
+    "logsumexp": (md.hessian(lambda x: np.log(np.sum(np.exp(W @ x)))), [(3,)]),
+    "product of sums": (md.hessian(lambda x: (x @ x) * np.sum(x)), [(5,)]),
+    "outer": (md.jacobian(lambda x: np.outer(x, c3).ravel()), [(4,)]),
+    "einsum": (md.hessian(lambda X: np.einsum("ij,jk,ik->", X, B, np.tanh(X @ B))), [(4, 3)]),
+    "strided slices": (md.hessian(lambda x: x[::2] @ x[1::2]), [(6,)]),
+    "cumsum": (md.jacobian(lambda X: np.cumsum(X @ B, axis=1)), [(4, 3)]),
+    "max": (md.hessian(lambda x: np.max(x * c3) ** 2), [(3,)]),
+    "log det": (md.hessian(lambda X: np.linalg.slogdet(X @ X.T + onp.eye(3))[1]), [(3, 3)]),
+    "matrix inverse": (md.jacobian(lambda X: np.linalg.inv(X + 4 * onp.eye(3)) @ W.T), [(3, 3)]),
+    "broadcast to rows": (md.jacobian(lambda x: np.broadcast_to(x, (4, 3)) * c43), [(3,)]),
+    "mean keepdims": (md.jacobian(lambda X: np.mean(X @ B, axis=0, keepdims=True)), [(4, 3)]),
 }
 
 

@@ -361,7 +361,7 @@ class _Pass:
                 mark, cost = len(self.eqns), self.new_cost
                 try:
                     out = rule(self, e, ss)
-                    if out.dtype != e.out.dtype or self.shape(out) != e.out.shape:
+                    if _dtype(out.dense) != e.out.dtype or self.shape(out) != e.out.shape:
                         raise _Abort
                 except _Abort:
                     del self.eqns[mark:]
