@@ -18,6 +18,7 @@ array([[ 3.,  0.],
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -576,13 +577,12 @@ _CHUNK_BYTES = 4 * 2**20
 _PROBE_ABOVE = 32  # up to this many directions go in one pass; more are sized first
 
 
-class _WholeBasis:
-    """While ``jit`` stages (``on``), forward Jacobians push every basis direction in one
-    batch: the identity seed is then one constant that ``jit``'s structure pass can carry
-    as structure, where chunks would be blocks of it. ``used`` records that it mattered,
-    so that ``jit`` can stage again in chunks if the program it got is too large."""
-
-    __slots__ = ("on", "used", "max_bytes")
+class _WholeBasis(threading.local):
+    """While ``jit`` stages (``on``, per thread), forward Jacobians push every basis
+    direction in one batch: the identity seed is then one constant that ``jit``'s structure
+    pass can carry as structure, where chunks would be blocks of it. ``used`` records that
+    it mattered, so that ``jit`` can stage again in chunks if the program it got is too
+    large."""
 
     def __init__(self) -> None:
         self.on = False
