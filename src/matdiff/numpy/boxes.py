@@ -172,7 +172,7 @@ class ArrayBox(Box):
         return _prod.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _prod.matmul(other, self)
+        return _prod.matmul_traced(other, self)
 
     # -- comparisons carry no derivative
     def __eq__(self, other):

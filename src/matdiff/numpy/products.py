@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defvjp, jvp_rules, vjp_rules
-from ..tracer import box_types, getval
+from ..core import ForwardTrace, ReverseTrace, def_linear, defvjp, jvp_rules, vjp_rules
+from ..tracer import box_types, getval, new_box
 from . import _batch
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
 from ._broadcast import match_realness, sum_to_shape, unbroadcast
-from ._wrap import VarargTable, export, is_complex, shape_of, wrap
+from ._wrap import VarargTable, export, is_complex, shape_of, wrap, wrapped_for
 from .manipulation import ArrayLike
 
 try:  # NumPy >= 2
@@ -88,6 +88,102 @@ def _matmul_batched_vjp(g, x, y, argnum):
 
 defvjp(matmul, _matmul_vjp_x, _matmul_vjp_y)
 def_linear(matmul)
+
+
+# ---------------------------------------------------------------- matrix @ vector, paired
+
+# A forward-mode ``A @ x``, with ``A`` a constant matrix and ``x`` carrying a tangent ``t``,
+# is two matrix-vector products (``A @ x`` and ``A @ t``), each a pass over ``A``; BLAS
+# has no product that makes both in one pass (a GEMM with two columns packs ``A`` and takes
+# longer than two GEMVs). Above this many elements of ``A`` (where each pass reads it from
+# memory) one compiled loop makes both; smaller products keep BLAS.
+PAIR_MIN_SIZE = 1 << 20
+
+_pair_kernel: Any = None
+
+
+def _pair_kernel_or_none():
+    """The compiled loop ``(A, x, t) -> (A @ x, A @ t)`` for float64, or ``None``
+    without numba."""
+    global _pair_kernel
+    if _pair_kernel is None:
+        try:
+            import numba
+        except ImportError:
+            _pair_kernel = False
+        else:
+            # Reassociating the sums (not the rest of fastmath: NaN and inf stay exact)
+            # lets the loop use vector registers, as BLAS's sums do.
+            _pair_kernel = numba.njit(
+                fastmath={"reassoc", "contract"}, nogil=True, cache=True, error_model="numpy"
+            )(_matvec_pair)
+    return _pair_kernel or None
+
+
+def _matvec_pair(a, x, t):  # pragma: no cover - compiled by numba
+    n, d = a.shape
+    p = _np.empty(n, _np.float64)
+    q = _np.empty(n, _np.float64)
+    for i in range(n):
+        s = 0.0
+        u = 0.0
+        for j in range(d):
+            aij = a[i, j]
+            s += aij * x[j]
+            u += aij * t[j]
+        p[i] = s
+        q[i] = u
+    return p, q
+
+
+def _paired(a, b):
+    """``a @ b`` as one pass over ``a`` for its value and tangent, where that applies:
+    ``b`` a forward-mode vector whose value (or, under reverse mode, the value it boxes)
+    and tangent are float64 arrays, ``a`` a large float64 matrix with no derivative.
+    ``None`` elsewhere."""
+    trace = b._trace
+    if type(trace) is not ForwardTrace or type(a) is not _np.ndarray:
+        return None
+    x, t = b._value, b._node
+    rev = None
+    if type(x) in box_types:
+        if type(x._trace) is not ReverseTrace:
+            return None
+        rev, x = x, x._value
+    if (
+        type(x) is not _np.ndarray
+        or type(t) is not _np.ndarray
+        or a.ndim != 2
+        or x.ndim != 1
+        or t.shape != x.shape
+        or a.shape[1] != x.shape[0]
+        or a.size < PAIR_MIN_SIZE
+        or not (a.dtype == x.dtype == t.dtype == _np.float64)
+        or not a.flags.c_contiguous
+    ):
+        return None
+    kernel = _pair_kernel_or_none()
+    if kernel is None:
+        return None
+    p, q = kernel(a, x, t)
+    if rev is not None:
+        # Recorded as the product it is, so reverse mode meets a plain matmul node.
+        p = rev._trace.process(matmul, p, [a, x], {}, [1], [rev])
+    return new_box(p, trace, q)
+
+
+def matmul_traced(a, b):
+    """``matmul(a, b)`` for ``a @ b`` with a traced operand: a forward-mode matrix-vector
+    product with a large constant matrix makes its value and tangent in one pass."""
+    if type(b) in box_types and type(a) not in box_types:
+        out = _paired(a, b)
+        if out is not None:
+            return out
+    return matmul(a, b)
+
+
+# ``ndarray @ box`` and ``numpy.matmul`` on a traced value reach matmul through here.
+wrapped_for[_np.matmul] = matmul_traced
 
 
 # ---------------------------------------------------------------- tensordot
