@@ -1,6 +1,7 @@
-"""A forward-mode ``A @ x`` with a large constant matrix makes its value and tangent in one
-pass (``matdiff.numpy.products.matmul_traced``): the same derivatives as two products, in
-every mode and order, and the plain product wherever the pairing does not apply."""
+"""A forward-mode ``A @ x`` or ``x @ A`` with a large constant matrix makes its value and
+tangent in one pass (``matdiff.numpy.products.matmul_traced``): the same derivatives as two
+products, in every mode and order, and the plain product wherever the pairing does not
+apply."""
 
 import numpy as onp
 import pytest
@@ -17,6 +18,7 @@ RNG = onp.random.default_rng(0)
 A = RNG.standard_normal((7, 5))
 W = RNG.standard_normal(5)
 V = RNG.standard_normal(5)
+AT = onp.ascontiguousarray(A.T)
 # Sums of five products of O(1) numbers, reassociated: a few ulps.
 RTOL = 1e-13
 
@@ -25,14 +27,17 @@ RTOL = 1e-13
 def paired(monkeypatch):
     """Pair every product (the size threshold off), and count the paired calls."""
     calls = []
-    kernel = products._pair_kernel_or_none()
 
-    def counting(*args):
-        calls.append(args)
-        return kernel(*args)
+    def counting(kernel, side):
+        def run(*args):
+            calls.append(side)
+            return kernel(*args)
 
+        return run
+
+    kernels = tuple(counting(k, side) for k, side in zip(products._pair_kernels(), "rl"))
     monkeypatch.setattr(products, "PAIR_MIN_SIZE", 0)
-    monkeypatch.setattr(products, "_pair_kernel_or_none", lambda: counting)
+    monkeypatch.setattr(products, "_pair_kernels", lambda: kernels)
     return calls
 
 
@@ -60,12 +65,22 @@ def test_jvp_and_hvp_equal_the_unpaired_ones(paired):
         lambda w: np.sin(A @ w),
         lambda w: np.sum(np.tanh(A @ np.sin(w)) * (A @ w)),
         lambda w: onp.matmul(A, w) ** 2,
+        lambda w: np.cos(np.sin(w) @ AT),
+        lambda w: np.sum(np.exp((A @ w) @ A) * w),
     ],
-    ids=["logistic", "vector_out", "two_products", "numpy_matmul"],
+    ids=["logistic", "vector_out", "two_products", "numpy_matmul", "vector_left", "both"],
 )
 def test_check_grads_in_both_modes_to_order_two(paired, f):
     check_grads(f, modes=["fwd", "rev"], order=2)(W)
     assert paired
+
+
+def test_jvp_of_grad_pairs_the_transposed_product(paired):
+    # Forward over reverse: the cotangent of A @ w carries a tangent, and its VJP g @ A
+    # (as the rule writes it) is paired on the left.
+    out = jvp(grad(_loss), (W,), (V,))[1]
+    assert "l" in paired
+    onp.testing.assert_allclose(out, hessian(_loss)(W) @ V, rtol=RTOL)
 
 
 def test_grad_of_jvp_is_paired_and_hessian_of_it_is_not_confused(paired):
@@ -82,12 +97,12 @@ def test_grad_of_jvp_is_paired_and_hessian_of_it_is_not_confused(paired):
 
 @pytest.mark.parametrize(
     "case",
-    ["small", "float32", "matrix_operand", "vector_on_the_left", "strided", "batched"],
+    ["small", "float32", "matrix_operand", "strided", "batched", "traced_matrix"],
 )
 def test_products_that_are_not_paired_are_plain(monkeypatch, case):
     kernel_calls = []
-    real = products._pair_kernel_or_none
-    monkeypatch.setattr(products, "_pair_kernel_or_none", lambda: kernel_calls.append(1) or real())
+    real = products._pair_kernels
+    monkeypatch.setattr(products, "_pair_kernels", lambda: kernel_calls.append(1) or real())
     a, w, v = A, W, V
     f = lambda w: np.sum(np.sin(a @ w))  # noqa: E731
     if case != "small":
@@ -96,28 +111,29 @@ def test_products_that_are_not_paired_are_plain(monkeypatch, case):
         a, w, v = A.astype(onp.float32), W.astype(onp.float32), V.astype(onp.float32)
     elif case == "matrix_operand":
         w, v = onp.stack([W, W]).T, onp.stack([V, V]).T
-    elif case == "vector_on_the_left":
-        f = lambda w: np.sum(np.sin(w @ a))  # noqa: E731
-        w, v = RNG.standard_normal(7), RNG.standard_normal(7)
+    elif case == "traced_matrix":
+        f = lambda w: np.sum(np.sin((a * w[0]) @ w))  # noqa: E731
     elif case == "strided":
         a = onp.asfortranarray(A)
     if case == "batched":
         out = matdiff.batching.batch_jvp(f, (w,), (onp.stack([v, 2 * v]),))[1]
         slope = onp.sum(onp.cos(a @ w) * (a @ v))
         expected = onp.stack([slope, 2 * slope])
+    elif case == "traced_matrix":
+        out = jvp(f, (w,), (v,))[1]
+        z = (a * w[0]) @ w
+        expected = onp.sum(onp.cos(z) * ((a * v[0]) @ w + (a * w[0]) @ v))
     else:
         out = jvp(f, (w,), (v,))[1]
-        expected = onp.sum(onp.cos(a @ w) * (a @ v)) if case != "vector_on_the_left" else None
-        if expected is None:
-            expected = onp.sum(onp.cos(w @ a) * (v @ a))
+        expected = onp.sum(onp.cos(a @ w) * (a @ v))
     onp.testing.assert_allclose(out, expected, rtol=1e-5 if case == "float32" else RTOL)
     assert kernel_calls == []
 
 
 def test_a_matrix_of_the_threshold_size_is_paired(monkeypatch):
     calls = []
-    kernel = products._pair_kernel_or_none()
-    monkeypatch.setattr(products, "_pair_kernel_or_none", lambda: calls.append(1) or kernel)
+    kernels = products._pair_kernels()
+    monkeypatch.setattr(products, "_pair_kernels", lambda: calls.append(1) or kernels)
     big = RNG.standard_normal((products.PAIR_MIN_SIZE // 256, 256)) / 16.0
     w, v = RNG.standard_normal(256), RNG.standard_normal(256)
     f = lambda w: np.sum(np.log(1.0 + np.exp(big @ w)))  # noqa: E731
@@ -128,5 +144,12 @@ def test_a_matrix_of_the_threshold_size_is_paired(monkeypatch):
 
 def test_without_numba_the_products_stay_plain(monkeypatch):
     monkeypatch.setattr(products, "PAIR_MIN_SIZE", 0)
-    monkeypatch.setattr(products, "_pair_kernel_or_none", lambda: None)
+    monkeypatch.setattr(products, "_pair_kernels", lambda: None)
     onp.testing.assert_allclose(hvp(_loss, W, V), hessian(_loss)(W) @ V, rtol=RTOL)
+
+
+def test_hvp_pairs_products_on_either_side(paired):
+    f = lambda w: np.sum(np.exp(0.1 * ((A @ w) @ A)) * w)  # noqa: E731
+    out = hvp(f, W, V)
+    assert sorted(set(paired)) == ["l", "r"]
+    onp.testing.assert_allclose(out, hessian(f)(W) @ V, rtol=RTOL)

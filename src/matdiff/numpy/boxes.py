@@ -169,7 +169,7 @@ class ArrayBox(Box):
         return _uf.power(other, self)
 
     def __matmul__(self, other):
-        return _prod.matmul(self, other)
+        return _prod.matmul_traced(self, other)
 
     def __rmatmul__(self, other):
         return _prod.matmul_traced(other, self)

@@ -41,7 +41,7 @@ def _matmul_vjp_x(ans, x, y):
     if nx == 2 and ny == 2:
         return lambda g: match_realness(x, matmul(g, _shape.transpose(y)))
     if nx == 1 and ny == 2:
-        return lambda g: match_realness(x, matmul(y, g))
+        return lambda g: match_realness(x, matmul_traced(y, g))
     if nx == 2 and ny == 1:
         return lambda g: match_realness(x, _uf.multiply(_shape.reshape(g, (-1, 1)), y))
     if nx == 1 and ny == 1:
@@ -56,7 +56,7 @@ def _matmul_vjp_y(ans, x, y):
     if nx == 1 and ny == 2:
         return lambda g: match_realness(y, _uf.multiply(_shape.reshape(x, (-1, 1)), g))
     if nx == 2 and ny == 1:
-        return lambda g: match_realness(y, matmul(g, x))
+        return lambda g: match_realness(y, matmul_traced(g, x))
     if nx == 1 and ny == 1:
         return lambda g: match_realness(y, _uf.multiply(g, x))
     return lambda g: _matmul_batched_vjp(g, x, y, 1)
@@ -93,31 +93,33 @@ def_linear(matmul)
 # ---------------------------------------------------------------- matrix @ vector, paired
 
 # A forward-mode ``A @ x``, with ``A`` a constant matrix and ``x`` carrying a tangent ``t``,
-# is two matrix-vector products (``A @ x`` and ``A @ t``), each a pass over ``A``; BLAS
-# has no product that makes both in one pass (a GEMM with two columns packs ``A`` and takes
-# longer than two GEMVs). Above this many elements of ``A`` (where each pass reads it from
-# memory) one compiled loop makes both; smaller products keep BLAS.
+# is two matrix-vector products (``A @ x`` and ``A @ t``), each a pass over ``A``; so is
+# ``x @ A`` (the VJP ``g @ A`` of a matmul, when the cotangent ``g`` carries a tangent).
+# BLAS has no product that makes both in one pass (a GEMM with two columns packs ``A`` and
+# takes longer than two GEMVs). Above this many elements of ``A`` (where each pass reads it
+# from memory) one compiled loop makes both; smaller products keep BLAS.
 PAIR_MIN_SIZE = 1 << 20
 
-_pair_kernel: Any = None
+_kernels: Any = None
 
 
-def _pair_kernel_or_none():
-    """The compiled loop ``(A, x, t) -> (A @ x, A @ t)`` for float64, or ``None``
-    without numba."""
-    global _pair_kernel
-    if _pair_kernel is None:
+def _pair_kernels():
+    """The compiled loops ``(A, x, t) -> (A @ x, A @ t)`` and ``(x, t, A) -> (x @ A,
+    t @ A)`` for float64, or ``None`` without numba."""
+    global _kernels
+    if _kernels is None:
         try:
             import numba
         except ImportError:
-            _pair_kernel = False
+            _kernels = False
         else:
             # Reassociating the sums (not the rest of fastmath: NaN and inf stay exact)
-            # lets the loop use vector registers, as BLAS's sums do.
-            _pair_kernel = numba.njit(
+            # lets the loops use vector registers, as BLAS's sums do.
+            njit = numba.njit(
                 fastmath={"reassoc", "contract"}, nogil=True, cache=True, error_model="numpy"
-            )(_matvec_pair)
-    return _pair_kernel or None
+            )
+            _kernels = njit(_matvec_pair), njit(_vecmat_pair)
+    return _kernels or None
 
 
 def _matvec_pair(a, x, t):  # pragma: no cover - compiled by numba
@@ -136,15 +138,30 @@ def _matvec_pair(a, x, t):  # pragma: no cover - compiled by numba
     return p, q
 
 
-def _paired(a, b):
-    """``a @ b`` as one pass over ``a`` for its value and tangent, where that applies:
-    ``b`` a forward-mode vector whose value (or, under reverse mode, the value it boxes)
-    and tangent are float64 arrays, ``a`` a large float64 matrix with no derivative.
-    ``None`` elsewhere."""
-    trace = b._trace
-    if type(trace) is not ForwardTrace or type(a) is not _np.ndarray:
+def _vecmat_pair(x, t, a):  # pragma: no cover - compiled by numba
+    n, d = a.shape
+    p = _np.zeros(d, _np.float64)
+    q = _np.zeros(d, _np.float64)
+    for i in range(n):
+        xi = x[i]
+        ti = t[i]
+        for j in range(d):
+            aij = a[i, j]
+            p[j] += xi * aij
+            q[j] += ti * aij
+    return p, q
+
+
+def _paired(a, b, right: bool):
+    """``a @ b`` as one pass over the constant matrix for its value and tangent, where
+    that applies: the vector (``b`` if ``right``, else ``a``) a forward-mode value whose
+    value (or, under reverse mode, the value it boxes) and tangent are float64 arrays,
+    the matrix a large C-ordered float64 array with no derivative. ``None`` elsewhere."""
+    box, m = (b, a) if right else (a, b)
+    trace = box._trace
+    if type(trace) is not ForwardTrace or type(m) is not _np.ndarray:
         return None
-    x, t = b._value, b._node
+    x, t = box._value, box._node
     rev = None
     if type(x) in box_types:
         if type(x._trace) is not ReverseTrace:
@@ -153,30 +170,36 @@ def _paired(a, b):
     if (
         type(x) is not _np.ndarray
         or type(t) is not _np.ndarray
-        or a.ndim != 2
+        or m.ndim != 2
         or x.ndim != 1
         or t.shape != x.shape
-        or a.shape[1] != x.shape[0]
-        or a.size < PAIR_MIN_SIZE
-        or not (a.dtype == x.dtype == t.dtype == _np.float64)
-        or not a.flags.c_contiguous
+        or m.shape[1 if right else 0] != x.shape[0]
+        or m.size < PAIR_MIN_SIZE
+        or not (m.dtype == x.dtype == t.dtype == _np.float64)
+        or not m.flags.c_contiguous
     ):
         return None
-    kernel = _pair_kernel_or_none()
-    if kernel is None:
+    kernels = _pair_kernels()
+    if kernels is None:
         return None
-    p, q = kernel(a, x, t)
+    if right:
+        p, q = kernels[0](m, x, t)
+        args, argnum = [m, x], 1
+    else:
+        p, q = kernels[1](x, t, m)
+        args, argnum = [x, m], 0
     if rev is not None:
         # Recorded as the product it is, so reverse mode meets a plain matmul node.
-        p = rev._trace.process(matmul, p, [a, x], {}, [1], [rev])
+        p = rev._trace.process(matmul, p, args, {}, [argnum], [rev])
     return new_box(p, trace, q)
 
 
 def matmul_traced(a, b):
-    """``matmul(a, b)`` for ``a @ b`` with a traced operand: a forward-mode matrix-vector
-    product with a large constant matrix makes its value and tangent in one pass."""
-    if type(b) in box_types and type(a) not in box_types:
-        out = _paired(a, b)
+    """``matmul(a, b)`` for ``a @ b`` with a traced operand: a forward-mode product of a
+    vector and a large constant matrix makes its value and tangent in one pass."""
+    ta, tb = type(a) in box_types, type(b) in box_types
+    if ta != tb:
+        out = _paired(a, b, tb)
         if out is not None:
             return out
     return matmul(a, b)
