@@ -166,6 +166,16 @@ def test_pattern_and_colouring_are_made_once_per_shape():
     assert len(h.plans) == 2
 
 
+def test_editing_a_result_in_place_leaves_later_results_whole():
+    h = sparse_hessian(_rosen)
+    H = h(onp.zeros(12))  # off-diagonal entries -400 x[i] are zeros here
+    H.eliminate_zeros()
+    H.data[:] = 0.0
+    assert H.nnz == 12
+    _same(h(X), hessian(_rosen)(X))
+    assert h(X).nnz == 34
+
+
 def test_array_arguments_are_read_at_every_call():
     f = lambda x, w: np.sum(w[:-1] * x[:-1] ** 2 * x[1:])
     h = sparse_hessian(f)

@@ -30,8 +30,9 @@ array([[ 4., -4.,  0.],
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as _np
@@ -119,6 +120,7 @@ class SparsePlan:
     compressed: Callable
     eager: Callable
     take: _np.ndarray
+    template: Any = field(default=None, repr=False)
 
     @property
     def n_colours(self) -> int:
@@ -126,8 +128,20 @@ class SparsePlan:
 
     def assemble(self, products: _np.ndarray) -> Any:
         data = _np.take(_np.asarray(products).ravel(), self.take)
-        p = self.pattern
-        return _sp.csr_array((data, p.indices, p.indptr), shape=p.shape, copy=False)
+        t = self.template
+        if t is None:
+            # The constructor's checks (index dtypes, formats) cost most of what the gather
+            # does at n = 10,000: they run once, on a matrix kept only to be copied.
+            # Its index arrays are as narrow as they may be: they are copied at every call.
+            p = self.pattern
+            i = _np.int32 if max(p.nnz, *p.shape) < _np.iinfo(_np.int32).max else _np.int64
+            indices, indptr = p.indices.astype(i), p.indptr.astype(i)
+            t = self.template = _sp.csr_array((data, indices, indptr), shape=p.shape)
+        h = copy.copy(t)
+        # Each result owns its index arrays: scipy edits them in place (eliminate_zeros),
+        # which must not reach the pattern that later calls reuse.
+        h.data, h.indices, h.indptr = data, t.indices.copy(), t.indptr.copy()
+        return h
 
 
 def star_colouring(pattern: Any) -> _np.ndarray:

@@ -169,10 +169,10 @@ class ArrayBox(Box):
         return _uf.power(other, self)
 
     def __matmul__(self, other):
-        return _prod.matmul(self, other)
+        return _prod.matmul_traced(self, other)
 
     def __rmatmul__(self, other):
-        return _prod.matmul(other, self)
+        return _prod.matmul_traced(other, self)
 
     # -- comparisons carry no derivative
     def __eq__(self, other):

@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import def_linear, defvjp, jvp_rules, vjp_rules
-from ..tracer import box_types, getval
+from ..core import ForwardTrace, ReverseTrace, def_linear, defvjp, jvp_rules, vjp_rules
+from ..tracer import box_types, getval, new_box
 from . import _batch
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
 from ._broadcast import match_realness, sum_to_shape, unbroadcast
-from ._wrap import VarargTable, export, is_complex, shape_of, wrap
+from ._wrap import VarargTable, export, is_complex, shape_of, wrap, wrapped_for
 from .manipulation import ArrayLike
 
 try:  # NumPy >= 2
@@ -41,7 +41,7 @@ def _matmul_vjp_x(ans, x, y):
     if nx == 2 and ny == 2:
         return lambda g: match_realness(x, matmul(g, _shape.transpose(y)))
     if nx == 1 and ny == 2:
-        return lambda g: match_realness(x, matmul(y, g))
+        return lambda g: match_realness(x, matmul_traced(y, g))
     if nx == 2 and ny == 1:
         return lambda g: match_realness(x, _uf.multiply(_shape.reshape(g, (-1, 1)), y))
     if nx == 1 and ny == 1:
@@ -56,7 +56,7 @@ def _matmul_vjp_y(ans, x, y):
     if nx == 1 and ny == 2:
         return lambda g: match_realness(y, _uf.multiply(_shape.reshape(x, (-1, 1)), g))
     if nx == 2 and ny == 1:
-        return lambda g: match_realness(y, matmul(g, x))
+        return lambda g: match_realness(y, matmul_traced(g, x))
     if nx == 1 and ny == 1:
         return lambda g: match_realness(y, _uf.multiply(g, x))
     return lambda g: _matmul_batched_vjp(g, x, y, 1)
@@ -88,6 +88,125 @@ def _matmul_batched_vjp(g, x, y, argnum):
 
 defvjp(matmul, _matmul_vjp_x, _matmul_vjp_y)
 def_linear(matmul)
+
+
+# ---------------------------------------------------------------- matrix @ vector, paired
+
+# A forward-mode ``A @ x``, with ``A`` a constant matrix and ``x`` carrying a tangent ``t``,
+# is two matrix-vector products (``A @ x`` and ``A @ t``), each a pass over ``A``; so is
+# ``x @ A`` (the VJP ``g @ A`` of a matmul, when the cotangent ``g`` carries a tangent).
+# BLAS has no product that makes both in one pass (a GEMM with two columns packs ``A`` and
+# takes longer than two GEMVs). Above this many elements of ``A`` (where each pass reads it
+# from memory) one compiled loop makes both; smaller products keep BLAS.
+PAIR_MIN_SIZE = 1 << 20
+
+_kernels: Any = None
+
+
+def _pair_kernels():
+    """The compiled loops ``(A, x, t) -> (A @ x, A @ t)`` and ``(x, t, A) -> (x @ A,
+    t @ A)`` for float64, or ``None`` without numba."""
+    global _kernels
+    if _kernels is None:
+        try:
+            import numba
+        except ImportError:
+            _kernels = False
+        else:
+            # Reassociating the sums (not the rest of fastmath: NaN and inf stay exact)
+            # lets the loops use vector registers, as BLAS's sums do.
+            njit = numba.njit(
+                fastmath={"reassoc", "contract"}, nogil=True, cache=True, error_model="numpy"
+            )
+            _kernels = njit(_matvec_pair), njit(_vecmat_pair)
+    return _kernels or None
+
+
+def _matvec_pair(a, x, t):  # pragma: no cover - compiled by numba
+    n, d = a.shape
+    p = _np.empty(n, _np.float64)
+    q = _np.empty(n, _np.float64)
+    for i in range(n):
+        s = 0.0
+        u = 0.0
+        for j in range(d):
+            aij = a[i, j]
+            s += aij * x[j]
+            u += aij * t[j]
+        p[i] = s
+        q[i] = u
+    return p, q
+
+
+def _vecmat_pair(x, t, a):  # pragma: no cover - compiled by numba
+    n, d = a.shape
+    p = _np.zeros(d, _np.float64)
+    q = _np.zeros(d, _np.float64)
+    for i in range(n):
+        xi = x[i]
+        ti = t[i]
+        for j in range(d):
+            aij = a[i, j]
+            p[j] += xi * aij
+            q[j] += ti * aij
+    return p, q
+
+
+def _paired(a, b, right: bool):
+    """``a @ b`` as one pass over the constant matrix for its value and tangent, where
+    that applies: the vector (``b`` if ``right``, else ``a``) a forward-mode value whose
+    value (or, under reverse mode, the value it boxes) and tangent are float64 arrays,
+    the matrix a large C-ordered float64 array with no derivative. ``None`` elsewhere."""
+    box, m = (b, a) if right else (a, b)
+    trace = box._trace
+    if type(trace) is not ForwardTrace or type(m) is not _np.ndarray:
+        return None
+    x, t = box._value, box._node
+    rev = None
+    if type(x) in box_types:
+        if type(x._trace) is not ReverseTrace:
+            return None
+        rev, x = x, x._value
+    if (
+        type(x) is not _np.ndarray
+        or type(t) is not _np.ndarray
+        or m.ndim != 2
+        or x.ndim != 1
+        or t.shape != x.shape
+        or m.shape[1 if right else 0] != x.shape[0]
+        or m.size < PAIR_MIN_SIZE
+        or not (m.dtype == x.dtype == t.dtype == _np.float64)
+        or not m.flags.c_contiguous
+    ):
+        return None
+    kernels = _pair_kernels()
+    if kernels is None:
+        return None
+    if right:
+        p, q = kernels[0](m, x, t)
+        args, argnum = [m, x], 1
+    else:
+        p, q = kernels[1](x, t, m)
+        args, argnum = [x, m], 0
+    if rev is not None:
+        # Recorded as the product it is, so reverse mode meets a plain matmul node.
+        p = rev._trace.process(matmul, p, args, {}, [argnum], [rev])
+    return new_box(p, trace, q)
+
+
+def matmul_traced(a, b):
+    """``matmul(a, b)`` for ``a @ b`` with a traced operand: a forward-mode product of a
+    vector and a large constant matrix makes its value and tangent in one pass."""
+    ta, tb = type(a) in box_types, type(b) in box_types
+    if ta != tb:
+        out = _paired(a, b, tb)
+        if out is not None:
+            return out
+    return matmul(a, b)
+
+
+# ``ndarray @ box`` and ``numpy.matmul`` on a traced value reach matmul through here.
+wrapped_for[_np.matmul] = matmul_traced
 
 
 # ---------------------------------------------------------------- tensordot
