@@ -362,3 +362,49 @@ def test_jit_hvp_of_a_logistic_loss_reads_the_data_twice():
     compiled = h.lower(A1 / 30, A2, BIG / 30, y)
     assert len(_matvec_kernels(compiled)) == 1
     assert compiled.source.count("np_matmul(") == 1  # the backward pass's one product
+
+
+# ---------------------------------------------------------------- slices read in place
+
+
+def _stencil(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (lambda x: x[1:] * 2.0 - x[:-1] + x[1:] ** 2, (rng.standard_normal(7),)),
+        (lambda X: X[1:, :-1] * X[:-1, 1:] + X[1:, 1:] - 1.5, (rng.standard_normal((4, 5)),)),
+        (lambda X: X[:, 2:] * 3.0 + X[:, :-2] * X[:, 1:-1], (rng.standard_normal((3, 6)),)),
+        (lambda X, r: X[1:] * r + X[:-1] * 2.0 - r, (rng.standard_normal((4, 5)), ROW)),
+        (lambda x: x[::2] * 2.0 + x[1::2] - 1.0, (rng.standard_normal(8),)),  # steps stay views
+        (grad(_stencil), (rng.standard_normal(9),)),
+    ],
+)
+def test_slices_are_read_in_place_by_kernels(f, args):
+    plain = jit(f, fuse=False)(*args)
+    fused_f = jit(f, fuse=True)
+    fused = fused_f(*args)
+    _assert_same(fused, plain, exact=True)
+    compiled = fused_f.lower(*args)
+    steps = any(s.step not in (None, 1) for e in compiled.program.eqns for s in _slices(e))
+    kept = [e for e in compiled.fused.eqns if _slices(e)]
+    assert bool(kept) == steps  # every step-1 slice read by kernels alone is gone
+
+
+def _slices(e):
+    index = e.inputs[1].value if len(e.inputs) == 2 and hasattr(e.inputs[1], "value") else None
+    index = index if type(index) is tuple else (index,)
+    return [i for i in index if type(i) is slice]
+
+
+def test_sparse_hessian_kernels_read_the_input_in_place():
+    from matdiff import hessian, sparse_hessian
+
+    x = rng.standard_normal(40)
+    h = sparse_hessian(_stencil)
+    onp.testing.assert_allclose(h(x).toarray(), hessian(_stencil)(x), rtol=1e-13, atol=1e-12)
+    onp.testing.assert_allclose(h(x).toarray(), hessian(_stencil)(x), rtol=1e-13, atol=1e-12)
+    source = next(iter(h.plans.values())).compressed.jitted.source
+    assert "i0 + 1]" in source or "i1 + 1]" in source

@@ -27,6 +27,11 @@ What fusion keeps from NumPy, and what it does not:
 * kernels allocate their results, and never write into their operands, so no result
   aliases an input or another result.
 
+An operand that is a basic slice of another array (``x[1:]``, ``X[:, :-1]``: step 1, the
+same rank) is read from that array at shifted indices (``x0[i0 + 1]``): a stencil's
+kernels then read contiguous memory, which the compiler vectorizes, where a strided view
+would not be.
+
 Matrix-vector products that share their matrix, ``X @ a`` and ``X @ b`` (a Hessian-vector
 product's forward pass computes both), become one kernel too: one pass over ``X`` instead
 of one per product, for a matrix past the caches, where each pass is a read of memory.
@@ -50,6 +55,7 @@ import numpy as _np
 
 from ..numpy import ufuncs as _ufuncs
 from .ir import Eqn, Lit, Program, Var, guard, raw_callable
+from .passes import dce
 
 __all__ = [
     "Kernel",
@@ -295,9 +301,10 @@ class Kernel:
 
     __slots__ = ("name", "source", "fn", "operands", "outputs", "eqns")
 
-    def __init__(self, name: str, group: list, live: set) -> None:
+    def __init__(self, name: str, group: list, live: set, views: dict | None = None) -> None:
         self.name = name
         self.eqns = list(group)
+        views = views or {}
         shape = group[0].out.shape
         ndim = len(shape)
         idx = [f"i{d}" for d in range(ndim)]
@@ -318,14 +325,22 @@ class Kernel:
                 v = a.value
                 if not (isinstance(v, _np.ndarray) and (v.ndim or a.ref)):
                     return ("L", v), None  # a number, written in the dtype it is used in
+            starts = None
+            if type(a) is Var and a.id in views:
+                # A slice of a contiguous array: read the array at shifted indices, so
+                # the loop reads contiguous memory (a strided view does not vectorize).
+                a_shape, a_dtype = a.shape, a.dtype
+                a, starts = views[a.id]
             key = ("var", a.id) if type(a) is Var else ("lit", id(a))
             k = positions.get(key)
             if k is None:
                 k = positions[key] = len(operands)
                 operands.append(a)
                 params.append(f"x{k}")
-            a_shape = a.shape if type(a) is Var else a.value.shape
-            a_dtype = a.dtype if type(a) is Var else a.value.dtype
+            if starts is None:
+                a_shape = a.shape if type(a) is Var else a.value.shape
+                a_dtype = a.dtype if type(a) is Var else a.value.dtype
+                starts = (0,) * len(a_shape)
             if len(a_shape) == 0:
                 key = (k, "scalar")
                 if key not in loaded:
@@ -335,7 +350,9 @@ class Kernel:
                 return loaded[key], a_dtype
             lead = ndim - len(a_shape)
             sub = [
-                "0" if a_shape[d] == 1 and shape[lead + d] != 1 else idx[lead + d]
+                str(starts[d])
+                if a_shape[d] == 1 and shape[lead + d] != 1
+                else (f"{idx[lead + d]} + {starts[d]}" if starts[d] else idx[lead + d])
                 for d in range(len(a_shape))
             ]
             return f"x{k}[{', '.join(sub)}]", a_dtype
@@ -456,6 +473,47 @@ def _register_as_scalar() -> None:
         return lambda x: x
 
     _registered = True
+
+
+# ---------------------------------------------------------------- slices read in place
+
+_GETITEMS: tuple = ()
+
+
+def _getitems() -> tuple:
+    global _GETITEMS
+    if not _GETITEMS:
+        import operator
+
+        from ..numpy import indexing as _indexing
+
+        _GETITEMS = (_indexing.getitem, _indexing.getitem.fun, operator.getitem)
+    return _GETITEMS
+
+
+def _slice_views(program: Program) -> dict:
+    """Variables that are basic slices ``x[a:b, c:d]`` (step 1) of a variable of the same
+    rank: variable id -> (the sliced variable, start per axis)."""
+    views: dict = {}
+    for e in program.eqns:
+        if e.prim not in _getitems() or e.params or len(e.inputs) != 2:
+            continue
+        base, index = e.inputs
+        if type(base) is not Var or type(index) is not Lit or base.dtype != e.out.dtype:
+            continue
+        idx = index.value if type(index.value) is tuple else (index.value,)
+        if len(idx) > len(base.shape) or not all(type(i) is slice for i in idx):
+            continue
+        starts = []
+        for d, n in enumerate(base.shape):
+            start, stop, step = (idx[d] if d < len(idx) else slice(None)).indices(n)
+            if step != 1 or stop - start != e.out.shape[d]:
+                break
+            starts.append(start)
+        else:
+            if len(e.out.shape) == len(base.shape):
+                views[e.out.id] = (base, tuple(starts))
+    return views
 
 
 # ---------------------------------------------------------------- shared matrices
@@ -598,6 +656,7 @@ def fuse(program: Program, min_eqns: int = MIN_KERNEL_EQNS) -> tuple[Program, li
         return program, []
     kernels: list = []
     program = _share_matrices(program, kernels)
+    views = _slice_views(program)
     items = _groups(program)
     # Values read outside the group that computes them.
     readers: dict[int, set] = {}
@@ -616,11 +675,13 @@ def fuse(program: Program, min_eqns: int = MIN_KERNEL_EQNS) -> tuple[Program, li
             eqns.extend(item)
             continue
         live = {e.out.id for e in item if e.out.id in outs or readers.get(e.out.id, set()) - {n}}
-        kernel = Kernel(f"fused_{sum(type(k) is Kernel for k in kernels)}", item, live)
+        name = f"fused_{sum(type(k) is Kernel for k in kernels)}"
+        kernel = Kernel(name, item, live, views)
         kernel.compile()
         kernels.append(kernel)
         pack = Var((), _np.dtype(object))
         eqns.append(Eqn(kernel.fn, tuple(kernel.operands), {}, pack))
         for k, v in enumerate(kernel.outputs):
             eqns.append(Eqn(take, (pack, Lit(k)), {}, v))
-    return Program(list(program.invars), eqns, list(program.outvars)), kernels
+    # Slices that every reader now reads in place are dropped.
+    return dce(Program(list(program.invars), eqns, list(program.outvars))), kernels
