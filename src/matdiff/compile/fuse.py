@@ -30,7 +30,9 @@ What fusion keeps from NumPy, and what it does not:
 An operand that is a basic slice of another array (``x[1:]``, ``X[:, :-1]``: step 1, the
 same rank) is read from that array at shifted indices (``x0[i0 + 1]``): a stencil's
 kernels then read contiguous memory, which the compiler vectorizes, where a strided view
-would not be.
+would not be. The adjoint of such a slice (``scatter_add`` of the cotangent into
+zeros) is read the same way, zero outside the slice, so it joins the kernels of its
+shape.
 
 Matrix-vector products that share their matrix, ``X @ a`` and ``X @ b`` (a Hessian-vector
 product's forward pass computes both), become one kernel too: one pass over ``X`` instead
@@ -203,6 +205,43 @@ def _loop_dtypes(e: Eqn) -> tuple | None:
     return loop
 
 
+def _pad_ranges(e: Eqn) -> tuple | None:
+    """``(start, stop)`` per axis if ``e`` puts ``g`` into zeros at basic step-1 slices
+    (``scatter_add``, the VJP of slicing): an elementwise read of ``g`` at shifted
+    indices, zero outside. None otherwise."""
+    if e.params or len(e.inputs) != 5 or raw_callable(e.prim) is not _scatter_raw():
+        return None
+    g, shape, index, dtype, _ = e.inputs
+    if type(g) is not Var or not all(type(a) is Lit for a in (shape, index, dtype)):
+        return None
+    if g.dtype != e.out.dtype or e.out.dtype not in _WIDE or e.out.dtype.kind not in "fc":
+        return None
+    idx = index.value if type(index.value) is tuple else (index.value,)
+    out = e.out.shape
+    if len(g.shape) != len(out) or len(idx) > len(out):
+        return None
+    if not all(type(i) is slice for i in idx) or tuple(shape.value) != out:
+        return None
+    ranges = []
+    for d, n in enumerate(out):
+        start, stop, step = (idx[d] if d < len(idx) else slice(None)).indices(n)
+        if step != 1 or stop - start != g.shape[d]:
+            return None
+        ranges.append((start, stop))
+    return tuple(ranges)
+
+
+_SCATTER: list = []
+
+
+def _scatter_raw() -> Callable:
+    if not _SCATTER:
+        from ..numpy import indexing as _indexing
+
+        _SCATTER.append(_indexing.scatter_add.fun)
+    return _SCATTER[0]
+
+
 def _operand_ok(a, shape: tuple) -> bool:
     if type(a) is Var:
         return a.dtype.kind in "biufc" and len(a.shape) <= len(shape)
@@ -239,7 +278,7 @@ def _groups(program: Program) -> list:
                 close(member[a.id])
 
     for e in program.eqns:
-        fusible = (
+        fusible = _pad_ranges(e) is not None or (
             raw_callable(e.prim) is not guard
             and _loop_dtypes(e) is not None
             and all(_operand_ok(a, e.out.shape) for a in e.inputs)
@@ -358,6 +397,26 @@ class Kernel:
             return f"x{k}[{', '.join(sub)}]", a_dtype
 
         for e in group:
+            pad = _pad_ranges(e)
+            if pad is not None:
+                g = e.inputs[0]
+                key = ("var", g.id)
+                k = positions.get(key)
+                if k is None:
+                    k = positions[key] = len(operands)
+                    operands.append(g)
+                    params.append(f"x{k}")
+                at = ", ".join(f"{i} - {a}" if a else i for i, (a, _) in zip(idx, pad))
+                inside = " and ".join(
+                    f"{a} <= {i} < {b}" for i, (a, b), n in zip(idx, pad, shape) if (a, b) != (0, n)
+                )
+                text = f"x{k}[{at}]"
+                if not (type(e.inputs[4]) is Lit and e.inputs[4].value):
+                    text = f"({_literal(0, e.out.dtype)} + {text})"  # -0.0 added to zeros
+                expr = f"({text} if {inside} else {_literal(0, e.out.dtype)})" if inside else text
+                var = names[e.out.id] = f"t{next(counter)}"
+                body.append(f"{var} = {expr}")
+                continue
             loop = _loop_dtypes(e)
             raw = raw_callable(e.prim)
             args = []
