@@ -39,6 +39,8 @@ def expand_to(g, x_shape, axis, keepdims):
     if type(g) is _np.ndarray or isinstance(g, _np.generic):
         # A plain array, which no trace holds: NumPy directly, as the primitives would
         # call it. A loss ends in a full reduction, whose 0-d cotangent needs no reshape.
+        if not g.ndim and g.dtype.kind in "fc":
+            return broadcast_scalar(g, x_shape)
         if g.ndim and not keepdims and x_shape:
             axes = normalize_axis(axis, len(x_shape))
             g = _np.reshape(g, tuple(1 if i in axes else n for i, n in enumerate(x_shape)))
@@ -48,6 +50,21 @@ def expand_to(g, x_shape, axis, keepdims):
         kept = tuple(1 if i in axes else n for i, n in enumerate(x_shape))
         g = reshape(g, kept)
     return broadcast_to(g, x_shape)
+
+
+def broadcast_scalar(g, shape):
+    """``numpy.broadcast_to(g, shape)`` for a 0-d float array or NumPy float ``g``: the same
+    read-only view, made directly (NumPy's builds an iterator to check a broadcast that a
+    single element cannot break, several times the cost, once per loss in every gradient).
+
+    >>> broadcast_scalar(_np.float64(0.5), (2, 3))
+    array([[0.5, 0.5, 0.5],
+           [0.5, 0.5, 0.5]])
+    """
+    a = _np.asarray(g)
+    view = _np.ndarray(shape, a.dtype, a, 0, (0,) * len(shape))
+    view.flags.writeable = False
+    return view
 
 
 def numpy_name(name):
