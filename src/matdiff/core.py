@@ -258,12 +258,19 @@ def defvmap(fun: Callable, rule: Callable | None) -> None:
         vmap_rules[fun] = rule
 
 
+#: The JVP rules that are their primitive applied with the tangent in its argument's
+#: place (``"same"``, :func:`def_linear`), each with ``(primitive, argument position)``:
+#: a batched forward pass applies the primitive's batching rule to them directly.
+linear_jvps: dict[Callable, tuple[Callable, int]] = {}
+
+
 def _linear_jvp(fun: Callable, argnum: int) -> Callable:
     def rule(g, ans, *args, **kwargs):
         args = list(args)
         args[argnum] = g
         return fun(*args, **kwargs)
 
+    linear_jvps[rule] = (fun, argnum)
     return rule
 
 
