@@ -179,3 +179,23 @@ def test_hessians_through_linear_rules_check():
     check_grads(f, modes=("fwd", "rev"), order=2)(x)
     hv = matdiff.vmap(matdiff.hessian(f))(RNG.standard_normal((3, 4)))
     assert hv.shape == (3, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "x, y",
+    [(0.7, 1.3), (onp.float64(0.7), 1.3), (0.7, onp.float64(1.3)), (onp.float64(0.7), 2j)],
+    ids=["floats", "float64 and float", "float and float64", "float64 and complex"],
+)
+def test_products_of_scalars_at_every_order(x, y):
+    def f(x, y):
+        return np.real(x * np.sin(x * y) * y)
+
+    for argnums in (0, 1):
+        d = _general(f, argnums)
+        fast = matdiff.grad(f, argnums)
+        assert fast(x, y) == d(x, y)
+    third = matdiff.grad(matdiff.grad(matdiff.grad(f)))
+    third_general = _general(_general(_general(f)))
+    assert third(x, y) == third_general(x, y)
+    if not isinstance(y, complex):
+        check_grads(f, modes=("fwd", "rev"), order=2)(x, y)

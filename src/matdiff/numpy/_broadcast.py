@@ -179,23 +179,19 @@ def_linear(sum)
 # ---------------------------------------------------------------- multiply and real
 
 _ndarray = _np.ndarray
-
-
-def _times(g, y):
-    """``g * y``, on NumPy directly when ``g`` is a plain ndarray and ``y`` one or a float:
-    no trace holds those, so the primitive would make the same call (the backward pass of
-    every product comes here, and at first order skips the wrapper)."""
-    if type(g) is _ndarray and (type(y) is _ndarray or type(y) is float):
-        return _np.multiply(g, y)
-    return multiply(g, y)
+_float64 = _np.float64
 
 
 def _times_to(like, g, factor):
-    """``unbroadcast(like, _times(g, factor))``, in one call when all are plain arrays of
-    one shape and dtype (a product's cotangent, once per product in every backward pass)."""
-    if type(g) is _ndarray and (type(factor) is _ndarray or type(factor) is float):
+    """``unbroadcast(like, multiply(g, factor))``, on NumPy directly in one call when all
+    are plain arrays (or float scalars) of one shape and dtype: no trace holds those, so
+    the primitive would make the same call (a product's cotangent, once per product in
+    every backward pass)."""
+    tg, tf = type(g), type(factor)
+    if (tg is _ndarray or tg is _float64) and (tf is _ndarray or tf is float or tf is _float64):
         r = _np.multiply(g, factor)
-        if type(like) is _ndarray and r.shape == like.shape and r.dtype == like.dtype:
+        tl = type(like)
+        if (tl is _ndarray or tl is _float64) and r.shape == like.shape and r.dtype == like.dtype:
             return r
         return unbroadcast(like, r)
     return unbroadcast(like, multiply(g, factor))
@@ -251,7 +247,11 @@ def unbroadcast(x, g):
     """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
     # The backward pass of every binary op comes through here: same-shape, same-dtype
     # arrays (the common case) return at once, without the general shape and dtype tests.
-    if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
+    tg, tx = type(g), type(x)
+    if tg is _ndarray and tx is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
+        return g
+    if (tg is _float64 or tg is float) and (tx is _float64 or tx is float):
+        # Real scalars (every derivative of a scalar function): nothing to sum or drop.
         return g
     return match_realness(x, sum_to_shape(g, shape_of(x)))
 
