@@ -276,6 +276,9 @@ def broadcast_tangent(g, ans):
     extra = len(gshape) - len(ashape)
     if extra > 0:
         ashape = gshape[:extra] + ashape
+        if gshape == ashape:
+            # A batched tangent already of the answer's shape (a Hessian's sums).
+            return g
     return broadcast_to(g, ashape)
 
 
