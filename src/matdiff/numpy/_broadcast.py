@@ -245,13 +245,17 @@ def sum_to_shape(g, target: tuple):
 
 def unbroadcast(x, g):
     """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
-    # The backward pass of every binary op comes through here: same-shape, same-dtype
-    # arrays (the common case) return at once, without the general shape and dtype tests.
+    # The backward pass of every binary op comes through here: plain arrays and float
+    # scalars of one shape (the common case) return at once, without the general shape
+    # and dtype tests, unless a complex cotangent meets a real input.
     tg, tx = type(g), type(x)
-    if tg is _ndarray and tx is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
-        return g
-    if (tg is _float64 or tg is float) and (tx is _float64 or tx is float):
-        # Real scalars (every derivative of a scalar function): nothing to sum or drop.
+    if tg is _ndarray or tg is _float64:
+        if tx is _ndarray or tx is _float64:
+            if g.shape == x.shape and (g.dtype.kind != "c" or x.dtype.kind == "c"):
+                return g
+        elif tx is float and g.shape == () and g.dtype.kind != "c":
+            return g
+    elif tg is float and (tx is float or tx is _float64):
         return g
     return match_realness(x, sum_to_shape(g, shape_of(x)))
 
