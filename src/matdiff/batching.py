@@ -31,13 +31,13 @@ from typing import Any
 import numpy as _np
 
 from . import numpy as mnp
-from .core import jvp_rule, vspace
+from .core import jvp_rule, linear_jvps, vspace
 from .errors import ConcreteValueError
 from .numpy._batch import _pad, identity_seed
 from .numpy._wrap import shape_of
 from .tracer import Trace, box_types, getval, new_box
 from .tree import tree_flatten, tree_unflatten
-from .vmapping import map_batch
+from .vmapping import map_argument, map_batch
 
 __all__ = [
     "BatchedForwardTrace",
@@ -194,8 +194,14 @@ def _vmapped_rule(fun, size, tangents, ans, args, kwargs):
             # without dispatching each of the rule's operations through a batch trace.
             t = rule(_pad(g, len(shape_of(ans))), ans, *args, **kwargs)
         else:
+            linear = linear_jvps.get(rule)
             try:
-                t = map_batch(lambda gb, _rule=rule: _rule(gb, ans, *args, **kwargs), g, size)
+                if linear is not None and linear[0] is fun:
+                    # The rule is fun itself with the tangent at ``linear[1]``: its vmap
+                    # is fun's batching rule, called without a trace.
+                    t = map_argument(fun, linear[1], g, args, kwargs, size)
+                else:
+                    t = map_batch(lambda gb, _rule=rule: _rule(gb, ans, *args, **kwargs), g, size)
             except ConcreteValueError:
                 return NotImplemented
         total = t if total is None else total + t

@@ -33,6 +33,7 @@ from .tracer import (
 
 __all__ = [
     "defvjp",
+    "DirectVJP",
     "defjvp",
     "def_linear",
     "defvjp_argnum",
@@ -82,6 +83,32 @@ def defvjp(fun: Callable, *makers, argnums=None) -> None:
         while len(table) <= i:
             table.append(_MISSING)
         table[i] = maker
+
+
+class DirectVJP:
+    """A VJP maker written as the cotangent itself: ``rule(g, ans, *args, **kwargs)``.
+
+    Called as a maker it behaves as ``lambda ans, *args, **kwargs: lambda g: rule(g, ans,
+    *args, **kwargs)``; the backward pass calls ``rule`` directly instead, which saves
+    building and calling a closure per node (the per-operation cost of eager gradients).
+
+    >>> from matdiff.extend import primitive, defvjp
+    >>> from matdiff.core import DirectVJP
+    >>> cube = primitive(lambda x: x**3)
+    >>> defvjp(cube, DirectVJP(lambda g, ans, x: 3 * x**2 * g))
+    >>> import matdiff
+    >>> float(matdiff.grad(cube)(2.0))
+    12.0
+    """
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Callable) -> None:
+        self.rule = rule
+
+    def __call__(self, ans, *args, **kwargs):
+        rule = self.rule
+        return lambda g: rule(g, ans, *args, **kwargs)
 
 
 class EveryPosition(list):
@@ -231,12 +258,19 @@ def defvmap(fun: Callable, rule: Callable | None) -> None:
         vmap_rules[fun] = rule
 
 
+#: The JVP rules that are their primitive applied with the tangent in its argument's
+#: place (``"same"``, :func:`def_linear`), each with ``(primitive, argument position)``:
+#: a batched forward pass applies the primitive's batching rule to them directly.
+linear_jvps: dict[Callable, tuple[Callable, int]] = {}
+
+
 def _linear_jvp(fun: Callable, argnum: int) -> Callable:
     def rule(g, ans, *args, **kwargs):
         args = list(args)
         args[argnum] = g
         return fun(*args, **kwargs)
 
+    linear_jvps[rule] = (fun, argnum)
     return rule
 
 
@@ -381,7 +415,11 @@ def backward_pass(trace: ReverseTrace, seeds: dict, keep: bool = False):
             if maker is None:
                 continue
             try:
-                pg = (maker(ans, *args, **kwargs) if kwargs else maker(ans, *args))(g)
+                if type(maker) is DirectVJP:
+                    rule = maker.rule
+                    pg = rule(g, ans, *args, **kwargs) if kwargs else rule(g, ans, *args)
+                else:
+                    pg = (maker(ans, *args, **kwargs) if kwargs else maker(ans, *args))(g)
             except ConcreteValueError:
                 pg = NotImplemented
                 if concrete_vjp_fallback:

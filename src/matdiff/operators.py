@@ -45,7 +45,7 @@ from .checks import (
 from .core import ForwardTrace, ReverseTrace, backward_pass, jvp_rule, jvp_rules, vspace
 from .errors import ConcreteValueError
 from .progress import progress_bar
-from .tracer import box_types, deeper_stack, getval, known_type, new_box
+from .tracer import asks_trace, box_types, deeper_stack, getval, known_type, new_box
 from .tree import tree_flatten, tree_map, tree_unflatten
 from .vmapping import vmap
 
@@ -121,6 +121,11 @@ def trace_vjp(
     boxes = [trace.leaf(x) for x in leaves]
     with deeper_stack, backends.refusing_fallbacks():
         result = fun(*tree_unflatten(treedef, boxes))
+    return _vjp_of(fname, trace, result, has_aux, leaves, treedef, boxes)
+
+
+def _vjp_of(fname: str, trace, result, has_aux: bool, leaves: list, treedef, boxes: list):
+    """:func:`trace_vjp`'s answer once ``result`` was computed from the leaf ``boxes``."""
     if has_aux:
         result, aux = split_aux(fname, result)
         aux = tree_map(lambda a: _strip(a, trace), aux)
@@ -198,6 +203,16 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
 def _value_and_grad(fun: Callable, name: str, argnums, has_aux: bool, args, kwargs):
     """The work of the functions that value_and_grad and grad return, called by them."""
+    if type(argnums) is int and not has_aux and -len(args) <= argnums < len(args):
+        x = args[argnums]
+        t = type(x)
+        if t in box_types and not asks_trace(x):
+            v = getval(x)
+            t = type(v)
+        else:
+            v = x
+        if t is float or ((t is _np.ndarray or t is _np.float64) and v.dtype.kind in "fc"):
+            return _value_and_grad_leaf(fun, name, argnums % len(args), args, kwargs)
     nums, single = normalize_argnums("grad", argnums, len(args))
     f = partial_at(fun, args, kwargs, nums)
     dyn = tuple(args[i] for i in nums)
@@ -214,6 +229,46 @@ def _value_and_grad(fun: Callable, name: str, argnums, has_aux: bool, args, kwar
         )
     g = container_leaves_as_arrays(vjp_fn(vspace(ans).ones()), single)
     return ((ans, aux), g) if has_aux else (ans, g)
+
+
+#: The structure of the tuple of one argument that grad differentiates most often.
+_ONE_LEAF = tree_flatten((0.0,))[1]
+
+
+def _value_and_grad_leaf(fun: Callable, name: str, i: int, args: tuple, kwargs: dict):
+    """:func:`_value_and_grad` of a function of one float array (or float) argument ``i``.
+
+    The common call, whose fixed cost is much of a small gradient's: the argument is its
+    own only leaf, so the pytree handling of :func:`trace_vjp` and the checks of a seed
+    made here (ones shaped as the output) have nothing to do. The same steps otherwise,
+    and an output that is not traced takes the general path.
+    """
+    x = args[i]
+    trace = ReverseTrace()
+    start = trace.leaf(x)
+    full = list(args)
+    full[i] = start
+    with deeper_stack, backends.refusing_fallbacks():
+        result = fun(*full, **kwargs)
+    if type(result) not in box_types or result._trace is not trace:
+        ans, vjp_fn, _ = _vjp_of("grad", trace, result, False, [x], _ONE_LEAF, [start])
+        check_scalar_output("grad", ans)
+        if not vjp_fn.depends:
+            warnings.warn(
+                f"grad: the output of {name} does not depend on the input (it is not "
+                "traced), so the gradient is zero",
+                UserWarning,
+                stacklevel=4,
+            )
+        return ans, container_leaves_as_arrays(vjp_fn(vspace(ans).ones()), True)
+    v = result._value
+    ans = backends.native(v)
+    check_scalar_output("grad", ans)
+    seed = as_operand(v, vspace(ans).ones())
+    with deeper_stack, backends.refusing_fallbacks():
+        g = backward_pass(trace, {result._node: seed}).get(start._node)
+    g = backends.native(vspace(x).zeros() if g is None else g)
+    return ans, container_leaves_as_arrays((g,), True)
 
 
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Callable:

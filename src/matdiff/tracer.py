@@ -115,6 +115,9 @@ def new_box(value: Any, trace: Trace, node: Any) -> Box:
         if known_type(type(value)):
             return _box_for_type[type(value)](value, trace, node)
         if isinstance(value, Box):
+            # A box holding a box (a derivative of a derivative) is boxed by its own
+            # class: remembered, so that every higher-order node is not a failed lookup.
+            _box_for_type[type(value)] = type(value)
             return type(value)(value, trace, node)
         for t, cls in _box_for_type.items():
             if isinstance(value, t):

@@ -318,6 +318,48 @@ def map_batch(fun: Callable, xs, size: int):
     return mnp.broadcast_to(out, (size,) + tuple(shape_of(out)))
 
 
+def map_argument(fun: Callable, argnum: int, xs, args: list, kwargs: dict, size: int):
+    """``map_batch(lambda x: fun(*args with x at argnum, **kwargs), xs, size)`` for a
+    primitive ``fun``, by its batching rule directly rather than through a trace.
+
+    The batched forward pass maps each linear JVP rule (the primitive itself, applied to
+    the tangent) this way: a trace per primitive was most of a small Hessian's time.
+    Where the trace would do anything else (a value read out of a batched box among
+    ``args``, an answer that is a tuple), the trace does it.
+
+    >>> import numpy
+    >>> import matdiff.numpy as np
+    >>> map_argument(np.sum, 0, numpy.ones((3, 2)), [None], {}, 3)
+    array([2., 2., 2.])
+    """
+    for a in args:
+        if type(a) is BatchedValue:
+            return _map_argument_traced(fun, argnum, xs, args, kwargs, size)
+    vals = list(args)
+    vals[argnum] = xs
+    batched = [False] * len(vals)
+    batched[argnum] = True
+    rule = vmap_rules.get(fun)
+    out = NotImplemented if rule is None else rule(vals, batched, kwargs)
+    if out is NotImplemented:
+        out = _loop(fun, size, vals, batched, kwargs)
+    elif type(out) is _batch.Unbatched:
+        out = out.value
+        return None if out is None else mnp.broadcast_to(out, (size,) + tuple(shape_of(out)))
+    if isinstance(out, tuple):
+        return _map_argument_traced(fun, argnum, xs, args, kwargs, size)
+    return out
+
+
+def _map_argument_traced(fun, argnum, xs, args, kwargs, size):
+    def at(x):
+        vals = list(args)
+        vals[argnum] = x
+        return fun(*vals, **kwargs)
+
+    return map_batch(at, xs, size)
+
+
 def _prefix_axes(axes, tree, what: str) -> list:
     """The axis of each leaf of ``tree``, given ``axes`` as a prefix of ``tree``'s
     structure (an int or ``None`` covers the whole subtree)."""

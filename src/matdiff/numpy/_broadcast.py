@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as _np
 
-from ..core import def_linear, defjvp, defvjp
+from ..core import DirectVJP, def_linear, defjvp, defvjp
 from . import _batch
 from ._wrap import alias, is_complex, shape_of, wrap
 
@@ -39,6 +39,8 @@ def expand_to(g, x_shape, axis, keepdims):
     if type(g) is _np.ndarray or isinstance(g, _np.generic):
         # A plain array, which no trace holds: NumPy directly, as the primitives would
         # call it. A loss ends in a full reduction, whose 0-d cotangent needs no reshape.
+        if not g.ndim and g.dtype.kind in "fc":
+            return broadcast_scalar(g, x_shape)
         if g.ndim and not keepdims and x_shape:
             axes = normalize_axis(axis, len(x_shape))
             g = _np.reshape(g, tuple(1 if i in axes else n for i, n in enumerate(x_shape)))
@@ -48,6 +50,21 @@ def expand_to(g, x_shape, axis, keepdims):
         kept = tuple(1 if i in axes else n for i, n in enumerate(x_shape))
         g = reshape(g, kept)
     return broadcast_to(g, x_shape)
+
+
+def broadcast_scalar(g, shape):
+    """``numpy.broadcast_to(g, shape)`` for a 0-d float array or NumPy float ``g``: the same
+    read-only view, made directly (NumPy's builds an iterator to check a broadcast that a
+    single element cannot break, several times the cost, once per loss in every gradient).
+
+    >>> broadcast_scalar(_np.float64(0.5), (2, 3))
+    array([[0.5, 0.5, 0.5],
+           [0.5, 0.5, 0.5]])
+    """
+    a = _np.asarray(g)
+    view = _np.ndarray(shape, a.dtype, a, 0, (0,) * len(shape))
+    view.flags.writeable = False
+    return view
 
 
 def numpy_name(name):
@@ -162,22 +179,29 @@ def_linear(sum)
 # ---------------------------------------------------------------- multiply and real
 
 _ndarray = _np.ndarray
+_float64 = _np.float64
 
 
-def _times(g, y):
-    """``g * y``, on NumPy directly when ``g`` is a plain ndarray and ``y`` one or a float:
-    no trace holds those, so the primitive would make the same call (the backward pass of
-    every product comes here, and at first order skips the wrapper)."""
-    if type(g) is _ndarray and (type(y) is _ndarray or type(y) is float):
-        return _np.multiply(g, y)
-    return multiply(g, y)
+def _times_to(like, g, factor):
+    """``unbroadcast(like, multiply(g, factor))``, on NumPy directly in one call when all
+    are plain arrays (or float scalars) of one shape and dtype: no trace holds those, so
+    the primitive would make the same call (a product's cotangent, once per product in
+    every backward pass)."""
+    tg, tf = type(g), type(factor)
+    if (tg is _ndarray or tg is _float64) and (tf is _ndarray or tf is float or tf is _float64):
+        r = _np.multiply(g, factor)
+        tl = type(like)
+        if (tl is _ndarray or tl is _float64) and r.shape == like.shape and r.dtype == like.dtype:
+            return r
+        return unbroadcast(like, r)
+    return unbroadcast(like, multiply(g, factor))
 
 
 multiply = wrap(
     _np.multiply,
     vjp=(
-        lambda ans, x, y: lambda g: unbroadcast(x, _times(g, y)),
-        lambda ans, x, y: lambda g: unbroadcast(y, _times(g, x)),
+        DirectVJP(lambda g, ans, x, y: _times_to(x, g, y)),
+        DirectVJP(lambda g, ans, x, y: _times_to(y, g, x)),
     ),
     jvp=(
         lambda g, ans, x, y: broadcast_tangent(multiply(g, y), ans),
@@ -221,9 +245,17 @@ def sum_to_shape(g, target: tuple):
 
 def unbroadcast(x, g):
     """Sum ``g`` down to the shape of ``x`` (undoing broadcasting) and match realness."""
-    # The backward pass of every binary op comes through here: same-shape, same-dtype
-    # arrays (the common case) return at once, without the general shape and dtype tests.
-    if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape and g.dtype == x.dtype:
+    # The backward pass of every binary op comes through here: plain arrays and float
+    # scalars of one shape (the common case) return at once, without the general shape
+    # and dtype tests, unless a complex cotangent meets a real input.
+    tg, tx = type(g), type(x)
+    if tg is _ndarray or tg is _float64:
+        if tx is _ndarray or tx is _float64:
+            if g.shape == x.shape and (g.dtype.kind != "c" or x.dtype.kind == "c"):
+                return g
+        elif tx is float and g.shape == () and g.dtype.kind != "c":
+            return g
+    elif tg is float and (tx is float or tx is _float64):
         return g
     return match_realness(x, sum_to_shape(g, shape_of(x)))
 
@@ -248,6 +280,9 @@ def broadcast_tangent(g, ans):
     extra = len(gshape) - len(ashape)
     if extra > 0:
         ashape = gshape[:extra] + ashape
+        if gshape == ashape:
+            # A batched tangent already of the answer's shape (a Hessian's sums).
+            return g
     return broadcast_to(g, ashape)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as _np
 
 from .. import backends as _backends
-from ..core import defjvp, defvjp
+from ..core import DirectVJP, defjvp, defvjp
 from ..errors import StagingError, user_site
 from ..tracer import box_types
 from ..tracer import getval as _getval
@@ -59,9 +59,7 @@ def _unary(raw, scale):
     scalar at each entry, so the same product is both the JVP and the VJP (for complex x,
     the transpose of the holomorphic derivative, with no conjugate).
     """
-    return wrap(
-        raw, vjp=lambda ans, x: lambda g: scale(g, ans, x), jvp=scale, batch=_batch.elementwise
-    )
+    return wrap(raw, vjp=DirectVJP(scale), jvp=scale, batch=_batch.elementwise)
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -70,7 +68,7 @@ def _unary(raw, scale):
 
 add = wrap(
     _np.add,
-    vjp=(lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, g)),
+    vjp=(DirectVJP(lambda g, ans, x, y: _ub(x, g)), DirectVJP(lambda g, ans, x, y: _ub(y, g))),
     jvp=(lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(g, ans)),
 )
 
@@ -80,7 +78,10 @@ positive = wrap(_np.positive, vjp=lambda ans, x: positive, linear=True)
 
 subtract = wrap(
     _np.subtract,
-    vjp=(lambda ans, x, y: lambda g: _ub(x, g), lambda ans, x, y: lambda g: _ub(y, negative(g))),
+    vjp=(
+        DirectVJP(lambda g, ans, x, y: _ub(x, g)),
+        DirectVJP(lambda g, ans, x, y: _ub(y, negative(g))),
+    ),
     jvp=(lambda g, ans, x, y: _bt(g, ans), lambda g, ans, x, y: _bt(negative(g), ans)),
 )
 
