@@ -785,7 +785,9 @@ def hvp(fun: Callable, x: Any, v: Any) -> Any:
     function is met three times (primal, tangent, and one transposed product for the
     gradient), where forward-over-reverse also computes the gradient's own primal, one
     more pass over every large operand (``X @ w``, ``X @ v``, ``X.T g`` and ``X.T ġ``
-    for a linear model). Other inputs go forward-over-reverse.
+    for a linear model). With numba, the primal and tangent products of a large constant
+    matrix and a vector are one pass over the matrix (``X @ w`` with ``X @ v``), so a
+    linear model's data is read twice. Other inputs go forward-over-reverse.
 
     ``x`` and ``v`` may be pytrees of the same structure.
 
