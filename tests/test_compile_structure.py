@@ -268,3 +268,22 @@ def test_a_basis_too_large_to_hold_stays_in_chunks(monkeypatch):
     h = jit(md.hessian(_nonlinear), fuse=False)
     onp.testing.assert_allclose(h(x), md.hessian(_nonlinear)(x), rtol=1e-12, atol=1e-12)
     assert any("concatenate" in getattr(e.prim, "__name__", "") for e in h.program.eqns)
+
+
+def test_whole_basis_staging_stops_before_a_tangent_past_its_budget(monkeypatch):
+    # Staging computes each batched tangent once: past the budget it stops and stages
+    # again in chunks, whose tangents stay small.
+    monkeypatch.setattr(md.operators.whole_basis, "max_tangent_bytes", 45 * 44 * 8 * 10)
+    monkeypatch.setattr(md.operators, "_CHUNK_BYTES", 4096)
+    x = RNG.standard_normal(45)
+    f = lambda x: np.sum(np.outer(x, x[1:]) ** 3)  # noqa: E731 - a 45 x 44 primal
+    h = jit(md.hessian(f), fuse=False)
+    onp.testing.assert_allclose(h(x), md.hessian(f)(x), rtol=1e-12, atol=1e-12)
+    assert h.trace_count == 1
+    assert any("concatenate" in getattr(e.prim, "__name__", "") for e in h.program.eqns)
+    assert not md.operators.whole_basis.on
+    # Under the budget the same function is staged over its whole basis.
+    monkeypatch.setattr(md.operators.whole_basis, "max_tangent_bytes", 2**30)
+    h = jit(md.hessian(f), fuse=False)
+    onp.testing.assert_allclose(h(x), md.hessian(f)(x), rtol=1e-12, atol=1e-12)
+    assert not any("concatenate" in getattr(e.prim, "__name__", "") for e in h.program.eqns)

@@ -73,6 +73,10 @@ def register_batch_rule(fun: Callable, rule: Callable | None) -> None:
     batch_rules[fun] = rule
 
 
+class BatchTooLarge(Exception):
+    """A batched tangent would exceed its trace's ``limit`` (raised before computing it)."""
+
+
 class BatchedForwardTrace(Trace):
     """A forward trace whose tangents have a leading axis of ``size`` directions.
 
@@ -85,17 +89,20 @@ class BatchedForwardTrace(Trace):
     Missing rules and known-zero tangents are still found when the primitive runs.
     """
 
-    __slots__ = ("size", "peak")
+    __slots__ = ("size", "peak", "limit")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, limit: int = 0) -> None:
         super().__init__()
         self.size = size
         self.peak = 1
+        self.limit = limit  # most elements of one batched tangent; 0: no limit
 
     def process(self, fun, ans, argvals, kwargs, argnums, boxes):
         n = getattr(ans, "size", 1)
         if n > self.peak:
             self.peak = n
+            if self.limit and n * self.size > self.limit:
+                raise BatchTooLarge(n * self.size)
         rule = batch_rules.get(fun, _VMAP) if batch_rules else _VMAP
         # Raise a missing rule here, where the primitive is called, and leave an answer
         # whose tangent is known to be zero unboxed.
@@ -256,8 +263,13 @@ def batch_jvp(fun: Callable, primals: tuple, tangents: tuple, fname: str = "batc
     return out, touts
 
 
-def batch_jvp_trace(fun: Callable, primals: tuple, tangents: tuple, fname: str = "batch_jvp"):
-    """:func:`batch_jvp`, and the finished trace (whose ``peak`` sizes later batches)."""
+def batch_jvp_trace(
+    fun: Callable, primals: tuple, tangents: tuple, fname: str = "batch_jvp", limit: int = 0
+):
+    """:func:`batch_jvp`, and the finished trace (whose ``peak`` sizes later batches).
+
+    With ``limit``, a batched tangent of more elements raises :class:`BatchTooLarge`.
+    """
     leaves, treedef = tree_flatten(primals)
     t_leaves, t_def = tree_flatten(tangents)
     if t_def != treedef:
@@ -276,7 +288,7 @@ def batch_jvp_trace(fun: Callable, primals: tuple, tangents: tuple, fname: str =
     if len(sizes) > 1:
         raise ValueError(f"{fname}: batched tangents disagree on the batch size: {sorted(sizes)}")
     size = sizes.pop() if sizes else 0
-    trace = BatchedForwardTrace(size)
+    trace = BatchedForwardTrace(size, limit)
     boxes = [new_box(x, trace, t) for x, t in zip(leaves, t_leaves)]
     out_leaves, out_def = tree_flatten(fun(*tree_unflatten(treedef, boxes)))
     outs, touts = [], []

@@ -645,6 +645,9 @@ class _WholeBasis(threading.local):
         # The seed is an n x n constant: past this size (n = 5,792 in float64) the
         # directions stay in chunks.
         self.max_bytes = 2**28
+        # Staging computes every batched tangent once: one past this size stops the
+        # whole-basis staging (``batching.BatchTooLarge``), and ``jit`` stages in chunks.
+        self.max_tangent_bytes = 2**30
 
 
 whole_basis = _WholeBasis()
@@ -678,6 +681,7 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
         return max(1, _CHUNK_BYTES // (peak * dtype.itemsize))
 
     sized = True
+    limit = 0
     if (
         chunk_size is None
         and whole_basis.on
@@ -686,6 +690,7 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
     ):
         chunk_size = n
         whole_basis.used = True
+        limit = whole_basis.max_tangent_bytes // dtype.itemsize
     if chunk_size is None:
         if n <= _PROBE_ABOVE:
             chunk_size = n
@@ -703,7 +708,7 @@ def _jacfwd_leaf(f: Callable, x: Any, chunk_size: int | None, peaks: dict, key: 
         rows = min(step, n - start)
         directions = _directions(x, n, start, rows, xshape, dtype)
         with deeper_stack:
-            out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd")
+            out, t_out, trace = batch_jvp_trace(f, (x,), (directions,), "jacfwd", limit)
         chunks.append(tree_flatten(t_out)[0])
         start += rows
         bar.update(rows)

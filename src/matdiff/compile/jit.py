@@ -28,6 +28,7 @@ from typing import Any
 import numpy as _np
 
 from .. import backends
+from .. import batching as _batching
 from .. import operators as _operators
 from ..tracer import box_types, getval, known_type
 from ..tree import TreeDef, tree_flatten, tree_unflatten
@@ -258,8 +259,13 @@ def _stage_optimized(flat_fun: Callable, leaves: list) -> tuple[Program, TreeDef
     wb.on, wb.used = True, False
     try:
         staged, out_tree = stage(flat_fun, leaves)
+    except _batching.BatchTooLarge:
+        staged = None
     finally:
         wb.on = False
+    if staged is None:
+        staged, out_tree = stage(flat_fun, leaves)
+        return staged, out_tree, optimize(staged)
     program = optimize(staged)
     if wb.used and _largest(program) > max(_WHOLE_BASIS_BYTES, 2 * _output_bytes(program)):
         staged, out_tree = stage(flat_fun, leaves)
