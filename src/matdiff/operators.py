@@ -219,16 +219,20 @@ def _value_and_grad(fun: Callable, name: str, argnums, has_aux: bool, args, kwar
     ans, vjp_fn, aux = trace_vjp("grad", f, dyn, has_aux, LeafNames(dyn, nums))
     check_scalar_output("grad", ans)
     if not vjp_fn.depends:
-        # stacklevel 3: the line that called the function grad or value_and_grad returned,
-        # which calls this one directly.
-        warnings.warn(
-            f"grad: the output of {name} does not depend on the input (it is not "
-            "traced), so the gradient is zero",
-            UserWarning,
-            stacklevel=3,
-        )
+        # The line that called the function grad or value_and_grad returned, which calls
+        # this one directly.
+        _warn_independent(name, stacklevel=4)
     g = container_leaves_as_arrays(vjp_fn(vspace(ans).ones()), single)
     return ((ans, aux), g) if has_aux else (ans, g)
+
+
+def _warn_independent(name: str, stacklevel: int) -> None:
+    warnings.warn(
+        f"grad: the output of {name} does not depend on the input (it is not traced), so "
+        "the gradient is zero",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
 
 
 #: The structure of the tuple of one argument that grad differentiates most often.
@@ -254,12 +258,7 @@ def _value_and_grad_leaf(fun: Callable, name: str, i: int, args: tuple, kwargs: 
         ans, vjp_fn, _ = _vjp_of("grad", trace, result, False, [x], _ONE_LEAF, [start])
         check_scalar_output("grad", ans)
         if not vjp_fn.depends:
-            warnings.warn(
-                f"grad: the output of {name} does not depend on the input (it is not "
-                "traced), so the gradient is zero",
-                UserWarning,
-                stacklevel=4,
-            )
+            _warn_independent(name, stacklevel=5)
         return ans, container_leaves_as_arrays(vjp_fn(vspace(ans).ones()), True)
     v = result._value
     ans = backends.native(v)

@@ -632,6 +632,17 @@ def _matvec(e: Eqn) -> Any:
     return ("var", x.id) if type(x) is Var else ("lit", id(x.value))
 
 
+def _call(kernel: Any, kernels: list, eqns: list) -> None:
+    """Compile ``kernel`` and append its call: one equation for the tuple of its results,
+    one :func:`take` per result."""
+    kernel.compile()
+    kernels.append(kernel)
+    pack = Var((), _np.dtype(object))
+    eqns.append(Eqn(kernel.fn, tuple(kernel.operands), {}, pack))
+    for k, v in enumerate(kernel.outputs):
+        eqns.append(Eqn(take, (pack, Lit(k)), {}, v))
+
+
 def _share_matrices(program: Program, kernels: list) -> Program:
     """Products ``X @ v`` sharing ``X`` as one :class:`MatvecKernel` call each. A later
     product joins if its vector exists where the kernel runs, or if the kernel can move
@@ -670,13 +681,7 @@ def _share_matrices(program: Program, kernels: list) -> Program:
     eqns: list[Eqn] = []
     for n, e in enumerate(program.eqns):
         if n in place:
-            kernel = MatvecKernel(f"matvecs_{len(kernels)}", place[n])
-            kernel.compile()
-            kernels.append(kernel)
-            pack = Var((), _np.dtype(object))
-            eqns.append(Eqn(kernel.fn, tuple(kernel.operands), {}, pack))
-            for k, v in enumerate(kernel.outputs):
-                eqns.append(Eqn(take, (pack, Lit(k)), {}, v))
+            _call(MatvecKernel(f"matvecs_{len(kernels)}", place[n]), kernels, eqns)
         elif n not in drop:
             eqns.append(e)
     return Program(list(program.invars), eqns, list(program.outvars))
@@ -735,12 +740,6 @@ def fuse(program: Program, min_eqns: int = MIN_KERNEL_EQNS) -> tuple[Program, li
             continue
         live = {e.out.id for e in item if e.out.id in outs or readers.get(e.out.id, set()) - {n}}
         name = f"fused_{sum(type(k) is Kernel for k in kernels)}"
-        kernel = Kernel(name, item, live, views)
-        kernel.compile()
-        kernels.append(kernel)
-        pack = Var((), _np.dtype(object))
-        eqns.append(Eqn(kernel.fn, tuple(kernel.operands), {}, pack))
-        for k, v in enumerate(kernel.outputs):
-            eqns.append(Eqn(take, (pack, Lit(k)), {}, v))
+        _call(Kernel(name, item, live, views), kernels, eqns)
     # Slices that every reader now reads in place are dropped.
     return dce(Program(list(program.invars), eqns, list(program.outvars))), kernels
