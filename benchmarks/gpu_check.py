@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import frameworks as fwmod  # noqa: E402
 from benchmarks import workloads as W  # noqa: E402
+from benchmarks.report import fmt_time  # noqa: E402
 
 #: The whole check's budget: the tests' timeout plus the timings must stay below 8 minutes.
 BUDGET_S = 450.0
@@ -271,19 +272,11 @@ def _line(entries: dict) -> str:
 # ---------------------------------------------------------------- the table
 
 
-def _fmt(t: float) -> str:
-    if t < 1e-3:
-        return f"{t * 1e6:.1f} us"
-    if t < 1:
-        return f"{t * 1e3:.2f} ms"
-    return f"{t:.2f} s"
-
-
 def _cell(e: dict | None) -> str:
     if e is None:
         return "-"
     if e["status"] == "ok":
-        return _fmt(e["seconds"])
+        return fmt_time(e["seconds"], "us")
     return f"{e['status']}: {e.get('note', '')}".replace("|", "/")
 
 

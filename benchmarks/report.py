@@ -82,11 +82,16 @@ def _time(e):
     return e["median_s"] if e and e.get("status") == "ok" else None
 
 
-def _fmt(t):
+def fmt_time(t, micro: str = "µs") -> str:
+    """Seconds as µs, ms or s (``micro`` spells microseconds; the console's is ``us``).
+
+    >>> fmt_time(2.5e-5), fmt_time(0.0125, "us"), fmt_time(3.0), fmt_time(None)
+    ('25.0 µs', '12.50 ms', '3.00 s', '—')
+    """
     if t is None:
         return "—"
     if t < 1e-3:
-        return f"{t * 1e6:.1f} µs"
+        return f"{t * 1e6:.1f} {micro}"
     if t < 1:
         return f"{t * 1e3:.2f} ms"
     return f"{t:.2f} s"
@@ -106,7 +111,7 @@ def _cell(e):
         return "—"
     if e["status"] != "ok":
         return e["status"]
-    return _fmt(e["median_s"])
+    return fmt_time(e["median_s"])
 
 
 def _cpu_cell(e, threads):
@@ -291,7 +296,7 @@ def write_markdown(results: dict, path: Path) -> None:
             lines += ["Ratios matdiff/peer (below 1 is faster): " + "; ".join(rel) + ".", ""]
             refused |= any(x.endswith(CORES_DIFFER) for x in rel)
         compiles = [
-            f"{n} {r['task']} [{r['size']}] {_fmt(e['compile_s'])}"
+            f"{n} {r['task']} [{r['size']}] {fmt_time(e['compile_s'])}"
             for r in w["runs"]
             for n, e in r["entries"].items()
             if e["status"] == "ok" and n.endswith("jit")
@@ -300,7 +305,7 @@ def write_markdown(results: dict, path: Path) -> None:
             lines += ["Compile time (first call): " + "; ".join(compiles) + ".", ""]
         if w.get("first_call"):
             firsts = [
-                f"{n} {r['task']} [{r['size']}] {_fmt(e['first_call_s'])}"
+                f"{n} {r['task']} [{r['size']}] {fmt_time(e['first_call_s'])}"
                 for r in w["runs"]
                 for n, e in r["entries"].items()
                 if e["status"] == "ok"

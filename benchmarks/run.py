@@ -35,6 +35,7 @@ if __name__ == "__main__":
 import numpy as np  # noqa: E402
 
 from benchmarks import frameworks as fwmod  # noqa: E402
+from benchmarks.report import fmt_time  # noqa: E402
 from benchmarks.workloads import ALL as WORKLOADS  # noqa: E402
 from benchmarks.workloads import Skip  # noqa: E402
 from matdiff.progress import progress_bar  # noqa: E402
@@ -277,7 +278,7 @@ def _run_task(wl, task, size, inp, fws, args) -> dict:
         e["cpu_per_wall"] = cpu / wall if wall > 0 else 0.0
     label = "x".join(map(str, size)) if isinstance(size, tuple) else str(size)
     line = ", ".join(
-        f"{n} {_fmt(e['median_s'])} (CPU/wall {e['cpu_per_wall']:.2f})"
+        f"{n} {fmt_time(e['median_s'], 'us')} (CPU/wall {e['cpu_per_wall']:.2f})"
         if e["status"] == "ok"
         else f"{n} {e['status']}"
         for n, e in entries.items()
@@ -299,14 +300,6 @@ def _peak_bytes(fn) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-
-
-def _fmt(t: float) -> str:
-    if t < 1e-3:
-        return f"{t * 1e6:.1f} us"
-    if t < 1:
-        return f"{t * 1e3:.2f} ms"
-    return f"{t:.2f} s"
 
 
 def machine_info(fws, pinned: dict | None = None, torch_threads: dict | None = None) -> dict:

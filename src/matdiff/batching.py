@@ -179,6 +179,15 @@ def tangent_of(t: Any) -> Any:
     return t.value
 
 
+def _rules(fun, tangents):
+    """``(tangent, JVP rule)`` of each argument that has both."""
+    for i, g in enumerate(tangents):
+        if g is not None:
+            rule = jvp_rule(fun, i)
+            if rule is not None:
+                yield g, rule
+
+
 def _vmapped_rule(fun, size, tangents, ans, args, kwargs):
     """The JVP rule of each traced argument mapped over the directions by ``vmap``,
     or ``NotImplemented`` where a rule reads a tangent as a number."""
@@ -188,12 +197,7 @@ def _vmapped_rule(fun, size, tangents, ans, args, kwargs):
         raw = getattr(fun, "fun", None)
         # Generalized ufuncs (matmul) have core dimensions: they are not elementwise.
         direct = _elementwise[fun] = isinstance(raw, _np.ufunc) and raw.signature is None
-    for i, g in enumerate(tangents):
-        if g is None:
-            continue
-        rule = jvp_rule(fun, i)
-        if rule is None:
-            continue
+    for g, rule in _rules(fun, tangents):
         if direct:
             # vmap's elementwise rule pads each batched operand to the answer's rank and
             # lets NumPy broadcast. A ufunc's JVP rule is elementwise in its tangent, so
@@ -221,12 +225,7 @@ _elementwise: dict[Callable, bool] = {}
 def _loop_rule(fun, size, tangents, ans, args, kwargs):
     """The ordinary JVP rule applied to one direction at a time, then stacked."""
     total = None
-    for i, g in enumerate(tangents):
-        if g is None:
-            continue
-        rule = jvp_rule(fun, i)
-        if rule is None:
-            continue
+    for g, rule in _rules(fun, tangents):
         ashape = shape_of(ans)
         cols = []
         for b in range(size):

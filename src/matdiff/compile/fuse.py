@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as _np
 
+from ..numpy import _kernels
 from ..numpy import ufuncs as _ufuncs
 from .ir import Eqn, Lit, Program, Var, guard, raw_callable
 from .passes import dce
@@ -593,27 +594,11 @@ class MatvecKernel:
         matrix = group[0].inputs[0]
         self.operands = [matrix] + [e.inputs[1] for e in group]
         self.outputs = [e.out for e in group]
-        k = len(group)
-        dt = f"np.{group[0].out.dtype.name}"
-        vecs = ", ".join(f"v{j}" for j in range(k))
-        lines = [f"def {name}(x, {vecs}):", "    m, n = x.shape"]
-        lines += [f"    o{j} = np.empty(m, {dt})" for j in range(k)]
-        lines += ["    for i in range(m):"]
-        lines += [f"        s{j} = {dt}(0)" for j in range(k)]
-        lines += ["        for c in range(n):", "            xc = x[i, c]"]
-        lines += [f"            s{j} += xc * v{j}[c]" for j in range(k)]
-        lines += [f"        o{j}[i] = s{j}" for j in range(k)]
-        lines.append(f"    return ({''.join(f'o{j}, ' for j in range(k)).rstrip(' ')})")
-        self.source = "\n".join(lines) + "\n"
+        self.source = _kernels.matvecs_source(name, len(group), group[0].out.dtype)
         self.fn = None
 
     def compile(self) -> Callable:
-        namespace = {"np": _np}
-        code = compile(self.source, f"<matdiff.jit kernel {self.name}>", "exec")
-        exec(code, namespace)  # noqa: S102 - our own generated source
-        # Reassociation lets the compiler vectorize the row sums, as BLAS does.
-        fast = {"reassoc", "contract"}
-        self.fn = _numba.njit(error_model="numpy", nogil=True, fastmath=fast)(namespace[self.name])
+        self.fn = _kernels.matvecs(len(self.eqns), self.eqns[0].out.dtype)
         return self.fn
 
 

@@ -56,13 +56,12 @@ class _S:
     """An embedded diagonal: ``axes`` (labels per axis), dense factor ``dense`` whose axes
     are ``dlabels``."""
 
-    __slots__ = ("axes", "dense", "dlabels", "dtype")
+    __slots__ = ("axes", "dense", "dlabels")
 
-    def __init__(self, axes: tuple, dense: Any, dlabels: tuple, dtype: _np.dtype) -> None:
+    def __init__(self, axes: tuple, dense: Any, dlabels: tuple) -> None:
         self.axes = axes
         self.dense = dense
         self.dlabels = dlabels
-        self.dtype = dtype
 
     def digits(self) -> list:
         return [lab for ax in self.axes for lab in ax]
@@ -305,7 +304,7 @@ class _Pass:
             i = dl.index(lab)
             dl = dl[:i] + (a, b) + dl[i + 1 :]
             dense = self.reshape(dense, tuple(self.sizes[x] for x in dl))
-        return _S(axes, dense, dl, s.dtype)
+        return _S(axes, dense, dl)
 
     def broadcast_axes(self, s: _S, shape: tuple) -> list:
         """Labels per axis of ``s`` broadcast to ``shape`` (new labels where it is
@@ -340,7 +339,7 @@ class _Pass:
             if axes is None:
                 return None
             one = Lit(_np.ones((), a.value.dtype))
-            return _S(axes, one, (), a.value.dtype)
+            return _S(axes, one, ())
 
         def struct_of(a: Any) -> _S | None:
             if type(a) is Var:
@@ -405,7 +404,7 @@ def _unary(p: _Pass, e: Eqn, ss: list) -> _S:
         raise _Abort
     shape = tuple(p.sizes[x] for x in s.dlabels)
     d = p.emit(e.prim, (s.dense,), {}, shape, e.out.dtype)
-    return _S(s.axes, d, s.dlabels, e.out.dtype)
+    return _S(s.axes, d, s.dlabels)
 
 
 def _copy(p: _Pass, e: Eqn, ss: list) -> _S:
@@ -442,7 +441,7 @@ def _elementwise(p: _Pass, e: Eqn, ss: list) -> _S:
     c, cl = p.dense_on(c, cdig)
     keep = {x for ax in axes for x in ax}
     d, dl = p.combine(s.dense, s.dlabels, c, cl, keep, e.prim)
-    return _S(tuple(axes), d, dl, e.out.dtype)
+    return _S(tuple(axes), d, dl)
 
 
 def _sum_of(p: _Pass, e: Eqn, sa: _S | None, sb: _S | None) -> _S:
@@ -460,7 +459,7 @@ def _sum_of(p: _Pass, e: Eqn, sa: _S | None, sb: _S | None) -> _S:
     cl = [rename[y] for y in sb.dlabels]
     keep = set(rename.values())
     d, dl = p.combine(sa.dense, sa.dlabels, sb.dense, cl, keep, e.prim)
-    return _S(sa.axes, d, dl, e.out.dtype)
+    return _S(sa.axes, d, dl)
 
 
 def _matmul(p: _Pass, e: Eqn, ss: list) -> _S:
@@ -499,7 +498,7 @@ def _matmul(p: _Pass, e: Eqn, ss: list) -> _S:
     c, cl = p.dense_on(c, cdig)
     keep = {x for ax in out for x in ax}
     d, dl = p.combine(s.dense, s.dlabels, c, cl, keep, _ufuncs.multiply)
-    return _S(tuple(out), d, dl, e.out.dtype)
+    return _S(tuple(out), d, dl)
 
 
 def _sum(p: _Pass, e: Eqn, ss: list) -> _S:
@@ -525,7 +524,7 @@ def _sum(p: _Pass, e: Eqn, ss: list) -> _S:
     if factor != 1:
         shape = tuple(p.sizes[x] for x in dl)
         d = p.emit(_ufuncs.multiply, (d, Lit(factor)), {}, shape, _dtype(d))
-    return _S(out, d, dl, e.out.dtype)
+    return _S(out, d, dl)
 
 
 def _reshape(p: _Pass, e: Eqn, ss: list) -> _S:
@@ -558,7 +557,7 @@ def _reshape(p: _Pass, e: Eqn, ss: list) -> _S:
         axes.append(tuple(ax))
     if pos != len(s.digits()):
         raise _Abort
-    return _S(tuple(axes), s.dense, s.dlabels, s.dtype)
+    return _S(tuple(axes), s.dense, s.dlabels)
 
 
 def _transpose(p: _Pass, e: Eqn, ss: list) -> _S:
@@ -568,7 +567,7 @@ def _transpose(p: _Pass, e: Eqn, ss: list) -> _S:
     perm = e.inputs[1].value if len(e.inputs) == 2 else None
     nd = len(s.axes)
     perm = tuple(reversed(range(nd))) if perm is None else tuple(int(x) % nd for x in perm)
-    return _S(tuple(s.axes[i] for i in perm), s.dense, s.dlabels, s.dtype)
+    return _S(tuple(s.axes[i] for i in perm), s.dense, s.dlabels)
 
 
 _RULES: dict[Callable, Callable] = {

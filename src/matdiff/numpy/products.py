@@ -16,7 +16,7 @@ import numpy as _np
 
 from ..core import ForwardTrace, ReverseTrace, def_linear, defvjp, jvp_rules, vjp_rules
 from ..tracer import box_types, getval, new_box
-from . import _batch
+from . import _batch, _kernels
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
@@ -100,56 +100,13 @@ def_linear(matmul)
 # from memory) one compiled loop makes both; smaller products keep BLAS.
 PAIR_MIN_SIZE = 1 << 20
 
-_kernels: Any = None
-
 
 def _pair_kernels():
     """The compiled loops ``(A, x, t) -> (A @ x, A @ t)`` and ``(x, t, A) -> (x @ A,
     t @ A)`` for float64, or ``None`` without numba."""
-    global _kernels
-    if _kernels is None:
-        try:
-            import numba
-        except ImportError:
-            _kernels = False
-        else:
-            # Reassociating the sums (not the rest of fastmath: NaN and inf stay exact)
-            # lets the loops use vector registers, as BLAS's sums do.
-            njit = numba.njit(
-                fastmath={"reassoc", "contract"}, nogil=True, cache=True, error_model="numpy"
-            )
-            _kernels = njit(_matvec_pair), njit(_vecmat_pair)
-    return _kernels or None
-
-
-def _matvec_pair(a, x, t):  # pragma: no cover - compiled by numba
-    n, d = a.shape
-    p = _np.empty(n, _np.float64)
-    q = _np.empty(n, _np.float64)
-    for i in range(n):
-        s = 0.0
-        u = 0.0
-        for j in range(d):
-            aij = a[i, j]
-            s += aij * x[j]
-            u += aij * t[j]
-        p[i] = s
-        q[i] = u
-    return p, q
-
-
-def _vecmat_pair(x, t, a):  # pragma: no cover - compiled by numba
-    n, d = a.shape
-    p = _np.zeros(d, _np.float64)
-    q = _np.zeros(d, _np.float64)
-    for i in range(n):
-        xi = x[i]
-        ti = t[i]
-        for j in range(d):
-            aij = a[i, j]
-            p[j] += xi * aij
-            q[j] += ti * aij
-    return p, q
+    if not _kernels.available():
+        return None
+    return _kernels.matvecs(2, _np.float64), _kernels.vecmats(2, _np.float64)
 
 
 def _paired(a, b, right: bool):

@@ -759,12 +759,12 @@ def _integer(printer: NumpyPrinter, k: Expr) -> str:
     return f"{printer.xp}.int64({printer.emit(k)})"
 
 
+def _matrix_power(printer: NumpyPrinter, e: Expr, exponent: str) -> tuple[str, int]:
+    return f"{printer.xp}.linalg.matrix_power({printer.emit(e.args[0])}, {exponent})", _PY_ATOM
+
+
 def _np_matpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
-    base, k = e.args
-    return (
-        f"{printer.xp}.linalg.matrix_power({printer.emit(base)}, {_integer(printer, k)})",
-        _PY_ATOM,
-    )
+    return _matrix_power(printer, e, _integer(printer, e.args[1]))
 
 
 def _np_varpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
@@ -918,12 +918,8 @@ def _api_diag_matrix(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
 
 
 def _api_matpow(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
-    base, k = e.args
     # matrix_power takes a Python integer; the exponent was checked to be integral
-    return (
-        f"{printer.xp}.linalg.matrix_power({printer.emit(base)}, int({printer.emit(k)}))",
-        _PY_ATOM,
-    )
+    return _matrix_power(printer, e, f"int({printer.emit(e.args[1])})")
 
 
 def _api_powsum(printer: NumpyPrinter, e: Expr) -> tuple[str, int]:
