@@ -181,7 +181,7 @@ def test_guards_still_fall_back():
 
 
 def test_without_numba(monkeypatch):
-    monkeypatch.setattr(fuse_mod, "_numba", False)
+    monkeypatch.setattr(fuse_mod._kernels, "_numba", False)
     f = jit(lambda x: x * (1.0 - x * x) + 0.5 * x, fuse=True)
     onp.testing.assert_array_equal(f(V), V * (1.0 - V * V) + 0.5 * V)
     assert not f.lower(V).kernels and f.lower(V).fused is None

@@ -130,20 +130,10 @@ _WIDE = frozenset(map(_np.dtype, ("float64", "complex128", "bool")))
 _NARROW = frozenset(map(_np.dtype, ("float32", "complex64")))
 _KINDS = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
 
-_numba: Any = None
-
 
 def available() -> bool:
     """Whether numba can be imported (it is imported on the first fusion only)."""
-    global _numba
-    if _numba is None:
-        try:
-            import numba
-        except ImportError:
-            _numba = False
-        else:
-            _numba = numba
-    return _numba is not False
+    return _kernels.available()
 
 
 def take(values: tuple, k: int) -> Any:
@@ -475,7 +465,7 @@ class Kernel:
             namespace = {"np": _np, "as_scalar": as_scalar}
             code = compile(self.source, f"<matdiff.jit kernel {self.name}>", "exec")
             exec(code, namespace)  # noqa: S102 - our own generated source
-            fn = _numba.njit(error_model="numpy", nogil=True)(namespace[self.name])
+            fn = _kernels.numba().njit(error_model="numpy", nogil=True)(namespace[self.name])
         self.fn = fn
         return fn
 
@@ -509,7 +499,7 @@ def _cached_module_function(kernel: Kernel, folder: str) -> Callable | None:
         py_fn = getattr(module, kernel.name)
     except (OSError, ImportError, SyntaxError, AttributeError):
         return None
-    return _numba.njit(error_model="numpy", nogil=True, cache=True)(py_fn)
+    return _kernels.numba().njit(error_model="numpy", nogil=True, cache=True)(py_fn)
 
 
 def as_scalar(x):  # pragma: no cover - numba compiles its overload instead
@@ -528,7 +518,7 @@ def _register_as_scalar() -> None:
 
     @overload(as_scalar)
     def _as_scalar_impl(x):
-        if isinstance(x, _numba.types.Array):
+        if isinstance(x, _kernels.numba().types.Array):
             return lambda x: x[()]
         return lambda x: x
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as _np
 
-__all__ = ["matvecs", "vecmats", "matvecs_source", "vecmats_source", "available"]
+__all__ = ["matvecs", "vecmats", "matvecs_source", "vecmats_source", "available", "numba"]
 
 _numba = None
 _compiled: dict[tuple, Callable] = {}
@@ -37,6 +37,12 @@ def available() -> bool:
         else:
             _numba = numba
     return _numba is not False
+
+
+def numba():
+    """The numba module (after :func:`available` said it imports)."""
+    available()
+    return _numba
 
 
 def matvecs_source(name: str, k: int, dtype: _np.dtype) -> str:
