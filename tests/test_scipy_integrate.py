@@ -217,11 +217,16 @@ def test_memory_does_not_grow_with_the_number_of_steps():
         )[1]
         return info["nfe"][-1]
 
-    assert nfev(20.0) > 10 * nfev(1.0)  # the long run takes many more steps...
-    tape_short, peak_short = _backward_peak(1.0)
-    tape_long, peak_long = _backward_peak(20.0)
-    assert tape_long == tape_short  # ...but records the same few nodes
-    assert peak_long < 2 * peak_short + 200_000  # and the backward pass holds no per-step state
+    assert nfev(20.0) > 10 * nfev(1.0)  # the long run takes about 1000 steps more...
+    # tracemalloc counts objects parked in CPython's free lists (up to 2000 tuples of each
+    # size) as live; a first long run fills them with objects allocated before tracing.
+    # The minimum of three runs drops allocations by any thread an earlier test left behind.
+    _backward_peak(20.0)
+    short = [_backward_peak(1.0) for _ in range(3)]
+    long = [_backward_peak(20.0) for _ in range(3)]
+    assert {n for n, _ in long} == {n for n, _ in short}  # ...but records the same few nodes
+    # and the backward pass holds no per-step state: 50 bytes a step would exceed this
+    assert min(p for _, p in long) < min(p for _, p in short) + 50_000
 
 
 # ---------------------------------------------------------------- errors
