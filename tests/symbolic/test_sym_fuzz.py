@@ -29,11 +29,11 @@ CHECKED = settings(
 
 
 def parse_timed(text, kinds=None):
-    start = time.perf_counter()
+    start = time.thread_time()
     try:
         return sym.parse(text, kinds)
     finally:
-        assert time.perf_counter() - start < 1.0, f"parse took too long on {text!r}"
+        assert time.thread_time() - start < 1.0, f"parse took too long on {text!r}"
 
 
 @FAST
@@ -192,20 +192,20 @@ def test_deep_nesting_is_refused_quickly():
         "x" + "'" * 3000,
         "exp(" * 300 + "a" + ")" * 300,
     ]:
-        start = time.perf_counter()
+        start = time.thread_time()
         try:
             sym.derivative(text, wrt="x")
         except SymbolicError:
             pass
-        assert time.perf_counter() - start < 1.0
+        assert time.thread_time() - start < 1.0
 
 
 def test_large_expansion_is_bounded():
     # a product of many sums would expand to 2**12 terms: the budget keeps it bounded
     text = "*".join(["(a + b)"] * 12)
-    start = time.perf_counter()
+    start = time.thread_time()
     d = sym.derivative(text, wrt="a")
-    assert time.perf_counter() - start < 5.0
+    assert time.thread_time() - start < 5.0
     value, deriv = d.function()(a=0.3, b=0.2)
     assert np.isclose(deriv, 12 * 0.5**11)
 
