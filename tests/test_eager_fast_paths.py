@@ -7,7 +7,9 @@
   and is still an ordinary maker to everything else;
 * a linear JVP rule under a batched forward pass (a Hessian's) calls its primitive's
   batching rule without a vmap trace;
-* the 0-d cotangent of a full reduction is broadcast without ``numpy.broadcast_to``.
+* the 0-d cotangent of a full reduction is broadcast without ``numpy.broadcast_to``, and
+  a mean's is divided as a NumPy scalar;
+* ``dot`` of a scalar or of two vectors takes the product's cotangent directly.
 """
 
 from __future__ import annotations
@@ -234,3 +236,53 @@ def test_unbroadcast_shortcuts_match_the_general_rule():
         assert onp.asarray(got).dtype == onp.asarray(expected).dtype
         assert onp.shape(got) == onp.shape(expected)
         onp.testing.assert_array_equal(got, expected)
+
+
+def test_the_mean_shortcut_matches_the_general_rule():
+    from itertools import product
+
+    from matdiff.numpy import _broadcast, reductions
+
+    cotangents = [
+        onp.ones(()) * 0.3,
+        onp.float64(0.3),
+        onp.float32(0.3),
+        onp.ones((), onp.float32) * 0.3,
+        onp.ones(()) * 0.3j,
+    ]
+    inputs = [X, X.astype(onp.float32), X + 1j, onp.ones(()), onp.ones((0, 3))]
+    for g, x in product(cotangents, inputs):
+        with onp.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the mean of no entries
+            expected = _broadcast.expand_to(np.divide(g, x.size), x.shape, None, False)
+            got = reductions._mean_vjp(g, onp.mean(x), x)
+        assert onp.asarray(got).dtype == onp.asarray(expected).dtype
+        assert onp.shape(got) == x.shape
+        onp.testing.assert_array_equal(got, expected)
+        assert getattr(got, "flags", None) is None or not got.flags.writeable
+    check_grads(lambda x: np.mean(np.sin(x)), modes=("fwd", "rev"), order=2)(X)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (0.7, RNG.standard_normal(3)),
+        (RNG.standard_normal(3), onp.float64(0.7)),
+        (RNG.standard_normal(3), RNG.standard_normal(3)),
+        (RNG.standard_normal(3), RNG.standard_normal(3) + 2j),
+        (onp.asarray(0.7), RNG.standard_normal((2, 3, 4))),
+        (RNG.standard_normal((2, 3)), onp.asarray(-1.2)),
+    ],
+    ids=["scalar-vector", "vector-scalar", "vectors", "real-complex", "0d-3d", "2d-0d"],
+)
+def test_dot_of_scalars_and_vectors_takes_products_directly(a, b):
+    from matdiff.numpy._broadcast import unbroadcast
+
+    g = onp.ones(onp.shape(onp.dot(a, b))) * (0.5 + 0.25j)
+    for argnum, (x, other) in enumerate([(a, b), (b, a)]):
+        got = vjp_rules[np.dot][argnum].rule(g, onp.dot(a, b), a, b)
+        expected = unbroadcast(x, g * other)
+        assert onp.asarray(got).dtype == onp.asarray(expected).dtype
+        onp.testing.assert_array_equal(got, expected)
+    if not onp.iscomplexobj(b):
+        check_grads(np.dot, modes=("fwd", "rev"), order=2)(onp.asarray(a, float), b)

@@ -168,11 +168,12 @@ def real_for_real_input(maker):
     return wrapped
 
 
-def _sum_vjp(ans, x, axis=None, dtype=None, out=None, keepdims=False):
-    return lambda g: expand_to(g, shape_of(x), axis, keepdims)
+def _sum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
+    g = expand_to(g, shape_of(x), axis, keepdims)
+    return g if dtype is None else match_realness(x, g)
 
 
-defvjp(sum, real_for_real_input(_sum_vjp))
+defvjp(sum, DirectVJP(_sum_vjp))
 def_linear(sum)
 
 
@@ -182,14 +183,15 @@ _ndarray = _np.ndarray
 _float64 = _np.float64
 
 
-def _times_to(like, g, factor):
+def times_to(like, g, factor):
     """``unbroadcast(like, multiply(g, factor))``, on NumPy directly in one call when all
     are plain arrays (or float scalars) of one shape and dtype: no trace holds those, so
     the primitive would make the same call (a product's cotangent, once per product in
     every backward pass)."""
     tg, tf = type(g), type(factor)
     if (tg is _ndarray or tg is _float64) and (tf is _ndarray or tf is float or tf is _float64):
-        r = _np.multiply(g, factor)
+        # NumPy's scalar product skips the ufunc machinery (a scalar loss's last factors).
+        r = g * factor if tg is _float64 and tf is not _ndarray else _np.multiply(g, factor)
         tl = type(like)
         if (tl is _ndarray or tl is _float64) and r.shape == like.shape and r.dtype == like.dtype:
             return r
@@ -200,8 +202,8 @@ def _times_to(like, g, factor):
 multiply = wrap(
     _np.multiply,
     vjp=(
-        DirectVJP(lambda g, ans, x, y: _times_to(x, g, y)),
-        DirectVJP(lambda g, ans, x, y: _times_to(y, g, x)),
+        DirectVJP(lambda g, ans, x, y: times_to(x, g, y)),
+        DirectVJP(lambda g, ans, x, y: times_to(y, g, x)),
     ),
     jvp=(
         lambda g, ans, x, y: broadcast_tangent(multiply(g, y), ans),

@@ -14,13 +14,21 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import ForwardTrace, ReverseTrace, def_linear, defvjp, jvp_rules, vjp_rules
+from ..core import (
+    DirectVJP,
+    ForwardTrace,
+    ReverseTrace,
+    def_linear,
+    defvjp,
+    jvp_rules,
+    vjp_rules,
+)
 from ..tracer import box_types, getval, new_box
 from . import _batch, _kernels
 from . import indexing as _ix
 from . import manipulation as _shape
 from . import ufuncs as _uf
-from ._broadcast import match_realness, sum_to_shape, unbroadcast
+from ._broadcast import match_realness, sum_to_shape, times_to
 from ._wrap import VarargTable, export, is_complex, shape_of, wrap, wrapped_for
 from .manipulation import ArrayLike
 
@@ -35,31 +43,31 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 matmul = wrap(_np.matmul, batch=_batch.matmul)
 
 
-def _matmul_vjp_x(ans, x, y):
+def _matmul_vjp_x(g, ans, x, y):
     nx, ny = len(shape_of(x)), len(shape_of(y))
     # The common cases are direct products, with no reshapes.
     if nx == 2 and ny == 2:
-        return lambda g: match_realness(x, matmul(g, _shape.transpose(y)))
+        return match_realness(x, matmul(g, _shape.transpose(y)))
     if nx == 1 and ny == 2:
-        return lambda g: match_realness(x, matmul_traced(y, g))
+        return match_realness(x, matmul_traced(y, g))
     if nx == 2 and ny == 1:
-        return lambda g: match_realness(x, _uf.multiply(_shape.reshape(g, (-1, 1)), y))
+        return match_realness(x, _uf.multiply(_shape.reshape(g, (-1, 1)), y))
     if nx == 1 and ny == 1:
-        return lambda g: match_realness(x, _uf.multiply(g, y))
-    return lambda g: _matmul_batched_vjp(g, x, y, 0)
+        return match_realness(x, _uf.multiply(g, y))
+    return _matmul_batched_vjp(g, x, y, 0)
 
 
-def _matmul_vjp_y(ans, x, y):
+def _matmul_vjp_y(g, ans, x, y):
     nx, ny = len(shape_of(x)), len(shape_of(y))
     if nx == 2 and ny == 2:
-        return lambda g: match_realness(y, matmul(_shape.transpose(x), g))
+        return match_realness(y, matmul(_shape.transpose(x), g))
     if nx == 1 and ny == 2:
-        return lambda g: match_realness(y, _uf.multiply(_shape.reshape(x, (-1, 1)), g))
+        return match_realness(y, _uf.multiply(_shape.reshape(x, (-1, 1)), g))
     if nx == 2 and ny == 1:
-        return lambda g: match_realness(y, matmul_traced(g, x))
+        return match_realness(y, matmul_traced(g, x))
     if nx == 1 and ny == 1:
-        return lambda g: match_realness(y, _uf.multiply(g, x))
-    return lambda g: _matmul_batched_vjp(g, x, y, 1)
+        return match_realness(y, _uf.multiply(g, x))
+    return _matmul_batched_vjp(g, x, y, 1)
 
 
 def _matmul_batched_vjp(g, x, y, argnum):
@@ -86,7 +94,7 @@ def _matmul_batched_vjp(g, x, y, argnum):
     return match_realness(x if argnum == 0 else y, r)
 
 
-defvjp(matmul, _matmul_vjp_x, _matmul_vjp_y)
+defvjp(matmul, DirectVJP(_matmul_vjp_x), DirectVJP(_matmul_vjp_y))
 def_linear(matmul)
 
 
@@ -241,21 +249,21 @@ dot = wrap(_np.dot, batch=_batch.dot)
 
 
 def _dot_vjp(argnum):
-    def maker(ans, a, b):
+    def rule(g, ans, a, b):
         na, nb = len(shape_of(a)), len(shape_of(b))
-        if na == 0 or nb == 0:
-            other = b if argnum == 0 else a
-            x = a if argnum == 0 else b
-            return lambda g: unbroadcast(x, _uf.multiply(g, other))
+        if not (na and nb) or (na == 1 and nb == 1):
+            # A scalar times an array, or the inner product of two vectors (g is 0-d).
+            x, other = (a, b) if argnum == 0 else (b, a)
+            return times_to(x, g, other)
         if na <= 2 and nb <= 2:
             # On 1-D and 2-D operands dot is matmul.
-            return (_matmul_vjp_x if argnum == 0 else _matmul_vjp_y)(ans, a, b)
+            return (_matmul_vjp_x if argnum == 0 else _matmul_vjp_y)(g, ans, a, b)
         ax_a, ax_b = [na - 1], [max(nb - 2, 0)]
         if argnum == 0:
-            return lambda g: _tensordot_vjp_a(g, a, b, ax_a, ax_b)
-        return lambda g: _tensordot_vjp_b(g, a, b, ax_a, ax_b)
+            return _tensordot_vjp_a(g, a, b, ax_a, ax_b)
+        return _tensordot_vjp_b(g, a, b, ax_a, ax_b)
 
-    return maker
+    return DirectVJP(rule)
 
 
 defvjp(dot, _dot_vjp(0), _dot_vjp(1))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as _np
 
-from ..core import defjvp, defvjp
+from ..core import DirectVJP, defjvp, defvjp
 from ..tracer import box_types as _box_types
 from ..tracer import branch
 from ..tracer import getval as _getval
@@ -21,7 +21,9 @@ from . import indexing as _ix
 from . import manipulation as _shape
 from . import products as _products
 from . import ufuncs as _u
+from ._broadcast import broadcast_scalar as _broadcast_scalar
 from ._broadcast import expand_to, sum
+from ._broadcast import match_realness as _match_realness
 from ._broadcast import no_out as _no_out
 from ._broadcast import normalize_axis as _normalize_axis
 from ._broadcast import numpy_name as _numpy_name
@@ -95,19 +97,27 @@ def _mean_raw(x, axis=None, dtype=None, out=None, keepdims=False):
     return _np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
+_ndarray = _np.ndarray
+_PLAIN_0D = (_np.ndarray, _np.float64, _np.float32)
+
+
+def _mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False):
+    if axis is None and dtype is None and type(x) is _ndarray and type(g) in _PLAIN_0D:
+        if not g.ndim and g.dtype.kind == "f":
+            # The mean a loss ends in: its 0-d cotangent, divided, as a stride-0 view.
+            return _broadcast_scalar(g[()] / x.size, x.shape)
+    xs = shape_of(x)
+    # Divide the reduced cotangent, then broadcast: one small division, not a pass over
+    # the whole input.
+    g = expand_to(_u.divide(g, _count(xs, axis)), xs, axis, keepdims)
+    return g if dtype is None else _match_realness(x, g)
+
+
 mean = wrap(
     _mean_raw,
     "mean",
     lists=True,
-    vjp=_real_for_real_input(
-        lambda ans, x, axis=None, dtype=None, out=None, keepdims=False: (
-            # Divide the reduced cotangent, then broadcast: one small division, not a
-            # pass over the whole input.
-            lambda g: expand_to(
-                _u.divide(g, _count(shape_of(x), axis)), shape_of(x), axis, keepdims
-            )
-        )
-    ),
+    vjp=DirectVJP(_mean_vjp),
     linear=True,
     batch=_batch.reduction,
 )
