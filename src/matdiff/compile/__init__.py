@@ -16,7 +16,15 @@ array([ 0.72686198, -0.63970001])
 
 from .ir import Eqn, Lit, Program, Var, eval_program
 from .jit import Compiled, JittedFunction, jit, make_program
-from .passes import cse, dce, fold_constants, merge_products, optimize, simplify
+from .passes import (
+    cse,
+    dce,
+    fold_constants,
+    merge_products,
+    optimize,
+    reorder_products,
+    simplify,
+)
 from .staging import StagingError
 from .structure import carry_structure
 
@@ -38,4 +46,5 @@ __all__ = [
     "dce",
     "fold_constants",
     "merge_products",
+    "reorder_products",
 ]
