@@ -714,26 +714,31 @@ def reorder_products(program: Program) -> Program:
 
 
 def _reordered(e: Eqn, x, y, scaled_product) -> list | None:
-    dt = e.out.dtype
-    left = scaled_product(x)
+    left = scaled_product(x)  # x is s (a @ b): (a b) y
     if left is not None:
         a, b, s = left
-        (a0, a1), (_, b1), (_, c1) = _aval_shape(a), _aval_shape(b), _aval_shape(y)
-        old, new = a0 * a1 * b1 + a0 * b1 * c1, a1 * b1 * c1 + a0 * a1 * c1
-        if new <= _REORDER_GAIN * old:
-            inner = Var((a1, c1), dt)
-            first = [Eqn(_products.matmul, (b, y), {}, inner)]
-            return first + _scaled_eqns((a, inner), s, e.out)
-    right = scaled_product(y)
+        r = _regrouped(a, b, y, s, e.out, True)
+        if r is not None:
+            return r
+    right = scaled_product(y)  # y is s (a @ b): x (a b)
     if right is not None:
         a, b, s = right
-        (c0, _), (a0, a1), (_, b1) = _aval_shape(x), _aval_shape(a), _aval_shape(b)
-        old, new = a0 * a1 * b1 + c0 * a0 * b1, c0 * a0 * a1 + c0 * a1 * b1
-        if new <= _REORDER_GAIN * old:
-            inner = Var((c0, a1), dt)
-            first = [Eqn(_products.matmul, (x, a), {}, inner)]
-            return first + _scaled_eqns((inner, b), s, e.out)
+        return _regrouped(x, a, b, s, e.out, False)
     return None
+
+
+def _regrouped(P, Q, R, s: float, out: Var, grouped_left: bool) -> list | None:
+    """``out = s (P Q R)`` grouped the other way than it is, where that pays."""
+    (p, q), (_, r), (_, t) = _aval_shape(P), _aval_shape(Q), _aval_shape(R)
+    pq_r, p_qr = p * q * r + p * r * t, q * r * t + p * q * t
+    old, new = (pq_r, p_qr) if grouped_left else (p_qr, pq_r)
+    if new > _REORDER_GAIN * old:
+        return None
+    if grouped_left:
+        inner = Var((q, t), out.dtype)
+        return [Eqn(_products.matmul, (Q, R), {}, inner), *_scaled_eqns((P, inner), s, out)]
+    inner = Var((p, r), out.dtype)
+    return [Eqn(_products.matmul, (P, Q), {}, inner), *_scaled_eqns((inner, R), s, out)]
 
 
 def _scaled_eqns(operands: tuple, s: float, out: Var) -> list:
