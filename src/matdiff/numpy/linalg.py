@@ -333,10 +333,11 @@ def _inv_raw(a):
     # takes about 0.7 of the time of NumPy's, which solves against the identity (one
     # core, n = 300: 1.44 against 2.05 ms). Stacks, other libraries' arrays and singular
     # matrices go to NumPy, whose errors and values they keep.
-    if type(a) is _np.ndarray:
-        f = _getrf(a)
-        if f is not None and f[2] == 0:
-            inv_a, info = f[3](f[0], f[1])
+    f = _getrf(a) if type(a) is _np.ndarray else None
+    if f is not None:
+        lu, piv, info, getri = f
+        if info == 0:
+            inv_a, info = getri(lu, piv)
             if info == 0:
                 inv_a += 0  # getri leaves -0.0 where NumPy's solve gives 0.0
                 return inv_a
